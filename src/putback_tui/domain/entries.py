@@ -1,0 +1,118 @@
+"""Ledger entries: what a rule decided (a draft) and what the ledger recorded (an entry)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from enum import StrEnum
+
+from pydantic import Field
+
+from putback_tui.domain.models import (
+    AwareDatetime,
+    Frozen,
+    LineChange,
+    OrderStatus,
+    RejectReason,
+    StockChange,
+)
+
+
+class EntryKind(StrEnum):
+    """Every kind of ledger entry."""
+
+    RELEASE = "release"
+    """Unpicked reservations of an exception order dropped."""
+    PUT_BACK = "put_back"
+    REJECT = "reject"
+    BULK_REJECT = "bulk_reject"
+    CANCEL = "cancel"
+    FORCE_CANCEL = "force_cancel"
+    MOVE_OUT = "move_out"
+    """Units moved out of an exception location into storage."""
+    UNDO = "undo"
+    """The exact opposite of an earlier entry (a compensating entry, never a deletion)."""
+    REFUSAL = "refusal"
+    """An action refused for want of permission: recorded, changes nothing."""
+
+
+UNDOABLE_KINDS = frozenset({EntryKind.PUT_BACK, EntryKind.MOVE_OUT})
+
+
+class EntryDetails(Frozen):
+    """What the entry was about, beyond its stock changes. Fields unused by a kind stay None."""
+
+    sku: str | None = None
+    quantity: int | None = None
+    location: str | None = None
+    """Destination: where units were put back or moved to."""
+    from_location: str | None = None
+    lot: str | None = None
+    reason: RejectReason | None = None
+    reroute: bool = False
+    """A rejected line to be re-routed by the central store to another facility."""
+    order_status: OrderStatus | None = None
+    """The status the entry gave the order locally (cancel, force cancel, bulk reject)."""
+    undoes: str | None = None
+    """For an undo: the entry ID it compensates."""
+    permission: str | None = None
+    """For a refusal: the permission that was missing."""
+    message: str | None = None
+    """For a refusal: the sentence the operator saw."""
+
+
+class EntryDraft(Frozen):
+    """What a rule decided. The ledger turns it into an entry in one transaction."""
+
+    kind: EntryKind
+    order_id: str | None = None
+    details: EntryDetails = EntryDetails()
+    changes: tuple[StockChange, ...] = ()
+    line_changes: tuple[LineChange, ...] = ()
+
+
+class Entry(EntryDraft):
+    """A recorded ledger entry. Never updated or deleted."""
+
+    entry_id: str = Field(min_length=36, max_length=36)
+    """Globally unique and time-ordered (a UUIDv7)."""
+    seq: int = Field(ge=1)
+    """Per-terminal sequence number: the order the terminal made its entries in."""
+    terminal: str
+    facility: str
+    operator: str
+    created_at: AwareDatetime
+
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def new_entry_id(now_ms: int | None = None) -> str:
+    """A new UUIDv7: 48-bit Unix milliseconds, then a counter and random bits.
+
+    IDs made in one process sort in the order they were made, even within one millisecond.
+    """
+    global _last_ms, _counter
+    with _lock:
+        ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        if ms <= _last_ms:
+            ms = _last_ms
+            _counter += 1
+            if _counter >= 1 << 12:
+                ms += 1
+                _counter = 0
+        else:
+            _counter = 0
+        _last_ms = ms
+        rand_a = _counter
+        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= rand_a << 64
+    value |= 0b10 << 62
+    value |= rand_b
+    return str(uuid.UUID(int=value))

@@ -1,0 +1,222 @@
+"""The nouns of the product: products, locations, operators, orders and their lines, stock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a timezone")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+"""A datetime that must carry its timezone: naive timestamps are refused at the boundary."""
+
+
+class Frozen(BaseModel):
+    """Base of every value model: immutable, and unknown fields are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LocationKind(StrEnum):
+    """What a location is for."""
+
+    STORAGE = "storage"
+    EXCEPTION = "exception"
+    PACKING = "packing"
+
+
+class Location(Frozen):
+    """A place stock can sit in, at one facility."""
+
+    code: str
+    """Short code printed on the label, e.g. ``A-01-01``."""
+    facility: str
+    kind: LocationKind
+    barcode: str
+    """What the location's label scans as, e.g. ``LOC:A-01-01``."""
+
+
+class Product(Frozen):
+    """A product (SKU) with every barcode it may be scanned by."""
+
+    sku: str
+    description: str
+    gtins: tuple[str, ...] = ()
+    """GTINs normalised to 14 digits."""
+    lot_tracked: bool = False
+    """A lot-tracked product must be put back with its lot (GS1 scan or typed)."""
+    home_location: str | None = None
+
+
+class Role(StrEnum):
+    """Roles shipped by default; sites may map more in the configuration."""
+
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+
+
+class Permission(StrEnum):
+    """Actions an operator may or may not take (SPEC section 5)."""
+
+    PUT_BACK = "put_back"
+    REJECT_ITEM = "reject_item"
+    CANCEL_ORDER = "cancel_order"
+    FORCE_CANCEL = "force_cancel"
+    BULK_REJECT = "bulk_reject"
+    MOVE_OUT = "move_out"
+    VIEW_REPORTS = "view_reports"
+
+    @property
+    def label(self) -> str:
+        """The permission as an operator reads it ("force cancel")."""
+        return self.value.replace("_", " ")
+
+
+class Operator(Frozen):
+    """A person who signs in with a badge."""
+
+    badge: str
+    name: str
+    role: str
+
+
+class OrderStatus(StrEnum):
+    """Order status as the central store (or a local action) sets it."""
+
+    OPEN = "open"
+    """Allocated: stock reserved, nothing picked yet."""
+    IN_PROGRESS = "in_progress"
+    """Picking or packing under way."""
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    """Bulk-rejected at this facility: its lines are marked for re-routing."""
+
+    @property
+    def is_exception(self) -> bool:
+        """True for the statuses whose stock must be released or put back."""
+        return self in EXCEPTION_STATUSES
+
+    @property
+    def is_live(self) -> bool:
+        """True while the order is being fulfilled."""
+        return self in (OrderStatus.OPEN, OrderStatus.IN_PROGRESS)
+
+
+EXCEPTION_STATUSES = frozenset(
+    {OrderStatus.CANCELLED, OrderStatus.DELETED, OrderStatus.FAILED, OrderStatus.REJECTED}
+)
+
+
+class RejectReason(StrEnum):
+    """Why an item is rejected; each changes stock differently (SPEC section 3)."""
+
+    NOT_IN_STOCK = "NOT IN STOCK"
+    MISMATCH = "MISMATCH"
+    DAMAGE = "DAMAGE"
+    WORN_DISPLAY = "WORN DISPLAY"
+
+
+class OrderLine(Frozen):
+    """One line of an order: the central store's facts plus this terminal's progress."""
+
+    line_no: int
+    sku: str
+    quantity: int = Field(ge=0)
+    picked: int = Field(ge=0)
+    pick_location: str | None = None
+    """Where the picked units were taken from (or would be picked from)."""
+    lot: str | None = None
+    released: int = 0
+    """Unpicked units whose reservation was dropped."""
+    rejected: int = 0
+    """Unpicked units rejected from the line."""
+    put_back: int = 0
+    """Picked units put back into a location."""
+
+    @property
+    def unpicked(self) -> int:
+        """Units ordered but not picked."""
+        return max(self.quantity - self.picked, 0)
+
+    @property
+    def unpicked_open(self) -> int:
+        """Unpicked units still reserved: neither released nor rejected."""
+        return max(self.unpicked - self.released - self.rejected, 0)
+
+    @property
+    def to_put_back(self) -> int:
+        """Picked units still waiting at the packing station for a put-back."""
+        return max(self.picked - self.put_back, 0)
+
+    @property
+    def reconciled(self) -> bool:
+        """True when every unit of the line is accounted for."""
+        return self.unpicked_open == 0 and self.to_put_back == 0
+
+
+class Order(Frozen):
+    """An order as this terminal knows it."""
+
+    order_id: str
+    facility: str
+    status: OrderStatus
+    lines: tuple[OrderLine, ...]
+    has_label: bool = False
+    """A shipping label exists: plain cancel is no longer allowed."""
+    status_changed_at: AwareDatetime | None = None
+    """When the order took its current status (for exceptions: when it became one)."""
+
+    @property
+    def picked_units(self) -> int:
+        """Units picked over all lines."""
+        return sum(line.picked for line in self.lines)
+
+    @property
+    def reconciled(self) -> bool:
+        """True when every line is reconciled."""
+        return all(line.reconciled for line in self.lines)
+
+    def line(self, line_no: int) -> OrderLine:
+        """The line with this number.
+
+        Raises:
+            KeyError: no such line.
+        """
+        for line in self.lines:
+            if line.line_no == line_no:
+                return line
+        raise KeyError(line_no)
+
+
+class StockChange(Frozen):
+    """One exact change a ledger entry made to stock.
+
+    ``location`` set: QOH of (sku, location) changed by ``qoh``; ``location`` None: ATP of the
+    sku changed by ``atp``. An entry lists the changes actually made, after stopping at zero.
+    """
+
+    sku: str
+    location: str | None = None
+    qoh: int = 0
+    atp: int = 0
+
+
+class LineChange(Frozen):
+    """How an entry changed the progress counters of one order line."""
+
+    order_id: str
+    line_no: int
+    released: int = 0
+    rejected: int = 0
+    put_back: int = 0

@@ -1,0 +1,475 @@
+"""The inventory rules of SPEC sections 1-4 and 9, as pure functions from state to a draft entry.
+
+Every function reads current stock through a :class:`StockView`, refuses with a typed
+:class:`~putback_tui.domain.errors.Refused`, or returns an :class:`EntryDraft` listing the exact
+changes to make (after stopping at zero). Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from putback_tui.domain.entries import UNDOABLE_KINDS, Entry, EntryDetails, EntryDraft, EntryKind
+from putback_tui.domain.errors import (
+    CancelNotAllowed,
+    InvalidQuantity,
+    LotRequired,
+    NotEnoughStock,
+    NothingToUndo,
+    OrderNotException,
+    OrderNotLive,
+    OrderReconciled,
+    OrderShipped,
+    OverQuantity,
+    ProductNotOnOrder,
+    WrongFacility,
+    WrongLocationKind,
+    WrongLot,
+)
+from putback_tui.domain.models import (
+    LineChange,
+    Location,
+    LocationKind,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    RejectReason,
+    StockChange,
+)
+
+
+class StockView(Protocol):
+    """Read access to current stock at this facility."""
+
+    def qoh(self, sku: str, location: str) -> int:
+        """Units of ``sku`` physically at ``location``."""
+        ...
+
+    def atp(self, sku: str) -> int:
+        """Units of ``sku`` available to promise."""
+        ...
+
+    def qoh_by_location(self, sku: str) -> Mapping[str, int]:
+        """Every location holding ``sku``, with its QOH."""
+        ...
+
+
+class StockDelta:
+    """Accumulates changes against a stock view, stopping every figure at zero.
+
+    Changes are applied in the order asked, so "release, then take the rejected units away"
+    nets out exactly as SPEC section 9 says; the result lists the net change actually made.
+    """
+
+    def __init__(self, stock: StockView) -> None:
+        self._stock = stock
+        self._qoh: dict[tuple[str, str], tuple[int, int]] = {}
+        self._atp: dict[str, tuple[int, int]] = {}
+
+    def add_qoh(self, sku: str, location: str, delta: int) -> None:
+        """Change QOH of (sku, location) by ``delta``, stopping at zero."""
+        key = (sku, location)
+        start, now = self._qoh.get(key) or (self._stock.qoh(sku, location),) * 2
+        self._qoh[key] = (start, max(now + delta, 0))
+
+    def set_qoh(self, sku: str, location: str, value: int) -> None:
+        """Set QOH of (sku, location) to ``value``."""
+        key = (sku, location)
+        start, _ = self._qoh.get(key) or (self._stock.qoh(sku, location),) * 2
+        self._qoh[key] = (start, max(value, 0))
+
+    def add_atp(self, sku: str, delta: int) -> None:
+        """Change ATP of ``sku`` by ``delta``, stopping at zero."""
+        start, now = self._atp.get(sku) or (self._stock.atp(sku),) * 2
+        self._atp[sku] = (start, max(now + delta, 0))
+
+    def set_atp(self, sku: str, value: int) -> None:
+        """Set ATP of ``sku`` to ``value``."""
+        start, _ = self._atp.get(sku) or (self._stock.atp(sku),) * 2
+        self._atp[sku] = (start, max(value, 0))
+
+    def changes(self) -> tuple[StockChange, ...]:
+        """The net changes, QOH first, leaving out those that net to nothing."""
+        out = [
+            StockChange(sku=sku, location=loc, qoh=end - start)
+            for (sku, loc), (start, end) in self._qoh.items()
+            if end != start
+        ]
+        out += [
+            StockChange(sku=sku, atp=end - start)
+            for sku, (start, end) in self._atp.items()
+            if end != start
+        ]
+        return tuple(out)
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+def check_quantity(quantity: int) -> None:
+    """Refuse a quantity that is not a positive whole number.
+
+    Raises:
+        InvalidQuantity: zero or negative.
+    """
+    if quantity < 1:
+        raise InvalidQuantity(f"Quantity must be at least 1, not {quantity}.")
+
+
+def check_can_open(order: Order, facility: str) -> None:
+    """Refuse orders that have nothing to do with this terminal.
+
+    Raises:
+        WrongFacility: the order belongs to another facility.
+        OrderShipped: the order has shipped.
+    """
+    if order.facility != facility:
+        raise WrongFacility(
+            f"Order {order.order_id} belongs to {order.facility}, not {facility}."
+        )
+    if order.status is OrderStatus.SHIPPED:
+        raise OrderShipped(f"Order {order.order_id} has shipped: handle it as a return.")
+
+
+def release(order: Order, stock: StockView) -> EntryDraft | None:
+    """Release every unpicked reservation of an exception order (ATP + quantity).
+
+    Returns:
+        The draft, or None when nothing is left to release.
+
+    Raises:
+        OrderNotException: the order is live or shipped.
+    """
+    if not order.status.is_exception:
+        raise OrderNotException(
+            f"Order {order.order_id} is {order.status.value.replace('_', ' ')}, "
+            "not an exception: nothing is released."
+        )
+    delta = StockDelta(stock)
+    line_changes = []
+    for line in order.lines:
+        if line.unpicked_open:
+            delta.add_atp(line.sku, line.unpicked_open)
+            line_changes.append(
+                LineChange(order_id=order.order_id, line_no=line.line_no, released=line.unpicked_open)
+            )
+    if not line_changes:
+        return None
+    return EntryDraft(
+        kind=EntryKind.RELEASE,
+        order_id=order.order_id,
+        details=EntryDetails(quantity=sum(c.released for c in line_changes)),
+        changes=delta.changes(),
+        line_changes=tuple(line_changes),
+    )
+
+
+def suggest_location(
+    line: OrderLine, product: Product | None, exception_locations: Iterable[str]
+) -> str | None:
+    """Where a put-back should go: where it was picked, else home, else the exception area."""
+    if line.pick_location:
+        return line.pick_location
+    if product is not None and product.home_location:
+        return product.home_location
+    return next(iter(exception_locations), None)
+
+
+def line_for_product(order: Order, sku: str) -> OrderLine:
+    """The line of ``order`` that a scan of ``sku`` selects for put-back.
+
+    Raises:
+        ProductNotOnOrder: the product is not on the order.
+        OrderReconciled: the product's lines are all put back.
+    """
+    lines = [line for line in order.lines if line.sku == sku]
+    if not lines:
+        raise ProductNotOnOrder(f"{sku} is not on order {order.order_id}.")
+    for line in lines:
+        if line.to_put_back:
+            return line
+    raise OrderReconciled(f"{sku} of order {order.order_id} is already all put back.")
+
+
+def check_location(location: Location, facility: str, *, allowed: Iterable[LocationKind]) -> None:
+    """Refuse a location of another facility or of the wrong kind.
+
+    Raises:
+        WrongFacility: the location belongs to another facility.
+        WrongLocationKind: the location is not of an allowed kind.
+    """
+    if location.facility != facility:
+        raise WrongFacility(
+            f"Location {location.code} belongs to {location.facility}, not {facility}."
+        )
+    kinds = tuple(allowed)
+    if location.kind not in kinds:
+        wanted = " or ".join(f"{k.value}" for k in kinds)
+        raise WrongLocationKind(
+            f"{location.code} is a {location.kind.value} location: scan a {wanted} location."
+        )
+
+
+def put_back(
+    order: Order,
+    line_no: int,
+    product: Product,
+    location: Location,
+    quantity: int,
+    stock: StockView,
+    *,
+    lot: str | None = None,
+) -> EntryDraft:
+    """Put ``quantity`` picked units of a line back into ``location``.
+
+    Storage: QOH(L) + q and ATP + q. Exception location: QOH(X) + q, ATP unchanged.
+
+    Raises:
+        OrderNotException, ProductNotOnOrder, OverQuantity, LotRequired, WrongLot,
+        WrongFacility, WrongLocationKind, InvalidQuantity.
+    """
+    if not order.status.is_exception:
+        raise OrderNotException(
+            f"Order {order.order_id} is {order.status.value.replace('_', ' ')}: "
+            "only exception orders are put back."
+        )
+    check_quantity(quantity)
+    line = order.line(line_no)
+    if line.sku != product.sku:
+        raise ProductNotOnOrder(
+            f"{product.sku} is not on line {line_no} of order {order.order_id} ({line.sku})."
+        )
+    check_location(location, order.facility, allowed=(LocationKind.STORAGE, LocationKind.EXCEPTION))
+    if product.lot_tracked:
+        if not lot:
+            raise LotRequired(f"{product.sku} is lot-tracked: scan the GS1 label or type the lot.")
+        if line.lot and lot != line.lot:
+            raise WrongLot(f"Lot {lot} is not the lot picked for this line ({line.lot}).")
+    if quantity > line.to_put_back:
+        raise OverQuantity(
+            f"Only {_units(line.to_put_back)} of {product.sku} left to put back "
+            f"on order {order.order_id}, not {quantity}."
+        )
+    delta = StockDelta(stock)
+    delta.add_qoh(product.sku, location.code, quantity)
+    if location.kind is LocationKind.STORAGE:
+        delta.add_atp(product.sku, quantity)
+    return EntryDraft(
+        kind=EntryKind.PUT_BACK,
+        order_id=order.order_id,
+        details=EntryDetails(sku=product.sku, quantity=quantity, location=location.code, lot=lot),
+        changes=delta.changes(),
+        line_changes=(
+            LineChange(order_id=order.order_id, line_no=line_no, put_back=quantity),
+        ),
+    )
+
+
+def _check_live(order: Order, action: str) -> None:
+    if order.status is OrderStatus.SHIPPED:
+        raise OrderShipped(f"Order {order.order_id} has shipped: handle it as a return.")
+    if not order.status.is_live:
+        raise OrderNotLive(
+            f"Order {order.order_id} is already {order.status.value}: it cannot be {action}."
+        )
+
+
+def reject(
+    order: Order,
+    line_no: int,
+    reason: RejectReason,
+    quantity: int,
+    stock: StockView,
+    *,
+    home_location: str | None = None,
+) -> EntryDraft:
+    """Reject unpicked units of a live order's line for ``reason`` (SPEC sections 3 and 9).
+
+    The units' reservation is released first (ATP + q); then NOT IN STOCK sets ATP and every
+    location's QOH to 0, MISMATCH takes q from QOH at the pick location and from ATP, DAMAGE and
+    WORN DISPLAY take q from ATP. The line is marked for re-routing.
+
+    Raises:
+        OrderShipped, OrderNotLive, InvalidQuantity, OverQuantity.
+    """
+    _check_live(order, "rejected")
+    check_quantity(quantity)
+    line = order.line(line_no)
+    if quantity > line.unpicked_open:
+        raise OverQuantity(
+            f"Only {_units(line.unpicked_open)} of {line.sku} on line {line_no} are unpicked "
+            f"and open, not {quantity}."
+        )
+    delta = StockDelta(stock)
+    delta.add_atp(line.sku, quantity)
+    if reason is RejectReason.NOT_IN_STOCK:
+        for location in stock.qoh_by_location(line.sku):
+            delta.set_qoh(line.sku, location, 0)
+        delta.set_atp(line.sku, 0)
+    else:
+        if reason is RejectReason.MISMATCH:
+            where = line.pick_location or home_location
+            if where:
+                delta.add_qoh(line.sku, where, -quantity)
+        delta.add_atp(line.sku, -quantity)
+    return EntryDraft(
+        kind=EntryKind.REJECT,
+        order_id=order.order_id,
+        details=EntryDetails(
+            sku=line.sku,
+            quantity=quantity,
+            reason=reason,
+            reroute=True,
+            location=line.pick_location or home_location,
+        ),
+        changes=delta.changes(),
+        line_changes=(LineChange(order_id=order.order_id, line_no=line_no, rejected=quantity),),
+    )
+
+
+def cancel(order: Order, stock: StockView) -> EntryDraft:
+    """Cancel an order: only while nothing is picked and no label exists. Releases everything.
+
+    Raises:
+        OrderShipped, OrderNotLive, CancelNotAllowed.
+    """
+    _check_live(order, "cancelled")
+    if order.picked_units:
+        raise CancelNotAllowed(
+            f"Order {order.order_id} has {_units(order.picked_units)} picked: "
+            "use force cancel, then put them back."
+        )
+    if order.has_label:
+        raise CancelNotAllowed(
+            f"Order {order.order_id} has a shipping label: use force cancel."
+        )
+    return _release_all(order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False)
+
+
+def force_cancel(order: Order, stock: StockView) -> EntryDraft:
+    """Cancel whatever the state: release the unpicked now; the picked become a put-back.
+
+    Raises:
+        OrderShipped, OrderNotLive.
+    """
+    _check_live(order, "cancelled")
+    return _release_all(order, stock, EntryKind.FORCE_CANCEL, OrderStatus.CANCELLED, reject=False)
+
+
+def bulk_reject(order: Order, stock: StockView) -> EntryDraft:
+    """Reject a whole live order with no inventory fault (SPEC section 9, bulk reject).
+
+    ATP + the unpicked quantity (reservations released), QOH unchanged; the lines are marked for
+    re-routing and the picked units go to put-back.
+
+    Raises:
+        OrderShipped, OrderNotLive.
+    """
+    _check_live(order, "rejected")
+    return _release_all(order, stock, EntryKind.BULK_REJECT, OrderStatus.REJECTED, reject=True)
+
+
+def _release_all(
+    order: Order, stock: StockView, kind: EntryKind, status: OrderStatus, *, reject: bool
+) -> EntryDraft:
+    delta = StockDelta(stock)
+    line_changes = []
+    for line in order.lines:
+        if line.unpicked_open:
+            delta.add_atp(line.sku, line.unpicked_open)
+            line_changes.append(
+                LineChange(
+                    order_id=order.order_id,
+                    line_no=line.line_no,
+                    rejected=line.unpicked_open if reject else 0,
+                    released=0 if reject else line.unpicked_open,
+                )
+            )
+    moved = sum(c.rejected + c.released for c in line_changes)
+    return EntryDraft(
+        kind=kind,
+        order_id=order.order_id,
+        details=EntryDetails(quantity=moved, order_status=status, reroute=reject),
+        changes=delta.changes(),
+        line_changes=tuple(line_changes),
+    )
+
+
+def move_out(
+    product: Product,
+    source: Location,
+    target: Location,
+    quantity: int,
+    facility: str,
+    stock: StockView,
+) -> EntryDraft:
+    """Move units out of an exception location into storage: QOH(X) - n, QOH(L) + n, ATP + n.
+
+    Raises:
+        WrongFacility, WrongLocationKind, InvalidQuantity, NotEnoughStock.
+    """
+    check_quantity(quantity)
+    check_location(source, facility, allowed=(LocationKind.EXCEPTION,))
+    check_location(target, facility, allowed=(LocationKind.STORAGE,))
+    there = stock.qoh(product.sku, source.code)
+    if quantity > there:
+        raise NotEnoughStock(
+            f"Only {_units(there)} of {product.sku} sit in {source.code}, not {quantity}."
+        )
+    delta = StockDelta(stock)
+    delta.add_qoh(product.sku, source.code, -quantity)
+    delta.add_qoh(product.sku, target.code, quantity)
+    delta.add_atp(product.sku, quantity)
+    return EntryDraft(
+        kind=EntryKind.MOVE_OUT,
+        details=EntryDetails(
+            sku=product.sku, quantity=quantity, from_location=source.code, location=target.code
+        ),
+        changes=delta.changes(),
+    )
+
+
+def undo(entry: Entry, *, already_undone: bool, stock: StockView) -> EntryDraft:
+    """The compensating entry for ``entry``: the exact opposite of its changes.
+
+    Raises:
+        NothingToUndo: the entry was undone already or is not of an undoable kind.
+    """
+    if entry.kind not in UNDOABLE_KINDS:
+        raise NothingToUndo(f"A {entry.kind.value.replace('_', ' ')} entry cannot be undone.")
+    if already_undone:
+        raise NothingToUndo("That put-back was undone already.")
+    delta = StockDelta(stock)
+    for change in entry.changes:
+        if change.location is not None:
+            delta.add_qoh(change.sku, change.location, -change.qoh)
+        else:
+            delta.add_atp(change.sku, -change.atp)
+    return EntryDraft(
+        kind=EntryKind.UNDO,
+        order_id=entry.order_id,
+        details=entry.details.model_copy(update={"undoes": entry.entry_id}),
+        changes=delta.changes(),
+        line_changes=tuple(
+            LineChange(
+                order_id=c.order_id,
+                line_no=c.line_no,
+                released=-c.released,
+                rejected=-c.rejected,
+                put_back=-c.put_back,
+            )
+            for c in entry.line_changes
+        ),
+    )
+
+
+def refusal(kind_of_action: str, permission: str, message: str, order_id: str | None) -> EntryDraft:
+    """The audit entry for an action refused for want of permission. Changes nothing."""
+    return EntryDraft(
+        kind=EntryKind.REFUSAL,
+        order_id=order_id,
+        details=EntryDetails(permission=permission, message=f"{kind_of_action}: {message}"),
+    )
