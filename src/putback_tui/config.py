@@ -1,0 +1,174 @@
+"""Settings: one TOML file validated by pydantic, and where config and data live on disk.
+
+``--home DIR`` or ``PUTBACK_HOME`` puts everything under DIR (``DIR/config.toml``,
+``DIR/data/``, ``DIR/logs/``) so several terminals and every test can run side by side;
+otherwise the platform's config and data directories are used (platformdirs).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from putback_tui.barcodes import CodePatterns
+from putback_tui.domain.models import Permission, RejectReason
+from putback_tui.domain.permissions import DEFAULT_ROLES
+
+APP_NAME = "putback"
+HOME_ENV = "PUTBACK_HOME"
+CONFIG_ENV = "PUTBACK_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be read or is invalid; the message names the setting."""
+
+
+class Section(BaseModel):
+    """Base of every settings section: immutable, unknown keys are an error (typos show)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TerminalSettings(Section):
+    """Who this terminal is."""
+
+    id: str = "PACK-01"
+    """The terminal's name, recorded on every ledger entry."""
+    facility: str = "STORE-01"
+    """The facility (warehouse or store) the terminal belongs to."""
+
+
+class ScanSettings(Section):
+    """How keyboard-wedge input is read."""
+
+    double_read_ms: int = Field(default=150, ge=0, le=5000)
+    """A second read of the same code within this many milliseconds is ignored (and counted)."""
+    wedge_max_gap_ms: int = Field(default=60, ge=5, le=1000)
+    """Keys arriving closer together than this are taken as one scanner burst."""
+
+
+class SyncSettings(Section):
+    """The central store this terminal syncs with."""
+
+    url: str | None = None
+    """Base URL of the central store, e.g. ``http://central.local:8700``; unset: offline."""
+    token: SecretStr | None = None
+    """The terminal's token from ``putback central add-terminal``. Never logged or shown."""
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    """Ledger entries sent per batch."""
+    interval_s: float = Field(default=2.0, gt=0, le=3600)
+    """Seconds between sync rounds while idle."""
+
+
+def _default_roles() -> dict[str, list[Permission]]:
+    return {role: sorted(perms) for role, perms in DEFAULT_ROLES.items()}
+
+
+class Settings(Section):
+    """The whole configuration file."""
+
+    terminal: TerminalSettings = TerminalSettings()
+    codes: CodePatterns = CodePatterns()
+    """Patterns that tell order IDs, locations and badges apart (per site)."""
+    scan: ScanSettings = ScanSettings()
+    sync: SyncSettings = SyncSettings()
+    roles: dict[str, list[Permission]] = Field(default_factory=_default_roles)
+    """Role name to the permissions it grants."""
+    reject_reasons: list[RejectReason] = Field(default_factory=lambda: list(RejectReason))
+    """The reasons offered when rejecting an item, in order."""
+
+    def permissions(self) -> dict[str, frozenset[Permission]]:
+        """The role map as sets, for the domain's permission check."""
+        return {role: frozenset(perms) for role, perms in self.roles.items()}
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where this terminal's files are."""
+
+    config_file: Path
+    data_dir: Path
+    log_dir: Path
+
+    @property
+    def db_path(self) -> Path:
+        """The local ledger."""
+        return self.data_dir / "putback.sqlite3"
+
+
+def resolve_paths(home: Path | None = None, config_file: Path | None = None) -> Paths:
+    """The paths for ``home`` (or ``PUTBACK_HOME``), else the platform's directories.
+
+    This is the one seam for config discovery: tests point it at ``tmp_path`` via the env.
+    """
+    env_home = os.environ.get(HOME_ENV)
+    root = home or (Path(env_home) if env_home else None)
+    env_config = os.environ.get(CONFIG_ENV)
+    if root is not None:
+        root = root.expanduser().resolve()
+        paths = Paths(root / "config.toml", root / "data", root / "logs")
+    else:
+        paths = Paths(
+            Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml",
+            Path(platformdirs.user_data_dir(APP_NAME)),
+            Path(platformdirs.user_log_dir(APP_NAME)),
+        )
+    chosen = config_file or (Path(env_config) if env_config else None)
+    if chosen is not None:
+        paths = Paths(chosen, paths.data_dir, paths.log_dir)
+    return paths
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the configuration; a missing file means every default.
+
+    Raises:
+        ConfigError: unreadable file, bad TOML, or an invalid setting (named with its path).
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+def settings_to_toml(settings: Settings, *, reveal_secrets: bool = False) -> str:
+    """The settings as TOML; the token is redacted unless ``reveal_secrets``."""
+    data: dict[str, Any] = settings.model_dump(mode="json", exclude_none=True)
+    token = settings.sync.token
+    if token is not None:
+        data["sync"]["token"] = token.get_secret_value() if reveal_secrets else "********"
+    return tomli_w.dumps(data)
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    """Write the configuration atomically, readable by its owner only (it may hold a token)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(settings_to_toml(settings, reveal_secrets=True))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

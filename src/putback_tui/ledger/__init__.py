@@ -1,0 +1,21 @@
+"""The local SQLite ledger: append-only entries, stock projections, reference-data cache."""
+
+from putback_tui.ledger.store import (
+    Ledger,
+    LedgerCorrupt,
+    LedgerError,
+    LedgerLocked,
+    Reconciled,
+    Transaction,
+    now_utc,
+)
+
+__all__ = [
+    "Ledger",
+    "LedgerCorrupt",
+    "LedgerError",
+    "LedgerLocked",
+    "Reconciled",
+    "Transaction",
+    "now_utc",
+]

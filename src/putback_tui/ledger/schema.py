@@ -1,0 +1,129 @@
+"""The local ledger's schema, as sqlite-utils migrations applied in order on every open."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+APPLICATION_ID = 0x50424B31
+"""``PRAGMA application_id`` of a putback ledger ("PBK1"): any other SQLite file is refused."""
+
+migrations = Migrations("putback-ledger")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Entries (append-only), stock projections, line progress and the reference-data cache."""
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+        -- The ledger. seq is the per-terminal sequence number; rows are never changed.
+        CREATE TABLE entries (
+            seq INTEGER PRIMARY KEY,
+            entry_id TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            terminal TEXT NOT NULL,
+            facility TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            order_id TEXT,
+            details TEXT NOT NULL,
+            changes TEXT NOT NULL,
+            line_changes TEXT NOT NULL,
+            undoes TEXT
+        );
+        CREATE INDEX entries_by_order ON entries (order_id, seq) WHERE order_id IS NOT NULL;
+        CREATE INDEX entries_by_kind ON entries (kind, seq);
+        -- An entry can be undone once: the schema itself refuses a second undo.
+        CREATE UNIQUE INDEX entries_undoes ON entries (undoes) WHERE undoes IS NOT NULL;
+        CREATE TRIGGER entries_append_only_update BEFORE UPDATE ON entries
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger entries are append-only: add a compensating entry');
+        END;
+        CREATE TRIGGER entries_append_only_delete BEFORE DELETE ON entries
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger entries are append-only: add a compensating entry');
+        END;
+
+        -- Projections, changed in the same transaction as the entry that changes them.
+        CREATE TABLE stock_qoh (
+            sku TEXT NOT NULL,
+            location TEXT NOT NULL,
+            qoh INTEGER NOT NULL CHECK (qoh >= 0),
+            since TEXT,
+            PRIMARY KEY (sku, location)
+        ) WITHOUT ROWID;
+        CREATE INDEX stock_qoh_by_location ON stock_qoh (location, sku);
+        CREATE TABLE stock_atp (
+            sku TEXT PRIMARY KEY,
+            atp INTEGER NOT NULL CHECK (atp >= 0)
+        ) WITHOUT ROWID;
+        CREATE TABLE line_progress (
+            order_id TEXT NOT NULL,
+            line_no INTEGER NOT NULL,
+            released INTEGER NOT NULL DEFAULT 0 CHECK (released >= 0),
+            rejected INTEGER NOT NULL DEFAULT 0 CHECK (rejected >= 0),
+            put_back INTEGER NOT NULL DEFAULT 0 CHECK (put_back >= 0),
+            PRIMARY KEY (order_id, line_no)
+        ) WITHOUT ROWID;
+        CREATE TABLE order_state (
+            order_id TEXT PRIMARY KEY,
+            local_status TEXT,
+            reconciled_at TEXT,
+            reconciled_by TEXT,
+            reconciled_terminal TEXT
+        ) WITHOUT ROWID;
+
+        -- Stock as loaded from the central store: the projections are this plus every entry.
+        CREATE TABLE baseline_qoh (
+            sku TEXT NOT NULL,
+            location TEXT NOT NULL,
+            qoh INTEGER NOT NULL,
+            PRIMARY KEY (sku, location)
+        ) WITHOUT ROWID;
+        CREATE TABLE baseline_atp (sku TEXT PRIMARY KEY, atp INTEGER NOT NULL) WITHOUT ROWID;
+
+        -- Reference data cached from the central store.
+        CREATE TABLE products (
+            sku TEXT PRIMARY KEY,
+            description TEXT NOT NULL,
+            lot_tracked INTEGER NOT NULL DEFAULT 0,
+            home_location TEXT
+        ) WITHOUT ROWID;
+        CREATE TABLE barcodes (
+            code TEXT PRIMARY KEY,
+            sku TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX barcodes_by_sku ON barcodes (sku);
+        CREATE TABLE locations (
+            code TEXT PRIMARY KEY,
+            facility TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            barcode TEXT NOT NULL UNIQUE
+        ) WITHOUT ROWID;
+        CREATE INDEX locations_by_kind ON locations (facility, kind);
+        CREATE TABLE operators (
+            badge TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE orders (
+            order_id TEXT PRIMARY KEY,
+            facility TEXT NOT NULL,
+            status TEXT NOT NULL,
+            has_label INTEGER NOT NULL DEFAULT 0,
+            status_changed_at TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX orders_by_status ON orders (facility, status);
+        CREATE TABLE order_lines (
+            order_id TEXT NOT NULL,
+            line_no INTEGER NOT NULL,
+            sku TEXT NOT NULL,
+            quantity INTEGER NOT NULL,
+            picked INTEGER NOT NULL,
+            pick_location TEXT,
+            lot TEXT,
+            PRIMARY KEY (order_id, line_no)
+        ) WITHOUT ROWID;
+        """
+    )

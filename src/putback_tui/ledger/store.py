@@ -1,0 +1,702 @@
+"""The local ledger: one SQLite file per terminal, one transaction per action.
+
+Opening checks that the file is a putback ledger (never overwriting anything else), then applies
+pending migrations. Every action goes through :meth:`Ledger.write`, which holds one
+``BEGIN IMMEDIATE`` transaction: reads made through it see a stable state, and the entry and
+every projection it changes commit together (WAL, ``synchronous=FULL``), durable on return.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
+from putback_tui.domain.models import (
+    LineChange,
+    Location,
+    LocationKind,
+    Operator,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    StockChange,
+)
+from putback_tui.ledger.schema import APPLICATION_ID, migrations
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class LedgerError(Exception):
+    """The local database cannot be used; the message says why and what to do."""
+
+
+class LedgerLocked(LedgerError):
+    """Another process holds the write lock for longer than the busy timeout."""
+
+
+class LedgerCorrupt(LedgerError):
+    """The file is damaged or is not a putback ledger. It is never overwritten."""
+
+
+def now_utc() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Reconciled:
+    """Who reconciled an order, where and when."""
+
+    __slots__ = ("at", "operator", "terminal")
+
+    def __init__(self, at: datetime, operator: str, terminal: str) -> None:
+        self.at = at
+        self.operator = operator
+        self.terminal = terminal
+
+
+class Ledger:
+    """The terminal's SQLite store: ledger entries, stock projections and reference cache.
+
+    Thread-safe: one connection guarded by a lock, so the station's worker threads and the
+    screens' readers can share it. Long scans are never loaded whole: every lookup is indexed.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 2.0, create: bool = True) -> None:
+        """Open (and with ``create``, make) the ledger at ``path``.
+
+        Raises:
+            LedgerCorrupt: the file is not a SQLite database, or another program's database,
+                or damaged. It is left exactly as it was.
+            LedgerLocked: another process holds the database locked.
+            LedgerError: the file does not exist and ``create`` is False.
+        """
+        self.path = path
+        self._lock = threading.RLock()
+        existed = path.exists() and path.stat().st_size > 0
+        if existed:
+            _check_header(path)
+        elif not create:
+            raise LedgerError(
+                f"No local database at {path}. Run 'putback init --demo' or 'putback init "
+                "--data DIR' first."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"Cannot open the local database {path}: {exc}") from exc
+        self._conn = conn
+        self.db = Database(conn, execute_plugins=False)
+        try:
+            with self._lock:
+                if existed:
+                    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                    if app_id != APPLICATION_ID:
+                        raise LedgerCorrupt(
+                            f"{path} is a SQLite database, but not a putback ledger. "
+                            "It was left untouched: point putback at another home directory."
+                        )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                if not existed:
+                    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise _translate(exc, path) from exc
+        except LedgerError:
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite)."""
+        with self._lock:
+            self._conn.close()
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        """One write transaction (``BEGIN IMMEDIATE``): commit on exit, roll back on error.
+
+        Raises:
+            LedgerLocked: another process holds the write lock beyond the busy timeout.
+            LedgerCorrupt: the file turned out damaged.
+        """
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise _translate(exc, self.path) from exc
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._conn.execute("ROLLBACK")
+                raise _translate(exc, self.path) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        """A read-only view with a stable snapshot (``BEGIN DEFERRED``).
+
+        Raises:
+            LedgerCorrupt: the file turned out damaged.
+        """
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN")
+                try:
+                    yield Transaction(self._conn)
+                finally:
+                    self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise _translate(exc, self.path) from exc
+
+    # -- meta --------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the meta table, or None."""
+        with self.read() as tx:
+            return tx.get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the meta table (its own transaction)."""
+        with self.write() as tx:
+            tx.set_meta(key, value)
+
+    # -- convenience reads (each its own snapshot) -------------------------------------------
+
+    def order(self, order_id: str) -> Order | None:
+        """The order with this terminal's progress merged in, or None."""
+        with self.read() as tx:
+            return tx.order(order_id)
+
+    def entries(self, *, after_seq: int = 0, limit: int | None = None) -> list[Entry]:
+        """Entries in sequence order, after ``after_seq``."""
+        with self.read() as tx:
+            return list(tx.entries(after_seq=after_seq, limit=limit))
+
+    def stock(self, sku: str | None = None) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
+        """QOH rows (sku, location, qoh) and ATP rows (sku, atp), for one SKU or all."""
+        with self.read() as tx:
+            return tx.stock_rows(sku)
+
+    def rebuild_stock(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """Stock rebuilt from the baseline plus every entry's recorded changes.
+
+        Must always equal the projections; tests and ``putback doctor`` check it.
+        """
+        with self.read() as tx:
+            qoh: dict[tuple[str, str], int] = {
+                (r[0], r[1]): r[2] for r in tx.conn.execute("SELECT sku, location, qoh FROM baseline_qoh")
+            }
+            atp: dict[str, int] = {
+                r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM baseline_atp")
+            }
+            for (changes_json,) in tx.conn.execute("SELECT changes FROM entries ORDER BY seq"):
+                for change in json.loads(changes_json):
+                    if change.get("location") is not None:
+                        key = (change["sku"], change["location"])
+                        qoh[key] = qoh.get(key, 0) + change.get("qoh", 0)
+                    else:
+                        atp[change["sku"]] = atp.get(change["sku"], 0) + change.get("atp", 0)
+            return qoh, atp
+
+
+class Transaction:
+    """Reads and writes inside one open transaction. Implements the domain's StockView."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # -- StockView ---------------------------------------------------------------------------
+
+    def qoh(self, sku: str, location: str) -> int:
+        """QOH of (sku, location); 0 when there is no row."""
+        row = self.conn.execute(
+            "SELECT qoh FROM stock_qoh WHERE sku = ? AND location = ?", (sku, location)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def atp(self, sku: str) -> int:
+        """ATP of the SKU; 0 when there is no row."""
+        row = self.conn.execute("SELECT atp FROM stock_atp WHERE sku = ?", (sku,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def qoh_by_location(self, sku: str) -> dict[str, int]:
+        """Every location holding the SKU, with its QOH."""
+        return {
+            loc: qoh
+            for loc, qoh in self.conn.execute(
+                "SELECT location, qoh FROM stock_qoh WHERE sku = ? ORDER BY location", (sku,)
+            )
+        }
+
+    def stock_rows(
+        self, sku: str | None = None
+    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
+        """QOH rows and ATP rows, for one SKU or every SKU (sorted)."""
+        where, args = ("WHERE sku = ?", (sku,)) if sku else ("", ())
+        qoh = [
+            (r[0], r[1], r[2])
+            for r in self.conn.execute(
+                f"SELECT sku, location, qoh FROM stock_qoh {where} ORDER BY sku, location", args
+            )
+        ]
+        atp = [
+            (r[0], r[1])
+            for r in self.conn.execute(f"SELECT sku, atp FROM stock_atp {where} ORDER BY sku", args)
+        ]
+        return qoh, atp
+
+    # -- meta --------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the meta table, or None."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the meta table."""
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- reference data ----------------------------------------------------------------------
+
+    def product(self, sku: str) -> Product | None:
+        """The product with this SKU, or None."""
+        row = self.conn.execute(
+            "SELECT sku, description, lot_tracked, home_location FROM products WHERE sku = ?",
+            (sku,),
+        ).fetchone()
+        if row is None:
+            return None
+        gtins = tuple(
+            r[0]
+            for r in self.conn.execute(
+                "SELECT code FROM barcodes WHERE sku = ? ORDER BY code", (sku,)
+            )
+        )
+        return Product(
+            sku=row[0],
+            description=row[1],
+            lot_tracked=bool(row[2]),
+            home_location=row[3],
+            gtins=gtins,
+        )
+
+    def product_by_barcode(self, code: str) -> Product | None:
+        """The product a (normalised) barcode belongs to, or None."""
+        row = self.conn.execute("SELECT sku FROM barcodes WHERE code = ?", (code,)).fetchone()
+        return self.product(row[0]) if row else None
+
+    def location(self, code: str) -> Location | None:
+        """The location with this code, or None."""
+        row = self.conn.execute(
+            "SELECT code, facility, kind, barcode FROM locations WHERE code = ?", (code,)
+        ).fetchone()
+        if row is None:
+            return None
+        return Location(code=row[0], facility=row[1], kind=LocationKind(row[2]), barcode=row[3])
+
+    def exception_locations(self, facility: str) -> list[str]:
+        """Codes of the facility's exception locations, sorted."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT code FROM locations WHERE facility = ? AND kind = ? ORDER BY code",
+                (facility, LocationKind.EXCEPTION.value),
+            )
+        ]
+
+    def operator(self, badge: str) -> Operator | None:
+        """The operator with this badge, or None."""
+        row = self.conn.execute(
+            "SELECT badge, name, role FROM operators WHERE badge = ?", (badge,)
+        ).fetchone()
+        return Operator(badge=row[0], name=row[1], role=row[2]) if row else None
+
+    def order(self, order_id: str) -> Order | None:
+        """The order, its effective status (a local action wins) and its lines' progress."""
+        row = self.conn.execute(
+            "SELECT o.order_id, o.facility, COALESCE(s.local_status, o.status), o.has_label, "
+            "o.status_changed_at FROM orders o LEFT JOIN order_state s USING (order_id) "
+            "WHERE o.order_id = ?",
+            (order_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        lines = tuple(
+            OrderLine(
+                line_no=r[0],
+                sku=r[1],
+                quantity=r[2],
+                picked=r[3],
+                pick_location=r[4],
+                lot=r[5],
+                released=r[6],
+                rejected=r[7],
+                put_back=r[8],
+            )
+            for r in self.conn.execute(
+                "SELECT l.line_no, l.sku, l.quantity, l.picked, l.pick_location, l.lot, "
+                "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0) "
+                "FROM order_lines l LEFT JOIN line_progress p USING (order_id, line_no) "
+                "WHERE l.order_id = ? ORDER BY l.line_no",
+                (order_id,),
+            )
+        )
+        return Order(
+            order_id=row[0],
+            facility=row[1],
+            status=OrderStatus(row[2]),
+            has_label=bool(row[3]),
+            status_changed_at=_parse_ts(row[4]),
+            lines=lines,
+        )
+
+    def reconciled(self, order_id: str) -> Reconciled | None:
+        """Who reconciled the order, where and when; None while it is not reconciled."""
+        row = self.conn.execute(
+            "SELECT reconciled_at, reconciled_by, reconciled_terminal FROM order_state "
+            "WHERE order_id = ? AND reconciled_at IS NOT NULL",
+            (order_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        at = _parse_ts(row[0])
+        assert at is not None
+        return Reconciled(at=at, operator=row[1], terminal=row[2])
+
+    def order_ids(self, facility: str, statuses: Iterable[OrderStatus]) -> list[str]:
+        """Orders of the facility whose effective status is one of ``statuses``."""
+        wanted = [s.value for s in statuses]
+        marks = ",".join("?" * len(wanted))
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT o.order_id FROM orders o LEFT JOIN order_state s USING (order_id) "
+                f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({marks}) "
+                "ORDER BY o.order_id",
+                (facility, *wanted),
+            )
+        ]
+
+    # -- entries -----------------------------------------------------------------------------
+
+    def entries(self, *, after_seq: int = 0, limit: int | None = None) -> Iterator[Entry]:
+        """Entries in sequence order after ``after_seq``."""
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq"
+        args: tuple[Any, ...] = (after_seq,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args += (limit,)
+        for row in self.conn.execute(sql, args):
+            yield _entry_from_row(row)
+
+    def entry(self, entry_id: str) -> Entry | None:
+        """The entry with this ID, or None."""
+        row = self.conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return _entry_from_row(row) if row else None
+
+    def is_undone(self, entry_id: str) -> bool:
+        """True when an undo entry compensates this entry."""
+        return (
+            self.conn.execute("SELECT 1 FROM entries WHERE undoes = ?", (entry_id,)).fetchone()
+            is not None
+        )
+
+    def last_undoable(self, order_id: str, kinds: Iterable[EntryKind]) -> Entry | None:
+        """The newest entry of the order of one of ``kinds`` that no undo compensates yet."""
+        wanted = [k.value for k in kinds]
+        marks = ",".join("?" * len(wanted))
+        row = self.conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE order_id = ? AND kind IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id) "
+            "ORDER BY seq DESC LIMIT 1",
+            (order_id, *wanted),
+        ).fetchone()
+        return _entry_from_row(row) if row else None
+
+    def append(
+        self,
+        draft: EntryDraft,
+        *,
+        terminal: str,
+        facility: str,
+        operator: str,
+        at: datetime | None = None,
+    ) -> Entry:
+        """Record ``draft`` as the next entry and apply it to every projection.
+
+        Must run inside :meth:`Ledger.write`; the caller's transaction makes it atomic.
+
+        Returns:
+            The recorded entry.
+        """
+        created = at or now_utc()
+        entry_id = new_entry_id()
+        cur = self.conn.execute(
+            "INSERT INTO entries (entry_id, created_at, terminal, facility, operator, kind, "
+            "order_id, details, changes, line_changes, undoes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry_id,
+                _iso(created),
+                terminal,
+                facility,
+                operator,
+                draft.kind.value,
+                draft.order_id,
+                draft.details.model_dump_json(exclude_defaults=True),
+                _dump_list(draft.changes),
+                _dump_list(draft.line_changes),
+                draft.details.undoes,
+            ),
+        )
+        seq = int(cur.lastrowid or 0)
+        self._apply_stock(draft.changes, created)
+        self._apply_lines(draft.line_changes)
+        if draft.details.order_status is not None and draft.order_id is not None:
+            self.conn.execute(
+                "INSERT INTO order_state (order_id, local_status) VALUES (?, ?) "
+                "ON CONFLICT (order_id) DO UPDATE SET local_status = excluded.local_status",
+                (draft.order_id, draft.details.order_status.value),
+            )
+        if draft.line_changes and draft.order_id is not None:
+            self._update_reconciled(draft.order_id, created, operator, terminal)
+        return Entry(
+            **draft.model_dump(),
+            entry_id=entry_id,
+            seq=seq,
+            terminal=terminal,
+            facility=facility,
+            operator=operator,
+            created_at=created,
+        )
+
+    def _apply_stock(self, changes: Iterable[StockChange], at: datetime) -> None:
+        for change in changes:
+            if change.location is not None:
+                # "since" marks when units last arrived in an empty location (exception ageing).
+                self.conn.execute(
+                    "INSERT INTO stock_qoh (sku, location, qoh, since) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (sku, location) DO UPDATE SET qoh = qoh + excluded.qoh, "
+                    "since = CASE WHEN qoh = 0 THEN excluded.since ELSE since END",
+                    (change.sku, change.location, change.qoh, _iso(at)),
+                )
+            if change.atp:
+                self.conn.execute(
+                    "INSERT INTO stock_atp (sku, atp) VALUES (?, ?) "
+                    "ON CONFLICT (sku) DO UPDATE SET atp = atp + excluded.atp",
+                    (change.sku, change.atp),
+                )
+
+    def _apply_lines(self, changes: Iterable[LineChange]) -> None:
+        for c in changes:
+            self.conn.execute(
+                "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id, line_no) DO UPDATE SET "
+                "released = released + excluded.released, "
+                "rejected = rejected + excluded.rejected, "
+                "put_back = put_back + excluded.put_back",
+                (c.order_id, c.line_no, c.released, c.rejected, c.put_back),
+            )
+
+    def _update_reconciled(
+        self, order_id: str, at: datetime, operator: str, terminal: str
+    ) -> None:
+        order = self.order(order_id)
+        if order is None:
+            return
+        done = order.status.is_exception and order.reconciled
+        if done:
+            self.conn.execute(
+                "INSERT INTO order_state (order_id, reconciled_at, reconciled_by, "
+                "reconciled_terminal) VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+                "reconciled_at = excluded.reconciled_at, reconciled_by = excluded.reconciled_by, "
+                "reconciled_terminal = excluded.reconciled_terminal",
+                (order_id, _iso(at), operator, terminal),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE order_state SET reconciled_at = NULL, reconciled_by = NULL, "
+                "reconciled_terminal = NULL WHERE order_id = ?",
+                (order_id,),
+            )
+
+    # -- loading reference data --------------------------------------------------------------
+
+    def upsert_products(self, products: Iterable[Product]) -> int:
+        """Insert or replace products and their barcodes. Returns how many."""
+        n = 0
+        for p in products:
+            self.conn.execute(
+                "INSERT INTO products (sku, description, lot_tracked, home_location) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET "
+                "description = excluded.description, lot_tracked = excluded.lot_tracked, "
+                "home_location = excluded.home_location",
+                (p.sku, p.description, int(p.lot_tracked), p.home_location),
+            )
+            self.conn.execute("DELETE FROM barcodes WHERE sku = ?", (p.sku,))
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO barcodes (code, sku) VALUES (?, ?)",
+                [(g, p.sku) for g in p.gtins],
+            )
+            n += 1
+        return n
+
+    def upsert_locations(self, locations: Iterable[Location]) -> int:
+        """Insert or replace locations. Returns how many."""
+        rows = [(loc.code, loc.facility, loc.kind.value, loc.barcode) for loc in locations]
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO locations (code, facility, kind, barcode) VALUES (?, ?, ?, ?)",
+            rows,
+        )
+        return len(rows)
+
+    def upsert_operators(self, operators: Iterable[Operator]) -> int:
+        """Insert or replace operators. Returns how many."""
+        rows = [(o.badge, o.name, o.role) for o in operators]
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO operators (badge, name, role) VALUES (?, ?, ?)", rows
+        )
+        return len(rows)
+
+    def upsert_orders(self, orders: Iterable[Order]) -> int:
+        """Insert or replace orders with their lines (central facts only). Returns how many."""
+        n = 0
+        for o in orders:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO orders (order_id, facility, status, has_label, "
+                "status_changed_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    o.order_id,
+                    o.facility,
+                    o.status.value,
+                    int(o.has_label),
+                    _iso(o.status_changed_at) if o.status_changed_at else None,
+                ),
+            )
+            self.conn.execute("DELETE FROM order_lines WHERE order_id = ?", (o.order_id,))
+            self.conn.executemany(
+                "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked, "
+                "pick_location, lot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (o.order_id, x.line_no, x.sku, x.quantity, x.picked, x.pick_location, x.lot)
+                    for x in o.lines
+                ],
+            )
+            n += 1
+        return n
+
+    def set_baseline(
+        self, qoh: Iterable[tuple[str, str, int]], atp: Iterable[tuple[str, int]]
+    ) -> None:
+        """Load stock as the central store knows it, and reset the projections to it.
+
+        Only for a ledger with no entries yet (``putback init``).
+
+        Raises:
+            LedgerError: the ledger already has entries.
+        """
+        if self.conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
+            raise LedgerError("This ledger already has entries: its stock cannot be reloaded.")
+        for table in ("baseline_qoh", "baseline_atp", "stock_qoh", "stock_atp"):
+            self.conn.execute(f"DELETE FROM {table}")
+        qoh_rows = list(qoh)
+        atp_rows = list(atp)
+        self.conn.executemany("INSERT INTO baseline_qoh VALUES (?, ?, ?)", qoh_rows)
+        self.conn.executemany("INSERT INTO baseline_atp VALUES (?, ?)", atp_rows)
+        self.conn.execute(
+            "INSERT INTO stock_qoh (sku, location, qoh) SELECT sku, location, qoh FROM baseline_qoh"
+        )
+        self.conn.execute("INSERT INTO stock_atp SELECT sku, atp FROM baseline_atp")
+
+
+_ENTRY_COLUMNS = (
+    "seq, entry_id, created_at, terminal, facility, operator, kind, order_id, details, "
+    "changes, line_changes"
+)
+
+
+def _dump_list(items: Iterable[StockChange] | Iterable[LineChange]) -> str:
+    return json.dumps([i.model_dump(exclude_defaults=True) for i in items], separators=(",", ":"))
+
+
+def _entry_from_row(row: tuple[Any, ...]) -> Entry:
+    return Entry(
+        seq=row[0],
+        entry_id=row[1],
+        created_at=datetime.fromisoformat(row[2]),
+        terminal=row[3],
+        facility=row[4],
+        operator=row[5],
+        kind=EntryKind(row[6]),
+        order_id=row[7],
+        details=EntryDetails.model_validate_json(row[8]),
+        changes=tuple(StockChange(**c) for c in json.loads(row[9])),
+        line_changes=tuple(LineChange(**c) for c in json.loads(row[10])),
+    )
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise LedgerError(f"Cannot read the local database {path}: {exc.strerror}.") from exc
+    if head != SQLITE_HEADER:
+        raise LedgerCorrupt(
+            f"{path} is not a SQLite database (damaged, or another kind of file). It was left "
+            "untouched: restore it from a backup, or move it aside and re-sync from the central "
+            "store."
+        )
+
+
+def _translate(exc: sqlite3.DatabaseError, path: Path) -> LedgerError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return LedgerLocked(
+            f"The local database {path} is locked by another program; nothing was saved. "
+            "Close the other putback or sqlite3 using it, then try again."
+        )
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in text:
+        return LedgerError(f"The local database {path} is read-only: check its permissions.")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return LedgerCorrupt(
+            f"The local database {path} is damaged ({exc}). It was left untouched: restore it "
+            "from a backup, or move it aside and re-sync from the central store."
+        )
+    return LedgerError(f"The local database {path} failed: {exc}")
+

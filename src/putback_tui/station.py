@@ -1,0 +1,388 @@
+"""The station: the one service the screens (and the command line) call to act on stock.
+
+Each call checks the signed-in operator's permission, reads what it needs and records its entry
+in one ledger transaction, so a call that returns has made its change durable, and a call that
+raises (a :class:`~putback_tui.domain.errors.Refused` or a ledger error) changed nothing. The
+only exception is a permission refusal, which is itself recorded (SPEC section 5).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from putback_tui.config import Settings
+from putback_tui.domain import rules
+from putback_tui.domain.entries import Entry, EntryDraft, EntryKind
+from putback_tui.domain.errors import (
+    NotSignedIn,
+    NothingToUndo,
+    PermissionDenied,
+    Refused,
+    UnknownLocation,
+    UnknownOperator,
+    UnknownOrder,
+    UnknownProduct,
+)
+from putback_tui.domain.models import (
+    Location,
+    Operator,
+    Order,
+    OrderStatus,
+    Permission,
+    Product,
+    RejectReason,
+)
+from putback_tui.domain.permissions import check_permission
+from putback_tui.ledger import Ledger, Reconciled, Transaction
+
+
+class Outcome(StrEnum):
+    """What opening an order found."""
+
+    PUT_BACK = "put_back"
+    """An exception order with picked units to put back (anything unpicked was released)."""
+    RELEASED = "released"
+    """An exception order with nothing picked: released at once, and so done."""
+    RECONCILED = "reconciled"
+    """Already reconciled earlier: shown, nothing changed."""
+    LIVE = "live"
+    """A live order: shown with the actions that apply."""
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order as a screen shows it, with what opening it did."""
+
+    order: Order
+    outcome: Outcome
+    message: str
+    """One sentence for the result line."""
+    released: Entry | None = None
+    reconciled: Reconciled | None = None
+    products: dict[str, Product] = field(default_factory=dict)
+    """The products on the order, by SKU (descriptions, lot tracking, home)."""
+    suggestions: dict[int, str | None] = field(default_factory=dict)
+    """Suggested put-back location per line number."""
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"
+
+
+class Station:
+    """The actions of one terminal, for whoever is signed in."""
+
+    def __init__(self, ledger: Ledger, settings: Settings) -> None:
+        self.ledger = ledger
+        self.settings = settings
+        self.terminal = settings.terminal.id
+        self.facility = settings.terminal.facility
+        self._roles = settings.permissions()
+        self._operator: Operator | None = None
+        self._lock = threading.Lock()
+
+    # -- operators ---------------------------------------------------------------------------
+
+    @property
+    def operator(self) -> Operator | None:
+        """The signed-in operator, if any."""
+        return self._operator
+
+    def sign_in(self, badge: str) -> Operator:
+        """Sign in with a badge.
+
+        Raises:
+            UnknownOperator: no operator has that badge.
+        """
+        with self.ledger.read() as tx:
+            operator = tx.operator(badge)
+        if operator is None:
+            raise UnknownOperator(f"Badge {badge} is not known here. Ask a supervisor.")
+        self._operator = operator
+        return operator
+
+    def sign_out(self) -> None:
+        """Sign the operator out."""
+        self._operator = None
+
+    def _require(self, permission: Permission | None, action: str, order_id: str | None) -> Operator:
+        operator = self._operator
+        if operator is None:
+            raise NotSignedIn("Scan your badge to sign in first.")
+        if permission is not None:
+            try:
+                check_permission(operator, permission, self._roles)
+            except PermissionDenied as refused:
+                with self.ledger.write() as tx:
+                    self._append(tx, rules.refusal(action, refused.permission, refused.message, order_id))
+                raise
+        return operator
+
+    def _append(self, tx: Transaction, draft: EntryDraft) -> Entry:
+        operator = self._operator
+        assert operator is not None
+        return tx.append(
+            draft, terminal=self.terminal, facility=self.facility, operator=operator.badge
+        )
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def product_by_gtin(self, gtin14: str) -> Product:
+        """The product a GTIN-14 belongs to.
+
+        Raises:
+            UnknownProduct: no product has that barcode.
+        """
+        with self.ledger.read() as tx:
+            product = tx.product_by_barcode(gtin14)
+        if product is None:
+            raise UnknownProduct(f"No product has barcode {gtin14.lstrip('0') or gtin14} here.")
+        return product
+
+    def location(self, code: str) -> Location:
+        """The location with this code.
+
+        Raises:
+            UnknownLocation: no such location in the local store.
+        """
+        with self.ledger.read() as tx:
+            location = tx.location(code)
+        if location is None:
+            raise UnknownLocation(f"Location {code} is not known here. Scan another location.")
+        return location
+
+    def _order(self, tx: Transaction, order_id: str) -> Order:
+        order = tx.order(order_id)
+        if order is None:
+            raise UnknownOrder(
+                f"Order {order_id} is not known here. Check the ID, or wait for the next sync."
+            )
+        rules.check_can_open(order, self.facility)
+        return order
+
+    def _view(self, tx: Transaction, order: Order, outcome: Outcome, message: str,
+              released: Entry | None = None) -> OrderView:
+        products = {
+            sku: p for sku in {line.sku for line in order.lines} if (p := tx.product(sku))
+        }
+        exception_area = tx.exception_locations(self.facility)
+        return OrderView(
+            order=order,
+            outcome=outcome,
+            message=message,
+            released=released,
+            reconciled=tx.reconciled(order.order_id),
+            products=products,
+            suggestions={
+                line.line_no: rules.suggest_location(line, products.get(line.sku), exception_area)
+                for line in order.lines
+            },
+        )
+
+    # -- the core flow -----------------------------------------------------------------------
+
+    def open_order(self, order_id: str) -> OrderView:
+        """Open an order: an exception order's unpicked units are released at once.
+
+        Raises:
+            NotSignedIn, UnknownOrder, OrderShipped, WrongFacility; LedgerError.
+        """
+        self._require(None, "open order", order_id)
+        with self._lock, self.ledger.write() as tx:
+            order = self._order(tx, order_id)
+            if order.status.is_live:
+                return self._view(
+                    tx, order, Outcome.LIVE,
+                    f"Order {order_id} is live ({order.status.value.replace('_', ' ')}): "
+                    "nothing changes by itself.",
+                )
+            done = tx.reconciled(order_id)
+            if done is not None:
+                return self._view(
+                    tx, order, Outcome.RECONCILED,
+                    f"Order {order_id} was reconciled by {done.operator} at {done.terminal}, "
+                    f"{done.at.astimezone().strftime('%Y-%m-%d %H:%M')}. Nothing to do.",
+                )
+            draft = rules.release(order, tx)
+            released = self._append(tx, draft) if draft else None
+            order = self._order(tx, order_id)
+            if released is not None:
+                lines = len(released.line_changes)
+                units = sum(c.released for c in released.line_changes)
+                returned = f"{_lines(lines)}, {_units(units)} returned to available stock"
+            else:
+                returned = ""
+            if order.reconciled:
+                return self._view(
+                    tx, order, Outcome.RELEASED,
+                    f"Order {order_id} done: {returned or 'nothing to return'}.", released,
+                )
+            waiting = sum(line.to_put_back for line in order.lines)
+            message = f"Order {order_id}: {_units(waiting)} to put back."
+            if returned:
+                message = f"Order {order_id}: {returned}; {_units(waiting)} to put back."
+            return self._view(tx, order, Outcome.PUT_BACK, message, released)
+
+    def view(self, order_id: str) -> OrderView:
+        """The order as it stands, without changing anything (for refreshing a screen).
+
+        Raises:
+            UnknownOrder, OrderShipped, WrongFacility.
+        """
+        with self.ledger.read() as tx:
+            order = self._order(tx, order_id)
+            outcome = (
+                Outcome.LIVE if order.status.is_live
+                else Outcome.RECONCILED if order.reconciled
+                else Outcome.PUT_BACK
+            )
+            return self._view(tx, order, outcome, "")
+
+    def put_back(
+        self,
+        order_id: str,
+        line_no: int,
+        sku: str,
+        location_code: str,
+        quantity: int = 1,
+        *,
+        lot: str | None = None,
+    ) -> Entry:
+        """Put picked units of a line back into a location; durable on return.
+
+        Raises:
+            NotSignedIn, PermissionDenied, UnknownOrder, UnknownLocation, UnknownProduct and
+            every refusal of :func:`putback_tui.domain.rules.put_back`; LedgerError.
+        """
+        self._require(Permission.PUT_BACK, "put back", order_id)
+        with self._lock, self.ledger.write() as tx:
+            order = self._order(tx, order_id)
+            location = tx.location(location_code)
+            if location is None:
+                raise UnknownLocation(
+                    f"Location {location_code} is not known here. Scan another location."
+                )
+            product = tx.product(sku)
+            if product is None:
+                raise UnknownProduct(f"Product {sku} is not known here.")
+            draft = rules.put_back(order, line_no, product, location, quantity, tx, lot=lot)
+            return self._append(tx, draft)
+
+    def undo_last_put_back(self, order_id: str) -> Entry:
+        """Undo the newest put-back of the order with a compensating entry.
+
+        Raises:
+            NotSignedIn, PermissionDenied, NothingToUndo; LedgerError.
+        """
+        self._require(Permission.PUT_BACK, "undo put-back", order_id)
+        with self._lock, self.ledger.write() as tx:
+            entry = tx.last_undoable(order_id, (EntryKind.PUT_BACK,))
+            if entry is None:
+                raise NothingToUndo(f"No put-back of order {order_id} is left to undo.")
+            return self._append(tx, rules.undo(entry, already_undone=False, stock=tx))
+
+    # -- supervisor and exception-area actions -------------------------------------------------
+
+    def reject(self, order_id: str, line_no: int, reason: RejectReason, quantity: int) -> Entry:
+        """Reject unpicked units of a live order's line; the line is marked for re-routing.
+
+        Raises:
+            NotSignedIn, PermissionDenied, UnknownOrder, Refused (reason not offered here,
+            order not live, over quantity); LedgerError.
+        """
+        self._require(Permission.REJECT_ITEM, "reject item", order_id)
+        if reason not in self.settings.reject_reasons:
+            raise Refused(f"Reason {reason.value} is not used at this site.")
+        with self._lock, self.ledger.write() as tx:
+            order = self._order(tx, order_id)
+            product = tx.product(order.line(line_no).sku)
+            draft = rules.reject(
+                order, line_no, reason, quantity, tx,
+                home_location=product.home_location if product else None,
+            )
+            return self._append(tx, draft)
+
+    def cancel(self, order_id: str) -> Entry:
+        """Cancel a live order with nothing picked and no label; releases everything.
+
+        Raises:
+            NotSignedIn, PermissionDenied, UnknownOrder, CancelNotAllowed, OrderNotLive.
+        """
+        self._require(Permission.CANCEL_ORDER, "cancel order", order_id)
+        with self._lock, self.ledger.write() as tx:
+            return self._append(tx, rules.cancel(self._order(tx, order_id), tx))
+
+    def force_cancel(self, order_id: str) -> OrderView:
+        """Cancel whatever the state; the picked units then wait for put-back.
+
+        Returns:
+            The order as a put-back (or done, when nothing was picked).
+
+        Raises:
+            NotSignedIn, PermissionDenied, UnknownOrder, OrderNotLive.
+        """
+        self._require(Permission.FORCE_CANCEL, "force cancel", order_id)
+        with self._lock, self.ledger.write() as tx:
+            entry = self._append(tx, rules.force_cancel(self._order(tx, order_id), tx))
+            order = self._order(tx, order_id)
+            units = sum(c.released for c in entry.line_changes)
+            waiting = sum(line.to_put_back for line in order.lines)
+            outcome = Outcome.RELEASED if order.reconciled else Outcome.PUT_BACK
+            return self._view(
+                tx, order, outcome,
+                f"Order {order_id} cancelled: {_units(units)} returned to available stock, "
+                f"{_units(waiting)} to put back.",
+                entry,
+            )
+
+    def bulk_reject_preview(self, status: OrderStatus) -> tuple[int, int]:
+        """How many orders and open unpicked units a bulk reject of ``status`` would touch."""
+        with self.ledger.read() as tx:
+            ids = tx.order_ids(self.facility, (status,))
+            units = 0
+            for order_id in ids:
+                order = tx.order(order_id)
+                if order is not None:
+                    units += sum(line.unpicked_open for line in order.lines)
+            return len(ids), units
+
+    def bulk_reject(self, status: OrderStatus) -> list[Entry]:
+        """Reject every live order of the facility with ``status``, in one transaction.
+
+        Raises:
+            NotSignedIn, PermissionDenied, Refused (status is not a live status); LedgerError.
+        """
+        self._require(Permission.BULK_REJECT, "bulk reject", None)
+        if not status.is_live:
+            raise Refused(f"Bulk reject applies to open or in-progress orders, not {status.value}.")
+        with self._lock, self.ledger.write() as tx:
+            return [
+                self._append(tx, rules.bulk_reject(self._order(tx, order_id), tx))
+                for order_id in tx.order_ids(self.facility, (status,))
+            ]
+
+    def move_out(self, sku: str, from_code: str, to_code: str, quantity: int = 1) -> Entry:
+        """Move units out of an exception location into storage.
+
+        Raises:
+            NotSignedIn, PermissionDenied, UnknownLocation, UnknownProduct, and the refusals
+            of :func:`putback_tui.domain.rules.move_out`; LedgerError.
+        """
+        self._require(Permission.MOVE_OUT, "move out of exception area", None)
+        with self._lock, self.ledger.write() as tx:
+            source, target = tx.location(from_code), tx.location(to_code)
+            for code, loc in ((from_code, source), (to_code, target)):
+                if loc is None:
+                    raise UnknownLocation(f"Location {code} is not known here.")
+            product = tx.product(sku)
+            if product is None:
+                raise UnknownProduct(f"Product {sku} is not known here.")
+            assert source is not None and target is not None
+            draft = rules.move_out(product, source, target, quantity, self.facility, tx)
+            return self._append(tx, draft)
