@@ -506,32 +506,44 @@ class Transaction:
         )
 
     def _apply_stock(self, changes: Iterable[StockChange], at: datetime) -> None:
+        # UPDATE first: an INSERT candidate row with a negative delta would fail the CHECK
+        # before ON CONFLICT is considered. "since" marks when units last arrived in an empty
+        # location (exception-area ageing).
         for change in changes:
             if change.location is not None:
-                # "since" marks when units last arrived in an empty location (exception ageing).
-                self.conn.execute(
-                    "INSERT INTO stock_qoh (sku, location, qoh, since) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (sku, location) DO UPDATE SET qoh = qoh + excluded.qoh, "
-                    "since = CASE WHEN qoh = 0 THEN excluded.since ELSE since END",
-                    (change.sku, change.location, change.qoh, _iso(at)),
+                cur = self.conn.execute(
+                    "UPDATE stock_qoh SET qoh = qoh + ?, "
+                    "since = CASE WHEN qoh = 0 THEN ? ELSE since END "
+                    "WHERE sku = ? AND location = ?",
+                    (change.qoh, _iso(at), change.sku, change.location),
                 )
+                if cur.rowcount == 0:
+                    self.conn.execute(
+                        "INSERT INTO stock_qoh (sku, location, qoh, since) VALUES (?, ?, ?, ?)",
+                        (change.sku, change.location, change.qoh, _iso(at)),
+                    )
             if change.atp:
-                self.conn.execute(
-                    "INSERT INTO stock_atp (sku, atp) VALUES (?, ?) "
-                    "ON CONFLICT (sku) DO UPDATE SET atp = atp + excluded.atp",
-                    (change.sku, change.atp),
+                cur = self.conn.execute(
+                    "UPDATE stock_atp SET atp = atp + ? WHERE sku = ?", (change.atp, change.sku)
                 )
+                if cur.rowcount == 0:
+                    self.conn.execute(
+                        "INSERT INTO stock_atp (sku, atp) VALUES (?, ?)", (change.sku, change.atp)
+                    )
 
     def _apply_lines(self, changes: Iterable[LineChange]) -> None:
         for c in changes:
-            self.conn.execute(
-                "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id, line_no) DO UPDATE SET "
-                "released = released + excluded.released, "
-                "rejected = rejected + excluded.rejected, "
-                "put_back = put_back + excluded.put_back",
-                (c.order_id, c.line_no, c.released, c.rejected, c.put_back),
+            cur = self.conn.execute(
+                "UPDATE line_progress SET released = released + ?, rejected = rejected + ?, "
+                "put_back = put_back + ? WHERE order_id = ? AND line_no = ?",
+                (c.released, c.rejected, c.put_back, c.order_id, c.line_no),
             )
+            if cur.rowcount == 0:
+                self.conn.execute(
+                    "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (c.order_id, c.line_no, c.released, c.rejected, c.put_back),
+                )
 
     def _update_reconciled(
         self, order_id: str, at: datetime, operator: str, terminal: str
