@@ -10,7 +10,14 @@ from typing import Any
 
 import click
 
-from putback_tui.config import ConfigError, Paths, Settings, load_settings, resolve_paths, save_settings
+from putback_tui.config import (
+    ConfigError,
+    Paths,
+    Settings,
+    load_settings,
+    resolve_paths,
+    save_settings,
+)
 from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
 from putback_tui.ledger import Ledger, LedgerError
 
@@ -93,9 +100,11 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
         settings = context.settings()
         if not context.paths.config_file.exists():
             settings = settings.model_copy(
-                update={"terminal": settings.terminal.model_copy(
-                    update={"id": info.terminal, "facility": info.facility}
-                )}
+                update={
+                    "terminal": settings.terminal.model_copy(
+                        update={"id": info.terminal, "facility": info.facility}
+                    )
+                }
             )
             save_settings(context.paths.config_file, settings)
         facility = settings.terminal.facility

@@ -13,6 +13,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -118,9 +119,7 @@ class Dataset:
 
     def orders(self) -> Iterator[Order]:
         """Orders with their lines; ``order_lines.csv`` must be grouped by order."""
-        headers = {
-            o["order_id"]: o for o in self._rows("orders", lambda r: r)
-        }
+        headers = {o["order_id"]: o for o in self._rows("orders", lambda r: r)}
         lines = self._rows(
             "order_lines",
             lambda r: (
@@ -154,11 +153,13 @@ class Dataset:
                     facility=head["facility"],
                     status=OrderStatus(head["status"]),
                     has_label=_bool(head["has_label"]),
-                    status_changed_at=head["status_changed_at"] or None,  # type: ignore[arg-type]
+                    status_changed_at=_timestamp(head["status_changed_at"]),
                     lines=tuple(line for _, line in group),
                 )
             except (ValidationError, ValueError) as exc:
-                raise DatasetError(f"{self.root / 'orders.csv'}: {order_id}: {_short(exc)}") from exc
+                raise DatasetError(
+                    f"{self.root / 'orders.csv'}: {order_id}: {_short(exc)}"
+                ) from exc
 
     def stock(self) -> Iterator[tuple[str, str, str, int]]:
         """QOH rows: (facility, sku, location, qoh)."""
@@ -178,6 +179,15 @@ def _bool(text: str) -> bool:
     if value in ("0", "false", "no", ""):
         return False
     raise ValueError(f"expected 0 or 1, not {text!r}")
+
+
+def _timestamp(text: str) -> datetime | None:
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no timezone (add +00:00)")
+    return value
 
 
 def _count(text: str) -> int:

@@ -16,8 +16,8 @@ from putback_tui.config import Settings
 from putback_tui.domain import rules
 from putback_tui.domain.entries import Entry, EntryDraft, EntryKind
 from putback_tui.domain.errors import (
-    NotSignedIn,
     NothingToUndo,
+    NotSignedIn,
     PermissionDenied,
     Refused,
     UnknownLocation,
@@ -111,7 +111,9 @@ class Station:
         """Sign the operator out."""
         self._operator = None
 
-    def _require(self, permission: Permission | None, action: str, order_id: str | None) -> Operator:
+    def _require(
+        self, permission: Permission | None, action: str, order_id: str | None
+    ) -> Operator:
         operator = self._operator
         if operator is None:
             raise NotSignedIn("Scan your badge to sign in first.")
@@ -120,7 +122,9 @@ class Station:
                 check_permission(operator, permission, self._roles)
             except PermissionDenied as refused:
                 with self.ledger.write() as tx:
-                    self._append(tx, rules.refusal(action, refused.permission, refused.message, order_id))
+                    self._append(
+                        tx, rules.refusal(action, refused.permission, refused.message, order_id)
+                    )
                 raise
         return operator
 
@@ -166,11 +170,15 @@ class Station:
         rules.check_can_open(order, self.facility)
         return order
 
-    def _view(self, tx: Transaction, order: Order, outcome: Outcome, message: str,
-              released: Entry | None = None) -> OrderView:
-        products = {
-            sku: p for sku in {line.sku for line in order.lines} if (p := tx.product(sku))
-        }
+    def _view(
+        self,
+        tx: Transaction,
+        order: Order,
+        outcome: Outcome,
+        message: str,
+        released: Entry | None = None,
+    ) -> OrderView:
+        products = {sku: p for sku in {line.sku for line in order.lines} if (p := tx.product(sku))}
         exception_area = tx.exception_locations(self.facility)
         return OrderView(
             order=order,
@@ -198,14 +206,18 @@ class Station:
             order = self._order(tx, order_id)
             if order.status.is_live:
                 return self._view(
-                    tx, order, Outcome.LIVE,
+                    tx,
+                    order,
+                    Outcome.LIVE,
                     f"Order {order_id} is live ({order.status.value.replace('_', ' ')}): "
                     "nothing changes by itself.",
                 )
             done = tx.reconciled(order_id)
             if done is not None:
                 return self._view(
-                    tx, order, Outcome.RECONCILED,
+                    tx,
+                    order,
+                    Outcome.RECONCILED,
                     f"Order {order_id} was reconciled by {done.operator} at {done.terminal}, "
                     f"{done.at.astimezone().strftime('%Y-%m-%d %H:%M')}. Nothing to do.",
                 )
@@ -220,8 +232,11 @@ class Station:
                 returned = ""
             if order.reconciled:
                 return self._view(
-                    tx, order, Outcome.RELEASED,
-                    f"Order {order_id} done: {returned or 'nothing to return'}.", released,
+                    tx,
+                    order,
+                    Outcome.RELEASED,
+                    f"Order {order_id} done: {returned or 'nothing to return'}.",
+                    released,
                 )
             waiting = sum(line.to_put_back for line in order.lines)
             message = f"Order {order_id}: {_units(waiting)} to put back."
@@ -238,8 +253,10 @@ class Station:
         with self.ledger.read() as tx:
             order = self._order(tx, order_id)
             outcome = (
-                Outcome.LIVE if order.status.is_live
-                else Outcome.RECONCILED if order.reconciled
+                Outcome.LIVE
+                if order.status.is_live
+                else Outcome.RECONCILED
+                if order.reconciled
                 else Outcome.PUT_BACK
             )
             return self._view(tx, order, outcome, "")
@@ -303,7 +320,11 @@ class Station:
             order = self._order(tx, order_id)
             product = tx.product(order.line(line_no).sku)
             draft = rules.reject(
-                order, line_no, reason, quantity, tx,
+                order,
+                line_no,
+                reason,
+                quantity,
+                tx,
                 home_location=product.home_location if product else None,
             )
             return self._append(tx, draft)
@@ -335,7 +356,9 @@ class Station:
             waiting = sum(line.to_put_back for line in order.lines)
             outcome = Outcome.RELEASED if order.reconciled else Outcome.PUT_BACK
             return self._view(
-                tx, order, outcome,
+                tx,
+                order,
+                outcome,
                 f"Order {order_id} cancelled: {_units(units)} returned to available stock, "
                 f"{_units(waiting)} to put back.",
                 entry,
@@ -383,6 +406,7 @@ class Station:
             product = tx.product(sku)
             if product is None:
                 raise UnknownProduct(f"Product {sku} is not known here.")
-            assert source is not None and target is not None
+            assert source is not None
+            assert target is not None
             draft = rules.move_out(product, source, target, quantity, self.facility, tx)
             return self._append(tx, draft)

@@ -201,7 +201,9 @@ class Ledger:
         with self.read() as tx:
             return list(tx.entries(after_seq=after_seq, limit=limit))
 
-    def stock(self, sku: str | None = None) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
+    def stock(
+        self, sku: str | None = None
+    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
         """QOH rows (sku, location, qoh) and ATP rows (sku, atp), for one SKU or all."""
         with self.read() as tx:
             return tx.stock_rows(sku)
@@ -213,7 +215,8 @@ class Ledger:
         """
         with self.read() as tx:
             qoh: dict[tuple[str, str], int] = {
-                (r[0], r[1]): r[2] for r in tx.conn.execute("SELECT sku, location, qoh FROM baseline_qoh")
+                (r[0], r[1]): r[2]
+                for r in tx.conn.execute("SELECT sku, location, qoh FROM baseline_qoh")
             }
             atp: dict[str, int] = {
                 r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM baseline_atp")
@@ -545,9 +548,7 @@ class Transaction:
                     (c.order_id, c.line_no, c.released, c.rejected, c.put_back),
                 )
 
-    def _update_reconciled(
-        self, order_id: str, at: datetime, operator: str, terminal: str
-    ) -> None:
+    def _update_reconciled(self, order_id: str, at: datetime, operator: str, terminal: str) -> None:
         order = self.order(order_id)
         if order is None:
             return
@@ -711,4 +712,3 @@ def _translate(exc: sqlite3.DatabaseError, path: Path) -> LedgerError:
             "from a backup, or move it aside and re-sync from the central store."
         )
     return LedgerError(f"The local database {path} failed: {exc}")
-

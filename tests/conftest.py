@@ -1,0 +1,48 @@
+"""Fixtures shared by every test: an isolated home, and a demo terminal ready to act."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from putback_tui.cli import load_dataset
+from putback_tui.config import Settings, resolve_paths, save_settings
+from putback_tui.dataset import DEMO_DIR, Dataset
+from putback_tui.ledger import Ledger
+from putback_tui.station import Station
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own PUTBACK_HOME: no test reads or writes the user's files."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("PUTBACK_HOME", str(home))
+    monkeypatch.delenv("PUTBACK_CONFIG", raising=False)
+    return home
+
+
+@pytest.fixture
+def demo_ledger(isolated_home: Path) -> Iterator[Ledger]:
+    """A real SQLite ledger in the isolated home, loaded with data/demo."""
+    paths = resolve_paths()
+    save_settings(paths.config_file, Settings())
+    ledger = Ledger(paths.db_path)
+    load_dataset(ledger, Dataset(DEMO_DIR), "STORE-01")
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def station(demo_ledger: Ledger) -> Station:
+    """The demo terminal's station with the operator OP-0001 signed in."""
+    st = Station(demo_ledger, Settings())
+    st.sign_in("OP-0001")
+    return st
+
+
+def stock_of(ledger: Ledger, sku: str) -> tuple[dict[str, int], int]:
+    """QOH by location and ATP of one SKU, as a user reads them from ``putback stock``."""
+    qoh, atp = ledger.stock(sku)
+    return {loc: n for _, loc, n in qoh}, dict(atp).get(sku, 0)

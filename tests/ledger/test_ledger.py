@@ -1,0 +1,172 @@
+"""The local ledger: append-only entries, durable commits, clear errors on bad files."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from putback_tui.barcodes import normalise_gtin
+from putback_tui.domain.errors import OverQuantity, Refused, UnknownLocation
+from putback_tui.ledger import Ledger, LedgerCorrupt, LedgerError, LedgerLocked
+from putback_tui.ledger.schema import migrations
+from putback_tui.station import Station
+from tests.conftest import stock_of
+
+
+def _put_back_one(station: Station) -> None:
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+
+
+def test_entries_table_refuses_update_and_delete(station: Station, demo_ledger: Ledger) -> None:
+    _put_back_one(station)
+    conn = sqlite3.connect(demo_ledger.path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE entries SET kind = 'release'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM entries")
+    conn.close()
+    assert [e.kind.value for e in demo_ledger.entries()] == ["put_back"]
+
+
+def test_schema_refuses_a_second_undo_of_one_entry(station: Station, demo_ledger: Ledger) -> None:
+    _put_back_one(station)
+    undo = station.undo_last_put_back("D-1002")
+    conn = sqlite3.connect(demo_ledger.path)
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        conn.execute(
+            "INSERT INTO entries (entry_id, created_at, terminal, facility, operator, kind, "
+            "details, changes, line_changes, undoes) VALUES "
+            "('x', 't', 'PACK-01', 'STORE-01', 'OP-0001', 'undo', '{}', '[]', '[]', ?)",
+            (undo.details.undoes,),
+        )
+    conn.close()
+
+
+def test_confirmed_put_back_is_visible_to_another_process(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """Durable on return: a separate process reading the file sees the entry at once."""
+    _put_back_one(station)
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+         "print(c.execute(\"SELECT kind, order_id FROM entries\").fetchall())",
+         str(demo_ledger.path)],
+        capture_output=True, text=True, check=True,
+    )
+    assert "('put_back', 'D-1002')" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("action", "error"),
+    [
+        (lambda st: st.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01", 5), OverQuantity),
+        (lambda st: st.put_back("D-1002", 1, "TSHIRT-BLK-M", "Z-99"), UnknownLocation),
+    ],
+    ids=["over-quantity", "unknown-location"],
+)
+def test_a_refused_action_writes_nothing(
+    station: Station, demo_ledger: Ledger, action, error
+) -> None:
+    station.open_order("D-1002")
+    before_entries = demo_ledger.entries()
+    before_stock = demo_ledger.stock()
+    with pytest.raises(error) as caught:
+        action(station)
+    assert isinstance(caught.value, Refused)
+    assert demo_ledger.entries() == before_entries
+    assert demo_ledger.stock() == before_stock
+
+
+def test_locked_database_gives_a_clear_error_and_writes_nothing(
+    demo_ledger: Ledger, station: Station
+) -> None:
+    station.open_order("D-1002")
+    locked = Ledger(demo_ledger.path, busy_timeout_s=0.05)
+    blocker = sqlite3.connect(demo_ledger.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        st = Station(locked, station.settings)
+        st.sign_in("OP-0001")
+        with pytest.raises(LedgerLocked, match="locked by another program; nothing was saved"):
+            st.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert [e.kind.value for e in locked.entries()] == ["release"] or all(
+        e.kind.value != "put_back" for e in locked.entries()
+    )
+    assert stock_of(demo_ledger, "TSHIRT-BLK-M") == ({"A-01-01": 10}, 6)
+    locked.close()
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "putback.sqlite3"
+    path.write_bytes(b"this is somebody's notes, not a database\n" * 100)
+    before = path.read_bytes()
+    with pytest.raises(LedgerCorrupt, match="not a SQLite database.*left untouched"):
+        Ledger(path)
+    assert path.read_bytes() == before
+
+
+def test_another_programs_sqlite_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (x)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(LedgerCorrupt, match="not a putback ledger"):
+        Ledger(path)
+    assert path.read_bytes() == before
+
+
+def test_a_truncated_ledger_is_refused_and_left_untouched(demo_ledger: Ledger, tmp_path: Path) -> None:
+    demo_ledger.close()
+    damaged = tmp_path / "damaged.sqlite3"
+    data = demo_ledger.path.read_bytes()
+    # Keep the header page but cut the file mid-way: SQLite finds the damage on first read.
+    damaged.write_bytes(data[: len(data) // 3])
+    before = damaged.read_bytes()
+    with pytest.raises(LedgerError, match="damaged|malformed|not a"):
+        ledger = Ledger(damaged)
+        ledger.entries()
+        ledger.stock()
+    assert damaged.read_bytes() == before
+
+
+def test_missing_ledger_without_create_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="putback init --demo"):
+        Ledger(tmp_path / "nope.sqlite3", create=False)
+
+
+def test_reopening_applies_no_migration_twice(demo_ledger: Ledger) -> None:
+    assert migrations.pending(demo_ledger.db) == []
+    names = [m.name for m in migrations.applied(demo_ledger.db)]
+    reopened = Ledger(demo_ledger.path)
+    assert [m.name for m in migrations.applied(reopened.db)] == names
+    reopened.close()
+
+
+@pytest.mark.parametrize("code", ["012345678905", "0012345678905", "00012345678905"])
+def test_upc_a_and_its_longer_forms_find_the_same_product(station: Station, code: str) -> None:
+    assert station.product_by_gtin(normalise_gtin(code)).sku == "SOCKS-3PK"
+
+
+def test_projections_equal_the_rebuild_from_the_ledger(station: Station, demo_ledger: Ledger) -> None:
+    for order_id in ("D-1001", "D-1002", "D-1003", "D-1004", "D-1007"):
+        station.open_order(order_id)
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    station.put_back("D-1002", 2, "SOCKS-3PK", "EX-01", 2)
+    station.put_back("D-1003", 1, "MUG-WHT", "A-01-02", 1)
+    station.undo_last_put_back("D-1003")
+    station.put_back("D-1007", 1, "FIRSTAID-KIT", "A-03-01", lot="AB-123")
+    qoh, atp = demo_ledger.stock()
+    rebuilt_qoh, rebuilt_atp = demo_ledger.rebuild_stock()
+    assert {(s, loc): n for s, loc, n in qoh} == {k: v for k, v in rebuilt_qoh.items()}
+    assert dict(atp) == rebuilt_atp
