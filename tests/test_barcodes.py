@@ -359,6 +359,11 @@ def test_bad_gs1_is_invalid_with_reason(raw: str, reason: str) -> None:
         pytest.param("A" * 10_000, "Too long to be a code (10000 characters)", id="10000-chars"),
         pytest.param(f"D-{_ARABIC_1001}", f"Not a known code: D-{_ARABIC_1001}", id="arabic-indic"),
         pytest.param("]", "Not a known code: ]", id="lone-bracket"),
+        pytest.param(
+            f"1A{GS}0000000000000",
+            "Contains control character \\x1d: not a code",
+            id="gs-after-one-digit-is-not-gs1",
+        ),
         pytest.param("hello", "Not a known code: hello", id="word"),
     ],
 )
