@@ -259,8 +259,8 @@ def classify(raw: str, patterns: CodePatterns = DEFAULT_PATTERNS) -> Scan:
     empty or too long → invalid; a control character (other than GS inside GS1 data) or an
     invisible one → invalid; the location prefix → location; the badge pattern → badge; the
     order pattern → order; 8, 12, 13 or 14 digits → GTIN; GS1 data (a GS1 symbology identifier,
-    a leading GS, or two digits followed by more than 12 characters) → GS1 element strings with
-    a GTIN (AI 01); anything else → invalid.
+    a leading GS, or more than 14 characters starting with two digits) → GS1 element strings
+    with a GTIN (AI 01); anything else → invalid.
 
     Args:
         raw: The scan exactly as received.
@@ -286,7 +286,10 @@ def classify(raw: str, patterns: CodePatterns = DEFAULT_PATTERNS) -> Scan:
 
     looks_gs1 = aim in _GS1_SYMBOLOGIES or (
         aim is None
-        and (body.startswith(GS) or (len(body) > 14 and _ASCII_DIGITS.match(body[:2]) is not None))
+        and (
+            body.startswith(GS)
+            or (len(body) > 14 and _ASCII_DIGITS.fullmatch(body[:2]) is not None)
+        )
     )
     refusal = _unreadable_character(body, allow_gs=looks_gs1)
     if refusal is not None:
