@@ -56,6 +56,12 @@ class OrderReconciled(Refused):
     code = "order_reconciled"
 
 
+class UnknownLine(Refused):
+    """A line number the order does not have."""
+
+    code = "unknown_line"
+
+
 class UnknownLocation(Refused):
     """A location code that is not in the local store."""
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from putback_tui.domain.errors import UnknownLine
+
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
@@ -191,12 +193,12 @@ class Order(Frozen):
         """The line with this number.
 
         Raises:
-            KeyError: no such line.
+            UnknownLine: no such line.
         """
         for line in self.lines:
             if line.line_no == line_no:
                 return line
-        raise KeyError(line_no)
+        raise UnknownLine(f"Order {self.order_id} has no line {line_no}.")
 
 
 class StockChange(Frozen):

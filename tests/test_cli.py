@@ -1,0 +1,98 @@
+"""The command line: init, stock and ledger, with their documented JSON shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from putback_tui.cli import cli
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_help_lists_the_commands() -> None:
+    code, out = _run("--help")
+    assert code == 0
+    for command in ("init", "stock", "ledger"):
+        assert command in out
+
+
+def test_init_demo_then_stock_json_has_the_demo_figures(isolated_home: Path) -> None:
+    code, out = _run("init", "--demo")
+    assert code == 0, out
+    assert "6 products, 8 locations, 2 operators, 7 orders" in out
+    code, out = _run("stock", "--json")
+    data = json.loads(out)
+    assert data["facility"] == "STORE-01"
+    assert {"sku": "TSHIRT-BLK-M", "location": "A-01-01", "qoh": 10} in data["qoh"]
+    assert {"sku": "TSHIRT-BLK-M", "atp": 6} in data["atp"]
+    assert (isolated_home / "config.toml").exists()
+
+
+def test_stock_for_one_sku_as_text(isolated_home: Path) -> None:
+    _run("init", "--demo")
+    code, out = _run("stock", "--sku", "CAP-RED")
+    assert code == 0
+    assert "CAP-RED              A-02-02           3" in out
+    assert "TSHIRT" not in out
+
+
+def test_init_twice_after_work_refuses_to_reload_stock(isolated_home: Path) -> None:
+    from putback_tui.config import Settings, resolve_paths
+    from putback_tui.ledger import Ledger
+    from putback_tui.station import Station
+
+    _run("init", "--demo")
+    ledger = Ledger(resolve_paths().db_path)
+    station = Station(ledger, Settings())
+    station.sign_in("OP-0001")
+    station.open_order("D-1001")
+    ledger.close()
+    result = CliRunner().invoke(cli, ["init", "--demo"])
+    assert result.exit_code == 1
+    assert "already has entries" in result.output
+
+
+def test_ledger_json_lists_entries_in_order(isolated_home: Path) -> None:
+    from putback_tui.config import Settings, resolve_paths
+    from putback_tui.ledger import Ledger
+    from putback_tui.station import Station
+
+    _run("init", "--demo")
+    ledger = Ledger(resolve_paths().db_path)
+    station = Station(ledger, Settings())
+    station.sign_in("OP-0001")
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    ledger.close()
+    code, out = _run("ledger", "--json")
+    [entry] = json.loads(out)["entries"]
+    assert entry["kind"] == "put_back"
+    assert entry["seq"] == 1
+    assert entry["operator"] == "OP-0001"
+    assert entry["changes"] == [
+        {"sku": "TSHIRT-BLK-M", "location": "A-01-01", "qoh": 1, "atp": 0},
+        {"sku": "TSHIRT-BLK-M", "location": None, "qoh": 0, "atp": 1},
+    ]
+    code, out = _run("ledger")
+    assert "put_back" in out
+    assert "TSHIRT-BLK-M@A-01-01+1" in out
+
+
+def test_stock_without_init_says_what_to_run(isolated_home: Path) -> None:
+    result = CliRunner().invoke(cli, ["stock"])
+    assert result.exit_code == 1
+    assert "putback init --demo" in result.output
+
+
+def test_bad_config_names_the_setting(isolated_home: Path) -> None:
+    isolated_home.mkdir(parents=True)
+    (isolated_home / "config.toml").write_text('[scan]\ndouble_read_ms = "soon"\n')
+    result = CliRunner().invoke(cli, ["stock"])
+    assert result.exit_code == 1
+    assert "scan.double_read_ms" in result.output
