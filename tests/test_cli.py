@@ -70,7 +70,7 @@ def test_ledger_json_lists_entries_in_order(isolated_home: Path) -> None:
     station.open_order("D-1002")
     station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
     ledger.close()
-    code, out = _run("ledger", "--json")
+    _, out = _run("ledger", "--json")
     [entry] = json.loads(out)["entries"]
     assert entry["kind"] == "put_back"
     assert entry["seq"] == 1

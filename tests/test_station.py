@@ -36,7 +36,9 @@ def test_unknown_badge_is_refused(demo_ledger: Ledger) -> None:
         st.open_order("D-1001")
 
 
-def test_d1001_nothing_picked_is_released_and_done_at_once(station: Station, demo_ledger: Ledger) -> None:
+def test_d1001_nothing_picked_is_released_and_done_at_once(
+    station: Station, demo_ledger: Ledger
+) -> None:
     view = station.open_order("D-1001")
     assert view.outcome is Outcome.RELEASED
     assert view.message == "Order D-1001 done: 2 lines, 3 units returned to available stock."
@@ -67,7 +69,9 @@ def test_d1002_all_picked_is_put_back_line_by_line(station: Station, demo_ledger
     assert station.open_order("D-1002").outcome is Outcome.RECONCILED
 
 
-def test_d1003_partly_picked_needs_release_and_put_back(station: Station, demo_ledger: Ledger) -> None:
+def test_d1003_partly_picked_needs_release_and_put_back(
+    station: Station, demo_ledger: Ledger
+) -> None:
     view = station.open_order("D-1003")
     assert view.message == (
         "Order D-1003: 2 lines, 2 units returned to available stock; 2 units to put back."
@@ -142,7 +146,11 @@ def test_location_of_another_facility_is_refused(demo_ledger: Ledger) -> None:
         from putback_tui.domain.models import Location, LocationKind
 
         tx.upsert_locations(
-            [Location(code="Z-01", facility="STORE-02", kind=LocationKind.STORAGE, barcode="LOC:Z-01")]
+            [
+                Location(
+                    code="Z-01", facility="STORE-02", kind=LocationKind.STORAGE, barcode="LOC:Z-01"
+                )
+            ]
         )
     st = Station(demo_ledger, Settings())
     st.sign_in("OP-0001")
@@ -158,7 +166,9 @@ def test_nothing_is_put_back_twice(station: Station) -> None:
         station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")
 
 
-def test_undo_is_a_compensating_entry_and_restores_stock(station: Station, demo_ledger: Ledger) -> None:
+def test_undo_is_a_compensating_entry_and_restores_stock(
+    station: Station, demo_ledger: Ledger
+) -> None:
     station.open_order("D-1002")
     station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
     undo = station.undo_last_put_back("D-1002")

@@ -53,11 +53,16 @@ def test_confirmed_put_back_is_visible_to_another_process(
     """Durable on return: a separate process reading the file sees the entry at once."""
     _put_back_one(station)
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
-         "print(c.execute(\"SELECT kind, order_id FROM entries\").fetchall())",
-         str(demo_ledger.path)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+            'print(c.execute("SELECT kind, order_id FROM entries").fetchall())',
+            str(demo_ledger.path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "('put_back', 'D-1002')" in out.stdout
 
@@ -109,7 +114,7 @@ def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path: Path)
     path = tmp_path / "putback.sqlite3"
     path.write_bytes(b"this is somebody's notes, not a database\n" * 100)
     before = path.read_bytes()
-    with pytest.raises(LedgerCorrupt, match="not a SQLite database.*left untouched"):
+    with pytest.raises(LedgerCorrupt, match=r"not a SQLite database.*left untouched"):
         Ledger(path)
     assert path.read_bytes() == before
 
@@ -126,17 +131,23 @@ def test_another_programs_sqlite_file_is_refused_and_left_untouched(tmp_path: Pa
     assert path.read_bytes() == before
 
 
-def test_a_truncated_ledger_is_refused_and_left_untouched(demo_ledger: Ledger, tmp_path: Path) -> None:
+def test_a_truncated_ledger_is_refused_and_left_untouched(
+    demo_ledger: Ledger, tmp_path: Path
+) -> None:
     demo_ledger.close()
     damaged = tmp_path / "damaged.sqlite3"
     data = demo_ledger.path.read_bytes()
     # Keep the header page but cut the file mid-way: SQLite finds the damage on first read.
     damaged.write_bytes(data[: len(data) // 3])
     before = damaged.read_bytes()
-    with pytest.raises(LedgerError, match="damaged|malformed|not a"):
+
+    def open_and_read() -> None:
         ledger = Ledger(damaged)
         ledger.entries()
         ledger.stock()
+
+    with pytest.raises(LedgerError, match=r"damaged|malformed|not a"):
+        open_and_read()
     assert damaged.read_bytes() == before
 
 
@@ -158,7 +169,9 @@ def test_upc_a_and_its_longer_forms_find_the_same_product(station: Station, code
     assert station.product_by_gtin(normalise_gtin(code)).sku == "SOCKS-3PK"
 
 
-def test_projections_equal_the_rebuild_from_the_ledger(station: Station, demo_ledger: Ledger) -> None:
+def test_projections_equal_the_rebuild_from_the_ledger(
+    station: Station, demo_ledger: Ledger
+) -> None:
     for order_id in ("D-1001", "D-1002", "D-1003", "D-1004", "D-1007"):
         station.open_order(order_id)
     station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")

@@ -32,9 +32,7 @@ actions = st.one_of(
         st.sampled_from([None, "AB-123", "XX"]),
     ),
     st.tuples(st.just("undo"), st.sampled_from(ORDERS)),
-    st.tuples(
-        st.just("reject"), st.sampled_from(list(RejectReason)), st.integers(1, 3)
-    ),
+    st.tuples(st.just("reject"), st.sampled_from(list(RejectReason)), st.integers(1, 3)),
     st.tuples(st.just("force_cancel"), st.sampled_from(ORDERS)),
     st.tuples(st.just("bulk_reject"), st.sampled_from([OrderStatus.OPEN, OrderStatus.IN_PROGRESS])),
     st.tuples(
@@ -103,10 +101,14 @@ def test_random_action_sequences_keep_every_invariant(sequence: list[tuple[objec
 
 @settings(max_examples=30, deadline=None)
 @given(
-    st.sampled_from([("D-1002", 1, "TSHIRT-BLK-M"), ("D-1002", 2, "SOCKS-3PK"), ("D-1004", 1, "BOTTLE-1L")]),
+    st.sampled_from(
+        [("D-1002", 1, "TSHIRT-BLK-M"), ("D-1002", 2, "SOCKS-3PK"), ("D-1004", 1, "BOTTLE-1L")]
+    ),
     st.sampled_from(["A-01-01", "B-01-01", "EX-01"]),
 )
-def test_undo_of_a_put_back_restores_stock_exactly(line: tuple[str, int, str], location: str) -> None:
+def test_undo_of_a_put_back_restores_stock_exactly(
+    line: tuple[str, int, str], location: str
+) -> None:
     order_id, line_no, sku = line
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(Path(tmp) / "putback.sqlite3")
