@@ -80,6 +80,7 @@ def test_ledger_json_lists_entries_in_order(isolated_home: Path) -> None:
         {"sku": "TSHIRT-BLK-M", "location": None, "qoh": 0, "atp": 1},
     ]
     code, out = _run("ledger")
+    assert code == 0
     assert "put_back" in out
     assert "TSHIRT-BLK-M@A-01-01+1" in out
 
