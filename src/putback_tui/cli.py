@@ -209,3 +209,7 @@ def _echo_json(data: Any) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="putback")
+
+
+if __name__ == "__main__":
+    main()
