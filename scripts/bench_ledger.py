@@ -144,13 +144,13 @@ def main() -> None:
     print(
         f"ledger: {source} ({size_mb:.0f} MB), {len(picked)} orders, projections == rebuild: {ok}"
     )
-    print(
-        f"{'measure':<52} {'n':>5} {'median ms':>10} {'p99 ms':>8} {'x base med':>10} {'x base p99':>10}"
-    )
+    head = ("measure", "n", "median ms", "p99 ms", "x base med", "x base p99")
+    print(f"{head[0]:<52} {head[1]:>5} {head[2]:>10} {head[3]:>8} {head[4]:>10} {head[5]:>10}")
     for r in rows:
         print(
             f"{r['name']:<52} {r['n']:>5} {r['median_ms']:>10.3f} {r['p99_ms']:>8.3f} "
-            f"{r.get('median_ratio_to_baseline', 1.0):>10.2f} {r.get('p99_ratio_to_baseline', 1.0):>10.2f}"
+            f"{r.get('median_ratio_to_baseline', 1.0):>10.2f} "
+            f"{r.get('p99_ratio_to_baseline', 1.0):>10.2f}"
         )
     if args.json:
         args.json.write_text(json.dumps({"db_size_mb": size_mb, "rows": rows}, indent=2))
