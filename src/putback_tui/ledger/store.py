@@ -8,6 +8,7 @@ every projection it changes commit together (WAL, ``synchronous=FULL``), durable
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -34,6 +35,8 @@ from putback_tui.domain.models import (
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+T = TypeVar("T")
 
 
 class LedgerError(Exception):
@@ -573,20 +576,20 @@ class Transaction:
     def upsert_products(self, products: Iterable[Product]) -> int:
         """Insert or replace products and their barcodes. Returns how many."""
         n = 0
-        for p in products:
-            self.conn.execute(
+        for chunk in _chunks(products, 5000):
+            self.conn.executemany(
                 "INSERT INTO products (sku, description, lot_tracked, home_location) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET "
                 "description = excluded.description, lot_tracked = excluded.lot_tracked, "
                 "home_location = excluded.home_location",
-                (p.sku, p.description, int(p.lot_tracked), p.home_location),
+                [(p.sku, p.description, int(p.lot_tracked), p.home_location) for p in chunk],
             )
-            self.conn.execute("DELETE FROM barcodes WHERE sku = ?", (p.sku,))
+            self.conn.executemany("DELETE FROM barcodes WHERE sku = ?", [(p.sku,) for p in chunk])
             self.conn.executemany(
                 "INSERT OR REPLACE INTO barcodes (code, sku) VALUES (?, ?)",
-                [(g, p.sku) for g in p.gtins],
+                [(g, p.sku) for p in chunk for g in p.gtins],
             )
-            n += 1
+            n += len(chunk)
         return n
 
     def upsert_locations(self, locations: Iterable[Location]) -> int:
@@ -609,28 +612,34 @@ class Transaction:
     def upsert_orders(self, orders: Iterable[Order]) -> int:
         """Insert or replace orders with their lines (central facts only). Returns how many."""
         n = 0
-        for o in orders:
-            self.conn.execute(
+        for chunk in _chunks(orders, 5000):
+            self.conn.executemany(
                 "INSERT OR REPLACE INTO orders (order_id, facility, status, has_label, "
                 "status_changed_at) VALUES (?, ?, ?, ?, ?)",
-                (
-                    o.order_id,
-                    o.facility,
-                    o.status.value,
-                    int(o.has_label),
-                    _iso(o.status_changed_at) if o.status_changed_at else None,
-                ),
+                [
+                    (
+                        o.order_id,
+                        o.facility,
+                        o.status.value,
+                        int(o.has_label),
+                        _iso(o.status_changed_at) if o.status_changed_at else None,
+                    )
+                    for o in chunk
+                ],
             )
-            self.conn.execute("DELETE FROM order_lines WHERE order_id = ?", (o.order_id,))
+            self.conn.executemany(
+                "DELETE FROM order_lines WHERE order_id = ?", [(o.order_id,) for o in chunk]
+            )
             self.conn.executemany(
                 "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked, "
                 "pick_location, lot) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (o.order_id, x.line_no, x.sku, x.quantity, x.picked, x.pick_location, x.lot)
+                    for o in chunk
                     for x in o.lines
                 ],
             )
-            n += 1
+            n += len(chunk)
         return n
 
     def set_baseline(
@@ -661,6 +670,12 @@ _ENTRY_COLUMNS = (
     "seq, entry_id, created_at, terminal, facility, operator, kind, order_id, details, "
     "changes, line_changes"
 )
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 def _dump_list(items: Iterable[StockChange] | Iterable[LineChange]) -> str:
