@@ -13,6 +13,11 @@ from putback_tui.scanners.events import RawEvent
 _SETTLE_S = 1.0
 
 
+def to_raw(event: evdev.InputEvent) -> RawEvent:
+    """The decoder's view of an evdev event (type, code, value, timestamp in seconds)."""
+    return RawEvent(event.type, event.code, event.value, event.timestamp())
+
+
 class EvdevDevice:
     """An open input device, read as :class:`RawEvent` batches.
 
@@ -55,10 +60,7 @@ class EvdevDevice:
         if not ready:
             return []
         try:
-            return [
-                RawEvent(event.type, event.code, event.value, event.timestamp())
-                for event in self._device.read()
-            ]
+            return [to_raw(event) for event in self._device.read()]
         except BlockingIOError:
             return []
 
