@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from scanner_helpers import replay
 
 from putback_tui.scanners import events as ev
 from putback_tui.scanners.decoder import ScanDecoder, alt_code_character
 from putback_tui.scanners.recordings import escape_controls
+from putback_tui.scanners.settings import ScannerSettings
 
 
 @pytest.mark.parametrize(
@@ -164,3 +166,15 @@ def test_key_codes_match_the_kernel() -> None:
         assert ecodes.ecodes[name] == code, name
     assert (ev.EV_SYN, ev.EV_KEY, ev.EV_MSC) == (ecodes.EV_SYN, ecodes.EV_KEY, ecodes.EV_MSC)
     assert (ev.SYN_REPORT, ev.SYN_DROPPED) == (ecodes.SYN_REPORT, ecodes.SYN_DROPPED)
+
+
+def test_settings_refuse_a_scanner_whose_scans_could_never_end() -> None:
+    with pytest.raises(ValidationError, match="could never end"):
+        ScannerSettings(device="05e0:1200", terminators=[], silence_ms=0)
+
+
+def test_settings_refuse_unknown_layouts_and_fields() -> None:
+    with pytest.raises(ValidationError):
+        ScannerSettings(device="05e0:1200", layout="dvorak")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        ScannerSettings(device="05e0:1200", colour="red")  # type: ignore[call-arg]

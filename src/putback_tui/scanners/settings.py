@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from putback_tui.scanners.layouts import LayoutName
 
@@ -55,6 +55,12 @@ class ScannerSettings(BaseModel):
         if not value:
             raise ValueError("device must name an input device")
         return value
+
+    @model_validator(mode="after")
+    def _scans_can_end(self) -> ScannerSettings:
+        if not self.terminators and self.silence_ms == 0:
+            raise ValueError("a scan could never end: give terminators, or a silence_ms above 0")
+        return self
 
     @property
     def label(self) -> str:
