@@ -175,6 +175,6 @@ def test_settings_refuse_a_scanner_whose_scans_could_never_end() -> None:
 
 def test_settings_refuse_unknown_layouts_and_fields() -> None:
     with pytest.raises(ValidationError):
-        ScannerSettings(device="05e0:1200", layout="dvorak")  # type: ignore[arg-type]
+        ScannerSettings(device="05e0:1200", layout="dvorak")
     with pytest.raises(ValidationError):
         ScannerSettings(device="05e0:1200", colour="red")  # type: ignore[call-arg]
