@@ -20,6 +20,8 @@ from putback_tui.config import (
 )
 from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
 from putback_tui.ledger import Ledger, LedgerError
+from putback_tui.scanners.cli import make_scanners_group
+from putback_tui.scanners.settings import ScannerSettings
 
 
 @dataclass
@@ -204,6 +206,16 @@ def ledger_cmd(context: Context, as_json: bool, limit: int | None) -> None:
 
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _configured_scanners() -> list[ScannerSettings]:
+    try:
+        return load_settings(resolve_paths().config_file).scanners
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+cli.add_command(make_scanners_group(_configured_scanners))
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from putback_tui.barcodes import CodePatterns
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.permissions import DEFAULT_ROLES
+from putback_tui.scanners.settings import ScannerSettings
 
 APP_NAME = "putback"
 HOME_ENV = "PUTBACK_HOME"
@@ -79,6 +80,8 @@ class Settings(Section):
     """Patterns that tell order IDs, locations and badges apart (per site)."""
     scan: ScanSettings = ScanSettings()
     sync: SyncSettings = SyncSettings()
+    scanners: list[ScannerSettings] = Field(default_factory=list)
+    """HID scanners read through evdev (``[[scanners]]`` tables); none: keyboard-wedge only."""
     roles: dict[str, list[Permission]] = Field(default_factory=_default_roles)
     """Role name to the permissions it grants."""
     reject_reasons: list[RejectReason] = Field(default_factory=lambda: list(RejectReason))
