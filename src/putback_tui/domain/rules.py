@@ -154,7 +154,9 @@ def release(order: Order, stock: StockView) -> EntryDraft | None:
         if line.unpicked_open:
             delta.add_atp(line.sku, line.unpicked_open)
             line_changes.append(
-                LineChange(order_id=order.order_id, line_no=line.line_no, released=line.unpicked_open)
+                LineChange(
+                    order_id=order.order_id, line_no=line.line_no, released=line.unpicked_open
+                )
             )
     if not line_changes:
         return None
