@@ -130,8 +130,7 @@ def check_can_open(order: Order, facility: str) -> None:
         raise WrongFacility(
             f"Order {order.order_id} belongs to {order.facility}, not {facility}."
         )
-    if order.status is OrderStatus.SHIPPED:
-        raise OrderShipped(f"Order {order.order_id} has shipped: handle it as a return.")
+    _check_not_shipped(order)
 
 
 def release(order: Order, stock: StockView) -> EntryDraft | None:
@@ -141,8 +140,10 @@ def release(order: Order, stock: StockView) -> EntryDraft | None:
         The draft, or None when nothing is left to release.
 
     Raises:
-        OrderNotException: the order is live or shipped.
+        OrderShipped: the order has shipped.
+        OrderNotException: the order is live.
     """
+    _check_not_shipped(order)
     if not order.status.is_exception:
         raise OrderNotException(
             f"Order {order.order_id} is {order.status.value.replace('_', ' ')}, "
@@ -230,9 +231,10 @@ def put_back(
     Storage: QOH(L) + q and ATP + q. Exception location: QOH(X) + q, ATP unchanged.
 
     Raises:
-        OrderNotException, ProductNotOnOrder, OverQuantity, LotRequired, WrongLot,
+        OrderShipped, OrderNotException, ProductNotOnOrder, OverQuantity, LotRequired, WrongLot,
         WrongFacility, WrongLocationKind, InvalidQuantity.
     """
+    _check_not_shipped(order)
     if not order.status.is_exception:
         raise OrderNotException(
             f"Order {order.order_id} is {order.status.value.replace('_', ' ')}: "
@@ -270,9 +272,13 @@ def put_back(
     )
 
 
-def _check_live(order: Order, action: str) -> None:
+def _check_not_shipped(order: Order) -> None:
     if order.status is OrderStatus.SHIPPED:
         raise OrderShipped(f"Order {order.order_id} has shipped: handle it as a return.")
+
+
+def _check_live(order: Order, action: str) -> None:
+    _check_not_shipped(order)
     if not order.status.is_live:
         raise OrderNotLive(
             f"Order {order.order_id} is already {order.status.value}: it cannot be {action}."
