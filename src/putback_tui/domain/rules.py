@@ -109,6 +109,17 @@ def _units(n: int) -> str:
     return f"{n} unit" if n == 1 else f"{n} units"
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "a release", "an undo"."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+_KIND_NAMES = {kind: kind.value.replace("_", " ") for kind in EntryKind} | {
+    EntryKind.PUT_BACK: "put-back"
+}
+"""Entry kinds as the operator reads them in a sentence."""
+
+
 def check_quantity(quantity: int) -> None:
     """Refuse a quantity that is not a positive whole number.
 
@@ -447,9 +458,9 @@ def undo(entry: Entry, *, already_undone: bool, stock: StockView) -> EntryDraft:
         NothingToUndo: the entry was undone already or is not of an undoable kind.
     """
     if entry.kind not in UNDOABLE_KINDS:
-        raise NothingToUndo(f"A {entry.kind.value.replace('_', ' ')} entry cannot be undone.")
+        raise NothingToUndo(f"{_a(_KIND_NAMES[entry.kind]).capitalize()} entry cannot be undone.")
     if already_undone:
-        raise NothingToUndo("That put-back was undone already.")
+        raise NothingToUndo(f"That {_KIND_NAMES[entry.kind]} was undone already.")
     delta = StockDelta(stock)
     for change in entry.changes:
         if change.location is not None:
