@@ -223,7 +223,7 @@ def check_location(location: Location, facility: str, *, allowed: Iterable[Locat
     if location.kind not in kinds:
         wanted = " or ".join(f"{k.value}" for k in kinds)
         raise WrongLocationKind(
-            f"{location.code} is a {location.kind.value} location: scan a {wanted} location."
+            f"{location.code} is {_a(location.kind.value)} location: scan {_a(wanted)} location."
         )
 
 
@@ -263,9 +263,14 @@ def put_back(
             raise LotRequired(f"{product.sku} is lot-tracked: scan the GS1 label or type the lot.")
         if line.lot and lot != line.lot:
             raise WrongLot(f"Lot {lot} is not the lot picked for this line ({line.lot}).")
+    if not line.to_put_back:
+        raise OverQuantity(
+            f"Nothing of {product.sku} is left to put back on order {order.order_id}."
+        )
     if quantity > line.to_put_back:
         raise OverQuantity(
-            f"Only {_units(line.to_put_back)} of {product.sku} left to put back "
+            f"Only {_units(line.to_put_back)} of {product.sku} "
+            f"{'is' if line.to_put_back == 1 else 'are'} left to put back "
             f"on order {order.order_id}, not {quantity}."
         )
     delta = StockDelta(stock)
@@ -319,7 +324,7 @@ def reject(
     line = order.line(line_no)
     if quantity > line.unpicked_open:
         raise OverQuantity(
-            f"Only {_units(line.unpicked_open)} of {line.sku} on line {line_no} are unpicked "
+            f"Line {line_no} has only {_units(line.unpicked_open)} of {line.sku} unpicked "
             f"and open, not {quantity}."
         )
     delta = StockDelta(stock)
