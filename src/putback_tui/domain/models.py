@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -222,3 +223,32 @@ class LineChange(Frozen):
     released: int = 0
     rejected: int = 0
     put_back: int = 0
+
+
+def apply_line_changes(order: Order, changes: Iterable[LineChange]) -> Order:
+    """The order as it stands after an entry's line changes: counters added, nothing else.
+
+    Pure: returns a new ``Order`` (models are frozen) and leaves ``order`` as it was. Changes
+    may be negative (an undo). The rules keep the line invariants (put back never above
+    picked...); this function does not check them, so a test can see a rule that breaks them.
+
+    Raises:
+        ValueError: a change is for another order.
+        KeyError: a change names a line the order does not have.
+    """
+    lines = list(order.lines)
+    for change in changes:
+        if change.order_id != order.order_id:
+            raise ValueError(f"line change for {change.order_id} applied to {order.order_id}")
+        i = next((i for i, line in enumerate(lines) if line.line_no == change.line_no), None)
+        if i is None:
+            raise KeyError(change.line_no)
+        line = lines[i]
+        lines[i] = line.model_copy(
+            update={
+                "released": line.released + change.released,
+                "rejected": line.rejected + change.rejected,
+                "put_back": line.put_back + change.put_back,
+            }
+        )
+    return order.model_copy(update={"lines": tuple(lines)})

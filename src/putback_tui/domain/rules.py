@@ -109,6 +109,17 @@ def _units(n: int) -> str:
     return f"{n} unit" if n == 1 else f"{n} units"
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "a release", "an undo"."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+_KIND_NAMES = {kind: kind.value.replace("_", " ") for kind in EntryKind} | {
+    EntryKind.PUT_BACK: "put-back"
+}
+"""Entry kinds as the operator reads them in a sentence."""
+
+
 def check_quantity(quantity: int) -> None:
     """Refuse a quantity that is not a positive whole number.
 
@@ -130,8 +141,7 @@ def check_can_open(order: Order, facility: str) -> None:
         raise WrongFacility(
             f"Order {order.order_id} belongs to {order.facility}, not {facility}."
         )
-    if order.status is OrderStatus.SHIPPED:
-        raise OrderShipped(f"Order {order.order_id} has shipped: handle it as a return.")
+    _check_not_shipped(order)
 
 
 def release(order: Order, stock: StockView) -> EntryDraft | None:
@@ -141,8 +151,10 @@ def release(order: Order, stock: StockView) -> EntryDraft | None:
         The draft, or None when nothing is left to release.
 
     Raises:
-        OrderNotException: the order is live or shipped.
+        OrderShipped: the order has shipped.
+        OrderNotException: the order is live.
     """
+    _check_not_shipped(order)
     if not order.status.is_exception:
         raise OrderNotException(
             f"Order {order.order_id} is {order.status.value.replace('_', ' ')}, "
@@ -154,7 +166,9 @@ def release(order: Order, stock: StockView) -> EntryDraft | None:
         if line.unpicked_open:
             delta.add_atp(line.sku, line.unpicked_open)
             line_changes.append(
-                LineChange(order_id=order.order_id, line_no=line.line_no, released=line.unpicked_open)
+                LineChange(
+                    order_id=order.order_id, line_no=line.line_no, released=line.unpicked_open
+                )
             )
     if not line_changes:
         return None
@@ -209,7 +223,7 @@ def check_location(location: Location, facility: str, *, allowed: Iterable[Locat
     if location.kind not in kinds:
         wanted = " or ".join(f"{k.value}" for k in kinds)
         raise WrongLocationKind(
-            f"{location.code} is a {location.kind.value} location: scan a {wanted} location."
+            f"{location.code} is {_a(location.kind.value)} location: scan {_a(wanted)} location."
         )
 
 
@@ -228,9 +242,10 @@ def put_back(
     Storage: QOH(L) + q and ATP + q. Exception location: QOH(X) + q, ATP unchanged.
 
     Raises:
-        OrderNotException, ProductNotOnOrder, OverQuantity, LotRequired, WrongLot,
+        OrderShipped, OrderNotException, ProductNotOnOrder, OverQuantity, LotRequired, WrongLot,
         WrongFacility, WrongLocationKind, InvalidQuantity.
     """
+    _check_not_shipped(order)
     if not order.status.is_exception:
         raise OrderNotException(
             f"Order {order.order_id} is {order.status.value.replace('_', ' ')}: "
@@ -248,9 +263,14 @@ def put_back(
             raise LotRequired(f"{product.sku} is lot-tracked: scan the GS1 label or type the lot.")
         if line.lot and lot != line.lot:
             raise WrongLot(f"Lot {lot} is not the lot picked for this line ({line.lot}).")
+    if not line.to_put_back:
+        raise OverQuantity(
+            f"Nothing of {product.sku} is left to put back on order {order.order_id}."
+        )
     if quantity > line.to_put_back:
         raise OverQuantity(
-            f"Only {_units(line.to_put_back)} of {product.sku} left to put back "
+            f"Only {_units(line.to_put_back)} of {product.sku} "
+            f"{'is' if line.to_put_back == 1 else 'are'} left to put back "
             f"on order {order.order_id}, not {quantity}."
         )
     delta = StockDelta(stock)
@@ -268,9 +288,13 @@ def put_back(
     )
 
 
-def _check_live(order: Order, action: str) -> None:
+def _check_not_shipped(order: Order) -> None:
     if order.status is OrderStatus.SHIPPED:
         raise OrderShipped(f"Order {order.order_id} has shipped: handle it as a return.")
+
+
+def _check_live(order: Order, action: str) -> None:
+    _check_not_shipped(order)
     if not order.status.is_live:
         raise OrderNotLive(
             f"Order {order.order_id} is already {order.status.value}: it cannot be {action}."
@@ -300,7 +324,7 @@ def reject(
     line = order.line(line_no)
     if quantity > line.unpicked_open:
         raise OverQuantity(
-            f"Only {_units(line.unpicked_open)} of {line.sku} on line {line_no} are unpicked "
+            f"Line {line_no} has only {_units(line.unpicked_open)} of {line.sku} unpicked "
             f"and open, not {quantity}."
         )
     delta = StockDelta(stock)
@@ -439,9 +463,9 @@ def undo(entry: Entry, *, already_undone: bool, stock: StockView) -> EntryDraft:
         NothingToUndo: the entry was undone already or is not of an undoable kind.
     """
     if entry.kind not in UNDOABLE_KINDS:
-        raise NothingToUndo(f"A {entry.kind.value.replace('_', ' ')} entry cannot be undone.")
+        raise NothingToUndo(f"{_a(_KIND_NAMES[entry.kind]).capitalize()} entry cannot be undone.")
     if already_undone:
-        raise NothingToUndo("That put-back was undone already.")
+        raise NothingToUndo(f"That {_KIND_NAMES[entry.kind]} was undone already.")
     delta = StockDelta(stock)
     for change in entry.changes:
         if change.location is not None:

@@ -1,0 +1,74 @@
+"""Models and entries: projecting line changes, aware timestamps, entry IDs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pytest
+from pydantic import ValidationError
+
+from putback_tui.domain.entries import new_entry_id
+from putback_tui.domain.models import LineChange, Order, OrderStatus, apply_line_changes
+
+
+def test_apply_line_changes_adds_counters_and_leaves_the_original(orders):
+    order = orders["D-1003"]
+    after = apply_line_changes(
+        order,
+        [
+            LineChange(order_id="D-1003", line_no=1, released=1),
+            LineChange(order_id="D-1003", line_no=2, released=1),
+            LineChange(order_id="D-1003", line_no=1, put_back=2),
+        ],
+    )
+    assert [(ln.released, ln.put_back) for ln in after.lines] == [(1, 2), (1, 0)]
+    assert after.reconciled
+    assert [(ln.released, ln.put_back) for ln in order.lines] == [(0, 0), (0, 0)]
+    assert not order.reconciled
+
+
+def test_apply_line_changes_undo_goes_back(orders):
+    order = orders["D-1002"]
+    done = apply_line_changes(order, [LineChange(order_id="D-1002", line_no=2, put_back=2)])
+    undone = apply_line_changes(done, [LineChange(order_id="D-1002", line_no=2, put_back=-2)])
+    assert undone == order
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        pytest.param(LineChange(order_id="D-1001", line_no=1, put_back=1), ValueError, id="order"),
+        pytest.param(LineChange(order_id="D-1002", line_no=9, put_back=1), KeyError, id="line"),
+    ],
+)
+def test_apply_line_changes_refuses_changes_that_do_not_fit(orders, change, error):
+    with pytest.raises(error):
+        apply_line_changes(orders["D-1002"], [change])
+
+
+def test_naive_timestamps_are_refused(orders):
+    with pytest.raises(ValidationError, match="timezone"):
+        Order(
+            order_id="D-9",
+            facility="STORE-01",
+            status=OrderStatus.OPEN,
+            lines=(),
+            status_changed_at=datetime(2026, 1, 1, 12, 0),  # noqa: DTZ001 - the point of the test
+        )
+
+
+def test_order_status_kinds():
+    exceptions = {s for s in OrderStatus if s.is_exception}
+    live = {s for s in OrderStatus if s.is_live}
+    assert exceptions == {"cancelled", "deleted", "failed", "rejected"}
+    assert live == {"open", "in_progress"}
+    assert OrderStatus.SHIPPED not in exceptions | live
+
+
+def test_entry_ids_are_uuid7_unique_and_in_the_order_made():
+    ids = [new_entry_id(now_ms=1_700_000_000_000) for _ in range(5000)]
+    ids.append(new_entry_id(now_ms=1_600_000_000_000))  # a clock stepping back
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert {uuid.UUID(i).version for i in ids} == {7}
