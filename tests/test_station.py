@@ -17,6 +17,7 @@ from putback_tui.domain.errors import (
     OverQuantity,
     PermissionDenied,
     UnknownOperator,
+    UndoNotExact,
     UnknownOrder,
     WrongFacility,
     WrongLocationKind,
@@ -162,7 +163,7 @@ def test_location_of_another_facility_is_refused(demo_ledger: Ledger) -> None:
 def test_nothing_is_put_back_twice(station: Station) -> None:
     station.open_order("D-1004")
     station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")
-    with pytest.raises(OverQuantity, match="Only 0 units of BOTTLE-1L left to put back"):
+    with pytest.raises(OverQuantity, match="Nothing of BOTTLE-1L is left to put back on order D-1004"):
         station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")
 
 
@@ -242,3 +243,14 @@ def test_bulk_reject_open_orders_states_its_reach_then_releases(demo_ledger: Led
     assert [e.order_id for e in entries] == ["D-1005"]
     assert stock_of(demo_ledger, "TSHIRT-BLK-M") == ({"A-01-01": 10}, 8)
     assert st.view("D-1005").order.status is OrderStatus.REJECTED
+
+
+def test_undo_is_refused_once_the_units_have_moved_on(station: Station, demo_ledger: Ledger) -> None:
+    """Put back into EX-01, move it out to storage, then undo: refused, stock untouched."""
+    station.open_order("D-1004")
+    station.put_back("D-1004", 1, "BOTTLE-1L", "EX-01")
+    station.move_out("BOTTLE-1L", "EX-01", "B-01-01", 1)
+    before = demo_ledger.entries(), demo_ledger.stock()
+    with pytest.raises(UndoNotExact, match="BOTTLE-1L of that put-back has moved on from EX-01"):
+        station.undo_last_put_back("D-1004")
+    assert (demo_ledger.entries(), demo_ledger.stock()) == before

@@ -15,6 +15,7 @@ from putback_tui.domain.errors import (
     LotRequired,
     NotEnoughStock,
     NothingToUndo,
+    UndoNotExact,
     OrderNotException,
     OrderNotLive,
     OrderReconciled,
@@ -950,9 +951,9 @@ def test_mismatch_stops_qoh_at_zero_and_records_what_it_took(stock_of):
     assert figures(stock, "WIDGET", "A-01-01", "B-01-01") == (0, 5, 3)
 
 
-def test_undo_stops_at_zero_when_the_units_have_moved_on(demo, orders, stock, to_entry):
-    # Two SOCKS parked in EX-01, then moved out to storage: undoing the put-back afterwards can
-    # only take what is still in EX-01 (nothing).
+def test_undo_is_refused_when_the_units_have_moved_on(demo, orders, stock, to_entry):
+    # Two SOCKS parked in EX-01, then moved out to storage: the put-back can no longer be undone
+    # exactly (EX-01 holds nothing), so the undo is refused rather than stopped at zero.
     parked = to_entry(
         put_back(orders["D-1002"], 2, demo.products[SOCKS], demo.locations["EX-01"], 2, stock)
     )
@@ -967,9 +968,14 @@ def test_undo_stops_at_zero_when_the_units_have_moved_on(demo, orders, stock, to
             stock,
         )
     )
-    draft = undo(parked, already_undone=False, stock=stock)
-    assert draft.changes == ()
-    stock.apply(draft)
+    with pytest.raises(UndoNotExact) as caught:
+        undo(parked, already_undone=False, stock=stock)
+    assert_refused(
+        caught.value,
+        UndoNotExact,
+        "Cannot undo: the SOCKS-3PK of that put-back has moved on from EX-01 since. "
+        "Correct it with a new entry instead.",
+    )
     assert figures(stock, SOCKS, "EX-01", "A-02-01") == (0, 10, 10)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scanner_helpers import InputTree
+from tests.scanners.scanner_helpers import InputTree
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from scanner_helpers import replay
+from tests.scanners.scanner_helpers import replay
 
 from putback_tui.scanners import events as ev
 from putback_tui.scanners.decoder import ScanDecoder, alt_code_character

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scanner_helpers import SYMBOL_BY_ID, SYMBOL_NAME, InputTree
+from tests.scanners.scanner_helpers import SYMBOL_BY_ID, SYMBOL_NAME, InputTree
 
 from putback_tui.scanners.discovery import NoInputDevicesError, list_input_devices, resolve
 

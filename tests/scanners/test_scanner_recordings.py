@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scanner_helpers import RECORDINGS, SYMBOL_NAME
+from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_NAME
 
 from putback_tui.scanners.decoder import ScanDecoder
 from putback_tui.scanners.recordings import (

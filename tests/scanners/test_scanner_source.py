@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
-from scanner_helpers import RECORDINGS, SYMBOL_BY_ID, SYMBOL_NAME, InputTree
+from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_BY_ID, SYMBOL_NAME, InputTree
 
 from putback_tui.scanners import events as ev
 from putback_tui.scanners.discovery import list_input_devices

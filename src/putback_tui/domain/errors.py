@@ -134,6 +134,12 @@ class NothingToUndo(Refused):
     code = "nothing_to_undo"
 
 
+class UndoNotExact(Refused):
+    """The stock an entry changed has moved on since: its exact opposite is no longer possible."""
+
+    code = "undo_not_exact"
+
+
 class PermissionDenied(Refused):
     """The signed-in operator's role lacks the permission for the action."""
 

@@ -17,6 +17,7 @@ from putback_tui.domain.errors import (
     LotRequired,
     NotEnoughStock,
     NothingToUndo,
+    UndoNotExact,
     OrderNotException,
     OrderNotLive,
     OrderReconciled,
@@ -472,6 +473,17 @@ def undo(entry: Entry, *, already_undone: bool, stock: StockView) -> EntryDraft:
             delta.add_qoh(change.sku, change.location, -change.qoh)
         else:
             delta.add_atp(change.sku, -change.atp)
+    # Units must still be where the entry put them: a QOH reversal stopped at zero would leave
+    # the line counting units as "to put back" that sit somewhere else. ATP may stop at zero
+    # (SPEC section 9): it is a promise figure, and new orders may have taken the units since.
+    made = {(c.sku, c.location): c.qoh for c in delta.changes() if c.location is not None}
+    for change in entry.changes:
+        if change.location is not None and made.get((change.sku, change.location)) != -change.qoh:
+            where = change.location
+            raise UndoNotExact(
+                f"Cannot undo: the {change.sku} of that {_KIND_NAMES[entry.kind]} has moved on "
+                f"from {where} since. Correct it with a new entry instead."
+            )
     return EntryDraft(
         kind=EntryKind.UNDO,
         order_id=entry.order_id,
