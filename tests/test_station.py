@@ -16,8 +16,8 @@ from putback_tui.domain.errors import (
     OrderShipped,
     OverQuantity,
     PermissionDenied,
-    UnknownOperator,
     UndoNotExact,
+    UnknownOperator,
     UnknownOrder,
     WrongFacility,
     WrongLocationKind,
@@ -163,7 +163,9 @@ def test_location_of_another_facility_is_refused(demo_ledger: Ledger) -> None:
 def test_nothing_is_put_back_twice(station: Station) -> None:
     station.open_order("D-1004")
     station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")
-    with pytest.raises(OverQuantity, match="Nothing of BOTTLE-1L is left to put back on order D-1004"):
+    with pytest.raises(
+        OverQuantity, match="Nothing of BOTTLE-1L is left to put back on order D-1004"
+    ):
         station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")
 
 
@@ -245,7 +247,9 @@ def test_bulk_reject_open_orders_states_its_reach_then_releases(demo_ledger: Led
     assert st.view("D-1005").order.status is OrderStatus.REJECTED
 
 
-def test_undo_is_refused_once_the_units_have_moved_on(station: Station, demo_ledger: Ledger) -> None:
+def test_undo_is_refused_once_the_units_have_moved_on(
+    station: Station, demo_ledger: Ledger
+) -> None:
     """Put back into EX-01, move it out to storage, then undo: refused, stock untouched."""
     station.open_order("D-1004")
     station.put_back("D-1004", 1, "BOTTLE-1L", "EX-01")

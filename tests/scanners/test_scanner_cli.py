@@ -7,11 +7,11 @@ from functools import partial
 
 import pytest
 from click.testing import CliRunner, Result
-from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_BY_ID, SYMBOL_NAME, InputTree
 
 from putback_tui.scanners.cli import make_scanners_group
 from putback_tui.scanners.discovery import list_input_devices
 from putback_tui.scanners.settings import ScannerSettings
+from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_BY_ID, SYMBOL_NAME, InputTree
 
 
 def _run(

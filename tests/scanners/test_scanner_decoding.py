@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from tests.scanners.scanner_helpers import replay
 
 from putback_tui.scanners import events as ev
 from putback_tui.scanners.decoder import ScanDecoder, alt_code_character
 from putback_tui.scanners.recordings import escape_controls
 from putback_tui.scanners.settings import ScannerSettings
+from tests.scanners.scanner_helpers import replay
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.scanners.scanner_helpers import SYMBOL_BY_ID, SYMBOL_NAME, InputTree
 
 from putback_tui.scanners.discovery import NoInputDevicesError, list_input_devices, resolve
+from tests.scanners.scanner_helpers import SYMBOL_BY_ID, SYMBOL_NAME, InputTree
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_NAME
 
 from putback_tui.scanners.decoder import ScanDecoder
 from putback_tui.scanners.recordings import (
@@ -13,6 +12,7 @@ from putback_tui.scanners.recordings import (
     parse_recording,
     read_recording,
 )
+from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_NAME
 
 
 def test_evemu_recording_names_its_device() -> None:

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
-from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_BY_ID, SYMBOL_NAME, InputTree
 
 from putback_tui.scanners import events as ev
 from putback_tui.scanners.discovery import list_input_devices
 from putback_tui.scanners.recordings import read_recording
 from putback_tui.scanners.settings import ScannerSettings
 from putback_tui.scanners.source import ScannerSource, ScannerState, ScannerStatus
+from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_BY_ID, SYMBOL_NAME, InputTree
 
 
 def frames(recording: str) -> list[list[ev.RawEvent]]:
