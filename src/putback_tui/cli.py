@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from putback_tui import logs
 from putback_tui.config import (
     ConfigError,
     Paths,
@@ -31,11 +32,14 @@ class Context:
     paths: Paths
 
     def settings(self) -> Settings:
-        """Load the settings, or exit with the configuration error."""
+        """Load the settings (and start the log file), or exit with the configuration error."""
         try:
-            return load_settings(self.paths.config_file)
+            settings = load_settings(self.paths.config_file)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
+        token = settings.sync.token
+        logs.configure(self.paths.log_dir, secrets=[token.get_secret_value()] if token else [])
+        return settings
 
     def ledger(self, *, create: bool = False) -> Ledger:
         """Open the local ledger, or exit with a clear message."""
@@ -202,6 +206,18 @@ def ledger_cmd(context: Context, as_json: bool, limit: int | None) -> None:
             f"{e.seq:>6} {e.created_at.astimezone():%Y-%m-%d %H:%M:%S} {e.operator:<8} "
             f"{e.kind.value:<12} {e.order_id or '-':<10} {changes}"
         )
+
+
+@cli.command("logs")
+@click.option("-n", "lines", type=int, default=50, show_default=True, help="How many lines.")
+@pass_context
+def logs_cmd(context: Context, lines: int) -> None:
+    """Show the end of the log file (JSON lines; tokens are never written)."""
+    found = logs.tail(context.paths.log_dir, lines)
+    if not found:
+        click.echo(f"No log yet at {context.paths.log_dir / logs.LOG_NAME}.")
+    for line in found:
+        click.echo(line)
 
 
 def _echo_json(data: Any) -> None:

@@ -8,6 +8,7 @@ only exception is a permission refusal, which is itself recorded (SPEC section 5
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -36,6 +37,8 @@ from putback_tui.domain.models import (
 )
 from putback_tui.domain.permissions import check_permission
 from putback_tui.ledger import Ledger, Reconciled, Transaction
+
+log = logging.getLogger("putback.station")
 
 
 class Outcome(StrEnum):
@@ -121,6 +124,7 @@ class Station:
             try:
                 check_permission(operator, permission, self._roles)
             except PermissionDenied as refused:
+                log.warning("refused %s: %s", action, refused.message)
                 with self.ledger.write() as tx:
                     self._append(
                         tx, rules.refusal(action, refused.permission, refused.message, order_id)
@@ -131,9 +135,20 @@ class Station:
     def _append(self, tx: Transaction, draft: EntryDraft) -> Entry:
         operator = self._operator
         assert operator is not None
-        return tx.append(
+        entry = tx.append(
             draft, terminal=self.terminal, facility=self.facility, operator=operator.badge
         )
+        log.info(
+            "entry %s",
+            entry.kind.value,
+            extra={
+                "seq": entry.seq,
+                "entry_id": entry.entry_id,
+                "order_id": entry.order_id,
+                "operator": entry.operator,
+            },
+        )
+        return entry
 
     # -- lookups -----------------------------------------------------------------------------
 

@@ -1,0 +1,93 @@
+"""The structured log: JSON lines in the log directory, rotated, with secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import re
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+LOG_NAME = "putback.log"
+MAX_BYTES = 2_000_000
+BACKUPS = 5
+
+_BEARER = re.compile(r"(?i)(bearer\s+|token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}")
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+
+
+class RedactingFilter(logging.Filter):
+    """Blanks out the configured secrets and anything shaped like a bearer token."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def redact(self, text: str) -> str:
+        """The text with every secret replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _BEARER.sub(lambda m: m.group(1) + "***", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the message and every extra field in place; never drops a record."""
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, self.redact(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message and any extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line."""
+        data: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                data[key] = value if isinstance(value, int | float | bool | None) else str(value)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = logging.INFO) -> Path:
+    """Send the ``putback`` loggers to a rotated JSON-lines file in ``log_dir``.
+
+    Returns:
+        The log file's path. Calling again replaces the handler (no duplicate lines).
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / LOG_NAME
+    logger = logging.getLogger("putback")
+    for old in [h for h in logger.handlers if getattr(h, "_putback", False)]:
+        logger.removeHandler(old)
+        old.close()
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+    )
+    handler._putback = True  # type: ignore[attr-defined]  # marks our handler for replacement
+    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return path
+
+
+def tail(log_dir: Path, lines: int = 50) -> list[str]:
+    """The last ``lines`` lines of the current log file (empty when there is none)."""
+    path = log_dir / LOG_NAME
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        return [line.rstrip("\n") for line in deque(f, maxlen=lines)]

@@ -1,0 +1,50 @@
+"""The log file: one JSON line per action, rotated, never a token."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from putback_tui import logs
+from putback_tui.cli import cli
+from putback_tui.config import Settings, resolve_paths
+from putback_tui.ledger import Ledger
+from putback_tui.station import Station
+
+
+def test_actions_are_logged_as_json_lines_and_shown_by_putback_logs(isolated_home: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", "--demo"]).exit_code == 0
+    paths = resolve_paths()
+    ledger = Ledger(paths.db_path)
+    station = Station(ledger, Settings())
+    station.sign_in("OP-0001")
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    ledger.close()
+    result = runner.invoke(cli, ["logs", "-n", "5"])
+    records = [json.loads(line) for line in result.output.splitlines()]
+    last = records[-1]
+    assert last["msg"] == "entry put_back"
+    assert last["order_id"] == "D-1002"
+    assert last["level"] == "INFO"
+
+
+def test_tokens_never_reach_the_log(tmp_path: Path) -> None:
+    logs.configure(tmp_path, secrets=["s3cr3t-t0ken-value"])
+    log = logging.getLogger("putback.test")
+    log.warning("sending with token s3cr3t-t0ken-value")
+    log.warning("header Authorization: Bearer abcdefghijkl", extra={"url": "token=zzzzzzzz"})
+    text = (tmp_path / logs.LOG_NAME).read_text()
+    assert "s3cr3t" not in text
+    assert "abcdefghijkl" not in text
+    assert "zzzzzzzz" not in text
+    assert text.count("***") == 3
+
+
+def test_no_log_yet_says_where_it_would_be(isolated_home: Path) -> None:
+    result = CliRunner().invoke(cli, ["logs"])
+    assert "No log yet at" in result.output
