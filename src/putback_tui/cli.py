@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,10 @@ from putback_tui.config import (
     Paths,
     Settings,
     load_settings,
+    reference,
     resolve_paths,
     save_settings,
+    settings_to_toml,
 )
 from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
 from putback_tui.ledger import Ledger, LedgerError
@@ -206,6 +211,80 @@ def ledger_cmd(context: Context, as_json: bool, limit: int | None) -> None:
             f"{e.seq:>6} {e.created_at.astimezone():%Y-%m-%d %H:%M:%S} {e.operator:<8} "
             f"{e.kind.value:<12} {e.order_id or '-':<10} {changes}"
         )
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The configuration: what is in effect, and every setting there is."""
+
+
+@config_group.command("show")
+@pass_context
+def config_show(context: Context) -> None:
+    """Print the effective configuration as TOML (the token is shown as ********)."""
+    settings = context.settings()
+    click.echo(
+        f"# {context.paths.config_file}"
+        + ("" if context.paths.config_file.exists() else " (absent: all defaults)")
+    )
+    click.echo(settings_to_toml(settings))
+
+
+@config_group.command("reference")
+def config_reference() -> None:
+    """Print every setting with its type, default and meaning (Markdown)."""
+    click.echo(reference(), nl=False)
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def backup(context: Context, dest: Path) -> None:
+    """Write a consistent copy of the local database to DEST, even while the app runs."""
+    ledger = context.ledger()
+    try:
+        entries = ledger.backup(dest)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        ledger.close()
+    click.echo(
+        f"Backed up {context.paths.db_path} to {dest}: {entries} entries, "
+        f"{dest.stat().st_size / 1e6:.1f} MB."
+    )
+
+
+@cli.command()
+@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@pass_context
+def restore(context: Context, source: Path) -> None:
+    """Make SOURCE (a backup) this terminal's local database.
+
+    A database already in place is kept beside it, renamed, never overwritten. Entries the
+    central store applied already are answered as duplicates when they are sent again.
+    """
+    try:
+        checked = Ledger(source, create=False)
+        problems = checked.check()
+        checked.close()
+    except LedgerError as exc:
+        raise click.ClickException(f"{source} cannot be restored: {exc}") from exc
+    if problems:
+        raise click.ClickException(f"{source} is damaged: {problems[0]}")
+    db = context.paths.db_path
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if db.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = db.with_name(f"{db.name}.replaced-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(str(db) + suffix)
+            if old.exists():
+                old.rename(Path(str(aside) + suffix))
+        click.echo(f"Kept the previous database as {aside}.")
+    partial = db.with_name(db.name + ".partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, db)
+    click.echo(f"Restored {source} to {db}.")
 
 
 @cli.command("logs")

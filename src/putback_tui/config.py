@@ -7,6 +7,7 @@ otherwise the platform's config and data directories are used (platformdirs).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Any
 
 import platformdirs
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
+from pydantic_core import PydanticUndefined
 
 from putback_tui.barcodes import CodePatterns
 from putback_tui.domain.models import Permission, RejectReason
@@ -34,7 +36,7 @@ class ConfigError(Exception):
 class Section(BaseModel):
     """Base of every settings section: immutable, unknown keys are an error (typos show)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class TerminalSettings(Section):
@@ -175,3 +177,46 @@ def save_settings(path: Path, settings: Settings) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def reference() -> str:
+    """Every setting with its type, default and description, as Markdown.
+
+    Generated from the models themselves, so the documentation cannot drift from the code.
+    """
+    out = ["| setting | type | default | what it does |", "| --- | --- | --- | --- |"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            key = f"{prefix}{name}"
+            kind = info.annotation
+            if kind is None:
+                continue
+            inner = getattr(kind, "__args__", (None,))[0]
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                walk(kind, f"{key}.")
+                continue
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                walk(inner, f"[[{key}]].")
+                continue
+            raw = info.get_default(call_default_factory=True)
+            default = (
+                None
+                if raw is PydanticUndefined
+                else TypeAdapter(kind).dump_python(raw, mode="json")
+            )
+            if default is None:
+                shown = "(required)" if raw is PydanticUndefined else "unset"
+            else:
+                shown = json.dumps(default, ensure_ascii=False)
+            type_name = kind.__name__ if isinstance(kind, type) else str(kind)
+            for noise in ("typing.", "putback_tui.", "domain.models.", "pydantic.types."):
+                type_name = type_name.replace(noise, "")
+            text = " ".join((info.description or "").split()).replace("|", "\\|")
+            cells = (key, type_name, shown)
+            out.append(
+                "| " + " | ".join(f"`{c}`".replace("|", "\\|") for c in cells) + f" | {text} |"
+            )
+
+    walk(Settings, "")
+    return "\n".join(out) + "\n"

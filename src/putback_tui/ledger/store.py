@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -136,6 +137,46 @@ class Ledger:
         """Close the connection (the WAL is checkpointed by SQLite)."""
         with self._lock:
             self._conn.close()
+
+    def backup(self, dest: Path) -> int:
+        """Write a consistent copy of the ledger to ``dest`` while others keep writing.
+
+        Uses SQLite's online backup from a separate read connection, into ``dest.partial``
+        that is synced and then renamed, so ``dest`` is either absent or complete.
+
+        Returns:
+            The number of entries in the copy.
+
+        Raises:
+            LedgerError: ``dest`` exists already (never overwritten), or the copy failed.
+        """
+        if dest.exists():
+            raise LedgerError(f"{dest} exists already: choose a new file name.")
+        partial = dest.with_name(dest.name + ".partial")
+        source = sqlite3.connect(self.path, timeout=5.0)
+        try:
+            target = sqlite3.connect(partial)
+            try:
+                source.backup(target)
+                target.execute("PRAGMA journal_mode=DELETE")
+                (entries,) = target.execute("SELECT count(*) FROM entries").fetchone()
+            finally:
+                target.close()
+            with partial.open("rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(partial, dest)
+        except sqlite3.Error as exc:
+            partial.unlink(missing_ok=True)
+            raise LedgerError(f"Backup to {dest} failed: {exc}") from exc
+        finally:
+            source.close()
+        return int(entries)
+
+    def check(self) -> list[str]:
+        """SQLite's integrity check; an empty list means the file is sound."""
+        with self.read() as tx:
+            rows = [r[0] for r in tx.conn.execute("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
 
     # -- transactions ------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ Terminator = Literal["enter", "keypad_enter", "tab"]
 class ScannerSettings(BaseModel):
     """One HID scanner read through evdev. A terminal may have several."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     device: str = Field(min_length=1)
     """Which input device: a path (``/dev/input/event5``), a ``/dev/input/by-id/`` name with or
