@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from putback_tui.config import (
 )
 from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
 from putback_tui.ledger import Ledger, LedgerError
+from putback_tui.reports import build_report, chart_lines
 from putback_tui.scanners.cli import make_scanners_group
 from putback_tui.scanners.settings import ScannerSettings
 
@@ -285,6 +287,73 @@ def restore(context: Context, source: Path) -> None:
     shutil.copyfile(source, partial)
     os.replace(partial, db)
     click.echo(f"Restored {source} to {db}.")
+
+
+@cli.command()
+@click.option(
+    "--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only exceptions from this day on."
+)
+@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="The per-day counts as CSV.")
+@pass_context
+def report(context: Context, since: datetime | None, as_json: bool, as_csv: bool) -> None:
+    """Exception patterns: per day by kind and reason, top rejected products, ageing, open."""
+    if as_json and as_csv:
+        raise click.UsageError("Give at most one of --json and --csv.")
+    settings = context.settings()
+    ledger = context.ledger()
+    try:
+        with ledger.read() as tx:
+            result = build_report(
+                tx,
+                settings.terminal.facility,
+                now=datetime.now(UTC),
+                since=since.date() if since else None,
+            )
+    finally:
+        ledger.close()
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+        return
+    if as_csv:
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["day", "kind", "reason", "orders", "units"])
+        for row in result.per_day:
+            out.writerow([row.day.isoformat(), row.kind, row.reason or "", row.orders, row.units])
+        return
+    click.echo(f"Exceptions at {result.facility}" + (f" since {result.since}" if since else ""))
+    click.echo()
+    for line in chart_lines(result):
+        click.echo(f"  {line}")
+    click.echo()
+    click.echo(f"  {'day':<10} {'kind':<10} {'reason':<13} {'orders':>6} {'units':>6}")
+    for row in result.per_day:
+        click.echo(
+            f"  {row.day.isoformat():<10} {row.kind:<10} {row.reason or '-':<13} "
+            f"{row.orders:>6} {row.units:>6}"
+        )
+    click.echo()
+    click.echo("Top rejected products:")
+    for p in result.top_rejected or []:
+        click.echo(
+            f"  {p.sku:<20} {p.units:>4} units in {p.rejections} rejections  {p.description}"
+        )
+    if not result.top_rejected:
+        click.echo("  none")
+    a = result.ageing
+    click.echo()
+    if a.cleared:
+        click.echo(
+            f"Ageing: {a.cleared} cleared, median {a.median_minutes} min, p90 {a.p90_minutes} min"
+        )
+    else:
+        click.echo("Ageing: nothing cleared yet")
+    click.echo(f"Still open: {len(result.open)}")
+    for o in result.open:
+        click.echo(
+            f"  {o.order_id:<12} {o.kind:<10} since {o.since:%Y-%m-%d %H:%M} "
+            f"({o.age_minutes / 60:.1f} h), {o.units_left} left"
+        )
 
 
 @cli.command("logs")

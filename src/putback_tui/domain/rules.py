@@ -139,9 +139,7 @@ def check_can_open(order: Order, facility: str) -> None:
         OrderShipped: the order has shipped.
     """
     if order.facility != facility:
-        raise WrongFacility(
-            f"Order {order.order_id} belongs to {order.facility}, not {facility}."
-        )
+        raise WrongFacility(f"Order {order.order_id} belongs to {order.facility}, not {facility}.")
     _check_not_shipped(order)
 
 
@@ -283,9 +281,7 @@ def put_back(
         order_id=order.order_id,
         details=EntryDetails(sku=product.sku, quantity=quantity, location=location.code, lot=lot),
         changes=delta.changes(),
-        line_changes=(
-            LineChange(order_id=order.order_id, line_no=line_no, put_back=quantity),
-        ),
+        line_changes=(LineChange(order_id=order.order_id, line_no=line_no, put_back=quantity),),
     )
 
 
@@ -368,9 +364,7 @@ def cancel(order: Order, stock: StockView) -> EntryDraft:
             "use force cancel, then put them back."
         )
     if order.has_label:
-        raise CancelNotAllowed(
-            f"Order {order.order_id} has a shipping label: use force cancel."
-        )
+        raise CancelNotAllowed(f"Order {order.order_id} has a shipping label: use force cancel.")
     return _release_all(order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False)
 
 

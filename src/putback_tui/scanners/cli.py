@@ -44,12 +44,12 @@ def _assign(
     return assigned, missing
 
 
-def _settings_for(
-    recording: Recording, scanners: list[ScannerSettings]
-) -> ScannerSettings | None:
+def _settings_for(recording: Recording, scanners: list[ScannerSettings]) -> ScannerSettings | None:
     """The configured scanner the recording was made from, judging by its name and IDs."""
     info = DeviceInfo(
-        path="", name=recording.name or "", vendor=recording.vendor or 0,
+        path="",
+        name=recording.name or "",
+        vendor=recording.vendor or 0,
         product=recording.product or 0,
     )
     for settings in scanners:

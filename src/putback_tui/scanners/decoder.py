@@ -196,8 +196,10 @@ class ScanDecoder:
             value = event.value
             if value not in (ev.KEY_PRESSED, ev.KEY_RELEASED):
                 continue  # autorepeat: the scanner did not press the key again
-            if self._silence and (self._text or self._dead) and (
-                event.timestamp - self._last_key > self._silence
+            if (
+                self._silence
+                and (self._text or self._dead)
+                and (event.timestamp - self._last_key > self._silence)
             ):
                 scan = self._end_scan(self._last_key)
                 if scan is not None:

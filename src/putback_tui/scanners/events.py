@@ -134,8 +134,13 @@ KEYPAD_DIGITS: dict[int, int] = {
 KEY_NAMES: dict[str, int] = {
     name: value
     for name, value in globals().items()
-    if name.startswith("KEY_") and isinstance(value, int) and name not in {
-        "KEY_RELEASED", "KEY_PRESSED", "KEY_REPEATED",
+    if name.startswith("KEY_")
+    and isinstance(value, int)
+    and name
+    not in {
+        "KEY_RELEASED",
+        "KEY_PRESSED",
+        "KEY_REPEATED",
     }
 }
 """Key names as ``evdev.ecodes`` spells them, for the keys this module knows."""

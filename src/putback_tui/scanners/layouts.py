@@ -62,12 +62,41 @@ def _row(codes: list[int], plain: str, shifted: str) -> dict[int, Levels]:
     return {code: (p, s, "", "") for code, p, s in zip(codes, plain, shifted, strict=True)}
 
 
-_DIGIT_ROW = [ev.KEY_1, ev.KEY_2, ev.KEY_3, ev.KEY_4, ev.KEY_5,
-              ev.KEY_6, ev.KEY_7, ev.KEY_8, ev.KEY_9, ev.KEY_0]
-_QWERTY_TOP = [ev.KEY_Q, ev.KEY_W, ev.KEY_E, ev.KEY_R, ev.KEY_T,
-               ev.KEY_Y, ev.KEY_U, ev.KEY_I, ev.KEY_O, ev.KEY_P]
-_QWERTY_HOME = [ev.KEY_A, ev.KEY_S, ev.KEY_D, ev.KEY_F, ev.KEY_G,
-                ev.KEY_H, ev.KEY_J, ev.KEY_K, ev.KEY_L]
+_DIGIT_ROW = [
+    ev.KEY_1,
+    ev.KEY_2,
+    ev.KEY_3,
+    ev.KEY_4,
+    ev.KEY_5,
+    ev.KEY_6,
+    ev.KEY_7,
+    ev.KEY_8,
+    ev.KEY_9,
+    ev.KEY_0,
+]
+_QWERTY_TOP = [
+    ev.KEY_Q,
+    ev.KEY_W,
+    ev.KEY_E,
+    ev.KEY_R,
+    ev.KEY_T,
+    ev.KEY_Y,
+    ev.KEY_U,
+    ev.KEY_I,
+    ev.KEY_O,
+    ev.KEY_P,
+]
+_QWERTY_HOME = [
+    ev.KEY_A,
+    ev.KEY_S,
+    ev.KEY_D,
+    ev.KEY_F,
+    ev.KEY_G,
+    ev.KEY_H,
+    ev.KEY_J,
+    ev.KEY_K,
+    ev.KEY_L,
+]
 _QWERTY_BOTTOM = [ev.KEY_Z, ev.KEY_X, ev.KEY_C, ev.KEY_V, ev.KEY_B, ev.KEY_N, ev.KEY_M]
 
 _COMMON_KEYS: dict[int, Levels] = {
@@ -112,9 +141,20 @@ US = Layout(
         **_letters(_QWERTY_HOME, "asdfghjkl"),
         **_letters(_QWERTY_BOTTOM, "zxcvbnm"),
         **_row(
-            [ev.KEY_GRAVE, ev.KEY_MINUS, ev.KEY_EQUAL, ev.KEY_LEFTBRACE, ev.KEY_RIGHTBRACE,
-             ev.KEY_BACKSLASH, ev.KEY_SEMICOLON, ev.KEY_APOSTROPHE, ev.KEY_COMMA, ev.KEY_DOT,
-             ev.KEY_SLASH, ev.KEY_102ND],
+            [
+                ev.KEY_GRAVE,
+                ev.KEY_MINUS,
+                ev.KEY_EQUAL,
+                ev.KEY_LEFTBRACE,
+                ev.KEY_RIGHTBRACE,
+                ev.KEY_BACKSLASH,
+                ev.KEY_SEMICOLON,
+                ev.KEY_APOSTROPHE,
+                ev.KEY_COMMA,
+                ev.KEY_DOT,
+                ev.KEY_SLASH,
+                ev.KEY_102ND,
+            ],
             "`-=[]\\;',./<",
             '~_+{}|:"<>?>',
         ),
@@ -133,9 +173,20 @@ UK = Layout(
             **_letters(_QWERTY_HOME, "asdfghjkl"),
             **_letters(_QWERTY_BOTTOM, "zxcvbnm"),
             **_row(
-                [ev.KEY_GRAVE, ev.KEY_MINUS, ev.KEY_EQUAL, ev.KEY_LEFTBRACE, ev.KEY_RIGHTBRACE,
-                 ev.KEY_BACKSLASH, ev.KEY_SEMICOLON, ev.KEY_APOSTROPHE, ev.KEY_COMMA,
-                 ev.KEY_DOT, ev.KEY_SLASH, ev.KEY_102ND],
+                [
+                    ev.KEY_GRAVE,
+                    ev.KEY_MINUS,
+                    ev.KEY_EQUAL,
+                    ev.KEY_LEFTBRACE,
+                    ev.KEY_RIGHTBRACE,
+                    ev.KEY_BACKSLASH,
+                    ev.KEY_SEMICOLON,
+                    ev.KEY_APOSTROPHE,
+                    ev.KEY_COMMA,
+                    ev.KEY_DOT,
+                    ev.KEY_SLASH,
+                    ev.KEY_102ND,
+                ],
                 "`-=[]#;',./\\",
                 "¬_+{}~:@<>?|",
             ),
@@ -157,9 +208,20 @@ DE = Layout(
             **_letters(_QWERTY_HOME, "asdfghjkl"),
             **_letters(_QWERTY_BOTTOM, "yxcvbnm"),
             **_row(
-                [ev.KEY_GRAVE, ev.KEY_MINUS, ev.KEY_EQUAL, ev.KEY_LEFTBRACE, ev.KEY_RIGHTBRACE,
-                 ev.KEY_BACKSLASH, ev.KEY_SEMICOLON, ev.KEY_APOSTROPHE, ev.KEY_COMMA,
-                 ev.KEY_DOT, ev.KEY_SLASH, ev.KEY_102ND],
+                [
+                    ev.KEY_GRAVE,
+                    ev.KEY_MINUS,
+                    ev.KEY_EQUAL,
+                    ev.KEY_LEFTBRACE,
+                    ev.KEY_RIGHTBRACE,
+                    ev.KEY_BACKSLASH,
+                    ev.KEY_SEMICOLON,
+                    ev.KEY_APOSTROPHE,
+                    ev.KEY_COMMA,
+                    ev.KEY_DOT,
+                    ev.KEY_SLASH,
+                    ev.KEY_102ND,
+                ],
                 "^ß\u00b4ü+#öä,.-<",
                 "°?`Ü*'ÖÄ;:_>",
             ),
@@ -193,9 +255,19 @@ FR = Layout(
             **_letters(_QWERTY_BOTTOM[:-1], "wxcvbn"),
             **_row([ev.KEY_M], ",", "?"),
             **_row(
-                [ev.KEY_MINUS, ev.KEY_EQUAL, ev.KEY_LEFTBRACE, ev.KEY_RIGHTBRACE,
-                 ev.KEY_BACKSLASH, ev.KEY_SEMICOLON, ev.KEY_APOSTROPHE, ev.KEY_COMMA,
-                 ev.KEY_DOT, ev.KEY_SLASH, ev.KEY_102ND],
+                [
+                    ev.KEY_MINUS,
+                    ev.KEY_EQUAL,
+                    ev.KEY_LEFTBRACE,
+                    ev.KEY_RIGHTBRACE,
+                    ev.KEY_BACKSLASH,
+                    ev.KEY_SEMICOLON,
+                    ev.KEY_APOSTROPHE,
+                    ev.KEY_COMMA,
+                    ev.KEY_DOT,
+                    ev.KEY_SLASH,
+                    ev.KEY_102ND,
+                ],
                 ")=^$*mù;:!<",
                 "°+¨£µM%./§>",
             ),

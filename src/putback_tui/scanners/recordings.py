@@ -57,9 +57,7 @@ def parse_evemu(text: str) -> Recording:
         try:
             if tag == "E:":
                 stamp, kind, code, value = rest.split()
-                events.append(
-                    ev.RawEvent(int(kind, 16), int(code, 16), int(value), float(stamp))
-                )
+                events.append(ev.RawEvent(int(kind, 16), int(code, 16), int(value), float(stamp)))
             elif tag == "N:":
                 # The name may itself hold a '#': take it from the raw line, not the stripped one.
                 name = raw_line.strip()[3:].strip()
