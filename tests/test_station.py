@@ -258,3 +258,22 @@ def test_undo_is_refused_once_the_units_have_moved_on(
     with pytest.raises(UndoNotExact, match="BOTTLE-1L of that put-back has moved on from EX-01"):
         station.undo_last_put_back("D-1004")
     assert (demo_ledger.entries(), demo_ledger.stock()) == before
+
+
+def test_exception_area_lists_what_sits_there_and_since_when(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    station.open_order("D-1004")
+    station.open_order("D-1002")
+    station.put_back("D-1004", 1, "BOTTLE-1L", "EX-01")
+    station.put_back("D-1002", 2, "SOCKS-3PK", "EX-01", 2)
+    with demo_ledger.read() as tx:
+        rows = tx.exception_stock("STORE-01")
+    assert [(loc, sku, n) for loc, sku, n, _ in rows] == [
+        ("EX-01", "BOTTLE-1L", 1),
+        ("EX-01", "SOCKS-3PK", 2),
+    ]
+    assert all(since is not None and since.tzinfo is not None for *_, since in rows)
+    station.move_out("BOTTLE-1L", "EX-01", "B-01-01", 1)
+    with demo_ledger.read() as tx:
+        assert [sku for _, sku, _, _ in tx.exception_stock("STORE-01")] == ["SOCKS-3PK"]

@@ -384,6 +384,21 @@ class Transaction:
             )
         ]
 
+    def exception_stock(self, facility: str) -> list[tuple[str, str, int, datetime | None]]:
+        """What sits in the facility's exception locations: (location, sku, qoh, since).
+
+        ``since`` is when units last arrived in an empty location; oldest first.
+        """
+        return [
+            (r[0], r[1], r[2], _parse_ts(r[3]))
+            for r in self.conn.execute(
+                "SELECT q.location, q.sku, q.qoh, q.since FROM locations l "
+                "JOIN stock_qoh q ON q.location = l.code "
+                "WHERE l.facility = ? AND l.kind = ? AND q.qoh > 0 ORDER BY q.since, q.location",
+                (facility, LocationKind.EXCEPTION.value),
+            )
+        ]
+
     def operator(self, badge: str) -> Operator | None:
         """The operator with this badge, or None."""
         row = self.conn.execute(
