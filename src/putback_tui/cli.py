@@ -200,3 +200,10 @@ def _echo_json(data: Any) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="putback")
+
+
+from putback_tui.central.cli import central  # noqa: E402  (registered last: others edit above)
+from putback_tui.sync.cli import connect, sync  # noqa: E402
+
+for _command in (central, sync, connect):
+    cli.add_command(_command)

@@ -7,8 +7,8 @@ system's endpoint, is 403. A request body over the size limit is 413 and a malfo
 in both cases nothing of it is applied.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": FastAPI reads the endpoints' annotations at runtime,
+# and they name dependencies local to create_app().
 import sqlite3
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
