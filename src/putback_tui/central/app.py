@@ -52,15 +52,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, before parsing.
 
     Checks ``Content-Length`` up front and counts streamed (chunked) bodies as they arrive, so
-    an oversized batch is never held in memory whole nor applied in part.
+    an oversized batch is never held in memory beyond the limit nor applied in part.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -76,29 +72,25 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await self._refuse(send)
                 return
+        # Read the body up to the limit before the app sees any of it: the app's own body
+        # parser turns any error while reading into a 400, and 413 is the honest answer.
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                await self.app(scope, _replay(message, receive), send)
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
                 await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay(body, receive), send)
 
     async def _refuse(self, send: Send) -> None:
         response = JSONResponse(
@@ -106,6 +98,16 @@ class BodyLimit:
             status_code=413,
         )
         await response({"type": "http"}, _no_receive, send)
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A receive callable giving ``first`` back, then whatever the client sends next."""
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _no_receive() -> Message:  # pragma: no cover - JSONResponse never reads
