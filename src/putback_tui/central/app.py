@@ -15,7 +15,9 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -45,6 +47,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not readable (e.g. not UTF-8)."},
     401: {"model": ErrorBody, "description": "Missing or unknown token."},
     403: {"model": ErrorBody, "description": "The token may not do this."},
     413: {"model": ErrorBody, "description": "Request body too large."},
@@ -114,6 +117,30 @@ async def _no_receive() -> Message:  # pragma: no cover - JSONResponse never rea
     return {"type": "http.disconnect"}
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _strict_query(request: Request) -> None:
+    """Refuse unknown query parameters (422): a typo must not silently read the wrong page."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _query_names(route.dependant)
+    unknown = [key for key in request.query_params if key not in allowed]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", key),
+                 "msg": "unknown query parameter", "input": request.query_params[key]}
+                for key in unknown
+            ]
+        )
+
+
 def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The API over ``store``. The caller owns the store and closes it."""
     app = FastAPI(
@@ -124,6 +151,7 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
             "upstream and downstream systems set order status and read applied entries."
         ),
         responses=_ERRORS,
+        dependencies=[Depends(_strict_query)],
     )
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     bearer = HTTPBearer(auto_error=False, description="A token from `putback central add-*`.")
