@@ -172,10 +172,10 @@ class SyncWorker:
                     error = "not connected: run 'putback connect URL --token TOKEN'"
                 else:
                     self._push(ledger, client)
-                    online = True
                     self._pull(ledger, client)
                     with ledger.write() as tx:
                         book.mark_success(tx)
+                    online = True
             except _Retry as exc:
                 online, error = True, str(exc)
             except CentralRefused as exc:
