@@ -1,5 +1,6 @@
 """Fixtures shared by the central-store and sync tests: a throwaway PostgreSQL cluster, central
-stores on both engines, a real server on loopback, and demo terminals."""
+stores on both engines, a real server on loopback, and demo terminals.
+"""
 
 from __future__ import annotations
 

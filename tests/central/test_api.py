@@ -7,13 +7,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from conftest import Central, MakeTerminal
 
 from putback_tui.central.server import BackgroundServer
 from putback_tui.domain.entries import Entry
 from putback_tui.sync.wire import MAX_BATCH_ENTRIES, EntryBatch
-
-from conftest import Central, MakeTerminal
-
 
 JSON = {"Content-Type": "application/json"}
 

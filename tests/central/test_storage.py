@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import Central, MakeTerminal
 
 from putback_tui.central.imports import import_path
 from putback_tui.central.storage import ClientExists, UnknownOrderError
 from putback_tui.domain.entries import Entry, EntryKind, new_entry_id
 from putback_tui.domain.models import OrderStatus, StockChange
 from putback_tui.sync.wire import ClientKind, Outcome
-
-from conftest import Central, MakeTerminal
 
 
 def _client(central: Central, name: str = "PACK-01"):
@@ -155,12 +154,15 @@ def test_changes_feed_pages_add_up_to_everything_and_is_incremental(central: Cen
     after = central.store.changes(client, whole.next_cursor, 1000)
     assert [o.order_id for o in after.orders] == ["D-1005"]
     assert after.orders[0].status is OrderStatus.CANCELLED
-    assert after.stock == () and after.products == ()
+    assert after.stock == ()
+    assert after.products == ()
 
 
 def test_changes_feed_is_limited_to_the_terminals_facility(central: Central) -> None:
     far = central.store.changes(_client(central, "FAR-01"), 0, 1000)
-    assert far.orders == () and far.locations == () and far.stock == ()
+    assert far.orders == ()
+    assert far.locations == ()
+    assert far.stock == ()
     assert far.products  # products and operators are shared by every facility
 
 

@@ -6,12 +6,11 @@ import stat
 from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import Central
 
 from putback_tui.central.server import BackgroundServer
 from putback_tui.cli import cli
 from putback_tui.config import load_settings
-
-from conftest import Central
 
 
 def test_connect_checks_the_token_then_writes_an_owner_only_config(

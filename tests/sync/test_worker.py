@@ -1,5 +1,6 @@
 """Terminal sync against a real central store on loopback (SQLite and PostgreSQL), with faults:
-the central store down, a lost answer, a killed terminal, two terminals on one line."""
+the central store down, a lost answer, a killed terminal, two terminals on one line.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
+from conftest import Central, MakeTerminal, Terminal
 from pydantic import SecretStr
 
 from putback_tui.central.server import BackgroundServer
@@ -22,8 +23,6 @@ from putback_tui.config import SyncSettings
 from putback_tui.ledger import Ledger
 from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncState, SyncWorker
-
-from conftest import Central, MakeTerminal, Terminal
 
 
 def projections(ledger: Ledger) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
@@ -66,7 +65,8 @@ def test_a_round_sends_in_batches_and_pulls_central_stock(
     worker = worker_for(t, server, central, on_state=states.append)
     state = worker.run_once()
     worker.stop()
-    assert state.online and state.last_error is None
+    assert state.online
+    assert state.last_error is None
     assert (state.waiting, state.refused) == (0, 0)
     assert state.last_success is not None
     batches = [s.waiting for s in states[:-1]]  # one state per batch of 2, then the round's
@@ -182,7 +182,8 @@ def test_two_terminals_put_back_the_same_line_one_is_refused_and_kept(
     b_worker = worker_for(second, server, central)
     b = b_worker.run_once()
     assert (a.refused, b.refused) == (0, 1)
-    assert b.online and b.waiting == 0
+    assert b.online
+    assert b.waiting == 0
     [refused] = second.ledger.refused_entries()
     assert refused.entry.order_id == "D-1002"
     assert "exceed what was picked" in refused.reason
@@ -192,7 +193,8 @@ def test_two_terminals_put_back_the_same_line_one_is_refused_and_kept(
     assert projections(second.ledger) == central.store.stock("STORE-01")
     assert_consistent(second)
     order = second.ledger.order("D-1002")
-    assert order is not None and order.line(1).put_back == 1
+    assert order is not None
+    assert order.line(1).put_back == 1
     # Later rounds keep it refused and counted.
     assert b_worker.run_once().refused == 1
     b_worker.stop()

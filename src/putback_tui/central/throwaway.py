@@ -8,6 +8,7 @@ and :meth:`ThrowawayPostgres.stop` removes everything.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -129,10 +130,8 @@ class ThrowawayPostgres:
     def stop(self) -> None:
         """Stop the server and remove the cluster's directory."""
         if self._started:
-            try:
+            with contextlib.suppress(PostgresUnavailable):
                 self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"),
                           "-m", "immediate", "-w", "stop")
-            except PostgresUnavailable:
-                pass
             self._started = False
         shutil.rmtree(self.root, ignore_errors=True)
