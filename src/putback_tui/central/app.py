@@ -151,12 +151,12 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
             "upstream and downstream systems set order status and read applied entries."
         ),
         responses=_ERRORS,
-        dependencies=[Depends(_strict_query)],
     )
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     bearer = HTTPBearer(auto_error=False, description="A token from `putback central add-*`.")
 
     def client(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Client:
         found = store.authenticate(credentials.credentials) if credentials else None
@@ -164,6 +164,8 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
             raise HTTPException(
                 401, "missing or unknown token", headers={"WWW-Authenticate": "Bearer"}
             )
+        # After the token: an anonymous caller learns nothing, not even which parameters exist.
+        _strict_query(request)
         return found
 
     def terminal(caller: Annotated[Client, Depends(client)]) -> Client:
