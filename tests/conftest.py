@@ -46,3 +46,29 @@ def stock_of(ledger: Ledger, sku: str) -> tuple[dict[str, int], int]:
     """QOH by location and ATP of one SKU, as a user reads them from ``putback stock``."""
     qoh, atp = ledger.stock(sku)
     return {loc: n for _, loc, n in qoh}, dict(atp).get(sku, 0)
+
+
+# The central-store and sync fixtures live in their own module; importing them here registers them.
+from tests.central_support import (  # noqa: E402
+    Central,
+    MakeTerminal,
+    Terminal,
+    central,
+    make_terminal,
+    pg_cluster,
+    postgres_url,
+    server,
+    store,
+)
+
+__all__ = [
+    "Central",
+    "MakeTerminal",
+    "Terminal",
+    "central",
+    "make_terminal",
+    "pg_cluster",
+    "postgres_url",
+    "server",
+    "store",
+]

@@ -387,5 +387,12 @@ def main() -> None:
     cli(prog_name="putback")
 
 
+from putback_tui.central.cli import central  # noqa: E402  (registered last: others edit above)
+from putback_tui.sync.cli import connect, sync  # noqa: E402
+
+for _command in (central, sync, connect):
+    cli.add_command(_command)
+
+
 if __name__ == "__main__":
     main()

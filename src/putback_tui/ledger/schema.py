@@ -127,3 +127,63 @@ def m001_initial(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migrations()
+def m002_sync(db: Database) -> None:
+    """Sync bookkeeping: the central store's answers, staged pulls, and central line progress.
+
+    ``entries`` is never touched: what was sent is known from ``sync_answers`` (one row per
+    entry the central store answered for good) and ``meta`` (``sync.acked_through``, the pull
+    cursor, and ``sync.baseline_seq``: the highest of this terminal's entries the pulled
+    baseline already includes).
+    """
+    db.executescript(
+        """
+        CREATE TABLE sync_answers (
+            seq INTEGER PRIMARY KEY,
+            entry_id TEXT NOT NULL UNIQUE,
+            outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'refused')),
+            reason TEXT,
+            answered_at TEXT NOT NULL
+        );
+        CREATE INDEX sync_answers_refused ON sync_answers (seq) WHERE outcome = 'refused';
+        -- An answer is final: like the entries it answers, it is never changed or removed.
+        CREATE TRIGGER sync_answers_final_update BEFORE UPDATE ON sync_answers
+        BEGIN
+            SELECT RAISE(ABORT, 'sync answers are final');
+        END;
+        CREATE TRIGGER sync_answers_final_delete BEFORE DELETE ON sync_answers
+        BEGIN
+            SELECT RAISE(ABORT, 'sync answers are final');
+        END;
+
+        -- Central line progress (every terminal): line_progress is this plus pending entries.
+        CREATE TABLE baseline_progress (
+            order_id TEXT NOT NULL,
+            line_no INTEGER NOT NULL,
+            released INTEGER NOT NULL,
+            rejected INTEGER NOT NULL,
+            put_back INTEGER NOT NULL,
+            PRIMARY KEY (order_id, line_no)
+        ) WITHOUT ROWID;
+
+        -- Pages of a pull round wait here until the round is complete, then replace or update
+        -- the baseline in one transaction, so the projections never mix two snapshots.
+        CREATE TABLE sync_pull_qoh (
+            sku TEXT NOT NULL,
+            location TEXT NOT NULL,
+            qoh INTEGER NOT NULL,
+            PRIMARY KEY (sku, location)
+        ) WITHOUT ROWID;
+        CREATE TABLE sync_pull_atp (sku TEXT PRIMARY KEY, atp INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE sync_pull_progress (
+            order_id TEXT NOT NULL,
+            line_no INTEGER NOT NULL,
+            released INTEGER NOT NULL,
+            rejected INTEGER NOT NULL,
+            put_back INTEGER NOT NULL,
+            PRIMARY KEY (order_id, line_no)
+        ) WITHOUT ROWID;
+        """
+    )

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -34,6 +34,9 @@ from putback_tui.domain.models import (
     StockChange,
 )
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
+
+if TYPE_CHECKING:
+    from putback_tui.ledger.sync import RefusedEntry
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -253,26 +256,26 @@ class Ledger:
             return tx.stock_rows(sku)
 
     def rebuild_stock(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-        """Stock rebuilt from the baseline plus every entry's recorded changes.
+        """Stock rebuilt from the baseline plus every entry the baseline does not include.
 
-        Must always equal the projections; tests and ``putback doctor`` check it.
+        Before the first pull from the central store that is every entry; after it, the
+        entries after ``sync.baseline_seq`` (see :mod:`putback_tui.ledger.sync`). Must always
+        equal the projections; tests and ``putback doctor`` check it.
         """
+        from putback_tui.ledger import sync
+
         with self.read() as tx:
-            qoh: dict[tuple[str, str], int] = {
-                (r[0], r[1]): r[2]
-                for r in tx.conn.execute("SELECT sku, location, qoh FROM baseline_qoh")
-            }
-            atp: dict[str, int] = {
-                r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM baseline_atp")
-            }
-            for (changes_json,) in tx.conn.execute("SELECT changes FROM entries ORDER BY seq"):
-                for change in json.loads(changes_json):
-                    if change.get("location") is not None:
-                        key = (change["sku"], change["location"])
-                        qoh[key] = qoh.get(key, 0) + change.get("qoh", 0)
-                    else:
-                        atp[change["sku"]] = atp.get(change["sku"], 0) + change.get("atp", 0)
-            return qoh, atp
+            return sync.rebuilt_stock(tx)
+
+    def refused_entries(self) -> list[RefusedEntry]:
+        """Entries the central store refused, oldest first, each with its reason.
+
+        They are kept here, never dropped, for a supervisor to see.
+        """
+        from putback_tui.ledger import sync
+
+        with self.read() as tx:
+            return sync.refused_entries(tx)
 
 
 class Transaction:

@@ -1,0 +1,207 @@
+"""Benchmark of sync into the central store; run through scripts/bench-sync.
+
+1. Drain: one terminal's backlog of N ledger entries (put-backs with line and stock changes)
+   sent by the real SyncWorker over HTTP to a central store served by `putback central serve`
+   in its own process, on SQLite and on PostgreSQL. Baseline, measured in the same run: the
+   same entries inserted straight into the same database (executemany, one transaction per
+   batch of the same size, no HTTP, no checks).
+2. Fan-in: 50 terminals pushing concurrently to PostgreSQL: entries per second and the p99
+   time to answer one batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from putback_tui.central.server import free_port
+from putback_tui.central.storage import CentralStore, open_store
+from putback_tui.central.throwaway import ThrowawayPostgres
+from putback_tui.config import SyncSettings
+from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
+from putback_tui.domain.models import LineChange, Order, OrderLine, OrderStatus, StockChange
+from putback_tui.ledger import Ledger
+from putback_tui.sync.client import SyncClient
+from putback_tui.sync.wire import ClientKind
+from putback_tui.sync.worker import SyncWorker
+
+SKUS = [f"SKU-{i:04d}" for i in range(200)]
+ORDERS = 2000
+
+
+def setup_reference(store: CentralStore, facility: str) -> None:
+    orders = [
+        Order(order_id=f"{facility}-O{i}", facility=facility, status=OrderStatus.CANCELLED,
+              lines=(OrderLine(line_no=1, sku=SKUS[i % len(SKUS)], quantity=10**6,
+                               picked=10**6),))
+        for i in range(ORDERS)
+    ]
+    store.import_data(
+        orders=orders,
+        stock=[(facility, s, "A-01", 100) for s in SKUS],
+        atp=[(facility, s, 100) for s in SKUS],
+    )
+
+
+def draft(i: int, facility: str) -> EntryDraft:
+    order = i % ORDERS
+    sku = SKUS[order % len(SKUS)]
+    return EntryDraft(
+        kind=EntryKind.PUT_BACK, order_id=f"{facility}-O{order}",
+        details=EntryDetails(sku=sku, quantity=1, location="A-01"),
+        changes=(StockChange(sku=sku, location="A-01", qoh=1), StockChange(sku=sku, atp=1)),
+        line_changes=(LineChange(order_id=f"{facility}-O{order}", line_no=1, put_back=1),),
+    )
+
+
+def entries_for(terminal: str, facility: str, n: int) -> list[Entry]:
+    now = datetime.now(UTC)
+    return [
+        Entry(**draft(i, facility).model_dump(), entry_id=new_entry_id(), seq=i + 1,
+              terminal=terminal, facility=facility, operator="OP-1", created_at=now)
+        for i in range(n)
+    ]
+
+
+def baseline(store: CentralStore, entries: list[Entry], batch: int) -> float:
+    """Entries per second inserting the same rows straight into the same database."""
+    with store.engine.write() as tx:
+        tx.run("CREATE TABLE bench_baseline AS SELECT * FROM entries WHERE 1 = 0")
+    start = time.perf_counter()
+    for i in range(0, len(entries), batch):
+        rows = [
+            (1_000_000_000 + i + k, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
+             e.order_id, "applied", None, e.created_at.isoformat(), e.model_dump_json())
+            for k, e in enumerate(entries[i : i + batch])
+        ]
+        with store.engine.write() as tx:
+            tx.many("INSERT INTO bench_baseline VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(entries) / (time.perf_counter() - start)
+
+
+def serve(db: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from putback_tui.cli import main; main()", "central", "serve",
+         "--db", db, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/openapi.json", timeout=1).close()
+            return proc, url
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("central store did not start") from None
+            time.sleep(0.1)
+
+
+def drain(db: str, store: CentralStore, n: int, batch: int, work: Path) -> tuple[float, float]:
+    setup_reference(store, "F1")
+    token = store.add_client("T1", ClientKind.TERMINAL, "F1")
+    ledger = Ledger(work / f"{store.kind}-terminal.sqlite3")
+    with ledger.write() as tx:  # the backlog, made offline (not timed)
+        for i in range(n):
+            tx.append(draft(i, "F1"), terminal="T1", facility="F1", operator="OP-1")
+    ledger.close()
+    proc, url = serve(db)
+    try:
+        worker = SyncWorker(
+            work / f"{store.kind}-terminal.sqlite3",
+            SyncSettings(url=url, token=SecretStr(token), batch_size=batch),
+        )
+        start = time.perf_counter()
+        state = worker.run_once()
+        took = time.perf_counter() - start
+        worker.stop()
+    finally:
+        proc.terminate()
+        proc.wait()
+    assert (state.waiting, state.refused) == (0, 0), state
+    rate = n / took
+    base = baseline(store, entries_for("T1", "F1", n), batch)
+    return rate, base
+
+
+def fan_in(db: str, store: CentralStore, terminals: int, per: int, batch: int) -> dict[str, float]:
+    names = [f"T{i:02d}" for i in range(terminals)]
+    setup_reference(store, "F2")
+    tokens = {t: store.add_client(t, ClientKind.TERMINAL, "F2") for t in names}
+    bodies = {t: entries_for(t, "F2", per) for t in names}
+    proc, url = serve(db)
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def push(name: str) -> None:
+        with SyncClient(url, tokens[name], timeout_s=120) as client:
+            entries = bodies[name]
+            for i in range(0, len(entries), batch):
+                t0 = time.perf_counter()
+                client.push(entries[i : i + batch])
+                with lock:
+                    times.append(time.perf_counter() - t0)
+
+    try:
+        threads = [threading.Thread(target=push, args=(t,)) for t in names]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        took = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait()
+    times.sort()
+    return {
+        "entries_per_s": terminals * per / took,
+        "p50_ms": statistics.median(times) * 1000,
+        "p99_ms": times[max(0, int(len(times) * 0.99) - 1)] * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10,000 entries, 50 x 400")
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    n = 10_000 if args.quick else 100_000
+    per = 400 if args.quick else 2000
+    work = Path(tempfile.mkdtemp(prefix="putback-bench-"))
+    print(f"drain of {n:,} entries, batches of {args.batch}; fan-in 50 terminals x {per:,} "
+          f"entries in batches of 200 (cpus: {os.cpu_count()})")
+    pg = ThrowawayPostgres(durable=True).start()
+    try:
+        for kind in ("sqlite", "postgresql"):
+            db = str(work / "central.sqlite3") if kind == "sqlite" else pg.create_database("bench")
+            store = open_store(db)
+            rate, base = drain(db, store, n, args.batch, work)
+            print(f"{kind:<10} drain {rate:>9,.0f} entries/s   baseline {base:>9,.0f} entries/s "
+                  f"  ratio {rate / base:.2f}")
+            store.close()
+        db = pg.create_database("fanin")
+        store = open_store(db)
+        fig = fan_in(db, store, 50, per, 200)
+        store.close()
+        print(f"postgresql 50 terminals {fig['entries_per_s']:>9,.0f} entries/s   batch answer "
+              f"p50 {fig['p50_ms']:.0f} ms, p99 {fig['p99_ms']:.0f} ms")
+    finally:
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()

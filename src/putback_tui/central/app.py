@@ -1,0 +1,269 @@
+"""The central store's HTTP API (FastAPI): batch ingest, changes and event feeds, order status.
+
+Every path is versioned (``/v1/...``) and every call but the published OpenAPI document needs a
+bearer token from ``putback central add-terminal`` (or ``add-system``): a missing or unknown
+token is 401; a terminal acting for another terminal or facility, or a terminal calling a
+system's endpoint, is 403. A request body over the size limit is 413 and a malformed one 422;
+in both cases nothing of it is applied.
+"""
+
+# No "from __future__ import annotations": FastAPI reads the endpoints' annotations at runtime,
+# and they name dependencies local to create_app().
+import sqlite3
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from putback_tui.central.storage import CentralStore, Client, StoreError, UnknownOrderError
+from putback_tui.domain.models import Order, OrderStatus
+from putback_tui.sync.wire import (
+    API_PREFIX,
+    API_VERSION,
+    MAX_PAGE,
+    BatchResult,
+    ChangesPage,
+    ClientInfo,
+    ClientKind,
+    EntryBatch,
+    ErrorBody,
+    EventsPage,
+    OrderStatusUpdate,
+)
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""Largest request body accepted: a full batch of entries is well under 4 MiB."""
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not readable (e.g. not UTF-8)."},
+    401: {"model": ErrorBody, "description": "Missing or unknown token."},
+    403: {"model": ErrorBody, "description": "The token may not do this."},
+    413: {"model": ErrorBody, "description": "Request body too large."},
+    503: {"model": ErrorBody, "description": "The database is unreachable; retry later."},
+}
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, before parsing.
+
+    Checks ``Content-Length`` up front and counts streamed (chunked) bodies as they arrive, so
+    an oversized batch is never held in memory beyond the limit nor applied in part.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 413 once the body is over the limit."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(send)
+                return
+        # Read the body up to the limit before the app sees any of it: the app's own body
+        # parser turns any error while reading into a 400, and 413 is the honest answer.
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay(message, receive), send)
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body over {self.limit} bytes: send smaller batches"},
+            status_code=413,
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A receive callable giving ``first`` back, then whatever the client sends next."""
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _no_receive() -> Message:  # pragma: no cover - JSONResponse never reads
+    return {"type": "http.disconnect"}
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _strict_query(request: Request) -> None:
+    """Refuse unknown query parameters (422): a typo must not silently read the wrong page."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _query_names(route.dependant)
+    unknown = [key for key in request.query_params if key not in allowed]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", key),
+                 "msg": "unknown query parameter", "input": request.query_params[key]}
+                for key in unknown
+            ]
+        )
+
+
+def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The API over ``store``. The caller owns the store and closes it."""
+    app = FastAPI(
+        title="putback central store",
+        version=f"{API_VERSION}.0",
+        description=(
+            "Terminals push ledger entries in batches and pull their facility's changes; "
+            "upstream and downstream systems set order status and read applied entries."
+        ),
+        responses=_ERRORS,
+    )
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    bearer = HTTPBearer(auto_error=False, description="A token from `putback central add-*`.")
+
+    def client(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Client:
+        found = store.authenticate(credentials.credentials) if credentials else None
+        if found is None:
+            raise HTTPException(
+                401, "missing or unknown token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        # After the token: an anonymous caller learns nothing, not even which parameters exist.
+        _strict_query(request)
+        return found
+
+    def terminal(caller: Annotated[Client, Depends(client)]) -> Client:
+        if caller.kind is not ClientKind.TERMINAL:
+            raise HTTPException(403, f"{caller.name} is not a terminal")
+        return caller
+
+    def system(caller: Annotated[Client, Depends(client)]) -> Client:
+        if caller.kind is not ClientKind.SYSTEM:
+            raise HTTPException(403, f"{caller.name} is a terminal, not an upstream system")
+        return caller
+
+    @app.exception_handler(StoreError)
+    @app.exception_handler(sqlite3.OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away or stayed locked: the client retries the whole call later.
+        return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
+
+    @app.get(f"{API_PREFIX}/whoami", tags=["terminals"])
+    def whoami(caller: Annotated[Client, Depends(client)]) -> ClientInfo:
+        """Who the token belongs to (``putback connect`` checks a token with this)."""
+        return caller.info()
+
+    @app.post(f"{API_PREFIX}/entries", tags=["terminals"])
+    def post_entries(
+        batch: EntryBatch, caller: Annotated[Client, Depends(terminal)]
+    ) -> BatchResult:
+        """Apply a batch of the caller's ledger entries, each at most once, in sequence order.
+
+        Each entry is answered ``applied``, ``duplicate`` (already received: nothing applied
+        again) or ``refused`` with a reason. A retryable refusal (an earlier entry missing)
+        is not recorded: send it again after the missing ones. The batch is one transaction.
+        """
+        for i, entry in enumerate(batch.entries):
+            if entry.terminal != caller.name or entry.facility != caller.facility:
+                raise HTTPException(
+                    403,
+                    f"entry {i} ({entry.entry_id}) is from {entry.terminal} at {entry.facility}; "
+                    f"this token is {caller.name} at {caller.facility}: nothing was applied",
+                )
+            if i and entry.seq <= batch.entries[i - 1].seq:
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "value_error",
+                            "loc": ("body", "entries", i, "seq"),
+                            "msg": "entries must be in strictly increasing seq order; "
+                            "nothing was applied",
+                            "input": entry.seq,
+                        }
+                    ]
+                )
+        return BatchResult(results=tuple(store.ingest(caller, batch.entries)))
+
+    @app.get(f"{API_PREFIX}/changes", tags=["terminals"])
+    def get_changes(
+        caller: Annotated[Client, Depends(terminal)],
+        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+    ) -> ChangesPage:
+        """Orders, products, barcodes, locations, operators and stock changed after ``cursor``.
+
+        Read from ``next_cursor`` again while ``has_more``.
+        """
+        return store.changes(caller, cursor, limit)
+
+    @app.get(f"{API_PREFIX}/events", tags=["systems"])
+    def get_events(
+        caller: Annotated[Client, Depends(client)],
+        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+        facility: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> EventsPage:
+        """Every applied entry after ``cursor``, in the order applied (for OMS and ERP).
+
+        A system reads every facility (or one); a terminal only its own facility.
+        """
+        if caller.kind is ClientKind.TERMINAL:
+            if facility is not None and facility != caller.facility:
+                raise HTTPException(403, f"{caller.name} may read only {caller.facility}")
+            facility = caller.facility
+        return store.events(cursor, limit, facility)
+
+    @app.put(
+        f"{API_PREFIX}/orders/{{order_id}}/status",
+        tags=["systems"],
+        responses={404: {"model": ErrorBody, "description": "No such order."}},
+    )
+    def put_order_status(
+        order_id: str, update: OrderStatusUpdate, caller: Annotated[Client, Depends(system)]
+    ) -> Order:
+        """Set an order's status (cancelled, deleted, failed) as the OMS reports it."""
+        try:
+            return store.set_order_status(
+                order_id, OrderStatus(update.status.value), update.changed_at
+            )
+        except UnknownOrderError as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    return app

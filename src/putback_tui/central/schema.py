@@ -1,0 +1,124 @@
+"""The central store's schema: numbered migrations written once for SQLite and PostgreSQL.
+
+Statements are plain SQL both engines accept; the two differences are spelled as fields
+(``{pk}`` the integer primary key, ``{big}`` a 64-bit integer). Timestamps are stored as ISO
+8601 text in UTC, which sorts and compares the same on both engines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step, applied once, in order, inside a transaction."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial",
+        (
+            # One counter hands out every revision and feed position. Writers take its row lock
+            # first, so positions become visible in the order they were handed out and a feed
+            # reader that has seen position N can never later find a smaller one appear.
+            "CREATE TABLE counters (name TEXT PRIMARY KEY, value {big} NOT NULL)",
+            "INSERT INTO counters (name, value) VALUES ('rev', 0)",
+            # Terminals and systems; only the SHA-256 of a token is kept.
+            """CREATE TABLE clients (
+                name TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('terminal', 'system')),
+                facility TEXT,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                last_seq {big} NOT NULL DEFAULT 0
+            )""",
+            # Every entry a terminal sent and the central store answered for good: applied or
+            # refused (kept, never dropped). entry_id makes ingest idempotent.
+            """CREATE TABLE entries (
+                position {pk},
+                entry_id TEXT NOT NULL UNIQUE,
+                terminal TEXT NOT NULL,
+                facility TEXT NOT NULL,
+                seq {big} NOT NULL,
+                kind TEXT NOT NULL,
+                order_id TEXT,
+                outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'refused')),
+                reason TEXT,
+                received_at TEXT NOT NULL,
+                body TEXT NOT NULL,
+                UNIQUE (terminal, seq)
+            )""",
+            "CREATE INDEX entries_by_facility ON entries (facility, position)",
+            """CREATE TABLE products (
+                sku TEXT PRIMARY KEY,
+                description TEXT NOT NULL,
+                gtins TEXT NOT NULL,
+                lot_tracked INTEGER NOT NULL DEFAULT 0,
+                home_location TEXT,
+                rev {big} NOT NULL
+            )""",
+            "CREATE INDEX products_by_rev ON products (rev)",
+            """CREATE TABLE locations (
+                code TEXT PRIMARY KEY,
+                facility TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                barcode TEXT NOT NULL,
+                rev {big} NOT NULL
+            )""",
+            "CREATE INDEX locations_by_rev ON locations (facility, rev)",
+            """CREATE TABLE operators (
+                badge TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                rev {big} NOT NULL
+            )""",
+            "CREATE INDEX operators_by_rev ON operators (rev)",
+            """CREATE TABLE orders (
+                order_id TEXT PRIMARY KEY,
+                facility TEXT NOT NULL,
+                status TEXT NOT NULL,
+                has_label INTEGER NOT NULL DEFAULT 0,
+                status_changed_at TEXT,
+                rev {big} NOT NULL
+            )""",
+            "CREATE INDEX orders_by_rev ON orders (facility, rev)",
+            # Central facts plus progress over every terminal: the limits are re-checked here.
+            """CREATE TABLE order_lines (
+                order_id TEXT NOT NULL,
+                line_no INTEGER NOT NULL,
+                sku TEXT NOT NULL,
+                quantity INTEGER NOT NULL CHECK (quantity >= 0),
+                picked INTEGER NOT NULL CHECK (picked >= 0),
+                pick_location TEXT,
+                lot TEXT,
+                released INTEGER NOT NULL DEFAULT 0 CHECK (released >= 0),
+                rejected INTEGER NOT NULL DEFAULT 0 CHECK (rejected >= 0),
+                put_back INTEGER NOT NULL DEFAULT 0 CHECK (put_back >= 0),
+                PRIMARY KEY (order_id, line_no)
+            )""",
+            """CREATE TABLE stock_qoh (
+                facility TEXT NOT NULL,
+                sku TEXT NOT NULL,
+                location TEXT NOT NULL,
+                qoh {big} NOT NULL CHECK (qoh >= 0),
+                rev {big} NOT NULL,
+                PRIMARY KEY (facility, sku, location)
+            )""",
+            "CREATE INDEX stock_qoh_by_rev ON stock_qoh (facility, rev)",
+            """CREATE TABLE stock_atp (
+                facility TEXT NOT NULL,
+                sku TEXT NOT NULL,
+                atp {big} NOT NULL CHECK (atp >= 0),
+                rev {big} NOT NULL,
+                PRIMARY KEY (facility, sku)
+            )""",
+            "CREATE INDEX stock_atp_by_rev ON stock_atp (facility, rev)",
+        ),
+    ),
+)

@@ -1,0 +1,998 @@
+"""The central store's storage: one class of queries over SQLite or PostgreSQL.
+
+:class:`CentralStore` holds every query, written once with ``?`` placeholders; the two
+engines differ only in how a connection is made, how a write transaction takes the lock, and
+the placeholder style, which :class:`SqliteEngine` and :class:`PostgresEngine` supply.
+
+Transactions: **one per batch**. A batch is the unit the terminal retries, so making it atomic
+means a retried batch finds either all of it or none of it; and one commit per batch (not per
+entry) is what lets ingest keep up with a backlog. Writers are serialised: SQLite by
+``BEGIN IMMEDIATE``, PostgreSQL by a row lock on the revision counter taken first. That keeps
+the feeds' cursors safe (a position, once read past, can never appear later) and makes the line
+limits race-free without retry loops; a batch of hundreds of entries holds the lock for a few
+milliseconds, so a site's terminals do not queue behind each other for long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+import psycopg
+
+from putback_tui.central.schema import MIGRATIONS
+from putback_tui.domain.entries import Entry
+from putback_tui.domain.models import (
+    Location,
+    LocationKind,
+    Operator,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+)
+from putback_tui.sync.wire import (
+    AppliedEntry,
+    ChangesPage,
+    ClientInfo,
+    ClientKind,
+    EntryResult,
+    EventsPage,
+    Outcome,
+    StockLevel,
+)
+
+Row = tuple[Any, ...]
+_CHUNK = 500
+"""Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits."""
+
+
+class StoreError(Exception):
+    """The central store cannot do what was asked; the message says why."""
+
+
+class ClientExists(StoreError):
+    """A terminal or system of that name is already enrolled."""
+
+
+class UnknownOrderError(StoreError):
+    """No order has that ID."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token: SHA-256, hex.
+
+    Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# -- engines ----------------------------------------------------------------------------------
+
+
+class Tx(Protocol):
+    """What the queries need of an open transaction."""
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query and return every row."""
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement and return how many rows it changed."""
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run a statement once per row of parameters."""
+
+
+C = TypeVar("C")
+
+
+class _Pool(Generic[C]):
+    """A few open connections reused across requests (threads take one each)."""
+
+    def __init__(self, connect: Callable[[], C], close: Callable[[C], None], size: int) -> None:
+        self._connect = connect
+        self._close = close
+        self._idle: queue.LifoQueue[C] = queue.LifoQueue()
+        self._size = size
+
+    @contextmanager
+    def get(self) -> Iterator[C]:
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            yield conn
+        except BaseException:
+            # The connection's state is unknown after an error: never hand it out again.
+            self._close(conn)
+            raise
+        if self._idle.qsize() < self._size:
+            self._idle.put(conn)
+        else:
+            self._close(conn)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._close(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+class _SqliteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _sql(sql: str) -> Any:
+        # Queries are literals of this module, never user text: '?' is only a placeholder.
+        return sql.replace("?", "%s")
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.conn.execute(self._sql(sql), params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(self._sql(sql), params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
+
+
+class SqliteEngine:
+    """A SQLite file (WAL, ``synchronous=FULL``): the default, for one site."""
+
+    name = "sqlite"
+    types = {"pk": "INTEGER PRIMARY KEY", "big": "INTEGER"}
+
+    def __init__(self, path: Path, *, pool_size: int = 8) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._pool: _Pool[sqlite3.Connection] = _Pool(self._connect, _close_sqlite, pool_size)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction; ``BEGIN IMMEDIATE`` takes the writers' lock at once."""
+        with self._pool.get() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read transaction over one snapshot (WAL readers never wait on the writer)."""
+        with self._pool.get() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield _SqliteTx(conn)
+            finally:
+                conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        self._pool.close()
+
+
+def _close_sqlite(conn: sqlite3.Connection) -> None:
+    conn.close()
+
+
+class PostgresEngine:
+    """PostgreSQL through psycopg 3: many sites, replicas, managed services."""
+
+    name = "postgresql"
+    types = {"pk": "BIGINT PRIMARY KEY", "big": "BIGINT"}
+
+    def __init__(self, url: str, *, pool_size: int = 16) -> None:
+        self.url = url
+        self._pool: _Pool[psycopg.Connection[Row]] = _Pool(self._connect, _close_pg, pool_size)
+
+    def _connect(self) -> psycopg.Connection[Row]:
+        try:
+            # autocommit: transactions are opened explicitly, as on SQLite.
+            return psycopg.connect(self.url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"Cannot connect to PostgreSQL: {exc}".strip()) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction holding the revision counter's row lock (see the module)."""
+        with self._pool.get() as conn:
+            conn.execute("BEGIN")
+            try:
+                conn.execute("SELECT value FROM counters WHERE name = 'rev' FOR UPDATE")
+                yield _PgTx(conn)
+            except BaseException:
+                if not conn.broken:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction over one snapshot (repeatable read)."""
+        with self._pool.get() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield _PgTx(conn)
+            finally:
+                if not conn.broken:
+                    conn.execute("ROLLBACK")
+
+    @contextmanager
+    def migrating(self) -> Iterator[Tx]:
+        """A transaction for schema changes, serialised by an advisory lock."""
+        with self._pool.get() as conn:
+            conn.execute("BEGIN")
+            try:
+                conn.execute("SELECT pg_advisory_xact_lock(7365001)")
+                yield _PgTx(conn)
+            except BaseException:
+                if not conn.broken:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        self._pool.close()
+
+
+def _close_pg(conn: psycopg.Connection[Row]) -> None:
+    conn.close()
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Client:
+    """An authenticated caller."""
+
+    name: str
+    kind: ClientKind
+    facility: str | None
+
+    def info(self) -> ClientInfo:
+        """The caller as the wire shows it."""
+        return ClientInfo(name=self.name, kind=self.kind, facility=self.facility)
+
+
+@dataclass
+class _Line:
+    facility: str
+    quantity: int
+    picked: int
+    released: int
+    rejected: int
+    put_back: int
+    changed: bool = False
+
+
+class CentralStore:
+    """Every read and write of the central store, over either engine."""
+
+    def __init__(self, engine: SqliteEngine | PostgresEngine) -> None:
+        self.engine = engine
+
+    @property
+    def kind(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.name
+
+    def close(self) -> None:
+        """Close every connection."""
+        self.engine.close()
+
+    # -- schema --------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction.
+
+        Returns:
+            The versions applied now.
+        """
+        done: list[int] = []
+        ctx = (
+            self.engine.migrating
+            if isinstance(self.engine, PostgresEngine)
+            else self.engine.write
+        )
+        with ctx() as tx:
+            tx.run(
+                "CREATE TABLE IF NOT EXISTS central_schema "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+        for migration in MIGRATIONS:
+            with ctx() as tx:
+                if tx.all(
+                    "SELECT 1 FROM central_schema WHERE version = ?", (migration.version,)
+                ):
+                    continue
+                for statement in migration.statements:
+                    tx.run(statement.format(**self.engine.types))
+                tx.run(
+                    "INSERT INTO central_schema (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, _iso(utc_now())),
+                )
+                done.append(migration.version)
+        return done
+
+    # -- clients -------------------------------------------------------------------------
+
+    def add_client(self, name: str, kind: ClientKind, facility: str | None) -> str:
+        """Enrol a terminal (of ``facility``) or a system, and return its new token.
+
+        The token is returned once and only its hash is stored.
+
+        Raises:
+            ClientExists: the name is taken.
+        """
+        if kind is ClientKind.TERMINAL and not facility:
+            raise StoreError("A terminal needs a facility.")
+        token = "pbk_" + secrets.token_urlsafe(32)
+        with self.engine.write() as tx:
+            if tx.all("SELECT 1 FROM clients WHERE name = ?", (name,)):
+                raise ClientExists(f"{name} is already enrolled.")
+            tx.run(
+                "INSERT INTO clients (name, kind, facility, token_hash, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, kind.value, facility, hash_token(token), _iso(utc_now())),
+            )
+        return token
+
+    def authenticate(self, token: str) -> Client | None:
+        """The client holding ``token``, or None."""
+        with self.engine.read() as tx:
+            rows = tx.all(
+                "SELECT name, kind, facility FROM clients WHERE token_hash = ?",
+                (hash_token(token),),
+            )
+        if not rows:
+            return None
+        name, kind, facility = rows[0]
+        return Client(name=name, kind=ClientKind(kind), facility=facility)
+
+    # -- ingest --------------------------------------------------------------------------
+
+    def ingest(self, client: Client, entries: Sequence[Entry]) -> list[EntryResult]:
+        """Apply a terminal's batch: each entry at most once, in its sequence order.
+
+        The caller has checked that every entry is the client's own, of its facility, and that
+        sequence numbers strictly increase. Everything happens in one transaction: entries are
+        recorded (applied or refused), and line progress, stock and order status change with
+        them. Stock changes stop at zero, as on the terminal.
+
+        Returns:
+            One result per entry, in the batch's order.
+        """
+        received = _iso(utc_now())
+        with self.engine.write() as tx:
+            rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
+            last_seq = int(
+                tx.all("SELECT last_seq FROM clients WHERE name = ?", (client.name,))[0][0]
+            )
+            existing: dict[str, tuple[str, str, str | None]] = {
+                r[0]: (r[1], r[2], r[3])
+                for r in _in_chunks(
+                    tx,
+                    "SELECT entry_id, terminal, outcome, reason FROM entries "
+                    "WHERE entry_id IN ({marks})",
+                    [e.entry_id for e in entries],
+                )
+            }
+            lines = _load_lines(tx, {c.order_id for e in entries for c in e.line_changes})
+            qoh, atp = _load_stock(
+                tx, client.facility or "", {c.sku for e in entries for c in e.changes}
+            )
+            orders = _load_order_facilities(tx, {e.order_id for e in entries if e.order_id})
+            touched_qoh: set[tuple[str, str]] = set()
+            touched_atp: set[str] = set()
+            status_changes: dict[str, tuple[str, str]] = {}
+            recorded: list[tuple[Any, ...]] = []
+            results: list[EntryResult] = []
+            missing: str | None = None
+            for e in entries:
+                seen = existing.get(e.entry_id)
+                if seen is not None:
+                    results.append(_duplicate(e, client.name, *seen))
+                    continue
+                if missing is not None:
+                    results.append(_refused(e, missing, retryable=True))
+                    continue
+                if e.seq <= last_seq:
+                    # The terminal re-used a sequence number for a new entry (a re-initialised
+                    # ledger): it cannot be placed in the terminal's order any more.
+                    results.append(
+                        _refused(e, f"sequence number {e.seq} of {client.name} was already "
+                                    "used by another entry")
+                    )
+                    continue
+                if e.seq != last_seq + 1:
+                    missing = (
+                        f"missing seq {last_seq + 1} of {client.name}: entries are applied in "
+                        "order; send the missing ones first"
+                    )
+                    results.append(_refused(e, missing, retryable=True))
+                    continue
+                reason = _check_lines(e, lines)
+                rev += 1
+                if reason is None:
+                    _apply_lines(e, lines)
+                    for change in e.changes:
+                        if change.location is not None and change.qoh:
+                            key = (change.sku, change.location)
+                            qoh[key] = max(0, qoh.get(key, 0) + change.qoh)
+                            touched_qoh.add(key)
+                        if change.atp:
+                            atp[change.sku] = max(0, atp.get(change.sku, 0) + change.atp)
+                            touched_atp.add(change.sku)
+                    status = e.details.order_status
+                    if (
+                        status is not None
+                        and e.order_id is not None
+                        and orders.get(e.order_id) == e.facility
+                    ):
+                        status_changes[e.order_id] = (status.value, _iso(e.created_at))
+                    results.append(
+                        EntryResult(
+                            entry_id=e.entry_id, seq=e.seq, outcome=Outcome.APPLIED,
+                            recorded_as="applied",
+                        )
+                    )
+                else:
+                    results.append(_refused(e, reason))
+                recorded.append(
+                    (
+                        rev, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
+                        e.order_id, "refused" if reason else "applied", reason, received,
+                        e.model_dump_json(),
+                    )
+                )
+                existing[e.entry_id] = (client.name, "refused" if reason else "applied", reason)
+                last_seq = e.seq
+            if not recorded:
+                return results
+            tx.many(
+                "INSERT INTO entries (position, entry_id, terminal, facility, seq, kind, "
+                "order_id, outcome, reason, received_at, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                recorded,
+            )
+            changed = [(k, v) for k, v in lines.items() if v.changed]
+            tx.many(
+                "UPDATE order_lines SET released = ?, rejected = ?, put_back = ? "
+                "WHERE order_id = ? AND line_no = ?",
+                [(v.released, v.rejected, v.put_back, k[0], k[1]) for k, v in changed],
+            )
+            order_revs: list[tuple[Any, ...]] = []
+            for order_id in sorted({k[0] for k, _ in changed} | set(status_changes)):
+                rev += 1
+                order_revs.append((rev, order_id))
+            tx.many("UPDATE orders SET rev = ? WHERE order_id = ?", order_revs)
+            tx.many(
+                "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
+                [(s, at, oid) for oid, (s, at) in status_changes.items()],
+            )
+            facility = client.facility
+            qoh_rows = []
+            for sku, location in sorted(touched_qoh):
+                rev += 1
+                qoh_rows.append((facility, sku, location, qoh[(sku, location)], rev))
+            tx.many(
+                "INSERT INTO stock_qoh (facility, sku, location, qoh, rev) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (facility, sku, location) DO UPDATE SET qoh = excluded.qoh, "
+                "rev = excluded.rev",
+                qoh_rows,
+            )
+            atp_rows = []
+            for sku in sorted(touched_atp):
+                rev += 1
+                atp_rows.append((facility, sku, atp[sku], rev))
+            tx.many(
+                "INSERT INTO stock_atp (facility, sku, atp, rev) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (facility, sku) DO UPDATE SET atp = excluded.atp, rev = excluded.rev",
+                atp_rows,
+            )
+            tx.run("UPDATE clients SET last_seq = ? WHERE name = ?", (last_seq, client.name))
+            tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
+        return results
+
+    # -- feeds ---------------------------------------------------------------------------
+
+    def changes(self, client: Client, cursor: int, limit: int) -> ChangesPage:
+        """What changed for the client's facility after ``cursor``, at most ``limit`` items.
+
+        Orders, locations and stock of the facility; every product and operator.
+        """
+        facility = client.facility or ""
+        want = limit + 1
+        with self.engine.read() as tx:
+            through = tx.all("SELECT last_seq FROM clients WHERE name = ?", (client.name,))
+            items: list[tuple[int, str, Row]] = []
+            sources = (
+                ("order", "SELECT rev, order_id, facility, status, has_label, status_changed_at "
+                          "FROM orders WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                ("product", "SELECT rev, sku, description, gtins, lot_tracked, home_location "
+                            "FROM products WHERE rev > ? ORDER BY rev LIMIT ?", False),
+                ("location", "SELECT rev, code, facility, kind, barcode FROM locations "
+                             "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                ("operator", "SELECT rev, badge, name, role FROM operators "
+                             "WHERE rev > ? ORDER BY rev LIMIT ?", False),
+                ("qoh", "SELECT rev, sku, location, qoh FROM stock_qoh "
+                        "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                ("atp", "SELECT rev, sku, atp FROM stock_atp "
+                        "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+            )
+            for kind, sql, by_facility in sources:
+                params = (facility, cursor, want) if by_facility else (cursor, want)
+                items.extend((int(r[0]), kind, r) for r in tx.all(sql, params))
+            # The first `limit` items over all sources, by revision: each source gave its own
+            # first limit+1, so more than `limit` in total means there is more to read.
+            items.sort(key=lambda item: item[0])
+            has_more = len(items) > limit
+            page = items[:limit]
+            order_rows = [r for _, kind, r in page if kind == "order"]
+            lines = _order_lines(tx, [r[1] for r in order_rows])
+        return ChangesPage(
+            cursor=cursor,
+            next_cursor=page[-1][0] if page else cursor,
+            has_more=has_more,
+            applied_through_seq=int(through[0][0]) if through else 0,
+            orders=tuple(
+                Order(
+                    order_id=r[1], facility=r[2], status=OrderStatus(r[3]),
+                    has_label=bool(r[4]),
+                    status_changed_at=datetime.fromisoformat(r[5]) if r[5] else None,
+                    lines=tuple(lines.get(r[1], ())),
+                )
+                for r in order_rows
+            ),
+            products=tuple(
+                Product(
+                    sku=r[1], description=r[2], gtins=tuple(json.loads(r[3])),
+                    lot_tracked=bool(r[4]), home_location=r[5],
+                )
+                for _, kind, r in page
+                if kind == "product"
+            ),
+            locations=tuple(
+                Location(code=r[1], facility=r[2], kind=LocationKind(r[3]), barcode=r[4])
+                for _, kind, r in page
+                if kind == "location"
+            ),
+            operators=tuple(
+                Operator(badge=r[1], name=r[2], role=r[3])
+                for _, kind, r in page
+                if kind == "operator"
+            ),
+            stock=tuple(
+                StockLevel(sku=r[1], location=r[2], quantity=r[3])
+                if kind == "qoh"
+                else StockLevel(sku=r[1], quantity=r[2])
+                for _, kind, r in page
+                if kind in ("qoh", "atp")
+            ),
+        )
+
+    def events(self, cursor: int, limit: int, facility: str | None = None) -> EventsPage:
+        """Applied entries after position ``cursor``, in the order applied."""
+        sql = "SELECT position, received_at, body FROM entries WHERE outcome = 'applied' "
+        params: list[Any] = []
+        if facility is not None:
+            sql += "AND facility = ? "
+            params.append(facility)
+        sql += "AND position > ? ORDER BY position LIMIT ?"
+        params += [cursor, limit + 1]
+        with self.engine.read() as tx:
+            rows = tx.all(sql, params)
+        page = rows[:limit]
+        return EventsPage(
+            cursor=cursor,
+            next_cursor=int(page[-1][0]) if page else cursor,
+            has_more=len(rows) > limit,
+            events=tuple(
+                AppliedEntry(
+                    position=int(r[0]),
+                    received_at=datetime.fromisoformat(r[1]),
+                    entry=Entry.model_validate_json(r[2]),
+                )
+                for r in page
+            ),
+        )
+
+    def recorded(self, terminal: str | None = None) -> list[tuple[str, str, str | None]]:
+        """Every recorded entry as (entry_id, outcome, reason), in position order."""
+        sql = "SELECT entry_id, outcome, reason FROM entries"
+        params: tuple[Any, ...] = ()
+        if terminal is not None:
+            sql += " WHERE terminal = ?"
+            params = (terminal,)
+        with self.engine.read() as tx:
+            return [(r[0], r[1], r[2]) for r in tx.all(sql + " ORDER BY position", params)]
+
+    def stock(self, facility: str) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """The facility's QOH by (sku, location) and ATP by sku."""
+        with self.engine.read() as tx:
+            qoh = {
+                (r[0], r[1]): int(r[2])
+                for r in tx.all(
+                    "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ?", (facility,)
+                )
+            }
+            atp = {
+                r[0]: int(r[1])
+                for r in tx.all("SELECT sku, atp FROM stock_atp WHERE facility = ?", (facility,))
+            }
+        return qoh, atp
+
+    def order(self, order_id: str) -> Order | None:
+        """The order with its central progress, or None."""
+        with self.engine.read() as tx:
+            rows = tx.all(
+                "SELECT order_id, facility, status, has_label, status_changed_at FROM orders "
+                "WHERE order_id = ?",
+                (order_id,),
+            )
+            if not rows:
+                return None
+            lines = _order_lines(tx, [order_id])
+        r = rows[0]
+        return Order(
+            order_id=r[0], facility=r[1], status=OrderStatus(r[2]), has_label=bool(r[3]),
+            status_changed_at=datetime.fromisoformat(r[4]) if r[4] else None,
+            lines=tuple(lines.get(order_id, ())),
+        )
+
+    # -- upstream input ------------------------------------------------------------------
+
+    def set_order_status(
+        self, order_id: str, status: OrderStatus, changed_at: datetime | None = None
+    ) -> Order:
+        """Set an order's status as the OMS reports it.
+
+        Raises:
+            UnknownOrderError: no such order.
+        """
+        at = _iso(changed_at or utc_now())
+        with self.engine.write() as tx:
+            rev = self._next_rev(tx, 1)
+            if not tx.run(
+                "UPDATE orders SET status = ?, status_changed_at = ?, rev = ? WHERE order_id = ?",
+                (status.value, at, rev, order_id),
+            ):
+                raise UnknownOrderError(f"No order {order_id}.")
+        order = self.order(order_id)
+        assert order is not None
+        return order
+
+    def import_data(
+        self,
+        *,
+        products: Iterable[Product] = (),
+        locations: Iterable[Location] = (),
+        operators: Iterable[Operator] = (),
+        orders: Iterable[Order] = (),
+        stock: Iterable[tuple[str, str, str, int]] = (),
+        atp: Iterable[tuple[str, str, int]] = (),
+    ) -> dict[str, int]:
+        """Insert or replace reference data and set stock, in one transaction.
+
+        Orders keep the central progress of lines they already had; stock rows are set to the
+        given figures (facility, sku, location, qoh) and (facility, sku, atp).
+
+        Returns:
+            How many of each kind were loaded.
+        """
+        with self.engine.write() as tx:
+            rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
+
+            def revs(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+                nonlocal rev
+                out = []
+                for row in rows:
+                    rev += 1
+                    out.append((*row, rev))
+                return out
+
+            product_rows = revs(
+                (p.sku, p.description, json.dumps(list(p.gtins)), int(p.lot_tracked),
+                 p.home_location)
+                for p in products
+            )
+            tx.many(
+                "INSERT INTO products (sku, description, gtins, lot_tracked, home_location, rev) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET "
+                "description = excluded.description, gtins = excluded.gtins, "
+                "lot_tracked = excluded.lot_tracked, home_location = excluded.home_location, "
+                "rev = excluded.rev",
+                product_rows,
+            )
+            location_rows = revs(
+                (loc.code, loc.facility, loc.kind.value, loc.barcode) for loc in locations
+            )
+            tx.many(
+                "INSERT INTO locations (code, facility, kind, barcode, rev) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (code) DO UPDATE SET facility = excluded.facility, "
+                "kind = excluded.kind, barcode = excluded.barcode, rev = excluded.rev",
+                location_rows,
+            )
+            operator_rows = revs((o.badge, o.name, o.role) for o in operators)
+            tx.many(
+                "INSERT INTO operators (badge, name, role, rev) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (badge) DO UPDATE SET name = excluded.name, role = excluded.role, "
+                "rev = excluded.rev",
+                operator_rows,
+            )
+            order_list = list(orders)
+            tx.many(
+                "INSERT INTO orders (order_id, facility, status, has_label, status_changed_at, "
+                "rev) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+                "facility = excluded.facility, status = excluded.status, "
+                "has_label = excluded.has_label, status_changed_at = excluded.status_changed_at, "
+                "rev = excluded.rev",
+                revs(
+                    (o.order_id, o.facility, o.status.value, int(o.has_label),
+                     _iso(o.status_changed_at) if o.status_changed_at else None)
+                    for o in order_list
+                ),
+            )
+            tx.many(
+                "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked, "
+                "pick_location, lot) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (order_id, line_no) DO UPDATE SET sku = excluded.sku, "
+                "quantity = excluded.quantity, picked = excluded.picked, "
+                "pick_location = excluded.pick_location, lot = excluded.lot",
+                [
+                    (o.order_id, ln.line_no, ln.sku, ln.quantity, ln.picked, ln.pick_location,
+                     ln.lot)
+                    for o in order_list
+                    for ln in o.lines
+                ],
+            )
+            qoh_rows = revs(stock)
+            tx.many(
+                "INSERT INTO stock_qoh (facility, sku, location, qoh, rev) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (facility, sku, location) DO UPDATE SET qoh = excluded.qoh, "
+                "rev = excluded.rev",
+                qoh_rows,
+            )
+            atp_rows = revs(atp)
+            tx.many(
+                "INSERT INTO stock_atp (facility, sku, atp, rev) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (facility, sku) DO UPDATE SET atp = excluded.atp, rev = excluded.rev",
+                atp_rows,
+            )
+            tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
+        return {
+            "products": len(product_rows),
+            "locations": len(location_rows),
+            "operators": len(operator_rows),
+            "orders": len(order_list),
+            "stock rows": len(qoh_rows) + len(atp_rows),
+        }
+
+    @staticmethod
+    def _next_rev(tx: Tx, n: int) -> int:
+        rows = tx.all("SELECT value FROM counters WHERE name = 'rev'")
+        value = int(rows[0][0]) + n
+        tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (value,))
+        return value
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _in_chunks(tx: Tx, sql: str, keys: Sequence[Any], *extra: Any) -> Iterator[Row]:
+    for i in range(0, len(keys), _CHUNK):
+        chunk = list(keys[i : i + _CHUNK])
+        yield from tx.all(sql.format(marks=",".join("?" * len(chunk))), [*extra, *chunk])
+
+
+def _load_lines(tx: Tx, order_ids: set[str]) -> dict[tuple[str, int], _Line]:
+    return {
+        (r[0], int(r[1])): _Line(
+            facility=r[2], quantity=int(r[3]), picked=int(r[4]), released=int(r[5]),
+            rejected=int(r[6]), put_back=int(r[7]),
+        )
+        for r in _in_chunks(
+            tx,
+            "SELECT l.order_id, l.line_no, o.facility, l.quantity, l.picked, l.released, "
+            "l.rejected, l.put_back FROM order_lines l JOIN orders o USING (order_id) "
+            "WHERE l.order_id IN ({marks})",
+            sorted(order_ids),
+        )
+    }
+
+
+def _load_order_facilities(tx: Tx, order_ids: set[str]) -> dict[str, str]:
+    return {
+        r[0]: r[1]
+        for r in _in_chunks(
+            tx, "SELECT order_id, facility FROM orders WHERE order_id IN ({marks})",
+            sorted(order_ids),
+        )
+    }
+
+
+def _load_stock(
+    tx: Tx, facility: str, skus: set[str]
+) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    keys = sorted(skus)
+    qoh = {
+        (r[0], r[1]): int(r[2])
+        for r in _in_chunks(
+            tx, "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({marks})",
+            keys, facility,
+        )
+    }
+    atp = {
+        r[0]: int(r[1])
+        for r in _in_chunks(
+            tx, "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({marks})",
+            keys, facility,
+        )
+    }
+    return qoh, atp
+
+
+def _order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:
+    out: dict[str, list[OrderLine]] = {}
+    for r in _in_chunks(
+        tx,
+        "SELECT order_id, line_no, sku, quantity, picked, pick_location, lot, released, "
+        "rejected, put_back FROM order_lines WHERE order_id IN ({marks}) "
+        "ORDER BY order_id, line_no",
+        list(order_ids),
+    ):
+        out.setdefault(r[0], []).append(
+            OrderLine(
+                line_no=r[1], sku=r[2], quantity=r[3], picked=r[4], pick_location=r[5],
+                lot=r[6], released=r[7], rejected=r[8], put_back=r[9],
+            )
+        )
+    return out
+
+
+def _check_lines(entry: Entry, lines: dict[tuple[str, int], _Line]) -> str | None:
+    """Why the entry's line changes break a line's limits over every terminal, or None."""
+    # Sum per line first: one entry may touch a line more than once.
+    sums: dict[tuple[str, int], list[int]] = {}
+    for c in entry.line_changes:
+        s = sums.setdefault((c.order_id, c.line_no), [0, 0, 0])
+        s[0] += c.released
+        s[1] += c.rejected
+        s[2] += c.put_back
+    for (order_id, line_no), (released, rejected, put_back) in sums.items():
+        line = lines.get((order_id, line_no))
+        where = f"order {order_id} line {line_no}"
+        if line is None:
+            return f"{where} is not known to the central store"
+        if line.facility != entry.facility:
+            return f"{where} belongs to facility {line.facility}, not {entry.facility}"
+        unpicked = max(line.quantity - line.picked, 0)
+        new_released = line.released + released
+        new_rejected = line.rejected + rejected
+        new_put_back = line.put_back + put_back
+        if new_put_back > line.picked:
+            return (
+                f"put-back of {put_back} on {where} would exceed what was picked: "
+                f"{line.picked} picked, {line.put_back} already put back (another terminal "
+                "put it back first)"
+            )
+        if new_released + new_rejected > unpicked:
+            return (
+                f"releasing or rejecting {released + rejected} on {where} would exceed what "
+                f"was not picked: {unpicked} unpicked, {line.released} released and "
+                f"{line.rejected} rejected already"
+            )
+        if min(new_released, new_rejected, new_put_back) < 0:
+            return (
+                f"{where} has less recorded than this entry takes back "
+                "(the entry it undoes was refused)"
+            )
+    return None
+
+
+def _apply_lines(entry: Entry, lines: dict[tuple[str, int], _Line]) -> None:
+    for c in entry.line_changes:
+        line = lines[(c.order_id, c.line_no)]
+        line.released += c.released
+        line.rejected += c.rejected
+        line.put_back += c.put_back
+        line.changed = True
+
+
+def _refused(entry: Entry, reason: str, *, retryable: bool = False) -> EntryResult:
+    return EntryResult(
+        entry_id=entry.entry_id, seq=entry.seq, outcome=Outcome.REFUSED,
+        recorded_as=None if retryable else "refused", reason=reason, retryable=retryable,
+    )
+
+
+def _duplicate(
+    entry: Entry, client: str, terminal: str, outcome: str, reason: str | None
+) -> EntryResult:
+    if terminal != client:
+        return _refused(entry, f"entry ID {entry.entry_id} was already used by {terminal}")
+    return EntryResult(
+        entry_id=entry.entry_id, seq=entry.seq, outcome=Outcome.DUPLICATE,
+        recorded_as="refused" if outcome == "refused" else "applied", reason=reason,
+    )
+
+
+def open_store(url: str, *, migrate: bool = True) -> CentralStore:
+    """Open the central store named by ``url`` and bring its schema up to date.
+
+    ``postgresql://...`` (or ``postgres://``) is PostgreSQL; ``sqlite:///path``, or a plain
+    path, is a SQLite file.
+
+    Raises:
+        StoreError: the database cannot be reached.
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        engine: SqliteEngine | PostgresEngine = PostgresEngine(url)
+    else:
+        path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+        engine = SqliteEngine(Path(path).expanduser())
+    store = CentralStore(engine)
+    if migrate:
+        try:
+            store.migrate()
+        except (sqlite3.Error, psycopg.Error) as exc:
+            store.close()
+            raise StoreError(f"Cannot open the central store at {_redact(url)}: {exc}") from exc
+    return store
+
+
+def _redact(url: str) -> str:
+    # A PostgreSQL URL may hold a password: never print it.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url

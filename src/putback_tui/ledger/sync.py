@@ -1,0 +1,295 @@
+"""Sync bookkeeping in the local ledger: what the central store answered, and pulled changes.
+
+The sync worker writes only here (and the reference-data cache), each call inside one short
+transaction of its own ledger connection; ``entries`` is never touched.
+
+How stock stays "baseline + local entries" once the central store's stock is pulled:
+
+* ``baseline_qoh`` / ``baseline_atp`` / ``baseline_progress`` hold the central store's figures
+  as last pulled, and ``meta['sync.baseline_seq']`` the highest of this terminal's sequence
+  numbers that those figures already include (the central store says so with every page, read
+  in the same snapshot).
+* The projections are the baseline plus every local entry with ``seq > baseline_seq``, applied
+  in order and stopping at zero: the entries the central store has not answered yet, or whose
+  answer the pulled figures do not reflect yet. A refused entry drops out of the projections
+  once a pull includes its answer: the central store's figures are the truth.
+* A pull round is staged page by page and applied in one transaction once it is complete, and
+  the projections are recomputed in that same transaction, so the screens never see half a
+  snapshot. Before the first pull ``baseline_seq`` is 0 and this is exactly the old rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from putback_tui.domain.entries import Entry
+from putback_tui.domain.models import Location, Operator, Order, Product
+from putback_tui.ledger.store import _ENTRY_COLUMNS, Transaction, _entry_from_row, now_utc
+
+ACKED_THROUGH = "sync.acked_through"
+BASELINE_SEQ = "sync.baseline_seq"
+PULL_CURSOR = "sync.pull_cursor"
+PULL_FULL = "sync.pull_full"
+LAST_SUCCESS = "sync.last_success"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The central store's final answer for one entry."""
+
+    seq: int
+    entry_id: str
+    refused: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RefusedEntry:
+    """An entry the central store refused: kept here, shown to a supervisor."""
+
+    entry: Entry
+    reason: str
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    """What the status bar shows, read in one snapshot."""
+
+    waiting: int
+    """Entries not yet answered by the central store."""
+    refused: int
+    last_success: datetime | None
+
+
+def _meta_int(tx: Transaction, key: str) -> int:
+    value = tx.get_meta(key)
+    return int(value) if value else 0
+
+
+def acked_through(tx: Transaction) -> int:
+    """The highest seq such that every entry up to it has a final answer."""
+    return _meta_int(tx, ACKED_THROUGH)
+
+
+def unsent(tx: Transaction, limit: int) -> list[Entry]:
+    """The oldest entries without a final answer, in sequence order, at most ``limit``."""
+    return list(tx.entries(after_seq=acked_through(tx), limit=limit))
+
+
+def record_answers(tx: Transaction, answers: Sequence[Answer], at: datetime | None = None) -> None:
+    """Record final answers (in sequence order, from the oldest unanswered entry on).
+
+    A duplicate answer for an entry already answered is ignored: resending is safe.
+    """
+    when = (at or now_utc()).isoformat(timespec="microseconds")
+    tx.conn.executemany(
+        "INSERT OR IGNORE INTO sync_answers (seq, entry_id, outcome, reason, answered_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (a.seq, a.entry_id, "refused" if a.refused else "applied", a.reason, when)
+            for a in answers
+        ],
+    )
+    through = acked_through(tx)
+    for a in answers:
+        if a.seq == through + 1:
+            through = a.seq
+    tx.set_meta(ACKED_THROUGH, str(through))
+
+
+def counts(tx: Transaction) -> SyncCounts:
+    """Entries waiting, entries refused, and the last successful sync."""
+    waiting = tx.conn.execute(
+        "SELECT COUNT(*) FROM entries WHERE seq > ?", (acked_through(tx),)
+    ).fetchone()[0]
+    refused = tx.conn.execute(
+        "SELECT COUNT(*) FROM sync_answers WHERE outcome = 'refused'"
+    ).fetchone()[0]
+    last = tx.get_meta(LAST_SUCCESS)
+    return SyncCounts(
+        waiting=int(waiting),
+        refused=int(refused),
+        last_success=datetime.fromisoformat(last) if last else None,
+    )
+
+
+def refused_entries(tx: Transaction) -> list[RefusedEntry]:
+    """Every entry the central store refused, oldest first, with the reason it gave."""
+    columns = ", ".join(f"e.{c.strip()}" for c in _ENTRY_COLUMNS.split(","))
+    rows = tx.conn.execute(
+        f"SELECT {columns}, a.reason, a.answered_at FROM sync_answers a "
+        "JOIN entries e USING (seq) WHERE a.outcome = 'refused' ORDER BY a.seq"
+    ).fetchall()
+    return [
+        RefusedEntry(
+            entry=_entry_from_row(r[:-2]),
+            reason=r[-2] or "refused",
+            answered_at=datetime.fromisoformat(r[-1]),
+        )
+        for r in rows
+    ]
+
+
+def mark_success(tx: Transaction, at: datetime | None = None) -> None:
+    """Remember when a sync round last completed."""
+    tx.set_meta(LAST_SUCCESS, (at or now_utc()).isoformat(timespec="microseconds"))
+
+
+def pull_cursor(tx: Transaction) -> int:
+    """Where the next pull starts in the central store's changes feed."""
+    return _meta_int(tx, PULL_CURSOR)
+
+
+def apply_page(
+    tx: Transaction,
+    *,
+    cursor: int,
+    next_cursor: int,
+    has_more: bool,
+    applied_through_seq: int,
+    orders: Iterable[Order] = (),
+    products: Iterable[Product] = (),
+    locations: Iterable[Location] = (),
+    operators: Iterable[Operator] = (),
+    qoh: Iterable[tuple[str, str, int]] = (),
+    atp: Iterable[tuple[str, int]] = (),
+) -> bool:
+    """Apply one page of the changes feed; on the last page of a round, rebase stock.
+
+    Reference data goes straight into the cache. Stock and line progress are staged until the
+    round is complete (``has_more`` false), then the baseline is updated (replaced, for a round
+    that started at cursor 0: a full snapshot) and the projections recomputed.
+
+    Returns:
+        True when the page completed a round.
+    """
+    if cursor == 0:
+        for table in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress"):
+            tx.conn.execute(f"DELETE FROM {table}")
+        tx.set_meta(PULL_FULL, "1")
+    order_list = list(orders)
+    tx.upsert_products(products)
+    tx.upsert_locations(locations)
+    tx.upsert_operators(operators)
+    tx.upsert_orders(order_list)
+    tx.conn.executemany(
+        "INSERT OR REPLACE INTO sync_pull_progress VALUES (?, ?, ?, ?, ?)",
+        [
+            (o.order_id, ln.line_no, ln.released, ln.rejected, ln.put_back)
+            for o in order_list
+            for ln in o.lines
+        ],
+    )
+    tx.conn.executemany("INSERT OR REPLACE INTO sync_pull_qoh VALUES (?, ?, ?)", list(qoh))
+    tx.conn.executemany("INSERT OR REPLACE INTO sync_pull_atp VALUES (?, ?)", list(atp))
+    tx.set_meta(PULL_CURSOR, str(next_cursor))
+    if has_more:
+        return False
+    full = tx.get_meta(PULL_FULL) == "1"
+    old_seq = _meta_int(tx, BASELINE_SEQ)
+    staged = sum(
+        tx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress")
+    )
+    if full:
+        for table in ("baseline_qoh", "baseline_atp", "baseline_progress"):
+            tx.conn.execute(f"DELETE FROM {table}")
+    tx.conn.execute(
+        "INSERT OR REPLACE INTO baseline_qoh SELECT sku, location, qoh FROM sync_pull_qoh"
+    )
+    tx.conn.execute("INSERT OR REPLACE INTO baseline_atp SELECT sku, atp FROM sync_pull_atp")
+    tx.conn.execute("INSERT OR REPLACE INTO baseline_progress SELECT * FROM sync_pull_progress")
+    for table in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress"):
+        tx.conn.execute(f"DELETE FROM {table}")
+    new_seq = max(old_seq, applied_through_seq)
+    tx.set_meta(BASELINE_SEQ, str(new_seq))
+    tx.set_meta(PULL_FULL, "0")
+    if full or staged or new_seq != old_seq:
+        recompute_projections(tx)
+    return True
+
+
+def rebuilt_stock(tx: Transaction) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """Stock from the baseline plus every entry after ``baseline_seq``, stopping at zero."""
+    qoh: dict[tuple[str, str], int] = {
+        (r[0], r[1]): r[2] for r in tx.conn.execute("SELECT sku, location, qoh FROM baseline_qoh")
+    }
+    atp: dict[str, int] = {
+        r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM baseline_atp")
+    }
+    for (changes_json,) in tx.conn.execute(
+        "SELECT changes FROM entries WHERE seq > ? ORDER BY seq", (_meta_int(tx, BASELINE_SEQ),)
+    ):
+        for change in json.loads(changes_json):
+            if change.get("location") is not None:
+                key = (change["sku"], change["location"])
+                qoh[key] = max(0, qoh.get(key, 0) + change.get("qoh", 0))
+            else:
+                atp[change["sku"]] = max(0, atp.get(change["sku"], 0) + change.get("atp", 0))
+    return qoh, atp
+
+
+def rebuilt_progress(tx: Transaction) -> dict[tuple[str, int], tuple[int, int, int]]:
+    """Line progress from the central baseline plus every entry after ``baseline_seq``."""
+    progress: dict[tuple[str, int], list[int]] = {
+        (r[0], r[1]): [r[2], r[3], r[4]]
+        for r in tx.conn.execute(
+            "SELECT order_id, line_no, released, rejected, put_back FROM baseline_progress"
+        )
+    }
+    for (changes_json,) in tx.conn.execute(
+        "SELECT line_changes FROM entries WHERE seq > ? AND line_changes != '[]' ORDER BY seq",
+        (_meta_int(tx, BASELINE_SEQ),),
+    ):
+        for c in json.loads(changes_json):
+            p = progress.setdefault((c["order_id"], c["line_no"]), [0, 0, 0])
+            p[0] = max(0, p[0] + c.get("released", 0))
+            p[1] = max(0, p[1] + c.get("rejected", 0))
+            p[2] = max(0, p[2] + c.get("put_back", 0))
+    return {k: (v[0], v[1], v[2]) for k, v in progress.items()}
+
+
+def recompute_projections(tx: Transaction) -> None:
+    """Make stock and line progress equal to the rebuild, changing only rows that differ.
+
+    Rows that keep their figure keep their ``since`` (exception-area ageing); a location that
+    goes from empty to holding units gets ``since`` now, as an entry would give it.
+    """
+    now = now_utc().isoformat(timespec="microseconds")
+    qoh, atp = rebuilt_stock(tx)
+    current = {
+        (r[0], r[1]): r[2] for r in tx.conn.execute("SELECT sku, location, qoh FROM stock_qoh")
+    }
+    for key in current.keys() - qoh.keys():
+        tx.conn.execute("DELETE FROM stock_qoh WHERE sku = ? AND location = ?", key)
+    for (sku, location), value in qoh.items():
+        old = current.get((sku, location))
+        if old is None:
+            tx.conn.execute(
+                "INSERT INTO stock_qoh (sku, location, qoh, since) VALUES (?, ?, ?, ?)",
+                (sku, location, value, now),
+            )
+        elif old != value:
+            tx.conn.execute(
+                "UPDATE stock_qoh SET qoh = ?, since = CASE WHEN qoh = 0 THEN ? ELSE since END "
+                "WHERE sku = ? AND location = ?",
+                (value, now, sku, location),
+            )
+    current_atp = {r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM stock_atp")}
+    for sku in current_atp.keys() - atp.keys():
+        tx.conn.execute("DELETE FROM stock_atp WHERE sku = ?", (sku,))
+    tx.conn.executemany(
+        "INSERT OR REPLACE INTO stock_atp (sku, atp) VALUES (?, ?)",
+        [(sku, v) for sku, v in atp.items() if current_atp.get(sku) != v],
+    )
+    progress = rebuilt_progress(tx)
+    tx.conn.execute("DELETE FROM line_progress")
+    tx.conn.executemany(
+        "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(k[0], k[1], *v) for k, v in progress.items()],
+    )

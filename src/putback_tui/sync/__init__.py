@@ -1,0 +1,1 @@
+"""Terminal sync: wire models, HTTP client and the background worker."""

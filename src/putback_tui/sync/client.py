@@ -1,0 +1,140 @@
+"""The terminal's HTTP client for the central store (the only module that imports httpx)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from putback_tui.domain.entries import Entry
+from putback_tui.sync.wire import (
+    API_PREFIX,
+    BatchResult,
+    ChangesPage,
+    ClientInfo,
+    EntryBatch,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SyncError(Exception):
+    """Talking to the central store failed; the message says why, without the token."""
+
+
+class CentralUnavailable(SyncError):
+    """The central store cannot be reached or is failing (network, timeout, 5xx): retry."""
+
+
+class CentralRefused(SyncError):
+    """The central store answered with a client error (bad token, forbidden, bad request).
+
+    Attributes:
+        status: the HTTP status code.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SyncClient:
+    """Calls to one central store with one terminal token.
+
+    Args:
+        base_url: e.g. ``http://central.local:8700``.
+        token: the terminal's token.
+        timeout_s: for connecting and for each answer.
+        transport: an httpx transport (tests use it to drop answers on purpose).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        try:
+            response = self._http.request(method, API_PREFIX + path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise CentralUnavailable(f"{self.base_url} did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise CentralUnavailable(f"{self.base_url} unreachable: {exc}") from exc
+        status = response.status_code
+        if status >= 500 or status == 429:
+            raise CentralUnavailable(f"{self.base_url} answered {status}: {_detail(response)}")
+        if status >= 400:
+            raise CentralRefused(status, f"central store refused ({status}): {_detail(response)}")
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise SyncError(f"{self.base_url} gave an answer this terminal cannot read") from exc
+
+    def whoami(self) -> ClientInfo:
+        """Who the token belongs to.
+
+        Raises:
+            CentralUnavailable, CentralRefused (401 for an unknown token), SyncError.
+        """
+        return self._call(ClientInfo, "GET", "/whoami")
+
+    def push(self, entries: Sequence[Entry]) -> BatchResult:
+        """Send one batch of entries; the answer has one result per entry, in order.
+
+        Raises:
+            CentralUnavailable: no answer (the batch may or may not have been applied:
+                sending it again is safe). CentralRefused, SyncError.
+        """
+        body = EntryBatch(entries=tuple(entries)).model_dump_json()
+        result = self._call(
+            BatchResult, "POST", "/entries",
+            content=body, headers={"Content-Type": "application/json"},
+        )
+        if [r.entry_id for r in result.results] != [e.entry_id for e in entries]:
+            raise SyncError("the central store's answer does not match the batch sent")
+        return result
+
+    def changes(self, cursor: int, limit: int) -> ChangesPage:
+        """One page of the changes feed after ``cursor``.
+
+        Raises:
+            CentralUnavailable, CentralRefused, SyncError.
+        """
+        params = {"cursor": cursor, "limit": limit}
+        return self._call(ChangesPage, "GET", "/changes", params=params)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "no detail"
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        return str(detail[0].get("msg", detail[0]))
+    return response.reason_phrase or "no detail"

@@ -1,0 +1,160 @@
+"""Wire models of the sync protocol (version 1), shared by the terminal and the central store.
+
+Every payload is frozen and refuses unknown fields, and carries ``version`` so a central store
+can tell which protocol a terminal speaks; the paths are versioned too (``/v1/...``). Ledger
+entries travel as the domain's own :class:`~putback_tui.domain.entries.Entry`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from putback_tui.domain.entries import Entry
+from putback_tui.domain.models import (
+    AwareDatetime,
+    Frozen,
+    Location,
+    Operator,
+    Order,
+    OrderStatus,
+    Product,
+)
+
+API_VERSION = 1
+"""The protocol version these models speak."""
+API_PREFIX = f"/v{API_VERSION}"
+MAX_BATCH_ENTRIES = 5000
+"""A batch holds at most this many entries (the terminal's ``sync.batch_size`` is capped too)."""
+MAX_PAGE = 5000
+"""A feed page holds at most this many items."""
+
+Version = Literal[1]
+
+
+class EntryBatch(Frozen):
+    """A batch of ledger entries from one terminal, in its sequence order."""
+
+    version: Version = 1
+    entries: tuple[Entry, ...] = Field(min_length=1, max_length=MAX_BATCH_ENTRIES)
+
+
+class Outcome(StrEnum):
+    """What the central store did with one entry."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    """Already received earlier (same entry ID): nothing was applied again."""
+    REFUSED = "refused"
+
+
+class EntryResult(Frozen):
+    """The central store's answer for one entry."""
+
+    entry_id: str
+    seq: int
+    outcome: Outcome
+    recorded_as: Literal["applied", "refused"] | None = None
+    """For an applied entry, or a duplicate: what the central store recorded it as."""
+    reason: str | None = None
+    """Why it was refused (also set on a duplicate of a refused entry)."""
+    retryable: bool = False
+    """True for a refusal that is not final (a missing earlier entry): send it again later."""
+
+
+class BatchResult(Frozen):
+    """The answer to a batch: one result per entry, in the batch's order."""
+
+    version: Version = 1
+    results: tuple[EntryResult, ...]
+
+
+class StockLevel(Frozen):
+    """A QOH row (``location`` set) or an ATP row (``location`` None) of one facility."""
+
+    sku: str
+    location: str | None = None
+    quantity: int = Field(ge=0)
+
+
+class ChangesPage(Frozen):
+    """One page of the changes feed for a terminal's facility.
+
+    Items changed after ``cursor`` up to ``next_cursor``; ask again from ``next_cursor``
+    while ``has_more``. Orders carry the central store's line progress (released, rejected,
+    put back over every terminal).
+    """
+
+    version: Version = 1
+    cursor: int
+    next_cursor: int
+    has_more: bool
+    applied_through_seq: int
+    """The highest sequence number of the calling terminal the central store has answered,
+    read in the same snapshot as the page: stock in the page includes exactly those entries."""
+    orders: tuple[Order, ...] = ()
+    products: tuple[Product, ...] = ()
+    locations: tuple[Location, ...] = ()
+    operators: tuple[Operator, ...] = ()
+    stock: tuple[StockLevel, ...] = ()
+
+
+class AppliedEntry(Frozen):
+    """One event of the event feed: an entry the central store applied."""
+
+    position: int
+    """Position in the feed; strictly increasing, the cursor for the next read."""
+    received_at: AwareDatetime
+    entry: Entry
+
+
+class EventsPage(Frozen):
+    """One page of the event feed (for OMS, ERP): applied entries in the order applied."""
+
+    version: Version = 1
+    cursor: int
+    next_cursor: int
+    has_more: bool
+    events: tuple[AppliedEntry, ...] = ()
+
+
+class ExceptionStatus(StrEnum):
+    """The statuses an upstream system may set on an order."""
+
+    CANCELLED = OrderStatus.CANCELLED.value
+    DELETED = OrderStatus.DELETED.value
+    FAILED = OrderStatus.FAILED.value
+
+
+class OrderStatusUpdate(Frozen):
+    """An OMS telling the central store that an order became an exception."""
+
+    version: Version = 1
+    status: ExceptionStatus
+    changed_at: AwareDatetime | None = None
+    """When the order took the status upstream; now when omitted."""
+
+
+class ClientKind(StrEnum):
+    """Who holds a token."""
+
+    TERMINAL = "terminal"
+    SYSTEM = "system"
+    """An upstream or downstream system (OMS, ERP): reads events, sets order status."""
+
+
+class ClientInfo(Frozen):
+    """Who the central store takes the caller to be (``GET /v1/whoami``)."""
+
+    version: Version = 1
+    name: str
+    kind: ClientKind
+    facility: str | None = None
+
+
+class ErrorBody(Frozen):
+    """The body of every error the central store answers itself (4xx other than 422)."""
+
+    detail: str

@@ -1,0 +1,286 @@
+"""The background sync worker: sends unsent entries in batches and pulls changes, in a thread.
+
+The worker owns its own :class:`~putback_tui.ledger.Ledger` connection on the terminal's file
+(WAL lets the station's connection and this one work side by side) and writes only sync
+bookkeeping and the reference-data cache, each in one short transaction. An entry is marked
+sent only when the central store's answer for it has arrived; a batch whose answer is lost is
+simply sent again, and the central store answers "duplicate" for what it already has.
+
+Nothing here blocks a UI: the app calls :meth:`SyncWorker.start` once and receives
+:class:`SyncState` through ``on_state``, called **from the worker's thread** (a Textual app
+forwards it with ``App.call_from_thread`` or ``post_message``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from putback_tui.config import SyncSettings
+from putback_tui.domain.models import AwareDatetime, Frozen
+from putback_tui.ledger import Ledger, LedgerError
+from putback_tui.ledger import sync as book
+from putback_tui.sync.client import CentralRefused, CentralUnavailable, SyncClient, SyncError
+from putback_tui.sync.wire import Outcome
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[str, str], SyncClient]
+"""Makes a client from (url, token); tests pass one with a fault-injecting transport."""
+
+
+class SyncState(Frozen):
+    """What the status bar shows about sync."""
+
+    online: bool
+    """The last round reached the central store and was accepted."""
+    waiting: int
+    """Entries not yet answered by the central store."""
+    refused: int
+    """Entries the central store refused (kept locally; a supervisor sees them)."""
+    last_success: AwareDatetime | None = None
+    """When a round last completed (push and pull)."""
+    last_error: str | None = None
+    """Why the last round failed, for the operator; None after a good round."""
+
+
+class _Retry(SyncError):
+    """The central store asked for entries again later (an earlier one is missing)."""
+
+
+class SyncWorker:
+    """Sends the ledger's unsent entries and pulls changes, in rounds, on its own thread.
+
+    Args:
+        db_path: the terminal's ledger file (the worker opens its own connection to it).
+        settings: URL, token, batch size and idle interval; no URL or token means offline.
+        on_state: called with the new state after every batch and every round, from the
+            worker's thread. Must not block for long.
+        client_factory: builds the HTTP client; the default is :class:`SyncClient`.
+        page_size: items per page of the changes feed.
+        backoff_base_s: first retry delay after a failed round; doubles on each failure.
+        backoff_max_s: the longest retry delay.
+        rng: randomness for the jitter (tests pass a seeded one).
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        settings: SyncSettings,
+        *,
+        on_state: Callable[[SyncState], None] | None = None,
+        client_factory: ClientFactory | None = None,
+        page_size: int = 1000,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db_path = db_path
+        self.settings = settings
+        self.on_state = on_state
+        self.page_size = page_size
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self._client_factory = client_factory or (lambda url, token: SyncClient(url, token))
+        self._rng = rng or random.Random()
+        self._ledger: Ledger | None = None
+        self._client: SyncClient | None = None
+        self._round_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._nudge = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures = 0
+        self._state = SyncState(online=False, waiting=0, refused=0)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> SyncState:
+        """The latest state."""
+        return self._state
+
+    @property
+    def failures(self) -> int:
+        """Failed rounds in a row (0 after a good round)."""
+        return self._failures
+
+    def start(self) -> None:
+        """Start the background thread (rounds every ``interval_s``, backing off on failure)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="putback-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the thread after its current call, and close the connections."""
+        self._stop.set()
+        self._nudge.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        with self._round_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+            if self._ledger is not None:
+                self._ledger.close()
+                self._ledger = None
+
+    def nudge(self) -> None:
+        """Start the next round now (after an action), unless the worker is backing off."""
+        self._nudge.set()
+
+    def backoff_delay(self, failures: int) -> float:
+        """The wait after ``failures`` failed rounds in a row: exponential, with jitter.
+
+        Half the capped exponential delay plus a random half, so terminals that lost the
+        central store together do not all come back in the same instant.
+        """
+        cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** max(failures - 1, 0))
+        return self._rng.uniform(cap / 2, cap)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            state = self.run_once()
+            if state.last_error is None:
+                self._nudge.wait(self.settings.interval_s)
+                self._nudge.clear()
+            else:
+                # Backing off: a nudge does not cut the wait short, only stop() does.
+                self._stop.wait(self.backoff_delay(self._failures))
+
+    # -- one round -----------------------------------------------------------------------
+
+    def run_once(self) -> SyncState:
+        """One round: push every unsent entry in batches, then pull changes until caught up.
+
+        Never raises for network, central-store or ledger trouble: the returned state (also
+        given to ``on_state``) says what happened.
+        """
+        with self._round_lock:
+            error: str | None = None
+            online = False
+            try:
+                ledger = self._open_ledger()
+                client = self._open_client()
+                if client is None:
+                    error = "not connected: run 'putback connect URL --token TOKEN'"
+                else:
+                    self._push(ledger, client)
+                    self._pull(ledger, client)
+                    with ledger.write() as tx:
+                        book.mark_success(tx)
+                    online = True
+            except _Retry as exc:
+                online, error = True, str(exc)
+            except CentralRefused as exc:
+                error = str(exc)
+            except CentralUnavailable as exc:
+                error = str(exc)
+            except SyncError as exc:
+                error = str(exc)
+            except LedgerError as exc:
+                # The station held the file locked, or it failed: try again next round.
+                online, error = self._state.online, str(exc)
+            except Exception as exc:  # a bug must not kill the worker thread silently
+                log.exception("sync round failed")
+                error = f"sync failed: {exc}"
+            self._failures = 0 if error is None else self._failures + 1
+            return self._publish(online=online, error=error)
+
+    def _open_ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.db_path, create=False)
+        return self._ledger
+
+    def _open_client(self) -> SyncClient | None:
+        url, token = self.settings.url, self.settings.token
+        if not url or token is None:
+            return None
+        if self._client is None:
+            self._client = self._client_factory(url, token.get_secret_value())
+        return self._client
+
+    def _push(self, ledger: Ledger, client: SyncClient) -> None:
+        while not self._stop.is_set():
+            with ledger.read() as tx:
+                batch = book.unsent(tx, self.settings.batch_size)
+            if not batch:
+                return
+            result = client.push(batch)
+            answers: list[book.Answer] = []
+            retry: str | None = None
+            for entry, r in zip(batch, result.results, strict=True):
+                if r.outcome is Outcome.REFUSED and r.retryable:
+                    retry = r.reason or "the central store asked to send again later"
+                    break
+                refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
+                answers.append(
+                    book.Answer(
+                        seq=entry.seq, entry_id=entry.entry_id, refused=refused,
+                        reason=r.reason if refused else None,
+                    )
+                )
+            with ledger.write() as tx:
+                book.record_answers(tx, answers)
+            self._publish(online=True, error=None)
+            if retry is not None:
+                raise _Retry(retry)
+
+    def _pull(self, ledger: Ledger, client: SyncClient) -> None:
+        with ledger.read() as tx:
+            cursor = book.pull_cursor(tx)
+        while not self._stop.is_set():
+            page = client.changes(cursor, self.page_size)
+            with ledger.write() as tx:
+                done = book.apply_page(
+                    tx,
+                    cursor=page.cursor,
+                    next_cursor=page.next_cursor,
+                    has_more=page.has_more,
+                    applied_through_seq=page.applied_through_seq,
+                    orders=page.orders,
+                    products=page.products,
+                    locations=page.locations,
+                    operators=page.operators,
+                    qoh=[(s.sku, s.location, s.quantity) for s in page.stock if s.location],
+                    atp=[(s.sku, s.quantity) for s in page.stock if s.location is None],
+                )
+            cursor = page.next_cursor
+            if done:
+                return
+
+    def _publish(self, *, online: bool, error: str | None) -> SyncState:
+        counts = self._counts()
+        state = SyncState(
+            online=online,
+            waiting=counts.waiting if counts else self._state.waiting,
+            refused=counts.refused if counts else self._state.refused,
+            last_success=counts.last_success if counts else self._state.last_success,
+            last_error=error,
+        )
+        self._state = state
+        if self.on_state is not None:
+            try:
+                self.on_state(state)
+            except Exception:  # the UI's problem must not stop sync
+                log.exception("on_state callback failed")
+        return state
+
+    def _counts(self) -> book.SyncCounts | None:
+        try:
+            ledger = self._open_ledger()
+            with ledger.read() as tx:
+                return book.counts(tx)
+        except LedgerError:
+            return None
+
+
+def last_success_text(at: datetime | None) -> str:
+    """``last sync 14:03:27`` in local time, or ``never synced``."""
+    return f"last sync {at.astimezone():%H:%M:%S}" if at else "never synced"

@@ -1,0 +1,165 @@
+"""The HTTP API on a real server on loopback: auth, refusals of bad requests, OMS input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from putback_tui.central.server import BackgroundServer
+from putback_tui.domain.entries import Entry
+from putback_tui.sync.wire import MAX_BATCH_ENTRIES, EntryBatch
+from tests.central_support import Central, MakeTerminal
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _http(server: BackgroundServer, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=30)
+
+
+def _body(entries: list[Entry]) -> str:
+    return EntryBatch(entries=tuple(entries)).model_dump_json()
+
+
+@pytest.fixture
+def entries(make_terminal: MakeTerminal) -> list[Entry]:
+    t = make_terminal("PACK-01")
+    t.station.open_order("D-1002")
+    t.station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    t.station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
+    return t.ledger.entries()
+
+
+def test_every_call_needs_a_valid_token(server: BackgroundServer) -> None:
+    calls = [("GET", "/v1/whoami"), ("POST", "/v1/entries"), ("GET", "/v1/changes"),
+             ("GET", "/v1/events"), ("PUT", "/v1/orders/D-1001/status")]
+    for token in (None, "pbk_not-a-token"):
+        with _http(server, token) as http:
+            for method, path in calls:
+                response = http.request(method, path, json={})
+                assert response.status_code == 401, (token, method, path)
+                assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_openapi_is_published_with_versioned_paths(server: BackgroundServer) -> None:
+    with _http(server, None) as http:
+        doc = http.get("/openapi.json").json()
+    assert doc["paths"]
+    assert all(p.startswith("/v1/") for p in doc["paths"])
+
+
+def test_push_and_answer(server: BackgroundServer, central: Central, entries: list[Entry]) -> None:
+    with _http(server, central.tokens["PACK-01"]) as http:
+        response = http.post("/v1/entries", content=_body(entries), headers=JSON)
+    assert response.status_code == 200
+    assert [r["outcome"] for r in response.json()["results"]] == ["applied"] * len(entries)
+
+
+@pytest.mark.parametrize(
+    ("token", "expect"),
+    [("PACK-02", "PACK-02 at STORE-01"),  # another terminal's entries
+     ("FAR-01", "FAR-01 at STORE-99"),  # another facility
+     ("OMS", "not a terminal")],
+)
+def test_a_terminal_pushes_only_its_own_entries(
+    server: BackgroundServer, central: Central, entries: list[Entry], token: str, expect: str
+) -> None:
+    with _http(server, central.tokens[token]) as http:
+        response = http.post("/v1/entries", content=_body(entries), headers=JSON)
+    assert response.status_code == 403
+    assert expect in response.json()["detail"]
+    assert central.store.recorded() == []
+
+
+def test_facility_data_is_private(server: BackgroundServer, central: Central) -> None:
+    with _http(server, central.tokens["PACK-01"]) as http:
+        assert http.get("/v1/events", params={"facility": "STORE-99"}).status_code == 403
+        assert http.get("/v1/events").status_code == 200
+        refused = http.put("/v1/orders/D-1005/status", json={"status": "cancelled"})
+        assert refused.status_code == 403
+    with _http(server, central.tokens["OMS"]) as http:
+        assert http.get("/v1/changes").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "{}",
+        '{"entries": []}',
+        '{"version": 2, "entries": []}',
+    ],
+)
+def test_malformed_batches_are_refused_whole(
+    server: BackgroundServer, central: Central, body: str
+) -> None:
+    with _http(server, central.tokens["PACK-01"]) as http:
+        response = http.post("/v1/entries", content=body,
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"]
+    assert central.store.recorded() == []
+
+
+def test_a_batch_with_one_bad_entry_applies_nothing(
+    server: BackgroundServer, central: Central, entries: list[Entry]
+) -> None:
+    doc = json.loads(_body(entries))
+    doc["entries"][-1]["surprise"] = 1
+    with _http(server, central.tokens["PACK-01"]) as http:
+        assert http.post("/v1/entries", json=doc).status_code == 422
+        doc = json.loads(_body(entries[::-1]))
+        response = http.post("/v1/entries", json=doc)
+    assert response.status_code == 422
+    assert "increasing seq" in response.json()["detail"][0]["msg"]
+    assert central.store.recorded() == []
+
+
+def test_too_many_entries_is_refused(
+    server: BackgroundServer, central: Central, entries: list[Entry]
+) -> None:
+    doc = json.loads(_body(entries[:1]))
+    doc["entries"] = doc["entries"] * (MAX_BATCH_ENTRIES + 1)
+    with _http(server, central.tokens["PACK-01"]) as http:
+        response = http.post("/v1/entries", json=doc)
+    assert response.status_code == 422
+    assert central.store.recorded() == []
+
+
+def test_oversized_bodies_are_refused_before_reading_them(
+    server: BackgroundServer, central: Central
+) -> None:
+    big = b"x" * (9 * 1024 * 1024)
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(big), 1 << 20):
+            yield big[i : i + (1 << 20)]
+
+    with _http(server, central.tokens["PACK-01"]) as http:
+        sized = http.post("/v1/entries", content=big,
+                          headers={"Content-Type": "application/json"})
+        streamed = http.post("/v1/entries", content=chunks(),
+                             headers={"Content-Type": "application/json"})
+    assert sized.status_code == 413
+    assert streamed.status_code == 413
+    assert "smaller batches" in streamed.json()["detail"]
+
+
+def test_oms_sets_an_orders_status_and_terminals_see_it(
+    server: BackgroundServer, central: Central
+) -> None:
+    with _http(server, central.tokens["PACK-01"]) as terminal:
+        cursor = terminal.get("/v1/changes").json()["next_cursor"]
+    with _http(server, central.tokens["OMS"]) as oms:
+        response = oms.put("/v1/orders/D-1005/status", json={"status": "failed"})
+        assert response.status_code == 200
+        assert response.json()["status"] == "failed"
+        assert oms.put("/v1/orders/NOPE/status", json={"status": "failed"}).status_code == 404
+        assert oms.put("/v1/orders/D-1005/status", json={"status": "shipped"}).status_code == 422
+    with _http(server, central.tokens["PACK-01"]) as terminal:
+        page = terminal.get("/v1/changes", params={"cursor": cursor}).json()
+    assert [(o["order_id"], o["status"]) for o in page["orders"]] == [("D-1005", "failed")]

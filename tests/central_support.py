@@ -1,0 +1,124 @@
+"""Central-store and sync fixtures: a throwaway PostgreSQL cluster, central stores on both engines,
+a real server on loopback, and demo terminals. Registered in conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from putback_tui.central.app import create_app
+from putback_tui.central.imports import import_path
+from putback_tui.central.server import BackgroundServer
+from putback_tui.central.storage import CentralStore, open_store
+from putback_tui.central.throwaway import PostgresUnavailable, ThrowawayPostgres
+from putback_tui.cli import load_dataset
+from putback_tui.config import Settings, SyncSettings, TerminalSettings
+from putback_tui.dataset import DEMO_DIR, Dataset
+from putback_tui.ledger import Ledger
+from putback_tui.station import Station
+from putback_tui.sync.wire import ClientKind
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[ThrowawayPostgres]:
+    try:
+        cluster = ThrowawayPostgres().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"no PostgreSQL for the throwaway cluster: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(pg_cluster: ThrowawayPostgres) -> str:
+    """The throwaway cluster's maintenance database (session scope)."""
+    return pg_cluster.url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralStore]:
+    """An empty, migrated central store on each engine."""
+    if request.param == "sqlite":
+        s = open_store(str(tmp_path / "central.sqlite3"))
+        yield s
+        s.close()
+        return
+    cluster: ThrowawayPostgres = request.getfixturevalue("pg_cluster")
+    url = cluster.create_database()
+    s = open_store(url)
+    yield s
+    s.close()
+    cluster.drop_database(url)
+
+
+@dataclass
+class Central:
+    """A central store loaded with the demo data, and tokens for every kind of caller."""
+
+    store: CentralStore
+    tokens: dict[str, str]
+
+
+@pytest.fixture
+def central(store: CentralStore) -> Central:
+    import_path(store, DEMO_DIR)
+    tokens = {
+        "PACK-01": store.add_client("PACK-01", ClientKind.TERMINAL, "STORE-01"),
+        "PACK-02": store.add_client("PACK-02", ClientKind.TERMINAL, "STORE-01"),
+        "FAR-01": store.add_client("FAR-01", ClientKind.TERMINAL, "STORE-99"),
+        "OMS": store.add_client("OMS", ClientKind.SYSTEM, None),
+    }
+    return Central(store, tokens)
+
+
+@pytest.fixture
+def server(central: Central) -> Iterator[BackgroundServer]:
+    """The central store's API served by uvicorn on 127.0.0.1 in a thread."""
+    srv = BackgroundServer(create_app(central.store))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@dataclass
+class Terminal:
+    """A demo terminal: its ledger file, settings and a signed-in station."""
+
+    path: Path
+    settings: Settings
+    ledger: Ledger
+    station: Station
+
+    def sync_settings(self, url: str, token: str, batch_size: int = 200) -> SyncSettings:
+        return SyncSettings(url=url, token=SecretStr(token), batch_size=batch_size,
+                            interval_s=0.05)
+
+
+MakeTerminal = Callable[..., Terminal]
+
+
+@pytest.fixture
+def make_terminal(tmp_path: Path) -> Iterator[MakeTerminal]:
+    """Build demo terminals (ledger initialised from data/demo, operator signed in)."""
+    made: list[Ledger] = []
+
+    def make(name: str = "PACK-01", facility: str = "STORE-01", badge: str = "SV-0001") -> Terminal:
+        path = tmp_path / name / "putback.sqlite3"
+        ledger = Ledger(path)
+        made.append(ledger)
+        load_dataset(ledger, Dataset(DEMO_DIR), facility)
+        settings = Settings(terminal=TerminalSettings(id=name, facility=facility))
+        station = Station(ledger, settings)
+        station.sign_in(badge)
+        return Terminal(path, settings, ledger, station)
+
+    yield make
+    for ledger in made:
+        ledger.close()
