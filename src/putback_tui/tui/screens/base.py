@@ -119,14 +119,19 @@ class ScanScreen(Screen[None]):
         """
         tail = f" {expected}" if expected else ""
         if isinstance(scan, InvalidCode):
-            self.putback.refuse(f"Not a valid code: {scan.reason}.{tail}", "invalid_code")
+            # The reason quotes the scan (escaped) unless the trouble was in what it contained.
+            quoted = "" if scan.shown in scan.reason else f" Scanned: {scan.shown}."
+            self.putback.refuse(f"Not a valid code: {scan.reason}.{quoted}{tail}", "invalid_code")
         elif isinstance(scan, BadgeCode):
             self.putback.refuse(
                 f"Badge {scan.badge}: sign in from the order screen (Esc to get there).{tail}",
                 "wrong_step",
             )
         else:
-            self.putback.refuse(f"A {scan.kind} code is not expected here.{tail}", "wrong_step")
+            article = "An" if scan.kind[0] in "aeiou" else "A"
+            self.putback.refuse(
+                f"{article} {scan.kind} code is not expected here.{tail}", "wrong_step"
+            )
 
     async def undo(self) -> None:
         """Ctrl+Z: undo the last put-back of the order in hand (screens with one override)."""
