@@ -582,12 +582,12 @@ async def test_hid_scans_and_states_arrive_from_threads(app: PutbackApp):
         await settle(pilot)
         assert result(app)[1].startswith("Order D-1001 done")
         text = screen_text(app)
-        assert "scanner: zebra connected" in text
+        assert "scanner zebra: connected" in text
         assert "online, last sync 14:00:00" in text
         assert "not sent: 5" in text
         app.scanner_state_changed_from_thread("zebra", "disconnected", "unplugged")
         await settle(pilot)
-        assert "scanner: zebra disconnected (unplugged)" in screen_text(app)
+        assert "scanner zebra: disconnected (unplugged)" in screen_text(app)
 
 
 async def test_status_bar_offline_placeholder_counts_entries(app: PutbackApp):

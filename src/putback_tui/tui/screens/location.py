@@ -112,7 +112,10 @@ class LocationScreen(ScanScreen):
                 else "Scanned location"
             )
             sign.confirmed = True
-            self.set_prompt(f"Scan the item once per unit ({line.to_put_back} left)")
+            if self.lot_wanted_for is not None:
+                self.set_prompt(f"Type or scan the lot of {self.lot_wanted_for}")
+            else:
+                self.set_prompt(f"Scan the item once per unit ({line.to_put_back} left)")
         pending: list[str] = []
         if self.quantity is not None:
             pending.append(

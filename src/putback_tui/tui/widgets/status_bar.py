@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -53,8 +54,10 @@ class StatusBar(Static):
         for scanner in status.scanners:
             line1.append(*SEP)
             style = "bold" if scanner.ok else "bold red"
-            text = f"scanner: {scanner.name} {scanner.status}" if scanner.name != "keyboard" else (
+            text = (
                 "scanner: keyboard"
+                if scanner.name == "keyboard"
+                else f"scanner {scanner.name}: {scanner.status}"
             )
             if scanner.message and not scanner.ok:
                 text += f" ({scanner.message})"
@@ -75,4 +78,6 @@ class StatusBar(Static):
             line2.append("saving…", style="bold reverse")
         line2.append(*SEP)
         line2.append(f"{status.now:%H:%M}")
-        self.update(Text("\n").join([line1, line2]))
+        # A Group keeps each line's no_wrap: a long scanner message is cut, never wrapped
+        # into the sync line.
+        self.update(Group(line1, line2))
