@@ -200,3 +200,8 @@ def _echo_json(data: Any) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="putback")
+
+
+from putback_tui.barcode_cli import barcode  # noqa: E402 - registered last, beside its peers
+
+cli.add_command(barcode)
