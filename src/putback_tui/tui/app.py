@@ -15,6 +15,7 @@ while the ledger writes, and the screen keeps painting meanwhile.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, TypeVar
@@ -55,7 +56,8 @@ SAVING_AFTER_S = 0.15
 class PutbackApp(App[int]):
     """The packing-station app. Services come in through the constructor (see ``make_app``)."""
 
-    CSS_PATH = "putback.tcss"
+    CSS_PATH = Path(__file__).with_name("putback.tcss")
+    """Absolute, so subclasses defined elsewhere (benchmarks) find it too."""
     TITLE = "putback"
     ENABLE_COMMAND_PALETTE = False
     """The palette would take typed keys away from the scan buffer."""
@@ -192,6 +194,7 @@ class PutbackApp(App[int]):
         at = message.at if message.at is not None else self.monotonic()
         if not self.double_reads.accept(message.text, at):
             self.set_status(double_reads=self.double_reads.dropped)
+            self.call_after_refresh(self.scan_shown, message.text)
             return
         scan = classify(message.text, self.settings.codes)
         # Scan anywhere: a help panel in front gives way to the screen doing the work.
