@@ -51,7 +51,7 @@ from putback_tui.tui.messages import ScanReceived  # noqa: E402
 SIZE = (100, 30)
 
 
-# -- the two apps ---------------------------------------------------------------------------------
+# -- the two apps --------------------------------------------------------------------------------
 
 
 class Marked:
@@ -61,6 +61,7 @@ class Marked:
     shown: asyncio.Event
 
     def scan_shown(self, text: str) -> None:
+        """Stop the clock: the screen now shows the scan's result."""
         self.shown_at = time.perf_counter()
         self.shown.set()
 
@@ -77,9 +78,11 @@ class EchoApp(Marked, App[None]):
         self.buffer: list[str] = []
 
     def compose(self) -> ComposeResult:
+        """One label."""
         yield Label("ready", id="echo")
 
     async def on_event(self, event: events.Event) -> None:
+        """Buffer keys until Enter, as putback does."""
         if isinstance(event, events.Key) and not event.is_forwarded:
             if event.key == "enter":
                 self.post_message(ScanReceived("".join(self.buffer), "keyboard"))
@@ -91,6 +94,7 @@ class EchoApp(Marked, App[None]):
         await super().on_event(event)
 
     def on_scan_received(self, message: ScanReceived) -> None:
+        """Echo the scan."""
         self.query_one(Label).update(message.text)
         self.call_after_refresh(self.scan_shown, message.text)
 
@@ -115,7 +119,7 @@ async def untimed_scan(app: Any, text: str) -> None:
     await asyncio.sleep(0.005)
 
 
-# -- the workload ---------------------------------------------------------------------------------
+# -- the workload --------------------------------------------------------------------------------
 
 
 def load(data: Path, home: Path) -> tuple[Ledger, Settings]:
@@ -166,7 +170,7 @@ def order_ids(ledger: Ledger, settings: Settings, limit: int) -> list[str]:
 
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return {"median_ms": statistics.median(ordered) * 1000, "p99_ms": p99 * 1000, "n": len(ordered)}
 
 
@@ -220,7 +224,7 @@ async def bench_putback(data: Path, samples: int) -> tuple[list[float], list[flo
     return opens, confirms
 
 
-# -- start-up ---------------------------------------------------------------------------------------
+# -- start-up ------------------------------------------------------------------------------------
 
 
 def child(kind: str, home: str) -> None:
@@ -279,7 +283,7 @@ def startup(kind: str, home: str, runs: int) -> list[float]:
     return out
 
 
-# -- main -------------------------------------------------------------------------------------------
+# -- main ----------------------------------------------------------------------------------------
 
 
 def main() -> None:

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 from textual.pilot import Pilot
 
+from putback_tui.ledger import store
 from putback_tui.tui.app import PutbackApp
 from putback_tui.tui.messages import ScanReceived
 
-from .conftest import scan, settle
+from .conftest import FROZEN, scan, settle
 
 SIZES = [pytest.param((100, 30), id="100x30"), pytest.param((80, 24), id="80x24")]
 SOCKS, MUG, BOTTLE, KIT = "012345678905", "5901234123457", "96385074", "09501101530003"
 
 Steps = Callable[[Pilot[int]], Awaitable[None]]
+
+
+@pytest.fixture(autouse=True)
+def frozen_ledger_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Entries get the frozen time and are shown in UTC: "reconciled at <time>" stays put."""
+    monkeypatch.setattr(store, "now_utc", lambda: FROZEN)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def scans(*codes: str, signed_in: bool = True) -> Steps:

@@ -15,15 +15,15 @@ while the ledger writes, and the screen keeps painting meanwhile.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.worker import WorkerFailed
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from putback_tui.tui.screens.base import ScanScreen
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Screen[None])
 
 TERMINATORS = frozenset({"enter", "tab", "ctrl+j", "ctrl+m"})
 """Keys that end a scan. ``ctrl+j`` is a bare LF, sent by scanners configured for CR LF."""
@@ -211,6 +212,19 @@ class PutbackApp(App[int]):
         Args:
             text: The scan's text.
         """
+
+    def reusable(self, screen_type: type[S]) -> S:
+        """The one instance of a working screen, installed on first use and kept mounted.
+
+        Mounting a screen with its table costs 50-200 ms; pushing one already mounted costs
+        a repaint. So each screen is built once and loaded with new content before each push.
+        """
+        name = screen_type.__name__
+        if not self.is_screen_installed(name):
+            self.install_screen(screen_type(), name)
+        screen = self.get_screen(name)
+        assert isinstance(screen, screen_type)
+        return screen
 
     def _scan_screen(self) -> ScanScreen | None:
         from putback_tui.tui.screens.base import ScanScreen

@@ -42,6 +42,7 @@ class ScanScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
+        self._title = Static("", id="title", markup=False)
         self._prompt = Static("", id="prompt", markup=False)
         self._typed = TypedLine()
         self._result = ResultLine(id="result")
@@ -54,7 +55,7 @@ class ScanScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """The frame around the screen's body."""
-        yield Static(Text(self.title_text(), style="bold"), id="title", markup=False)
+        yield self._title
         yield self._prompt
         yield from self.compose_body()
         yield self._typed
@@ -72,7 +73,12 @@ class ScanScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Fill the shared parts from the App."""
+        self.refresh_title()
         self._sync_from_app()
+
+    def refresh_title(self) -> None:
+        """Rewrite the title bar (after loading new content into a reused screen)."""
+        self._title.update(Text(self.title_text(), style="bold"))
 
     def on_screen_resume(self) -> None:
         """Coming back to the front: show the newest result and status."""

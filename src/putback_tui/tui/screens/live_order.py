@@ -18,28 +18,40 @@ class LiveOrderScreen(ScanScreen):
 
     TITLE_TEXT = "live order"
 
-    def __init__(self, view: OrderView) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.view = view
+        self.view: OrderView | None = None
+        self._head = Static("", id="order-head", markup=False)
+        self._table: DataTable[Text | str] = DataTable(
+            id="lines", cursor_type="row", zebra_stripes=True
+        )
 
     def title_text(self) -> str:
         """Name the order in the title."""
+        if self.view is None:
+            return "putback · live order"
         return f"putback · order {self.view.order.order_id} · live"
 
-    def compose_body(self) -> ComposeResult:
-        """Lines and the (disabled) actions."""
+    def load(self, view: OrderView) -> None:
+        """Show another live order (before the screen is pushed)."""
+        self.view = view
+        if self.is_mounted:
+            self.refresh_title()
+            self._fill()
+
+    def _fill(self) -> None:
+        if self.view is None:
+            return
         order = self.view.order
-        yield Static(
+        self._head.update(
             Text.assemble(
                 (f"Order {order.order_id}", "bold"),
                 f" is live ({order.status.value.replace('_', ' ')}): it is still being fulfilled. "
                 "Nothing was changed.",
-            ),
-            id="order-head",
-            markup=False,
+            )
         )
-        table: DataTable[Text | str] = DataTable(id="lines", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Product", "Description", "Ordered", "Picked", "Pick location")
+        table = self._table
+        table.clear()
         for line in order.lines:
             product = self.view.products.get(line.sku)
             table.add_row(
@@ -49,7 +61,12 @@ class LiveOrderScreen(ScanScreen):
                 str(line.picked),
                 Text(line.pick_location or "—"),
             )
-        yield table
+
+    def compose_body(self) -> ComposeResult:
+        """Lines and the (disabled) actions."""
+        yield self._head
+        self._table.add_columns("Product", "Description", "Ordered", "Picked", "Pick location")
+        yield self._table
         with Horizontal(id="actions"):
             # Disabled (and so never focused) until the supervisor issue wires them.
             yield Button("Reject item", id="reject", disabled=True)
@@ -67,6 +84,7 @@ class LiveOrderScreen(ScanScreen):
     def on_mount(self) -> None:
         """Say what to do next."""
         super().on_mount()
+        self._fill()
         self.set_prompt("Live order: scan another order, or Esc")
 
     async def handle_scan(self, scan: Scan, text: str) -> None:

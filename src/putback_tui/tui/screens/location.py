@@ -40,11 +40,11 @@ class LocationScreen(ScanScreen):
 
     TITLE_TEXT = "put back · location and units"
 
-    def __init__(self, items: PutBackScreen, line_no: int, product: Product | None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.items = items
-        self.line_no = line_no
-        self.product = product
+        self._items: PutBackScreen | None = None
+        self.line_no = 0
+        self.product: Product | None = None
         self.location: Location | None = None
         """The location scanned for this line (None until scanned)."""
         self.quantity: int | None = None
@@ -54,6 +54,25 @@ class LocationScreen(ScanScreen):
         self._product_line = Static("", id="product", markup=False)
         self._sign = LocationSign(id="sign")
         self._steps = Static("", id="steps", markup=False)
+
+    def load(self, items: PutBackScreen, line_no: int, product: Product | None) -> None:
+        """Take a line in hand (before the screen is pushed): nothing scanned or typed yet."""
+        self._items = items
+        self.line_no = line_no
+        self.product = product
+        self.location = None
+        self.quantity = None
+        self.lot_wanted_for = None
+        if self.is_mounted:
+            self.refresh_title()
+            self._redraw()
+
+    @property
+    def items(self) -> PutBackScreen:
+        """The item list this line was chosen from (it holds the order as last read)."""
+        if self._items is None:
+            raise LookupError("no line loaded")
+        return self._items
 
     @property
     def order_id(self) -> str:
@@ -72,6 +91,8 @@ class LocationScreen(ScanScreen):
 
     def title_text(self) -> str:
         """Name the order and line in the title."""
+        if self._items is None:
+            return "putback · put back · location and units"
         return f"putback · order {self.order_id} · line {self.line_no} · location and units"
 
     def compose_body(self) -> ComposeResult:
@@ -83,7 +104,8 @@ class LocationScreen(ScanScreen):
     def on_mount(self) -> None:
         """Show the suggestion."""
         super().on_mount()
-        self._redraw()
+        if self._items is not None:
+            self._redraw()
 
     def _redraw(self) -> None:
         line = self.line

@@ -126,11 +126,15 @@ class OrderScreen(ScanScreen):
         elif view.outcome is Outcome.LIVE:
             self.clear_summary()
             app.notice(view.message)
-            await app.push_screen(LiveOrderScreen(view))
+            live = app.reusable(LiveOrderScreen)
+            live.load(view)
+            await app.push_screen(live)
         else:
             self.clear_summary()
             (app.done if view.released is not None else app.info)(view.message)
-            await app.push_screen(PutBackScreen(view))
+            items = app.reusable(PutBackScreen)
+            items.load(view)
+            await app.push_screen(items)
 
     async def completed(self, view: OrderView) -> None:
         """A put-back finished the order: unwind to here and show the summary."""
@@ -173,7 +177,9 @@ class OrderScreen(ScanScreen):
         if view is not None and not view.order.reconciled:
             self.order_in_hand = None
             self.clear_summary()
-            await app.push_screen(PutBackScreen(view))
+            items = app.reusable(PutBackScreen)
+            items.load(view)
+            await app.push_screen(items)
 
     async def action_back(self) -> None:
         """Esc: sign out (nothing is lost: every put-back is already recorded)."""

@@ -22,13 +22,29 @@ class PutBackScreen(ScanScreen):
 
     TITLE_TEXT = "put back · choose the item"
 
-    def __init__(self, view: OrderView) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.view = view
+        self._view: OrderView | None = None
         self._head = Static("", id="order-head", markup=False)
         self._table: DataTable[Text | str] = DataTable(
             id="lines", cursor_type="row", zebra_stripes=True
         )
+
+    @property
+    def view(self) -> OrderView:
+        """The order in hand, as last read."""
+        if self._view is None:
+            raise LookupError("no order loaded")
+        return self._view
+
+    def load(self, view: OrderView) -> None:
+        """Take a new order in hand (before the screen is pushed)."""
+        self._view = view
+        if self.is_mounted:
+            self.refresh_title()
+            self.set_view(view)
+            self._table.move_cursor(row=0)
+            self._table.focus()
 
     @property
     def order_id(self) -> str:
@@ -37,6 +53,8 @@ class PutBackScreen(ScanScreen):
 
     def title_text(self) -> str:
         """Name the order in the title."""
+        if self._view is None:
+            return "putback · put back · choose the item"
         return f"putback · order {self.order_id} · put back · choose the item"
 
     def compose_body(self) -> ComposeResult:
@@ -54,12 +72,13 @@ class PutBackScreen(ScanScreen):
         for label in ("Picked", "Put back", "Left"):
             table.add_column(label, key=label.lower())
         table.add_column("Goes to", key="to")
-        self.set_view(self.view)
+        if self._view is not None:
+            self.set_view(self._view)
         table.focus()
 
     def set_view(self, view: OrderView) -> None:
         """Show the order as it now stands."""
-        self.view = view
+        self._view = view
         order = view.order
         left = [line for line in order.lines if line.to_put_back]
         units = sum(line.to_put_back for line in left)
@@ -125,7 +144,9 @@ class PutBackScreen(ScanScreen):
             f"{line.sku}: scan the location, then the item once per unit "
             f"({line.to_put_back} left)."
         )
-        await self.app.push_screen(LocationScreen(self, line.line_no, product))
+        step = self.putback.reusable(LocationScreen)
+        step.load(self, line.line_no, product)
+        await self.app.push_screen(step)
 
     async def undo(self) -> None:
         """Ctrl+Z: undo the order's last put-back and show the lines again."""
