@@ -15,10 +15,10 @@ while the ledger writes, and the screen keeps painting meanwhile.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from textual import events
 from textual.app import App
@@ -54,6 +54,18 @@ SAVING_AFTER_S = 0.15
 """Show "saving…" only for writes slower than this: a normal 0.2 ms commit must not flicker."""
 
 
+class BackgroundService(Protocol):
+    """A service with its own thread that the app starts and stops (scanners, sync)."""
+
+    def start(self) -> None:
+        """Start the service's thread; must not block."""
+        ...
+
+    def stop(self) -> None:
+        """Stop and release everything; may wait briefly for the thread."""
+        ...
+
+
 class PutbackApp(App[int]):
     """The packing-station app. Services come in through the constructor (see ``make_app``)."""
 
@@ -79,6 +91,7 @@ class PutbackApp(App[int]):
         clock: Callable[[], datetime] = now_utc,
         monotonic: Callable[[], float] = time.monotonic,
         demo: bool = False,
+        services: Sequence[BackgroundService] = (),
     ) -> None:
         """Build the app around its services.
 
@@ -88,6 +101,9 @@ class PutbackApp(App[int]):
             clock: Wall-clock time for the status bar (injected so snapshots are stable).
             monotonic: Seconds for key gaps and double reads (injected so tests can step it).
             demo: True on the demo data set: the help panel lists the demo codes.
+            services: Background services (HID scanners, the sync worker) the app starts on
+                mount and stops on unmount; each reports back through the ``*_from_thread``
+                hooks. One that has ``nudge()`` is nudged after every confirmed write.
         """
         super().__init__()
         self.station = station
@@ -105,6 +121,7 @@ class PutbackApp(App[int]):
             now=clock(),
             sync=SyncStatus(configured=settings.sync.url is not None),
         )
+        self.services = tuple(services)
         self._sync_reported = False
         self._echo_pending = False
         self._saving_timer: Timer | None = None
@@ -124,6 +141,13 @@ class PutbackApp(App[int]):
         waiting = self.ledger.last_seq()
         self.set_status(sync=self._placeholder_sync(waiting))
         await self.push_screen(SignInScreen())
+        for service in self.services:
+            service.start()
+
+    def on_unmount(self) -> None:
+        """Stop the background services: scanner grabs released, sync thread joined."""
+        for service in self.services:
+            service.stop()
 
     def _tick(self) -> None:
         now = self.clock()
@@ -306,6 +330,11 @@ class PutbackApp(App[int]):
                     self.set_status(busy=False)
         if last_seq is not None and not self._sync_reported:
             self.set_status(sync=self._placeholder_sync(last_seq))
+        if write:
+            for service in self.services:
+                nudge = getattr(service, "nudge", None)
+                if nudge is not None:
+                    nudge()
         return value
 
     async def attempt(self, call: Callable[[], T], *, group: str, write: bool = True) -> T | None:
@@ -352,9 +381,7 @@ class PutbackApp(App[int]):
 
     def on_scanner_state_changed(self, message: ScannerStateChanged) -> None:
         """Show the scanner's new state; a configured HID scanner replaces "keyboard"."""
-        others = tuple(
-            s for s in self.status.scanners if s.name not in (message.name, "keyboard")
-        )
+        others = tuple(s for s in self.status.scanners if s.name not in (message.name, "keyboard"))
         self.set_status(
             scanners=(*others, ScannerStatus(message.name, message.status, message.message))
         )
@@ -416,6 +443,7 @@ def make_app(
     *,
     clock: Callable[[], datetime] = now_utc,
     monotonic: Callable[[], float] = time.monotonic,
+    services: Sequence[BackgroundService] = (),
 ) -> PutbackApp:
     """Build the app on a ledger: the one factory the command line and the tests use.
 
@@ -424,6 +452,7 @@ def make_app(
         settings: The validated configuration.
         clock: Wall-clock time for the status bar.
         monotonic: Seconds for key gaps and double reads.
+        services: Background services the app starts and stops (see ``PutbackApp``).
 
     Returns:
         The app, signed out and ready for a badge scan once run.
@@ -434,4 +463,5 @@ def make_app(
         clock=clock,
         monotonic=monotonic,
         demo=ledger.get_meta("dataset") == "demo",
+        services=services,
     )

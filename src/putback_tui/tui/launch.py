@@ -24,9 +24,36 @@ def launch(paths: Paths, settings: Settings) -> int:
         print(f"putback: {exc}", file=sys.stderr)
         return 2
     # Imported here so `putback barcode` and friends never pay for Textual.
-    from putback_tui.tui.app import make_app
+    from putback_tui.tui.app import BackgroundService, make_app
 
+    services: list[BackgroundService] = []
     app = make_app(ledger, settings)
+    if settings.scanners:
+        from putback_tui.scanners.source import ScannerSource
+
+        services.append(
+            ScannerSource(
+                settings.scanners,
+                on_scan=app.scan_from_thread,
+                on_state=lambda s: app.scanner_state_changed_from_thread(
+                    s.scanner, s.status.value, s.message
+                ),
+            )
+        )
+    if settings.sync.url and settings.sync.token:
+        from putback_tui.sync.worker import SyncWorker
+
+        services.append(
+            SyncWorker(
+                paths.db_path,
+                settings.sync,
+                on_state=lambda s: app.sync_state_changed_from_thread(
+                    s.online, s.waiting, s.refused, s.last_success, s.last_error
+                ),
+            )
+        )
+    # The services need the app for their callbacks, so they are handed over after it is built.
+    app.services = tuple(services)
     try:
         app.run()
     finally:
