@@ -346,6 +346,22 @@ def logs_cmd(context: Context, lines: int) -> None:
         click.echo(line)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON: {ok, counts, checks: [...]}.")
+@pass_context
+def doctor(context: Context, as_json: bool) -> None:
+    """Check configuration, database, central store, scanners and terminal; say how to fix.
+
+    Exits 1 when a check failed (warnings do not count).
+    """
+    from putback_tui import doctor as checks
+
+    results = checks.run_checks(context.paths)
+    width = min(shutil.get_terminal_size((100, 24)).columns, 120) - 1
+    click.echo(checks.render_json(results) if as_json else checks.render_text(results, width))
+    sys.exit(checks.exit_code(results))
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
