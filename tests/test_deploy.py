@@ -117,3 +117,11 @@ def test_installer_dry_run_other_console_and_no_kiosk() -> None:
 def test_installer_refuses_bad_options() -> None:
     assert dry_run("--tty", "console").returncode == 2
     assert dry_run("--frobnicate").returncode == 2
+
+
+def test_kiosk_app_leaves_syncing_to_the_service() -> None:
+    """Two workers on one ledger would send everything twice: the kiosk app only monitors."""
+    wrapper = (
+        Path(__file__).resolve().parents[1] / "data" / "deploy" / "putback-kiosk"
+    ).read_text()
+    assert '"$PUTBACK" app --no-sync' in wrapper

@@ -86,12 +86,18 @@ def cli(ctx: click.Context, home: Path | None, config_file: Path | None) -> None
 
 
 @cli.command("app")
+@click.option(
+    "--sync/--no-sync",
+    default=True,
+    show_default=True,
+    help="Run the sync worker in the app; --no-sync where putback-sync.service runs it.",
+)
 @pass_context
-def run_app(context: Context) -> None:
+def run_app(context: Context, sync: bool) -> None:
     """Start the terminal app (the default command)."""
     from putback_tui.tui.launch import launch
 
-    sys.exit(launch(context.paths, context.settings()))
+    sys.exit(launch(context.paths, context.settings(), sync=sync))
 
 
 @cli.command()

@@ -8,12 +8,14 @@ from putback_tui.config import Paths, Settings
 from putback_tui.ledger import Ledger, LedgerError
 
 
-def launch(paths: Paths, settings: Settings) -> int:
+def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
     """Run the app until the operator quits.
 
     Args:
         paths: Where the ledger is.
         settings: The validated configuration.
+        sync: Run the sync worker in the app; False where ``putback-sync.service`` runs it
+            (kiosk): the app then only shows the state that worker records in the ledger.
 
     Returns:
         The process exit code: 0 after a normal quit, 2 when the ledger cannot be opened.
@@ -41,16 +43,18 @@ def launch(paths: Paths, settings: Settings) -> int:
             )
         )
     if settings.sync.url and settings.sync.token:
-        from putback_tui.sync.worker import SyncWorker
+        from putback_tui.sync.monitor import SyncMonitor
+        from putback_tui.sync.worker import SyncState, SyncWorker
+
+        def report(s: SyncState) -> None:
+            app.sync_state_changed_from_thread(
+                s.online, s.waiting, s.refused, s.last_success, s.last_error
+            )
 
         services.append(
-            SyncWorker(
-                paths.db_path,
-                settings.sync,
-                on_state=lambda s: app.sync_state_changed_from_thread(
-                    s.online, s.waiting, s.refused, s.last_success, s.last_error
-                ),
-            )
+            SyncWorker(paths.db_path, settings.sync, on_state=report)
+            if sync
+            else SyncMonitor(paths.db_path, settings.sync, on_state=report)
         )
     # The services need the app for their callbacks, so they are handed over after it is built.
     app.services = tuple(services)
