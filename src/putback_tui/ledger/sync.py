@@ -195,6 +195,10 @@ def apply_page(
         tx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
         for t in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress")
     )
+    new_seq = max(old_seq, applied_through_seq)
+    # What can have changed: the staged rows' keys, and the keys of the entries that move into
+    # the baseline now. Every other key keeps its baseline and the same entries after it.
+    skus, lines = (None, None) if full else _affected(tx, old_seq, new_seq)
     if full:
         for table in ("baseline_qoh", "baseline_atp", "baseline_progress"):
             tx.conn.execute(f"DELETE FROM {table}")
@@ -205,26 +209,65 @@ def apply_page(
     tx.conn.execute("INSERT OR REPLACE INTO baseline_progress SELECT * FROM sync_pull_progress")
     for table in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress"):
         tx.conn.execute(f"DELETE FROM {table}")
-    new_seq = max(old_seq, applied_through_seq)
     tx.set_meta(BASELINE_SEQ, str(new_seq))
     tx.set_meta(PULL_FULL, "0")
     if full or staged or new_seq != old_seq:
-        recompute_projections(tx)
+        recompute_projections(tx, skus=skus, lines=lines)
     return True
 
 
-def rebuilt_stock(tx: Transaction) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-    """Stock from the baseline plus every entry after ``baseline_seq``, stopping at zero."""
+def _affected(tx: Transaction, old_seq: int, new_seq: int) -> tuple[set[str], set[tuple[str, int]]]:
+    skus = {
+        r[0]
+        for r in tx.conn.execute(
+            "SELECT sku FROM sync_pull_qoh UNION SELECT sku FROM sync_pull_atp"
+        )
+    }
+    lines = {
+        (r[0], r[1]) for r in tx.conn.execute("SELECT order_id, line_no FROM sync_pull_progress")
+    }
+    for changes_json, line_json in tx.conn.execute(
+        "SELECT changes, line_changes FROM entries WHERE seq > ? AND seq <= ?",
+        (old_seq, new_seq),
+    ):
+        skus.update(c["sku"] for c in json.loads(changes_json))
+        lines.update((c["order_id"], c["line_no"]) for c in json.loads(line_json))
+    return skus, lines
+
+
+def _only(tx: Transaction, table: str, rows: Iterable[tuple[object, ...]], columns: str) -> str:
+    """Fill a temp table with the keys to limit a query to; returns its name."""
+    tx.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns}, PRIMARY KEY ({columns}))")
+    tx.conn.execute(f"DELETE FROM {table}")
+    marks = ",".join("?" * len(columns.split(",")))
+    tx.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", rows)
+    return table
+
+
+def rebuilt_stock(
+    tx: Transaction, skus: set[str] | None = None
+) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """Stock from the baseline plus every entry after ``baseline_seq``, stopping at zero.
+
+    With ``skus``, only those SKUs (each SKU's figures depend on its own entries alone).
+    """
+    where = ""
+    if skus is not None:
+        _only(tx, "temp.affected_skus", ((s,) for s in skus), "sku")
+        where = " WHERE sku IN (SELECT sku FROM temp.affected_skus)"
     qoh: dict[tuple[str, str], int] = {
-        (r[0], r[1]): r[2] for r in tx.conn.execute("SELECT sku, location, qoh FROM baseline_qoh")
+        (r[0], r[1]): r[2]
+        for r in tx.conn.execute(f"SELECT sku, location, qoh FROM baseline_qoh{where}")
     }
     atp: dict[str, int] = {
-        r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM baseline_atp")
+        r[0]: r[1] for r in tx.conn.execute(f"SELECT sku, atp FROM baseline_atp{where}")
     }
     for (changes_json,) in tx.conn.execute(
         "SELECT changes FROM entries WHERE seq > ? ORDER BY seq", (_meta_int(tx, BASELINE_SEQ),)
     ):
         for change in json.loads(changes_json):
+            if skus is not None and change["sku"] not in skus:
+                continue
             if change.get("location") is not None:
                 key = (change["sku"], change["location"])
                 qoh[key] = max(0, qoh.get(key, 0) + change.get("qoh", 0))
@@ -233,12 +276,21 @@ def rebuilt_stock(tx: Transaction) -> tuple[dict[tuple[str, str], int], dict[str
     return qoh, atp
 
 
-def rebuilt_progress(tx: Transaction) -> dict[tuple[str, int], tuple[int, int, int]]:
-    """Line progress from the central baseline plus every entry after ``baseline_seq``."""
+def rebuilt_progress(
+    tx: Transaction, lines: set[tuple[str, int]] | None = None
+) -> dict[tuple[str, int], tuple[int, int, int]]:
+    """Line progress from the central baseline plus every entry after ``baseline_seq``.
+
+    With ``lines``, only those (order, line) keys.
+    """
+    where = ""
+    if lines is not None:
+        _only(tx, "temp.affected_lines", lines, "order_id, line_no")
+        where = " WHERE (order_id, line_no) IN (SELECT order_id, line_no FROM temp.affected_lines)"
     progress: dict[tuple[str, int], list[int]] = {
         (r[0], r[1]): [r[2], r[3], r[4]]
         for r in tx.conn.execute(
-            "SELECT order_id, line_no, released, rejected, put_back FROM baseline_progress"
+            f"SELECT order_id, line_no, released, rejected, put_back FROM baseline_progress{where}"
         )
     }
     for (changes_json,) in tx.conn.execute(
@@ -246,6 +298,8 @@ def rebuilt_progress(tx: Transaction) -> dict[tuple[str, int], tuple[int, int, i
         (_meta_int(tx, BASELINE_SEQ),),
     ):
         for c in json.loads(changes_json):
+            if lines is not None and (c["order_id"], c["line_no"]) not in lines:
+                continue
             p = progress.setdefault((c["order_id"], c["line_no"]), [0, 0, 0])
             p[0] = max(0, p[0] + c.get("released", 0))
             p[1] = max(0, p[1] + c.get("rejected", 0))
@@ -253,16 +307,26 @@ def rebuilt_progress(tx: Transaction) -> dict[tuple[str, int], tuple[int, int, i
     return {k: (v[0], v[1], v[2]) for k, v in progress.items()}
 
 
-def recompute_projections(tx: Transaction) -> None:
+def recompute_projections(
+    tx: Transaction,
+    *,
+    skus: set[str] | None = None,
+    lines: set[tuple[str, int]] | None = None,
+) -> None:
     """Make stock and line progress equal to the rebuild, changing only rows that differ.
 
-    Rows that keep their figure keep their ``since`` (exception-area ageing); a location that
-    goes from empty to holding units gets ``since`` now, as an entry would give it.
+    ``skus`` and ``lines`` limit the work to the keys that can have changed (None: all), so a
+    sync round on a terminal with a million products touches a handful of rows, not all of
+    them, while it holds the write lock. Rows that keep their figure keep their ``since``
+    (exception-area ageing); a location that goes from empty to holding units gets ``since``
+    now, as an entry would give it.
     """
     now = now_utc().isoformat(timespec="microseconds")
-    qoh, atp = rebuilt_stock(tx)
+    qoh, atp = rebuilt_stock(tx, skus)
+    where = "" if skus is None else " WHERE sku IN (SELECT sku FROM temp.affected_skus)"
     current = {
-        (r[0], r[1]): r[2] for r in tx.conn.execute("SELECT sku, location, qoh FROM stock_qoh")
+        (r[0], r[1]): r[2]
+        for r in tx.conn.execute(f"SELECT sku, location, qoh FROM stock_qoh{where}")
     }
     for key in current.keys() - qoh.keys():
         tx.conn.execute("DELETE FROM stock_qoh WHERE sku = ? AND location = ?", key)
@@ -279,15 +343,21 @@ def recompute_projections(tx: Transaction) -> None:
                 "WHERE sku = ? AND location = ?",
                 (value, now, sku, location),
             )
-    current_atp = {r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM stock_atp")}
+    current_atp = {r[0]: r[1] for r in tx.conn.execute(f"SELECT sku, atp FROM stock_atp{where}")}
     for sku in current_atp.keys() - atp.keys():
         tx.conn.execute("DELETE FROM stock_atp WHERE sku = ?", (sku,))
     tx.conn.executemany(
         "INSERT OR REPLACE INTO stock_atp (sku, atp) VALUES (?, ?)",
         [(sku, v) for sku, v in atp.items() if current_atp.get(sku) != v],
     )
-    progress = rebuilt_progress(tx)
-    tx.conn.execute("DELETE FROM line_progress")
+    progress = rebuilt_progress(tx, lines)
+    if lines is None:
+        tx.conn.execute("DELETE FROM line_progress")
+    else:
+        tx.conn.execute(
+            "DELETE FROM line_progress WHERE (order_id, line_no) IN "
+            "(SELECT order_id, line_no FROM temp.affected_lines)"
+        )
     tx.conn.executemany(
         "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
         "VALUES (?, ?, ?, ?, ?)",
