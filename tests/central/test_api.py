@@ -36,7 +36,8 @@ def entries(make_terminal: MakeTerminal) -> list[Entry]:
 
 def test_every_call_needs_a_valid_token(server: BackgroundServer) -> None:
     calls = [("GET", "/v1/whoami"), ("POST", "/v1/entries"), ("GET", "/v1/changes"),
-             ("GET", "/v1/events"), ("PUT", "/v1/orders/D-1001/status")]
+             ("GET", "/v1/events"), ("PUT", "/v1/orders/D-1001/status"),
+             ("GET", "/v1/entries/own")]
     for token in (None, "pbk_not-a-token"):
         with _http(server, token) as http:
             for method, path in calls:
@@ -163,3 +164,18 @@ def test_oms_sets_an_orders_status_and_terminals_see_it(
     with _http(server, central.tokens["PACK-01"]) as terminal:
         page = terminal.get("/v1/changes", params={"cursor": cursor}).json()
     assert [(o["order_id"], o["status"]) for o in page["orders"]] == [("D-1005", "failed")]
+
+
+def test_a_terminal_reads_back_only_its_own_entries(
+    server: BackgroundServer, central: Central, entries: list[Entry]
+) -> None:
+    with _http(server, central.tokens["PACK-01"]) as http:
+        http.post("/v1/entries", content=_body(entries), headers=JSON)
+        page = http.get("/v1/entries/own", params={"after_seq": 0, "limit": 1}).json()
+    assert [o["entry"]["entry_id"] for o in page["entries"]] == [entries[0].entry_id]
+    assert page["entries"][0]["refused"] is False
+    assert page["has_more"] is True
+    with _http(server, central.tokens["PACK-02"]) as http:
+        assert http.get("/v1/entries/own").json()["entries"] == []
+    with _http(server, central.tokens["OMS"]) as http:
+        assert http.get("/v1/entries/own").status_code == 403

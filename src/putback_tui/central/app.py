@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from putback_tui.central.storage import CentralStore, Client, StoreError, UnknownOrderError
+from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Order, OrderStatus
 from putback_tui.sync.wire import (
     API_PREFIX,
@@ -35,6 +36,8 @@ from putback_tui.sync.wire import (
     ErrorBody,
     EventsPage,
     OrderStatusUpdate,
+    OwnEntriesPage,
+    OwnEntry,
 )
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -134,8 +137,12 @@ def _strict_query(request: Request) -> None:
     if unknown:
         raise RequestValidationError(
             [
-                {"type": "extra_forbidden", "loc": ("query", key),
-                 "msg": "unknown query parameter", "input": request.query_params[key]}
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", key),
+                    "msg": "unknown query parameter",
+                    "input": request.query_params[key],
+                }
                 for key in unknown
             ]
         )
@@ -227,6 +234,26 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
                     ]
                 )
         return BatchResult(results=tuple(store.ingest(caller, batch.entries)))
+
+    @app.get(f"{API_PREFIX}/entries/own", tags=["terminals"])
+    def get_own_entries(
+        caller: Annotated[Client, Depends(terminal)],
+        after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+    ) -> OwnEntriesPage:
+        """The caller's own entries after ``after_seq`` with their answers, in seq order.
+
+        For a replaced terminal: answers for entries it would send again, and entries its
+        restored ledger lacks. Read again from the last seq while ``has_more``.
+        """
+        rows = store.own_entries(caller.name, after_seq, limit + 1)
+        return OwnEntriesPage(
+            entries=tuple(
+                OwnEntry(entry=Entry.model_validate_json(body), refused=refused, reason=reason)
+                for body, refused, reason in rows[:limit]
+            ),
+            has_more=len(rows) > limit,
+        )
 
     @app.get(f"{API_PREFIX}/changes", tags=["terminals"])
     def get_changes(

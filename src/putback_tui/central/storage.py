@@ -339,9 +339,7 @@ class CentralStore:
         """
         done: list[int] = []
         ctx = (
-            self.engine.migrating
-            if isinstance(self.engine, PostgresEngine)
-            else self.engine.write
+            self.engine.migrating if isinstance(self.engine, PostgresEngine) else self.engine.write
         )
         with ctx() as tx:
             tx.run(
@@ -350,9 +348,7 @@ class CentralStore:
             )
         for migration in MIGRATIONS:
             with ctx() as tx:
-                if tx.all(
-                    "SELECT 1 FROM central_schema WHERE version = ?", (migration.version,)
-                ):
+                if tx.all("SELECT 1 FROM central_schema WHERE version = ?", (migration.version,)):
                     continue
                 for statement in migration.statements:
                     tx.run(statement.format(**self.engine.types))
@@ -449,8 +445,11 @@ class CentralStore:
                     # The terminal re-used a sequence number for a new entry (a re-initialised
                     # ledger): it cannot be placed in the terminal's order any more.
                     results.append(
-                        _refused(e, f"sequence number {e.seq} of {client.name} was already "
-                                    "used by another entry")
+                        _refused(
+                            e,
+                            f"sequence number {e.seq} of {client.name} was already "
+                            "used by another entry",
+                        )
                     )
                     continue
                 if e.seq != last_seq + 1:
@@ -481,7 +480,9 @@ class CentralStore:
                         status_changes[e.order_id] = (status.value, _iso(e.created_at))
                     results.append(
                         EntryResult(
-                            entry_id=e.entry_id, seq=e.seq, outcome=Outcome.APPLIED,
+                            entry_id=e.entry_id,
+                            seq=e.seq,
+                            outcome=Outcome.APPLIED,
                             recorded_as="applied",
                         )
                     )
@@ -489,8 +490,16 @@ class CentralStore:
                     results.append(_refused(e, reason))
                 recorded.append(
                     (
-                        rev, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
-                        e.order_id, "refused" if reason else "applied", reason, received,
+                        rev,
+                        e.entry_id,
+                        e.terminal,
+                        e.facility,
+                        e.seq,
+                        e.kind.value,
+                        e.order_id,
+                        "refused" if reason else "applied",
+                        reason,
+                        received,
                         e.model_dump_json(),
                     )
                 )
@@ -556,18 +565,42 @@ class CentralStore:
             through = tx.all("SELECT last_seq FROM clients WHERE name = ?", (client.name,))
             items: list[tuple[int, str, Row]] = []
             sources = (
-                ("order", "SELECT rev, order_id, facility, status, has_label, status_changed_at "
-                          "FROM orders WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
-                ("product", "SELECT rev, sku, description, gtins, lot_tracked, home_location "
-                            "FROM products WHERE rev > ? ORDER BY rev LIMIT ?", False),
-                ("location", "SELECT rev, code, facility, kind, barcode FROM locations "
-                             "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
-                ("operator", "SELECT rev, badge, name, role FROM operators "
-                             "WHERE rev > ? ORDER BY rev LIMIT ?", False),
-                ("qoh", "SELECT rev, sku, location, qoh FROM stock_qoh "
-                        "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
-                ("atp", "SELECT rev, sku, atp FROM stock_atp "
-                        "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                (
+                    "order",
+                    "SELECT rev, order_id, facility, status, has_label, status_changed_at "
+                    "FROM orders WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
+                    True,
+                ),
+                (
+                    "product",
+                    "SELECT rev, sku, description, gtins, lot_tracked, home_location "
+                    "FROM products WHERE rev > ? ORDER BY rev LIMIT ?",
+                    False,
+                ),
+                (
+                    "location",
+                    "SELECT rev, code, facility, kind, barcode FROM locations "
+                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
+                    True,
+                ),
+                (
+                    "operator",
+                    "SELECT rev, badge, name, role FROM operators "
+                    "WHERE rev > ? ORDER BY rev LIMIT ?",
+                    False,
+                ),
+                (
+                    "qoh",
+                    "SELECT rev, sku, location, qoh FROM stock_qoh "
+                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
+                    True,
+                ),
+                (
+                    "atp",
+                    "SELECT rev, sku, atp FROM stock_atp "
+                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
+                    True,
+                ),
             )
             for kind, sql, by_facility in sources:
                 params = (facility, cursor, want) if by_facility else (cursor, want)
@@ -586,7 +619,9 @@ class CentralStore:
             applied_through_seq=int(through[0][0]) if through else 0,
             orders=tuple(
                 Order(
-                    order_id=r[1], facility=r[2], status=OrderStatus(r[3]),
+                    order_id=r[1],
+                    facility=r[2],
+                    status=OrderStatus(r[3]),
                     has_label=bool(r[4]),
                     status_changed_at=datetime.fromisoformat(r[5]) if r[5] else None,
                     lines=tuple(lines.get(r[1], ())),
@@ -595,8 +630,11 @@ class CentralStore:
             ),
             products=tuple(
                 Product(
-                    sku=r[1], description=r[2], gtins=tuple(json.loads(r[3])),
-                    lot_tracked=bool(r[4]), home_location=r[5],
+                    sku=r[1],
+                    description=r[2],
+                    gtins=tuple(json.loads(r[3])),
+                    lot_tracked=bool(r[4]),
+                    home_location=r[5],
                 )
                 for _, kind, r in page
                 if kind == "product"
@@ -652,6 +690,18 @@ class CentralStore:
             rows = tx.all("SELECT last_seq FROM clients WHERE name = ?", (terminal,))
         return int(rows[0][0]) if rows else 0
 
+    def own_entries(
+        self, terminal: str, after_seq: int, limit: int
+    ) -> list[tuple[str, bool, str | None]]:
+        """``terminal``'s recorded entries after ``after_seq``: (body JSON, refused, reason)."""
+        with self.engine.read() as tx:
+            rows = tx.all(
+                "SELECT body, outcome, reason FROM entries WHERE terminal = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (terminal, after_seq, limit),
+            )
+        return [(str(r[0]), r[1] == "refused", r[2]) for r in rows]
+
     def recorded(self, terminal: str | None = None) -> list[tuple[str, str, str | None]]:
         """Every recorded entry as (entry_id, outcome, reason), in position order."""
         sql = "SELECT entry_id, outcome, reason FROM entries"
@@ -690,7 +740,10 @@ class CentralStore:
             lines = _order_lines(tx, [order_id])
         r = rows[0]
         return Order(
-            order_id=r[0], facility=r[1], status=OrderStatus(r[2]), has_label=bool(r[3]),
+            order_id=r[0],
+            facility=r[1],
+            status=OrderStatus(r[2]),
+            has_label=bool(r[3]),
             status_changed_at=datetime.fromisoformat(r[4]) if r[4] else None,
             lines=tuple(lines.get(order_id, ())),
         )
@@ -747,8 +800,13 @@ class CentralStore:
                 return out
 
             product_rows = revs(
-                (p.sku, p.description, json.dumps(list(p.gtins)), int(p.lot_tracked),
-                 p.home_location)
+                (
+                    p.sku,
+                    p.description,
+                    json.dumps(list(p.gtins)),
+                    int(p.lot_tracked),
+                    p.home_location,
+                )
                 for p in products
             )
             tx.many(
@@ -783,8 +841,13 @@ class CentralStore:
                 "has_label = excluded.has_label, status_changed_at = excluded.status_changed_at, "
                 "rev = excluded.rev",
                 revs(
-                    (o.order_id, o.facility, o.status.value, int(o.has_label),
-                     _iso(o.status_changed_at) if o.status_changed_at else None)
+                    (
+                        o.order_id,
+                        o.facility,
+                        o.status.value,
+                        int(o.has_label),
+                        _iso(o.status_changed_at) if o.status_changed_at else None,
+                    )
                     for o in order_list
                 ),
             )
@@ -795,8 +858,15 @@ class CentralStore:
                 "quantity = excluded.quantity, picked = excluded.picked, "
                 "pick_location = excluded.pick_location, lot = excluded.lot",
                 [
-                    (o.order_id, ln.line_no, ln.sku, ln.quantity, ln.picked, ln.pick_location,
-                     ln.lot)
+                    (
+                        o.order_id,
+                        ln.line_no,
+                        ln.sku,
+                        ln.quantity,
+                        ln.picked,
+                        ln.pick_location,
+                        ln.lot,
+                    )
                     for o in order_list
                     for ln in o.lines
                 ],
@@ -843,8 +913,12 @@ def _in_chunks(tx: Tx, sql: str, keys: Sequence[Any], *extra: Any) -> Iterator[R
 def _load_lines(tx: Tx, order_ids: set[str]) -> dict[tuple[str, int], _Line]:
     return {
         (r[0], int(r[1])): _Line(
-            facility=r[2], quantity=int(r[3]), picked=int(r[4]), released=int(r[5]),
-            rejected=int(r[6]), put_back=int(r[7]),
+            facility=r[2],
+            quantity=int(r[3]),
+            picked=int(r[4]),
+            released=int(r[5]),
+            rejected=int(r[6]),
+            put_back=int(r[7]),
         )
         for r in _in_chunks(
             tx,
@@ -860,7 +934,8 @@ def _load_order_facilities(tx: Tx, order_ids: set[str]) -> dict[str, str]:
     return {
         r[0]: r[1]
         for r in _in_chunks(
-            tx, "SELECT order_id, facility FROM orders WHERE order_id IN ({marks})",
+            tx,
+            "SELECT order_id, facility FROM orders WHERE order_id IN ({marks})",
             sorted(order_ids),
         )
     }
@@ -873,15 +948,19 @@ def _load_stock(
     qoh = {
         (r[0], r[1]): int(r[2])
         for r in _in_chunks(
-            tx, "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({marks})",
-            keys, facility,
+            tx,
+            "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({marks})",
+            keys,
+            facility,
         )
     }
     atp = {
         r[0]: int(r[1])
         for r in _in_chunks(
-            tx, "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({marks})",
-            keys, facility,
+            tx,
+            "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({marks})",
+            keys,
+            facility,
         )
     }
     return qoh, atp
@@ -898,8 +977,15 @@ def _order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]
     ):
         out.setdefault(r[0], []).append(
             OrderLine(
-                line_no=r[1], sku=r[2], quantity=r[3], picked=r[4], pick_location=r[5],
-                lot=r[6], released=r[7], rejected=r[8], put_back=r[9],
+                line_no=r[1],
+                sku=r[2],
+                quantity=r[3],
+                picked=r[4],
+                pick_location=r[5],
+                lot=r[6],
+                released=r[7],
+                rejected=r[8],
+                put_back=r[9],
             )
         )
     return out
@@ -956,8 +1042,12 @@ def _apply_lines(entry: Entry, lines: dict[tuple[str, int], _Line]) -> None:
 
 def _refused(entry: Entry, reason: str, *, retryable: bool = False) -> EntryResult:
     return EntryResult(
-        entry_id=entry.entry_id, seq=entry.seq, outcome=Outcome.REFUSED,
-        recorded_as=None if retryable else "refused", reason=reason, retryable=retryable,
+        entry_id=entry.entry_id,
+        seq=entry.seq,
+        outcome=Outcome.REFUSED,
+        recorded_as=None if retryable else "refused",
+        reason=reason,
+        retryable=retryable,
     )
 
 
@@ -967,8 +1057,11 @@ def _duplicate(
     if terminal != client:
         return _refused(entry, f"entry ID {entry.entry_id} was already used by {terminal}")
     return EntryResult(
-        entry_id=entry.entry_id, seq=entry.seq, outcome=Outcome.DUPLICATE,
-        recorded_as="refused" if outcome == "refused" else "applied", reason=reason,
+        entry_id=entry.entry_id,
+        seq=entry.seq,
+        outcome=Outcome.DUPLICATE,
+        recorded_as="refused" if outcome == "refused" else "applied",
+        reason=reason,
     )
 
 

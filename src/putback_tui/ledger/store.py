@@ -580,6 +580,43 @@ class Transaction:
             created_at=created,
         )
 
+    def adopt(self, entry: Entry) -> None:
+        """Insert an entry this terminal made and lost (restored from an older backup), as it was.
+
+        Only the entry row and the order status it set: the caller recomputes the projections
+        (see :func:`putback_tui.ledger.sync.adopt_own`).
+        """
+        self.conn.execute(
+            "INSERT INTO entries (seq, entry_id, created_at, terminal, facility, operator, kind, "
+            "order_id, details, changes, line_changes, undoes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.seq,
+                entry.entry_id,
+                _iso(entry.created_at),
+                entry.terminal,
+                entry.facility,
+                entry.operator,
+                entry.kind.value,
+                entry.order_id,
+                entry.details.model_dump_json(exclude_defaults=True),
+                _dump_list(entry.changes),
+                _dump_list(entry.line_changes),
+                entry.details.undoes,
+            ),
+        )
+        if entry.details.order_status is not None and entry.order_id is not None:
+            self.conn.execute(
+                "INSERT INTO order_state (order_id, local_status) VALUES (?, ?) "
+                "ON CONFLICT (order_id) DO UPDATE SET local_status = excluded.local_status",
+                (entry.order_id, entry.details.order_status.value),
+            )
+
+    def last_seq(self) -> int:
+        """The highest sequence number in the ledger (0 when empty)."""
+        row = self.conn.execute("SELECT max(seq) FROM entries").fetchone()
+        return int(row[0] or 0)
+
     def _apply_stock(self, changes: Iterable[StockChange], at: datetime) -> None:
         # UPDATE first: an INSERT candidate row with a negative delta would fail the CHECK
         # before ON CONFLICT is considered. "since" marks when units last arrived in an empty

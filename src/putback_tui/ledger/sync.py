@@ -27,7 +27,13 @@ from datetime import datetime
 
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Location, Operator, Order, Product
-from putback_tui.ledger.store import _ENTRY_COLUMNS, Transaction, _entry_from_row, now_utc
+from putback_tui.ledger.store import (
+    _ENTRY_COLUMNS,
+    LedgerError,
+    Transaction,
+    _entry_from_row,
+    now_utc,
+)
 
 ACKED_THROUGH = "sync.acked_through"
 BASELINE_SEQ = "sync.baseline_seq"
@@ -363,3 +369,52 @@ def recompute_projections(
         "VALUES (?, ?, ?, ?, ?)",
         [(k[0], k[1], *v) for k, v in progress.items()],
     )
+
+
+class LedgerDiverged(LedgerError):
+    """The ledger holds entries the central store has different ones for, under the same seq."""
+
+
+def adopt_own(tx: Transaction, own: Sequence[tuple[Entry, bool, str | None]]) -> int:
+    """Take the central store's record of this terminal's own entries (in seq order).
+
+    An entry the ledger has (same seq and ID) gets its answer recorded, so it is not sent
+    again; an entry the ledger lacks (it was restored from an older backup) is inserted as it
+    was, with its answer. Projections are then recomputed for what those entries touch.
+
+    Returns:
+        How many entries were taken back into the ledger.
+
+    Raises:
+        LedgerDiverged: the ledger has another entry under one of those sequence numbers: it
+            was restored from a stale backup and then used. Nothing is changed.
+    """
+    adopted = 0
+    skus: set[str] = set()
+    lines: set[tuple[str, int]] = set()
+    answers: list[Answer] = []
+    for entry, refused, reason in own:
+        row = tx.conn.execute("SELECT entry_id FROM entries WHERE seq = ?", (entry.seq,)).fetchone()
+        if row is not None and row[0] != entry.entry_id:
+            raise LedgerDiverged(
+                f"Entry #{entry.seq} of this ledger is not the one the central store has from "
+                f"{entry.terminal}: the ledger was restored from an older backup and then used. "
+                "Enrol this terminal under a new ID (see 'Replacing a terminal' in the README)."
+            )
+        if row is None:
+            if entry.seq != tx.last_seq() + 1:
+                raise LedgerDiverged(
+                    f"The central store has entry #{entry.seq} from {entry.terminal}, but this "
+                    f"ledger ends at #{tx.last_seq()}: entries in between are missing."
+                )
+            tx.adopt(entry)
+            adopted += 1
+            skus.update(c.sku for c in entry.changes)
+            lines.update((c.order_id, c.line_no) for c in entry.line_changes)
+        answers.append(
+            Answer(seq=entry.seq, entry_id=entry.entry_id, refused=refused, reason=reason)
+        )
+    record_answers(tx, answers)
+    if adopted:
+        recompute_projections(tx, skus=skus, lines=lines)
+    return adopted

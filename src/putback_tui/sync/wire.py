@@ -157,6 +157,26 @@ class ClientInfo(Frozen):
     recorded (0: none yet). A ledger whose entries end below it is behind the central store."""
 
 
+class OwnEntry(Frozen):
+    """One of the caller's own entries as the central store recorded it, with its answer."""
+
+    entry: Entry
+    refused: bool
+    reason: str | None = None
+
+
+class OwnEntriesPage(Frozen):
+    """``GET /v1/entries/own``: a terminal's own entries after ``after_seq``, in seq order.
+
+    A replaced terminal (restored from a backup, or set up anew) reads these to learn the
+    answers to entries it would otherwise send again, and to take back entries its ledger lost.
+    """
+
+    version: Version = 1
+    entries: tuple[OwnEntry, ...]
+    has_more: bool
+
+
 class ErrorBody(Frozen):
     """The body of every error the central store answers itself (4xx other than 422)."""
 

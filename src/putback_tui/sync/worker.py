@@ -93,6 +93,7 @@ class SyncWorker:
         self._stop = threading.Event()
         self._nudge = threading.Event()
         self._thread: threading.Thread | None = None
+        self._recovered = False
         self._failures = 0
         self._state = SyncState(online=False, waiting=0, refused=0)
 
@@ -171,6 +172,9 @@ class SyncWorker:
                 if client is None:
                     error = "not connected: run 'putback connect URL --token TOKEN'"
                 else:
+                    if not self._recovered:
+                        self._recover(ledger, client)
+                        self._recovered = True
                     self._push(ledger, client)
                     self._pull(ledger, client)
                     with ledger.write() as tx:
@@ -206,6 +210,32 @@ class SyncWorker:
             self._client = self._client_factory(url, token.get_secret_value())
         return self._client
 
+    def _recover(self, ledger: Ledger, client: SyncClient) -> None:
+        """Once per worker: learn what the central store already holds of this terminal's.
+
+        After a restore from a backup (or a re-install), the ledger may lack answers the central
+        store gave, or entries it made after the backup: both are taken from the central store
+        instead of being sent again (answered "duplicate") or lost.
+        """
+        with ledger.read() as tx:
+            after = book.acked_through(tx)
+        if (client.whoami().last_seq or 0) <= after:
+            return
+        while not self._stop.is_set():
+            page = client.own_entries(after)
+            if page.entries:
+                with ledger.write() as tx:
+                    taken = book.adopt_own(
+                        tx, [(o.entry, o.refused, o.reason) for o in page.entries]
+                    )
+                if taken:
+                    log.warning(
+                        "took back %d entries of this terminal from the central store", taken
+                    )
+                after = page.entries[-1].entry.seq
+            if not page.has_more:
+                return
+
     def _push(self, ledger: Ledger, client: SyncClient) -> None:
         while not self._stop.is_set():
             with ledger.read() as tx:
@@ -222,7 +252,9 @@ class SyncWorker:
                 refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
                 answers.append(
                     book.Answer(
-                        seq=entry.seq, entry_id=entry.entry_id, refused=refused,
+                        seq=entry.seq,
+                        entry_id=entry.entry_id,
+                        refused=refused,
                         reason=r.reason if refused else None,
                     )
                 )
