@@ -466,6 +466,11 @@ class Station:
             draft = rules.move_out(product, source, target, quantity, self.facility, tx)
             return self._append(tx, draft)
 
+    def exception_locations(self) -> list[str]:
+        """Codes of this facility's exception locations, sorted."""
+        with self.ledger.read() as tx:
+            return tx.exception_locations(self.facility)
+
     def exception_stock(self) -> list[ExceptionStock]:
         """What sits in this facility's exception locations, oldest arrival first."""
         with self.ledger.read() as tx:

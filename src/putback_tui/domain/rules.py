@@ -358,6 +358,16 @@ def cancel(order: Order, stock: StockView) -> EntryDraft:
     Raises:
         OrderShipped, OrderNotLive, CancelNotAllowed.
     """
+    check_cancel(order)
+    return _release_all(order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False)
+
+
+def check_cancel(order: Order) -> None:
+    """Refuse a plain cancel of an order with anything picked or labelled (SPEC section 4).
+
+    Raises:
+        OrderShipped, OrderNotLive, CancelNotAllowed.
+    """
     _check_live(order, "cancelled")
     if order.picked_units:
         raise CancelNotAllowed(
@@ -366,7 +376,6 @@ def cancel(order: Order, stock: StockView) -> EntryDraft:
         )
     if order.has_label:
         raise CancelNotAllowed(f"Order {order.order_id} has a shipping label: use force cancel.")
-    return _release_all(order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False)
 
 
 def force_cancel(order: Order, stock: StockView) -> EntryDraft:
