@@ -70,7 +70,7 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
         self.quantity: int | None = None
         self._options = OptionList(
             *(
-                Option(Text.assemble((f"{i}  {r.value}", "bold"), f"  {EFFECT[r]}"), id=r.name)
+                Option(Text.assemble((f"{i}  {r.value:<13}", "bold"), EFFECT[r]), id=r.name)
                 for i, r in enumerate(self.reasons, 1)
             ),
             id="reasons",

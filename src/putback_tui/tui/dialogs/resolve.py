@@ -96,8 +96,9 @@ class ResolveDialog(ScanDialog[ResolveChoice | None]):
                 f"{entry.created_at.astimezone().strftime('%Y-%m-%d %H:%M')}\n",
                 ("Refused: ", "bold"),
                 refused.reason,
-                "\n\nIts stock changes were dropped when the central store's figures arrived. "
-                "The entry stays in the ledger; the resolution is a new entry.\n"
+                "\n\nIts stock changes drop out here once the central store's figures arrive "
+                "(they are the truth). The entry stays in the ledger; the resolution is a new "
+                "entry.\n"
                 "Type the number and Enter, or ↑ ↓ and Enter. Esc: decide later.",
             )
         )
