@@ -211,3 +211,35 @@ def test_json_import(store, tmp_path: Path) -> None:
     counts = import_path(store, path)
     assert counts["orders"] == 1
     assert store.stock("F") == ({("S1", "L1"): 3}, {"S1": 2})
+
+
+
+@pytest.mark.parametrize("found_in", [None, "EX-01"])
+def test_a_resolve_entry_is_applied_and_changes_only_what_it_lists(
+    central: Central, make_terminal: MakeTerminal, found_in: str | None
+) -> None:
+    from putback_tui.ledger.sync import Answer, record_answers
+
+    first, second = make_terminal("PACK-01"), make_terminal("PACK-02")
+    for t in (first, second):
+        t.station.open_order("D-1002")
+        t.station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    central.store.ingest(_client(central, "PACK-01"), first.ledger.entries())
+    [refused] = central.store.ingest(_client(central, "PACK-02"), second.ledger.entries())
+    assert refused.outcome is Outcome.REFUSED
+    with second.ledger.write() as tx:
+        record_answers(tx, [Answer(refused.seq, refused.entry_id, True, refused.reason)])
+    resolve = second.station.resolve_refused(refused.entry_id, found_in=found_in)
+    before_qoh, before_atp = central.store.stock("STORE-01")
+
+    results = central.store.ingest(_client(central, "PACK-02"), [resolve])
+
+    assert [r.outcome for r in results] == [Outcome.APPLIED]
+    qoh, atp = central.store.stock("STORE-01")
+    assert atp == before_atp
+    expected = dict(before_qoh)
+    if found_in is not None:
+        key = ("TSHIRT-BLK-M", found_in)
+        expected[key] = expected.get(key, 0) + 1
+    assert qoh == expected
+    assert central.store.recorded()[-1][1] == "applied"

@@ -511,6 +511,15 @@ class Transaction:
             is not None
         )
 
+    def resolution_of(self, entry_id: str) -> Entry | None:
+        """The resolve entry that answers the refused entry ``entry_id``, or None."""
+        row = self.conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE kind = ? "
+            "AND json_extract(details, '$.resolves') = ? ORDER BY seq LIMIT 1",
+            (EntryKind.RESOLVE.value, entry_id),
+        ).fetchone()
+        return _entry_from_row(row) if row else None
+
     def last_undoable(self, order_id: str, kinds: Iterable[EntryKind]) -> Entry | None:
         """The newest entry of the order of one of ``kinds`` that no undo compensates yet."""
         wanted = [k.value for k in kinds]

@@ -32,6 +32,7 @@ from putback_tui.config import Settings
 from putback_tui.domain.errors import Refused
 from putback_tui.ledger import Ledger, LedgerError, now_utc
 from putback_tui.station import Station
+from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.messages import (
     ScannerStateChanged,
     ScanReceived,
@@ -77,6 +78,9 @@ class PutbackApp(App[int]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", priority=True),
+        # Not in the footer: every existing screen's footer (and snapshot) stays as it was; F1
+        # help and the supervisor guide list it.
+        Binding("f2", "supervisor", "Supervisor", priority=True, show=False),
         Binding("ctrl+z", "undo", "Undo put-back", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -202,6 +206,8 @@ class PutbackApp(App[int]):
         screen = self._scan_screen()
         if screen is not None:
             screen.show_typed(self.wedge.text)
+        if isinstance(self.screen, ScanDialog):
+            self.screen.show_typed(self.wedge.text)
 
     # -- scans ---------------------------------------------------------------------------------
 
@@ -222,6 +228,11 @@ class PutbackApp(App[int]):
             self.call_after_refresh(self.scan_shown, message.text)
             return
         scan = classify(message.text, self.settings.codes)
+        if isinstance(self.screen, ScanDialog):
+            # A question in front takes typed answers itself (and refuses other scans).
+            await self.screen.handle_scan(scan, message.text)
+            self.call_after_refresh(self.scan_shown, message.text)
+            return
         # Scan anywhere: a help panel in front gives way to the screen doing the work.
         while isinstance(self.screen, ModalScreen):
             await self.pop_screen()
@@ -266,6 +277,8 @@ class PutbackApp(App[int]):
         screen = self._scan_screen()
         if screen is not None:
             screen.show_result(result)
+        if isinstance(self.screen, ScanDialog):
+            self.screen.show_result(result)
 
     def done(self, text: str) -> None:
         """Show a green result."""
@@ -430,8 +443,17 @@ class PutbackApp(App[int]):
             return
         await self.push_screen(HelpDialog())
 
+    async def action_supervisor(self) -> None:
+        """Open the supervisor menu (always; each of its actions checks its permission)."""
+        from putback_tui.tui.screens.supervisor import open_supervisor_menu
+
+        await open_supervisor_menu(self)
+
     async def action_undo(self) -> None:
         """Undo the last confirmed put-back of the order in hand."""
+        if isinstance(self.screen, ScanDialog):
+            self.refuse("Answer the question first (or Esc): nothing to undo here.", "wrong_step")
+            return
         screen = self._scan_screen()
         if screen is not None:
             await screen.undo()
