@@ -80,33 +80,45 @@ def import_cmd(db_url: str, path: Path) -> None:
     click.echo("Imported " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
+replace_option = click.option(
+    "--replace",
+    is_flag=True,
+    help="NAME is enrolled already: issue a new token; the old one stops working at once.",
+)
+
+
 @central.command("add-terminal")
 @db_option
 @click.option("--facility", required=True, help="The facility the terminal belongs to.")
+@replace_option
 @click.argument("name")
-def add_terminal(db_url: str, facility: str, name: str) -> None:
+def add_terminal(db_url: str, facility: str, replace: bool, name: str) -> None:
     """Enrol terminal NAME and print its token (shown once; only a hash is stored)."""
-    _add(db_url, name, facility)
+    _add(db_url, name, facility, replace)
 
 
 @central.command("add-system")
 @db_option
+@replace_option
 @click.argument("name")
-def add_system(db_url: str, name: str) -> None:
+def add_system(db_url: str, replace: bool, name: str) -> None:
     """Enrol an upstream system (OMS, ERP) NAME and print its token (shown once)."""
-    _add(db_url, name, None)
+    _add(db_url, name, None, replace)
 
 
-def _add(db_url: str, name: str, facility: str | None) -> None:
+def _add(db_url: str, name: str, facility: str | None, replace: bool) -> None:
     from putback_tui.central.storage import StoreError
     from putback_tui.sync.wire import ClientKind
 
     kind = ClientKind.TERMINAL if facility else ClientKind.SYSTEM
     with _store(db_url) as store:
         try:
-            token = store.add_client(name, kind, facility)
+            token = store.add_client(name, kind, facility, replace=replace)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
     # The token alone on stdout, so scripts can capture it; the advice on stderr.
     click.echo(token)
     click.echo(f"Token for {kind.value} {name}: it is not stored and is shown only now.", err=True)
+    if replace:
+        click.echo(f"The old token of {name} no longer works: run 'putback connect' on it "
+                   "with this one.", err=True)

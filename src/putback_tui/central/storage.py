@@ -480,20 +480,40 @@ class CentralStore:
 
     # -- clients -------------------------------------------------------------------------
 
-    def add_client(self, name: str, kind: ClientKind, facility: str | None) -> str:
+    def add_client(
+        self, name: str, kind: ClientKind, facility: str | None, *, replace: bool = False
+    ) -> str:
         """Enrol a terminal (of ``facility``) or a system, and return its new token.
 
-        The token is returned once and only its hash is stored.
+        The token is returned once and only its hash is stored. With ``replace``, an enrolled
+        client of that name, kind and facility gets a new token instead and its old token
+        stops working at once (a lost or leaked token); everything else about it is kept.
 
         Raises:
-            ClientExists: the name is taken.
+            ClientExists: the name is taken (and ``replace`` is false).
+            StoreError: ``replace`` for a name not enrolled, or enrolled as another kind or
+                for another facility.
         """
         if kind is ClientKind.TERMINAL and not facility:
             raise StoreError("A terminal needs a facility.")
         token = "pbk_" + secrets.token_urlsafe(32)
         with self.engine.write() as tx:
-            if tx.all("SELECT 1 FROM clients WHERE name = ?", (name,)):
-                raise ClientExists(f"{name} is already enrolled.")
+            rows = tx.all("SELECT kind, facility FROM clients WHERE name = ?", (name,))
+            if rows and not replace:
+                raise ClientExists(f"{name} is already enrolled (--replace issues a new token).")
+            if replace:
+                if not rows:
+                    raise StoreError(f"{name} is not enrolled: there is no token to replace.")
+                if (rows[0][0], rows[0][1]) != (kind.value, facility):
+                    was = rows[0][0] + (f" of {rows[0][1]}" if rows[0][1] else "")
+                    asked = kind.value + (f" of {facility}" if facility else "")
+                    raise StoreError(
+                        f"{name} is enrolled as a {was}, not as a {asked}: nothing was changed."
+                    )
+                tx.run(
+                    "UPDATE clients SET token_hash = ? WHERE name = ?", (hash_token(token), name)
+                )
+                return token
             tx.run(
                 "INSERT INTO clients (name, kind, facility, token_hash, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
