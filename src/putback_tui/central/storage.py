@@ -47,6 +47,7 @@ from putback_tui.sync.wire import (
     ClientKind,
     EntryResult,
     EventsPage,
+    OrderReconciled,
     Outcome,
     StockLevel,
 )
@@ -564,11 +565,17 @@ class CentralStore:
                     [e.entry_id for e in entries],
                 )
             }
-            lines = _load_lines(tx, {c.order_id for e in entries for c in e.line_changes})
+            order_ids = {c.order_id for e in entries for c in e.line_changes}
+            order_ids |= {e.order_id for e in entries if e.order_id}
+            lines = _load_lines(tx, order_ids)
             qoh, atp = _load_stock(
                 tx, client.facility or "", {c.sku for e in entries for c in e.changes}
             )
-            orders = _load_order_facilities(tx, {e.order_id for e in entries if e.order_id})
+            orders = _load_orders(tx, order_ids)
+            lines_of: dict[str, list[_Line]] = {}
+            for (order_id, _), line in lines.items():
+                lines_of.setdefault(order_id, []).append(line)
+            reconciled_changed: set[str] = set()
             touched_qoh: set[tuple[str, str]] = set()
             touched_atp: set[str] = set()
             status_changes: dict[str, tuple[str, str]] = {}
@@ -614,9 +621,19 @@ class CentralStore:
                     if (
                         status is not None
                         and e.order_id is not None
-                        and orders.get(e.order_id) == e.facility
+                        and e.order_id in orders
+                        and orders[e.order_id].facility == e.facility
                     ):
                         status_changes[e.order_id] = (status.value, _iso(e.created_at))
+                        orders[e.order_id].status = status
+                    touched = {c.order_id for c in e.line_changes}
+                    if e.order_id is not None:
+                        touched.add(e.order_id)
+                    for order_id in touched:
+                        if _note_reconciled(
+                            e, orders.get(order_id), lines_of.get(order_id, [])
+                        ):
+                            reconciled_changed.add(order_id)
                     results.append(_applied(e))
                     outcome = "applied"
                 else:
@@ -655,6 +672,13 @@ class CentralStore:
                 "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
                 [(s, at, oid) for oid, (s, at) in status_changes.items()],
             )
+            tx.update_rows(
+                "orders",
+                ("reconciled_at text", "reconciled_by text", "reconciled_terminal text"),
+                ("order_id text",),
+                [(*(orders[oid].reconciled or (None, None, None)), oid)
+                 for oid in sorted(reconciled_changed)],
+            )
             facility = client.facility
             qoh_rows = []
             for sku, location in sorted(touched_qoh):
@@ -690,8 +714,9 @@ class CentralStore:
             through = tx.all("SELECT last_seq FROM clients WHERE name = ?", (client.name,))
             items: list[tuple[int, str, Row]] = []
             sources = (
-                ("order", "SELECT rev, order_id, facility, status, has_label, status_changed_at "
-                          "FROM orders WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                ("order", "SELECT rev, order_id, facility, status, has_label, status_changed_at, "
+                          "reconciled_at, reconciled_by, reconciled_terminal FROM orders "
+                          "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
                 ("product", "SELECT rev, sku, description, gtins, lot_tracked, home_location "
                             "FROM products WHERE rev > ? ORDER BY rev LIMIT ?", False),
                 ("location", "SELECT rev, code, facility, kind, barcode FROM locations "
@@ -726,6 +751,13 @@ class CentralStore:
                     lines=tuple(lines.get(r[1], ())),
                 )
                 for r in order_rows
+            ),
+            reconciled=tuple(
+                OrderReconciled(
+                    order_id=r[1], at=datetime.fromisoformat(r[6]), operator=r[7], terminal=r[8]
+                )
+                for r in order_rows
+                if r[6]
             ),
             products=tuple(
                 Product(
@@ -974,13 +1006,48 @@ def _load_lines(tx: Tx, order_ids: set[str]) -> dict[tuple[str, int], _Line]:
     }
 
 
-def _load_order_facilities(tx: Tx, order_ids: set[str]) -> dict[str, str]:
+@dataclass(slots=True)
+class _Order:
+    facility: str
+    status: OrderStatus
+    reconciled: tuple[str, str, str] | None
+    """(at, operator, terminal) of the entry that reconciled it, or None."""
+
+
+def _load_orders(tx: Tx, order_ids: set[str]) -> dict[str, _Order]:
     return {
-        r[0]: r[1]
+        r[0]: _Order(r[1], OrderStatus(r[2]), (r[3], r[4], r[5]) if r[3] else None)
         for r in tx.keyed(
-            "SELECT order_id, facility FROM orders WHERE order_id IN ({keys})", sorted(order_ids)
+            "SELECT order_id, facility, status, reconciled_at, reconciled_by, "
+            "reconciled_terminal FROM orders WHERE order_id IN ({keys})",
+            sorted(order_ids),
         )
     }
+
+
+def _note_reconciled(entry: Entry, order: _Order | None, lines: list[_Line]) -> bool:
+    """Record on ``order`` whether ``entry`` (just applied) reconciled it or re-opened it.
+
+    Reconciled is the terminal's rule: an exception order whose every line has nothing
+    unpicked still reserved and nothing picked still waiting to be put back.
+
+    Returns:
+        True when the order's reconciled state changed.
+    """
+    if order is None or not lines:
+        return False
+    done = order.status.is_exception and all(
+        max(ln.quantity - ln.picked, 0) - ln.released - ln.rejected <= 0
+        and ln.picked - ln.put_back <= 0
+        for ln in lines
+    )
+    if done and order.reconciled is None:
+        order.reconciled = (_iso(entry.created_at), entry.operator, entry.terminal)
+        return True
+    if not done and order.reconciled is not None:
+        order.reconciled = None
+        return True
+    return False
 
 
 def _load_stock(

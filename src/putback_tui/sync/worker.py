@@ -260,6 +260,9 @@ class SyncWorker:
                     operators=page.operators,
                     qoh=[(s.sku, s.location, s.quantity) for s in page.stock if s.location],
                     atp=[(s.sku, s.quantity) for s in page.stock if s.location is None],
+                    reconciled=[
+                        (r.order_id, r.at, r.operator, r.terminal) for r in page.reconciled
+                    ],
                 )
             cursor = page.next_cursor
             if done:
