@@ -345,3 +345,19 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
 
     _publish_request_models(app, EntryBatch)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The API over the store named by ``PUTBACK_CENTRAL_DB`` (``central serve --workers``).
+
+    Each uvicorn worker process calls this once; the store stays open for the process's life.
+
+    Raises:
+        StoreError: the database cannot be reached.
+    """
+    import os
+
+    from putback_tui.central.cli import DB_ENV
+    from putback_tui.central.storage import open_store
+
+    return create_app(open_store(os.environ[DB_ENV], migrate=False))

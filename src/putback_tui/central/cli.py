@@ -48,15 +48,39 @@ def central() -> None:
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
-def serve(db_url: str, host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes. Batches are validated in parallel, one per process; their writes "
+    "still take turns. About one per core.",
+)
+def serve(db_url: str, host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (OpenAPI at /docs and /openapi.json) until interrupted."""
+    import os
+
     import uvicorn
 
     from putback_tui.central.app import create_app
 
-    with _store(db_url) as store:
-        click.echo(f"central store ({store.kind}) on http://{host}:{port}", err=True)
-        uvicorn.run(create_app(store), host=host, port=port, log_level="info")
+    with _store(db_url) as store:  # migrates once, before any worker starts
+        click.echo(
+            f"central store ({store.kind}) on http://{host}:{port}, {workers} worker(s)", err=True
+        )
+        if workers == 1:
+            uvicorn.run(create_app(store), host=host, port=port, log_level="info")
+            return
+    # Each worker process opens its own store, named by the environment it inherits.
+    os.environ[DB_ENV] = db_url
+    uvicorn.run(
+        "putback_tui.central.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @central.command("import")

@@ -20,6 +20,7 @@ import json
 import queue
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,30 +133,46 @@ C = TypeVar("C")
 
 
 class _Pool(Generic[C]):
-    """A few open connections reused across requests (threads take one each)."""
+    """At most ``size`` open connections, reused across requests (threads take one each).
 
-    def __init__(self, connect: Callable[[], C], close: Callable[[C], None], size: int) -> None:
+    A thread that finds all of them in use waits for one rather than opening another: past a
+    few connections, more concurrent transactions only queue on the writers' lock, and
+    opening a PostgreSQL connection per request (a new backend process) costs more CPU than
+    the request itself on a small machine.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], C],
+        close: Callable[[C], None],
+        size: int,
+        *,
+        wait_s: float = 30.0,
+    ) -> None:
         self._connect = connect
         self._close = close
         self._idle: queue.LifoQueue[C] = queue.LifoQueue()
-        self._size = size
+        self._slots = threading.BoundedSemaphore(size)
+        self._wait_s = wait_s
 
     @contextmanager
     def get(self) -> Iterator[C]:
+        if not self._slots.acquire(timeout=self._wait_s):
+            raise StoreError(f"every database connection stayed busy for {self._wait_s:.0f} s")
         try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._connect()
-        try:
-            yield conn
-        except BaseException:
-            # The connection's state is unknown after an error: never hand it out again.
-            self._close(conn)
-            raise
-        if self._idle.qsize() < self._size:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            try:
+                yield conn
+            except BaseException:
+                # The connection's state is unknown after an error: never hand it out again.
+                self._close(conn)
+                raise
             self._idle.put(conn)
-        else:
-            self._close(conn)
+        finally:
+            self._slots.release()
 
     def close(self) -> None:
         while True:
@@ -554,6 +571,8 @@ class CentralStore:
         """
         received = _iso(utc_now())
         name = client.name
+        # Before the writers' lock: whatever does not need the database should not hold it.
+        bodies = [e.model_dump_json() for e in entries]
         with self.engine.write() as tx:
             rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
             last_seq = int(tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0])
@@ -582,7 +601,7 @@ class CentralStore:
             recorded: list[tuple[Any, ...]] = []
             results: list[EntryResult] = []
             missing: str | None = None
-            for e in entries:
+            for e, body in zip(entries, bodies, strict=True):
                 seen = existing.get(e.entry_id)
                 if seen is not None:
                     results.append(_duplicate(e, name, *seen))
@@ -642,7 +661,7 @@ class CentralStore:
                 recorded.append(
                     (
                         rev, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
-                        e.order_id, outcome, reason, received, e.model_dump_json(),
+                        e.order_id, outcome, reason, received, body,
                     )
                 )
                 existing[e.entry_id] = (name, outcome, reason)
