@@ -90,12 +90,12 @@ def baseline(store: CentralStore, entries: list[Entry], batch: int) -> float:
     return len(entries) / (time.perf_counter() - start)
 
 
-def serve(db: str) -> tuple[subprocess.Popen[bytes], str]:
+def serve(db: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-c", "from putback_tui.cli import main; main()", "central", "serve",
-         "--db", db, "--port", str(port)],
+         "--db", db, "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
@@ -137,12 +137,14 @@ def drain(db: str, store: CentralStore, n: int, batch: int, work: Path) -> tuple
     return rate, base
 
 
-def fan_in(db: str, store: CentralStore, terminals: int, per: int, batch: int) -> dict[str, float]:
+def fan_in(
+    db: str, store: CentralStore, terminals: int, per: int, batch: int, workers: int
+) -> dict[str, float]:
     names = [f"T{i:02d}" for i in range(terminals)]
     setup_reference(store, "F2")
     tokens = {t: store.add_client(t, ClientKind.TERMINAL, "F2") for t in names}
     bodies = {t: entries_for(t, "F2", per) for t in names}
-    proc, url = serve(db)
+    proc, url = serve(db, workers)
     times: list[float] = []
     lock = threading.Lock()
 
@@ -178,6 +180,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 entries, 50 x 400")
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="server processes for the fan-in (central serve --workers)")
     args = parser.parse_args()
     n = 10_000 if args.quick else 100_000
     per = 400 if args.quick else 2000
@@ -195,10 +199,11 @@ def main() -> None:
             store.close()
         db = pg.create_database("fanin")
         store = open_store(db)
-        fig = fan_in(db, store, 50, per, 200)
+        fig = fan_in(db, store, 50, per, 200, args.workers)
         store.close()
         print(f"postgresql 50 terminals {fig['entries_per_s']:>9,.0f} entries/s   batch answer "
-              f"p50 {fig['p50_ms']:.0f} ms, p99 {fig['p99_ms']:.0f} ms")
+              f"p50 {fig['p50_ms']:.0f} ms, p99 {fig['p99_ms']:.0f} ms "
+              f"({args.workers} server workers)")
     finally:
         pg.stop()
 

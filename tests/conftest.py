@@ -13,7 +13,6 @@ from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.ledger import Ledger
 from putback_tui.station import Station
 
-
 # No per-example deadline: on a loaded 2-core CI machine a first import (biip, ~150 ms) or a
 # slow fsync can push one example past hypothesis' 200 ms default and fail a correct test.
 hypothesis_settings.register_profile("putback", deadline=None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from putback_tui.central.imports import import_path
-from putback_tui.central.storage import ClientExists, UnknownOrderError
+from putback_tui.central.storage import ClientExists, StoreError, UnknownOrderError
 from putback_tui.domain.entries import Entry, EntryKind, new_entry_id
 from putback_tui.domain.models import OrderStatus, StockChange
 from putback_tui.sync.wire import ClientKind, Outcome
@@ -194,6 +194,32 @@ def test_tokens_are_stored_hashed_and_names_unique(central: Central) -> None:
     assert central.store.authenticate(token + "x") is None
     with pytest.raises(ClientExists):
         central.store.add_client("PACK-01", ClientKind.TERMINAL, "STORE-01")
+
+
+def test_replacing_a_token_keeps_the_client_and_retires_the_old_token(central: Central) -> None:
+    old = central.tokens["PACK-01"]
+    new = central.store.add_client("PACK-01", ClientKind.TERMINAL, "STORE-01", replace=True)
+    assert new != old
+    assert central.store.authenticate(old) is None
+    client = central.store.authenticate(new)
+    assert client is not None
+    assert (client.name, client.kind, client.facility) == (
+        "PACK-01", ClientKind.TERMINAL, "STORE-01"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "facility", "why"),
+    [("PACK-09", ClientKind.TERMINAL, "STORE-01", "not enrolled"),
+     ("PACK-01", ClientKind.TERMINAL, "STORE-99", "terminal of STORE-01"),
+     ("OMS", ClientKind.TERMINAL, "STORE-01", "enrolled as a system")],
+)
+def test_replace_refuses_a_missing_or_different_client(
+    central: Central, name: str, kind: ClientKind, facility: str, why: str
+) -> None:
+    with pytest.raises(StoreError, match=why):
+        central.store.add_client(name, kind, facility, replace=True)
+    assert central.store.authenticate(central.tokens["PACK-01"]) is not None
 
 
 def test_json_import(store, tmp_path: Path) -> None:

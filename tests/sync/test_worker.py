@@ -284,3 +284,22 @@ def test_an_incremental_pull_brings_another_terminals_put_back_and_nothing_else_
     assert order is not None
     assert order.line(2).put_back == 2
     b_worker.stop()
+
+
+def test_an_order_another_terminal_reconciled_says_who_where_and_when(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    first, second = make_terminal("PACK-01"), make_terminal("PACK-02")
+    work(first)
+    with first.ledger.read() as tx:
+        done_here = tx.reconciled("D-1002")
+    assert done_here is not None  # the work reconciles D-1002 on the first terminal
+    worker_for(first, server, central).run_once()
+    worker_for(second, server, central).run_once()
+    with second.ledger.read() as tx:
+        done = tx.reconciled("D-1002")
+    assert done is not None
+    assert (done.operator, done.terminal) == (done_here.operator, "PACK-01")
+    assert done.at == done_here.at
+    view = second.station.open_order("D-1002")
+    assert f"reconciled by {done.operator} at PACK-01" in view.message

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import TypeAdapter
 from sqlite_utils import Database
 
 from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
@@ -489,13 +490,16 @@ class Transaction:
 
     def entries(self, *, after_seq: int = 0, limit: int | None = None) -> Iterator[Entry]:
         """Entries in sequence order after ``after_seq``."""
-        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq"
+        # SQLite writes each row as JSON and pydantic-core parses a thousand at a time: about
+        # five times faster than building the models field by field (sync reads every entry).
+        sql = f"SELECT {_ENTRY_JSON} FROM entries WHERE seq > ? ORDER BY seq"
         args: tuple[Any, ...] = (after_seq,)
         if limit is not None:
             sql += " LIMIT ?"
             args += (limit,)
-        for row in self.conn.execute(sql, args):
-            yield _entry_from_row(row)
+        cursor = self.conn.execute(sql, args)
+        while rows := cursor.fetchmany(1000):
+            yield from _ENTRY_LIST.validate_json("[" + ",".join(r[0] for r in rows) + "]")
 
     def entry(self, entry_id: str) -> Entry | None:
         """The entry with this ID, or None."""
@@ -785,6 +789,16 @@ _ENTRY_COLUMNS = (
     "seq, entry_id, created_at, terminal, facility, operator, kind, order_id, details, "
     "changes, line_changes"
 )
+
+
+_ENTRY_JSON = (
+    "json_object('seq', seq, 'entry_id', entry_id, 'created_at', created_at, "
+    "'terminal', terminal, 'facility', facility, 'operator', operator, 'kind', kind, "
+    "'order_id', order_id, 'details', json(details), 'changes', json(changes), "
+    "'line_changes', json(line_changes))"
+)
+"""One entry row as the JSON of an :class:`Entry` (the columns hold its parts as JSON)."""
+_ENTRY_LIST = TypeAdapter(list[Entry])
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Location, Operator, Order, Product
@@ -163,12 +163,17 @@ def apply_page(
     operators: Iterable[Operator] = (),
     qoh: Iterable[tuple[str, str, int]] = (),
     atp: Iterable[tuple[str, int]] = (),
+    reconciled: Iterable[tuple[str, datetime, str, str]] = (),
 ) -> bool:
     """Apply one page of the changes feed; on the last page of a round, rebase stock.
 
     Reference data goes straight into the cache. Stock and line progress are staged until the
     round is complete (``has_more`` false), then the baseline is updated (replaced, for a round
     that started at cursor 0: a full snapshot) and the projections recomputed.
+
+    ``reconciled`` (order ID, when, operator, terminal) says who reconciled which order, as the
+    central store recorded it; it replaces what the terminal knew, so an order another
+    terminal finished shows who finished it, where and when.
 
     Returns:
         True when the page completed a round.
@@ -188,6 +193,16 @@ def apply_page(
             (o.order_id, ln.line_no, ln.released, ln.rejected, ln.put_back)
             for o in order_list
             for ln in o.lines
+        ],
+    )
+    tx.conn.executemany(
+        "INSERT INTO order_state (order_id, reconciled_at, reconciled_by, reconciled_terminal) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+        "reconciled_at = excluded.reconciled_at, reconciled_by = excluded.reconciled_by, "
+        "reconciled_terminal = excluded.reconciled_terminal",
+        [
+            (order_id, at.astimezone(UTC).isoformat(timespec="microseconds"), operator, terminal)
+            for order_id, at, operator, terminal in reconciled
         ],
     )
     tx.conn.executemany("INSERT OR REPLACE INTO sync_pull_qoh VALUES (?, ?, ?)", list(qoh))

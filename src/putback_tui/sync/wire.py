@@ -79,6 +79,15 @@ class StockLevel(Frozen):
     quantity: int = Field(ge=0)
 
 
+class OrderReconciled(Frozen):
+    """Who reconciled an order, where and when: the entry that accounted for its last unit."""
+
+    order_id: str
+    at: AwareDatetime
+    operator: str
+    terminal: str
+
+
 class ChangesPage(Frozen):
     """One page of the changes feed for a terminal's facility.
 
@@ -95,6 +104,8 @@ class ChangesPage(Frozen):
     """The highest sequence number of the calling terminal the central store has answered,
     read in the same snapshot as the page: stock in the page includes exactly those entries."""
     orders: tuple[Order, ...] = ()
+    reconciled: tuple[OrderReconciled, ...] = ()
+    """For the orders of this page the central store holds reconciled: by whom, where, when."""
     products: tuple[Product, ...] = ()
     locations: tuple[Location, ...] = ()
     operators: tuple[Operator, ...] = ()
