@@ -8,12 +8,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from putback_tui.barcodes import BadgeCode, InvalidCode, Scan
 from putback_tui.domain.entries import Entry
 from putback_tui.tui.state import Result, Status
-from putback_tui.tui.widgets import ResultLine, StatusBar, TypedLine
+from putback_tui.tui.widgets import KeyFooter, ResultLine, StatusBar, TypedLine
 
 if TYPE_CHECKING:
     from putback_tui.tui.app import PutbackApp
@@ -61,7 +61,7 @@ class ScanScreen(Screen[None]):
         yield self._typed
         yield self._result
         yield self._status
-        yield Footer()
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between prompt and typed line."""
