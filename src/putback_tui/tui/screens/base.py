@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -47,6 +48,8 @@ class ScanScreen(Screen[None]):
         self._typed = TypedLine()
         self._result = ResultLine(id="result")
         self._status = StatusBar()
+        self._styled_for: tuple[object, ...] | None = None
+        """What the last whole-screen restyle was made for (see ``on_screen_resume``)."""
 
     @property
     def putback(self) -> PutbackApp:
@@ -80,8 +83,20 @@ class ScanScreen(Screen[None]):
         """Rewrite the title bar (after loading new content into a reused screen)."""
         self._title.update(Text(self.title_text(), style="bold"))
 
-    def on_screen_resume(self) -> None:
-        """Coming back to the front: show the newest result and status."""
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Coming back to the front: show the newest result and status.
+
+        Runs before Textual's own handler, which restyles every widget of a pushed screen:
+        10-20 ms for a screen with a table, on every push of a reused screen. Class changes
+        restyle their widgets as they happen, suspended or not; what a suspended screen can miss
+        is a new theme or stylesheet (``App._css_update_count``, as Textual's own mode switch
+        checks) or a change of the App's classes. Only then is the restyle kept.
+        """
+        if event.refresh_styles:
+            styled_for = (self.app._css_update_count, self.app.classes, self.app.pseudo_classes)
+            if styled_for == self._styled_for:
+                event.refresh_styles = False
+            self._styled_for = styled_for
         self._sync_from_app()
 
     def _sync_from_app(self) -> None:
