@@ -79,9 +79,13 @@ class ScanScreen(Screen[None]):
         self.refresh_title()
         self._sync_from_app()
 
+    # Parts whose size the stylesheet fixes (title, prompt, result, status, a 1fr body) are
+    # updated with ``layout=False``: a layout pass re-renders the whole screen, 10-20 ms.
+    # Only the ``height: auto`` heads (#order-head, #product) ask for one.
+
     def refresh_title(self) -> None:
         """Rewrite the title bar (after loading new content into a reused screen)."""
-        self._title.update(Text(self.title_text(), style="bold"))
+        self._title.update(Text(self.title_text(), style="bold"), layout=False)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Coming back to the front: show the newest result and status.
@@ -106,7 +110,7 @@ class ScanScreen(Screen[None]):
 
     def set_prompt(self, text: str) -> None:
         """Say what to scan next (plain text)."""
-        self._prompt.update(Text(text))
+        self._prompt.update(Text(text), layout=False)
 
     def show_result(self, result: Result) -> None:
         """Show the App's newest result."""
