@@ -146,7 +146,7 @@ class ScanScreen(Screen[None]):
         if isinstance(scan, InvalidCode):
             # The reason quotes the scan (escaped) unless the trouble was in what it contained.
             quoted = "" if scan.shown in scan.reason else f" Scanned: {scan.shown}."
-            self.putback.refuse(f"Not a valid code: {scan.reason}.{quoted}{tail}", "invalid_code")
+            self.putback.refuse(f"{scan.reason}.{quoted}{tail}", "invalid_code")
         elif isinstance(scan, BadgeCode):
             self.putback.refuse(
                 f"Badge {scan.badge}: sign in from the order screen (Esc to get there).{tail}",
