@@ -58,7 +58,9 @@ class RefusedEntriesScreen(ScanScreen):
         """Show these refused entries (before the screen is pushed, or after a resolve)."""
         self.items = items
         if self.is_mounted:
-            self._fill()
+            # After the screen is back in front: a table filled while a dialog still covers it
+            # keeps the column widths it had (station calls return without yielding).
+            self.call_after_refresh(self._fill)
 
     def _fill(self) -> None:
         open_ones = sum(1 for i in self.items if i.resolution is None)
