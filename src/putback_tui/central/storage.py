@@ -33,6 +33,7 @@ import psycopg
 from putback_tui.central.schema import MIGRATIONS
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import (
+    EXCEPTION_STATUSES,
     Location,
     LocationKind,
     Operator,
@@ -641,9 +642,15 @@ class CentralStore:
                     ):
                         status_changes[e.order_id] = (status.value, _iso(e.created_at))
                         orders[e.order_id].status = status
-                    touched = {c.order_id for c in e.line_changes}
-                    if e.order_id is not None:
-                        touched.add(e.order_id)
+                    touched: Iterable[str]
+                    if not e.line_changes or (
+                        len(e.line_changes) == 1 and e.line_changes[0].order_id == e.order_id
+                    ):  # the common case, without building a set
+                        touched = () if e.order_id is None else (e.order_id,)
+                    else:
+                        touched = {c.order_id for c in e.line_changes}
+                        if e.order_id is not None:
+                            touched.add(e.order_id)
                     for order_id in touched:
                         if _note_reconciled(
                             e, orders.get(order_id), lines_of.get(order_id, [])
@@ -1094,11 +1101,14 @@ def _note_reconciled(entry: Entry, order: _Order | None, lines: list[_Line]) -> 
     """
     if order is None or not lines:
         return False
-    done = order.status.is_exception and all(
-        max(ln.quantity - ln.picked, 0) - ln.released - ln.rejected <= 0
-        and ln.picked - ln.put_back <= 0
-        for ln in lines
-    )
+    done = order.status in EXCEPTION_STATUSES
+    if done:
+        for ln in lines:  # a plain loop: this runs once per entry and order
+            if ln.picked > ln.put_back or (
+                max(ln.quantity - ln.picked, 0) - ln.released - ln.rejected > 0
+            ):
+                done = False
+                break
     if done and order.reconciled is None:
         order.reconciled = (_iso(entry.created_at), entry.operator, entry.terminal)
         return True
@@ -1155,13 +1165,17 @@ def _order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]
 
 def _check_lines(entry: Entry, lines: dict[tuple[str, int], _Line]) -> str | None:
     """Why the entry's line changes break a line's limits over every terminal, or None."""
-    # Sum per line first: one entry may touch a line more than once.
-    sums: dict[tuple[str, int], list[int]] = {}
-    for c in entry.line_changes:
-        s = sums.setdefault((c.order_id, c.line_no), [0, 0, 0])
-        s[0] += c.released
-        s[1] += c.rejected
-        s[2] += c.put_back
+    changes = entry.line_changes
+    sums: dict[tuple[str, int], tuple[int, int, int]]
+    if len(changes) == 1:  # the common case, without the summing
+        c = changes[0]
+        sums = {(c.order_id, c.line_no): (c.released, c.rejected, c.put_back)}
+    else:
+        # Sum per line first: one entry may touch a line more than once.
+        sums = {}
+        for c in changes:
+            r, j, p = sums.get((c.order_id, c.line_no), (0, 0, 0))
+            sums[(c.order_id, c.line_no)] = (r + c.released, j + c.rejected, p + c.put_back)
     for (order_id, line_no), (released, rejected, put_back) in sums.items():
         line = lines.get((order_id, line_no))
         where = f"order {order_id} line {line_no}"
