@@ -583,14 +583,10 @@ class CentralStore:
             }
             order_ids = {c.order_id for e in entries for c in e.line_changes}
             order_ids |= {e.order_id for e in entries if e.order_id}
-            lines = _load_lines(tx, order_ids)
+            orders, lines, lines_of = _load_orders_and_lines(tx, order_ids)
             qoh, atp = _load_stock(
                 tx, client.facility or "", {c.sku for e in entries for c in e.changes}
             )
-            orders = _load_orders(tx, order_ids)
-            lines_of: dict[str, list[_Line]] = {}
-            for (order_id, _), line in lines.items():
-                lines_of.setdefault(order_id, []).append(line)
             reconciled_changed: set[str] = set()
             touched_qoh: set[tuple[str, str]] = set()
             touched_atp: set[str] = set()
@@ -1059,18 +1055,6 @@ class CentralStore:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _load_lines(tx: Tx, order_ids: set[str]) -> dict[tuple[str, int], _Line]:
-    return {
-        (r[0], int(r[1])): _Line(r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
-        for r in tx.keyed(
-            "SELECT l.order_id, l.line_no, o.facility, l.quantity, l.picked, l.released, "
-            "l.rejected, l.put_back FROM order_lines l JOIN orders o USING (order_id) "
-            "WHERE l.order_id IN ({keys})",
-            sorted(order_ids),
-        )
-    }
-
-
 @dataclass(slots=True)
 class _Order:
     facility: str
@@ -1079,15 +1063,34 @@ class _Order:
     """(at, operator, terminal) of the entry that reconciled it, or None."""
 
 
-def _load_orders(tx: Tx, order_ids: set[str]) -> dict[str, _Order]:
-    return {
-        r[0]: _Order(r[1], OrderStatus(r[2]), (r[3], r[4], r[5]) if r[3] else None)
-        for r in tx.keyed(
-            "SELECT order_id, facility, status, reconciled_at, reconciled_by, "
-            "reconciled_terminal FROM orders WHERE order_id IN ({keys})",
-            sorted(order_ids),
-        )
-    }
+_STATUSES = {s.value: s for s in OrderStatus}
+
+
+def _load_orders_and_lines(
+    tx: Tx, order_ids: set[str]
+) -> tuple[dict[str, _Order], dict[tuple[str, int], _Line], dict[str, list[_Line]]]:
+    """The orders, their lines by (order, line number), and each order's lines: one query."""
+    orders: dict[str, _Order] = {}
+    lines: dict[tuple[str, int], _Line] = {}
+    lines_of: dict[str, list[_Line]] = {}
+    for r in tx.keyed(
+        "SELECT o.order_id, o.facility, o.status, o.reconciled_at, o.reconciled_by, "
+        "o.reconciled_terminal, l.line_no, l.quantity, l.picked, l.released, l.rejected, "
+        "l.put_back FROM orders o LEFT JOIN order_lines l ON l.order_id = o.order_id "
+        "WHERE o.order_id IN ({keys})",
+        sorted(order_ids),
+    ):
+        order_id, facility = r[0], r[1]
+        if order_id not in orders:
+            orders[order_id] = _Order(
+                facility, _STATUSES[r[2]], (r[3], r[4], r[5]) if r[3] else None
+            )
+            lines_of[order_id] = []
+        if r[6] is not None:
+            line = _Line(facility, int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]))
+            lines[(order_id, int(r[6]))] = line
+            lines_of[order_id].append(line)
+    return orders, lines, lines_of
 
 
 def _note_reconciled(entry: Entry, order: _Order | None, lines: list[_Line]) -> bool:
