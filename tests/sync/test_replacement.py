@@ -4,6 +4,8 @@ is older than what the central store has, doctor says so and a new terminal ID t
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -22,7 +24,7 @@ from putback_tui.config import (
 from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.ledger import Ledger
 from putback_tui.station import Station
-from putback_tui.sync.wire import ClientKind
+from putback_tui.sync.wire import BatchResult, ClientKind
 from putback_tui.sync.worker import SyncWorker
 from tests.central_support import Central, MakeTerminal
 from tests.sync.test_worker import projections, work
@@ -66,10 +68,13 @@ def test_restore_then_sync_applies_nothing_twice_and_sends_nothing_again(
     worker = SyncWorker(db, settings)
     real_client = worker._open_client()
     assert real_client is not None
-    real_push = real_client.push
-    real_client.push = lambda entries: (pushed.extend(e.seq for e in entries), real_push(entries))[
-        1
-    ]  # type: ignore[method-assign]
+    real_push = real_client.push_json
+
+    def push_json(entry_ids: Sequence[str], entries_json: Sequence[str]) -> BatchResult:
+        pushed.extend(json.loads(e)["seq"] for e in entries_json)
+        return real_push(entry_ids, entries_json)
+
+    real_client.push_json = push_json  # type: ignore[method-assign]
     try:
         assert worker.run_once().last_error is None
     finally:

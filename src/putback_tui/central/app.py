@@ -394,4 +394,19 @@ def app_from_environment() -> FastAPI:
     from putback_tui.central.cli import DB_ENV
     from putback_tui.central.storage import open_store
 
-    return create_app(open_store(os.environ[DB_ENV], migrate=False))
+    app = create_app(open_store(os.environ[DB_ENV], migrate=False))
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """Keep what exists at start-up (modules, schemas, the app) out of garbage collection.
+
+    A batch allocates tens of thousands of objects, so the collector runs often; without this,
+    each full collection also walks every object loaded at start-up, which never becomes
+    garbage. Called once per server process, after the app is built.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -62,14 +62,16 @@ def serve(db_url: str, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    from putback_tui.central.app import create_app
+    from putback_tui.central.app import create_app, freeze_startup_objects
 
     with _store(db_url) as store:  # migrates once, before any worker starts
         click.echo(
             f"central store ({store.kind}) on http://{host}:{port}, {workers} worker(s)", err=True
         )
         if workers == 1:
-            uvicorn.run(create_app(store), host=host, port=port, log_level="info")
+            app = create_app(store)
+            freeze_startup_objects()
+            uvicorn.run(app, host=host, port=port, log_level="info")
             return
     # Each worker process opens its own store, named by the environment it inherits.
     os.environ[DB_ENV] = db_url

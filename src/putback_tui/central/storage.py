@@ -33,6 +33,7 @@ import psycopg
 from putback_tui.central.schema import MIGRATIONS
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import (
+    EXCEPTION_STATUSES,
     Location,
     LocationKind,
     Operator,
@@ -582,14 +583,10 @@ class CentralStore:
             }
             order_ids = {c.order_id for e in entries for c in e.line_changes}
             order_ids |= {e.order_id for e in entries if e.order_id}
-            lines = _load_lines(tx, order_ids)
+            orders, lines, lines_of = _load_orders_and_lines(tx, order_ids)
             qoh, atp = _load_stock(
                 tx, client.facility or "", {c.sku for e in entries for c in e.changes}
             )
-            orders = _load_orders(tx, order_ids)
-            lines_of: dict[str, list[_Line]] = {}
-            for (order_id, _), line in lines.items():
-                lines_of.setdefault(order_id, []).append(line)
             reconciled_changed: set[str] = set()
             touched_qoh: set[tuple[str, str]] = set()
             touched_atp: set[str] = set()
@@ -641,9 +638,15 @@ class CentralStore:
                     ):
                         status_changes[e.order_id] = (status.value, _iso(e.created_at))
                         orders[e.order_id].status = status
-                    touched = {c.order_id for c in e.line_changes}
-                    if e.order_id is not None:
-                        touched.add(e.order_id)
+                    touched: Iterable[str]
+                    if not e.line_changes or (
+                        len(e.line_changes) == 1 and e.line_changes[0].order_id == e.order_id
+                    ):  # the common case, without building a set
+                        touched = () if e.order_id is None else (e.order_id,)
+                    else:
+                        touched = {c.order_id for c in e.line_changes}
+                        if e.order_id is not None:
+                            touched.add(e.order_id)
                     for order_id in touched:
                         if _note_reconciled(
                             e, orders.get(order_id), lines_of.get(order_id, [])
@@ -1052,18 +1055,6 @@ class CentralStore:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _load_lines(tx: Tx, order_ids: set[str]) -> dict[tuple[str, int], _Line]:
-    return {
-        (r[0], int(r[1])): _Line(r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
-        for r in tx.keyed(
-            "SELECT l.order_id, l.line_no, o.facility, l.quantity, l.picked, l.released, "
-            "l.rejected, l.put_back FROM order_lines l JOIN orders o USING (order_id) "
-            "WHERE l.order_id IN ({keys})",
-            sorted(order_ids),
-        )
-    }
-
-
 @dataclass(slots=True)
 class _Order:
     facility: str
@@ -1072,15 +1063,34 @@ class _Order:
     """(at, operator, terminal) of the entry that reconciled it, or None."""
 
 
-def _load_orders(tx: Tx, order_ids: set[str]) -> dict[str, _Order]:
-    return {
-        r[0]: _Order(r[1], OrderStatus(r[2]), (r[3], r[4], r[5]) if r[3] else None)
-        for r in tx.keyed(
-            "SELECT order_id, facility, status, reconciled_at, reconciled_by, "
-            "reconciled_terminal FROM orders WHERE order_id IN ({keys})",
-            sorted(order_ids),
-        )
-    }
+_STATUSES = {s.value: s for s in OrderStatus}
+
+
+def _load_orders_and_lines(
+    tx: Tx, order_ids: set[str]
+) -> tuple[dict[str, _Order], dict[tuple[str, int], _Line], dict[str, list[_Line]]]:
+    """The orders, their lines by (order, line number), and each order's lines: one query."""
+    orders: dict[str, _Order] = {}
+    lines: dict[tuple[str, int], _Line] = {}
+    lines_of: dict[str, list[_Line]] = {}
+    for r in tx.keyed(
+        "SELECT o.order_id, o.facility, o.status, o.reconciled_at, o.reconciled_by, "
+        "o.reconciled_terminal, l.line_no, l.quantity, l.picked, l.released, l.rejected, "
+        "l.put_back FROM orders o LEFT JOIN order_lines l ON l.order_id = o.order_id "
+        "WHERE o.order_id IN ({keys})",
+        sorted(order_ids),
+    ):
+        order_id, facility = r[0], r[1]
+        if order_id not in orders:
+            orders[order_id] = _Order(
+                facility, _STATUSES[r[2]], (r[3], r[4], r[5]) if r[3] else None
+            )
+            lines_of[order_id] = []
+        if r[6] is not None:
+            line = _Line(facility, int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]))
+            lines[(order_id, int(r[6]))] = line
+            lines_of[order_id].append(line)
+    return orders, lines, lines_of
 
 
 def _note_reconciled(entry: Entry, order: _Order | None, lines: list[_Line]) -> bool:
@@ -1094,11 +1104,14 @@ def _note_reconciled(entry: Entry, order: _Order | None, lines: list[_Line]) -> 
     """
     if order is None or not lines:
         return False
-    done = order.status.is_exception and all(
-        max(ln.quantity - ln.picked, 0) - ln.released - ln.rejected <= 0
-        and ln.picked - ln.put_back <= 0
-        for ln in lines
-    )
+    done = order.status in EXCEPTION_STATUSES
+    if done:
+        for ln in lines:  # a plain loop: this runs once per entry and order
+            if ln.picked > ln.put_back or (
+                max(ln.quantity - ln.picked, 0) - ln.released - ln.rejected > 0
+            ):
+                done = False
+                break
     if done and order.reconciled is None:
         order.reconciled = (_iso(entry.created_at), entry.operator, entry.terminal)
         return True
@@ -1155,13 +1168,17 @@ def _order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]
 
 def _check_lines(entry: Entry, lines: dict[tuple[str, int], _Line]) -> str | None:
     """Why the entry's line changes break a line's limits over every terminal, or None."""
-    # Sum per line first: one entry may touch a line more than once.
-    sums: dict[tuple[str, int], list[int]] = {}
-    for c in entry.line_changes:
-        s = sums.setdefault((c.order_id, c.line_no), [0, 0, 0])
-        s[0] += c.released
-        s[1] += c.rejected
-        s[2] += c.put_back
+    changes = entry.line_changes
+    sums: dict[tuple[str, int], tuple[int, int, int]]
+    if len(changes) == 1:  # the common case, without the summing
+        c = changes[0]
+        sums = {(c.order_id, c.line_no): (c.released, c.rejected, c.put_back)}
+    else:
+        # Sum per line first: one entry may touch a line more than once.
+        sums = {}
+        for c in changes:
+            r, j, p = sums.get((c.order_id, c.line_no), (0, 0, 0))
+            sums[(c.order_id, c.line_no)] = (r + c.released, j + c.rejected, p + c.put_back)
     for (order_id, line_no), (released, rejected, put_back) in sums.items():
         line = lines.get((order_id, line_no))
         where = f"order {order_id} line {line_no}"

@@ -29,6 +29,7 @@ from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Location, Operator, Order, Product
 from putback_tui.ledger.store import (
     _ENTRY_COLUMNS,
+    _ENTRY_JSON,
     LedgerError,
     Transaction,
     _entry_from_row,
@@ -84,6 +85,37 @@ def acked_through(tx: Transaction) -> int:
 def unsent(tx: Transaction, limit: int) -> list[Entry]:
     """The oldest entries without a final answer, in sequence order, at most ``limit``."""
     return list(tx.entries(after_seq=acked_through(tx), limit=limit))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Entries to send, as the ledger holds them: each one's JSON, read straight from SQLite.
+
+    The sync worker sends these without building :class:`Entry` models and serialising them
+    again (the central store validates every entry anyway): that was most of a terminal's
+    work per entry while draining a backlog.
+    """
+
+    seqs: tuple[int, ...]
+    entry_ids: tuple[str, ...]
+    entries_json: tuple[str, ...]
+    """Each entry as the JSON of an :class:`Entry`, in sequence order."""
+
+
+def outgoing(tx: Transaction, after_seq: int, limit: int) -> Outgoing:
+    """At most ``limit`` entries after ``after_seq``, in sequence order, as JSON."""
+    rows = tx.conn.execute(
+        f"SELECT seq, entry_id, {_ENTRY_JSON} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after_seq, limit),
+    ).fetchall()
+    return Outgoing(
+        tuple(int(r[0]) for r in rows), tuple(r[1] for r in rows), tuple(r[2] for r in rows)
+    )
+
+
+def unsent_json(tx: Transaction, limit: int) -> Outgoing:
+    """The oldest entries without a final answer, as JSON, at most ``limit``."""
+    return outgoing(tx, acked_through(tx), limit)
 
 
 def record_answers(tx: Transaction, answers: Sequence[Answer], at: datetime | None = None) -> None:

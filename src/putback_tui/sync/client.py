@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from putback_tui.domain.entries import Entry
 from putback_tui.sync.wire import (
     API_PREFIX,
+    API_VERSION,
     BatchResult,
     ChangesPage,
     ClientInfo,
@@ -174,6 +175,21 @@ class SyncClient:
         # Defaults left out: the central store fills in the same ones, and a smaller body is
         # quicker to parse on the central store, where every terminal's batches queue.
         body = EntryBatch(entries=tuple(entries)).model_dump_json(exclude_defaults=True)
+        return self._push_body(body, [e.entry_id for e in entries])
+
+    def push_json(self, entry_ids: Sequence[str], entries_json: Sequence[str]) -> BatchResult:
+        """:meth:`push` for entries already serialised: each one the JSON of an :class:`Entry`.
+
+        The sync worker sends the ledger's rows this way, as SQLite writes them, without
+        building models only to serialise them again; the central store validates each entry.
+
+        Raises:
+            CentralUnavailable, CentralRefused, SyncError.
+        """
+        body = f'{{"version":{API_VERSION},"entries":[{",".join(entries_json)}]}}'
+        return self._push_body(body, entry_ids)
+
+    def _push_body(self, body: str, entry_ids: Sequence[str]) -> BatchResult:
         result = self._call(
             BatchResult,
             "POST",
@@ -181,7 +197,7 @@ class SyncClient:
             content=body,
             headers={"Content-Type": "application/json"},
         )
-        if [r.entry_id for r in result.results] != [e.entry_id for e in entries]:
+        if [r.entry_id for r in result.results] != list(entry_ids):
             raise SyncError("the central store's answer does not match the batch sent")
         return result
 

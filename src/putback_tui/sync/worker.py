@@ -22,7 +22,6 @@ from datetime import datetime
 from pathlib import Path
 
 from putback_tui.config import SyncSettings
-from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import AwareDatetime, Frozen
 from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.ledger import sync as book
@@ -247,28 +246,29 @@ class SyncWorker:
         sent only after the previous one was answered (the central store applies a terminal's
         entries in sequence order), and an answer is recorded only once it has arrived.
         """
+        size = self.settings.batch_size
         with ledger.read() as tx:
-            batch = book.unsent(tx, self.settings.batch_size)
-        if not batch:
+            batch = book.unsent_json(tx, size)
+        if not batch.seqs:
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="putback-push") as sender:
-            in_flight = sender.submit(client.push, batch)
+            in_flight = sender.submit(client.push_json, batch.entry_ids, batch.entries_json)
             while True:
                 with ledger.read() as tx:  # the next batch, read while this one is in flight
-                    upcoming = list(
-                        tx.entries(after_seq=batch[-1].seq, limit=self.settings.batch_size)
-                    )
+                    upcoming = book.outgoing(tx, batch.seqs[-1], size)
                 answers, retry = _answers(batch, in_flight.result())
                 if retry is not None or self._stop.is_set():
-                    upcoming = []
-                if upcoming:
-                    in_flight = sender.submit(client.push, upcoming)
+                    upcoming = book.Outgoing((), (), ())
+                if upcoming.seqs:
+                    in_flight = sender.submit(
+                        client.push_json, upcoming.entry_ids, upcoming.entries_json
+                    )
                 with ledger.write() as tx:
                     book.record_answers(tx, answers)
                 self._publish(online=True, error=None)
                 if retry is not None:
                     raise _Retry(retry)
-                if not upcoming:
+                if not upcoming.seqs:
                     return
                 batch = upcoming
 
@@ -325,17 +325,17 @@ class SyncWorker:
 
 
 def _answers(
-    batch: list[Entry], result: BatchResult
+    batch: book.Outgoing, result: BatchResult
 ) -> tuple[list[book.Answer], str | None]:
     """The final answers of a batch, up to the first retryable refusal, and its reason."""
     answers: list[book.Answer] = []
-    for entry, r in zip(batch, result.results, strict=True):
+    for seq, entry_id, r in zip(batch.seqs, batch.entry_ids, result.results, strict=True):
         if r.outcome is Outcome.REFUSED and r.retryable:
             return answers, r.reason or "the central store asked to send again later"
         refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
         answers.append(
             book.Answer(
-                seq=entry.seq, entry_id=entry.entry_id, refused=refused,
+                seq=seq, entry_id=entry_id, refused=refused,
                 reason=r.reason if refused else None,
             )
         )
