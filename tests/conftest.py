@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from putback_tui.cli import load_dataset
 from putback_tui.config import Settings, resolve_paths, save_settings
-from putback_tui.dataset import DEMO_DIR, Dataset
+from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.ledger import Ledger
 from putback_tui.station import Station
 

@@ -58,3 +58,12 @@ def test_saved_config_is_owner_only_and_round_trips(tmp_path: Path) -> None:
     shown = settings_to_toml(settings)
     assert "s3cret" not in shown
     assert "********" in shown
+
+
+def test_a_written_file_takes_appended_scanner_tables(tmp_path: Path) -> None:
+    """docs/scanners.md says to add [[scanners]] tables to the file putback init wrote."""
+    path = tmp_path / "config.toml"
+    save_settings(path, Settings())
+    with path.open("a") as f:
+        f.write('\n[[scanners]]\nname = "left"\ndevice = "05e0:1200"\n')
+    assert [s.label for s in load_settings(path).scanners] == ["left"]

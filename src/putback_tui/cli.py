@@ -25,7 +25,7 @@ from putback_tui.config import (
     save_settings,
     settings_to_toml,
 )
-from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
+from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError, load_dataset
 from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.reports import build_report, chart_lines
 from putback_tui.scanners.cli import make_scanners_group
@@ -86,12 +86,18 @@ def cli(ctx: click.Context, home: Path | None, config_file: Path | None) -> None
 
 
 @cli.command("app")
+@click.option(
+    "--sync/--no-sync",
+    default=True,
+    show_default=True,
+    help="Run the sync worker in the app; --no-sync where putback-sync.service runs it.",
+)
 @pass_context
-def run_app(context: Context) -> None:
+def run_app(context: Context, sync: bool) -> None:
     """Start the terminal app (the default command)."""
     from putback_tui.tui.launch import launch
 
-    sys.exit(launch(context.paths, context.settings()))
+    sys.exit(launch(context.paths, context.settings(), sync=sync))
 
 
 @cli.command()
@@ -130,28 +136,6 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
         f"Loaded {info.name} for {facility} into {context.paths.db_path}: "
         + ", ".join(f"{n} {what}" for what, n in counts.items())
     )
-
-
-def load_dataset(ledger: Ledger, dataset: Dataset, facility: str) -> dict[str, int]:
-    """Load a data set's reference data and the facility's stock into a new ledger.
-
-    Raises:
-        DatasetError: a bad file or row. LedgerError: the ledger already has entries.
-    """
-    with ledger.write() as tx:
-        counts = {
-            "products": tx.upsert_products(dataset.products()),
-            "locations": tx.upsert_locations(dataset.locations()),
-            "operators": tx.upsert_operators(dataset.operators()),
-            "orders": tx.upsert_orders(o for o in dataset.orders() if o.facility == facility),
-        }
-        tx.set_baseline(
-            ((sku, loc, qoh) for fac, sku, loc, qoh in dataset.stock() if fac == facility),
-            ((sku, atp) for fac, sku, atp in dataset.atp() if fac == facility),
-        )
-        tx.set_meta("facility", facility)
-        tx.set_meta("dataset", dataset.info.name)
-    return counts
 
 
 @cli.command()
@@ -368,6 +352,22 @@ def logs_cmd(context: Context, lines: int) -> None:
         click.echo(line)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON: {ok, counts, checks: [...]}.")
+@pass_context
+def doctor(context: Context, as_json: bool) -> None:
+    """Check configuration, database, central store, scanners and terminal; say how to fix.
+
+    Exits 1 when a check failed (warnings do not count).
+    """
+    from putback_tui import doctor as checks
+
+    results = checks.run_checks(context.paths)
+    width = min(shutil.get_terminal_size((100, 24)).columns, 120) - 1
+    click.echo(checks.render_json(results) if as_json else checks.render_text(results, width))
+    sys.exit(checks.exit_code(results))
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -387,10 +387,12 @@ def main() -> None:
     cli(prog_name="putback")
 
 
-from putback_tui.central.cli import central  # noqa: E402  (registered last: others edit above)
+# Registered last: these modules import this one's helpers (others edit above).
+from putback_tui.barcode_cli import barcode  # noqa: E402
+from putback_tui.central.cli import central  # noqa: E402
 from putback_tui.sync.cli import connect, sync  # noqa: E402
 
-for _command in (central, sync, connect):
+for _command in (barcode, central, sync, connect):
     cli.add_command(_command)
 
 

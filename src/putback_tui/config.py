@@ -161,6 +161,9 @@ def load_settings(path: Path) -> Settings:
 def settings_to_toml(settings: Settings, *, reveal_secrets: bool = False) -> str:
     """The settings as TOML; the token is redacted unless ``reveal_secrets``."""
     data: dict[str, Any] = settings.model_dump(mode="json", exclude_none=True)
+    if not data.get("scanners"):
+        # `scanners = []` would make the file refuse the [[scanners]] tables people append.
+        data.pop("scanners", None)
     token = settings.sync.token
     if token is not None:
         data["sync"]["token"] = token.get_secret_value() if reveal_secrets else "********"

@@ -30,6 +30,7 @@ from putback_tui.domain.models import (
     OrderStatus,
     Product,
 )
+from putback_tui.ledger import Ledger
 
 T = TypeVar("T")
 
@@ -223,3 +224,25 @@ def _short(exc: Exception) -> str:
         where = ".".join(str(p) for p in first["loc"])
         return f"{where}: {first['msg']}" if where else str(first["msg"])
     return str(exc)
+
+
+def load_dataset(ledger: Ledger, dataset: Dataset, facility: str) -> dict[str, int]:
+    """Load a data set's reference data and the facility's stock into a new ledger.
+
+    Raises:
+        DatasetError: a bad file or row. LedgerError: the ledger already has entries.
+    """
+    with ledger.write() as tx:
+        counts = {
+            "products": tx.upsert_products(dataset.products()),
+            "locations": tx.upsert_locations(dataset.locations()),
+            "operators": tx.upsert_operators(dataset.operators()),
+            "orders": tx.upsert_orders(o for o in dataset.orders() if o.facility == facility),
+        }
+        tx.set_baseline(
+            ((sku, loc, qoh) for fac, sku, loc, qoh in dataset.stock() if fac == facility),
+            ((sku, atp) for fac, sku, atp in dataset.atp() if fac == facility),
+        )
+        tx.set_meta("facility", facility)
+        tx.set_meta("dataset", dataset.info.name)
+    return counts

@@ -8,9 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from putback_tui.cli import load_dataset
 from putback_tui.config import Settings
-from putback_tui.dataset import DEMO_DIR, Dataset
+from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderStatus, RejectReason
 from putback_tui.ledger import Ledger

@@ -187,8 +187,15 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
 
     @app.get(f"{API_PREFIX}/whoami", tags=["terminals"])
     def whoami(caller: Annotated[Client, Depends(client)]) -> ClientInfo:
-        """Who the token belongs to (``putback connect`` checks a token with this)."""
-        return caller.info()
+        """Who the token belongs to (``putback connect`` checks a token with this).
+
+        For a terminal, also the last sequence number recorded from it (``putback doctor``
+        compares it with the terminal's ledger).
+        """
+        info = caller.info()
+        if caller.kind is ClientKind.TERMINAL:
+            info = info.model_copy(update={"last_seq": store.last_seq(caller.name)})
+        return info
 
     @app.post(f"{API_PREFIX}/entries", tags=["terminals"])
     def post_entries(

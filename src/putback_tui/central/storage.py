@@ -646,6 +646,12 @@ class CentralStore:
             ),
         )
 
+    def last_seq(self, terminal: str) -> int:
+        """The highest sequence number of ``terminal``'s entries recorded here (0: none)."""
+        with self.engine.read() as tx:
+            rows = tx.all("SELECT last_seq FROM clients WHERE name = ?", (terminal,))
+        return int(rows[0][0]) if rows else 0
+
     def recorded(self, terminal: str | None = None) -> list[tuple[str, str, str | None]]:
         """Every recorded entry as (entry_id, outcome, reason), in position order."""
         sql = "SELECT entry_id, outcome, reason FROM entries"

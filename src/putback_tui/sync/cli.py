@@ -38,18 +38,25 @@ def _describe(state: SyncState) -> str:
 def sync(once: bool) -> None:
     """Send unsent entries to the central store and pull changes, without the app.
 
-    Exits non-zero when a --once round did not complete (the entries stay queued).
+    Without --once, runs rounds until interrupted (putback-sync.service), printing the state
+    whenever it changes. Exits non-zero when a --once round did not complete (the entries stay
+    queued).
     """
     from putback_tui.sync.worker import SyncWorker
 
     context = _context()
     settings = context.settings()
     context.ledger().close()  # a clear message if there is no ledger yet
-    worker = SyncWorker(
-        context.paths.db_path,
-        settings.sync,
-        on_state=None if once else lambda s: click.echo(_describe(s)),
-    )
+    shown: list[tuple[object, ...]] = []
+
+    def report(state: SyncState) -> None:
+        # Only changes: a service runs this for months, and a line per round floods the journal.
+        key = (state.online, state.waiting, state.refused, state.last_error)
+        if not shown or shown[-1] != key:
+            shown[:] = [key]
+            click.echo(_describe(state))
+
+    worker = SyncWorker(context.paths.db_path, settings.sync, on_state=None if once else report)
     try:
         if once:
             state = worker.run_once()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -38,6 +42,24 @@ class CentralRefused(SyncError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A ``whoami`` call with the central store's clock, for ``putback doctor``."""
+
+    info: ClientInfo
+    """Who the token belongs to."""
+    server_time: datetime | None
+    """The central store's clock from the HTTP ``Date`` header (whole seconds); None if absent."""
+    local_time: datetime
+    """This terminal's clock halfway through the call."""
+    round_trip_s: float
+    """How long the call took."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class SyncClient:
@@ -77,6 +99,9 @@ class SyncClient:
         self.close()
 
     def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        return self._parse(model, self._request(method, path, **kwargs))
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, API_PREFIX + path, **kwargs)
         except httpx.TimeoutException as exc:
@@ -88,6 +113,9 @@ class SyncClient:
             raise CentralUnavailable(f"{self.base_url} answered {status}: {_detail(response)}")
         if status >= 400:
             raise CentralRefused(status, f"central store refused ({status}): {_detail(response)}")
+        return response
+
+    def _parse(self, model: type[M], response: httpx.Response) -> M:
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
@@ -100,6 +128,30 @@ class SyncClient:
             CentralUnavailable, CentralRefused (401 for an unknown token), SyncError.
         """
         return self._call(ClientInfo, "GET", "/whoami")
+
+    def probe(self, clock: Callable[[], datetime] = _utc_now) -> Probe:
+        """``whoami``, timed, with the central store's clock read from the ``Date`` header.
+
+        Args:
+            clock: this terminal's clock (tests pass a skewed one).
+
+        Raises:
+            CentralUnavailable, CentralRefused (401 for an unknown token), SyncError.
+        """
+        sent = clock()
+        started = time.monotonic()
+        response = self._request("GET", "/whoami")
+        elapsed = time.monotonic() - started
+        info = self._parse(ClientInfo, response)
+        server_time: datetime | None = None
+        if date := response.headers.get("date"):
+            try:
+                server_time = parsedate_to_datetime(date)
+            except (TypeError, ValueError):
+                server_time = None
+        if server_time is not None and server_time.tzinfo is None:
+            server_time = server_time.replace(tzinfo=UTC)
+        return Probe(info, server_time, sent + timedelta(seconds=elapsed / 2), elapsed)
 
     def push(self, entries: Sequence[Entry]) -> BatchResult:
         """Send one batch of entries; the answer has one result per entry, in order.

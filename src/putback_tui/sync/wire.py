@@ -152,6 +152,9 @@ class ClientInfo(Frozen):
     name: str
     kind: ClientKind
     facility: str | None = None
+    last_seq: int | None = Field(default=None, ge=0)
+    """Terminals only: the highest of the terminal's sequence numbers the central store has
+    recorded (0: none yet). A ledger whose entries end below it is behind the central store."""
 
 
 class ErrorBody(Frozen):

@@ -1,0 +1,341 @@
+"""Scan-to-screen latency of putback against a minimal Textual app, and time to first scan.
+
+One harness drives both apps headless at 100x30: it posts a scan as a keyboard-wedge burst
+(one key event per character, then Enter) and stops the clock when the app has handled the
+scan *and* the screen has been refreshed with its result (``call_after_refresh`` from the
+app's ``scan_shown`` hook). The minimal app buffers the same keys and only echoes the scan into
+a label: the floor any Textual app pays. Measured for putback:
+
+- order open: scanning an order ID (round robin over the facility's orders; exception orders
+  are released on first open, as in real use);
+- put-back confirmation: scanning the item on the location step (order, item and location are
+  scanned first, unmeasured; Ctrl+Z undoes it afterwards so the data set can be reused).
+
+Start-up: wall time from spawning a fresh Python process until the first screen is painted and
+ready for a scan, for each app (median of several runs).
+
+Run it on the large data set (``scripts/gen-data``, then ``--data DIR``); the default, the demo
+data, is only a smoke test. Goal: ratio to the floor at most 1.5, p99 under 50 ms.
+
+    scripts/bench-latency --data DIR [--samples 300] [--json bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from textual import events  # noqa: E402
+from textual.app import App, ComposeResult  # noqa: E402
+from textual.keys import _character_to_key  # noqa: E402
+from textual.widgets import Label  # noqa: E402
+
+from putback_tui.config import Settings  # noqa: E402
+from putback_tui.ledger import Ledger  # noqa: E402
+from putback_tui.tui.app import PutbackApp  # noqa: E402
+from putback_tui.tui.messages import ScanReceived  # noqa: E402
+
+SIZE = (100, 30)
+
+
+# -- the two apps --------------------------------------------------------------------------------
+
+
+class Marked:
+    """Mixin: sets an event with the time the screen showed a scan's result."""
+
+    shown_at: float = 0.0
+    shown: asyncio.Event
+
+    def scan_shown(self, text: str) -> None:
+        """Stop the clock: the screen now shows the scan's result."""
+        self.shown_at = time.perf_counter()
+        self.shown.set()
+
+
+class BenchApp(Marked, PutbackApp):
+    """putback itself, marked."""
+
+
+class EchoApp(Marked, App[None]):
+    """The floor: buffers keys like putback and echoes each scan into a label."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        """One label."""
+        yield Label("ready", id="echo")
+
+    async def on_event(self, event: events.Event) -> None:
+        """Buffer keys until Enter, as putback does."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if event.key == "enter":
+                self.post_message(ScanReceived("".join(self.buffer), "keyboard"))
+                self.buffer.clear()
+                return
+            if event.is_printable and event.character:
+                self.buffer.append(event.character)
+                return
+        await super().on_event(event)
+
+    def on_scan_received(self, message: ScanReceived) -> None:
+        """Echo the scan."""
+        self.query_one(Label).update(message.text)
+        self.call_after_refresh(self.scan_shown, message.text)
+
+
+def keys(text: str) -> list[events.Key]:
+    return [events.Key(_character_to_key(c), c) for c in text] + [events.Key("enter", "\r")]
+
+
+async def timed_scan(app: Any, text: str) -> float:
+    """Deliver one scan as a burst; seconds until its result is on screen."""
+    app.shown = asyncio.Event()
+    for key in keys(text)[:-1]:
+        app.post_message(key)
+    start = time.perf_counter()
+    app.post_message(keys("")[0])  # the Enter: the scan is now completely delivered
+    await asyncio.wait_for(app.shown.wait(), 5)
+    return app.shown_at - start
+
+
+async def untimed_scan(app: Any, text: str) -> None:
+    await timed_scan(app, text)
+    await asyncio.sleep(0.005)
+
+
+# -- the workload --------------------------------------------------------------------------------
+
+
+def load(data: Path, home: Path) -> tuple[Ledger, Settings]:
+    from putback_tui.cli import load_dataset
+    from putback_tui.dataset import Dataset
+
+    dataset = Dataset(data)
+    facility, terminal = dataset.info.facility, dataset.info.terminal
+    settings = Settings.model_validate({"terminal": {"id": terminal, "facility": facility}})
+    ledger = Ledger(home / "putback.sqlite3")
+    load_dataset(ledger, dataset, facility)
+    return ledger, settings
+
+
+def put_back_cases(ledger: Ledger, settings: Settings, limit: int) -> list[tuple[str, str, str]]:
+    """(order, item barcode, location barcode) for picked, not lot-tracked lines."""
+    from putback_tui.domain.models import EXCEPTION_STATUSES
+
+    prefix = settings.codes.location_prefix
+    cases: list[tuple[str, str, str]] = []
+    with ledger.read() as tx:
+        fallback = next(iter(tx.exception_locations(settings.terminal.facility)), None)
+        for order_id in tx.order_ids(settings.terminal.facility, EXCEPTION_STATUSES):
+            order = tx.order(order_id)
+            if order is None:
+                continue
+            for line in order.lines:
+                product = tx.product(line.sku)
+                if not line.to_put_back or product is None or product.lot_tracked:
+                    continue
+                where = line.pick_location or product.home_location or fallback
+                if where and product.gtins:
+                    cases.append((order_id, product.gtins[0], prefix + where))
+                    break
+            if len(cases) >= limit:
+                break
+    return cases
+
+
+def order_ids(ledger: Ledger, settings: Settings, limit: int) -> list[str]:
+    with ledger.read() as tx:
+        ids = [r[0] for r in tx.conn.execute(
+            "SELECT order_id FROM orders WHERE facility = ? ORDER BY order_id LIMIT ?",
+            (settings.terminal.facility, limit),
+        )]
+    return ids
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"median_ms": statistics.median(ordered) * 1000, "p99_ms": p99 * 1000, "n": len(ordered)}
+
+
+async def bench_floor(samples: int) -> list[float]:
+    app = EchoApp()
+    out: list[float] = []
+    async with app.run_test(size=SIZE):
+        for i in range(samples + 10):
+            took = await timed_scan(app, f"D-{1000 + i % 997}")
+            if i >= 10:  # warm-up
+                out.append(took)
+            await asyncio.sleep(0.005)
+    return out
+
+
+async def bench_putback(data: Path, samples: int) -> tuple[list[float], list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger, settings = load(data, Path(tmp))
+        badge = None
+        with ledger.read() as tx:
+            badge = tx.conn.execute("SELECT badge FROM operators ORDER BY badge").fetchone()[0]
+        ids = order_ids(ledger, settings, samples + 10)
+        cases = put_back_cases(ledger, settings, samples + 10)
+        from putback_tui.station import Station
+
+        app = BenchApp(Station(ledger, settings), settings)
+        opens: list[float] = []
+        confirms: list[float] = []
+        async with app.run_test(size=SIZE):
+            await asyncio.sleep(0.1)
+            await untimed_scan(app, badge)
+            for i in range(samples + 10):
+                took = await timed_scan(app, ids[i % len(ids)])
+                if i >= 10:
+                    opens.append(took)
+                await asyncio.sleep(0.005)
+                await app.workers.wait_for_complete()
+            for i in range(samples + 10):
+                order_id, item, location = cases[i % len(cases)]
+                await untimed_scan(app, order_id)
+                await untimed_scan(app, item)
+                await untimed_scan(app, location)
+                took = await timed_scan(app, item)
+                if i >= 10:
+                    confirms.append(took)
+                await app.workers.wait_for_complete()
+                await app.action_undo()  # give the unit back so the case can be reused
+                await app.workers.wait_for_complete()
+                await asyncio.sleep(0.005)
+        ledger.close()
+    return opens, confirms
+
+
+# -- start-up ------------------------------------------------------------------------------------
+
+
+def child(kind: str, home: str) -> None:
+    """Run one app headless; print READY once the first screen is painted, then quit."""
+    if kind == "minimal":
+
+        class Minimal(App[None]):
+            def compose(self) -> ComposeResult:
+                yield Label("ready")
+
+            def on_ready(self) -> None:
+                self.call_after_refresh(self.ready)
+
+            def ready(self) -> None:
+                print("READY", flush=True)
+                self.exit()
+
+        Minimal().run(headless=True, size=SIZE)
+        return
+    from putback_tui.config import load_settings, resolve_paths
+    from putback_tui.tui.app import make_app
+    from putback_tui.tui.screens.sign_in import SignInScreen
+
+    paths = resolve_paths(Path(home))
+    ledger = Ledger(paths.db_path, create=False)
+    app = make_app(ledger, load_settings(paths.config_file))
+
+    def ready() -> None:
+        if isinstance(app.screen, SignInScreen):
+            print("READY", flush=True)
+            app.exit()
+        else:
+            app.call_after_refresh(ready)
+
+    app.call_later(lambda: app.call_after_refresh(ready))
+    app.run(headless=True, size=SIZE)
+    ledger.close()
+
+
+def startup(kind: str, home: str, runs: int) -> list[float]:
+    out = []
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", kind, home],
+            stdout=subprocess.PIPE, text=True, env=env,
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        took = time.perf_counter() - start
+        proc.wait(timeout=10)
+        if line.strip() != "READY":
+            raise SystemExit(f"{kind} app did not start: {line!r}")
+        out.append(took)
+    return out
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "demo",
+                        help="data set directory (default: data/demo; use the large set)")
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--startup-runs", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    floor = summary(asyncio.run(bench_floor(args.samples)))
+    opens, confirms = asyncio.run(bench_putback(args.data, args.samples))
+    results: dict[str, Any] = {"data": str(args.data), "floor": floor}
+    for name, samples in (("order_open", opens), ("put_back_confirm", confirms)):
+        stats = summary(samples)
+        stats["ratio_median"] = stats["median_ms"] / floor["median_ms"]
+        stats["ratio_p99"] = stats["p99_ms"] / floor["p99_ms"]
+        results[name] = stats
+
+    with tempfile.TemporaryDirectory() as home:
+        from putback_tui.cli import load_dataset  # noqa: F401 - same loader as `putback init`
+
+        subprocess.run(
+            [sys.executable, "-c",
+             "import sys; from putback_tui.cli import main; sys.argv=['putback', '--home', "
+             f"{home!r}, 'init', '--data', {str(args.data)!r}]; main()"],
+            check=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+            stdout=subprocess.DEVNULL,
+        )
+        minimal = statistics.median(startup("minimal", home, args.startup_runs)) * 1000
+        app = statistics.median(startup("app", home, args.startup_runs)) * 1000
+    results["startup"] = {"minimal_ms": minimal, "app_ms": app, "ratio": app / minimal}
+
+    show: Callable[[str, dict[str, float]], None] = lambda name, s: print(  # noqa: E731
+        f"{name:<18} median {s['median_ms']:6.2f} ms   p99 {s['p99_ms']:6.2f} ms"
+        + (f"   ratio {s['ratio_median']:.2f} (p99 {s['ratio_p99']:.2f})" if "ratio_median" in s
+           else "   (floor)")
+    )
+    print(f"data set: {args.data}   samples: {args.samples}   terminal: {SIZE[0]}x{SIZE[1]}")
+    show("echo app (floor)", floor)
+    show("order open", results["order_open"])
+    show("put-back confirm", results["put_back_confirm"])
+    print(f"{'start-up':<18} minimal {minimal:6.0f} ms   putback {app:6.0f} ms   "
+          f"ratio {app / minimal:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

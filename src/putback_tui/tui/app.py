@@ -1,0 +1,467 @@
+"""The putback App: turns keys into scans, routes scans to the screen in front, owns the status.
+
+Scans enter in one place. Keyboard-wedge scanners and people typing both arrive as key events;
+:meth:`PutbackApp.on_event` takes every printable key, Enter, Tab, Backspace and (while
+something is typed) Esc *before* Textual forwards keys to the focused widget, buffers them, and
+turns a terminated buffer into one :class:`ScanReceived`. So a scanned Enter never reaches a
+focused button or table, and long bursts arrive intact (an ``Input`` widget drops or merges them:
+see STYLE.md). HID scanners post the same message through :meth:`PutbackApp.scan_from_thread`.
+
+Scans are handled one at a time, in arrival order: :meth:`on_scan_received` awaits the station
+call (in a thread worker) before the App takes its next message, so no scan is lost or reordered
+while the ledger writes, and the screen keeps painting meanwhile.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.worker import WorkerFailed
+
+from putback_tui.barcodes import classify
+from putback_tui.config import Settings
+from putback_tui.domain.errors import Refused
+from putback_tui.ledger import Ledger, LedgerError, now_utc
+from putback_tui.station import Station
+from putback_tui.tui.messages import (
+    ScannerStateChanged,
+    ScanReceived,
+    ScanRefused,
+    SyncStateChanged,
+)
+from putback_tui.tui.state import Result, ScannerStatus, Status, SyncStatus, Tone
+from putback_tui.tui.wedge import DoubleReadFilter, WedgeBuffer
+
+if TYPE_CHECKING:
+    from putback_tui.tui.screens.base import ScanScreen
+
+T = TypeVar("T")
+S = TypeVar("S", bound=Screen[None])
+
+TERMINATORS = frozenset({"enter", "tab", "ctrl+j", "ctrl+m"})
+"""Keys that end a scan. ``ctrl+j`` is a bare LF, sent by scanners configured for CR LF."""
+
+SAVING_AFTER_S = 0.15
+"""Show "saving…" only for writes slower than this: a normal 0.2 ms commit must not flicker."""
+
+
+class BackgroundService(Protocol):
+    """A service with its own thread that the app starts and stops (scanners, sync)."""
+
+    def start(self) -> None:
+        """Start the service's thread; must not block."""
+        ...
+
+    def stop(self) -> None:
+        """Stop and release everything; may wait briefly for the thread."""
+        ...
+
+
+class PutbackApp(App[int]):
+    """The packing-station app. Services come in through the constructor (see ``make_app``)."""
+
+    CSS_PATH = Path(__file__).with_name("putback.tcss")
+    """Absolute, so subclasses defined elsewhere (benchmarks) find it too."""
+    TITLE = "putback"
+    ENABLE_COMMAND_PALETTE = False
+    """The palette would take typed keys away from the scan buffer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", priority=True),
+        Binding("ctrl+z", "undo", "Undo put-back", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+    """App-wide keys. Priority, so no focused widget can take them; none is printable, so none
+    can be part of a scan."""
+
+    def __init__(
+        self,
+        station: Station,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        monotonic: Callable[[], float] = time.monotonic,
+        demo: bool = False,
+        services: Sequence[BackgroundService] = (),
+    ) -> None:
+        """Build the app around its services.
+
+        Args:
+            station: The one service every action goes through.
+            settings: The validated configuration (code patterns, scan timings, sync).
+            clock: Wall-clock time for the status bar (injected so snapshots are stable).
+            monotonic: Seconds for key gaps and double reads (injected so tests can step it).
+            demo: True on the demo data set: the help panel lists the demo codes.
+            services: Background services (HID scanners, the sync worker) the app starts on
+                mount and stops on unmount; each reports back through the ``*_from_thread``
+                hooks. One that has ``nudge()`` is nudged after every confirmed write.
+        """
+        super().__init__()
+        self.station = station
+        self.settings = settings
+        self.clock = clock
+        self.monotonic = monotonic
+        self.demo = demo
+        self.wedge = WedgeBuffer(settings.scan.wedge_max_gap_ms / 1000)
+        self.double_reads = DoubleReadFilter(settings.scan.double_read_ms / 1000)
+        self.result: Result | None = None
+        """The last result; every screen's result line shows it."""
+        self.status = Status(
+            facility=station.facility,
+            terminal=station.terminal,
+            now=clock(),
+            sync=SyncStatus(configured=settings.sync.url is not None),
+        )
+        self.services = tuple(services)
+        self._sync_reported = False
+        self._echo_pending = False
+        self._saving_timer: Timer | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        """The station's ledger (read only for the count of entries not yet sent)."""
+        return self.station.ledger
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        """Start signed out, ready for a badge scan."""
+        from putback_tui.tui.screens.sign_in import SignInScreen
+
+        self.set_interval(1.0, self._tick)
+        waiting = self.ledger.last_seq()
+        self.set_status(sync=self._placeholder_sync(waiting))
+        await self.push_screen(SignInScreen())
+        for service in self.services:
+            service.start()
+
+    def on_unmount(self) -> None:
+        """Stop the background services: scanner grabs released, sync thread joined."""
+        for service in self.services:
+            service.stop()
+
+    def _tick(self) -> None:
+        now = self.clock()
+        if now.replace(second=0, microsecond=0) != self.status.now.replace(second=0, microsecond=0):
+            self.set_status(now=now)
+
+    # -- key buffer: the one place keys become scans -------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Take scan keys before Textual forwards them to the focused widget."""
+        if isinstance(event, events.Key) and not event.is_forwarded and self._take_key(event):
+            event.stop()
+            return
+        await super().on_event(event)
+
+    def _take_key(self, event: events.Key) -> bool:
+        """Buffer a key; True when the key was a scan's and must go no further."""
+        now = self.monotonic()
+        key = event.key
+        if key in TERMINATORS:
+            done = self.wedge.terminate(now)
+            if done is None:
+                # Empty: the operator's own Enter (choose a line), unless it is the LF of a
+                # scanner's CR LF suffix arriving hot on the heels of the scan.
+                return self.wedge.swallows(now)
+            self._echo()
+            source = "keyboard" if done.burst else "typed"
+            self.post_message(ScanReceived(done.text, source, at=now))
+            return True
+        if key == "escape" and self.wedge:
+            self.wedge.clear()
+            self._echo()
+            return True
+        if key == "backspace" and self.wedge:
+            self.wedge.backspace()
+            self._echo()
+            return True
+        if event.is_printable and event.character:
+            self.wedge.feed(event.character, now)
+            self._echo()
+            return True
+        return False
+
+    def _echo(self) -> None:
+        # Coalesced: a 10,000-key burst queues one redraw after its last key, not 10,000.
+        if not self._echo_pending:
+            self._echo_pending = True
+            self.call_later(self._flush_echo)
+
+    def _flush_echo(self) -> None:
+        self._echo_pending = False
+        screen = self._scan_screen()
+        if screen is not None:
+            screen.show_typed(self.wedge.text)
+
+    # -- scans ---------------------------------------------------------------------------------
+
+    def scan_from_thread(self, text: str, source: str) -> None:
+        """Deliver a complete scan from a scanner thread (thread-safe, never blocks).
+
+        Args:
+            text: The decoded scan, terminator removed.
+            source: The scanner's name, shown in logs and tests.
+        """
+        self.post_message(ScanReceived(text, source, at=self.monotonic()))
+
+    async def on_scan_received(self, message: ScanReceived) -> None:
+        """Drop double reads, classify, and hand the scan to the screen in front."""
+        at = message.at if message.at is not None else self.monotonic()
+        if not self.double_reads.accept(message.text, at):
+            self.set_status(double_reads=self.double_reads.dropped)
+            self.call_after_refresh(self.scan_shown, message.text)
+            return
+        scan = classify(message.text, self.settings.codes)
+        # Scan anywhere: a help panel in front gives way to the screen doing the work.
+        while isinstance(self.screen, ModalScreen):
+            await self.pop_screen()
+        screen = self._scan_screen()
+        if screen is not None:
+            await screen.handle_scan(scan, message.text)
+        self.call_after_refresh(self.scan_shown, message.text)
+
+    def scan_shown(self, text: str) -> None:
+        """Called once the screen shows the outcome of a scan; a no-op hook for benchmarks.
+
+        Args:
+            text: The scan's text.
+        """
+
+    def reusable(self, screen_type: type[S]) -> S:
+        """The one instance of a working screen, installed on first use and kept mounted.
+
+        Mounting a screen with its table costs 50-200 ms; pushing one already mounted costs
+        a repaint. So each screen is built once and loaded with new content before each push.
+        """
+        name = screen_type.__name__
+        if not self.is_screen_installed(name):
+            self.install_screen(screen_type(), name)
+        screen = self.get_screen(name)
+        assert isinstance(screen, screen_type)
+        return screen
+
+    def _scan_screen(self) -> ScanScreen | None:
+        from putback_tui.tui.screens.base import ScanScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, ScanScreen):
+                return screen
+        return None
+
+    # -- results -------------------------------------------------------------------------------
+
+    def show(self, result: Result) -> None:
+        """Show a result on the result line of the screen in front (and of any screen later)."""
+        self.result = result
+        screen = self._scan_screen()
+        if screen is not None:
+            screen.show_result(result)
+
+    def done(self, text: str) -> None:
+        """Show a green result."""
+        self.show(Result(Tone.DONE, text))
+
+    def info(self, text: str) -> None:
+        """Show a neutral result: what to do next."""
+        self.show(Result(Tone.INFO, text))
+
+    def notice(self, text: str) -> None:
+        """Show an amber result: nothing to do, nothing changed."""
+        self.show(Result(Tone.NOTICE, text))
+
+    def refuse(self, text: str, code: str = "refused") -> None:
+        """Show a red result with the reason, and ring the bell.
+
+        Args:
+            text: The reason, in words (plain text; may quote escaped scanned text).
+            code: The refusal's stable name, for the :class:`ScanRefused` message.
+        """
+        self.show(Result(Tone.REFUSED, text))
+        self.bell()
+        self.post_message(ScanRefused(text, code))
+
+    # -- station calls -------------------------------------------------------------------------
+
+    async def call_station(self, call: Callable[[], T], *, group: str, write: bool = True) -> T:
+        """Run a station call in a thread worker and wait for it.
+
+        The UI keeps painting meanwhile; a write that outlasts ``SAVING_AFTER_S`` (another
+        program holding the ledger locked: up to the 2 s busy timeout) shows "saving…".
+
+        Args:
+            call: The station call, with its arguments bound.
+            group: The worker group (``open``, ``put-back``, ``undo``, ``lookup``...).
+            write: True when the call writes: the count of entries not yet sent is refreshed.
+
+        Returns:
+            What the call returned.
+
+        Raises:
+            Refused: The station refused (nothing changed).
+            LedgerError: The ledger could not be used (nothing changed).
+        """
+
+        def run() -> tuple[T, int | None]:
+            value = call()
+            return value, (self.ledger.last_seq() if write else None)
+
+        if write:
+            self._saving_timer = self.set_timer(SAVING_AFTER_S, self._show_saving)
+        worker = self.run_worker(run, thread=True, group=group, exit_on_error=False)
+        try:
+            value, last_seq = await worker.wait()
+        except WorkerFailed as failed:
+            raise failed.error from None
+        finally:
+            if self._saving_timer is not None:
+                self._saving_timer.stop()
+                self._saving_timer = None
+                if self.status.busy:
+                    self.set_status(busy=False)
+        if last_seq is not None and not self._sync_reported:
+            self.set_status(sync=self._placeholder_sync(last_seq))
+        if write:
+            for service in self.services:
+                nudge = getattr(service, "nudge", None)
+                if nudge is not None:
+                    nudge()
+        return value
+
+    async def attempt(self, call: Callable[[], T], *, group: str, write: bool = True) -> T | None:
+        """:meth:`call_station`, showing a refusal or ledger failure instead of raising.
+
+        Returns:
+            What the call returned, or None when it was refused (the reason is on screen).
+        """
+        try:
+            return await self.call_station(call, group=group, write=write)
+        except Refused as refused:
+            self.refuse(str(refused), refused.code)
+        except LedgerError as failed:
+            self.refuse(str(failed), "ledger_error")
+        return None
+
+    def _show_saving(self) -> None:
+        self.set_status(busy=True)
+
+    # -- status --------------------------------------------------------------------------------
+
+    def set_status(self, **changes: object) -> None:
+        """Change the status bar's facts and redraw every status bar."""
+        from dataclasses import replace
+
+        self.status = replace(self.status, **changes)  # type: ignore[arg-type]
+        screen = self._scan_screen()
+        if screen is not None:
+            screen.show_status(self.status)
+
+    def _placeholder_sync(self, waiting: int) -> SyncStatus:
+        # Until the sync worker reports, nothing has been sent: every entry waits.
+        return SyncStatus(configured=self.settings.sync.url is not None, waiting=waiting)
+
+    def scanner_state_changed_from_thread(self, name: str, status: str, message: str) -> None:
+        """Report a HID scanner's state from its thread (thread-safe, never blocks).
+
+        Args:
+            name: The scanner's name as configured.
+            status: ``connected``, ``ready``, ``disconnected``, ``error``...
+            message: Details for the status bar (e.g. why it failed).
+        """
+        self.post_message(ScannerStateChanged(name, status, message))
+
+    def on_scanner_state_changed(self, message: ScannerStateChanged) -> None:
+        """Show the scanner's new state; a configured HID scanner replaces "keyboard"."""
+        others = tuple(s for s in self.status.scanners if s.name not in (message.name, "keyboard"))
+        self.set_status(
+            scanners=(*others, ScannerStatus(message.name, message.status, message.message))
+        )
+
+    def sync_state_changed_from_thread(
+        self,
+        online: bool,
+        waiting: int,
+        refused: int,
+        last_success: datetime | None,
+        last_error: str | None,
+    ) -> None:
+        """Report the sync worker's state from its thread (thread-safe, never blocks).
+
+        Args:
+            online: True while the central store answers.
+            waiting: Ledger entries not yet accepted by the central store.
+            refused: Entries the central store refused.
+            last_success: When the last sync round succeeded (timezone-aware), if ever.
+            last_error: The last failure, in words, if any.
+        """
+        self.post_message(SyncStateChanged(online, waiting, refused, last_success, last_error))
+
+    def on_sync_state_changed(self, message: SyncStateChanged) -> None:
+        """Show the sync worker's report; from now on it owns the "not sent" count."""
+        self._sync_reported = True
+        self.set_status(
+            sync=SyncStatus(
+                configured=True,
+                online=message.online,
+                waiting=message.waiting,
+                refused=message.refused,
+                last_success=message.last_success,
+                last_error=message.last_error,
+            )
+        )
+
+    # -- actions -------------------------------------------------------------------------------
+
+    async def action_help(self) -> None:
+        """Open the help panel (or close it)."""
+        from putback_tui.tui.dialogs.help import HelpDialog
+
+        if isinstance(self.screen, HelpDialog):
+            await self.pop_screen()
+            return
+        await self.push_screen(HelpDialog())
+
+    async def action_undo(self) -> None:
+        """Undo the last confirmed put-back of the order in hand."""
+        screen = self._scan_screen()
+        if screen is not None:
+            await screen.undo()
+
+
+def make_app(
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = now_utc,
+    monotonic: Callable[[], float] = time.monotonic,
+    services: Sequence[BackgroundService] = (),
+) -> PutbackApp:
+    """Build the app on a ledger: the one factory the command line and the tests use.
+
+    Args:
+        ledger: The open local ledger.
+        settings: The validated configuration.
+        clock: Wall-clock time for the status bar.
+        monotonic: Seconds for key gaps and double reads.
+        services: Background services the app starts and stops (see ``PutbackApp``).
+
+    Returns:
+        The app, signed out and ready for a badge scan once run.
+    """
+    return PutbackApp(
+        Station(ledger, settings),
+        settings,
+        clock=clock,
+        monotonic=monotonic,
+        demo=ledger.get_meta("dataset") == "demo",
+        services=services,
+    )

@@ -1,0 +1,83 @@
+"""F1 help: the keys, how scanning works, and (on the demo data set) the codes to try."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from putback_tui.tui.app import PutbackApp
+
+KEYS = (
+    ("F1", "This help (again to close)"),
+    ("Enter", "End typed text (an order ID, a quantity, a lot); choose the highlighted line"),
+    ("↑ ↓", "Move between lines"),
+    ("Esc", "Back one step (clears typed text first); nothing recorded is lost"),
+    ("Ctrl+Z", "Undo the last confirmed put-back of the order in hand"),
+    ("Ctrl+Q", "Quit (every confirmed put-back is already saved)"),
+)
+
+DEMO_CODES = (
+    ("Badges", "OP-0001 (operator)  SV-0001 (supervisor)"),
+    ("Orders", "D-1001 nothing picked · D-1002 all picked · D-1003 partly picked\n"
+               "D-1004 deleted · D-1005 live · D-1006 shipped · D-1007 lot-tracked"),
+    ("Locations", "LOC:A-01-01  LOC:A-01-02  LOC:A-02-01  LOC:A-02-02\n"
+                  "LOC:A-03-01  LOC:B-01-01  LOC:EX-01 (exception)"),
+    ("T-shirt", "4006381333931"),
+    ("Mug", "5901234123457"),
+    ("Socks", "012345678905"),
+    ("Cap", "9780201379624"),
+    ("Bottle", "96385074"),
+    ("First-aid kit", "]C10109501101530003 then 10AB-123 (lot AB-123, no space)"),
+)
+"""What to type to try every case of the demo data set (each followed by Enter)."""
+
+
+def _pairs(rows: tuple[tuple[str, str], ...]) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(ratio=1)
+    for key, what in rows:
+        table.add_row(key, what)
+    return table
+
+
+class HelpDialog(ModalScreen[None]):
+    """Keys and scanning rules; a scan while it is open closes it and goes through."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+    ]
+    """Esc (or F1 again) closes the panel."""
+
+    def compose(self) -> ComposeResult:
+        """One scrolling panel."""
+        app = cast("PutbackApp", self.app)
+        parts: list[object] = [
+            Text("Keys", style="bold underline"),
+            _pairs(KEYS),
+            Text(""),
+            Text("Scanning", style="bold underline"),
+            Text(
+                "Scan anywhere: a code is recognised by what it is (badge, order, location, "
+                "item). Typing a code and pressing Enter works the same. A second read of the "
+                f"same code within {app.settings.scan.double_read_ms} ms is ignored "
+                f"({app.double_reads.dropped} so far)."
+            ),
+        ]
+        if app.demo:
+            parts += [Text(""), Text("Demo codes", style="bold underline"), _pairs(DEMO_CODES)]
+        with VerticalScroll(id="help-panel"):
+            yield Static(Group(*parts), markup=False)  # type: ignore[arg-type]
+
+    async def action_dismiss(self, result: None = None) -> None:
+        """Close the panel."""
+        self.dismiss(result)

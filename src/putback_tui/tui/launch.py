@@ -1,0 +1,67 @@
+"""Start the app for a configured home: open the ledger, run, close cleanly."""
+
+from __future__ import annotations
+
+import sys
+
+from putback_tui.config import Paths, Settings
+from putback_tui.ledger import Ledger, LedgerError
+
+
+def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
+    """Run the app until the operator quits.
+
+    Args:
+        paths: Where the ledger is.
+        settings: The validated configuration.
+        sync: Run the sync worker in the app; False where ``putback-sync.service`` runs it
+            (kiosk): the app then only shows the state that worker records in the ledger.
+
+    Returns:
+        The process exit code: 0 after a normal quit, 2 when the ledger cannot be opened.
+    """
+    try:
+        ledger = Ledger(paths.db_path, create=False)
+    except LedgerError as exc:
+        print(f"putback: {exc}", file=sys.stderr)
+        return 2
+    # Imported here so `putback barcode` and friends never pay for Textual.
+    from putback_tui.tui.app import BackgroundService, make_app
+
+    services: list[BackgroundService] = []
+    app = make_app(ledger, settings)
+    if settings.scanners:
+        from putback_tui.scanners.source import ScannerSource
+
+        services.append(
+            ScannerSource(
+                settings.scanners,
+                on_scan=app.scan_from_thread,
+                on_state=lambda s: app.scanner_state_changed_from_thread(
+                    s.scanner, s.status.value, s.message
+                ),
+            )
+        )
+    if settings.sync.url and settings.sync.token:
+        from putback_tui.sync.monitor import SyncMonitor
+        from putback_tui.sync.worker import SyncState, SyncWorker
+
+        def report(s: SyncState) -> None:
+            app.sync_state_changed_from_thread(
+                s.online, s.waiting, s.refused, s.last_success, s.last_error
+            )
+
+        services.append(
+            SyncWorker(paths.db_path, settings.sync, on_state=report)
+            if sync
+            else SyncMonitor(paths.db_path, settings.sync, on_state=report)
+        )
+    # The services need the app for their callbacks, so they are handed over after it is built.
+    app.services = tuple(services)
+    try:
+        app.run()
+    finally:
+        # Waits for a put-back still being written (the ledger's lock), so Ctrl+Q never leaves
+        # half a transaction: SQLite commits it whole or rolls it back on the next open.
+        ledger.close()
+    return app.return_code or 0

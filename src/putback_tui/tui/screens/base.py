@@ -1,0 +1,148 @@
+"""The frame every working screen shares: title, prompt, body, typed line, result, status."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from putback_tui.barcodes import BadgeCode, InvalidCode, Scan
+from putback_tui.domain.entries import Entry
+from putback_tui.tui.state import Result, Status
+from putback_tui.tui.widgets import ResultLine, StatusBar, TypedLine
+
+if TYPE_CHECKING:
+    from putback_tui.tui.app import PutbackApp
+
+
+def describe_undo(entry: Entry) -> str:
+    """One sentence for an undo entry: what went back out of where."""
+    details = entry.details
+    qty = details.quantity or 0
+    noun = "unit" if qty == 1 else "units"
+    units = f"{qty} {noun} of {details.sku}" if details.sku else "the put-back"
+    where = f" from {details.location}" if details.location else ""
+    return f"Undone: {units} taken back out{where}; put it back again when ready."
+
+
+class ScanScreen(Screen[None]):
+    """Base of the working screens: a scan arrives through :meth:`handle_scan`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+    ]
+    """Esc backs out one step; each screen says what a step is."""
+
+    TITLE_TEXT = "putback"
+    """The screen's name in the title bar."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._title = Static("", id="title", markup=False)
+        self._prompt = Static("", id="prompt", markup=False)
+        self._typed = TypedLine()
+        self._result = ResultLine(id="result")
+        self._status = StatusBar()
+
+    @property
+    def putback(self) -> PutbackApp:
+        """The app, typed."""
+        return cast("PutbackApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        """The frame around the screen's body."""
+        yield self._title
+        yield self._prompt
+        yield from self.compose_body()
+        yield self._typed
+        yield self._result
+        yield self._status
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The screen's own widgets, between prompt and typed line."""
+        yield from ()
+
+    def title_text(self) -> str:
+        """The title bar's text."""
+        return f"putback · {self.TITLE_TEXT}"
+
+    def on_mount(self) -> None:
+        """Fill the shared parts from the App."""
+        self.refresh_title()
+        self._sync_from_app()
+
+    def refresh_title(self) -> None:
+        """Rewrite the title bar (after loading new content into a reused screen)."""
+        self._title.update(Text(self.title_text(), style="bold"))
+
+    def on_screen_resume(self) -> None:
+        """Coming back to the front: show the newest result and status."""
+        self._sync_from_app()
+
+    def _sync_from_app(self) -> None:
+        self._result.result = self.putback.result
+        self._status.status = self.putback.status
+        self._typed.typed = self.putback.wedge.text
+
+    def set_prompt(self, text: str) -> None:
+        """Say what to scan next (plain text)."""
+        self._prompt.update(Text(text))
+
+    def show_result(self, result: Result) -> None:
+        """Show the App's newest result."""
+        self._result.result = result
+
+    def show_status(self, status: Status) -> None:
+        """Show the App's newest status."""
+        self._status.status = status
+
+    def show_typed(self, typed: str) -> None:
+        """Show what is typed so far."""
+        self._typed.typed = typed
+
+    # -- scans and keys --------------------------------------------------------------------------
+
+    async def handle_scan(self, scan: Scan, text: str) -> None:
+        """Act on one scan. The base refuses everything; screens override.
+
+        Args:
+            scan: The classified scan.
+            text: The text as received (untrusted).
+        """
+        self.refuse_scan(scan)
+
+    def refuse_scan(self, scan: Scan, expected: str = "") -> None:
+        """Refuse a scan that means nothing here, saying what was expected.
+
+        Args:
+            scan: The scan.
+            expected: What this step wants ("Scan an order"), appended to the reason.
+        """
+        tail = f" {expected}" if expected else ""
+        if isinstance(scan, InvalidCode):
+            # The reason quotes the scan (escaped) unless the trouble was in what it contained.
+            quoted = "" if scan.shown in scan.reason else f" Scanned: {scan.shown}."
+            self.putback.refuse(f"Not a valid code: {scan.reason}.{quoted}{tail}", "invalid_code")
+        elif isinstance(scan, BadgeCode):
+            self.putback.refuse(
+                f"Badge {scan.badge}: sign in from the order screen (Esc to get there).{tail}",
+                "wrong_step",
+            )
+        else:
+            article = "An" if scan.kind[0] in "aeiou" else "A"
+            self.putback.refuse(
+                f"{article} {scan.kind} code is not expected here.{tail}", "wrong_step"
+            )
+
+    async def undo(self) -> None:
+        """Ctrl+Z: undo the last put-back of the order in hand (screens with one override)."""
+        self.putback.refuse("No order in hand: nothing to undo.", "nothing_to_undo")
+
+    async def action_back(self) -> None:
+        """Esc: back out one step (the base leaves the screen)."""
+        await self.app.pop_screen()

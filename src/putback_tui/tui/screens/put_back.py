@@ -1,0 +1,167 @@
+"""Put-back, item select: the outstanding lines; a product scan (or arrows and Enter) picks one."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from putback_tui.barcodes import OrderCode, ProductCode, Scan
+from putback_tui.domain import rules
+from putback_tui.domain.errors import Refused
+from putback_tui.domain.models import OrderLine
+from putback_tui.station import OrderView
+from putback_tui.tui.screens.base import ScanScreen
+from putback_tui.tui.screens.order import order_screen, undo_put_back
+
+
+class PutBackScreen(ScanScreen):
+    """Lists what is left to put back; choosing a line leads to the location step."""
+
+    TITLE_TEXT = "put back · choose the item"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._view: OrderView | None = None
+        self._head = Static("", id="order-head", markup=False)
+        self._table: DataTable[Text | str] = DataTable(
+            id="lines", cursor_type="row", zebra_stripes=True
+        )
+
+    @property
+    def view(self) -> OrderView:
+        """The order in hand, as last read."""
+        if self._view is None:
+            raise LookupError("no order loaded")
+        return self._view
+
+    def load(self, view: OrderView) -> None:
+        """Take a new order in hand (before the screen is pushed)."""
+        self._view = view
+        if self.is_mounted:
+            self.refresh_title()
+            self.set_view(view)
+            self._table.move_cursor(row=0)
+            self._table.focus()
+
+    @property
+    def order_id(self) -> str:
+        """The order in hand."""
+        return self.view.order.order_id
+
+    def title_text(self) -> str:
+        """Name the order in the title."""
+        if self._view is None:
+            return "putback · put back · choose the item"
+        return f"putback · order {self.order_id} · put back · choose the item"
+
+    def compose_body(self) -> ComposeResult:
+        """Order headline and the table of outstanding lines."""
+        yield self._head
+        yield self._table
+
+    def on_mount(self) -> None:
+        """Fill the table and give it the arrow keys."""
+        super().on_mount()
+        self.set_prompt("Scan an item to put back, or choose its line (arrows, Enter)")
+        table = self._table
+        table.add_column("Product", key="sku")
+        table.add_column("Description", key="description")
+        for label in ("Picked", "Put back", "Left"):
+            table.add_column(label, key=label.lower())
+        table.add_column("Goes to", key="to")
+        if self._view is not None:
+            self.set_view(self._view)
+        table.focus()
+
+    def set_view(self, view: OrderView) -> None:
+        """Show the order as it now stands."""
+        self._view = view
+        order = view.order
+        left = [line for line in order.lines if line.to_put_back]
+        units = sum(line.to_put_back for line in left)
+        done = len(order.lines) - len(left)
+        self._head.update(
+            Text.assemble(
+                (f"Order {order.order_id}", "bold"),
+                f" ({order.status.value})  ·  {units} unit{'s' if units != 1 else ''} "
+                f"on {len(left)} line{'s' if len(left) != 1 else ''} to put back",
+                f"  ·  {done} line{'s' if done != 1 else ''} reconciled" if done else "",
+            )
+        )
+        table = self._table
+        table.clear()
+        for line in left:
+            product = view.products.get(line.sku)
+            table.add_row(
+                Text(line.sku, style="bold"),
+                Text(product.description if product else ""),
+                str(line.picked),
+                str(line.put_back),
+                Text(str(line.to_put_back), style="bold"),
+                Text(view.suggestions.get(line.line_no) or "—"),
+                key=str(line.line_no),
+            )
+
+    async def handle_scan(self, scan: Scan, text: str) -> None:
+        """A product selects its line; an order switches orders; the rest is refused."""
+        if isinstance(scan, ProductCode):
+            app = self.putback
+            product = await app.attempt(
+                partial(app.station.product_by_gtin, scan.gtin14), group="lookup", write=False
+            )
+            if product is None:
+                return
+            try:
+                line = rules.line_for_product(self.view.order, product.sku)
+            except Refused as refused:
+                app.refuse(str(refused), refused.code)
+                return
+            await self.choose(line)
+        elif isinstance(scan, OrderCode):
+            await order_screen(self).open(scan.order_id)
+        else:
+            self.refuse_scan(scan, "Scan the item first (or choose its line), then its location.")
+
+    async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a click) on a line chooses it."""
+        event.stop()
+        key = event.row_key.value
+        if key is None:
+            return
+        line = self.view.order.line(int(key))
+        if line.to_put_back:
+            await self.choose(line)
+
+    async def choose(self, line: OrderLine) -> None:
+        """Go to the location step for ``line``."""
+        from putback_tui.tui.screens.location import LocationScreen
+
+        product = self.view.products.get(line.sku)
+        self.putback.info(
+            f"{line.sku}: scan the location, then the item once per unit "
+            f"({line.to_put_back} left)."
+        )
+        step = self.putback.reusable(LocationScreen)
+        step.load(self, line.line_no, product)
+        await self.app.push_screen(step)
+
+    async def undo(self) -> None:
+        """Ctrl+Z: undo the order's last put-back and show the lines again."""
+        if await undo_put_back(self, self.order_id) is None:
+            return
+        app = self.putback
+        view = await app.attempt(
+            partial(app.station.view, self.order_id), group="lookup", write=False
+        )
+        if view is not None:
+            self.set_view(view)
+
+    async def action_back(self) -> None:
+        """Esc: leave the order (everything confirmed is already recorded)."""
+        self.putback.info(
+            f"Left order {self.order_id}: its put-backs so far are recorded. Scan an order."
+        )
+        await self.app.pop_screen()

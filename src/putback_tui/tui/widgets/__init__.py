@@ -1,0 +1,8 @@
+"""Widgets that render the App's state: result line, status bar, typed line, location sign."""
+
+from putback_tui.tui.widgets.location_sign import LocationSign
+from putback_tui.tui.widgets.result_line import ResultLine
+from putback_tui.tui.widgets.status_bar import StatusBar
+from putback_tui.tui.widgets.typed_line import TypedLine
+
+__all__ = ["LocationSign", "ResultLine", "StatusBar", "TypedLine"]
