@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,13 +123,17 @@ async def untimed_scan(app: Any, text: str) -> None:
 # -- the workload --------------------------------------------------------------------------------
 
 
-def load(data: Path, home: Path) -> tuple[Ledger, Settings]:
+def load(data: Path, home: Path, loaded: Path | None = None) -> tuple[Ledger, Settings]:
     from putback_tui.cli import load_dataset
     from putback_tui.dataset import Dataset
 
     dataset = Dataset(data)
     facility, terminal = dataset.info.facility, dataset.info.terminal
     settings = Settings.model_validate({"terminal": {"id": terminal, "facility": facility}})
+    if loaded is not None:
+        # A copy of a home already initialised with this data set (minutes saved on the large one).
+        shutil.copyfile(loaded / "data" / "putback.sqlite3", home / "putback.sqlite3")
+        return Ledger(home / "putback.sqlite3"), settings
     ledger = Ledger(home / "putback.sqlite3")
     load_dataset(ledger, dataset, facility)
     return ledger, settings
@@ -186,9 +191,11 @@ async def bench_floor(samples: int) -> list[float]:
     return out
 
 
-async def bench_putback(data: Path, samples: int) -> tuple[list[float], list[float]]:
+async def bench_putback(
+    data: Path, samples: int, loaded: Path | None = None
+) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
-        ledger, settings = load(data, Path(tmp))
+        ledger, settings = load(data, Path(tmp), loaded)
         badge = None
         with ledger.read() as tx:
             badge = tx.conn.execute("SELECT badge FROM operators ORDER BY badge").fetchone()[0]
@@ -227,6 +234,13 @@ async def bench_putback(data: Path, samples: int) -> tuple[list[float], list[flo
 # -- start-up ------------------------------------------------------------------------------------
 
 
+def _peak_rss_kb() -> int:
+    """Peak resident memory of this process so far, in KiB (read by scripts/bench)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child(kind: str, home: str) -> None:
     """Run one app headless; print READY once the first screen is painted, then quit."""
     if kind == "minimal":
@@ -239,7 +253,7 @@ def child(kind: str, home: str) -> None:
                 self.call_after_refresh(self.ready)
 
             def ready(self) -> None:
-                print("READY", flush=True)
+                print("READY", _peak_rss_kb(), flush=True)
                 self.exit()
 
         Minimal().run(headless=True, size=SIZE)
@@ -254,7 +268,7 @@ def child(kind: str, home: str) -> None:
 
     def ready() -> None:
         if isinstance(app.screen, SignInScreen):
-            print("READY", flush=True)
+            print("READY", _peak_rss_kb(), flush=True)
             app.exit()
         else:
             app.call_after_refresh(ready)
@@ -277,7 +291,7 @@ def startup(kind: str, home: str, runs: int) -> list[float]:
         line = proc.stdout.readline()
         took = time.perf_counter() - start
         proc.wait(timeout=10)
-        if line.strip() != "READY":
+        if line.split()[:1] != ["READY"]:
             raise SystemExit(f"{kind} app did not start: {line!r}")
         out.append(took)
     return out
@@ -293,6 +307,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--home", type=Path,
+                        help="a home already initialised with --data (e.g. .data/large.ledger, "
+                             "made by scripts/bench-ledger): copied instead of loading the data")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -300,7 +317,7 @@ def main() -> None:
         return
 
     floor = summary(asyncio.run(bench_floor(args.samples)))
-    opens, confirms = asyncio.run(bench_putback(args.data, args.samples))
+    opens, confirms = asyncio.run(bench_putback(args.data, args.samples, args.home))
     results: dict[str, Any] = {"data": str(args.data), "floor": floor}
     for name, samples in (("order_open", opens), ("put_back_confirm", confirms)):
         stats = summary(samples)
@@ -311,13 +328,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         from putback_tui.cli import load_dataset  # noqa: F401 - same loader as `putback init`
 
-        subprocess.run(
-            [sys.executable, "-c",
-             "import sys; from putback_tui.cli import main; sys.argv=['putback', '--home', "
-             f"{home!r}, 'init', '--data', {str(args.data)!r}]; main()"],
-            check=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
-            stdout=subprocess.DEVNULL,
-        )
+        if args.home is not None:
+            shutil.copytree(args.home, home, dirs_exist_ok=True)
+        else:
+            subprocess.run(
+                [sys.executable, "-c",
+                 "import sys; from putback_tui.cli import main; sys.argv=['putback', '--home', "
+                 f"{home!r}, 'init', '--data', {str(args.data)!r}]; main()"],
+                check=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+                stdout=subprocess.DEVNULL,
+            )
         minimal = statistics.median(startup("minimal", home, args.startup_runs)) * 1000
         app = statistics.median(startup("app", home, args.startup_runs)) * 1000
     results["startup"] = {"minimal_ms": minimal, "app_ms": app, "ratio": app / minimal}
