@@ -59,7 +59,7 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
-        """value / baseline_value, or None when either is missing."""
+        """The figure divided by its baseline; None when either is missing."""
         if self.value is None or not self.baseline_value:
             return None
         return self.value / self.baseline_value
