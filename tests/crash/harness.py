@@ -46,9 +46,8 @@ from pydantic import SecretStr
 from putback_tui.central.imports import import_path
 from putback_tui.central.server import free_port
 from putback_tui.central.storage import CentralStore, open_store
-from putback_tui.cli import load_dataset
 from putback_tui.config import SyncSettings
-from putback_tui.dataset import DEMO_DIR, Dataset
+from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.domain.entries import Entry
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
