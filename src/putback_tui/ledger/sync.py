@@ -195,6 +195,10 @@ def apply_page(
         tx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
         for t in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress")
     )
+    # Only what this round pulled and what the unabsorbed entries touch can change; a round
+    # that is not a full snapshot recomputes just those rows (a full recompute reads every row
+    # of stock: tens of seconds on a million products, all of it holding the write lock).
+    affected = None if full else _affected(tx, old_seq)
     if full:
         for table in ("baseline_qoh", "baseline_atp", "baseline_progress"):
             tx.conn.execute(f"DELETE FROM {table}")
@@ -208,9 +212,88 @@ def apply_page(
     new_seq = max(old_seq, applied_through_seq)
     tx.set_meta(BASELINE_SEQ, str(new_seq))
     tx.set_meta(PULL_FULL, "0")
-    if full or staged or new_seq != old_seq:
+    if full:
         recompute_projections(tx)
+    elif staged or new_seq != old_seq:
+        assert affected is not None
+        recompute_projections(tx, only=affected)
     return True
+
+
+Keys = tuple[set[tuple[str, str]], set[str], set[tuple[str, int]]]
+"""QOH keys (sku, location), ATP SKUs and line-progress keys (order_id, line_no)."""
+
+
+def _affected(tx: Transaction, after_seq: int) -> Keys:
+    """Keys the staged pull rows or the entries after ``after_seq`` touch."""
+    qoh = {(r[0], r[1]) for r in tx.conn.execute("SELECT sku, location FROM sync_pull_qoh")}
+    atp = {r[0] for r in tx.conn.execute("SELECT sku FROM sync_pull_atp")}
+    lines = {
+        (r[0], r[1]) for r in tx.conn.execute("SELECT order_id, line_no FROM sync_pull_progress")
+    }
+    for changes_json, lines_json in tx.conn.execute(
+        "SELECT changes, line_changes FROM entries WHERE seq > ?", (after_seq,)
+    ):
+        for c in json.loads(changes_json):
+            if c.get("location") is not None:
+                qoh.add((c["sku"], c["location"]))
+            else:
+                atp.add(c["sku"])
+        for c in json.loads(lines_json):
+            lines.add((c["order_id"], c["line_no"]))
+    return qoh, atp, lines
+
+
+def _rebuilt_only(
+    tx: Transaction, keys: Keys
+) -> tuple[
+    dict[tuple[str, str], int], dict[str, int], dict[tuple[str, int], tuple[int, int, int]]
+]:
+    """The rebuild of :func:`rebuilt_stock` and :func:`rebuilt_progress`, for ``keys`` only.
+
+    Each key's figure depends only on its own baseline and entries, so this is exact.
+    """
+    qoh_keys, atp_keys, line_keys = keys
+    qoh: dict[tuple[str, str], int] = {}
+    for sku, location in qoh_keys:
+        row = tx.conn.execute(
+            "SELECT qoh FROM baseline_qoh WHERE sku = ? AND location = ?", (sku, location)
+        ).fetchone()
+        if row is not None:
+            qoh[(sku, location)] = row[0]
+    atp: dict[str, int] = {}
+    for sku in atp_keys:
+        row = tx.conn.execute("SELECT atp FROM baseline_atp WHERE sku = ?", (sku,)).fetchone()
+        if row is not None:
+            atp[sku] = row[0]
+    progress: dict[tuple[str, int], list[int]] = {}
+    for order_id, line_no in line_keys:
+        row = tx.conn.execute(
+            "SELECT released, rejected, put_back FROM baseline_progress "
+            "WHERE order_id = ? AND line_no = ?",
+            (order_id, line_no),
+        ).fetchone()
+        if row is not None:
+            progress[(order_id, line_no)] = [row[0], row[1], row[2]]
+    for changes_json, lines_json in tx.conn.execute(
+        "SELECT changes, line_changes FROM entries WHERE seq > ? ORDER BY seq",
+        (_meta_int(tx, BASELINE_SEQ),),
+    ):
+        for change in json.loads(changes_json):
+            if change.get("location") is not None:
+                key = (change["sku"], change["location"])
+                if key in qoh_keys:
+                    qoh[key] = max(0, qoh.get(key, 0) + change.get("qoh", 0))
+            elif change["sku"] in atp_keys:
+                atp[change["sku"]] = max(0, atp.get(change["sku"], 0) + change.get("atp", 0))
+        for c in json.loads(lines_json):
+            line = (c["order_id"], c["line_no"])
+            if line in line_keys:
+                p = progress.setdefault(line, [0, 0, 0])
+                p[0] = max(0, p[0] + c.get("released", 0))
+                p[1] = max(0, p[1] + c.get("rejected", 0))
+                p[2] = max(0, p[2] + c.get("put_back", 0))
+    return qoh, atp, {k: (v[0], v[1], v[2]) for k, v in progress.items()}
 
 
 def rebuilt_stock(tx: Transaction) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
@@ -253,17 +336,40 @@ def rebuilt_progress(tx: Transaction) -> dict[tuple[str, int], tuple[int, int, i
     return {k: (v[0], v[1], v[2]) for k, v in progress.items()}
 
 
-def recompute_projections(tx: Transaction) -> None:
+def recompute_projections(tx: Transaction, only: Keys | None = None) -> None:
     """Make stock and line progress equal to the rebuild, changing only rows that differ.
 
+    With ``only``, just those keys are rebuilt and compared (the rest is known unchanged).
     Rows that keep their figure keep their ``since`` (exception-area ageing); a location that
     goes from empty to holding units gets ``since`` now, as an entry would give it.
     """
     now = now_utc().isoformat(timespec="microseconds")
-    qoh, atp = rebuilt_stock(tx)
-    current = {
-        (r[0], r[1]): r[2] for r in tx.conn.execute("SELECT sku, location, qoh FROM stock_qoh")
-    }
+    if only is not None:
+        qoh, atp, progress = _rebuilt_only(tx, only)
+        current = {}
+        for sku, location in only[0]:
+            row = tx.conn.execute(
+                "SELECT qoh FROM stock_qoh WHERE sku = ? AND location = ?", (sku, location)
+            ).fetchone()
+            if row is not None:
+                current[(sku, location)] = row[0]
+        current_atp = {}
+        for sku in only[1]:
+            row = tx.conn.execute("SELECT atp FROM stock_atp WHERE sku = ?", (sku,)).fetchone()
+            if row is not None:
+                current_atp[sku] = row[0]
+        tx.conn.executemany(
+            "DELETE FROM line_progress WHERE order_id = ? AND line_no = ?", sorted(only[2])
+        )
+    else:
+        qoh, atp = rebuilt_stock(tx)
+        current = {
+            (r[0], r[1]): r[2]
+            for r in tx.conn.execute("SELECT sku, location, qoh FROM stock_qoh")
+        }
+        current_atp = {r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM stock_atp")}
+        progress = rebuilt_progress(tx)
+        tx.conn.execute("DELETE FROM line_progress")
     for key in current.keys() - qoh.keys():
         tx.conn.execute("DELETE FROM stock_qoh WHERE sku = ? AND location = ?", key)
     for (sku, location), value in qoh.items():
@@ -279,15 +385,12 @@ def recompute_projections(tx: Transaction) -> None:
                 "WHERE sku = ? AND location = ?",
                 (value, now, sku, location),
             )
-    current_atp = {r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM stock_atp")}
     for sku in current_atp.keys() - atp.keys():
         tx.conn.execute("DELETE FROM stock_atp WHERE sku = ?", (sku,))
     tx.conn.executemany(
         "INSERT OR REPLACE INTO stock_atp (sku, atp) VALUES (?, ?)",
         [(sku, v) for sku, v in atp.items() if current_atp.get(sku) != v],
     )
-    progress = rebuilt_progress(tx)
-    tx.conn.execute("DELETE FROM line_progress")
     tx.conn.executemany(
         "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
         "VALUES (?, ?, ?, ?, ?)",
