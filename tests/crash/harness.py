@@ -731,6 +731,8 @@ def main() -> None:
     print(f"crash run: {args.kills} kills, data {args.data}, central on {args.engine}, "
           f"seed {args.seed}, files in {workdir}", flush=True)
     ok = False
+    # A plain `kill` of the harness still stops its central store and zygote (finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         harness.setup()
         harness.run(args.kills)
