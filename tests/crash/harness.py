@@ -176,6 +176,7 @@ class Report:
     """The call that had started but not returned when the kill landed."""
     calls: int = 0
     refused: int = 0
+    ledger_errors: int = 0
     ready: bool = False
 
     @classmethod
@@ -203,6 +204,9 @@ class Report:
             elif kind == "R":
                 report.refused += 1
                 report.in_flight = None
+            elif kind == "L":
+                report.ledger_errors += 1
+                report.in_flight = None
             else:
                 raise CheckFailed(f"{path}: unexpected report line {line!r}")
         return report
@@ -217,6 +221,8 @@ class Tally:
     calls: int = 0
     confirmed: int = 0
     refused_calls: int = 0
+    ledger_errors: int = 0
+    """Calls that failed with a ledger error (locked, disk full): nothing saved, operator told."""
     unreported_tail: int = 0
     """Entries committed by the call in flight at the kill (durable, never reported)."""
     entries: int = 0
@@ -236,6 +242,7 @@ class Tally:
             "calls": self.calls,
             "confirmed_entries": self.confirmed,
             "refused_calls": self.refused_calls,
+            "ledger_error_calls": self.ledger_errors,
             "unreported_tail_entries": self.unreported_tail,
             "ledger_entries": self.entries,
             "drains_checked": self.drains,
@@ -405,6 +412,7 @@ class Harness:
         t = self.tally
         t.calls += report.calls
         t.refused_calls += report.refused
+        t.ledger_errors += report.ledger_errors
         with _open(self.db_path) as led:
             entries = led.entries()
             by_id = {e.entry_id: e for e in entries}

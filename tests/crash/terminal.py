@@ -7,7 +7,8 @@ with a single ``os.write`` (a whole line or nothing, whatever the moment of the 
 
 * ``B n`` before call ``n`` starts;
 * ``D n id...`` after it **returned** (the station confirmed it): the entry IDs it made;
-* ``R n`` after it was refused with nothing recorded (a domain refusal or a ledger error).
+* ``R n`` after it was refused with nothing recorded (a domain refusal);
+* ``L n`` after a ledger error (locked, disk full): nothing recorded either.
 
 So a report line lands on the file only after the station's commit: a confirmed entry can be
 missing from the report (killed between the commit and the write) but never the other way
@@ -83,8 +84,13 @@ class Terminal:
                 ).fetchone()
             self._say(f"D {n} {entry_id}")
             return None
-        except (Refused, LedgerError):
+        except Refused:
             self._say(f"R {n}")
+            return None
+        except LedgerError:
+            # Nothing was saved (e.g. the sync worker held the write lock too long): counted
+            # apart, since the operator would have had to scan again.
+            self._say(f"L {n}")
             return None
         ids: list[str] = []
         if isinstance(result, Entry):

@@ -23,3 +23,4 @@ def test_fifty_kills_lose_nothing_and_apply_nothing_twice(tmp_path: Path) -> Non
     assert tally.drains > 10  # ...and the backlog was drained and checked many times
     assert tally.outage_rounds > 0  # some rounds ran with the central store down
     assert tally.central_refused == 0  # one terminal: the central store agrees with it
+    assert tally.ledger_errors == 0  # sync never held the ledger long enough to fail a scan
