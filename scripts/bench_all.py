@@ -173,7 +173,7 @@ def latency_rows(quick: bool, data_dir: Path, home: Path | None) -> list[Row]:
     argv = ["scripts/bench_latency.py", "--data", str(data_dir),
             "--samples", "25" if quick else "300", "--startup-runs", "3" if quick else "7"]
     if home is not None:
-        argv += ["--home", str(home)]
+        argv += ["--ledger", str(home / "data" / "putback.sqlite3")]
     data, why = run_json("latency", argv, 3600)
     if data is None:
         return [Row(group, n, None, "ms", "minimal Textual app", None, "lower",

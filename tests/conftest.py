@@ -6,17 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import settings as hypothesis_settings
 
 from putback_tui.config import Settings, resolve_paths, save_settings
 from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.ledger import Ledger
 from putback_tui.station import Station
 
-# No per-example deadline: on a shared 2-core machine a loaded moment (a lazy import, another
-# engineer's test run) made examples of correct code "flaky" at hypothesis' default 200 ms.
-settings.register_profile("putback", deadline=None)
-settings.load_profile("putback")
+# No per-example deadline: on a loaded 2-core CI machine a first import (biip, ~150 ms) or a
+# slow fsync can push one example past hypothesis' 200 ms default and fail a correct test.
+hypothesis_settings.register_profile("putback", deadline=None)
+hypothesis_settings.load_profile("putback")
 
 
 @pytest.fixture(autouse=True)

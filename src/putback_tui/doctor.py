@@ -505,10 +505,10 @@ def _sequence(terminal: str, local_seq: int, central_seq: int) -> Check:
         f"ends at #{local_seq} (restored from an older backup, or set up again): new entries "
         f"would reuse numbers #{local_seq + 1}-#{central_seq} and the central store would "
         "refuse them.",
-        "Do not scan on this terminal yet. Restore a newer backup of it if there is one; "
-        "otherwise enrol it under a new terminal ID (see 'Replacing a terminal' in "
-        "docs/deployment.md): nothing is lost, the central store has every entry up to "
-        f"#{central_seq}.",
+        "Do not scan on this terminal yet: run `putback sync --once`, which takes entries "
+        f"#{local_seq + 1}-#{central_seq} back from the central store into this ledger (the "
+        "app does the same when it starts). If that reports a diverged ledger, enrol the "
+        "terminal under a new terminal ID (see 'Replacing a terminal' in the README).",
     )
 
 

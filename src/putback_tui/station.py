@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 
 from putback_tui.config import Settings
 from putback_tui.domain import rules
 from putback_tui.domain.entries import Entry, EntryDraft, EntryKind
 from putback_tui.domain.errors import (
+    NothingToResolve,
     NothingToUndo,
     NotSignedIn,
     PermissionDenied,
@@ -37,6 +39,8 @@ from putback_tui.domain.models import (
 )
 from putback_tui.domain.permissions import check_permission
 from putback_tui.ledger import Ledger, Reconciled, Transaction
+from putback_tui.ledger.sync import RefusedEntry, refused_entries
+from putback_tui.reports import ExceptionReport, build_report
 
 log = logging.getLogger("putback.station")
 
@@ -68,6 +72,26 @@ class OrderView:
     """The products on the order, by SKU (descriptions, lot tracking, home)."""
     suggestions: dict[int, str | None] = field(default_factory=dict)
     """Suggested put-back location per line number."""
+
+
+@dataclass(frozen=True)
+class RefusedItem:
+    """An entry the central store refused, and the supervisor's resolution if there is one."""
+
+    refused: RefusedEntry
+    resolution: Entry | None = None
+
+
+@dataclass(frozen=True)
+class ExceptionStock:
+    """Units sitting in an exception location: counted in QOH, not in ATP."""
+
+    location: str
+    sku: str
+    description: str
+    qoh: int
+    since: datetime | None
+    """When units last arrived in the (then empty) location."""
 
 
 def _units(n: int) -> str:
@@ -113,6 +137,22 @@ class Station:
     def sign_out(self) -> None:
         """Sign the operator out."""
         self._operator = None
+
+    def require(self, permission: Permission, action: str, order_id: str | None = None) -> None:
+        """Check the signed-in operator may take ``action`` before asking anything of them.
+
+        A screen calls this before a dialog, so an operator without the permission is refused
+        (and the refusal recorded) at once rather than after answering questions.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded in the ledger).
+        """
+        self._require(permission, action, order_id)
+
+    def may(self, permission: Permission) -> bool:
+        """True when the signed-in operator's role grants ``permission`` (nothing recorded)."""
+        operator = self._operator
+        return operator is not None and permission in self._roles.get(operator.role, ())
 
     def _require(
         self, permission: Permission | None, action: str, order_id: str | None
@@ -425,3 +465,94 @@ class Station:
             assert target is not None
             draft = rules.move_out(product, source, target, quantity, self.facility, tx)
             return self._append(tx, draft)
+
+    def exception_locations(self) -> list[str]:
+        """Codes of this facility's exception locations, sorted."""
+        with self.ledger.read() as tx:
+            return tx.exception_locations(self.facility)
+
+    def exception_stock(self) -> list[ExceptionStock]:
+        """What sits in this facility's exception locations, oldest arrival first."""
+        with self.ledger.read() as tx:
+            out = []
+            for location, sku, qoh, since in tx.exception_stock(self.facility):
+                product = tx.product(sku)
+                out.append(
+                    ExceptionStock(
+                        location=location,
+                        sku=sku,
+                        description=product.description if product else "",
+                        qoh=qoh,
+                        since=since,
+                    )
+                )
+            return out
+
+    # -- refused sync entries ----------------------------------------------------------------
+
+    def refused_entries(self) -> list[RefusedItem]:
+        """Entries the central store refused, oldest first, each with its resolution if any.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded): resolving refusals is a supervisor's job.
+        """
+        self._require(Permission.RESOLVE_REFUSED, "view refused entries", None)
+        with self.ledger.read() as tx:
+            return [
+                RefusedItem(refused=r, resolution=tx.resolution_of(r.entry.entry_id))
+                for r in refused_entries(tx)
+            ]
+
+    def resolve_refused(self, entry_id: str, *, found_in: str | None = None) -> Entry:
+        """Resolve an entry the central store refused with a new ``resolve`` entry.
+
+        Nothing is deleted or edited: the refused entry stays in the ledger, with the central
+        store's answer, and the resolve entry references it (``details.resolves``). When the
+        central store's figures arrived, the refused entry's stock changes dropped out of the
+        local projections (see :mod:`putback_tui.ledger.sync`): the central store's figures are
+        the truth, so there is nothing to reverse. The supervisor says what is physically so:
+
+        * ``found_in`` None, *acknowledge*: nothing to count (a double put-back, a unit that
+          went elsewhere). The entry changes no stock; it records who looked, and when.
+        * ``found_in`` an exception location, *units found*: the units the refused entry put
+          somewhere do exist; the supervisor brings them to the exception area and they are
+          counted there (QOH + n, ATP unchanged), to be moved out with a scan like any other.
+          Counting them where the refused entry said would repeat the claim the central store
+          refused; the exception area makes a person look at them again before they are sold.
+
+        Each refused entry can be resolved once.
+
+        Raises:
+            NotSignedIn, PermissionDenied, NothingToResolve (unknown, not refused, resolved
+            already, or no units to find), UnknownLocation, WrongLocationKind; LedgerError.
+        """
+        self._require(Permission.RESOLVE_REFUSED, "resolve refused entry", None)
+        with self._lock, self.ledger.write() as tx:
+            refused = next((r for r in refused_entries(tx) if r.entry.entry_id == entry_id), None)
+            if refused is None:
+                raise NothingToResolve(f"Entry {entry_id} was not refused by the central store.")
+            location = None
+            if found_in is not None:
+                location = tx.location(found_in)
+                if location is None:
+                    raise UnknownLocation(f"Location {found_in} is not known here.")
+            draft = rules.resolve_refused(
+                refused.entry,
+                already_resolved=tx.resolution_of(entry_id) is not None,
+                found_in=location,
+                facility=self.facility,
+                stock=tx,
+            )
+            return self._append(tx, draft)
+
+    # -- patterns ----------------------------------------------------------------------------
+
+    def report(self, *, now: datetime, since: date | None = None) -> ExceptionReport:
+        """The exception-patterns report (SPEC section 8) for this facility.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded).
+        """
+        self._require(Permission.VIEW_REPORTS, "view reports", None)
+        with self.ledger.read() as tx:
+            return build_report(tx, self.facility, now=now, since=since)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from putback_tui.central.server import BackgroundServer
+import putback_tui
+from putback_tui.central.server import BackgroundServer, free_port
+from putback_tui.central.storage import PostgresEngine
 from putback_tui.domain.entries import Entry
 from putback_tui.sync.wire import MAX_BATCH_ENTRIES, EntryBatch
 from tests.central_support import Central, MakeTerminal
@@ -36,7 +43,8 @@ def entries(make_terminal: MakeTerminal) -> list[Entry]:
 
 def test_every_call_needs_a_valid_token(server: BackgroundServer) -> None:
     calls = [("GET", "/v1/whoami"), ("POST", "/v1/entries"), ("GET", "/v1/changes"),
-             ("GET", "/v1/events"), ("PUT", "/v1/orders/D-1001/status")]
+             ("GET", "/v1/events"), ("PUT", "/v1/orders/D-1001/status"),
+             ("GET", "/v1/entries/own")]
     for token in (None, "pbk_not-a-token"):
         with _http(server, token) as http:
             for method, path in calls:
@@ -163,3 +171,59 @@ def test_oms_sets_an_orders_status_and_terminals_see_it(
     with _http(server, central.tokens["PACK-01"]) as terminal:
         page = terminal.get("/v1/changes", params={"cursor": cursor}).json()
     assert [(o["order_id"], o["status"]) for o in page["orders"]] == [("D-1005", "failed")]
+
+
+def test_a_terminal_reads_back_only_its_own_entries(
+    server: BackgroundServer, central: Central, entries: list[Entry]
+) -> None:
+    with _http(server, central.tokens["PACK-01"]) as http:
+        http.post("/v1/entries", content=_body(entries), headers=JSON)
+        page = http.get("/v1/entries/own", params={"after_seq": 0, "limit": 1}).json()
+    assert [o["entry"]["entry_id"] for o in page["entries"]] == [entries[0].entry_id]
+    assert page["entries"][0]["refused"] is False
+    assert page["has_more"] is True
+    with _http(server, central.tokens["PACK-02"]) as http:
+        assert http.get("/v1/entries/own").json()["entries"] == []
+    with _http(server, central.tokens["OMS"]) as http:
+        assert http.get("/v1/entries/own").status_code == 403
+
+
+def test_serve_with_several_workers_shares_one_store(
+    central: Central, entries: list[Entry]
+) -> None:
+    engine = central.store.engine
+    db = engine.url if isinstance(engine, PostgresEngine) else str(engine.path)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from putback_tui.cli import main; main()", "central", "serve",
+         "--db", db, "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        # This checkout's code, whatever the venv has installed.
+        env={**os.environ, "PYTHONPATH": str(Path(putback_tui.__file__).parents[1])},
+    )
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {central.tokens['PACK-01']}"},
+            timeout=30,
+        ) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    http.get("/openapi.json")
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, "central serve --workers 2 exited"
+                    assert time.monotonic() < deadline, "the workers did not start"
+                    time.sleep(0.1)
+            answers = [
+                http.post("/v1/entries", content=_body(entries), headers=JSON).json()
+                for _ in range(4)  # answered by either worker: applied once, then duplicates
+            ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert [r["outcome"] for r in answers[0]["results"]] == ["applied"] * len(entries)
+    for later in answers[1:]:
+        assert [r["outcome"] for r in later["results"]] == ["duplicate"] * len(entries)
+    assert len(central.store.recorded()) == len(entries)

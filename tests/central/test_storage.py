@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from putback_tui.central.imports import import_path
-from putback_tui.central.storage import ClientExists, UnknownOrderError
+from putback_tui.central.storage import ClientExists, StoreError, UnknownOrderError
 from putback_tui.domain.entries import Entry, EntryKind, new_entry_id
 from putback_tui.domain.models import OrderStatus, StockChange
 from putback_tui.sync.wire import ClientKind, Outcome
@@ -196,6 +196,32 @@ def test_tokens_are_stored_hashed_and_names_unique(central: Central) -> None:
         central.store.add_client("PACK-01", ClientKind.TERMINAL, "STORE-01")
 
 
+def test_replacing_a_token_keeps_the_client_and_retires_the_old_token(central: Central) -> None:
+    old = central.tokens["PACK-01"]
+    new = central.store.add_client("PACK-01", ClientKind.TERMINAL, "STORE-01", replace=True)
+    assert new != old
+    assert central.store.authenticate(old) is None
+    client = central.store.authenticate(new)
+    assert client is not None
+    assert (client.name, client.kind, client.facility) == (
+        "PACK-01", ClientKind.TERMINAL, "STORE-01"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "facility", "why"),
+    [("PACK-09", ClientKind.TERMINAL, "STORE-01", "not enrolled"),
+     ("PACK-01", ClientKind.TERMINAL, "STORE-99", "terminal of STORE-01"),
+     ("OMS", ClientKind.TERMINAL, "STORE-01", "enrolled as a system")],
+)
+def test_replace_refuses_a_missing_or_different_client(
+    central: Central, name: str, kind: ClientKind, facility: str, why: str
+) -> None:
+    with pytest.raises(StoreError, match=why):
+        central.store.add_client(name, kind, facility, replace=True)
+    assert central.store.authenticate(central.tokens["PACK-01"]) is not None
+
+
 def test_json_import(store, tmp_path: Path) -> None:
     doc = {
         "products": [{"sku": "S1", "description": "one", "gtins": ["04006381333931"]}],
@@ -211,3 +237,35 @@ def test_json_import(store, tmp_path: Path) -> None:
     counts = import_path(store, path)
     assert counts["orders"] == 1
     assert store.stock("F") == ({("S1", "L1"): 3}, {"S1": 2})
+
+
+
+@pytest.mark.parametrize("found_in", [None, "EX-01"])
+def test_a_resolve_entry_is_applied_and_changes_only_what_it_lists(
+    central: Central, make_terminal: MakeTerminal, found_in: str | None
+) -> None:
+    from putback_tui.ledger.sync import Answer, record_answers
+
+    first, second = make_terminal("PACK-01"), make_terminal("PACK-02")
+    for t in (first, second):
+        t.station.open_order("D-1002")
+        t.station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    central.store.ingest(_client(central, "PACK-01"), first.ledger.entries())
+    [refused] = central.store.ingest(_client(central, "PACK-02"), second.ledger.entries())
+    assert refused.outcome is Outcome.REFUSED
+    with second.ledger.write() as tx:
+        record_answers(tx, [Answer(refused.seq, refused.entry_id, True, refused.reason)])
+    resolve = second.station.resolve_refused(refused.entry_id, found_in=found_in)
+    before_qoh, before_atp = central.store.stock("STORE-01")
+
+    results = central.store.ingest(_client(central, "PACK-02"), [resolve])
+
+    assert [r.outcome for r in results] == [Outcome.APPLIED]
+    qoh, atp = central.store.stock("STORE-01")
+    assert atp == before_atp
+    expected = dict(before_qoh)
+    if found_in is not None:
+        key = ("TSHIRT-BLK-M", found_in)
+        expected[key] = expected.get(key, 0) + 1
+    assert qoh == expected
+    assert central.store.recorded()[-1][1] == "applied"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from putback_tui.central.server import BackgroundServer
+from putback_tui.central.storage import PostgresEngine
 from putback_tui.cli import cli
 from putback_tui.config import load_settings
+from putback_tui.sync.client import CentralRefused, SyncClient
 from tests.central_support import Central
 
 
@@ -46,3 +49,24 @@ def test_connect_checks_the_token_then_writes_an_owner_only_config(
     down = runner.invoke(cli, ["--home", str(home), "sync", "--once"])
     assert down.exit_code == 1
     assert down.output.startswith("offline")
+
+
+def test_add_terminal_replace_issues_a_new_token_and_the_old_one_stops_working(
+    server: BackgroundServer, central: Central
+) -> None:
+    engine = central.store.engine
+    db = engine.url if isinstance(engine, PostgresEngine) else str(engine.path)
+    args = ["central", "add-terminal", "--db", db, "--facility", "STORE-01", "PACK-01"]
+    taken = CliRunner().invoke(cli, args)
+    assert taken.exit_code == 1
+    assert "--replace" in taken.output
+    result = CliRunner().invoke(cli, [*args[:-1], "--replace", "PACK-01"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert token.startswith("pbk_")
+    with SyncClient(server.url, central.tokens["PACK-01"]) as old:
+        with pytest.raises(CentralRefused) as refused:
+            old.whoami()
+        assert refused.value.status == 401
+    with SyncClient(server.url, token) as new:
+        assert new.whoami().name == "PACK-01"

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from putback_tui import doctor
 from putback_tui.central.server import BackgroundServer
-from putback_tui.cli import cli, load_dataset
+from putback_tui.cli import cli
 from putback_tui.config import (
     Settings,
     SyncSettings,
@@ -19,7 +19,7 @@ from putback_tui.config import (
     resolve_paths,
     save_settings,
 )
-from putback_tui.dataset import DEMO_DIR, Dataset
+from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.ledger import Ledger
 from putback_tui.station import Station
 from putback_tui.sync.wire import ClientKind
@@ -43,8 +43,11 @@ def restore(backup: Path) -> Path:
     return resolve_paths().db_path
 
 
-def test_restore_then_sync_applies_nothing_twice(
-    server: BackgroundServer, central: Central, make_terminal: MakeTerminal, tmp_path: Path,
+def test_restore_then_sync_applies_nothing_twice_and_sends_nothing_again(
+    server: BackgroundServer,
+    central: Central,
+    make_terminal: MakeTerminal,
+    tmp_path: Path,
     isolated_home: Path,
 ) -> None:
     old = make_terminal()
@@ -59,7 +62,19 @@ def test_restore_then_sync_applies_nothing_twice(
     old.ledger.close()  # the old terminal dies here
 
     db = restore(backup)
-    sync_once(db, settings)  # sends all n again: the central store has them already
+    pushed: list[int] = []
+    worker = SyncWorker(db, settings)
+    real_client = worker._open_client()
+    assert real_client is not None
+    real_push = real_client.push
+    real_client.push = lambda entries: (pushed.extend(e.seq for e in entries), real_push(entries))[
+        1
+    ]  # type: ignore[method-assign]
+    try:
+        assert worker.run_once().last_error is None
+    finally:
+        worker.stop()
+    assert pushed == []  # the answers came from the central store: nothing sent again
 
     assert central.store.recorded("PACK-01") == applied  # nothing recorded twice
     assert central.store.stock("STORE-01") == central_stock  # nothing applied twice
@@ -80,8 +95,11 @@ def test_restore_then_sync_applies_nothing_twice(
     assert all(outcome == "applied" for _, outcome, _ in recorded)
 
 
-def test_a_backup_older_than_the_central_store_is_caught_by_doctor_then_a_new_id_takes_over(
-    server: BackgroundServer, central: Central, make_terminal: MakeTerminal, tmp_path: Path,
+def test_a_backup_older_than_the_central_store_takes_its_lost_entries_back(
+    server: BackgroundServer,
+    central: Central,
+    make_terminal: MakeTerminal,
+    tmp_path: Path,
     isolated_home: Path,
 ) -> None:
     old = make_terminal()
@@ -92,16 +110,72 @@ def test_a_backup_older_than_the_central_store_is_caught_by_doctor_then_a_new_id
     old.station.open_order("D-1003")  # after the backup, sent before the terminal died
     sync_once(old.path, settings)
     central_last = central.store.last_seq("PACK-01")
+    lost = old.ledger.entries()[-1]
     old.ledger.close()
 
-    restore(backup)
+    db = restore(backup)
     paths = resolve_paths()
     save_settings(paths.config_file, Settings(sync=settings))
     found = {c.name: c for c in doctor.run_checks(paths, doctor.Probes(terminal_size=lambda: None))}
     sequence = found["sequence"]
     assert sequence.status is doctor.Status.FAIL
     assert f"up to #{central_last}" in sequence.detail
-    assert "new terminal ID" in (sequence.fix or "")
+    assert "putback sync --once" in (sequence.fix or "")
+
+    sync_once(db, settings)  # takes the lost entry back instead of reusing its number
+    ledger = Ledger(db, create=False)
+    try:
+        entries = ledger.entries()
+        assert entries[-1] == lost
+        assert len(entries) == central_last
+        assert projections(ledger) == central.store.stock("STORE-01")
+        assert projections(ledger) == ledger.rebuild_stock()
+        order = ledger.order("D-1003")
+        assert order is not None
+        assert order.line(2).released == 1  # the lost release is counted again
+        station = Station(ledger, Settings(sync=settings))
+        station.sign_in("SV-0001")
+        station.open_order("D-1004")
+        station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")
+    finally:
+        ledger.close()
+    sync_once(db, settings)
+    assert all(o == "applied" for _, o, _ in central.store.recorded("PACK-01"))
+    found = {c.name: c for c in doctor.run_checks(paths, doctor.Probes(terminal_size=lambda: None))}
+    assert found["sequence"].status is doctor.Status.OK
+
+
+def test_a_stale_backup_used_before_syncing_is_reported_as_diverged_and_a_new_id_takes_over(
+    server: BackgroundServer,
+    central: Central,
+    make_terminal: MakeTerminal,
+    tmp_path: Path,
+    isolated_home: Path,
+) -> None:
+    old = make_terminal()
+    work(old)
+    backup = tmp_path / "pack-01.sqlite3"
+    old.ledger.backup(backup)
+    settings = old.sync_settings(server.url, central.tokens["PACK-01"])
+    old.station.open_order("D-1003")
+    sync_once(old.path, settings)
+    old.ledger.close()
+
+    db = restore(backup)
+    ledger = Ledger(db, create=False)
+    station = Station(ledger, Settings(sync=settings))
+    station.sign_in("SV-0001")
+    station.open_order("D-1004")
+    station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")  # used before syncing: reuses a number
+    ledger.close()
+    worker = SyncWorker(db, settings)
+    try:
+        state = worker.run_once()
+    finally:
+        worker.stop()
+    assert state.last_error is not None
+    assert "restored from an older backup and then used" in state.last_error
+    assert len(central.store.recorded("PACK-01")) == len(Ledger(db, create=False).entries())
 
     # The documented way out: the replacement is enrolled as a new terminal and pulls the
     # central store's stock, which already includes every entry of the old one.

@@ -45,8 +45,13 @@ def work(t: Terminal) -> int:
 
 def worker_for(t: Terminal, server: BackgroundServer, central: Central, **kwargs) -> SyncWorker:
     name = t.settings.terminal.id
-    return SyncWorker(t.path, t.sync_settings(server.url, central.tokens[name], batch_size=2),
-                      backoff_base_s=0.02, backoff_max_s=0.1, **kwargs)
+    return SyncWorker(
+        t.path,
+        t.sync_settings(server.url, central.tokens[name], batch_size=2),
+        backoff_base_s=0.02,
+        backoff_max_s=0.1,
+        **kwargs,
+    )
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
@@ -121,7 +126,9 @@ def test_an_answer_lost_after_the_central_store_applied_a_batch_is_resent_harmle
     n = work(t)
     transport = DropFirstAnswer()
     worker = worker_for(
-        t, server, central,
+        t,
+        server,
+        central,
         client_factory=lambda url, token: SyncClient(url, token, transport=transport),
     )
     first = worker.run_once()
@@ -160,8 +167,13 @@ def test_a_terminal_killed_between_write_and_send_sends_on_restart(
         """
     )
     src = str(Path(__file__).resolve().parents[2] / "src")
-    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": src},
-                          stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": src},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     ledger = Ledger(t.path)
     assert len(ledger.entries()) == 1  # durable before the kill
@@ -212,9 +224,14 @@ def test_pending_entries_stay_in_the_projection_after_a_pull(
     with t.ledger.write() as tx:
         from putback_tui.ledger import sync as book
 
-        book.apply_page(tx, cursor=1, next_cursor=1, has_more=False,
-                        applied_through_seq=book.acked_through(tx),
-                        qoh=[("MUG-WHT", "A-01-02", 5)])
+        book.apply_page(
+            tx,
+            cursor=1,
+            next_cursor=1,
+            has_more=False,
+            applied_through_seq=book.acked_through(tx),
+            qoh=[("MUG-WHT", "A-01-02", 5)],
+        )
     qoh, _ = projections(t.ledger)
     assert qoh[("MUG-WHT", "A-01-02")] == 6  # pulled 5 + the pending put-back
     assert_consistent(t)
@@ -229,9 +246,60 @@ def test_not_connected_is_reported_not_raised(make_terminal: MakeTerminal) -> No
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap(tmp_path: Path) -> None:
-    worker = SyncWorker(tmp_path / "x", SyncSettings(url="http://x", token=SecretStr("t")),
-                        backoff_base_s=1, backoff_max_s=30, rng=random.Random(7))
+    worker = SyncWorker(
+        tmp_path / "x",
+        SyncSettings(url="http://x", token=SecretStr("t")),
+        backoff_base_s=1,
+        backoff_max_s=30,
+        rng=random.Random(7),
+    )
     for failures, cap in [(1, 1), (2, 2), (3, 4), (5, 16), (9, 30)]:
         delays = {worker.backoff_delay(failures) for _ in range(20)}
         assert all(cap / 2 <= d <= cap for d in delays)
         assert len(delays) > 1
+
+
+def test_an_incremental_pull_brings_another_terminals_put_back_and_nothing_else_moves(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    """After the first (full) round, a round only recomputes the keys that changed; the result
+    must still equal the full rebuild and the central store's figures.
+    """
+    first, second = make_terminal("PACK-01"), make_terminal("PACK-02")
+    b_worker = worker_for(second, server, central)
+    b_worker.run_once()  # full snapshot
+    second.station.open_order("D-1004")
+    second.station.put_back("D-1004", 1, "BOTTLE-1L", "EX-01")  # B's own, still pending
+    first.station.open_order("D-1002")
+    first.station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01", 2)
+    worker_for(first, server, central).run_once()
+    b_worker.run_once()
+    qoh, atp = projections(second.ledger)
+    assert qoh[("SOCKS-3PK", "A-02-01")] == 10  # A's put-back arrived
+    assert qoh[("BOTTLE-1L", "EX-01")] == 1  # B's own is applied centrally too
+    assert atp["TSHIRT-BLK-M"] == 6  # untouched keys stay as they were
+    assert (qoh, atp) == central.store.stock("STORE-01")
+    assert_consistent(second)
+    order = second.ledger.order("D-1002")
+    assert order is not None
+    assert order.line(2).put_back == 2
+    b_worker.stop()
+
+
+def test_an_order_another_terminal_reconciled_says_who_where_and_when(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    first, second = make_terminal("PACK-01"), make_terminal("PACK-02")
+    work(first)
+    with first.ledger.read() as tx:
+        done_here = tx.reconciled("D-1002")
+    assert done_here is not None  # the work reconciles D-1002 on the first terminal
+    worker_for(first, server, central).run_once()
+    worker_for(second, server, central).run_once()
+    with second.ledger.read() as tx:
+        done = tx.reconciled("D-1002")
+    assert done is not None
+    assert (done.operator, done.terminal) == (done_here.operator, "PACK-01")
+    assert done.at == done_here.at
+    view = second.station.open_order("D-1002")
+    assert f"reconciled by {done.operator} at PACK-01" in view.message

@@ -211,9 +211,9 @@ class TestLocationScreen:
 class TestLiveOrderScreen:
     @pytest.mark.parametrize("size", SIZES)
     def test_live_order(self, snap_compare, app: PutbackApp, size):
-        """You should see D-1005's line (TSHIRT-BLK-M, ordered 2, picked 0), three disabled
-        buttons (Reject item, Cancel order, Force cancel) and an amber bar: "Order D-1005 is
-        live (open): nothing changes by itself.".
+        """You should see D-1005's line (TSHIRT-BLK-M, ordered 2, picked 0, rejected 0), three
+        buttons (F3 Reject item, F4 Cancel order, F5 Force cancel), F3-F5 in the footer, and an
+        amber bar: "Order D-1005 is live (open): nothing changes by itself.".
         """
         assert snap_compare(app, terminal_size=size, run_before=scans("D-1005"))
 
@@ -221,7 +221,7 @@ class TestLiveOrderScreen:
 class TestHelpDialog:
     @pytest.mark.parametrize("size", SIZES)
     def test_help_with_demo_codes(self, snap_compare, app: PutbackApp, size):
-        """You should see the help panel over the order screen: the keys (F1, Enter, arrows,
+        """You should see the help panel over the order screen: the keys (F1, F2, Enter, arrows,
         Esc, Ctrl+Z, Ctrl+Q), the scanning rules with "0 so far", and the demo codes (badges,
         orders...; at 80x24 only their heading shows: the panel scrolls).
         """

@@ -17,11 +17,14 @@ import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from putback_tui.central.storage import CentralStore, Client, StoreError, UnknownOrderError
+from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Order, OrderStatus
 from putback_tui.sync.wire import (
     API_PREFIX,
@@ -35,6 +38,8 @@ from putback_tui.sync.wire import (
     ErrorBody,
     EventsPage,
     OrderStatusUpdate,
+    OwnEntriesPage,
+    OwnEntry,
 )
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -134,11 +139,66 @@ def _strict_query(request: Request) -> None:
     if unknown:
         raise RequestValidationError(
             [
-                {"type": "extra_forbidden", "loc": ("query", key),
-                 "msg": "unknown query parameter", "input": request.query_params[key]}
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", key),
+                    "msg": "unknown query parameter",
+                    "input": request.query_params[key],
+                }
                 for key in unknown
             ]
         )
+
+
+_SCHEMAS = "#/components/schemas/"
+
+
+async def entry_batch(request: Request) -> EntryBatch:
+    """The request body as a batch, validated straight from its JSON bytes.
+
+    FastAPI would decode the JSON into Python objects and validate those, which costs about
+    three times as much as pydantic-core parsing the bytes itself; a batch is thousands of
+    entries. Runs on the thread pool, so a big batch does not hold up the event loop.
+
+    Raises:
+        HTTPException: the body is not UTF-8 (400, as FastAPI would answer).
+        RequestValidationError: the body is not a valid batch (422, as FastAPI would answer).
+    """
+    body = await request.body()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(400, "the body is not UTF-8 JSON") from None
+    try:
+        return await run_in_threadpool(EntryBatch.model_validate_json, text)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                # Unreadable JSON has the whole body as its input: too big to echo back.
+                {**e, "loc": ("body", *e["loc"]), "input": None if not e["loc"] else e["input"]}
+                for e in exc.errors(include_url=False)
+            ]
+        ) from None
+
+
+def _publish_request_models(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Put models that endpoints read from the raw body into the OpenAPI components.
+
+    FastAPI documents only the models it parses itself; :func:`entry_batch` parses its own.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = build().setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                schema = model.model_json_schema(ref_template=_SCHEMAS + "{model}")
+                for name, sub in schema.pop("$defs", {}).items():
+                    schemas.setdefault(name, sub)
+                schemas.setdefault(model.__name__, schema)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend
 
 
 def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
@@ -197,10 +257,32 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
             info = info.model_copy(update={"last_seq": store.last_seq(caller.name)})
         return info
 
-    @app.post(f"{API_PREFIX}/entries", tags=["terminals"])
+    @app.post(
+        f"{API_PREFIX}/entries",
+        tags=["terminals"],
+        response_model=BatchResult,
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/json": {"schema": {"$ref": _SCHEMAS + "EntryBatch"}}},
+                "required": True,
+            },
+            "responses": {
+                "422": {
+                    "description": "Validation Error",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": _SCHEMAS + "HTTPValidationError"}
+                        }
+                    },
+                }
+            },
+        },
+    )
     def post_entries(
-        batch: EntryBatch, caller: Annotated[Client, Depends(terminal)]
-    ) -> BatchResult:
+        # The token first: an anonymous caller gets 401 whatever the body.
+        caller: Annotated[Client, Depends(terminal)],
+        batch: Annotated[EntryBatch, Depends(entry_batch)],
+    ) -> Response:
         """Apply a batch of the caller's ledger entries, each at most once, in sequence order.
 
         Each entry is answered ``applied``, ``duplicate`` (already received: nothing applied
@@ -226,7 +308,29 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
                         }
                     ]
                 )
-        return BatchResult(results=tuple(store.ingest(caller, batch.entries)))
+        result = BatchResult.model_construct(results=tuple(store.ingest(caller, batch.entries)))
+        # Serialised here, once: FastAPI would validate the answer again and go through dicts.
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    @app.get(f"{API_PREFIX}/entries/own", tags=["terminals"])
+    def get_own_entries(
+        caller: Annotated[Client, Depends(terminal)],
+        after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+    ) -> OwnEntriesPage:
+        """The caller's own entries after ``after_seq`` with their answers, in seq order.
+
+        For a replaced terminal: answers for entries it would send again, and entries its
+        restored ledger lacks. Read again from the last seq while ``has_more``.
+        """
+        rows = store.own_entries(caller.name, after_seq, limit + 1)
+        return OwnEntriesPage(
+            entries=tuple(
+                OwnEntry(entry=Entry.model_validate_json(body), refused=refused, reason=reason)
+                for body, refused, reason in rows[:limit]
+            ),
+            has_more=len(rows) > limit,
+        )
 
     @app.get(f"{API_PREFIX}/changes", tags=["terminals"])
     def get_changes(
@@ -273,4 +377,21 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
         except UnknownOrderError as exc:
             raise HTTPException(404, str(exc)) from exc
 
+    _publish_request_models(app, EntryBatch)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The API over the store named by ``PUTBACK_CENTRAL_DB`` (``central serve --workers``).
+
+    Each uvicorn worker process calls this once; the store stays open for the process's life.
+
+    Raises:
+        StoreError: the database cannot be reached.
+    """
+    import os
+
+    from putback_tui.central.cli import DB_ENV
+    from putback_tui.central.storage import open_store
+
+    return create_app(open_store(os.environ[DB_ENV], migrate=False))

@@ -121,4 +121,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX stock_atp_by_rev ON stock_atp (facility, rev)",
         ),
     ),
+    Migration(
+        2,
+        "who reconciled an order",
+        (
+            # Set by the entry that left an exception order with nothing open or waiting, and
+            # sent with the order in the changes feed, so every terminal can say who did it.
+            "ALTER TABLE orders ADD COLUMN reconciled_at TEXT",
+            "ALTER TABLE orders ADD COLUMN reconciled_by TEXT",
+            "ALTER TABLE orders ADD COLUMN reconciled_terminal TEXT",
+        ),
+    ),
 )

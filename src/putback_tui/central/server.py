@@ -43,7 +43,11 @@ class BackgroundServer:
             RuntimeError: the server did not start in time.
         """
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level="warning", access_log=False,
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
             lifespan="off",
         )
         # uvicorn leaves signal handling alone outside the main thread: the owner stops it.

@@ -71,7 +71,10 @@ class ThrowawayPostgres:
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(
-            [*self._as_user, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            [*self._as_user, *args],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
             check=False,
         )
         if result.returncode != 0:
@@ -91,22 +94,51 @@ class ThrowawayPostgres:
                 pwd.getpwnam(PG_USER)
             except KeyError:
                 subprocess.run(
-                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                     PG_USER],
-                    check=True, capture_output=True, stdin=subprocess.DEVNULL,
+                    [
+                        "useradd",
+                        "--system",
+                        "--no-create-home",
+                        "--shell",
+                        "/usr/sbin/nologin",
+                        PG_USER,
+                    ],
+                    check=True,
+                    capture_output=True,
+                    stdin=subprocess.DEVNULL,
                 )
             entry = pwd.getpwnam(PG_USER)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
             self._as_user = ["runuser", "-u", PG_USER, "--"]
         data, sock = self.root / "data", self.root / "sock"
-        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                  "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         self._run("mkdir", str(sock))
         options = f"-k {sock} -p {self.port} -c listen_addresses=127.0.0.1 -c max_connections=200"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                  "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self._started = True
         return self
 
@@ -131,7 +163,14 @@ class ThrowawayPostgres:
         """Stop the server and remove the cluster's directory."""
         if self._started:
             with contextlib.suppress(PostgresUnavailable):
-                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"),
-                          "-m", "immediate", "-w", "stop")
+                self._run(
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.root / "data"),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                )
             self._started = False
         shutil.rmtree(self.root, ignore_errors=True)

@@ -36,6 +36,10 @@ class EntryKind(StrEnum):
     """The exact opposite of an earlier entry (a compensating entry, never a deletion)."""
     REFUSAL = "refusal"
     """An action refused for want of permission: recorded, changes nothing."""
+    RESOLVE = "resolve"
+    """A supervisor's resolution of an entry the central store refused: it references the
+    refused entry and either changes nothing (acknowledged) or counts units found into an
+    exception location. The refused entry itself is never touched."""
 
 
 UNDOABLE_KINDS = frozenset({EntryKind.PUT_BACK, EntryKind.MOVE_OUT})
@@ -61,6 +65,10 @@ class EntryDetails(Frozen):
     """For a refusal: the permission that was missing."""
     message: str | None = None
     """For a refusal: the sentence the operator saw."""
+    resolves: str | None = None
+    """For a resolve: the entry ID of the refused entry it resolves."""
+    note: str | None = None
+    """For a resolve: what the supervisor decided, in words."""
 
 
 class EntryDraft(Frozen):

@@ -140,6 +140,12 @@ class UndoNotExact(Refused):
     code = "undo_not_exact"
 
 
+class NothingToResolve(Refused):
+    """A refused entry resolved already, or one that was never refused by the central store."""
+
+    code = "nothing_to_resolve"
+
+
 class PermissionDenied(Refused):
     """The signed-in operator's role lacks the permission for the action."""
 

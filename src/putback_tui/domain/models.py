@@ -76,6 +76,8 @@ class Permission(StrEnum):
     BULK_REJECT = "bulk_reject"
     MOVE_OUT = "move_out"
     VIEW_REPORTS = "view_reports"
+    RESOLVE_REFUSED = "resolve_refused"
+    """Resolve an entry the central store refused (with a compensating entry)."""
 
     @property
     def label(self) -> str:

@@ -16,6 +16,7 @@ from putback_tui.domain.errors import (
     InvalidQuantity,
     LotRequired,
     NotEnoughStock,
+    NothingToResolve,
     NothingToUndo,
     OrderNotException,
     OrderNotLive,
@@ -357,6 +358,16 @@ def cancel(order: Order, stock: StockView) -> EntryDraft:
     Raises:
         OrderShipped, OrderNotLive, CancelNotAllowed.
     """
+    check_cancel(order)
+    return _release_all(order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False)
+
+
+def check_cancel(order: Order) -> None:
+    """Refuse a plain cancel of an order with anything picked or labelled (SPEC section 4).
+
+    Raises:
+        OrderShipped, OrderNotLive, CancelNotAllowed.
+    """
     _check_live(order, "cancelled")
     if order.picked_units:
         raise CancelNotAllowed(
@@ -365,7 +376,6 @@ def cancel(order: Order, stock: StockView) -> EntryDraft:
         )
     if order.has_label:
         raise CancelNotAllowed(f"Order {order.order_id} has a shipping label: use force cancel.")
-    return _release_all(order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False)
 
 
 def force_cancel(order: Order, stock: StockView) -> EntryDraft:
@@ -502,4 +512,69 @@ def refusal(kind_of_action: str, permission: str, message: str, order_id: str | 
         kind=EntryKind.REFUSAL,
         order_id=order_id,
         details=EntryDetails(permission=permission, message=f"{kind_of_action}: {message}"),
+    )
+
+
+def resolve_refused(
+    refused: Entry,
+    *,
+    already_resolved: bool,
+    found_in: Location | None,
+    facility: str,
+    stock: StockView,
+) -> EntryDraft:
+    """A supervisor's resolution of an entry the central store refused: a new entry, never an edit.
+
+    The refused entry's stock changes were dropped from the projections once the central
+    store's figures arrived (its figures are the truth), so there is nothing to reverse. Two
+    outcomes are possible:
+
+    * ``found_in`` None: acknowledged. The entry records that a supervisor looked at the
+      refusal and that the central store's figures stand; it changes no stock.
+    * ``found_in`` an exception location: the units the refused entry put somewhere do exist
+      (someone found them); they are counted into that exception location, QOH(X) + n and ATP
+      unchanged, so they are in stock but not sellable until moved out with a scan.
+
+    Raises:
+        NothingToResolve: resolved already, or units found for an entry that added none.
+        WrongFacility, WrongLocationKind: ``found_in`` is not an exception location here.
+    """
+    name = _KIND_NAMES[refused.kind]
+    if already_resolved:
+        raise NothingToResolve(f"That refused {name} (#{refused.seq}) was resolved already.")
+    if found_in is None:
+        return EntryDraft(
+            kind=EntryKind.RESOLVE,
+            order_id=refused.order_id,
+            details=EntryDetails(
+                resolves=refused.entry_id,
+                sku=refused.details.sku,
+                note="acknowledged: the central store's figures stand, no stock changed",
+            ),
+        )
+    check_location(found_in, facility, allowed=(LocationKind.EXCEPTION,))
+    added: dict[str, int] = {}
+    for change in refused.changes:
+        if change.location is not None and change.qoh > 0:
+            added[change.sku] = added.get(change.sku, 0) + change.qoh
+    if not added:
+        raise NothingToResolve(
+            f"That refused {name} (#{refused.seq}) added no units anywhere: acknowledge it."
+        )
+    delta = StockDelta(stock)
+    for sku, units in added.items():
+        delta.add_qoh(sku, found_in.code, units)
+    total = sum(added.values())
+    return EntryDraft(
+        kind=EntryKind.RESOLVE,
+        order_id=refused.order_id,
+        details=EntryDetails(
+            resolves=refused.entry_id,
+            sku=next(iter(added)) if len(added) == 1 else None,
+            quantity=total,
+            location=found_in.code,
+            note=f"units found: {_units(total)} counted into {found_in.code}, not sellable "
+            "until moved out",
+        ),
+        changes=delta.changes(),
     )

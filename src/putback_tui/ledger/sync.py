@@ -23,11 +23,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Location, Operator, Order, Product
-from putback_tui.ledger.store import _ENTRY_COLUMNS, Transaction, _entry_from_row, now_utc
+from putback_tui.ledger.store import (
+    _ENTRY_COLUMNS,
+    LedgerError,
+    Transaction,
+    _entry_from_row,
+    now_utc,
+)
 
 ACKED_THROUGH = "sync.acked_through"
 BASELINE_SEQ = "sync.baseline_seq"
@@ -157,12 +163,17 @@ def apply_page(
     operators: Iterable[Operator] = (),
     qoh: Iterable[tuple[str, str, int]] = (),
     atp: Iterable[tuple[str, int]] = (),
+    reconciled: Iterable[tuple[str, datetime, str, str]] = (),
 ) -> bool:
     """Apply one page of the changes feed; on the last page of a round, rebase stock.
 
     Reference data goes straight into the cache. Stock and line progress are staged until the
     round is complete (``has_more`` false), then the baseline is updated (replaced, for a round
     that started at cursor 0: a full snapshot) and the projections recomputed.
+
+    ``reconciled`` (order ID, when, operator, terminal) says who reconciled which order, as the
+    central store recorded it; it replaces what the terminal knew, so an order another
+    terminal finished shows who finished it, where and when.
 
     Returns:
         True when the page completed a round.
@@ -184,6 +195,16 @@ def apply_page(
             for ln in o.lines
         ],
     )
+    tx.conn.executemany(
+        "INSERT INTO order_state (order_id, reconciled_at, reconciled_by, reconciled_terminal) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+        "reconciled_at = excluded.reconciled_at, reconciled_by = excluded.reconciled_by, "
+        "reconciled_terminal = excluded.reconciled_terminal",
+        [
+            (order_id, at.astimezone(UTC).isoformat(timespec="microseconds"), operator, terminal)
+            for order_id, at, operator, terminal in reconciled
+        ],
+    )
     tx.conn.executemany("INSERT OR REPLACE INTO sync_pull_qoh VALUES (?, ?, ?)", list(qoh))
     tx.conn.executemany("INSERT OR REPLACE INTO sync_pull_atp VALUES (?, ?)", list(atp))
     tx.set_meta(PULL_CURSOR, str(next_cursor))
@@ -195,10 +216,10 @@ def apply_page(
         tx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
         for t in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress")
     )
-    # Only what this round pulled and what the unabsorbed entries touch can change; a round
-    # that is not a full snapshot recomputes just those rows (a full recompute reads every row
-    # of stock: tens of seconds on a million products, all of it holding the write lock).
-    affected = None if full else _affected(tx, old_seq)
+    new_seq = max(old_seq, applied_through_seq)
+    # What can have changed: the staged rows' keys, and the keys of the entries that move into
+    # the baseline now. Every other key keeps its baseline and the same entries after it.
+    skus, lines = (None, None) if full else _affected(tx, old_seq, new_seq)
     if full:
         for table in ("baseline_qoh", "baseline_atp", "baseline_progress"):
             tx.conn.execute(f"DELETE FROM {table}")
@@ -209,105 +230,65 @@ def apply_page(
     tx.conn.execute("INSERT OR REPLACE INTO baseline_progress SELECT * FROM sync_pull_progress")
     for table in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress"):
         tx.conn.execute(f"DELETE FROM {table}")
-    new_seq = max(old_seq, applied_through_seq)
     tx.set_meta(BASELINE_SEQ, str(new_seq))
     tx.set_meta(PULL_FULL, "0")
-    if full:
-        recompute_projections(tx)
-    elif staged or new_seq != old_seq:
-        assert affected is not None
-        recompute_projections(tx, only=affected)
+    if full or staged or new_seq != old_seq:
+        recompute_projections(tx, skus=skus, lines=lines)
     return True
 
 
-Keys = tuple[set[tuple[str, str]], set[str], set[tuple[str, int]]]
-"""QOH keys (sku, location), ATP SKUs and line-progress keys (order_id, line_no)."""
-
-
-def _affected(tx: Transaction, after_seq: int) -> Keys:
-    """Keys the staged pull rows or the entries after ``after_seq`` touch."""
-    qoh = {(r[0], r[1]) for r in tx.conn.execute("SELECT sku, location FROM sync_pull_qoh")}
-    atp = {r[0] for r in tx.conn.execute("SELECT sku FROM sync_pull_atp")}
+def _affected(tx: Transaction, old_seq: int, new_seq: int) -> tuple[set[str], set[tuple[str, int]]]:
+    skus = {
+        r[0]
+        for r in tx.conn.execute(
+            "SELECT sku FROM sync_pull_qoh UNION SELECT sku FROM sync_pull_atp"
+        )
+    }
     lines = {
         (r[0], r[1]) for r in tx.conn.execute("SELECT order_id, line_no FROM sync_pull_progress")
     }
-    for changes_json, lines_json in tx.conn.execute(
-        "SELECT changes, line_changes FROM entries WHERE seq > ?", (after_seq,)
+    for changes_json, line_json in tx.conn.execute(
+        "SELECT changes, line_changes FROM entries WHERE seq > ? AND seq <= ?",
+        (old_seq, new_seq),
     ):
-        for c in json.loads(changes_json):
-            if c.get("location") is not None:
-                qoh.add((c["sku"], c["location"]))
-            else:
-                atp.add(c["sku"])
-        for c in json.loads(lines_json):
-            lines.add((c["order_id"], c["line_no"]))
-    return qoh, atp, lines
+        skus.update(c["sku"] for c in json.loads(changes_json))
+        lines.update((c["order_id"], c["line_no"]) for c in json.loads(line_json))
+    return skus, lines
 
 
-def _rebuilt_only(
-    tx: Transaction, keys: Keys
-) -> tuple[
-    dict[tuple[str, str], int], dict[str, int], dict[tuple[str, int], tuple[int, int, int]]
-]:
-    """The rebuild of :func:`rebuilt_stock` and :func:`rebuilt_progress`, for ``keys`` only.
+def _only(tx: Transaction, table: str, rows: Iterable[tuple[object, ...]], columns: str) -> str:
+    """Fill a temp table with the keys to limit a query to; returns its name."""
+    tx.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns}, PRIMARY KEY ({columns}))")
+    tx.conn.execute(f"DELETE FROM {table}")
+    marks = ",".join("?" * len(columns.split(",")))
+    tx.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", rows)
+    return table
 
-    Each key's figure depends only on its own baseline and entries, so this is exact.
+
+def rebuilt_stock(
+    tx: Transaction, skus: set[str] | None = None
+) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """Stock from the baseline plus every entry after ``baseline_seq``, stopping at zero.
+
+    With ``skus``, only those SKUs (each SKU's figures depend on its own entries alone).
     """
-    qoh_keys, atp_keys, line_keys = keys
-    qoh: dict[tuple[str, str], int] = {}
-    for sku, location in qoh_keys:
-        row = tx.conn.execute(
-            "SELECT qoh FROM baseline_qoh WHERE sku = ? AND location = ?", (sku, location)
-        ).fetchone()
-        if row is not None:
-            qoh[(sku, location)] = row[0]
-    atp: dict[str, int] = {}
-    for sku in atp_keys:
-        row = tx.conn.execute("SELECT atp FROM baseline_atp WHERE sku = ?", (sku,)).fetchone()
-        if row is not None:
-            atp[sku] = row[0]
-    progress: dict[tuple[str, int], list[int]] = {}
-    for order_id, line_no in line_keys:
-        row = tx.conn.execute(
-            "SELECT released, rejected, put_back FROM baseline_progress "
-            "WHERE order_id = ? AND line_no = ?",
-            (order_id, line_no),
-        ).fetchone()
-        if row is not None:
-            progress[(order_id, line_no)] = [row[0], row[1], row[2]]
-    for changes_json, lines_json in tx.conn.execute(
-        "SELECT changes, line_changes FROM entries WHERE seq > ? ORDER BY seq",
-        (_meta_int(tx, BASELINE_SEQ),),
-    ):
-        for change in json.loads(changes_json):
-            if change.get("location") is not None:
-                key = (change["sku"], change["location"])
-                if key in qoh_keys:
-                    qoh[key] = max(0, qoh.get(key, 0) + change.get("qoh", 0))
-            elif change["sku"] in atp_keys:
-                atp[change["sku"]] = max(0, atp.get(change["sku"], 0) + change.get("atp", 0))
-        for c in json.loads(lines_json):
-            line = (c["order_id"], c["line_no"])
-            if line in line_keys:
-                p = progress.setdefault(line, [0, 0, 0])
-                p[0] = max(0, p[0] + c.get("released", 0))
-                p[1] = max(0, p[1] + c.get("rejected", 0))
-                p[2] = max(0, p[2] + c.get("put_back", 0))
-    return qoh, atp, {k: (v[0], v[1], v[2]) for k, v in progress.items()}
-
-
-def rebuilt_stock(tx: Transaction) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-    """Stock from the baseline plus every entry after ``baseline_seq``, stopping at zero."""
+    where = ""
+    if skus is not None:
+        _only(tx, "temp.affected_skus", ((s,) for s in skus), "sku")
+        where = " WHERE sku IN (SELECT sku FROM temp.affected_skus)"
     qoh: dict[tuple[str, str], int] = {
-        (r[0], r[1]): r[2] for r in tx.conn.execute("SELECT sku, location, qoh FROM baseline_qoh")
+        (r[0], r[1]): r[2]
+        for r in tx.conn.execute(f"SELECT sku, location, qoh FROM baseline_qoh{where}")
     }
     atp: dict[str, int] = {
-        r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM baseline_atp")
+        r[0]: r[1] for r in tx.conn.execute(f"SELECT sku, atp FROM baseline_atp{where}")
     }
     for (changes_json,) in tx.conn.execute(
         "SELECT changes FROM entries WHERE seq > ? ORDER BY seq", (_meta_int(tx, BASELINE_SEQ),)
     ):
         for change in json.loads(changes_json):
+            if skus is not None and change["sku"] not in skus:
+                continue
             if change.get("location") is not None:
                 key = (change["sku"], change["location"])
                 qoh[key] = max(0, qoh.get(key, 0) + change.get("qoh", 0))
@@ -316,12 +297,21 @@ def rebuilt_stock(tx: Transaction) -> tuple[dict[tuple[str, str], int], dict[str
     return qoh, atp
 
 
-def rebuilt_progress(tx: Transaction) -> dict[tuple[str, int], tuple[int, int, int]]:
-    """Line progress from the central baseline plus every entry after ``baseline_seq``."""
+def rebuilt_progress(
+    tx: Transaction, lines: set[tuple[str, int]] | None = None
+) -> dict[tuple[str, int], tuple[int, int, int]]:
+    """Line progress from the central baseline plus every entry after ``baseline_seq``.
+
+    With ``lines``, only those (order, line) keys.
+    """
+    where = ""
+    if lines is not None:
+        _only(tx, "temp.affected_lines", lines, "order_id, line_no")
+        where = " WHERE (order_id, line_no) IN (SELECT order_id, line_no FROM temp.affected_lines)"
     progress: dict[tuple[str, int], list[int]] = {
         (r[0], r[1]): [r[2], r[3], r[4]]
         for r in tx.conn.execute(
-            "SELECT order_id, line_no, released, rejected, put_back FROM baseline_progress"
+            f"SELECT order_id, line_no, released, rejected, put_back FROM baseline_progress{where}"
         )
     }
     for (changes_json,) in tx.conn.execute(
@@ -329,6 +319,8 @@ def rebuilt_progress(tx: Transaction) -> dict[tuple[str, int], tuple[int, int, i
         (_meta_int(tx, BASELINE_SEQ),),
     ):
         for c in json.loads(changes_json):
+            if lines is not None and (c["order_id"], c["line_no"]) not in lines:
+                continue
             p = progress.setdefault((c["order_id"], c["line_no"]), [0, 0, 0])
             p[0] = max(0, p[0] + c.get("released", 0))
             p[1] = max(0, p[1] + c.get("rejected", 0))
@@ -336,40 +328,27 @@ def rebuilt_progress(tx: Transaction) -> dict[tuple[str, int], tuple[int, int, i
     return {k: (v[0], v[1], v[2]) for k, v in progress.items()}
 
 
-def recompute_projections(tx: Transaction, only: Keys | None = None) -> None:
+def recompute_projections(
+    tx: Transaction,
+    *,
+    skus: set[str] | None = None,
+    lines: set[tuple[str, int]] | None = None,
+) -> None:
     """Make stock and line progress equal to the rebuild, changing only rows that differ.
 
-    With ``only``, just those keys are rebuilt and compared (the rest is known unchanged).
-    Rows that keep their figure keep their ``since`` (exception-area ageing); a location that
-    goes from empty to holding units gets ``since`` now, as an entry would give it.
+    ``skus`` and ``lines`` limit the work to the keys that can have changed (None: all), so a
+    sync round on a terminal with a million products touches a handful of rows, not all of
+    them, while it holds the write lock. Rows that keep their figure keep their ``since``
+    (exception-area ageing); a location that goes from empty to holding units gets ``since``
+    now, as an entry would give it.
     """
     now = now_utc().isoformat(timespec="microseconds")
-    if only is not None:
-        qoh, atp, progress = _rebuilt_only(tx, only)
-        current = {}
-        for sku, location in only[0]:
-            row = tx.conn.execute(
-                "SELECT qoh FROM stock_qoh WHERE sku = ? AND location = ?", (sku, location)
-            ).fetchone()
-            if row is not None:
-                current[(sku, location)] = row[0]
-        current_atp = {}
-        for sku in only[1]:
-            row = tx.conn.execute("SELECT atp FROM stock_atp WHERE sku = ?", (sku,)).fetchone()
-            if row is not None:
-                current_atp[sku] = row[0]
-        tx.conn.executemany(
-            "DELETE FROM line_progress WHERE order_id = ? AND line_no = ?", sorted(only[2])
-        )
-    else:
-        qoh, atp = rebuilt_stock(tx)
-        current = {
-            (r[0], r[1]): r[2]
-            for r in tx.conn.execute("SELECT sku, location, qoh FROM stock_qoh")
-        }
-        current_atp = {r[0]: r[1] for r in tx.conn.execute("SELECT sku, atp FROM stock_atp")}
-        progress = rebuilt_progress(tx)
-        tx.conn.execute("DELETE FROM line_progress")
+    qoh, atp = rebuilt_stock(tx, skus)
+    where = "" if skus is None else " WHERE sku IN (SELECT sku FROM temp.affected_skus)"
+    current = {
+        (r[0], r[1]): r[2]
+        for r in tx.conn.execute(f"SELECT sku, location, qoh FROM stock_qoh{where}")
+    }
     for key in current.keys() - qoh.keys():
         tx.conn.execute("DELETE FROM stock_qoh WHERE sku = ? AND location = ?", key)
     for (sku, location), value in qoh.items():
@@ -385,14 +364,72 @@ def recompute_projections(tx: Transaction, only: Keys | None = None) -> None:
                 "WHERE sku = ? AND location = ?",
                 (value, now, sku, location),
             )
+    current_atp = {r[0]: r[1] for r in tx.conn.execute(f"SELECT sku, atp FROM stock_atp{where}")}
     for sku in current_atp.keys() - atp.keys():
         tx.conn.execute("DELETE FROM stock_atp WHERE sku = ?", (sku,))
     tx.conn.executemany(
         "INSERT OR REPLACE INTO stock_atp (sku, atp) VALUES (?, ?)",
         [(sku, v) for sku, v in atp.items() if current_atp.get(sku) != v],
     )
+    progress = rebuilt_progress(tx, lines)
+    if lines is None:
+        tx.conn.execute("DELETE FROM line_progress")
+    else:
+        tx.conn.execute(
+            "DELETE FROM line_progress WHERE (order_id, line_no) IN "
+            "(SELECT order_id, line_no FROM temp.affected_lines)"
+        )
     tx.conn.executemany(
         "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
         "VALUES (?, ?, ?, ?, ?)",
         [(k[0], k[1], *v) for k, v in progress.items()],
     )
+
+
+class LedgerDiverged(LedgerError):
+    """The ledger holds entries the central store has different ones for, under the same seq."""
+
+
+def adopt_own(tx: Transaction, own: Sequence[tuple[Entry, bool, str | None]]) -> int:
+    """Take the central store's record of this terminal's own entries (in seq order).
+
+    An entry the ledger has (same seq and ID) gets its answer recorded, so it is not sent
+    again; an entry the ledger lacks (it was restored from an older backup) is inserted as it
+    was, with its answer. Projections are then recomputed for what those entries touch.
+
+    Returns:
+        How many entries were taken back into the ledger.
+
+    Raises:
+        LedgerDiverged: the ledger has another entry under one of those sequence numbers: it
+            was restored from a stale backup and then used. Nothing is changed.
+    """
+    adopted = 0
+    skus: set[str] = set()
+    lines: set[tuple[str, int]] = set()
+    answers: list[Answer] = []
+    for entry, refused, reason in own:
+        row = tx.conn.execute("SELECT entry_id FROM entries WHERE seq = ?", (entry.seq,)).fetchone()
+        if row is not None and row[0] != entry.entry_id:
+            raise LedgerDiverged(
+                f"Entry #{entry.seq} of this ledger is not the one the central store has from "
+                f"{entry.terminal}: the ledger was restored from an older backup and then used. "
+                "Enrol this terminal under a new ID (see 'Replacing a terminal' in the README)."
+            )
+        if row is None:
+            if entry.seq != tx.last_seq() + 1:
+                raise LedgerDiverged(
+                    f"The central store has entry #{entry.seq} from {entry.terminal}, but this "
+                    f"ledger ends at #{tx.last_seq()}: entries in between are missing."
+                )
+            tx.adopt(entry)
+            adopted += 1
+            skus.update(c.sku for c in entry.changes)
+            lines.update((c.order_id, c.line_no) for c in entry.line_changes)
+        answers.append(
+            Answer(seq=entry.seq, entry_id=entry.entry_id, refused=refused, reason=reason)
+        )
+    record_answers(tx, answers)
+    if adopted:
+        recompute_projections(tx, skus=skus, lines=lines)
+    return adopted

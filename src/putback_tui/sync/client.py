@@ -19,6 +19,7 @@ from putback_tui.sync.wire import (
     ChangesPage,
     ClientInfo,
     EntryBatch,
+    OwnEntriesPage,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -129,6 +130,16 @@ class SyncClient:
         """
         return self._call(ClientInfo, "GET", "/whoami")
 
+    def own_entries(self, after_seq: int, limit: int = 1000) -> OwnEntriesPage:
+        """This terminal's own entries after ``after_seq``, as the central store recorded them.
+
+        Raises:
+            CentralUnavailable, CentralRefused, SyncError.
+        """
+        return self._call(
+            OwnEntriesPage, "GET", "/entries/own", params={"after_seq": after_seq, "limit": limit}
+        )
+
     def probe(self, clock: Callable[[], datetime] = _utc_now) -> Probe:
         """``whoami``, timed, with the central store's clock read from the ``Date`` header.
 
@@ -160,10 +171,15 @@ class SyncClient:
             CentralUnavailable: no answer (the batch may or may not have been applied:
                 sending it again is safe). CentralRefused, SyncError.
         """
-        body = EntryBatch(entries=tuple(entries)).model_dump_json()
+        # Defaults left out: the central store fills in the same ones, and a smaller body is
+        # quicker to parse on the central store, where every terminal's batches queue.
+        body = EntryBatch(entries=tuple(entries)).model_dump_json(exclude_defaults=True)
         result = self._call(
-            BatchResult, "POST", "/entries",
-            content=body, headers={"Content-Type": "application/json"},
+            BatchResult,
+            "POST",
+            "/entries",
+            content=body,
+            headers={"Content-Type": "application/json"},
         )
         if [r.entry_id for r in result.results] != [e.entry_id for e in entries]:
             raise SyncError("the central store's answer does not match the batch sent")

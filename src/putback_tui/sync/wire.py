@@ -79,6 +79,15 @@ class StockLevel(Frozen):
     quantity: int = Field(ge=0)
 
 
+class OrderReconciled(Frozen):
+    """Who reconciled an order, where and when: the entry that accounted for its last unit."""
+
+    order_id: str
+    at: AwareDatetime
+    operator: str
+    terminal: str
+
+
 class ChangesPage(Frozen):
     """One page of the changes feed for a terminal's facility.
 
@@ -95,6 +104,8 @@ class ChangesPage(Frozen):
     """The highest sequence number of the calling terminal the central store has answered,
     read in the same snapshot as the page: stock in the page includes exactly those entries."""
     orders: tuple[Order, ...] = ()
+    reconciled: tuple[OrderReconciled, ...] = ()
+    """For the orders of this page the central store holds reconciled: by whom, where, when."""
     products: tuple[Product, ...] = ()
     locations: tuple[Location, ...] = ()
     operators: tuple[Operator, ...] = ()
@@ -155,6 +166,26 @@ class ClientInfo(Frozen):
     last_seq: int | None = Field(default=None, ge=0)
     """Terminals only: the highest of the terminal's sequence numbers the central store has
     recorded (0: none yet). A ledger whose entries end below it is behind the central store."""
+
+
+class OwnEntry(Frozen):
+    """One of the caller's own entries as the central store recorded it, with its answer."""
+
+    entry: Entry
+    refused: bool
+    reason: str | None = None
+
+
+class OwnEntriesPage(Frozen):
+    """``GET /v1/entries/own``: a terminal's own entries after ``after_seq``, in seq order.
+
+    A replaced terminal (restored from a backup, or set up anew) reads these to learn the
+    answers to entries it would otherwise send again, and to take back entries its ledger lost.
+    """
+
+    version: Version = 1
+    entries: tuple[OwnEntry, ...]
+    has_more: bool
 
 
 class ErrorBody(Frozen):

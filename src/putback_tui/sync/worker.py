@@ -17,15 +17,17 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 from putback_tui.config import SyncSettings
+from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import AwareDatetime, Frozen
 from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.ledger import sync as book
 from putback_tui.sync.client import CentralRefused, CentralUnavailable, SyncClient, SyncError
-from putback_tui.sync.wire import Outcome
+from putback_tui.sync.wire import BatchResult, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ class SyncWorker:
         self._stop = threading.Event()
         self._nudge = threading.Event()
         self._thread: threading.Thread | None = None
+        self._recovered = False
         self._failures = 0
         self._state = SyncState(online=False, waiting=0, refused=0)
 
@@ -171,6 +174,9 @@ class SyncWorker:
                 if client is None:
                     error = "not connected: run 'putback connect URL --token TOKEN'"
                 else:
+                    if not self._recovered:
+                        self._recover(ledger, client)
+                        self._recovered = True
                     self._push(ledger, client)
                     self._pull(ledger, client)
                     with ledger.write() as tx:
@@ -206,31 +212,65 @@ class SyncWorker:
             self._client = self._client_factory(url, token.get_secret_value())
         return self._client
 
-    def _push(self, ledger: Ledger, client: SyncClient) -> None:
+    def _recover(self, ledger: Ledger, client: SyncClient) -> None:
+        """Once per worker: learn what the central store already holds of this terminal's.
+
+        After a restore from a backup (or a re-install), the ledger may lack answers the central
+        store gave, or entries it made after the backup: both are taken from the central store
+        instead of being sent again (answered "duplicate") or lost.
+        """
+        with ledger.read() as tx:
+            after = book.acked_through(tx)
+        if (client.whoami().last_seq or 0) <= after:
+            return
         while not self._stop.is_set():
-            with ledger.read() as tx:
-                batch = book.unsent(tx, self.settings.batch_size)
-            if not batch:
-                return
-            result = client.push(batch)
-            answers: list[book.Answer] = []
-            retry: str | None = None
-            for entry, r in zip(batch, result.results, strict=True):
-                if r.outcome is Outcome.REFUSED and r.retryable:
-                    retry = r.reason or "the central store asked to send again later"
-                    break
-                refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
-                answers.append(
-                    book.Answer(
-                        seq=entry.seq, entry_id=entry.entry_id, refused=refused,
-                        reason=r.reason if refused else None,
+            page = client.own_entries(after)
+            if page.entries:
+                with ledger.write() as tx:
+                    taken = book.adopt_own(
+                        tx, [(o.entry, o.refused, o.reason) for o in page.entries]
                     )
-                )
-            with ledger.write() as tx:
-                book.record_answers(tx, answers)
-            self._publish(online=True, error=None)
-            if retry is not None:
-                raise _Retry(retry)
+                if taken:
+                    log.warning(
+                        "took back %d entries of this terminal from the central store", taken
+                    )
+                after = page.entries[-1].entry.seq
+            if not page.has_more:
+                return
+
+    def _push(self, ledger: Ledger, client: SyncClient) -> None:
+        """Send every unsent entry, one batch in flight at a time, oldest first.
+
+        Pipelined: while the central store works on one batch, this thread records the
+        answers to the previous one and reads the next from the ledger, so a backlog drains
+        at the central store's pace rather than at the sum of both sides' work. A batch is
+        sent only after the previous one was answered (the central store applies a terminal's
+        entries in sequence order), and an answer is recorded only once it has arrived.
+        """
+        with ledger.read() as tx:
+            batch = book.unsent(tx, self.settings.batch_size)
+        if not batch:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="putback-push") as sender:
+            in_flight = sender.submit(client.push, batch)
+            while True:
+                with ledger.read() as tx:  # the next batch, read while this one is in flight
+                    upcoming = list(
+                        tx.entries(after_seq=batch[-1].seq, limit=self.settings.batch_size)
+                    )
+                answers, retry = _answers(batch, in_flight.result())
+                if retry is not None or self._stop.is_set():
+                    upcoming = []
+                if upcoming:
+                    in_flight = sender.submit(client.push, upcoming)
+                with ledger.write() as tx:
+                    book.record_answers(tx, answers)
+                self._publish(online=True, error=None)
+                if retry is not None:
+                    raise _Retry(retry)
+                if not upcoming:
+                    return
+                batch = upcoming
 
     def _pull(self, ledger: Ledger, client: SyncClient) -> None:
         with ledger.read() as tx:
@@ -250,6 +290,9 @@ class SyncWorker:
                     operators=page.operators,
                     qoh=[(s.sku, s.location, s.quantity) for s in page.stock if s.location],
                     atp=[(s.sku, s.quantity) for s in page.stock if s.location is None],
+                    reconciled=[
+                        (r.order_id, r.at, r.operator, r.terminal) for r in page.reconciled
+                    ],
                 )
             cursor = page.next_cursor
             if done:
@@ -279,6 +322,24 @@ class SyncWorker:
                 return book.counts(tx)
         except LedgerError:
             return None
+
+
+def _answers(
+    batch: list[Entry], result: BatchResult
+) -> tuple[list[book.Answer], str | None]:
+    """The final answers of a batch, up to the first retryable refusal, and its reason."""
+    answers: list[book.Answer] = []
+    for entry, r in zip(batch, result.results, strict=True):
+        if r.outcome is Outcome.REFUSED and r.retryable:
+            return answers, r.reason or "the central store asked to send again later"
+        refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
+        answers.append(
+            book.Answer(
+                seq=entry.seq, entry_id=entry.entry_id, refused=refused,
+                reason=r.reason if refused else None,
+            )
+        )
+    return answers, None
 
 
 def last_success_text(at: datetime | None) -> str:

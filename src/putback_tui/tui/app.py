@@ -8,12 +8,13 @@ focused button or table, and long bursts arrive intact (an ``Input`` widget drop
 see STYLE.md). HID scanners post the same message through :meth:`PutbackApp.scan_from_thread`.
 
 Scans are handled one at a time, in arrival order: :meth:`on_scan_received` awaits the station
-call (in a thread worker) before the App takes its next message, so no scan is lost or reordered
-while the ledger writes, and the screen keeps painting meanwhile.
+call (on the station thread) before the App takes its next message, so no scan is lost or
+reordered while the ledger writes; a slow write is waited for in a worker, painting meanwhile.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -32,6 +33,7 @@ from putback_tui.config import Settings
 from putback_tui.domain.errors import Refused
 from putback_tui.ledger import Ledger, LedgerError, now_utc
 from putback_tui.station import Station
+from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.messages import (
     ScannerStateChanged,
     ScanReceived,
@@ -49,6 +51,10 @@ S = TypeVar("S", bound=Screen[None])
 
 TERMINATORS = frozenset({"enter", "tab", "ctrl+j", "ctrl+m"})
 """Keys that end a scan. ``ctrl+j`` is a bare LF, sent by scanners configured for CR LF."""
+
+FAST_S = 0.015
+"""How long the UI thread waits for a station call before it yields and paints meanwhile: under
+one frame, and well above a normal commit (0.2-4 ms), so only a locked or stalled ledger yields."""
 
 SAVING_AFTER_S = 0.15
 """Show "saving…" only for writes slower than this: a normal 0.2 ms commit must not flicker."""
@@ -77,6 +83,9 @@ class PutbackApp(App[int]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", priority=True),
+        # Not in the footer: every existing screen's footer (and snapshot) stays as it was; F1
+        # help and the supervisor guide list it.
+        Binding("f2", "supervisor", "Supervisor", priority=True, show=False),
         Binding("ctrl+z", "undo", "Undo put-back", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -125,6 +134,10 @@ class PutbackApp(App[int]):
         self._sync_reported = False
         self._echo_pending = False
         self._saving_timer: Timer | None = None
+        self._station_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="station"
+        )
+        """Every station call runs here, one at a time and in order (see ``call_station``)."""
 
     @property
     def ledger(self) -> Ledger:
@@ -145,9 +158,13 @@ class PutbackApp(App[int]):
             service.start()
 
     def on_unmount(self) -> None:
-        """Stop the background services: scanner grabs released, sync thread joined."""
+        """Stop the background services: scanner grabs released, sync thread joined.
+
+        A station call still running (a write waiting on a locked ledger) is let finish.
+        """
         for service in self.services:
             service.stop()
+        self._station_thread.shutdown(wait=True)
 
     def _tick(self) -> None:
         now = self.clock()
@@ -202,6 +219,8 @@ class PutbackApp(App[int]):
         screen = self._scan_screen()
         if screen is not None:
             screen.show_typed(self.wedge.text)
+        if isinstance(self.screen, ScanDialog):
+            self.screen.show_typed(self.wedge.text)
 
     # -- scans ---------------------------------------------------------------------------------
 
@@ -222,6 +241,11 @@ class PutbackApp(App[int]):
             self.call_after_refresh(self.scan_shown, message.text)
             return
         scan = classify(message.text, self.settings.codes)
+        if isinstance(self.screen, ScanDialog):
+            # A question in front takes typed answers itself (and refuses other scans).
+            await self.screen.handle_scan(scan, message.text)
+            self.call_after_refresh(self.scan_shown, message.text)
+            return
         # Scan anywhere: a help panel in front gives way to the screen doing the work.
         while isinstance(self.screen, ModalScreen):
             await self.pop_screen()
@@ -266,6 +290,8 @@ class PutbackApp(App[int]):
         screen = self._scan_screen()
         if screen is not None:
             screen.show_result(result)
+        if isinstance(self.screen, ScanDialog):
+            self.screen.show_result(result)
 
     def done(self, text: str) -> None:
         """Show a green result."""
@@ -293,10 +319,15 @@ class PutbackApp(App[int]):
     # -- station calls -------------------------------------------------------------------------
 
     async def call_station(self, call: Callable[[], T], *, group: str, write: bool = True) -> T:
-        """Run a station call in a thread worker and wait for it.
+        """Run a station call on the station thread and wait for it.
 
-        The UI keeps painting meanwhile; a write that outlasts ``SAVING_AFTER_S`` (another
-        program holding the ledger locked: up to the 2 s busy timeout) shows "saving…".
+        Calls run one at a time, in order, on one thread of their own. A normal call (a read,
+        or a 0.2-4 ms commit) is back within ``FAST_S``: the UI thread waits for it and carries
+        on without yielding, so the screen goes straight from the scan to its outcome with no
+        half-updated paint between (and no worker round trip). A slower one (another program
+        holding the ledger locked: up to the 2 s busy timeout) is waited for in a thread worker
+        of ``group`` while the UI keeps painting; one that outlasts ``SAVING_AFTER_S`` shows
+        "saving…".
 
         Args:
             call: The station call, with its arguments bound.
@@ -315,19 +346,11 @@ class PutbackApp(App[int]):
             value = call()
             return value, (self.ledger.last_seq() if write else None)
 
-        if write:
-            self._saving_timer = self.set_timer(SAVING_AFTER_S, self._show_saving)
-        worker = self.run_worker(run, thread=True, group=group, exit_on_error=False)
+        future = self._station_thread.submit(run)
         try:
-            value, last_seq = await worker.wait()
-        except WorkerFailed as failed:
-            raise failed.error from None
-        finally:
-            if self._saving_timer is not None:
-                self._saving_timer.stop()
-                self._saving_timer = None
-                if self.status.busy:
-                    self.set_status(busy=False)
+            value, last_seq = future.result(timeout=FAST_S)
+        except concurrent.futures.TimeoutError:
+            value, last_seq = await self._wait_slow(future, group=group, write=write)
         if last_seq is not None and not self._sync_reported:
             self.set_status(sync=self._placeholder_sync(last_seq))
         if write:
@@ -336,6 +359,24 @@ class PutbackApp(App[int]):
                 if nudge is not None:
                     nudge()
         return value
+
+    async def _wait_slow(
+        self, future: concurrent.futures.Future[tuple[T, int | None]], *, group: str, write: bool
+    ) -> tuple[T, int | None]:
+        """Wait for a slow station call in a thread worker, painting meanwhile."""
+        if write:
+            self._saving_timer = self.set_timer(SAVING_AFTER_S, self._show_saving)
+        worker = self.run_worker(future.result, thread=True, group=group, exit_on_error=False)
+        try:
+            return await worker.wait()
+        except WorkerFailed as failed:
+            raise failed.error from None
+        finally:
+            if self._saving_timer is not None:
+                self._saving_timer.stop()
+                self._saving_timer = None
+                if self.status.busy:
+                    self.set_status(busy=False)
 
     async def attempt(self, call: Callable[[], T], *, group: str, write: bool = True) -> T | None:
         """:meth:`call_station`, showing a refusal or ledger failure instead of raising.
@@ -430,8 +471,17 @@ class PutbackApp(App[int]):
             return
         await self.push_screen(HelpDialog())
 
+    async def action_supervisor(self) -> None:
+        """Open the supervisor menu (always; each of its actions checks its permission)."""
+        from putback_tui.tui.screens.supervisor import open_supervisor_menu
+
+        await open_supervisor_menu(self)
+
     async def action_undo(self) -> None:
         """Undo the last confirmed put-back of the order in hand."""
+        if isinstance(self.screen, ScanDialog):
+            self.refuse("Answer the question first (or Esc): nothing to undo here.", "wrong_step")
+            return
         screen = self._scan_screen()
         if screen is not None:
             await screen.undo()

@@ -100,3 +100,43 @@ class ScanRefused(Message):
         self.reason = reason
         self.code = code
         """The refusal's stable name (``unknown_order``, ``invalid_code``...)."""
+
+
+class ItemRejected(Message):
+    """Units of a live order's line were rejected (and a re-route requested)."""
+
+    def __init__(self, entry: Entry) -> None:
+        super().__init__()
+        self.entry = entry
+
+
+class OrderCancelled(Message):
+    """A live order was cancelled or force-cancelled from this terminal."""
+
+    def __init__(self, entry: Entry) -> None:
+        super().__init__()
+        self.entry = entry
+
+
+class OrdersBulkRejected(Message):
+    """Every live order of one status was rejected at once."""
+
+    def __init__(self, entries: list[Entry]) -> None:
+        super().__init__()
+        self.entries = entries
+
+
+class MovedOut(Message):
+    """Units were moved out of an exception location into storage."""
+
+    def __init__(self, entry: Entry) -> None:
+        super().__init__()
+        self.entry = entry
+
+
+class RefusedEntryResolved(Message):
+    """A supervisor resolved an entry the central store refused."""
+
+    def __init__(self, entry: Entry) -> None:
+        super().__init__()
+        self.entry = entry

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 KEYS = (
     ("F1", "This help (again to close)"),
+    ("F2", "Supervisor menu: bulk reject, exception area, refused entries, report"),
     ("Enter", "End typed text (an order ID, a quantity, a lot); choose the highlighted line"),
     ("↑ ↓", "Move between lines"),
     ("Esc", "Back one step (clears typed text first); nothing recorded is lost"),

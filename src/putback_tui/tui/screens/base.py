@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from putback_tui.barcodes import BadgeCode, InvalidCode, Scan
 from putback_tui.domain.entries import Entry
 from putback_tui.tui.state import Result, Status
-from putback_tui.tui.widgets import ResultLine, StatusBar, TypedLine
+from putback_tui.tui.widgets import KeyFooter, ResultLine, StatusBar, TypedLine
 
 if TYPE_CHECKING:
     from putback_tui.tui.app import PutbackApp
@@ -47,6 +48,8 @@ class ScanScreen(Screen[None]):
         self._typed = TypedLine()
         self._result = ResultLine(id="result")
         self._status = StatusBar()
+        self._styled_for: tuple[object, ...] | None = None
+        """What the last whole-screen restyle was made for (see ``on_screen_resume``)."""
 
     @property
     def putback(self) -> PutbackApp:
@@ -61,7 +64,7 @@ class ScanScreen(Screen[None]):
         yield self._typed
         yield self._result
         yield self._status
-        yield Footer()
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between prompt and typed line."""
@@ -76,12 +79,28 @@ class ScanScreen(Screen[None]):
         self.refresh_title()
         self._sync_from_app()
 
+    # Parts whose size the stylesheet fixes (title, prompt, result, status, a 1fr body) are
+    # updated with ``layout=False``: a layout pass re-renders the whole screen, 10-20 ms.
+    # Only the ``height: auto`` heads (#order-head, #product) ask for one.
+
     def refresh_title(self) -> None:
         """Rewrite the title bar (after loading new content into a reused screen)."""
-        self._title.update(Text(self.title_text(), style="bold"))
+        self._title.update(Text(self.title_text(), style="bold"), layout=False)
 
-    def on_screen_resume(self) -> None:
-        """Coming back to the front: show the newest result and status."""
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Coming back to the front: show the newest result and status.
+
+        Runs before Textual's own handler, which restyles every widget of a pushed screen:
+        10-20 ms for a screen with a table, on every push of a reused screen. Class changes
+        restyle their widgets as they happen, suspended or not; what a suspended screen can miss
+        is a new theme or stylesheet (``App._css_update_count``, as Textual's own mode switch
+        checks) or a change of the App's classes. Only then is the restyle kept.
+        """
+        if event.refresh_styles:
+            styled_for = (self.app._css_update_count, self.app.classes, self.app.pseudo_classes)
+            if styled_for == self._styled_for:
+                event.refresh_styles = False
+            self._styled_for = styled_for
         self._sync_from_app()
 
     def _sync_from_app(self) -> None:
@@ -91,7 +110,7 @@ class ScanScreen(Screen[None]):
 
     def set_prompt(self, text: str) -> None:
         """Say what to scan next (plain text)."""
-        self._prompt.update(Text(text))
+        self._prompt.update(Text(text), layout=False)
 
     def show_result(self, result: Result) -> None:
         """Show the App's newest result."""
@@ -127,7 +146,7 @@ class ScanScreen(Screen[None]):
         if isinstance(scan, InvalidCode):
             # The reason quotes the scan (escaped) unless the trouble was in what it contained.
             quoted = "" if scan.shown in scan.reason else f" Scanned: {scan.shown}."
-            self.putback.refuse(f"Not a valid code: {scan.reason}.{quoted}{tail}", "invalid_code")
+            self.putback.refuse(f"{scan.reason}.{quoted}{tail}", "invalid_code")
         elif isinstance(scan, BadgeCode):
             self.putback.refuse(
                 f"Badge {scan.badge}: sign in from the order screen (Esc to get there).{tail}",

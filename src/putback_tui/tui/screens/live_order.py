@@ -1,13 +1,18 @@
-"""A live order: its lines and the actions that apply (disabled until the supervisor tools)."""
+"""A live order: its lines and the actions that apply (reject an item, cancel, force cancel)."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Static
 
-from putback_tui.barcodes import OrderCode, Scan
+from putback_tui.barcodes import OrderCode, ProductCode, Scan
+from putback_tui.domain.models import OrderLine
 from putback_tui.station import OrderView
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.screens.order import order_screen
@@ -17,6 +22,13 @@ class LiveOrderScreen(ScanScreen):
     """Shows a live order; nothing changes by itself."""
 
     TITLE_TEXT = "live order"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f3", "reject", "Reject item"),
+        Binding("f4", "cancel_order", "Cancel order"),
+        Binding("f5", "force_cancel", "Force cancel"),
+    ]
+    """Function keys: printable keys belong to the scan buffer, and Tab ends a scan."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -59,22 +71,24 @@ class LiveOrderScreen(ScanScreen):
                 Text(product.description if product else ""),
                 str(line.quantity),
                 str(line.picked),
+                str(line.rejected),
                 Text(line.pick_location or "—"),
             )
 
     def compose_body(self) -> ComposeResult:
         """Lines and the (disabled) actions."""
         yield self._head
-        self._table.add_columns("Product", "Description", "Ordered", "Picked", "Pick location")
+        self._table.add_columns(
+            "Product", "Description", "Ordered", "Picked", "Rejected", "Pick location"
+        )
         yield self._table
         with Horizontal(id="actions"):
-            # Disabled (and so never focused) until the supervisor issue wires them.
-            yield Button("Reject item", id="reject", disabled=True)
-            yield Button("Cancel order", id="cancel", disabled=True)
-            yield Button("Force cancel", id="force-cancel", disabled=True)
+            yield Button("F3 Reject item", id="reject")
+            yield Button("F4 Cancel order", id="cancel")
+            yield Button("F5 Force cancel", id="force-cancel")
         yield Static(
             Text(
-                "Reject, cancel and force cancel arrive with the supervisor tools.",
+                "Reject acts on the highlighted line (↑ ↓, or scan the item).",
                 style="italic",
             ),
             id="actions-note",
@@ -88,8 +102,67 @@ class LiveOrderScreen(ScanScreen):
         self.set_prompt("Live order: scan another order, or Esc")
 
     async def handle_scan(self, scan: Scan, text: str) -> None:
-        """Another order opens; the rest is refused."""
+        """Another order opens; an item highlights its line; the rest is refused."""
         if isinstance(scan, OrderCode):
             await order_screen(self).open(scan.order_id)
+        elif isinstance(scan, ProductCode) and self.view is not None:
+            app = self.putback
+            product = await app.attempt(
+                partial(app.station.product_by_gtin, scan.gtin14), group="lookup", write=False
+            )
+            if product is None:
+                return
+            rows = [i for i, ln in enumerate(self.view.order.lines) if ln.sku == product.sku]
+            if not rows:
+                app.refuse(f"{product.sku} is not on order {self.view.order.order_id}.",
+                           "product_not_on_order")
+                return
+            self._table.move_cursor(row=rows[0])
+            app.info(f"{product.sku} highlighted: F3 rejects it.")
         else:
             self.refuse_scan(scan, "This order is live: scan another order.")
+
+    def highlighted_line(self) -> OrderLine:
+        """The line under the table's cursor (the first line if none)."""
+        assert self.view is not None
+        lines = self.view.order.lines
+        return lines[min(max(self._table.cursor_row, 0), len(lines) - 1)]
+
+    async def reload(self) -> None:
+        """Read the order again and show it as it now stands."""
+        if self.view is None:
+            return
+        app = self.putback
+        view = await app.attempt(
+            partial(app.station.view, self.view.order.order_id), group="lookup", write=False
+        )
+        if view is not None:
+            row = self._table.cursor_row
+            self.load(view)
+            self._table.move_cursor(row=row)
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        """A click, or the operator's own Enter on a focused button."""
+        event.stop()
+        action = {"reject": self.action_reject, "cancel": self.action_cancel_order,
+                  "force-cancel": self.action_force_cancel}.get(event.button.id or "")
+        if action is not None:
+            await action()
+
+    async def action_reject(self) -> None:
+        """F3: reject units of the highlighted line."""
+        from putback_tui.tui.screens.live_actions import reject_item
+
+        await reject_item(self)
+
+    async def action_cancel_order(self) -> None:
+        """F4: cancel the order (only with nothing picked and no label)."""
+        from putback_tui.tui.screens.live_actions import cancel_order
+
+        await cancel_order(self)
+
+    async def action_force_cancel(self) -> None:
+        """F5: force cancel; the picked units go straight to put-back."""
+        from putback_tui.tui.screens.live_actions import force_cancel
+
+        await force_cancel(self)

@@ -153,7 +153,7 @@ class LocationScreen(ScanScreen):
         )
         if pending:
             steps.append("\n" + "  ".join(pending), style="bold yellow")
-        self._steps.update(steps)
+        self._steps.update(steps, layout=False)
 
     def _suggestion_reason(self) -> str:
         line = self.line

@@ -79,14 +79,16 @@ class OrderScreen(ScanScreen):
                 " signs you out.  ",
                 ("F1", "bold"),
                 " help.",
-            )
+            ),
+            layout=False,
         )
 
     def show_summary(self, view: OrderView, headline: str) -> None:
         """Show an order's lines under a headline."""
         entries = self.entries.get(view.order.order_id, [])
         self._summary.update(
-            Group(Text(headline, style="bold"), Text(""), summary_table(view, entries))
+            Group(Text(headline, style="bold"), Text(""), summary_table(view, entries)),
+            layout=False,
         )
 
     async def handle_scan(self, scan: Scan, text: str) -> None:

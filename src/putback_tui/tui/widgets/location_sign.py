@@ -48,11 +48,11 @@ class LocationSign(Vertical):
         digits.display = large
         plain.display = not large
         digits.update(code if large else "")
-        plain.update(Text(" ".join(code) if code else "—", style="bold reverse"))
+        plain.update(Text(" ".join(code) if code else "—", style="bold reverse"), layout=False)
 
     def watch_caption(self, caption: str) -> None:
         """Show the caption."""
-        self.query_one("#caption", Static).update(Text(caption))
+        self.query_one("#caption", Static).update(Text(caption), layout=False)
 
     def watch_confirmed(self, confirmed: bool) -> None:
         """Green border once scanned."""

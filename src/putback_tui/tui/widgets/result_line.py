@@ -43,7 +43,7 @@ class ResultLine(Static):
         for tone in Tone:
             self.set_class(result is not None and result.tone is tone, f"-{tone.value}")
         if result is None:
-            self.update("")
+            self.update("", layout=False)
             return
         # Text, never a markup string: the sentence may quote scanned text.
-        self.update(Text(_MARKS[result.tone] + result.text))
+        self.update(Text(_MARKS[result.tone] + result.text), layout=False)

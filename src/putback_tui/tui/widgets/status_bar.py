@@ -80,4 +80,4 @@ class StatusBar(Static):
         line2.append(f"{status.now:%H:%M}")
         # A Group keeps each line's no_wrap: a long scanner message is cut, never wrapped
         # into the sync line.
-        self.update(Group(line1, line2))
+        self.update(Group(line1, line2), layout=False)

@@ -30,6 +30,8 @@ class TypedLine(Static):
     def watch_typed(self, typed: str) -> None:
         """Show the buffer escaped, cut to the width of a line."""
         if not typed:
-            self.update(Text("Scan, or type and press Enter.", style="italic"))
+            self.update(Text("Scan, or type and press Enter.", style="italic"), layout=False)
             return
-        self.update(Text.assemble(("Typed: ", "bold"), shown(typed, 60), ("▌", "blink")))
+        self.update(
+            Text.assemble(("Typed: ", "bold"), shown(typed, 60), ("▌", "blink")), layout=False
+        )

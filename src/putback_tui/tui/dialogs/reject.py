@@ -1,0 +1,216 @@
+"""Reject an item of a live order: the reason (1-4 or arrows), the quantity (typed), confirm."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Button, OptionList
+from textual.widgets.option_list import Option
+
+from putback_tui.barcodes import Scan
+from putback_tui.domain.models import OrderLine, Product, RejectReason
+from putback_tui.tui.dialogs.base import ScanDialog
+
+NUMBER = re.compile(r"[0-9]{1,3}")
+"""A typed choice or quantity. A GTIN has at least 8 digits, so the two never collide."""
+
+EFFECT: dict[RejectReason, str] = {
+    RejectReason.NOT_IN_STOCK: "QOH of every location and ATP set to 0",
+    RejectReason.MISMATCH: "QOH at the pick location and ATP minus the quantity",
+    RejectReason.DAMAGE: "ATP minus the quantity; QOH unchanged",
+    RejectReason.WORN_DISPLAY: "ATP minus the quantity; QOH unchanged",
+}
+"""What each reason does to stock after the reservation is released (SPEC section 9)."""
+
+
+@dataclass(frozen=True)
+class RejectChoice:
+    """What the operator chose: the line, the reason and how many unpicked units."""
+
+    line_no: int
+    reason: RejectReason
+    quantity: int
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+class RejectDialog(ScanDialog[RejectChoice | None]):
+    """Three steps: reason, quantity (skipped when one unit is open), confirm."""
+
+    STEPS: ClassVar[tuple[str, ...]] = ("reason", "quantity", "confirm")
+
+    def __init__(
+        self,
+        order_id: str,
+        line: OrderLine,
+        product: Product | None,
+        reasons: list[RejectReason],
+    ) -> None:
+        """Ask about one line.
+
+        Args:
+            order_id: The live order.
+            line: The line to reject from (its unpicked open units are the most).
+            product: The line's product, for its description.
+            reasons: The site's reasons, in the order offered (``reject_reasons``).
+        """
+        super().__init__(f"Reject an item of order {order_id}")
+        self.order_id = order_id
+        self.line = line
+        self.product = product
+        self.reasons = list(reasons)
+        self.step = "reason"
+        self.reason: RejectReason | None = None
+        self.quantity: int | None = None
+        self._options = OptionList(
+            *(
+                Option(Text.assemble((f"{i}  {r.value:<13}", "bold"), EFFECT[r]), id=r.name)
+                for i, r in enumerate(self.reasons, 1)
+            ),
+            id="reasons",
+        )
+
+    def compose_extra(self) -> ComposeResult:
+        """The reasons, numbered."""
+        yield self._options
+
+    def buttons(self) -> list[Button]:
+        """Reject (focused in the confirm step) and Back."""
+        return [
+            Button("Reject", id="confirm", variant="error"),
+            Button("Back (Esc)", id="back"),
+        ]
+
+    def on_mount(self) -> None:
+        """Start at the reason."""
+        super().on_mount()
+        self._show_step()
+
+    def focus_default(self) -> None:
+        """Each step focuses its own widget (see ``_show_step``): never a hidden button."""
+
+    @property
+    def most(self) -> int:
+        """Units that can be rejected: unpicked and still reserved."""
+        return self.line.unpicked_open
+
+    def _head(self) -> Text:
+        description = f" ({self.product.description})" if self.product else ""
+        return Text.assemble(
+            (self.line.sku, "bold"),
+            description,
+            f"\nOrdered {self.line.quantity} · picked {self.line.picked} · ",
+            (f"{self.most} unpicked can be rejected", "bold"),
+        )
+
+    def _show_step(self) -> None:
+        head = self._head()
+        reason_step = self.step == "reason"
+        self._options.display = reason_step
+        self.query_one("#dialog-buttons").display = self.step == "confirm"
+        if reason_step:
+            head.append("\n\nWhy? Type its number and Enter, or ↑ ↓ and Enter.")
+            self.set_body(head)
+            self._options.highlighted = 0
+            self.set_focus(self._options)
+            return
+        assert self.reason is not None
+        if self.step == "quantity":
+            head.append(f"\n\nReason: {self.reason.value}. ", style="bold")
+            head.append(f"How many? Type 1 to {self.most} and Enter.")
+            self.set_body(head)
+            self.set_focus(None)
+            return
+        quantity = self.quantity or 1
+        head.append("\n\n")
+        head.append(
+            f"Reject {_units(quantity)} of {self.line.sku} for {self.reason.value}.\n", "bold"
+        )
+        head.append(
+            f"Stock: the reservation is released, then {EFFECT[self.reason]}.\n"
+            "The line leaves this facility's queue; a re-route is requested from the "
+            "central store.\n\nEnter rejects. Esc goes back."
+        )
+        self.set_body(head)
+        self.set_focus(self.query_one("#confirm", Button))
+
+    # -- answers -------------------------------------------------------------------------------
+
+    async def handle_scan(self, scan: Scan, text: str) -> None:
+        """A typed number chooses the reason, or gives the quantity."""
+        typed = text.strip()
+        if self.step == "confirm" or not NUMBER.fullmatch(typed):
+            wanted = {
+                "reason": f"Type a reason's number (1 to {len(self.reasons)}) and Enter.",
+                "quantity": f"Type a quantity (1 to {self.most}) and Enter.",
+                "confirm": "Press Enter to reject, or Esc to go back.",
+            }[self.step]
+            self.putback.refuse(f"Not an answer here. {wanted}", "wrong_step")
+            return
+        number = int(typed)
+        if self.step == "reason":
+            if not 1 <= number <= len(self.reasons):
+                self.putback.refuse(
+                    f"No reason {number}: type 1 to {len(self.reasons)}.", "wrong_step"
+                )
+                return
+            self._choose(self.reasons[number - 1])
+            return
+        if not 1 <= number <= self.most:
+            self.putback.refuse(
+                f"Quantity must be 1 to {self.most} (unpicked units of {self.line.sku}), "
+                f"not {number}.",
+                "invalid_quantity",
+            )
+            return
+        self.quantity = number
+        self.step = "confirm"
+        self.putback.info(f"Reject {_units(number)}? Enter rejects, Esc goes back.")
+        self._show_step()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """The operator's own Enter on a highlighted reason."""
+        event.stop()
+        self._choose(self.reasons[event.option_index])
+
+    def _choose(self, reason: RejectReason) -> None:
+        self.reason = reason
+        if self.most == 1:
+            self.quantity = 1
+            self.step = "confirm"
+        else:
+            self.step = "quantity"
+        self.putback.info(f"Reason: {reason.value}.")
+        self._show_step()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Reject (own Enter or click) answers; Back steps back."""
+        event.stop()
+        if event.button.id == "confirm" and self.reason is not None:
+            self.dismiss(RejectChoice(self.line.line_no, self.reason, self.quantity or 1))
+        else:
+            self._back()
+
+    async def action_back(self) -> None:
+        """Esc: back one step; from the reason, close without rejecting."""
+        if self.step == "reason":
+            self.dismiss(None)
+            return
+        self._back()
+
+    def _back(self) -> None:
+        if self.step == "confirm" and self.most > 1:
+            self.step = "quantity"
+            self.quantity = None
+        else:
+            self.step = "reason"
+            self.reason = None
+            self.quantity = None
+        self.putback.info("Back one step: nothing was rejected.")
+        self._show_step()

@@ -1,0 +1,196 @@
+"""The actions of a live order: reject an item, cancel, force cancel (SPEC sections 3 and 4).
+
+Each checks the operator's permission first (a refusal names the missing permission and is
+recorded), asks in a dialog, then calls the station; the screen shows the order as it now stands.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from putback_tui.domain import rules
+from putback_tui.domain.errors import Refused
+from putback_tui.domain.models import Permission
+from putback_tui.ledger import LedgerError
+from putback_tui.station import Outcome
+from putback_tui.tui.dialogs.confirm import ConfirmDialog
+from putback_tui.tui.dialogs.reject import RejectChoice, RejectDialog
+from putback_tui.tui.messages import ItemRejected, OrderCancelled
+from putback_tui.tui.screens.order import order_screen
+
+if TYPE_CHECKING:
+    from putback_tui.tui.app import PutbackApp
+    from putback_tui.tui.screens.live_order import LiveOrderScreen
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+async def permitted(
+    app: PutbackApp, permission: Permission, action: str, order_id: str | None = None
+) -> bool:
+    """True when the signed-in operator may ``action``; otherwise the refusal is on screen.
+
+    The station records the refusal in the ledger, so the check is a write.
+    """
+    try:
+        await app.call_station(
+            partial(app.station.require, permission, action, order_id), group="permission"
+        )
+    except Refused as refused:
+        app.refuse(str(refused), refused.code)
+        return False
+    except LedgerError as failed:
+        app.refuse(str(failed), "ledger_error")
+        return False
+    return True
+
+
+async def reject_item(screen: LiveOrderScreen) -> None:
+    """Reject units of the highlighted line: reason, quantity, confirm."""
+    app = screen.putback
+    view = screen.view
+    if view is None:
+        return
+    order_id = view.order.order_id
+    if not await permitted(app, Permission.REJECT_ITEM, "reject item", order_id):
+        return
+    line = screen.highlighted_line()
+    if not line.unpicked_open:
+        app.refuse(
+            f"Line {line.line_no} ({line.sku}) has nothing unpicked left to reject.",
+            "over_quantity",
+        )
+        return
+
+    async def answered(choice: RejectChoice | None) -> None:
+        if choice is None:
+            app.info("Nothing was rejected.")
+            return
+        call = partial(app.station.reject, order_id, choice.line_no, choice.reason, choice.quantity)
+        entry = await app.attempt(call, group="reject")
+        if entry is None:
+            return
+        app.post_message(ItemRejected(entry))
+        await screen.reload()
+        app.done(
+            f"Rejected {_units(choice.quantity)} of {line.sku} ({choice.reason.value}) from order "
+            f"{order_id}: they leave this facility's queue; re-route requested from the central "
+            "store."
+        )
+
+    app.info(f"Rejecting from {line.sku}: choose the reason.")
+    dialog = RejectDialog(
+        order_id, line, view.products.get(line.sku), app.settings.reject_reasons
+    )
+    await app.push_screen(dialog, callback=answered)
+
+
+async def cancel_order(screen: LiveOrderScreen) -> None:
+    """Cancel: refused with the reason when anything is picked or labelled."""
+    app = screen.putback
+    view = screen.view
+    if view is None:
+        return
+    order = view.order
+    if not await permitted(app, Permission.CANCEL_ORDER, "cancel order", order.order_id):
+        return
+    try:
+        rules.check_cancel(order)
+    except Refused as refused:
+        app.refuse(str(refused), refused.code)
+        return
+    units = sum(line.unpicked_open for line in order.lines)
+    lines = sum(1 for line in order.lines if line.unpicked_open)
+    body = Text.assemble(
+        "Every reservation of the order is released: ",
+        (f"{lines} line{'s' if lines != 1 else ''}, {_units(units)}", "bold"),
+        " back to available stock (ATP). Nothing was picked, so nothing needs a put-back.",
+    )
+
+    async def answered(yes: bool | None) -> None:
+        if not yes:
+            app.info(f"Order {order.order_id} was not cancelled.")
+            return
+        entry = await app.attempt(partial(app.station.cancel, order.order_id), group="cancel")
+        if entry is None:
+            return
+        app.post_message(OrderCancelled(entry))
+        released = sum(c.released for c in entry.line_changes)
+        await _finish(screen, order.order_id, f"Order {order.order_id} is cancelled.")
+        app.done(
+            f"Order {order.order_id} cancelled: {_units(released)} returned to available stock."
+        )
+
+    await app.push_screen(
+        ConfirmDialog(f"Cancel order {order.order_id}?", body, "Cancel the order"),
+        callback=answered,
+    )
+
+
+async def force_cancel(screen: LiveOrderScreen) -> None:
+    """Force cancel: unpicked released at once; the put-back of the picked starts right away."""
+    app = screen.putback
+    view = screen.view
+    if view is None:
+        return
+    order = view.order
+    if not await permitted(app, Permission.FORCE_CANCEL, "force cancel", order.order_id):
+        return
+    unpicked = sum(line.unpicked_open for line in order.lines)
+    picked = sum(line.to_put_back for line in order.lines)
+    body = Text.assemble(
+        (_units(unpicked), "bold"),
+        " not yet picked go back to available stock at once.\n",
+        (_units(picked), "bold"),
+        " already picked must be put back: the put-back starts right away."
+        if picked
+        else " picked: nothing to put back.",
+    )
+
+    async def answered(yes: bool | None) -> None:
+        if not yes:
+            app.info(f"Order {order.order_id} was not cancelled.")
+            return
+        result = await app.attempt(
+            partial(app.station.force_cancel, order.order_id), group="cancel"
+        )
+        if result is None:
+            return
+        if result.released is not None:
+            app.post_message(OrderCancelled(result.released))
+        if result.outcome is Outcome.PUT_BACK:
+            from putback_tui.tui.screens.put_back import PutBackScreen
+
+            home = order_screen(screen)
+            while app.screen is not home:
+                await app.pop_screen()
+            home.clear_summary()
+            items = app.reusable(PutBackScreen)
+            items.load(result)
+            await app.push_screen(items)
+        else:
+            await _finish(screen, order.order_id, f"Order {order.order_id} is cancelled.")
+        app.done(result.message)
+
+    await app.push_screen(
+        ConfirmDialog(
+            f"Force cancel order {order.order_id}?", body, "Force cancel", danger=True
+        ),
+        callback=answered,
+    )
+
+
+async def _finish(screen: LiveOrderScreen, order_id: str, headline: str) -> None:
+    """Back to the order screen, showing the order as it now stands."""
+    app = screen.putback
+    view = await app.attempt(partial(app.station.view, order_id), group="lookup", write=False)
+    home = order_screen(screen)
+    while app.screen is not home:
+        await app.pop_screen()
+    if view is not None:
+        home.show_summary(view, headline)
