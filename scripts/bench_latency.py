@@ -252,6 +252,13 @@ async def bench_putback(home: Path, samples: int) -> tuple[list[float], list[flo
 # -- start-up ------------------------------------------------------------------------------------
 
 
+def _peak_rss_kb() -> int:
+    """Peak resident memory of this process so far, in KiB (read by scripts/bench)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child(kind: str, home: str) -> None:
     """Run one app headless; print READY once the first screen is painted, then quit."""
     if kind == "minimal":
@@ -264,7 +271,7 @@ def child(kind: str, home: str) -> None:
                 self.call_after_refresh(self.ready)
 
             def ready(self) -> None:
-                print("READY", flush=True)
+                print("READY", _peak_rss_kb(), flush=True)
                 self.exit()
 
         Minimal().run(headless=True, size=SIZE)
@@ -279,7 +286,7 @@ def child(kind: str, home: str) -> None:
 
     def ready() -> None:
         if isinstance(app.screen, SignInScreen):
-            print("READY", flush=True)
+            print("READY", _peak_rss_kb(), flush=True)
             app.exit()
         else:
             app.call_after_refresh(ready)
@@ -302,7 +309,7 @@ def startup(kind: str, home: str, runs: int) -> list[float]:
         line = proc.stdout.readline()
         took = time.perf_counter() - start
         proc.wait(timeout=10)
-        if line.strip() != "READY":
+        if line.split()[:1] != ["READY"]:
             raise SystemExit(f"{kind} app did not start: {line!r}")
         out.append(took)
     return out

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -180,11 +181,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 entries, 50 x 400")
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("-n", type=int, help="entries to drain (default 100,000; 10,000 quick)")
+    parser.add_argument("--per", type=int, help="entries per fan-in terminal (2,000; 400 quick)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--workers", type=int, default=2,
                         help="server processes for the fan-in (central serve --workers)")
     args = parser.parse_args()
-    n = 10_000 if args.quick else 100_000
-    per = 400 if args.quick else 2000
+    figures: dict[str, object] = {"entries": 0, "batch": args.batch}
+    n = args.n or (10_000 if args.quick else 100_000)
+    per = args.per or (400 if args.quick else 2000)
+    figures.update(entries=n, fan_in_terminals=50, fan_in_per_terminal=per)
     work = Path(tempfile.mkdtemp(prefix="putback-bench-"))
     print(f"drain of {n:,} entries, batches of {args.batch}; fan-in 50 terminals x {per:,} "
           f"entries in batches of 200 (cpus: {os.cpu_count()})")
@@ -196,6 +202,8 @@ def main() -> None:
             rate, base = drain(db, store, n, args.batch, work)
             print(f"{kind:<10} drain {rate:>9,.0f} entries/s   baseline {base:>9,.0f} entries/s "
                   f"  ratio {rate / base:.2f}")
+            figures[f"drain_{kind}"] = {"entries_per_s": rate, "baseline_entries_per_s": base,
+                                        "ratio": rate / base}
             store.close()
         db = pg.create_database("fanin")
         store = open_store(db)
@@ -204,6 +212,9 @@ def main() -> None:
         print(f"postgresql 50 terminals {fig['entries_per_s']:>9,.0f} entries/s   batch answer "
               f"p50 {fig['p50_ms']:.0f} ms, p99 {fig['p99_ms']:.0f} ms "
               f"({args.workers} server workers)")
+        figures["fan_in_postgresql"] = {**fig, "workers": args.workers}
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
     finally:
         pg.stop()
 

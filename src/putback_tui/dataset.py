@@ -81,10 +81,21 @@ class Dataset:
             raise DatasetError(f"{path}: missing") from exc
         with f:
             reader = csv.DictReader(f)
-            for row in reader:
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except UnicodeDecodeError as exc:
+                    raise DatasetError(
+                        f"{path}:{reader.line_num + 1}: not UTF-8 text ({exc.reason})"
+                    ) from exc
+                except csv.Error as exc:
+                    raise DatasetError(f"{path}:{reader.line_num}: {exc}") from exc
                 try:
                     yield make(row)
-                except (ValidationError, ValueError, KeyError, TypeError) as exc:
+                except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                    # KeyError: a missing column; TypeError/AttributeError: a short row (None).
                     raise DatasetError(f"{path}:{reader.line_num}: {_short(exc)}") from exc
 
     def products(self) -> Iterator[Product]:
@@ -120,7 +131,7 @@ class Dataset:
 
     def orders(self) -> Iterator[Order]:
         """Orders with their lines; ``order_lines.csv`` must be grouped by order."""
-        headers = {o["order_id"]: o for o in self._rows("orders", lambda r: r)}
+        headers = dict(self._rows("orders", lambda r: (_column(r, "order_id"), r)))
         lines = self._rows(
             "order_lines",
             lambda r: (
@@ -157,7 +168,7 @@ class Dataset:
                     status_changed_at=_timestamp(head["status_changed_at"]),
                     lines=tuple(line for _, line in group),
                 )
-            except (ValidationError, ValueError) as exc:
+            except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise DatasetError(
                     f"{self.root / 'orders.csv'}: {order_id}: {_short(exc)}"
                 ) from exc
@@ -198,7 +209,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _column(row: dict[str, str], name: str) -> str:
+    value = row[name]
+    if value is None:
+        raise ValueError(f"no {name} on this row")
+    return value
+
+
 def _short(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing column {exc.args[0]!r}"
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -8,6 +8,7 @@ every projection it changes commit together (WAL, ``synchronous=FULL``), durable
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -50,6 +51,10 @@ class LedgerError(Exception):
 
 class LedgerLocked(LedgerError):
     """Another process holds the write lock for longer than the busy timeout."""
+
+
+class LedgerFull(LedgerError):
+    """The disk holding the ledger is full (or the file hit its size limit); nothing was saved."""
 
 
 class LedgerCorrupt(LedgerError):
@@ -172,6 +177,9 @@ class Ledger:
         except sqlite3.Error as exc:
             partial.unlink(missing_ok=True)
             raise LedgerError(f"Backup to {dest} failed: {exc}") from exc
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise LedgerError(f"Backup to {dest} failed: {exc.strerror}") from exc
         finally:
             source.close()
         return int(entries)
@@ -199,14 +207,29 @@ class Ledger:
                 raise _translate(exc, self.path) from exc
             try:
                 yield Transaction(self._conn)
+            except sqlite3.IntegrityError:
+                # A schema rule (append-only entries, one undo per entry): the caller's bug or
+                # race, reported as it is.
+                self._rollback()
+                raise
+            except sqlite3.DatabaseError as exc:
+                # Disk full, I/O error, damage found mid-action: SQLite may already have rolled
+                # the transaction back, so a plain ROLLBACK would fail and hide the reason.
+                self._rollback()
+                raise _translate(exc, self.path) from exc
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise _translate(exc, self.path) from exc
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._conn.execute("ROLLBACK")
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
@@ -843,6 +866,17 @@ def _check_header(path: Path) -> None:
 
 def _translate(exc: sqlite3.DatabaseError, path: Path) -> LedgerError:
     text = str(exc).lower()
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    if code == "SQLITE_FULL" or "disk is full" in text:
+        return LedgerFull(
+            f"The disk holding the local database {path} is full; nothing was saved. Free some "
+            "space, then scan again: everything confirmed before is safe."
+        )
+    if code.startswith("SQLITE_IOERR") or "disk i/o error" in text:
+        return LedgerError(
+            f"Could not write the local database {path} ({exc}: the disk is failing, full, or "
+            "the file hit a size limit); nothing was saved. Everything confirmed before is safe."
+        )
     if "locked" in text or "busy" in text:
         return LedgerLocked(
             f"The local database {path} is locked by another program; nothing was saved. "
