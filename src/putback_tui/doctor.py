@@ -189,7 +189,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
                 Status.FAIL,
                 f"No local database at {db}.",
                 "New terminal: `putback init --data DIR`. Replacement terminal: `putback restore "
-                "BACKUP` (see 'Replacing a terminal' in docs/deployment.md).",
+                "BACKUP` (see 'Replacing a terminal' in the README).",
             ),
             None,
         )
@@ -227,7 +227,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
                 Status.FAIL,
                 str(exc),
                 "Restore the newest backup with `putback restore BACKUP` (the damaged file is "
-                "kept beside it), or see 'Replacing a terminal' in docs/deployment.md.",
+                "kept beside it), or see 'Replacing a terminal' in the README.",
             ),
             None,
         )
@@ -284,7 +284,7 @@ def check_integrity(ledger: Ledger) -> Check:
             Status.FAIL,
             "SQLite integrity check failed: " + "; ".join(problems[:3]),
             "Stop the app, then `putback restore BACKUP` (the damaged file is kept beside it); "
-            "without a backup see 'Replacing a terminal' in docs/deployment.md.",
+            "without a backup see 'Replacing a terminal' in the README.",
         )
     return Check("integrity", Status.OK, "SQLite integrity check passed.")
 
