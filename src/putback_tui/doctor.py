@@ -18,11 +18,12 @@ import stat
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from putback_tui.config import ConfigError, Paths, Settings, SyncSettings, load_settings
+from putback_tui.domain.models import now_utc
 from putback_tui.ledger import Ledger, LedgerError, LedgerLocked
 from putback_tui.ledger import sync as book
 from putback_tui.ledger.schema import migrations
@@ -81,10 +82,6 @@ class Check:
     """What to do, precisely (commands to run); None when nothing needs doing."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _terminal_size() -> os.terminal_size | None:
     for stream in (1, 2, 0):
         try:
@@ -106,7 +103,7 @@ class Probes:
     open_device: OpenDevice = _open_with_evdev
     proc_dir: Path = Path("/proc")
     client_factory: Callable[[str, str], SyncClient] = _client
-    clock: Callable[[], datetime] = _utc_now
+    clock: Callable[[], datetime] = now_utc
     disk_usage: Callable[[Path], tuple[int, int, int]] = shutil.disk_usage
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     terminal_size: Callable[[], os.terminal_size | None] = _terminal_size

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -41,6 +41,8 @@ from putback_tui.domain.models import (
     OrderLine,
     OrderStatus,
     Product,
+    iso_utc,
+    now_utc,
 )
 from putback_tui.sync.wire import (
     AppliedEntry,
@@ -69,15 +71,6 @@ class ClientExists(StoreError):
 
 class UnknownOrderError(StoreError):
     """No order has that ID."""
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def hash_token(token: str) -> str:
@@ -488,7 +481,7 @@ class CentralStore:
                     tx.run(statement.format(**self.engine.types))
                 tx.run(
                     "INSERT INTO central_schema (version, name, applied_at) VALUES (?, ?, ?)",
-                    (migration.version, migration.name, _iso(utc_now())),
+                    (migration.version, migration.name, iso_utc(now_utc())),
                 )
                 done.append(migration.version)
         return done
@@ -532,7 +525,7 @@ class CentralStore:
             tx.run(
                 "INSERT INTO clients (name, kind, facility, token_hash, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (name, kind.value, facility, hash_token(token), _iso(utc_now())),
+                (name, kind.value, facility, hash_token(token), iso_utc(now_utc())),
             )
         return token
 
@@ -566,7 +559,7 @@ class CentralStore:
         Returns:
             One result per entry, in the batch's order.
         """
-        received = _iso(utc_now())
+        received = iso_utc(now_utc())
         name = client.name
         # Before the writers' lock: whatever does not need the database should not hold it.
         bodies = [e.model_dump_json() for e in entries]
@@ -636,7 +629,7 @@ class CentralStore:
                         and e.order_id in orders
                         and orders[e.order_id].facility == e.facility
                     ):
-                        status_changes[e.order_id] = (status.value, _iso(e.created_at))
+                        status_changes[e.order_id] = (status.value, iso_utc(e.created_at))
                         orders[e.order_id].status = status
                     touched: Iterable[str]
                     if not e.line_changes or (
@@ -909,7 +902,7 @@ class CentralStore:
         Raises:
             UnknownOrderError: no such order.
         """
-        at = _iso(changed_at or utc_now())
+        at = iso_utc(changed_at or now_utc())
         with self.engine.write() as tx:
             rev = self._next_rev(tx, 1)
             if not tx.run(
@@ -997,7 +990,7 @@ class CentralStore:
                         o.facility,
                         o.status.value,
                         int(o.has_label),
-                        _iso(o.status_changed_at) if o.status_changed_at else None,
+                        iso_utc(o.status_changed_at) if o.status_changed_at else None,
                     )
                     for o in order_list
                 ),
@@ -1113,7 +1106,7 @@ def _note_reconciled(entry: Entry, order: _Order | None, lines: list[_Line]) -> 
                 done = False
                 break
     if done and order.reconciled is None:
-        order.reconciled = (_iso(entry.created_at), entry.operator, entry.terminal)
+        order.reconciled = (iso_utc(entry.created_at), entry.operator, entry.terminal)
         return True
     if not done and order.reconciled is not None:
         order.reconciled = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -16,6 +16,16 @@ def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a timezone")
     return value
+
+
+def now_utc() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def iso_utc(value: datetime) -> str:
+    """``value`` in UTC as ISO 8601 with microseconds: how timestamps are stored and sorted."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]

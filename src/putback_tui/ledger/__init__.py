@@ -1,5 +1,6 @@
 """The local SQLite ledger: append-only entries, stock projections, reference-data cache."""
 
+from putback_tui.domain.models import now_utc
 from putback_tui.ledger.store import (
     Ledger,
     LedgerCorrupt,
@@ -8,7 +9,6 @@ from putback_tui.ledger.store import (
     LedgerLocked,
     Reconciled,
     Transaction,
-    now_utc,
 )
 
 __all__ = [

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +34,8 @@ from putback_tui.domain.models import (
     OrderStatus,
     Product,
     StockChange,
+    iso_utc,
+    now_utc,
 )
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
 
@@ -59,15 +61,6 @@ class LedgerFull(LedgerError):
 
 class LedgerCorrupt(LedgerError):
     """The file is damaged or is not a putback ledger. It is never overwritten."""
-
-
-def now_utc() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _parse_ts(value: str | None) -> datetime | None:
@@ -583,7 +576,7 @@ class Transaction:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry_id,
-                _iso(created),
+                iso_utc(created),
                 terminal,
                 facility,
                 operator,
@@ -629,7 +622,7 @@ class Transaction:
             (
                 entry.seq,
                 entry.entry_id,
-                _iso(entry.created_at),
+                iso_utc(entry.created_at),
                 entry.terminal,
                 entry.facility,
                 entry.operator,
@@ -663,12 +656,12 @@ class Transaction:
                     "UPDATE stock_qoh SET qoh = qoh + ?, "
                     "since = CASE WHEN qoh = 0 THEN ? ELSE since END "
                     "WHERE sku = ? AND location = ?",
-                    (change.qoh, _iso(at), change.sku, change.location),
+                    (change.qoh, iso_utc(at), change.sku, change.location),
                 )
                 if cur.rowcount == 0:
                     self.conn.execute(
                         "INSERT INTO stock_qoh (sku, location, qoh, since) VALUES (?, ?, ?, ?)",
-                        (change.sku, change.location, change.qoh, _iso(at)),
+                        (change.sku, change.location, change.qoh, iso_utc(at)),
                     )
             if change.atp:
                 cur = self.conn.execute(
@@ -704,7 +697,7 @@ class Transaction:
                 "reconciled_terminal) VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
                 "reconciled_at = excluded.reconciled_at, reconciled_by = excluded.reconciled_by, "
                 "reconciled_terminal = excluded.reconciled_terminal",
-                (order_id, _iso(at), operator, terminal),
+                (order_id, iso_utc(at), operator, terminal),
             )
         else:
             self.conn.execute(
@@ -764,7 +757,7 @@ class Transaction:
                         o.facility,
                         o.status.value,
                         int(o.has_label),
-                        _iso(o.status_changed_at) if o.status_changed_at else None,
+                        iso_utc(o.status_changed_at) if o.status_changed_at else None,
                     )
                     for o in chunk
                 ],

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from putback_tui.domain.entries import Entry
-from putback_tui.domain.models import Location, Operator, Order, Product
+from putback_tui.domain.models import Location, Operator, Order, Product, now_utc
 from putback_tui.ledger.store import (
     _ENTRY_COLUMNS,
     _ENTRY_JSON,
     LedgerError,
     Transaction,
     _entry_from_row,
-    now_utc,
 )
 
 ACKED_THROUGH = "sync.acked_through"

@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from putback_tui.domain.entries import Entry
+from putback_tui.domain.models import now_utc
 from putback_tui.sync.wire import (
     API_PREFIX,
     API_VERSION,
@@ -58,10 +59,6 @@ class Probe:
     """This terminal's clock halfway through the call."""
     round_trip_s: float
     """How long the call took."""
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SyncClient:
@@ -141,7 +138,7 @@ class SyncClient:
             OwnEntriesPage, "GET", "/entries/own", params={"after_seq": after_seq, "limit": limit}
         )
 
-    def probe(self, clock: Callable[[], datetime] = _utc_now) -> Probe:
+    def probe(self, clock: Callable[[], datetime] = now_utc) -> Probe:
         """``whoami``, timed, with the central store's clock read from the ``Date`` header.
 
         Args:
