@@ -113,7 +113,7 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
     """Set up the local store from a data set (only into a ledger with no entries)."""
     if demo == (data_dir is not None):
         raise click.UsageError("Give exactly one of --demo or --data DIR.")
-    dataset = Dataset(DEMO_DIR if demo else data_dir)  # type: ignore[arg-type]
+    dataset = Dataset(data_dir or DEMO_DIR)
     try:
         info = dataset.info
         settings = context.settings()

@@ -22,7 +22,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -367,18 +367,22 @@ class PostgresEngine:
             raise StoreError(f"Cannot connect to PostgreSQL: {exc}".strip()) from exc
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
-        """A write transaction holding the revision counter's row lock (see the module)."""
+    def _locked(self, lock_sql: str) -> Iterator[Tx]:
+        """A transaction that takes ``lock_sql``'s lock first; commit on exit, else roll back."""
         with self._pool.get() as conn:
             conn.execute("BEGIN")
             try:
-                conn.execute("SELECT value FROM counters WHERE name = 'rev' FOR UPDATE")
+                conn.execute(lock_sql)
                 yield _PgTx(conn)
             except BaseException:
                 if not conn.broken:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction holding the revision counter's row lock (see the module)."""
+        return self._locked("SELECT value FROM counters WHERE name = 'rev' FOR UPDATE")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -391,19 +395,9 @@ class PostgresEngine:
                 if not conn.broken:
                     conn.execute("ROLLBACK")
 
-    @contextmanager
-    def migrating(self) -> Iterator[Tx]:
+    def migrating(self) -> AbstractContextManager[Tx]:
         """A transaction for schema changes, serialised by an advisory lock."""
-        with self._pool.get() as conn:
-            conn.execute("BEGIN")
-            try:
-                conn.execute("SELECT pg_advisory_xact_lock(7365001)")
-                yield _PgTx(conn)
-            except BaseException:
-                if not conn.broken:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        return self._locked("SELECT pg_advisory_xact_lock(7365001)")
 
     def close(self) -> None:
         """Close every idle connection."""
