@@ -395,18 +395,27 @@ def app_from_environment() -> FastAPI:
     from putback_tui.central.storage import open_store
 
     app = create_app(open_store(os.environ[DB_ENV], migrate=False))
-    freeze_startup_objects()
+    tune_garbage_collector()
     return app
 
 
-def freeze_startup_objects() -> None:
-    """Keep what exists at start-up (modules, schemas, the app) out of garbage collection.
+def tune_garbage_collector() -> None:
+    """Make the cycle collector cheap for a server that handles batches of thousands of entries.
 
-    A batch allocates tens of thousands of objects, so the collector runs often; without this,
-    each full collection also walks every object loaded at start-up, which never becomes
-    garbage. Called once per server process, after the app is built.
+    Two things, once per server process, after the app is built:
+
+    - What exists at start-up (modules, schemas, the app) is frozen out of collection: it never
+      becomes garbage, and without this every full collection walks all of it again.
+    - The youngest generation is collected after 50,000 new objects instead of 700. A batch
+      allocates tens of thousands of objects that all stay alive until it is answered, so at
+      700 the collector ran dozens of times per batch, each time finding nothing to free and
+      moving the survivors up, which cost about a sixth of the server's time per entry. Almost
+      nothing here makes reference cycles (reference counting frees a batch when it is
+      answered), so collections are simply rarer; memory held by cyclic garbage stays small.
     """
     import gc
 
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(50_000, older, oldest)

@@ -62,7 +62,7 @@ def serve(db_url: str, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    from putback_tui.central.app import create_app, freeze_startup_objects
+    from putback_tui.central.app import create_app, tune_garbage_collector
 
     with _store(db_url) as store:  # migrates once, before any worker starts
         click.echo(
@@ -70,7 +70,7 @@ def serve(db_url: str, host: str, port: int, workers: int) -> None:
         )
         if workers == 1:
             app = create_app(store)
-            freeze_startup_objects()
+            tune_garbage_collector()
             uvicorn.run(app, host=host, port=port, log_level="info")
             return
     # Each worker process opens its own store, named by the environment it inherits.
