@@ -31,7 +31,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import psycopg
 
 from putback_tui.central.schema import MIGRATIONS
-from putback_tui.domain.entries import Entry
+from putback_tui.domain.entries import Entry, EntryKind
 from putback_tui.domain.models import (
     EXCEPTION_STATUSES,
     Location,
@@ -557,6 +557,17 @@ class CentralStore:
         name = client.name
         # Before the writers' lock: whatever does not need the database should not hold it.
         bodies = [e.model_dump_json() for e in entries]
+        entry_ids: list[str] = []
+        order_ids: set[str] = set()
+        skus: set[str] = set()
+        for e in entries:
+            entry_ids.append(e.entry_id)
+            if e.order_id:
+                order_ids.add(e.order_id)
+            for c in e.line_changes:
+                order_ids.add(c.order_id)
+            for change in e.changes:
+                skus.add(change.sku)
         with self.engine.write() as tx:
             rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
             last_seq = int(tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0])
@@ -565,15 +576,11 @@ class CentralStore:
                 for r in tx.keyed(
                     "SELECT entry_id, terminal, outcome, reason FROM entries "
                     "WHERE entry_id IN ({keys})",
-                    [e.entry_id for e in entries],
+                    entry_ids,
                 )
             }
-            order_ids = {c.order_id for e in entries for c in e.line_changes}
-            order_ids |= {e.order_id for e in entries if e.order_id}
             orders, lines, lines_of = _load_orders_and_lines(tx, order_ids)
-            qoh, atp = _load_stock(
-                tx, client.facility or "", {c.sku for e in entries for c in e.changes}
-            )
+            qoh, atp = _load_stock(tx, client.facility or "", skus)
             reconciled_changed: set[str] = set()
             touched_qoh: set[tuple[str, str]] = set()
             touched_atp: set[str] = set()
@@ -646,7 +653,7 @@ class CentralStore:
                     outcome = "refused"
                 recorded.append(
                     (
-                        rev, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
+                        rev, e.entry_id, e.terminal, e.facility, e.seq, _KINDS[e.kind],
                         e.order_id, outcome, reason, received, body,
                     )
                 )
@@ -1051,6 +1058,8 @@ class _Order:
 
 
 _STATUSES = {s.value: s for s in OrderStatus}
+_KINDS = {k: k.value for k in EntryKind}
+"""Each kind's stored text: a dict lookup is cheaper than an enum's ``.value`` per entry."""
 
 
 def _load_orders_and_lines(
@@ -1073,9 +1082,9 @@ def _load_orders_and_lines(
                 facility, _STATUSES[r[2]], (r[3], r[4], r[5]) if r[3] else None
             )
             lines_of[order_id] = []
-        if r[6] is not None:
-            line = _Line(facility, int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]))
-            lines[(order_id, int(r[6]))] = line
+        if r[6] is not None:  # both engines give INTEGER columns as int
+            line = _Line(facility, r[7], r[8], r[9], r[10], r[11])
+            lines[(order_id, r[6])] = line
             lines_of[order_id].append(line)
     return orders, lines, lines_of
 
@@ -1156,8 +1165,23 @@ def _order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]
 def _check_lines(entry: Entry, lines: dict[tuple[str, int], _Line]) -> str | None:
     """Why the entry's line changes break a line's limits over every terminal, or None."""
     changes = entry.line_changes
+    if len(changes) == 1:
+        # The common case, checked without building anything; a refusal takes the long way
+        # below, which says why.
+        c = changes[0]
+        line = lines.get((c.order_id, c.line_no))
+        if line is not None and line.facility == entry.facility:
+            released = line.released + c.released
+            rejected = line.rejected + c.rejected
+            if (
+                0 <= line.put_back + c.put_back <= line.picked
+                and released >= 0
+                and rejected >= 0
+                and released + rejected <= max(line.quantity - line.picked, 0)
+            ):
+                return None
     sums: dict[tuple[str, int], tuple[int, int, int]]
-    if len(changes) == 1:  # the common case, without the summing
+    if len(changes) == 1:
         c = changes[0]
         sums = {(c.order_id, c.line_no): (c.released, c.rejected, c.put_back)}
     else:
