@@ -11,6 +11,7 @@ in both cases nothing of it is applied.
 # and they name dependencies local to create_app().
 import sqlite3
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import psycopg
@@ -29,6 +30,7 @@ from putback_tui.domain.models import Order, OrderStatus
 from putback_tui.sync.wire import (
     API_PREFIX,
     API_VERSION,
+    MAX_BATCH_ENTRIES,
     MAX_PAGE,
     BatchResult,
     ChangesPage,
@@ -153,7 +155,68 @@ def _strict_query(request: Request) -> None:
 _SCHEMAS = "#/components/schemas/"
 
 
-async def entry_batch(request: Request) -> EntryBatch:
+@dataclass(frozen=True)
+class ReceivedBatch:
+    """A validated batch of entries, with each entry's JSON as the terminal sent it, if known."""
+
+    entries: tuple[Entry, ...]
+    bodies: tuple[str, ...] | None
+    """Each entry's JSON text exactly as received and validated into ``entries`` (the central
+    store keeps it as the entry's body); None when the body was validated as a whole."""
+
+
+_BATCH_OPENINGS = ('{"version":1,"entries":[', '{"entries":[')
+_BATCH_CLOSING = "]}"
+_validate_entry = Entry.__pydantic_validator__.validate_json
+
+
+def split_batch(text: str) -> ReceivedBatch | None:
+    """The batch in ``text`` entry by entry, when it has the plain shape terminals send; else None.
+
+    Terminals send ``{"version":1,"entries":[E,E,...]}`` (or without ``version``, its only
+    value), with no spaces between entries, and every entry opens with the same key ``K``. The
+    text is cut at each ``},{"K":`` and every piece is validated as an :class:`Entry` on its
+    own. When all of them are valid, the text is, by construction, the opening, the pieces
+    joined by commas and the closing: the pieces are exactly the array's entries, so the batch
+    is what validating the whole text would give, and each piece is that entry's JSON. That
+    saves serialising every entry again to store it, about a third of validating it.
+
+    Anything else (another shape, a cut inside an entry, an invalid entry) gives None: the
+    caller validates the whole text as usual, which also words any error as usual.
+    """
+    opening = next((o for o in _BATCH_OPENINGS if text.startswith(o)), None)
+    if opening is None or not text.endswith(_BATCH_CLOSING):
+        return None
+    inner = text[len(opening) : -len(_BATCH_CLOSING)]
+    if not inner.startswith('{"'):
+        return None
+    end = inner.find('":', 2)
+    key = inner[2:end]
+    if end < 0 or not key.isidentifier():
+        return None
+    head = '{"' + key + '":'
+    parts = inner.split("}," + head)
+    if len(parts) > MAX_BATCH_ENTRIES:
+        return None
+    # The cut took each entry's closing brace, and the opening of every entry but the first.
+    bodies = [head + p + "}" for p in parts]
+    bodies[0] = parts[0] + "}"
+    bodies[-1] = bodies[-1][:-1] if len(parts) > 1 else parts[0]
+    try:
+        entries = tuple(_validate_entry(b) for b in bodies)
+    except ValidationError:
+        return None
+    return ReceivedBatch(entries, tuple(bodies))
+
+
+def _validate_batch(text: str) -> ReceivedBatch:
+    received = split_batch(text)
+    if received is not None:
+        return received
+    return ReceivedBatch(EntryBatch.model_validate_json(text).entries, None)
+
+
+async def entry_batch(request: Request) -> ReceivedBatch:
     """The request body as a batch, validated straight from its JSON bytes.
 
     FastAPI would decode the JSON into Python objects and validate those, which costs about
@@ -170,7 +233,7 @@ async def entry_batch(request: Request) -> EntryBatch:
     except UnicodeDecodeError:
         raise HTTPException(400, "the body is not UTF-8 JSON") from None
     try:
-        return await run_in_threadpool(EntryBatch.model_validate_json, text)
+        return await run_in_threadpool(_validate_batch, text)
     except ValidationError as exc:
         raise RequestValidationError(
             [
@@ -281,7 +344,7 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
     def post_entries(
         # The token first: an anonymous caller gets 401 whatever the body.
         caller: Annotated[Client, Depends(terminal)],
-        batch: Annotated[EntryBatch, Depends(entry_batch)],
+        batch: Annotated[ReceivedBatch, Depends(entry_batch)],
     ) -> Response:
         """Apply a batch of the caller's ledger entries, each at most once, in sequence order.
 
@@ -308,7 +371,8 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
                         }
                     ]
                 )
-        result = BatchResult.model_construct(results=tuple(store.ingest(caller, batch.entries)))
+        results = store.ingest(caller, batch.entries, bodies=batch.bodies)
+        result = BatchResult.model_construct(results=tuple(results))
         # Serialised here, once: FastAPI would validate the answer again and go through dicts.
         return Response(result.model_dump_json(), media_type="application/json")
 

@@ -537,7 +537,9 @@ class CentralStore:
 
     # -- ingest --------------------------------------------------------------------------
 
-    def ingest(self, client: Client, entries: Sequence[Entry]) -> list[EntryResult]:
+    def ingest(
+        self, client: Client, entries: Sequence[Entry], *, bodies: Sequence[str] | None = None
+    ) -> list[EntryResult]:
         """Apply a terminal's batch: each entry at most once, in its sequence order.
 
         The caller has checked that every entry is the client's own, of its facility, and that
@@ -550,13 +552,23 @@ class CentralStore:
         order, and then each table is written once: the entries, and one row per order line,
         order and stock key the batch changed, whatever the number of entries that changed it.
 
+        Args:
+            client: the terminal that sent the batch.
+            entries: the batch, in sequence order.
+            bodies: each entry's JSON exactly as received, which validated into ``entries``:
+                kept as the entries' bodies (the feeds read them back through :class:`Entry`).
+                When None, each entry is serialised instead.
+
         Returns:
             One result per entry, in the batch's order.
         """
         received = iso_utc(now_utc())
         name = client.name
         # Before the writers' lock: whatever does not need the database should not hold it.
-        bodies = [e.model_dump_json() for e in entries]
+        if bodies is None:
+            bodies = [e.model_dump_json() for e in entries]
+        elif len(bodies) != len(entries):
+            raise ValueError("one body per entry")
         entry_ids: list[str] = []
         order_ids: set[str] = set()
         skus: set[str] = set()
