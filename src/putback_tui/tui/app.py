@@ -274,6 +274,52 @@ class PutbackApp(App[int]):
         assert isinstance(screen, screen_type)
         return screen
 
+    async def bring_forward(self, base: Screen[None], target: Screen[None] | None = None) -> None:
+        """Unwind the screen stack down to ``base`` and push ``target`` (if any) on top of it.
+
+        One repaint shows the outcome: the screens passed on the way are never painted (each
+        would cost a frame of 5-10 ms). A ``target`` already on top of ``base`` stays as it is.
+
+        Args:
+            base: A screen on the stack (the order screen, or the list of lines).
+            target: The screen to show on top of ``base``; None to show ``base`` itself.
+        """
+        def arrived() -> bool:
+            stack = self.screen_stack
+            if target is None:
+                return stack[-1] is base
+            return stack[-1] is target and len(stack) > 1 and stack[-2] is base
+
+        if arrived():
+            return
+        stack = self.screen_stack
+        with self.batch_update():
+            # Each pop resumes the screen below it: stop one above ``base`` and replace that one.
+            while self.screen is not base and stack[-2] is not base:
+                await self.pop_screen()
+            if target is None:
+                if self.screen is not base:
+                    await self.pop_screen()
+            elif self.screen is base:
+                await self.push_screen(target)
+            else:
+                await self.switch_screen(target)
+        self.screen.check_idle()  # the batch held back the repaint: ask for it now
+
+    @property
+    def _background_screens(self) -> list[Screen[object]]:
+        """The screens that show through the one in front: none behind an opaque screen.
+
+        Textual always counts the screen just below the top one, even when the top one is
+        opaque, and repaints the top one wherever the screen below changes. The working screens
+        are stacked (order, lines, location) and refill those below them as put-backs land: each
+        refill repainted most of the screen in front (a table's area, 3-5 ms) for nothing. A
+        dialog (translucent) still gets the screens behind it.
+        """
+        if self.screen_stack and self.screen.styles.background.a == 1:
+            return []
+        return super()._background_screens
+
     def _scan_screen(self) -> ScanScreen | None:
         from putback_tui.tui.screens.base import ScanScreen
 

@@ -81,7 +81,8 @@ class ScanScreen(Screen[None]):
 
     # Parts whose size the stylesheet fixes (title, prompt, result, status, a 1fr body) are
     # updated with ``layout=False``: a layout pass re-renders the whole screen, 10-20 ms.
-    # Only the ``height: auto`` heads (#order-head, #product) ask for one.
+    # Only the ``height: auto`` heads (#order-head, #product: ``Headline``) ask for one, and only
+    # when their number of lines changes.
 
     def refresh_title(self) -> None:
         """Rewrite the title bar (after loading new content into a reused screen)."""
