@@ -34,6 +34,7 @@ from putback_tui.domain.errors import Refused
 from putback_tui.ledger import Ledger, LedgerError, now_utc
 from putback_tui.station import Station
 from putback_tui.tui.dialogs.base import ScanDialog
+from putback_tui.tui.idle_gc import IdleCollector
 from putback_tui.tui.messages import (
     ScannerStateChanged,
     ScanReceived,
@@ -131,6 +132,8 @@ class PutbackApp(App[int]):
             sync=SyncStatus(configured=settings.sync.url is not None),
         )
         self.services = tuple(services)
+        self.idle_gc = IdleCollector(monotonic)
+        """Full garbage collections wait for a pause between scans (see ``idle_gc``)."""
         self._sync_reported = False
         self._echo_pending = False
         self._saving_timer: Timer | None = None
@@ -156,6 +159,7 @@ class PutbackApp(App[int]):
         await self.push_screen(SignInScreen())
         for service in self.services:
             service.start()
+        self.idle_gc.start()
 
     def on_unmount(self) -> None:
         """Stop the background services: scanner grabs released, sync thread joined.
@@ -165,8 +169,10 @@ class PutbackApp(App[int]):
         for service in self.services:
             service.stop()
         self._station_thread.shutdown(wait=True)
+        self.idle_gc.stop()
 
     def _tick(self) -> None:
+        self.idle_gc.tick()
         now = self.clock()
         if now.replace(second=0, microsecond=0) != self.status.now.replace(second=0, microsecond=0):
             self.set_status(now=now)
@@ -183,6 +189,7 @@ class PutbackApp(App[int]):
     def _take_key(self, event: events.Key) -> bool:
         """Buffer a key; True when the key was a scan's and must go no further."""
         now = self.monotonic()
+        self.idle_gc.activity()
         key = event.key
         if key in TERMINATORS:
             done = self.wedge.terminate(now)
@@ -235,6 +242,7 @@ class PutbackApp(App[int]):
 
     async def on_scan_received(self, message: ScanReceived) -> None:
         """Drop double reads, classify, and hand the scan to the screen in front."""
+        self.idle_gc.activity()
         at = message.at if message.at is not None else self.monotonic()
         if not self.double_reads.accept(message.text, at):
             self.set_status(double_reads=self.double_reads.dropped)
