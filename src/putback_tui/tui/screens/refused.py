@@ -19,7 +19,7 @@ NUMBER = re.compile(r"[0-9]{1,9}")
 COLUMNS = (
     Column("#", "right"),
     Column("Resolution"),
-    Column("Entry"),
+    Column("Entry", shrink=True),
     Column("Refused because", shrink=True),
 )
 """A typed entry number (the # column)."""

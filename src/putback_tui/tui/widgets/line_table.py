@@ -29,6 +29,9 @@ from textual.widget import Widget
 
 from putback_tui.barcodes import shown
 
+SHRINK_TO = 8
+"""The narrowest a shrinking column gets (its header is cut short too)."""
+
 Cell = str | Text
 """A cell: plain text, or a ``Text`` whose (whole-cell) style is used; spans are not."""
 
@@ -40,7 +43,8 @@ class Column:
     label: str
     justify: Literal["left", "right"] = "left"
     shrink: bool = False
-    """True for the one column (a description) cut short with "…" when the rows do not fit."""
+    """True for a column (a description) cut short with "…" when the rows do not fit; the
+    widest such column gives way first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,10 +286,14 @@ class LineTable(Widget, can_focus=True):
             for i, text in enumerate(texts):
                 widths[i] = max(widths[i], cell_len(text))
         over = sum(w + 2 for w in widths) - width
-        if over > 0:
-            for i, column in enumerate(self.columns):
-                if column.shrink:
-                    widths[i] = max(cell_len(column.label), widths[i] - over, 3)
+        shrinkable = [i for i, column in enumerate(self.columns) if column.shrink]
+        while over > 0 and shrinkable:
+            # A cell at a time from the widest column that may give way, down to 8 cells.
+            widest = max(shrinkable, key=lambda i: widths[i])
+            if widths[widest] <= SHRINK_TO:
+                break
+            widths[widest] -= 1
+            over -= 1
         self._widths = tuple(widths)
         self._widths_for = width
         return self._widths
