@@ -54,6 +54,8 @@ class LocationScreen(ScanScreen):
         self._product_line = Headline(id="product")
         self._sign = LocationSign(id="sign")
         self._steps = Static("", id="steps", markup=False)
+        self._steps_shown: Text | None = None
+        """What the steps panel shows: rewritten (and repainted, 12 lines) only on a change."""
 
     def load(self, items: PutBackScreen, line_no: int, product: Product | None) -> None:
         """Take a line in hand (before the screen is pushed): nothing scanned or typed yet."""
@@ -153,7 +155,9 @@ class LocationScreen(ScanScreen):
         )
         if pending:
             steps.append("\n" + "  ".join(pending), style="bold yellow")
-        self._steps.update(steps, layout=False)
+        if steps != self._steps_shown:
+            self._steps.update(steps, layout=False)
+            self._steps_shown = steps
 
     def _suggestion_reason(self) -> str:
         line = self.line
