@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Button, DataTable
+from textual.widgets import Button
 
 from putback_tui.ledger import Ledger
 from putback_tui.tui.app import PutbackApp
@@ -20,6 +20,7 @@ from putback_tui.tui.screens.order import OrderScreen
 from putback_tui.tui.screens.put_back import PutBackScreen
 from putback_tui.tui.screens.sign_in import SignInScreen
 from putback_tui.tui.state import Tone
+from putback_tui.tui.widgets import LineTable
 
 from .conftest import SteppingClock, scan, screen_text, send_keys, settle, stock_of
 
@@ -99,7 +100,7 @@ async def test_d1002_all_picked_put_back_unit_by_unit(app: PutbackApp, demo_ledg
             "item.",
         )
         assert isinstance(app.screen, PutBackScreen)
-        assert app.screen.query_one(DataTable).row_count == 1  # only the socks are left
+        assert app.screen.query_one(LineTable).row_count == 1  # only the socks are left
 
         await scan(pilot, SOCKS)
         await scan(pilot, "LOC:A-02-01")

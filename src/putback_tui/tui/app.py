@@ -34,6 +34,7 @@ from putback_tui.domain.errors import Refused
 from putback_tui.ledger import Ledger, LedgerError, now_utc
 from putback_tui.station import Station
 from putback_tui.tui.dialogs.base import ScanDialog
+from putback_tui.tui.idle_gc import IdleCollector
 from putback_tui.tui.messages import (
     ScannerStateChanged,
     ScanReceived,
@@ -131,6 +132,8 @@ class PutbackApp(App[int]):
             sync=SyncStatus(configured=settings.sync.url is not None),
         )
         self.services = tuple(services)
+        self.idle_gc = IdleCollector(monotonic)
+        """Full garbage collections wait for a pause between scans (see ``idle_gc``)."""
         self._sync_reported = False
         self._echo_pending = False
         self._saving_timer: Timer | None = None
@@ -156,6 +159,7 @@ class PutbackApp(App[int]):
         await self.push_screen(SignInScreen())
         for service in self.services:
             service.start()
+        self.idle_gc.start()
 
     def on_unmount(self) -> None:
         """Stop the background services: scanner grabs released, sync thread joined.
@@ -165,8 +169,10 @@ class PutbackApp(App[int]):
         for service in self.services:
             service.stop()
         self._station_thread.shutdown(wait=True)
+        self.idle_gc.stop()
 
     def _tick(self) -> None:
+        self.idle_gc.tick()
         now = self.clock()
         if now.replace(second=0, microsecond=0) != self.status.now.replace(second=0, microsecond=0):
             self.set_status(now=now)
@@ -183,6 +189,7 @@ class PutbackApp(App[int]):
     def _take_key(self, event: events.Key) -> bool:
         """Buffer a key; True when the key was a scan's and must go no further."""
         now = self.monotonic()
+        self.idle_gc.activity()
         key = event.key
         if key in TERMINATORS:
             done = self.wedge.terminate(now)
@@ -235,6 +242,7 @@ class PutbackApp(App[int]):
 
     async def on_scan_received(self, message: ScanReceived) -> None:
         """Drop double reads, classify, and hand the scan to the screen in front."""
+        self.idle_gc.activity()
         at = message.at if message.at is not None else self.monotonic()
         if not self.double_reads.accept(message.text, at):
             self.set_status(double_reads=self.double_reads.dropped)
@@ -273,6 +281,52 @@ class PutbackApp(App[int]):
         screen = self.get_screen(name)
         assert isinstance(screen, screen_type)
         return screen
+
+    async def bring_forward(self, base: Screen[None], target: Screen[None] | None = None) -> None:
+        """Unwind the screen stack down to ``base`` and push ``target`` (if any) on top of it.
+
+        One repaint shows the outcome: the screens passed on the way are never painted (each
+        would cost a frame of 5-10 ms). A ``target`` already on top of ``base`` stays as it is.
+
+        Args:
+            base: A screen on the stack (the order screen, or the list of lines).
+            target: The screen to show on top of ``base``; None to show ``base`` itself.
+        """
+        def arrived() -> bool:
+            stack = self.screen_stack
+            if target is None:
+                return stack[-1] is base
+            return stack[-1] is target and len(stack) > 1 and stack[-2] is base
+
+        if arrived():
+            return
+        stack = self.screen_stack
+        with self.batch_update():
+            # Each pop resumes the screen below it: stop one above ``base`` and replace that one.
+            while self.screen is not base and stack[-2] is not base:
+                await self.pop_screen()
+            if target is None:
+                if self.screen is not base:
+                    await self.pop_screen()
+            elif self.screen is base:
+                await self.push_screen(target)
+            else:
+                await self.switch_screen(target)
+        self.screen.check_idle()  # the batch held back the repaint: ask for it now
+
+    @property
+    def _background_screens(self) -> list[Screen[object]]:
+        """The screens that show through the one in front: none behind an opaque screen.
+
+        Textual always counts the screen just below the top one, even when the top one is
+        opaque, and repaints the top one wherever the screen below changes. The working screens
+        are stacked (order, lines, location) and refill those below them as put-backs land: each
+        refill repainted most of the screen in front (a table's area, 3-5 ms) for nothing. A
+        dialog (translucent) still gets the screens behind it.
+        """
+        if self.screen_stack and self.screen.styles.background.a == 1:
+            return []
+        return super()._background_screens
 
     def _scan_screen(self) -> ScanScreen | None:
         from putback_tui.tui.screens.base import ScanScreen

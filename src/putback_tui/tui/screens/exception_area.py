@@ -13,7 +13,7 @@ from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from putback_tui.barcodes import LocationCode, OrderCode, ProductCode, Scan
 from putback_tui.domain import rules
@@ -22,8 +22,17 @@ from putback_tui.domain.models import Location, LocationKind, Product
 from putback_tui.station import ExceptionStock
 from putback_tui.tui.messages import MovedOut
 from putback_tui.tui.screens.base import ScanScreen
+from putback_tui.tui.widgets import Column, Headline, LineTable, Row
 
 QUANTITY = re.compile(r"[0-9]{1,3}")
+COLUMNS = (
+    Column("Location"),
+    Column("Product"),
+    Column("Description", shrink=True),
+    Column("Units", "right"),
+    Column("There since"),
+    Column("Waiting"),
+)
 """A typed quantity: up to 999 (a GTIN has at least 8 digits)."""
 
 
@@ -59,10 +68,8 @@ class ExceptionAreaScreen(ScanScreen):
         """The item scanned (step 2)."""
         self.quantity: int | None = None
         """A typed quantity for the move (None: one unit)."""
-        self._head = Static("", id="order-head", markup=False)
-        self._table: DataTable[Text | str] = DataTable(
-            id="lines", cursor_type="row", zebra_stripes=True
-        )
+        self._head = Headline(id="order-head")
+        self._table = LineTable(COLUMNS, id="lines")
         self._steps = Static("", id="area-steps", markup=False)
 
     def compose_body(self) -> ComposeResult:
@@ -74,9 +81,6 @@ class ExceptionAreaScreen(ScanScreen):
     def on_mount(self) -> None:
         """Build the table and show the first step."""
         super().on_mount()
-        self._table.add_columns(
-            "Location", "Product", "Description", "Units", "There since", "Waiting"
-        )
         self._fill()
         self._redraw()
 
@@ -102,7 +106,7 @@ class ExceptionAreaScreen(ScanScreen):
         now = self.putback.clock()
         units = sum(r.qoh for r in self.rows)
         places = len({r.location for r in self.rows})
-        self._head.update(
+        self._head.show(
             Text.assemble(
                 (f"{_units(units)}", "bold"),
                 f" in {places} exception location{'s' if places != 1 else ''}: counted on hand, "
@@ -111,17 +115,17 @@ class ExceptionAreaScreen(ScanScreen):
                 else " in the exception area: nothing waits there.",
             )
         )
-        table = self._table
-        table.clear()
-        for row in self.rows:
-            table.add_row(
+        self._table.set_rows([
+            Row(f"{row.location}\t{row.sku}", (
                 Text(row.location, style="bold"),
-                Text(row.sku),
-                Text(row.description),
+                row.sku,
+                row.description,
                 str(row.qoh),
-                Text(row.since.astimezone().strftime("%Y-%m-%d %H:%M") if row.since else "—"),
-                Text(waited(row.since, now)),
-            )
+                row.since.astimezone().strftime("%Y-%m-%d %H:%M") if row.since else "—",
+                waited(row.since, now),
+            ))
+            for row in self.rows
+        ], cursor=0)
 
     def _redraw(self) -> None:
         steps = Text()

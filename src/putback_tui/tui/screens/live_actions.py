@@ -167,12 +167,10 @@ async def force_cancel(screen: LiveOrderScreen) -> None:
             from putback_tui.tui.screens.put_back import PutBackScreen
 
             home = order_screen(screen)
-            while app.screen is not home:
-                await app.pop_screen()
             home.clear_summary()
             items = app.reusable(PutBackScreen)
             items.load(result)
-            await app.push_screen(items)
+            await app.bring_forward(home, items)
         else:
             await _finish(screen, order.order_id, f"Order {order.order_id} is cancelled.")
         app.done(result.message)
@@ -190,7 +188,6 @@ async def _finish(screen: LiveOrderScreen, order_id: str, headline: str) -> None
     app = screen.putback
     view = await app.attempt(partial(app.station.view, order_id), group="lookup", write=False)
     home = order_screen(screen)
-    while app.screen is not home:
-        await app.pop_screen()
     if view is not None:
         home.show_summary(view, headline)
+    await app.bring_forward(home)

@@ -9,13 +9,23 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, Static
 
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
 from putback_tui.domain.models import OrderLine
 from putback_tui.station import OrderView
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.screens.order import order_screen
+from putback_tui.tui.widgets import Column, Headline, LineTable, Row
+
+COLUMNS = (
+    Column("Product"),
+    Column("Description", shrink=True),
+    Column("Ordered", "right"),
+    Column("Picked", "right"),
+    Column("Rejected", "right"),
+    Column("Pick location"),
+)
 
 
 class LiveOrderScreen(ScanScreen):
@@ -33,10 +43,8 @@ class LiveOrderScreen(ScanScreen):
     def __init__(self) -> None:
         super().__init__()
         self.view: OrderView | None = None
-        self._head = Static("", id="order-head", markup=False)
-        self._table: DataTable[Text | str] = DataTable(
-            id="lines", cursor_type="row", zebra_stripes=True
-        )
+        self._head = Headline(id="order-head")
+        self._table = LineTable(COLUMNS, id="lines")
 
     def title_text(self) -> str:
         """Name the order in the title."""
@@ -44,43 +52,40 @@ class LiveOrderScreen(ScanScreen):
             return "putback · live order"
         return f"putback · order {self.view.order.order_id} · live"
 
-    def load(self, view: OrderView) -> None:
-        """Show another live order (before the screen is pushed)."""
+    def load(self, view: OrderView, *, cursor: int = 0) -> None:
+        """Show another live order (before the screen is pushed), the cursor on row ``cursor``."""
         self.view = view
         if self.is_mounted:
             self.refresh_title()
-            self._fill()
+            self._fill(cursor)
 
-    def _fill(self) -> None:
+    def _fill(self, cursor: int = 0) -> None:
         if self.view is None:
             return
         order = self.view.order
-        self._head.update(
+        self._head.show(
             Text.assemble(
                 (f"Order {order.order_id}", "bold"),
                 f" is live ({order.status.value.replace('_', ' ')}): it is still being fulfilled. "
                 "Nothing was changed.",
             )
         )
-        table = self._table
-        table.clear()
+        rows = []
         for line in order.lines:
             product = self.view.products.get(line.sku)
-            table.add_row(
+            rows.append(Row(str(line.line_no), (
                 Text(line.sku, style="bold"),
-                Text(product.description if product else ""),
+                product.description if product else "",
                 str(line.quantity),
                 str(line.picked),
                 str(line.rejected),
-                Text(line.pick_location or "—"),
-            )
+                line.pick_location or "—",
+            )))
+        self._table.set_rows(rows, cursor=cursor)
 
     def compose_body(self) -> ComposeResult:
         """Lines and the (disabled) actions."""
         yield self._head
-        self._table.add_columns(
-            "Product", "Description", "Ordered", "Picked", "Rejected", "Pick location"
-        )
         yield self._table
         with Horizontal(id="actions"):
             yield Button("F3 Reject item", id="reject")
@@ -137,9 +142,7 @@ class LiveOrderScreen(ScanScreen):
             partial(app.station.view, self.view.order.order_id), group="lookup", write=False
         )
         if view is not None:
-            row = self._table.cursor_row
-            self.load(view)
-            self._table.move_cursor(row=row)
+            self.load(view, cursor=self._table.cursor_row)
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         """A click, or the operator's own Enter on a focused button."""

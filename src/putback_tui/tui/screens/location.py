@@ -17,7 +17,7 @@ from putback_tui.domain.models import Location, LocationKind, OrderLine, Product
 from putback_tui.tui.messages import PutBackConfirmed
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.screens.order import order_screen, undo_put_back
-from putback_tui.tui.widgets import LocationSign
+from putback_tui.tui.widgets import Headline, LocationSign
 
 if TYPE_CHECKING:
     from putback_tui.tui.screens.put_back import PutBackScreen
@@ -51,9 +51,11 @@ class LocationScreen(ScanScreen):
         """A typed quantity for the next item scan (None: one unit per scan)."""
         self.lot_wanted_for: str | None = None
         """SKU of a lot-tracked item scanned without its lot: the next typed text is the lot."""
-        self._product_line = Static("", id="product", markup=False)
+        self._product_line = Headline(id="product")
         self._sign = LocationSign(id="sign")
         self._steps = Static("", id="steps", markup=False)
+        self._steps_shown: Text | None = None
+        """What the steps panel shows: rewritten (and repainted, 12 lines) only on a change."""
 
     def load(self, items: PutBackScreen, line_no: int, product: Product | None) -> None:
         """Take a line in hand (before the screen is pushed): nothing scanned or typed yet."""
@@ -110,7 +112,7 @@ class LocationScreen(ScanScreen):
     def _redraw(self) -> None:
         line = self.line
         description = self.product.description if self.product else ""
-        self._product_line.update(
+        self._product_line.show(
             Text.assemble(
                 (line.sku, "bold"),
                 f"  {description}\n" if description else "\n",
@@ -153,7 +155,9 @@ class LocationScreen(ScanScreen):
         )
         if pending:
             steps.append("\n" + "  ".join(pending), style="bold yellow")
-        self._steps.update(steps, layout=False)
+        if steps != self._steps_shown:
+            self._steps.update(steps, layout=False)
+            self._steps_shown = steps
 
     def _suggestion_reason(self) -> str:
         line = self.line
@@ -285,7 +289,7 @@ class LocationScreen(ScanScreen):
             await order_screen(self).completed(view)
         elif not line.to_put_back:
             app.done(f"{said} Line done: scan the next item.")
-            await app.pop_screen()
+            await app.bring_forward(self.items)
         else:
             app.done(f"{said} Scan the next unit.")
             self._redraw()

@@ -116,9 +116,8 @@ class OrderScreen(ScanScreen):
         if view is None:
             return
         app.post_message(OrderOpened(view))
-        while app.screen is not self:
-            await app.pop_screen()
         self.order_in_hand = None
+        target: ScanScreen | None = None
         if view.outcome is Outcome.RELEASED:
             self.show_summary(view, f"Order {order_id} is done: nothing was picked.")
             app.done(view.message)
@@ -128,21 +127,18 @@ class OrderScreen(ScanScreen):
         elif view.outcome is Outcome.LIVE:
             self.clear_summary()
             app.notice(view.message)
-            live = app.reusable(LiveOrderScreen)
+            live = target = app.reusable(LiveOrderScreen)
             live.load(view)
-            await app.push_screen(live)
         else:
             self.clear_summary()
             (app.done if view.released is not None else app.info)(view.message)
-            items = app.reusable(PutBackScreen)
+            items = target = app.reusable(PutBackScreen)
             items.load(view)
-            await app.push_screen(items)
+        await app.bring_forward(self, target)
 
     async def completed(self, view: OrderView) -> None:
         """A put-back finished the order: unwind to here and show the summary."""
         app = self.putback
-        while app.screen is not self:
-            await app.pop_screen()
         order_id = view.order.order_id
         self.order_in_hand = order_id
         units = sum(line.put_back for line in view.order.lines)
@@ -151,6 +147,7 @@ class OrderScreen(ScanScreen):
             f"Order {order_id} done: {units} unit{'s' if units != 1 else ''} put back, "
             "every line reconciled. Scan the next order."
         )
+        await app.bring_forward(self)
 
     def record(self, entry: Entry) -> None:
         """Remember a confirmed put-back for the summary."""
@@ -181,7 +178,7 @@ class OrderScreen(ScanScreen):
             self.clear_summary()
             items = app.reusable(PutBackScreen)
             items.load(view)
-            await app.push_screen(items)
+            await app.bring_forward(self, items)
 
     async def action_back(self) -> None:
         """Esc: sign out (nothing is lost: every put-back is already recorded)."""

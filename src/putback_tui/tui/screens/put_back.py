@@ -6,7 +6,6 @@ from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
 
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
 from putback_tui.domain import rules
@@ -15,6 +14,16 @@ from putback_tui.domain.models import OrderLine
 from putback_tui.station import OrderView
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.screens.order import order_screen, undo_put_back
+from putback_tui.tui.widgets import Column, Headline, LineTable, Row
+
+COLUMNS = (
+    Column("Product"),
+    Column("Description", shrink=True),
+    Column("Picked", "right"),
+    Column("Put back", "right"),
+    Column("Left", "right"),
+    Column("Goes to"),
+)
 
 
 class PutBackScreen(ScanScreen):
@@ -25,10 +34,8 @@ class PutBackScreen(ScanScreen):
     def __init__(self) -> None:
         super().__init__()
         self._view: OrderView | None = None
-        self._head = Static("", id="order-head", markup=False)
-        self._table: DataTable[Text | str] = DataTable(
-            id="lines", cursor_type="row", zebra_stripes=True
-        )
+        self._head = Headline(id="order-head")
+        self._table = LineTable(COLUMNS, id="lines")
 
     @property
     def view(self) -> OrderView:
@@ -42,8 +49,7 @@ class PutBackScreen(ScanScreen):
         self._view = view
         if self.is_mounted:
             self.refresh_title()
-            self.set_view(view)
-            self._table.move_cursor(row=0)
+            self.set_view(view, cursor=0)
             self._table.focus()
 
     @property
@@ -66,24 +72,18 @@ class PutBackScreen(ScanScreen):
         """Fill the table and give it the arrow keys."""
         super().on_mount()
         self.set_prompt("Scan an item to put back, or choose its line (arrows, Enter)")
-        table = self._table
-        table.add_column("Product", key="sku")
-        table.add_column("Description", key="description")
-        for label in ("Picked", "Put back", "Left"):
-            table.add_column(label, key=label.lower())
-        table.add_column("Goes to", key="to")
         if self._view is not None:
             self.set_view(self._view)
-        table.focus()
+        self._table.focus()
 
-    def set_view(self, view: OrderView) -> None:
-        """Show the order as it now stands."""
+    def set_view(self, view: OrderView, *, cursor: int | None = None) -> None:
+        """Show the order as it now stands (the cursor stays on its row unless given)."""
         self._view = view
         order = view.order
         left = [line for line in order.lines if line.to_put_back]
         units = sum(line.to_put_back for line in left)
         done = len(order.lines) - len(left)
-        self._head.update(
+        self._head.show(
             Text.assemble(
                 (f"Order {order.order_id}", "bold"),
                 f" ({order.status.value})  ·  {units} unit{'s' if units != 1 else ''} "
@@ -91,19 +91,18 @@ class PutBackScreen(ScanScreen):
                 f"  ·  {done} line{'s' if done != 1 else ''} reconciled" if done else "",
             )
         )
-        table = self._table
-        table.clear()
+        rows = []
         for line in left:
             product = view.products.get(line.sku)
-            table.add_row(
+            rows.append(Row(str(line.line_no), (
                 Text(line.sku, style="bold"),
-                Text(product.description if product else ""),
+                product.description if product else "",
                 str(line.picked),
                 str(line.put_back),
                 Text(str(line.to_put_back), style="bold"),
-                Text(view.suggestions.get(line.line_no) or "—"),
-                key=str(line.line_no),
-            )
+                view.suggestions.get(line.line_no) or "—",
+            )))
+        self._table.set_rows(rows, cursor=cursor)
 
     async def handle_scan(self, scan: Scan, text: str) -> None:
         """A product selects its line; an order switches orders; the rest is refused."""
@@ -125,13 +124,10 @@ class PutBackScreen(ScanScreen):
         else:
             self.refuse_scan(scan, "Scan the item first (or choose its line), then its location.")
 
-    async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    async def on_line_table_selected(self, event: LineTable.Selected) -> None:
         """Enter (or a click) on a line chooses it."""
         event.stop()
-        key = event.row_key.value
-        if key is None:
-            return
-        line = self.view.order.line(int(key))
+        line = self.view.order.line(int(event.key))
         if line.to_put_back:
             await self.choose(line)
 
@@ -146,7 +142,7 @@ class PutBackScreen(ScanScreen):
         )
         step = self.putback.reusable(LocationScreen)
         step.load(self, line.line_no, product)
-        await self.app.push_screen(step)
+        await self.putback.bring_forward(self, step)
 
     async def undo(self) -> None:
         """Ctrl+Z: undo the order's last put-back and show the lines again."""

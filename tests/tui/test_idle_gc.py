@@ -1,0 +1,72 @@
+"""Full garbage collections wait for a pause between scans, and the app leaves gc as it was."""
+
+from __future__ import annotations
+
+import gc
+
+from putback_tui.tui.app import PutbackApp
+from putback_tui.tui.idle_gc import DEFERRED_THRESHOLD, IdleCollector
+
+from .conftest import SteppingClock, scan
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_garbage() -> None:
+    """Enough young cycles for a generation-1 collection to have run."""
+    for _ in range(50_000):
+        a: list[object] = []
+        a.append(a)
+
+
+def test_full_collections_wait_for_a_pause_and_everything_is_restored():
+    before = gc.get_threshold()
+    clock = Clock()
+    collector = IdleCollector(clock, idle_s=1.0)
+    collector.start()
+    try:
+        assert gc.get_freeze_count() > 0  # what exists at start-up is out of the way
+        assert gc.get_threshold()[2] == DEFERRED_THRESHOLD
+        make_garbage()
+        assert gc.get_count()[2] > 0  # a full collection is due...
+        collector.activity()
+        clock.now += 0.5
+        assert not collector.tick()  # ...but the operator is busy
+        clock.now += 0.6
+        assert collector.tick()  # a pause: now it runs
+        assert collector.collections == 1
+        assert gc.get_count()[2] == 0
+        assert not collector.tick()  # nothing due any more
+    finally:
+        collector.stop()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    assert not collector.running
+
+
+def test_a_stopped_collector_does_nothing():
+    collector = IdleCollector(Clock())
+    collector.stop()  # never started: harmless
+    assert not collector.tick()
+
+
+async def test_the_app_collects_in_pauses_while_it_runs_and_restores_gc_when_it_stops(
+    app: PutbackApp, clock: SteppingClock
+):
+    before = gc.get_threshold()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await scan(pilot, "OP-0001")
+        assert app.idle_gc.running
+        assert gc.get_threshold()[2] == DEFERRED_THRESHOLD
+        make_garbage()
+        clock.advance(5)  # the operator pauses
+        app._tick()
+        assert app.idle_gc.collections == 1
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
