@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
@@ -34,6 +35,9 @@ class PutBackScreen(ScanScreen):
     def __init__(self) -> None:
         super().__init__()
         self._view: OrderView | None = None
+        self._stale = False
+        """A newer view came while the location step covered this screen: drawn on return."""
+        self._stale_cursor: int | None = None
         self._head = Headline(id="order-head")
         self._table = LineTable(COLUMNS, id="lines")
 
@@ -73,12 +77,32 @@ class PutBackScreen(ScanScreen):
         super().on_mount()
         self.set_prompt("Scan an item to put back, or choose its line (arrows, Enter)")
         if self._view is not None:
-            self.set_view(self._view)
+            self._draw(self._view, cursor=None)
         self._table.focus()
 
     def set_view(self, view: OrderView, *, cursor: int | None = None) -> None:
-        """Show the order as it now stands (the cursor stays on its row unless given)."""
+        """Show the order as it now stands (the cursor stays on its row unless given).
+
+        While another screen covers this one (the location step, after each put-back), only
+        the view is kept: the table is drawn when the screen is back in front, in the same
+        repaint, rather than on every unit scanned.
+        """
         self._view = view
+        if self.is_mounted and not self.is_current:
+            self._stale = True
+            self._stale_cursor = cursor if cursor is not None else self._stale_cursor
+            return
+        self._draw(view, cursor=cursor)
+
+    @on(events.ScreenResume)
+    def _draw_if_stale(self) -> None:
+        """Draw a view that came while covered (before the screen is painted)."""
+        if self._stale and self._view is not None:
+            self._draw(self._view, cursor=self._stale_cursor)
+        self._stale = False
+        self._stale_cursor = None
+
+    def _draw(self, view: OrderView, *, cursor: int | None) -> None:
         order = view.order
         left = [line for line in order.lines if line.to_put_back]
         units = sum(line.to_put_back for line in left)
