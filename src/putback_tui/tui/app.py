@@ -159,7 +159,8 @@ class PutbackApp(App[int]):
         await self.push_screen(SignInScreen())
         for service in self.services:
             service.start()
-        self.idle_gc.start()
+        # After the first paint: the full collection before the freeze takes tens of ms.
+        self.call_after_refresh(self.idle_gc.start)
 
     def on_unmount(self) -> None:
         """Stop the background services: scanner grabs released, sync thread joined.
