@@ -599,3 +599,23 @@ async def test_status_bar_offline_placeholder_counts_entries(app: PutbackApp):
         assert "not sent: 0" in text
         await scan(pilot, "D-1001")
         assert "not sent: 1" in screen_text(app)
+
+
+async def test_an_order_scanned_on_the_location_step_replaces_the_steps_and_esc_goes_back_once(
+    app: PutbackApp,
+):
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1002")
+        await scan(pilot, SOCKS)
+        await scan(pilot, "LOC:A-02-01")
+        assert isinstance(app.screen, LocationScreen)
+        await scan(pilot, "D-1005")  # a live order, scanned in the middle of a put-back
+        assert isinstance(app.screen, LiveOrderScreen)
+        assert [type(s) for s in app.screen_stack[-2:]] == [OrderScreen, LiveOrderScreen]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, OrderScreen)  # not back to the abandoned location step
+        await scan(pilot, "D-1002")
+        assert isinstance(app.screen, PutBackScreen)
+        assert "SOCKS-3PK" in screen_text(app)  # nothing was put back: both lines still open

@@ -301,10 +301,9 @@ class PutbackApp(App[int]):
 
         if arrived():
             return
-        stack = self.screen_stack
         with self.batch_update():
             # Each pop resumes the screen below it: stop one above ``base`` and replace that one.
-            while self.screen is not base and stack[-2] is not base:
+            while self.screen is not base and self.screen_stack[-2] is not base:
                 await self.pop_screen()
             if target is None:
                 if self.screen is not base:
