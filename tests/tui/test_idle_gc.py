@@ -35,7 +35,7 @@ def test_full_collections_wait_for_a_pause_and_everything_is_restored():
         assert gc.get_threshold()[2] == DEFERRED_THRESHOLD
         make_garbage()
         assert gc.get_count()[2] > 0  # a full collection is due...
-        collector.activity()
+        collector.activity(clock.now)
         clock.now += 0.5
         assert not collector.tick()  # ...but the operator is busy
         clock.now += 0.6

@@ -1158,19 +1158,7 @@ def _order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]
         "ORDER BY order_id, line_no",
         list(order_ids),
     ):
-        out.setdefault(r[0], []).append(
-            OrderLine(
-                line_no=r[1],
-                sku=r[2],
-                quantity=r[3],
-                picked=r[4],
-                pick_location=r[5],
-                lot=r[6],
-                released=r[7],
-                rejected=r[8],
-                put_back=r[9],
-            )
-        )
+        out.setdefault(r[0], []).append(OrderLine.from_row(r[1:]))
     return out
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -142,6 +142,13 @@ class RejectReason(StrEnum):
     WORN_DISPLAY = "WORN DISPLAY"
 
 
+ORDER_LINE_FIELDS = (
+    "line_no", "sku", "quantity", "picked", "pick_location", "lot", "released", "rejected",
+    "put_back",
+)
+"""The columns a stored order line is read back in, in this order (ledger and central store)."""
+
+
 class OrderLine(Frozen):
     """One line of an order: the central store's facts plus this terminal's progress."""
 
@@ -158,6 +165,11 @@ class OrderLine(Frozen):
     """Unpicked units rejected from the line."""
     put_back: int = 0
     """Picked units put back into a location."""
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> OrderLine:
+        """An order line from its stored columns, in ``ORDER_LINE_FIELDS`` order."""
+        return cls(**dict(zip(ORDER_LINE_FIELDS, row, strict=True)))
 
     @property
     def unpicked(self) -> int:

@@ -447,17 +447,7 @@ class Transaction:
         if row is None:
             return None
         lines = tuple(
-            OrderLine(
-                line_no=r[0],
-                sku=r[1],
-                quantity=r[2],
-                picked=r[3],
-                pick_location=r[4],
-                lot=r[5],
-                released=r[6],
-                rejected=r[7],
-                put_back=r[8],
-            )
+            OrderLine.from_row(r)
             for r in self.conn.execute(
                 "SELECT l.line_no, l.sku, l.quantity, l.picked, l.pick_location, l.lot, "
                 "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0) "

@@ -190,7 +190,7 @@ class PutbackApp(App[int]):
     def _take_key(self, event: events.Key) -> bool:
         """Buffer a key; True when the key was a scan's and must go no further."""
         now = self.monotonic()
-        self.idle_gc.activity()
+        self.idle_gc.activity(now)
         key = event.key
         if key in TERMINATORS:
             done = self.wedge.terminate(now)
@@ -243,8 +243,8 @@ class PutbackApp(App[int]):
 
     async def on_scan_received(self, message: ScanReceived) -> None:
         """Drop double reads, classify, and hand the scan to the screen in front."""
-        self.idle_gc.activity()
         at = message.at if message.at is not None else self.monotonic()
+        self.idle_gc.activity(at)
         if not self.double_reads.accept(message.text, at):
             self.set_status(double_reads=self.double_reads.dropped)
             self.call_after_refresh(self.scan_shown, message.text)

@@ -63,9 +63,9 @@ class IdleCollector:
         gc.set_threshold(*self._thresholds)
         self._thresholds = None
 
-    def activity(self) -> None:
-        """A key or a scan arrived: the operator is waiting for the screen."""
-        self._last_activity = self.monotonic()
+    def activity(self, at: float) -> None:
+        """A key or a scan arrived at ``at`` (the clock's seconds): someone waits for the screen."""
+        self._last_activity = at
 
     def tick(self) -> bool:
         """Called now and then (every second): collect if idle and anything is due.

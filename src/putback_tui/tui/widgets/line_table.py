@@ -239,10 +239,12 @@ class LineTable(Widget, can_focus=True):
         super().notify_style_update()
         self._restyle()
 
-    def _on_focus(self, event: events.Focus) -> None:
+    def on_focus(self, event: events.Focus) -> None:
+        """The cursor takes its focused colours."""
         self._restyle()
 
-    def _on_blur(self, event: events.Blur) -> None:
+    def on_blur(self, event: events.Blur) -> None:
+        """The cursor takes its blurred colours."""
         self._restyle()
 
     def _restyle(self) -> None:
