@@ -7,11 +7,25 @@
    batch of the same size, no HTTP, no checks).
 2. Fan-in: 50 terminals pushing concurrently to PostgreSQL: entries per second and the p99
    time to answer one batch.
+
+With --ladder, also where the drain's time goes, as rates against the same baseline: each rung
+adds one part of what the drain does, on the same entries, each into a fresh database.
+
+   keyed insert      the entries into the central store's own ``entries`` table (with the
+                     unique keys exactly-once stands on), same transactions as the baseline
+   database work     every statement ingest runs for these batches (reads, the entry rows,
+                     lines, orders, stock), recorded from a real ingest and replayed: the
+                     database's share with no Python deciding anything
+   + validation      that, plus validating every entry from its JSON as the API does
+   ingest            validation and ``CentralStore.ingest`` in this process: no HTTP, no
+                     terminal
+   drain             the real thing, as above
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -21,18 +35,23 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
+from putback_tui.central.app import split_batch, tune_garbage_collector
 from putback_tui.central.server import free_port
-from putback_tui.central.storage import CentralStore, open_store
+from putback_tui.central.storage import CentralStore, Client, Tx, open_store
 from putback_tui.central.throwaway import ThrowawayPostgres
 from putback_tui.config import SyncSettings
 from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
 from putback_tui.domain.models import LineChange, Order, OrderLine, OrderStatus, StockChange
 from putback_tui.ledger import Ledger
+from putback_tui.ledger import sync as book
 from putback_tui.sync.client import SyncClient
 from putback_tui.sync.wire import ClientKind
 from putback_tui.sync.worker import SyncWorker
@@ -91,6 +110,140 @@ def baseline(store: CentralStore, entries: list[Entry], batch: int) -> float:
     return len(entries) / (time.perf_counter() - start)
 
 
+def backlog(path: Path, n: int) -> None:
+    """A terminal ledger holding ``n`` unsent put-backs of terminal T1 at F1 (made offline)."""
+    ledger = Ledger(path)
+    with ledger.write() as tx:
+        for i in range(n):
+            tx.append(draft(i, "F1"), terminal="T1", facility="F1", operator="OP-1")
+    ledger.close()
+
+
+Calls = list[tuple[str, tuple[Any, ...]]]
+"""The calls made on one transaction: method name and arguments."""
+
+
+class _Recorder:
+    """A transaction that keeps every call made on it, to be replayed on another database."""
+
+    def __init__(self, tx: Tx, calls: Calls) -> None:
+        self._tx = tx
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._tx, name)
+
+        def call(*args: Any) -> Any:
+            args = tuple(list(a) if not isinstance(a, str | int) else a for a in args)
+            self._calls.append((name, args))
+            return method(*args)
+
+        return call
+
+
+@contextmanager
+def recording(store: CentralStore, calls: list[Calls]) -> Iterator[None]:
+    """While open, every write transaction of ``store`` is recorded, one list per transaction."""
+    engine = store.engine
+    write = engine.write
+
+    @contextmanager
+    def recorded() -> Iterator[Any]:
+        with write() as tx:
+            calls.append([])
+            yield _Recorder(tx, calls[-1])
+
+    engine.write = recorded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        engine.write = write  # type: ignore[method-assign]
+
+
+def ladder(
+    kind: str, new_db: Callable[[str], str], n: int, batch: int, work: Path
+) -> dict[str, float]:
+    """Entries per second of each rung (see the module docstring), on fresh databases.
+
+    The garbage collector is set as ``central serve`` sets it, and restored afterwards.
+    """
+    threshold = gc.get_threshold()
+    tune_garbage_collector()
+    try:
+        return _ladder(kind, new_db, n, batch, work)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def _ladder(
+    kind: str, new_db: Callable[[str], str], n: int, batch: int, work: Path
+) -> dict[str, float]:
+    rates: dict[str, float] = {}
+
+    def fresh(name: str) -> CentralStore:
+        store = open_store(new_db(f"{name}"))
+        setup_reference(store, "F1")
+        store.add_client("T1", ClientKind.TERMINAL, "F1")
+        return store
+
+    ledger_path = work / f"ladder-{kind}-terminal.sqlite3"
+    backlog(ledger_path, n)
+    ledger = Ledger(ledger_path)
+    texts: list[str] = []
+    with ledger.read() as tx:
+        after = 0
+        while out := book.outgoing(tx, after, batch):
+            if not out.seqs:
+                break
+            texts.append('{"version":1,"entries":[' + ",".join(out.entries_json) + "]}")
+            after = out.seqs[-1]
+    ledger.close()
+
+    store = fresh("ladder_keyed")
+    entries = entries_for("T1", "F1", n)
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        rows = [
+            (1_000_000_000 + i + k, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
+             e.order_id, "applied", None, e.created_at.isoformat(), e.model_dump_json())
+            for k, e in enumerate(entries[i : i + batch])
+        ]
+        with store.engine.write() as tx:
+            tx.many("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    rates["keyed insert"] = n / (time.perf_counter() - start)
+    store.close()
+    del entries
+
+    store = fresh("ladder_ingest")
+    client = Client("T1", ClientKind.TERMINAL, "F1")
+    calls: list[Calls] = []
+    validating = 0.0
+    start = time.perf_counter()
+    with recording(store, calls):
+        for text in texts:
+            t0 = time.perf_counter()
+            received = split_batch(text)
+            validating += time.perf_counter() - t0
+            assert received is not None
+            store.ingest(client, received.entries, bodies=received.bodies)
+    ingest_s = time.perf_counter() - start
+    store.close()
+
+    store = fresh("ladder_replay")
+    start = time.perf_counter()
+    for transaction in calls:
+        with store.engine.write() as tx:
+            for name, args in transaction:
+                getattr(tx, name)(*args)
+    replay_s = time.perf_counter() - start
+    store.close()
+    rates["database work"] = n / replay_s
+    rates["+ validation"] = n / (replay_s + validating)
+    rates["ingest"] = n / ingest_s
+    return rates
+
+
 def serve(db: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -114,11 +267,7 @@ def serve(db: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
 def drain(db: str, store: CentralStore, n: int, batch: int, work: Path) -> tuple[float, float]:
     setup_reference(store, "F1")
     token = store.add_client("T1", ClientKind.TERMINAL, "F1")
-    ledger = Ledger(work / f"{store.kind}-terminal.sqlite3")
-    with ledger.write() as tx:  # the backlog, made offline (not timed)
-        for i in range(n):
-            tx.append(draft(i, "F1"), terminal="T1", facility="F1", operator="OP-1")
-    ledger.close()
+    backlog(work / f"{store.kind}-terminal.sqlite3", n)  # not timed
     proc, url = serve(db)
     try:
         worker = SyncWorker(
@@ -144,17 +293,26 @@ def fan_in(
     names = [f"T{i:02d}" for i in range(terminals)]
     setup_reference(store, "F2")
     tokens = {t: store.add_client(t, ClientKind.TERMINAL, "F2") for t in names}
-    bodies = {t: entries_for(t, "F2", per) for t in names}
+    # Each terminal's batches as the sync worker sends them (the entries' JSON as the ledger
+    # holds it), built before the clock starts: the figure is the central store's, not the
+    # cost of 50 simulated terminals serialising models on the same two cores.
+    batches = {
+        t: [
+            ([e.entry_id for e in chunk], [e.model_dump_json(exclude_defaults=True) for e in chunk])
+            for chunk in (es[i : i + batch] for i in range(0, len(es), batch))
+        ]
+        for t in names
+        for es in [entries_for(t, "F2", per)]
+    }
     proc, url = serve(db, workers)
     times: list[float] = []
     lock = threading.Lock()
 
     def push(name: str) -> None:
         with SyncClient(url, tokens[name], timeout_s=120) as client:
-            entries = bodies[name]
-            for i in range(0, len(entries), batch):
+            for entry_ids, entries_json in batches[name]:
                 t0 = time.perf_counter()
-                client.push(entries[i : i + batch])
+                client.push_json(entry_ids, entries_json)
                 with lock:
                     times.append(time.perf_counter() - t0)
 
@@ -184,6 +342,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, help="entries to drain (default 100,000; 10,000 quick)")
     parser.add_argument("--per", type=int, help="entries per fan-in terminal (2,000; 400 quick)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--ladder", action="store_true",
+                        help="also show where the drain's time goes (see the module docstring)")
     parser.add_argument("--workers", type=int, default=2,
                         help="server processes for the fan-in (central serve --workers)")
     args = parser.parse_args()
@@ -205,6 +365,18 @@ def main() -> None:
             figures[f"drain_{kind}"] = {"entries_per_s": rate, "baseline_entries_per_s": base,
                                         "ratio": rate / base}
             store.close()
+            if args.ladder:
+                def new_db(name: str, kind: str = kind) -> str:
+                    if kind == "sqlite":
+                        return str(work / f"{name}.sqlite3")
+                    return pg.create_database(name)
+
+                rungs = ladder(kind, new_db, n, args.batch, work)
+                for rung, value in rungs.items():
+                    print(f"{'':<10} {rung:<16} {value:>9,.0f} entries/s   "
+                          f"ratio {value / base:.2f}")
+                figures[f"ladder_{kind}"] = {r: {"entries_per_s": v, "ratio": v / base}
+                                             for r, v in rungs.items()}
         db = pg.create_database("fanin")
         store = open_store(db)
         fig = fan_in(db, store, 50, per, 200, args.workers)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from putback_tui.central.imports import import_path
-from putback_tui.central.storage import ClientExists, StoreError, UnknownOrderError
+from putback_tui.central.storage import (
+    ClientExists,
+    PostgresEngine,
+    StoreError,
+    UnknownOrderError,
+    open_store,
+)
 from putback_tui.domain.entries import Entry, EntryKind, new_entry_id
 from putback_tui.domain.models import OrderStatus, StockChange
 from putback_tui.sync.wire import ClientKind, Outcome
@@ -269,3 +277,52 @@ def test_a_resolve_entry_is_applied_and_changes_only_what_it_lists(
         expected[key] = expected.get(key, 0) + 1
     assert qoh == expected
     assert central.store.recorded()[-1][1] == "applied"
+
+
+def test_one_batch_sent_by_many_threads_at_once_is_applied_once(
+    central: Central, make_terminal: MakeTerminal
+) -> None:
+    """A batch resent while the first send is still being applied: one applies, the rest are
+    duplicates, and stock moves once.
+    """
+    entries = _work(make_terminal)
+    client = _client(central)
+    before_qoh, _ = central.store.stock("STORE-01")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: central.store.ingest(client, entries), range(8)))
+    outcomes = sorted({r.outcome for r in answers[i]} for i in range(8))
+    assert outcomes.count({Outcome.APPLIED}) == 1
+    assert outcomes.count({Outcome.DUPLICATE}) == 7
+    qoh, _ = central.store.stock("STORE-01")
+    assert qoh[("SOCKS-3PK", "A-02-01")] == before_qoh.get(("SOCKS-3PK", "A-02-01"), 0) + 2
+    assert len(central.store.recorded()) == len(entries)
+
+
+def test_a_write_kept_waiting_too_long_fails_as_busy_and_changes_nothing(
+    central: Central, make_terminal: MakeTerminal
+) -> None:
+    """While another write holds the database past the limit, a batch fails with a clear
+    error (the API answers 503 and the terminal sends it again later); nothing is recorded.
+    """
+    engine = central.store.engine
+    location = engine.url if isinstance(engine, PostgresEngine) else str(engine.path)
+    impatient = open_store(location, migrate=False, wait_s=0.2)
+    entries = _work(make_terminal)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with impatient.engine.write():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(StoreError, match=r"another write kept the database busy for 0\.2 s"):
+            impatient.ingest(_client(central), entries)
+    finally:
+        release.set()
+        holder.join()
+        impatient.close()
+    assert central.store.recorded() == []

@@ -10,7 +10,9 @@ entry) is what lets ingest keep up with a backlog. Writers are serialised: SQLit
 ``BEGIN IMMEDIATE``, PostgreSQL by a row lock on the revision counter taken first. That keeps
 the feeds' cursors safe (a position, once read past, can never appear later) and makes the line
 limits race-free without retry loops; a batch of hundreds of entries holds the lock for a few
-milliseconds, so a site's terminals do not queue behind each other for long.
+milliseconds, so a site's terminals do not queue behind each other for long. Within one server
+process, writers take turns on a lock before they open their transaction (:class:`_WriterTurn`):
+many terminals pushing at once then queue there, not inside the database.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ from putback_tui.sync.wire import (
 )
 
 Row = tuple[Any, ...]
+WAIT_S = 30.0
+"""How long a call waits for a database connection, or for its turn to write, by default."""
 _CHUNK = 500
 """Keys per ``IN (...)`` list on SQLite: well under its parameter limit."""
 
@@ -141,7 +145,7 @@ class _Pool(Generic[C]):
         close: Callable[[C], None],
         size: int,
         *,
-        wait_s: float = 30.0,
+        wait_s: float = WAIT_S,
     ) -> None:
         self._connect = connect
         self._close = close
@@ -152,7 +156,7 @@ class _Pool(Generic[C]):
     @contextmanager
     def get(self) -> Iterator[C]:
         if not self._slots.acquire(timeout=self._wait_s):
-            raise StoreError(f"every database connection stayed busy for {self._wait_s:.0f} s")
+            raise StoreError(f"every database connection stayed busy for {self._wait_s:g} s")
         try:
             try:
                 conn = self._idle.get_nowait()
@@ -174,6 +178,31 @@ class _Pool(Generic[C]):
                 self._close(self._idle.get_nowait())
             except queue.Empty:
                 return
+
+
+class _WriterTurn:
+    """This process's writers, one at a time (a lock, with a limit on the wait).
+
+    The database lets one writer in at a time anyway (module docstring). Without this, every
+    thread with a batch to write would open its transaction and wait inside the database: each
+    holds a pooled connection while it waits, SQLite's waiters poll with sleeps of up to 100 ms
+    (the lock can sit free meanwhile), and the waiting threads' Python work fights the one
+    writer for the interpreter. Waiting here hands the turn over at once. Writers in other
+    processes (``central serve --workers``) still take turns in the database.
+    """
+
+    def __init__(self, wait_s: float) -> None:
+        self._lock = threading.Lock()
+        self._wait_s = wait_s
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if not self._lock.acquire(timeout=self._wait_s):
+            raise StoreError(f"another write kept the database busy for {self._wait_s:g} s")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
 
 class _SqliteTx:
@@ -305,10 +334,13 @@ class SqliteEngine:
     name = "sqlite"
     types = {"pk": "INTEGER PRIMARY KEY", "big": "INTEGER"}
 
-    def __init__(self, path: Path, *, pool_size: int = 8) -> None:
+    def __init__(self, path: Path, *, pool_size: int = 8, wait_s: float = WAIT_S) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._pool: _Pool[sqlite3.Connection] = _Pool(self._connect, _close_sqlite, pool_size)
+        self._pool: _Pool[sqlite3.Connection] = _Pool(
+            self._connect, _close_sqlite, pool_size, wait_s=wait_s
+        )
+        self._writer = _WriterTurn(wait_s)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -321,7 +353,7 @@ class SqliteEngine:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """A write transaction; ``BEGIN IMMEDIATE`` takes the writers' lock at once."""
-        with self._pool.get() as conn:
+        with self._writer.turn(), self._pool.get() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _SqliteTx(conn)
@@ -355,9 +387,12 @@ class PostgresEngine:
     name = "postgresql"
     types = {"pk": "BIGINT PRIMARY KEY", "big": "BIGINT"}
 
-    def __init__(self, url: str, *, pool_size: int = 16) -> None:
+    def __init__(self, url: str, *, pool_size: int = 16, wait_s: float = WAIT_S) -> None:
         self.url = url
-        self._pool: _Pool[psycopg.Connection[Row]] = _Pool(self._connect, _close_pg, pool_size)
+        self._pool: _Pool[psycopg.Connection[Row]] = _Pool(
+            self._connect, _close_pg, pool_size, wait_s=wait_s
+        )
+        self._writer = _WriterTurn(wait_s)
 
     def _connect(self) -> psycopg.Connection[Row]:
         try:
@@ -380,9 +415,14 @@ class PostgresEngine:
                 raise
             conn.execute("COMMIT")
 
-    def write(self) -> AbstractContextManager[Tx]:
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
         """A write transaction holding the revision counter's row lock (see the module)."""
-        return self._locked("SELECT value FROM counters WHERE name = 'rev' FOR UPDATE")
+        with (
+            self._writer.turn(),
+            self._locked("SELECT value FROM counters WHERE name = 'rev' FOR UPDATE") as tx,
+        ):
+            yield tx
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -1261,20 +1301,21 @@ def _duplicate(
     )
 
 
-def open_store(url: str, *, migrate: bool = True) -> CentralStore:
+def open_store(url: str, *, migrate: bool = True, wait_s: float = WAIT_S) -> CentralStore:
     """Open the central store named by ``url`` and bring its schema up to date.
 
     ``postgresql://...`` (or ``postgres://``) is PostgreSQL; ``sqlite:///path``, or a plain
-    path, is a SQLite file.
+    path, is a SQLite file. ``wait_s``: how long a call waits for a pooled connection or for
+    its turn to write before it fails with :class:`StoreError` (the API answers 503).
 
     Raises:
         StoreError: the database cannot be reached.
     """
     if url.startswith(("postgresql://", "postgres://")):
-        engine: SqliteEngine | PostgresEngine = PostgresEngine(url)
+        engine: SqliteEngine | PostgresEngine = PostgresEngine(url, wait_s=wait_s)
     else:
         path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-        engine = SqliteEngine(Path(path).expanduser())
+        engine = SqliteEngine(Path(path).expanduser(), wait_s=wait_s)
     store = CentralStore(engine)
     if migrate:
         try:
