@@ -28,6 +28,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -396,6 +397,7 @@ def main() -> None:
             args.json.write_text(json.dumps(figures, indent=2))
     finally:
         pg.stop()
+        shutil.rmtree(work, ignore_errors=True)  # a full run leaves over 500 MB of databases
 
 
 if __name__ == "__main__":
