@@ -18,10 +18,11 @@ class SignInScreen(ScanScreen):
     TITLE_TEXT = "sign in"
 
     def compose_body(self) -> ComposeResult:
-        """A short explanation, and the help hint."""
+        """A short explanation under the prompt (which asks for the badge), and the help hint."""
         hint = Text.assemble(
-            ("Scan your badge", "bold"),
-            " to sign in, or type your operator ID (e.g. OP-0001) and press Enter.\n\n",
+            "Or type your ",
+            ("operator ID", "bold"),
+            " (e.g. OP-0001) and press Enter.\n\n",
             "Every put-back you confirm is recorded under your name, on this terminal.\n",
             "Press F1 for help",
             (" and the demo codes." if self.putback.demo else "."),
