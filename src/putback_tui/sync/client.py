@@ -115,9 +115,17 @@ class SyncClient:
         return response
 
     def _parse(self, model: type[M], response: httpx.Response) -> M:
+        # Fields this terminal does not know are ignored: a central store upgraded before its
+        # terminals may add to its answers within a protocol version (see sync/wire.py).
         try:
-            return model.model_validate_json(response.content)
+            return model.model_validate_json(response.content, extra="ignore")
         except ValidationError as exc:
+            version = _version_of(response)
+            if version is not None and version != API_VERSION:
+                raise SyncError(
+                    f"{self.base_url} answers in protocol version {version}; this terminal "
+                    f"speaks version {API_VERSION}: upgrade putback on this terminal"
+                ) from exc
             raise SyncError(f"{self.base_url} gave an answer this terminal cannot read") from exc
 
     def whoami(self) -> ClientInfo:
@@ -206,6 +214,15 @@ class SyncClient:
         """
         params = {"cursor": cursor, "limit": limit}
         return self._call(ChangesPage, "GET", "/changes", params=params)
+
+
+def _version_of(response: httpx.Response) -> object:
+    """The ``version`` an answer says it is in, or None."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("version") if isinstance(body, dict) else None
 
 
 def _detail(response: httpx.Response) -> str:

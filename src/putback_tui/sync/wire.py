@@ -3,6 +3,13 @@
 Every payload is frozen and refuses unknown fields, and carries ``version`` so a central store
 can tell which protocol a terminal speaks; the paths are versioned too (``/v1/...``). Ledger
 entries travel as the domain's own :class:`~putback_tui.domain.entries.Entry`.
+
+How the protocol may change: the central store refuses what it does not know in what it is
+sent, and a terminal ignores fields it does not know in what it is answered. So within one
+version the central store may **add** fields to its answers (it is upgraded first, its
+terminals one by one later), and the meaning of every existing field stays; anything else (a
+field removed or changing meaning, a new required field in what terminals send) is a new
+version, which a terminal of the old one refuses with a message saying to upgrade it.
 """
 
 from __future__ import annotations

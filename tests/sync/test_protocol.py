@@ -1,0 +1,84 @@
+"""A terminal against a newer central store: within protocol version 1 the central store may add
+fields to its answers, which the terminal ignores; an answer in another version is refused
+with a message that says what to do, and nothing is marked sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from putback_tui.central.server import BackgroundServer
+from putback_tui.sync.client import SyncClient
+from tests.central_support import Central, MakeTerminal
+from tests.sync.test_worker import assert_consistent, projections, work, worker_for
+
+Rewrite = Callable[[Any], Any]
+
+
+class RewriteAnswers(httpx.HTTPTransport):
+    """Sends every request to the real central store and rewrites its JSON answers."""
+
+    def __init__(self, rewrite: Rewrite) -> None:
+        super().__init__()
+        self.rewrite = rewrite
+        self.rewritten = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return response
+        body = self.rewrite(json.loads(response.read()))
+        self.rewritten += 1
+        return httpx.Response(response.status_code, json=body, request=request)
+
+
+def with_new_fields(value: Any) -> Any:
+    """``value`` with a field no terminal knows yet added to every object in it."""
+    if isinstance(value, dict):
+        return {**{k: with_new_fields(v) for k, v in value.items()},
+                "added_by_a_later_release": {"note": "ignored by older terminals"}}
+    if isinstance(value, list):
+        return [with_new_fields(v) for v in value]
+    return value
+
+
+def test_answers_with_fields_this_terminal_does_not_know_are_read(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    t = make_terminal()
+    n = work(t)
+    transport = RewriteAnswers(with_new_fields)
+    worker = worker_for(
+        t, server, central,
+        client_factory=lambda url, token: SyncClient(url, token, transport=transport),
+    )
+    state = worker.run_once()
+    worker.stop()
+    assert transport.rewritten >= 3  # whoami, the batches, the changes feed
+    assert (state.online, state.last_error, state.waiting, state.refused) == (True, None, 0, 0)
+    assert len(central.store.recorded("PACK-01")) == n
+    assert projections(t.ledger) == central.store.stock("STORE-01")
+    assert_consistent(t)
+
+
+def test_an_answer_in_another_protocol_version_says_to_upgrade_and_nothing_is_sent(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    t = make_terminal()
+    n = work(t)
+    transport = RewriteAnswers(lambda body: {**body, "version": 2})
+    worker = worker_for(
+        t, server, central,
+        client_factory=lambda url, token: SyncClient(url, token, transport=transport),
+    )
+    state = worker.run_once()
+    worker.stop()
+    assert state.online is False
+    assert state.last_error is not None
+    assert "answers in protocol version 2; this terminal speaks version 1" in state.last_error
+    assert "upgrade putback on this terminal" in state.last_error
+    assert state.waiting == n
