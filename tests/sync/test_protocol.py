@@ -13,7 +13,8 @@ import httpx
 
 from putback_tui.central.server import BackgroundServer
 from putback_tui.sync.client import SyncClient
-from tests.central_support import Central, MakeTerminal
+from putback_tui.sync.worker import SyncState
+from tests.central_support import Central, MakeTerminal, Terminal
 from tests.sync.test_worker import assert_consistent, projections, work, worker_for
 
 Rewrite = Callable[[Any], Any]
@@ -46,18 +47,27 @@ def with_new_fields(value: Any) -> Any:
     return value
 
 
+def one_round(
+    server: BackgroundServer, central: Central, t: Terminal, transport: RewriteAnswers
+) -> SyncState:
+    """One sync round of ``t`` whose answers go through ``transport``."""
+    worker = worker_for(
+        t, server, central,
+        client_factory=lambda url, token: SyncClient(url, token, transport=transport),
+    )
+    try:
+        return worker.run_once()
+    finally:
+        worker.stop()
+
+
 def test_answers_with_fields_this_terminal_does_not_know_are_read(
     server: BackgroundServer, central: Central, make_terminal: MakeTerminal
 ) -> None:
     t = make_terminal()
     n = work(t)
     transport = RewriteAnswers(with_new_fields)
-    worker = worker_for(
-        t, server, central,
-        client_factory=lambda url, token: SyncClient(url, token, transport=transport),
-    )
-    state = worker.run_once()
-    worker.stop()
+    state = one_round(server, central, t, transport)
     assert transport.rewritten >= 3  # whoami, the batches, the changes feed
     assert (state.online, state.last_error, state.waiting, state.refused) == (True, None, 0, 0)
     assert len(central.store.recorded("PACK-01")) == n
@@ -70,13 +80,7 @@ def test_an_answer_in_another_protocol_version_says_to_upgrade_and_nothing_is_se
 ) -> None:
     t = make_terminal()
     n = work(t)
-    transport = RewriteAnswers(lambda body: {**body, "version": 2})
-    worker = worker_for(
-        t, server, central,
-        client_factory=lambda url, token: SyncClient(url, token, transport=transport),
-    )
-    state = worker.run_once()
-    worker.stop()
+    state = one_round(server, central, t, RewriteAnswers(lambda body: {**body, "version": 2}))
     assert state.online is False
     assert state.last_error is not None
     assert "answers in protocol version 2; this terminal speaks version 1" in state.last_error
