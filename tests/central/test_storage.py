@@ -144,7 +144,7 @@ def test_changes_feed_pages_add_up_to_everything_and_is_incremental(central: Cen
     client = _client(central)
     whole = central.store.changes(client, 0, 1000)
     assert not whole.has_more
-    assert len(whole.orders) == 7
+    assert len(whole.orders) == 8
     assert len(whole.locations) == 8
     assert {p.sku for p in whole.products} >= {"MUG-WHT", "TSHIRT-BLK-M"}
     cursor, seen = 0, 0

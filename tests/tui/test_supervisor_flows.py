@@ -8,14 +8,11 @@ operator's own Enter comes a second after the last key (the stepping clock), as 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import pytest
 from textual.pilot import Pilot
 
 from putback_tui.config import Settings
 from putback_tui.domain.entries import EntryKind
-from putback_tui.domain.models import Order, OrderLine, OrderStatus, Permission, RejectReason
+from putback_tui.domain.models import OrderStatus, Permission, RejectReason
 from putback_tui.ledger import Ledger
 from putback_tui.ledger.sync import Answer, record_answers
 from putback_tui.station import Station
@@ -73,25 +70,6 @@ def kinds(ledger: Ledger) -> list[EntryKind]:
 
 def refusals(ledger: Ledger) -> list[str | None]:
     return [e.details.permission for e in ledger.entries() if e.kind is EntryKind.REFUSAL]
-
-
-D1008 = Order(
-    order_id="D-1008",
-    facility="STORE-01",
-    status=OrderStatus.IN_PROGRESS,
-    status_changed_at=datetime(2026, 11, 20, 13, 30, tzinfo=UTC),
-    lines=(
-        OrderLine(line_no=1, sku="MUG-WHT", quantity=2, picked=1, pick_location="A-01-02"),
-        OrderLine(line_no=2, sku="SOCKS-3PK", quantity=1, picked=0),
-    ),
-)
-"""An in-progress order, partly picked (added to the demo data for the cancel flows)."""
-
-
-@pytest.fixture
-def with_d1008(demo_ledger: Ledger) -> None:
-    with demo_ledger.write() as tx:
-        tx.upsert_orders([D1008])
 
 
 # -- reject an item ----------------------------------------------------------------------------
@@ -231,7 +209,7 @@ async def test_supervisor_cancels_an_order_with_nothing_picked(
 
 
 async def test_cancel_refused_when_something_is_picked(
-    app: PutbackApp, demo_ledger: Ledger, with_d1008: None
+    app: PutbackApp, demo_ledger: Ledger
 ):
     async with app.run_test(size=(100, 30)) as pilot:
         await sign_in(pilot, "SV-0001")
@@ -246,7 +224,7 @@ async def test_cancel_refused_when_something_is_picked(
 
 
 async def test_force_cancel_releases_at_once_and_goes_straight_to_put_back(
-    app: PutbackApp, demo_ledger: Ledger, with_d1008: None
+    app: PutbackApp, demo_ledger: Ledger
 ):
     async with app.run_test(size=(100, 30)) as pilot:
         await sign_in(pilot, "SV-0001")
@@ -276,17 +254,24 @@ async def test_force_cancel_releases_at_once_and_goes_straight_to_put_back(
 # -- supervisor menu: bulk reject --------------------------------------------------------------
 
 
-async def test_bulk_reject_open_orders_states_the_counts(app: PutbackApp, demo_ledger: Ledger):
+async def test_bulk_reject_states_the_counts_then_finds_nothing_left(
+    app: PutbackApp, demo_ledger: Ledger
+):
     async with app.run_test(size=(100, 30)) as pilot:
         await sign_in(pilot, "SV-0001")
         await key(pilot, "f2")
         assert isinstance(app.screen, SupervisorScreen)
-        await scan(pilot, "2")
+        await scan(pilot, "2")  # in progress: D-1008, 1 of 2 mugs picked, 1 pair of socks
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Bulk reject 1 in-progress order?" in screen_text(app)
+        assert "1 order, 2 units not" in screen_text(app)  # "yet picked" wraps in the dialog
+        await own_enter(pilot)
         assert result(app) == (
-            Tone.NOTICE,
-            "No in-progress orders at STORE-01: nothing to bulk reject.",
+            Tone.DONE,
+            "Bulk rejected 1 in-progress order: 2 units released, re-route requested from the "
+            "central store.",
         )
-        await scan(pilot, "1")
+        await scan(pilot, "1")  # open: D-1005, 2 T-shirts
         assert isinstance(app.screen, ConfirmDialog)
         assert "Bulk reject 1 open order?" in screen_text(app)
         assert "1 order, 2 units not yet" in screen_text(app)
@@ -297,9 +282,18 @@ async def test_bulk_reject_open_orders_states_the_counts(app: PutbackApp, demo_l
             "Bulk rejected 1 open order: 2 units released, re-route requested from the central "
             "store.",
         )
-    assert kinds(demo_ledger) == [EntryKind.BULK_REJECT]
+        await scan(pilot, "1")
+        assert result(app) == (
+            Tone.NOTICE,
+            "No open orders at STORE-01: nothing to bulk reject.",
+        )
+    assert kinds(demo_ledger) == [EntryKind.BULK_REJECT, EntryKind.BULK_REJECT]
     assert demo_ledger.order("D-1005").status is OrderStatus.REJECTED  # type: ignore[union-attr]
+    assert demo_ledger.order("D-1008").status is OrderStatus.REJECTED  # type: ignore[union-attr]
     assert stock_of(demo_ledger, "TSHIRT-BLK-M") == ({"A-01-01": 10}, 8)
+    # The picked mug waits for its put-back; the unpicked one and the socks are available again.
+    assert stock_of(demo_ledger, "MUG-WHT") == ({"A-01-02": 5}, 4)
+    assert stock_of(demo_ledger, "SOCKS-3PK") == ({"A-02-01": 8}, 9)
 
 
 async def test_bulk_reject_by_an_operator_is_refused_before_any_question(

@@ -12,7 +12,7 @@ from putback_tui.ledger import Ledger, store
 from putback_tui.tui.app import PutbackApp
 
 from .conftest import FROZEN, scan, settle
-from .test_supervisor_flows import D1008, refused_put_back
+from .test_supervisor_flows import refused_put_back
 
 SIZES = [pytest.param((100, 30), id="100x30"), pytest.param((80, 24), id="80x24")]
 BOTTLE = "96385074"
@@ -99,13 +99,11 @@ class TestLiveOrderActions:
         assert snap_compare(app, terminal_size=size, run_before=run)
 
     @pytest.mark.parametrize("size", SIZES)
-    def test_force_cancel_confirm(self, snap_compare, app: PutbackApp, demo_ledger: Ledger, size):
+    def test_force_cancel_confirm(self, snap_compare, app: PutbackApp, size):
         """You should see "Force cancel order D-1008?": "2 units not yet picked go back to
         available stock at once", "1 unit already picked must be put back: the put-back starts
         right away", and a red "Force cancel" button focused.
         """
-        with demo_ledger.write() as tx:
-            tx.upsert_orders([D1008])
         run = steps("SV-0001", "D-1008", "key:f5")
         assert snap_compare(app, terminal_size=size, run_before=run)
 
