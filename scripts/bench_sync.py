@@ -54,7 +54,7 @@ from putback_tui.domain.models import LineChange, Order, OrderLine, OrderStatus,
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
 from putback_tui.sync.client import SyncClient
-from putback_tui.sync.wire import ClientKind
+from putback_tui.sync.wire import ClientKind, batch_json
 from putback_tui.sync.worker import SyncWorker
 
 SKUS = [f"SKU-{i:04d}" for i in range(200)]
@@ -201,7 +201,7 @@ def _ladder(
     rates: dict[str, float] = {}
 
     def fresh(name: str) -> CentralStore:
-        store = open_store(new_db(f"{name}"))
+        store = open_store(new_db(name))
         setup_reference(store, "F1")
         store.add_client("T1", ClientKind.TERMINAL, "F1")
         return store
@@ -210,12 +210,10 @@ def _ladder(
     backlog(ledger_path, n)
     ledger = Ledger(ledger_path)
     texts: list[str] = []
-    with ledger.read() as tx:
+    with ledger.read() as tx:  # the batch bodies the sync worker would send
         after = 0
-        while out := book.outgoing(tx, after, batch):
-            if not out.seqs:
-                break
-            texts.append('{"version":1,"entries":[' + ",".join(out.entries_json) + "]}")
+        while (out := book.outgoing(tx, after, batch)).seqs:
+            texts.append(batch_json(out.entries_json))
             after = out.seqs[-1]
     ledger.close()
 

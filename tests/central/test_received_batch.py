@@ -9,7 +9,7 @@ import pytest
 from putback_tui.central.app import split_batch
 from putback_tui.domain.entries import Entry
 from putback_tui.ledger import sync as book
-from putback_tui.sync.wire import EntryBatch
+from putback_tui.sync.wire import EntryBatch, batch_json
 from tests.central_support import Central, MakeTerminal, Terminal
 
 
@@ -26,9 +26,7 @@ def _as_sent(t: Terminal) -> tuple[str, tuple[str, ...]]:
     """The body the sync worker sends, and each entry's JSON in it (as SQLite writes it)."""
     with t.ledger.read() as tx:
         outgoing = book.unsent_json(tx, 100)
-    return '{"version":1,"entries":[' + ",".join(outgoing.entries_json) + "]}", (
-        outgoing.entries_json
-    )
+    return batch_json(outgoing.entries_json), outgoing.entries_json
 
 
 def test_the_sync_workers_batch_is_split_into_the_entries_as_sent(

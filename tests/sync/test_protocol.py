@@ -15,7 +15,7 @@ from putback_tui.central.server import BackgroundServer
 from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncState
 from tests.central_support import Central, MakeTerminal, Terminal
-from tests.sync.test_worker import assert_consistent, projections, work, worker_for
+from tests.sync.test_worker import assert_synced, work, worker_for
 
 Rewrite = Callable[[Any], Any]
 
@@ -70,9 +70,7 @@ def test_answers_with_fields_this_terminal_does_not_know_are_read(
     state = one_round(server, central, t, transport)
     assert transport.rewritten >= 3  # whoami, the batches, the changes feed
     assert (state.online, state.last_error, state.waiting, state.refused) == (True, None, 0, 0)
-    assert len(central.store.recorded("PACK-01")) == n
-    assert projections(t.ledger) == central.store.stock("STORE-01")
-    assert_consistent(t)
+    assert_synced(t, central, n)
 
 
 def test_an_answer_in_another_protocol_version_says_to_upgrade_and_nothing_is_sent(

@@ -34,6 +34,13 @@ def assert_consistent(t: Terminal) -> None:
     assert projections(t.ledger) == t.ledger.rebuild_stock()
 
 
+def assert_synced(t: Terminal, central: Central, n: int) -> None:
+    """Each of the terminal's n entries is recorded once, and both sides agree on stock."""
+    assert len(central.store.recorded(t.settings.terminal.id)) == n
+    assert projections(t.ledger) == central.store.stock(t.settings.terminal.facility)
+    assert_consistent(t)
+
+
 def work(t: Terminal) -> int:
     """An operator's morning: a release and three put-backs. Returns the entries made."""
     t.station.open_order("D-1001")
@@ -76,9 +83,7 @@ def test_a_round_sends_in_batches_and_pulls_central_stock(
     assert state.last_success is not None
     batches = [s.waiting for s in states[:-1]]  # one state per batch of 2, then the round's
     assert batches == [max(n - 2 * i, 0) for i in range(1, (n + 1) // 2 + 1)]
-    assert len(central.store.recorded("PACK-01")) == n
-    assert projections(t.ledger) == central.store.stock("STORE-01")
-    assert_consistent(t)
+    assert_synced(t, central, n)
 
 
 def test_central_store_down_the_operator_works_on_and_the_backlog_drains(
@@ -98,9 +103,7 @@ def test_central_store_down_the_operator_works_on_and_the_backlog_drains(
     server.start()
     wait_for(lambda: worker.state.waiting == 0 and worker.state.online)
     worker.stop()
-    assert len(central.store.recorded("PACK-01")) == n
-    assert projections(t.ledger) == central.store.stock("STORE-01")
-    assert_consistent(t)
+    assert_synced(t, central, n)
 
 
 class DropFirstAnswer(httpx.HTTPTransport):

@@ -165,7 +165,8 @@ class ReceivedBatch:
     store keeps it as the entry's body); None when the body was validated as a whole."""
 
 
-_BATCH_OPENINGS = ('{"version":1,"entries":[', '{"entries":[')
+_BATCH_OPENINGS = (f'{{"version":{API_VERSION},"entries":[', '{"entries":[')
+"""How a batch in ``sync.wire.batch_json``'s shape opens (``version`` may be left out)."""
 _BATCH_CLOSING = "]}"
 _validate_entry = Entry.__pydantic_validator__.validate_json
 

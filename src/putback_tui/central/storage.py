@@ -155,9 +155,7 @@ class _Pool(Generic[C]):
 
     @contextmanager
     def get(self) -> Iterator[C]:
-        if not self._slots.acquire(timeout=self._wait_s):
-            raise StoreError(f"every database connection stayed busy for {self._wait_s:g} s")
-        try:
+        with _held(self._slots, self._wait_s, "every database connection stayed busy"):
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
@@ -169,8 +167,6 @@ class _Pool(Generic[C]):
                 self._close(conn)
                 raise
             self._idle.put(conn)
-        finally:
-            self._slots.release()
 
     def close(self) -> None:
         while True:
@@ -195,14 +191,19 @@ class _WriterTurn:
         self._lock = threading.Lock()
         self._wait_s = wait_s
 
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=self._wait_s):
-            raise StoreError(f"another write kept the database busy for {self._wait_s:g} s")
-        try:
-            yield
-        finally:
-            self._lock.release()
+    def turn(self) -> AbstractContextManager[None]:
+        return _held(self._lock, self._wait_s, "another write kept the database busy")
+
+
+@contextmanager
+def _held(lock: threading.Lock | threading.Semaphore, wait_s: float, busy: str) -> Iterator[None]:
+    """Hold ``lock`` for the block; after ``wait_s`` without it, StoreError("{busy} for N s")."""
+    if not lock.acquire(timeout=wait_s):
+        raise StoreError(f"{busy} for {wait_s:g} s")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class _SqliteTx:

@@ -22,6 +22,7 @@ from putback_tui.sync.wire import (
     ClientInfo,
     EntryBatch,
     OwnEntriesPage,
+    batch_json,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -191,8 +192,7 @@ class SyncClient:
         Raises:
             CentralUnavailable, CentralRefused, SyncError.
         """
-        body = f'{{"version":{API_VERSION},"entries":[{",".join(entries_json)}]}}'
-        return self._push_body(body, entry_ids)
+        return self._push_body(batch_json(entries_json), entry_ids)
 
     def _push_body(self, body: str, entry_ids: Sequence[str]) -> BatchResult:
         result = self._call(

@@ -14,6 +14,7 @@ version, which a terminal of the old one refuses with a message saying to upgrad
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Literal
 
@@ -46,6 +47,15 @@ class EntryBatch(Frozen):
 
     version: Version = 1
     entries: tuple[Entry, ...] = Field(min_length=1, max_length=MAX_BATCH_ENTRIES)
+
+
+def batch_json(entries_json: Sequence[str]) -> str:
+    """An :class:`EntryBatch` as terminals send it, from each entry's JSON, in order.
+
+    The plain shape the central store reads entry by entry (``split_batch`` in the central
+    store's API): no spaces between entries.
+    """
+    return f'{{"version":{API_VERSION},"entries":[{",".join(entries_json)}]}}'
 
 
 class Outcome(StrEnum):
