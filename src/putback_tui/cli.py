@@ -20,6 +20,7 @@ from putback_tui.config import (
     Paths,
     Settings,
     load_settings,
+    path_problems,
     reference,
     resolve_paths,
     save_settings,
@@ -37,11 +38,36 @@ class Context:
     """What every subcommand gets: where the files are and the validated settings."""
 
     paths: Paths
+    home: Path | None = None
+    config_file: Path | None = None
 
-    def settings(self) -> Settings:
-        """Load the settings (and start the log file), or exit with the configuration error."""
+    def relocate(self, *, home: Path | None = None, config_file: Path | None = None) -> None:
+        """Apply ``--home`` / ``--config`` given after the sub-command (they win)."""
+        self.home = home or self.home
+        self.config_file = config_file or self.config_file
+        self.paths = resolve_paths(self.home, self.config_file)
+
+    def check_files(self) -> None:
+        """Refuse to go on where another user could swap this terminal's files.
+
+        Raises:
+            click.ClickException: the first problem, with its fix.
+        """
+        problems = path_problems(self.paths)
+        if problems:
+            more = f" ({len(problems) - 1} more: `putback doctor` lists them)" * bool(problems[1:])
+            raise click.ClickException(f"Refusing to go on: {problems[0]}{more}")
+
+    def settings(self, *, must_exist: bool | None = None) -> Settings:
+        """Load the settings (and start the log file), or exit with the configuration error.
+
+        Args:
+            must_exist: a missing file is an error; by default when the file was named.
+        """
+        self.check_files()
+        required = self.paths.config_named if must_exist is None else must_exist
         try:
-            settings = load_settings(self.paths.config_file)
+            settings = load_settings(self.paths.config_file, must_exist=required)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
         token = settings.sync.token
@@ -50,6 +76,7 @@ class Context:
 
     def ledger(self, *, create: bool = False) -> Ledger:
         """Open the local ledger, or exit with a clear message."""
+        self.check_files()
         try:
             return Ledger(self.paths.db_path, create=create)
         except LedgerError as exc:
@@ -80,7 +107,7 @@ def cli(ctx: click.Context, home: Path | None, config_file: Path | None) -> None
 
     With no command, starts the terminal app.
     """
-    ctx.obj = Context(resolve_paths(home, config_file))
+    ctx.obj = Context(resolve_paths(home, config_file), home, config_file)
     if ctx.invoked_subcommand is None:
         ctx.invoke(run_app)
 
@@ -116,7 +143,8 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
     dataset = Dataset(data_dir or DEMO_DIR)
     try:
         info = dataset.info
-        settings = context.settings()
+        # A --config file that does not exist yet is what init is for: it writes it.
+        settings = context.settings(must_exist=False)
         if not context.paths.config_file.exists():
             settings = settings.model_copy(
                 update={
@@ -128,10 +156,12 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
             save_settings(context.paths.config_file, settings)
         facility = settings.terminal.facility
         ledger = context.ledger(create=True)
-        counts = load_dataset(ledger, dataset, facility)
-    except (DatasetError, LedgerError) as exc:
+        try:
+            counts = load_dataset(ledger, dataset, facility, roles=settings.roles.keys())
+        finally:
+            ledger.close()
+    except (ConfigError, DatasetError, LedgerError) as exc:
         raise click.ClickException(str(exc)) from exc
-    ledger.close()
     click.echo(
         f"Loaded {info.name} for {facility} into {context.paths.db_path}: "
         + ", ".join(f"{n} {what}" for what, n in counts.items())
