@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -276,31 +275,22 @@ def backup(context: Context, dest: Path) -> None:
 def restore(context: Context, source: Path) -> None:
     """Make SOURCE (a backup) this terminal's local database.
 
-    A database already in place is kept beside it, renamed, never overwritten. Entries the
-    central store applied already are answered as duplicates when they are sent again.
+    A database already in place is kept beside it under a new name, never overwritten; SOURCE
+    itself is never changed (a copy is checked and put in place). Refused while the app or
+    the sync service has the database open. Entries the central store applied already are
+    answered as duplicates when they are sent again.
     """
-    try:
-        checked = Ledger(source, create=False)
-        problems = checked.check()
-        checked.close()
-    except LedgerError as exc:
-        raise click.ClickException(f"{source} cannot be restored: {exc}") from exc
-    if problems:
-        raise click.ClickException(f"{source} is damaged: {problems[0]}")
+    from putback_tui.ledger.restore import restore as restore_ledger
+
+    context.check_files()
     db = context.paths.db_path
-    db.parent.mkdir(parents=True, exist_ok=True)
-    if db.exists():
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = db.with_name(f"{db.name}.replaced-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            old = Path(str(db) + suffix)
-            if old.exists():
-                old.rename(Path(str(aside) + suffix))
-        click.echo(f"Kept the previous database as {aside}.")
-    partial = db.with_name(db.name + ".partial")
-    shutil.copyfile(source, partial)
-    os.replace(partial, db)
-    click.echo(f"Restored {source} to {db}.")
+    try:
+        done = restore_ledger(source, db)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if done.kept is not None:
+        click.echo(f"Kept the previous database as {done.kept}.")
+    click.echo(f"Restored {source} to {db}: {done.entries} entries.")
 
 
 @cli.command()
@@ -403,13 +393,55 @@ def _echo_json(data: Any) -> None:
 
 
 def _configured_scanners() -> list[ScannerSettings]:
-    try:
-        return load_settings(resolve_paths().config_file).scanners
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    # The root group's Context: --home / --config apply here as everywhere.
+    context = click.get_current_context().find_object(Context)
+    if context is None:
+        return Context(resolve_paths()).settings().scanners
+    return context.settings().scanners
 
 
 cli.add_command(make_scanners_group(_configured_scanners))
+
+
+def _relocate(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    context = ctx.find_object(Context)
+    if value is None or context is None:
+        return
+    if param.name == "home":
+        context.relocate(home=value)
+    else:
+        context.relocate(config_file=value)
+
+
+def _accept_location_options(group: click.Group, skip: tuple[str, ...] = ()) -> None:
+    """Let every terminal command take ``--home`` / ``--config`` after its name too.
+
+    ``putback stock --home DIR`` then means what ``putback --home DIR stock`` does (given after
+    the command, they win). The central store's commands keep theirs (``--db``): they use no
+    terminal home.
+    """
+    for name, command in group.commands.items():
+        if name in skip:
+            continue
+        if isinstance(command, click.Group):
+            _accept_location_options(command)
+            continue
+        command.params += [
+            click.Option(
+                ["--home"],
+                type=click.Path(file_okay=False, path_type=Path),
+                expose_value=False,
+                callback=_relocate,
+                help="Keep config, data and logs under this directory (as before the command).",
+            ),
+            click.Option(
+                ["--config"],
+                type=click.Path(dir_okay=False, path_type=Path),
+                expose_value=False,
+                callback=_relocate,
+                help="Use this configuration file (as before the command).",
+            ),
+        ]
 
 
 def main() -> None:
@@ -424,6 +456,7 @@ from putback_tui.sync.cli import connect, sync  # noqa: E402
 
 for _command in (barcode, central, sync, connect):
     cli.add_command(_command)
+_accept_location_options(cli, skip=("central",))
 
 
 if __name__ == "__main__":

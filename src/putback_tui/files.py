@@ -151,6 +151,46 @@ def copy_into(source: Path, dest: Path) -> None:
         os.fsync(out.fileno())
 
 
+def open_by(
+    paths: Iterable[Path], proc_dir: Path = Path("/proc"), *, own_pid: int | None = None
+) -> list[tuple[int, str]]:
+    """Processes (that this user may see) with any of ``paths`` open: (pid, command line).
+
+    Read from ``/proc/PID/fd``; this process (``own_pid``, default ours) is left out.
+    """
+    targets = {os.path.realpath(p) for p in paths}
+    me = own_pid if own_pid is not None else os.getpid()
+    found = []
+    try:
+        pids = [p for p in proc_dir.iterdir() if p.name.isdigit()]
+    except OSError:
+        return []
+    for pid_dir in pids:
+        pid = int(pid_dir.name)
+        if pid == me:
+            continue
+        try:
+            fds = list((pid_dir / "fd").iterdir())
+        except OSError:
+            continue  # another user's process, or gone
+        if not any(_link_target(fd) in targets for fd in fds):
+            continue
+        try:
+            raw = (pid_dir / "cmdline").read_bytes()
+            command = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
+            command = ""
+        found.append((pid, command or f"pid {pid}"))
+    return found
+
+
+def _link_target(fd: Path) -> str | None:
+    try:
+        return os.readlink(fd)  # /proc's fd links hold the absolute, resolved path
+    except OSError:
+        return None
+
+
 # -- who controls a path ------------------------------------------------------------------------
 
 
