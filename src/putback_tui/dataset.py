@@ -462,9 +462,9 @@ def _int(text: str, field: str, *, low: int = 0) -> int:
     if not digits:
         raise ValueError(f"{field}: empty; give a whole number")
     if not digits.lstrip("+-").isascii() or not digits.lstrip("+-").isdigit():
-        raise ValueError(f"{field}: {shown(text, 20)!r} is not a whole number")
+        raise ValueError(f"{field}: {shown(text, 40)!r} is not a whole number")
     if len(digits.lstrip("+-0")) > len(str(MAX_COUNT)):
-        raise ValueError(f"{field}: {shown(text, 20)} is too large (at most {MAX_COUNT:,})")
+        raise ValueError(f"{field}: {shown(text, 40)} is too large (at most {MAX_COUNT:,})")
     value = int(digits)
     if value < low:
         what = "negative" if value < 0 else f"below {low}"
