@@ -189,7 +189,9 @@ def stock(context: Context, sku: str | None, as_json: bool) -> None:
         )
         return
     if sku and not qoh and not atp:
-        raise click.ClickException(f"No stock recorded for {sku}.")
+        raise click.ClickException(
+            f"No stock recorded for {sku}: check the SKU (`putback stock` lists every one)."
+        )
     click.echo(f"{'SKU':<20} {'LOCATION':<12} {'QOH':>6}")
     for s, loc, n in qoh:
         click.echo(f"{s:<20} {loc:<12} {n:>6}")

@@ -197,7 +197,10 @@ def load_settings(path: Path, *, must_exist: bool = False) -> Settings:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
         )
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(
+            f"{path}: {problems}. Correct it in the file; `putback config reference` lists "
+            "every setting with its type and default."
+        ) from exc
 
 
 def settings_to_toml(settings: Settings, *, reveal_secrets: bool = False) -> str:

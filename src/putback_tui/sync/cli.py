@@ -62,7 +62,11 @@ def sync(once: bool) -> None:
             state = worker.run_once()
             if state.last_error:
                 # A failure goes to stderr like every other error; the entries stay queued.
-                click.echo(f"Error: {_describe(state)}", err=True)
+                click.echo(
+                    f"Error: {_describe(state)}. The entries stay queued; `putback doctor` "
+                    "checks the central store's address and token.",
+                    err=True,
+                )
                 raise click.exceptions.Exit(1)
             click.echo(_describe(state))
             return
@@ -104,12 +108,14 @@ def connect(url: str, token: str) -> None:
     terminal = settings.terminal
     if who.kind is not ClientKind.TERMINAL:
         raise click.ClickException(
-            f"That token belongs to {who.kind.value} {who.name}, not a terminal."
+            f"That token belongs to {who.kind.value} {who.name}, not a terminal: use the token "
+            "'putback central add-terminal' printed for this terminal; nothing was changed."
         )
     if (who.name, who.facility) != (terminal.id, terminal.facility):
         raise click.ClickException(
             f"That token is for terminal {who.name} at {who.facility}, but this terminal is "
-            f"{terminal.id} at {terminal.facility}; nothing was changed."
+            f"{terminal.id} at {terminal.facility}: use this terminal's token, or correct "
+            "[terminal] in the configuration; nothing was changed."
         )
     updated = settings.model_copy(
         update={"sync": settings.sync.model_copy(update={"url": url, "token": SecretStr(token)})}
