@@ -101,6 +101,8 @@ class Dataset:
             DatasetError: missing or invalid ``dataset.json``.
         """
         path = self.root / "dataset.json"
+        if not path.exists():
+            raise DatasetError(f"{path}: missing; is {self.root} a putback data set?")
         try:
             return DatasetInfo.model_validate(read_json(path))
         except ValidationError as exc:
