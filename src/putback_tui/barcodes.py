@@ -338,7 +338,10 @@ def _compiled(pattern: str) -> Any:
 
 
 def _full_match(pattern: str, text: str) -> bool:
-    return _compiled(pattern).fullmatch(text) is not None
+    try:
+        return _compiled(pattern).fullmatch(text) is not None
+    except UnicodeEncodeError:  # a lone surrogate: RE2 reads UTF-8, and no code holds one
+        return False
 
 
 def _unreadable_character(text: str, *, allow_gs: bool) -> str | None:
