@@ -87,8 +87,16 @@ def serve(db_url: str, host: str, port: int, workers: int) -> None:
 
 @central.command("import")
 @db_option
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="NAME",
+    help="A role operators may have besides operator and supervisor (the sites' [roles]); "
+    "repeat for more.",
+)
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-def import_cmd(db_url: str, path: Path) -> None:
+def import_cmd(db_url: str, roles: tuple[str, ...], path: Path) -> None:
     """Load orders, products, locations, operators and stock from PATH.
 
     PATH is a data-set directory of CSV files (like data/demo) or a JSON document with lists
@@ -97,10 +105,11 @@ def import_cmd(db_url: str, path: Path) -> None:
     """
     from putback_tui.central.imports import import_path
     from putback_tui.dataset import DatasetError
+    from putback_tui.domain.permissions import DEFAULT_ROLES
 
     with _store(db_url) as store:
         try:
-            counts = import_path(store, path)
+            counts = import_path(store, path, roles=[*DEFAULT_ROLES, *roles])
         except DatasetError as exc:
             raise click.ClickException(f"{exc}; nothing was imported") from exc
     click.echo("Imported " + ", ".join(f"{n} {what}" for what, n in counts.items()))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import TypeAdapter
 from sqlite_utils import Database
 
+from putback_tui import files
 from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
 from putback_tui.domain.models import (
     LineChange,
@@ -143,38 +144,56 @@ class Ledger:
     def backup(self, dest: Path) -> int:
         """Write a consistent copy of the ledger to ``dest`` while others keep writing.
 
-        Uses SQLite's online backup from a separate read connection, into ``dest.partial``
-        that is synced and then renamed, so ``dest`` is either absent or complete.
+        Uses SQLite's online backup from a separate read connection into a file in a fresh
+        owner-only directory beside ``dest`` (see ``putback_tui.files``), which is synced and
+        then linked to ``dest``: ``dest`` is either absent or complete, never overwritten, and
+        no file we did not make (a ``dest.partial``, a planted link) is touched.
 
         Returns:
             The number of entries in the copy.
 
         Raises:
-            LedgerError: ``dest`` exists already (never overwritten), or the copy failed.
+            LedgerError: ``dest`` exists already (never overwritten), its directory is missing
+                or not writable, or the copy failed; the message says which.
         """
-        if dest.exists():
+        directory = dest.parent
+        if not directory.is_dir():
+            raise LedgerError(
+                f"Cannot back up to {dest}: the directory {directory} does not exist. Create it "
+                f"(`mkdir -p {directory}`) or choose another place; nothing was written."
+            )
+        if os.path.lexists(dest):
             raise LedgerError(f"{dest} exists already: choose a new file name.")
-        partial = dest.with_name(dest.name + ".partial")
-        source = sqlite3.connect(self.path, timeout=5.0)
         try:
-            target = sqlite3.connect(partial)
-            try:
-                source.backup(target)
-                target.execute("PRAGMA journal_mode=DELETE")
-                (entries,) = target.execute("SELECT count(*) FROM entries").fetchone()
-            finally:
-                target.close()
-            with partial.open("rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(partial, dest)
+            with files.private_directory(directory) as private:
+                partial = private / dest.name
+                source = sqlite3.connect(self.path, timeout=5.0)
+                try:
+                    target = sqlite3.connect(partial)
+                    try:
+                        source.backup(target)
+                        target.execute("PRAGMA journal_mode=DELETE")
+                        (entries,) = target.execute("SELECT count(*) FROM entries").fetchone()
+                    finally:
+                        target.close()
+                finally:
+                    source.close()
+                with partial.open("rb+") as f:
+                    os.fsync(f.fileno())
+                files.place_new(partial, dest)
+        except FileExistsError as exc:
+            raise LedgerError(f"{dest} exists already: choose a new file name.") from exc
+        except PermissionError as exc:
+            raise LedgerError(
+                f"Cannot back up to {dest}: this user may not write in {directory}. Choose a "
+                "directory you can write; nothing was written."
+            ) from exc
         except sqlite3.Error as exc:
-            partial.unlink(missing_ok=True)
-            raise LedgerError(f"Backup to {dest} failed: {exc}") from exc
+            raise LedgerError(f"Backup to {dest} failed: {exc}; nothing was written.") from exc
         except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise LedgerError(f"Backup to {dest} failed: {exc.strerror}") from exc
-        finally:
-            source.close()
+            raise LedgerError(
+                f"Backup to {dest} failed: {exc.strerror or exc}; nothing was written."
+            ) from exc
         return int(entries)
 
     def check(self) -> list[str]:
