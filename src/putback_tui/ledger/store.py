@@ -680,7 +680,7 @@ class Transaction:
         order = self.order(order_id)
         if order is None:
             return
-        done = order.status.is_exception and order.reconciled
+        done = order.cleared
         if done:
             self.conn.execute(
                 "INSERT INTO order_state (order_id, reconciled_at, reconciled_by, "

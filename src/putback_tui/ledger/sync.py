@@ -25,8 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.entries import Entry
-from putback_tui.domain.models import Location, Operator, Order, Product, now_utc
+from putback_tui.domain.models import Location, Operator, Order, Product, StockChange, now_utc
 from putback_tui.ledger.store import (
     _ENTRY_COLUMNS,
     _ENTRY_JSON,
@@ -317,14 +318,15 @@ def rebuilt_stock(
     for (changes_json,) in tx.conn.execute(
         "SELECT changes FROM entries WHERE seq > ? ORDER BY seq", (_meta_int(tx, BASELINE_SEQ),)
     ):
-        for change in json.loads(changes_json):
-            if skus is not None and change["sku"] not in skus:
-                continue
-            if change.get("location") is not None:
-                key = (change["sku"], change["location"])
-                qoh[key] = max(0, qoh.get(key, 0) + change.get("qoh", 0))
-            else:
-                atp[change["sku"]] = max(0, atp.get(change["sku"], 0) + change.get("atp", 0))
+        apply_stock_changes(
+            qoh,
+            atp,
+            (
+                StockChange.model_validate(change)
+                for change in json.loads(changes_json)
+                if skus is None or change["sku"] in skus
+            ),
+        )
     return qoh, atp
 
 
