@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from putback_tui.central.server import BackgroundServer
 from putback_tui.config import SyncSettings
+from putback_tui.domain.models import RejectReason
 from putback_tui.ledger import Ledger
 from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncState, SyncWorker
@@ -306,3 +307,27 @@ def test_an_order_another_terminal_reconciled_says_who_where_and_when(
     assert done.at == done_here.at
     view = second.station.open_order("D-1002")
     assert f"reconciled by {done.operator} at PACK-01" in view.message
+
+
+def test_an_entry_the_central_store_derives_differently_leaves_the_terminal_equal_to_it(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    """A NOT IN STOCK reject zeroes every location the central store knows of, not only those
+    the terminal knew: after its next round the terminal shows the central store's figures.
+    """
+    first, second = make_terminal("PACK-01"), make_terminal("PACK-02")
+    second.station.open_order("D-1002")
+    second.station.put_back("D-1002", 1, "TSHIRT-BLK-M", "B-01-01")  # a new place for it
+    worker_for(second, server, central).run_once()
+    first.station.reject("D-1005", 1, RejectReason.NOT_IN_STOCK, 1)
+    result = worker_for(first, server, central).run_once()
+    assert result.refused == 0
+    qoh, atp = central.store.stock("STORE-01")
+    assert qoh[("TSHIRT-BLK-M", "B-01-01")] == 0
+    mine = {(s, loc): n for s, loc, n in first.ledger.stock()[0] if s == "TSHIRT-BLK-M"}
+    assert mine == {k: v for k, v in qoh.items() if k[0] == "TSHIRT-BLK-M"}
+    assert dict(first.ledger.stock()[1])["TSHIRT-BLK-M"] == atp["TSHIRT-BLK-M"] == 0
+    assert first.ledger.stock()
+    assert first.ledger.rebuild_stock()[0] == {
+        (s, loc): n for s, loc, n in first.ledger.stock()[0]
+    }

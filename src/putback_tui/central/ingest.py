@@ -16,7 +16,13 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from putback_tui.domain.derive import DerivationState, Limits, apply_stock_changes, derive
-from putback_tui.domain.entries import UNDOABLE_KINDS, Entry, EntryDraft, EntryKind
+from putback_tui.domain.entries import (
+    STATUS_KINDS,
+    UNDOABLE_KINDS,
+    Entry,
+    EntryDraft,
+    EntryKind,
+)
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import (
     LineChange,
@@ -144,7 +150,7 @@ class BatchState(DerivationState):
             self.changed_lines.add((change.order_id, change.line_no))
         for order_id, changes in by_order.items():
             self.orders[order_id] = apply_line_changes(self.orders[order_id], changes)
-        status = draft.details.order_status
+        status = draft.details.order_status if draft.kind in STATUS_KINDS else None
         if status is not None and draft.order_id is not None:
             at = iso_utc(entry.created_at)
             self.status_changes[draft.order_id] = (status.value, at)
@@ -177,9 +183,13 @@ class BatchState(DerivationState):
 
 
 def _as_applied(entry: Entry, draft: EntryDraft) -> Entry:
-    if draft.changes == entry.changes and draft.line_changes == entry.line_changes:
-        return entry
-    return entry.model_copy(update={"changes": draft.changes, "line_changes": draft.line_changes})
+    return entry.model_copy(
+        update={
+            "details": draft.details,
+            "changes": draft.changes,
+            "line_changes": draft.line_changes,
+        }
+    )
 
 
 def effects_json(draft: EntryDraft) -> str:
@@ -336,7 +346,9 @@ def plan_batch(
     return Plan(results, recorded, last_seq)
 
 
-def _not_recorded(entry: Entry, reason: str, code: ResultCode, *, retryable: bool = False) -> EntryResult:
+def _not_recorded(
+    entry: Entry, reason: str, code: ResultCode, *, retryable: bool = False
+) -> EntryResult:
     return EntryResult(
         entry_id=entry.entry_id,
         seq=entry.seq,

@@ -40,7 +40,7 @@ from putback_tui.central.ingest import (
     with_effects,
 )
 from putback_tui.central.schema import MIGRATIONS
-from putback_tui.domain.derive import Limits
+from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 from putback_tui.domain.entries import Entry, EntryKind
 from putback_tui.domain.models import (
     Location,
@@ -476,7 +476,9 @@ class Client:
 class CentralStore:
     """Every read and write of the central store, over either engine."""
 
-    def __init__(self, engine: SqliteEngine | PostgresEngine, limits: Limits = Limits()) -> None:
+    def __init__(
+        self, engine: SqliteEngine | PostgresEngine, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.engine = engine
         self.limits = limits
         """The caps every entry is held to (:class:`~putback_tui.domain.derive.Limits`)."""

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from putback_tui.domain import rules
-from putback_tui.domain.entries import Entry, EntryDraft, EntryKind
+from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind
 from putback_tui.domain.errors import (
     NothingToResolve,
     NothingToUndo,
     OverQuantity,
-    PermissionDenied,
     ProductNotOnOrder,
     Refused,
     UnknownLocation,
@@ -57,6 +56,9 @@ class Limits:
 
     max_stock: int = 10_000_000
     """No QOH or ATP figure may go above this: an entry that would cross it is refused."""
+
+
+DEFAULT_LIMITS = Limits()
 
 
 class DerivationState(Protocol):
@@ -165,7 +167,9 @@ def check_operator(entry: Entry, state: DerivationState, kind: EntryKind | None 
         check_permission(operator, permission, state.roles())
 
 
-def derive(entry: Entry, state: DerivationState, limits: Limits = Limits()) -> EntryDraft | None:
+def derive(
+    entry: Entry, state: DerivationState, limits: Limits = DEFAULT_LIMITS
+) -> EntryDraft | None:
     """What ``entry`` does against ``state``, by the rules; None for a release with nothing left.
 
     The entry's own ``changes``, ``line_changes`` and ``details.order_status`` are never read:
@@ -252,7 +256,13 @@ def _derive(entry: Entry, state: DerivationState) -> EntryDraft | None:
     if kind is EntryKind.REFUSAL:
         if entry.order_id is not None:
             _order(state, entry.order_id)
-        return EntryDraft(kind=kind, order_id=entry.order_id, details=details)
+        # A record of an action not taken: what was missing and what the operator saw, and
+        # nothing else (no status, no stock).
+        return EntryDraft(
+            kind=kind,
+            order_id=entry.order_id,
+            details=EntryDetails(permission=details.permission, message=details.message),
+        )
     if kind is EntryKind.RESOLVE:
         refused = state.refused(details.resolves) if details.resolves is not None else None
         if refused is None or refused.terminal != entry.terminal:

@@ -328,7 +328,7 @@ def reject(
     delta = StockDelta(stock)
     delta.add_atp(line.sku, quantity)
     if reason is RejectReason.NOT_IN_STOCK:
-        for location in stock.qoh_by_location(line.sku):
+        for location in sorted(stock.qoh_by_location(line.sku)):  # the same order everywhere
             delta.set_qoh(line.sku, location, 0)
         delta.set_atp(line.sku, 0)
     else:
