@@ -15,11 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from putback_tui.central.server import BackgroundServer
 from putback_tui.config import SyncSettings
-from putback_tui.domain.models import RejectReason
+from putback_tui.domain.errors import PermissionDenied, UnknownOperator
+from putback_tui.domain.models import Operator, Permission, RejectReason
 from putback_tui.ledger import Ledger
 from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncState, SyncWorker
@@ -331,3 +333,39 @@ def test_an_entry_the_central_store_derives_differently_leaves_the_terminal_equa
     assert first.ledger.rebuild_stock()[0] == {
         (s, loc): n for s, loc, n in first.ledger.stock()[0]
     }
+
+
+def test_the_central_store_s_role_map_reaches_the_terminal_and_both_judge_by_it(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    """A site takes move-out away from operators at the central store: the terminal learns it
+    with its next pull and refuses (and records) the action; the central store refuses an entry
+    made before the terminal knew.
+    """
+    t = make_terminal("PACK-01", badge="OP-0001")
+    assert t.station.may(Permission.MOVE_OUT)
+    central.store.import_data(
+        roles={"operator": [Permission.PUT_BACK, Permission.REJECT_ITEM],
+               "supervisor": list(Permission)}
+    )
+    worker_for(t, server, central).run_once()
+    assert t.ledger.central_roles() == {
+        "operator": frozenset({Permission.PUT_BACK, Permission.REJECT_ITEM}),
+        "supervisor": frozenset(Permission),
+    }
+    assert not t.station.may(Permission.MOVE_OUT)
+    with pytest.raises(PermissionDenied, match="permission 'move_out' is missing"):
+        t.station.move_out("MUG-WHT", "EX-01", "A-01-02")
+
+
+def test_an_operator_the_central_store_made_inactive_cannot_sign_in_after_a_pull(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    t = make_terminal("PACK-01")
+    central.store.import_data(
+        operators=[Operator(badge="OP-0001", name="Olivia Operator", role="operator",
+                            active=False)]
+    )
+    worker_for(t, server, central).run_once()
+    with pytest.raises(UnknownOperator, match="Badge OP-0001 is not known here"):
+        t.station.sign_in("OP-0001")

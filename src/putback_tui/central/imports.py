@@ -8,7 +8,7 @@ from pydantic import Field, ValidationError
 
 from putback_tui.central.storage import CentralStore
 from putback_tui.dataset import Dataset, DatasetError
-from putback_tui.domain.models import Frozen, Location, Operator, Order, Product
+from putback_tui.domain.models import Frozen, Location, Operator, Order, Permission, Product
 
 
 class StockRow(Frozen):
@@ -37,6 +37,9 @@ class ImportDocument(Frozen):
     orders: tuple[Order, ...] = ()
     stock: tuple[StockRow, ...] = ()
     atp: tuple[AtpRow, ...] = ()
+    roles: dict[str, tuple[Permission, ...]] | None = None
+    """The role -> permissions map every terminal and the central store judge by; replaces
+    the whole map. Left out: unchanged (the built-in defaults until a map is imported)."""
 
 
 def import_path(store: CentralStore, path: Path) -> dict[str, int]:
@@ -76,4 +79,5 @@ def import_path(store: CentralStore, path: Path) -> dict[str, int]:
         orders=doc.orders,
         stock=[(r.facility, r.sku, r.location, r.qoh) for r in doc.stock],
         atp=[(r.facility, r.sku, r.atp) for r in doc.atp],
+        roles=doc.roles,
     )

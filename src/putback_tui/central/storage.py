@@ -23,7 +23,7 @@ import queue
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +63,7 @@ from putback_tui.sync.wire import (
     EntryResult,
     EventsPage,
     OrderReconciled,
+    RoleGrant,
     StockLevel,
 )
 
@@ -731,6 +732,10 @@ class CentralStore:
             for kind, sql, by_facility in sources:
                 params = (facility, cursor, want) if by_facility else (cursor, want)
                 items.extend((int(r[0]), kind, r) for r in tx.all(sql, params))
+            # The role map travels whole, as one item at the newest revision of any role.
+            [(roles_rev,)] = tx.all("SELECT MAX(rev) FROM roles")
+            if roles_rev is not None and int(roles_rev) > cursor:
+                items.append((int(roles_rev), "roles", ()))
             # The first `limit` items over all sources, by revision: each source gave its own
             # first limit+1, so more than `limit` in total means there is more to read.
             items.sort(key=lambda item: item[0])
@@ -738,6 +743,14 @@ class CentralStore:
             page = items[:limit]
             order_rows = [r for _, kind, r in page if kind == "order"]
             lines = _order_lines(tx, [r[1] for r in order_rows])
+            roles = (
+                tuple(
+                    RoleGrant(role=role, permissions=tuple(sorted(perms)))
+                    for role, perms in sorted(_roles(tx).items())
+                )
+                if any(kind == "roles" for _, kind, _ in page)
+                else None
+            )
         return ChangesPage(
             cursor=cursor,
             next_cursor=page[-1][0] if page else cursor,
@@ -789,6 +802,7 @@ class CentralStore:
                 for _, kind, r in page
                 if kind in ("qoh", "atp")
             ),
+            roles=roles,
         )
 
     def events(self, cursor: int, limit: int, facility: str | None = None) -> EventsPage:
@@ -913,6 +927,7 @@ class CentralStore:
         orders: Iterable[Order] = (),
         stock: Iterable[tuple[str, str, str, int]] = (),
         atp: Iterable[tuple[str, str, int]] = (),
+        roles: Mapping[str, Iterable[Permission]] | None = None,
     ) -> dict[str, int]:
         """Insert or replace reference data and set stock, in one transaction.
 
@@ -1021,8 +1036,18 @@ class CentralStore:
                 "ON CONFLICT (facility, sku) DO UPDATE SET atp = excluded.atp, rev = excluded.rev",
                 atp_rows,
             )
+            role_rows: list[tuple[Any, ...]] = []
+            if roles is not None:
+                # The whole map is replaced: a role left out is dropped.
+                tx.run("DELETE FROM roles")
+                role_rows = revs(
+                    (role, json.dumps(sorted(p.value for p in perms)))
+                    for role, perms in sorted(roles.items())
+                )
+                tx.many("INSERT INTO roles (role, permissions, rev) VALUES (?, ?, ?)", role_rows)
             tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
         return {
+            **({"roles": len(role_rows)} if roles is not None else {}),
             "products": len(product_rows),
             "locations": len(location_rows),
             "operators": len(operator_rows),

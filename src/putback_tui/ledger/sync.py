@@ -21,7 +21,7 @@ How stock stays "baseline + local entries" once the central store's stock is pul
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +31,7 @@ from putback_tui.domain.models import Location, Operator, Order, Product, StockC
 from putback_tui.ledger.store import (
     _ENTRY_COLUMNS,
     _ENTRY_JSON,
+    CENTRAL_ROLES,
     LedgerError,
     Transaction,
     _entry_from_row,
@@ -196,6 +197,7 @@ def apply_page(
     qoh: Iterable[tuple[str, str, int]] = (),
     atp: Iterable[tuple[str, int]] = (),
     reconciled: Iterable[tuple[str, datetime, str, str]] = (),
+    roles: Mapping[str, Sequence[str]] | None = None,
 ) -> bool:
     """Apply one page of the changes feed; on the last page of a round, rebase stock.
 
@@ -214,6 +216,9 @@ def apply_page(
         for table in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress"):
             tx.conn.execute(f"DELETE FROM {table}")
         tx.set_meta(PULL_FULL, "1")
+    if roles is not None:
+        # The whole map, whenever any role changed: a role the central store dropped goes.
+        tx.set_meta(CENTRAL_ROLES, json.dumps({r: list(p) for r, p in roles.items()}))
     order_list = list(orders)
     tx.upsert_products(products)
     tx.upsert_locations(locations)

@@ -29,6 +29,7 @@ from putback_tui.domain.models import (
     Operator,
     Order,
     OrderStatus,
+    Permission,
     Product,
     StockChange,
 )
@@ -136,6 +137,13 @@ class OrderReconciled(Frozen):
     terminal: str
 
 
+class RoleGrant(Frozen):
+    """One role of the central store's role -> permissions map."""
+
+    role: str
+    permissions: tuple[Permission, ...]
+
+
 class ChangesPage(Frozen):
     """One page of the changes feed for a terminal's facility.
 
@@ -158,6 +166,9 @@ class ChangesPage(Frozen):
     locations: tuple[Location, ...] = ()
     operators: tuple[Operator, ...] = ()
     stock: tuple[StockLevel, ...] = ()
+    roles: tuple[RoleGrant, ...] | None = None
+    """The central store's whole role -> permissions map, when it changed within this page
+    (None: unchanged). Terminals judge permissions by it, as the central store does."""
 
 
 class AppliedEntry(Frozen):
