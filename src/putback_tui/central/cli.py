@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
+
 if TYPE_CHECKING:
     from putback_tui.central.storage import CentralStore
 
 DB_ENV = "PUTBACK_CENTRAL_DB"
+MAX_STOCK_ENV = "PUTBACK_CENTRAL_MAX_STOCK"
 
 db_option = click.option(
     "--db",
@@ -56,7 +59,15 @@ def central() -> None:
     help="Server processes. Batches are validated in parallel, one per process; their writes "
     "still take turns. About one per core.",
 )
-def serve(db_url: str, host: str, port: int, workers: int) -> None:
+@click.option(
+    "--max-stock",
+    default=DEFAULT_LIMITS.max_stock,
+    show_default=True,
+    envvar=MAX_STOCK_ENV,
+    type=click.IntRange(1, 10**12),
+    help="Cap on every QOH and ATP figure: an entry that would take one above it is refused.",
+)
+def serve(db_url: str, host: str, port: int, workers: int, max_stock: int) -> None:
     """Serve the HTTP API (OpenAPI at /docs and /openapi.json) until interrupted."""
     import os
 
@@ -64,7 +75,9 @@ def serve(db_url: str, host: str, port: int, workers: int) -> None:
 
     from putback_tui.central.app import create_app, tune_garbage_collector
 
+    os.environ[MAX_STOCK_ENV] = str(max_stock)  # for worker processes, as DB_ENV below
     with _store(db_url) as store:  # migrates once, before any worker starts
+        store.limits = Limits(max_stock=max_stock)
         click.echo(
             f"central store ({store.kind}) on http://{host}:{port}, {workers} worker(s)", err=True
         )

@@ -20,7 +20,7 @@ from putback_tui.dataset import (
     unique_orders,
     unique_products,
 )
-from putback_tui.domain.models import Frozen, Location, Operator, Order, Product
+from putback_tui.domain.models import Frozen, Location, Operator, Order, Permission, Product
 from putback_tui.domain.permissions import DEFAULT_ROLES
 
 T = TypeVar("T")
@@ -52,6 +52,9 @@ class ImportDocument(Frozen):
     orders: tuple[Order, ...] = ()
     stock: tuple[StockRow, ...] = ()
     atp: tuple[AtpRow, ...] = ()
+    roles: dict[str, tuple[Permission, ...]] | None = None
+    """The role -> permissions map every terminal and the central store judge by; replaces
+    the whole map. Left out: unchanged (the built-in defaults until a map is imported)."""
 
 
 def import_path(
@@ -98,7 +101,9 @@ def import_path(
 
     products = [p for _, p in unique_products(placed("products", doc.products))]
     locations = [loc for _, loc in unique_locations(placed("locations", doc.locations))]
-    operators = [o for _, o in known_operators(placed("operators", doc.operators), roles)]
+    # An imported role map names the roles operators may have, with the command line's.
+    known = {*roles, *(doc.roles or {})}
+    operators = [o for _, o in known_operators(placed("operators", doc.operators), known)]
     orders = [o for _, o in unique_orders(placed("orders", doc.orders))]
     stock = [
         (r.facility, r.sku, r.location, r.qoh)
@@ -117,5 +122,6 @@ def import_path(
         orders=orders,
         stock=stock,
         atp=atp,
+        roles=doc.roles,
     )
 

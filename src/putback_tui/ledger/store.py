@@ -33,12 +33,16 @@ from putback_tui.domain.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Permission,
     Product,
     StockChange,
     iso_utc,
     now_utc,
 )
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
+
+CENTRAL_ROLES = "central.roles"
+"""Meta key: the central store's role map (JSON: role -> permission names), once received."""
 
 if TYPE_CHECKING:
     from putback_tui.ledger.sync import RefusedEntry
@@ -272,6 +276,17 @@ class Ledger:
         with self.write() as tx:
             tx.set_meta(key, value)
 
+    def central_roles(self) -> dict[str, frozenset[Permission]] | None:
+        """The central store's role -> permissions map, as last received; None: none yet."""
+        raw = self.get_meta(CENTRAL_ROLES)
+        if raw is None:
+            return None
+        known = {p.value for p in Permission}
+        return {
+            role: frozenset(Permission(p) for p in perms if p in known)
+            for role, perms in json.loads(raw).items()
+        }
+
     # -- convenience reads (each its own snapshot) -------------------------------------------
 
     def order(self, order_id: str) -> Order | None:
@@ -451,9 +466,13 @@ class Transaction:
     def operator(self, badge: str) -> Operator | None:
         """The operator with this badge, or None."""
         row = self.conn.execute(
-            "SELECT badge, name, role FROM operators WHERE badge = ?", (badge,)
+            "SELECT badge, name, role, facility, active FROM operators WHERE badge = ?", (badge,)
         ).fetchone()
-        return Operator(badge=row[0], name=row[1], role=row[2]) if row else None
+        if row is None:
+            return None
+        return Operator(
+            badge=row[0], name=row[1], role=row[2], facility=row[3], active=bool(row[4])
+        )
 
     def order(self, order_id: str) -> Order | None:
         """The order, its effective status (a local action wins) and its lines' progress."""
@@ -699,7 +718,7 @@ class Transaction:
         order = self.order(order_id)
         if order is None:
             return
-        done = order.status.is_exception and order.reconciled
+        done = order.cleared
         if done:
             self.conn.execute(
                 "INSERT INTO order_state (order_id, reconciled_at, reconciled_by, "
@@ -747,9 +766,11 @@ class Transaction:
 
     def upsert_operators(self, operators: Iterable[Operator]) -> int:
         """Insert or replace operators. Returns how many."""
-        rows = [(o.badge, o.name, o.role) for o in operators]
+        rows = [(o.badge, o.name, o.role, o.facility, int(o.active)) for o in operators]
         self.conn.executemany(
-            "INSERT OR REPLACE INTO operators (badge, name, role) VALUES (?, ?, ?)", rows
+            "INSERT OR REPLACE INTO operators (badge, name, role, facility, active) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
         return len(rows)
 
