@@ -20,6 +20,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from putback_tui.barcodes import normalise_gtin
+from putback_tui.domain.bounds import MAX_FIGURE, check_code_length
 from putback_tui.domain.models import (
     Frozen,
     Location,
@@ -176,12 +177,15 @@ class Dataset:
     def stock(self) -> Iterator[tuple[str, str, str, int]]:
         """QOH rows: (facility, sku, location, qoh)."""
         return self._rows(
-            "stock", lambda r: (r["facility"], r["sku"], r["location"], _count(r["qoh"]))
+            "stock",
+            lambda r: (_id(r, "facility"), _id(r, "sku"), _id(r, "location"), _count(r["qoh"])),
         )
 
     def atp(self) -> Iterator[tuple[str, str, int]]:
         """ATP rows: (facility, sku, atp)."""
-        return self._rows("atp", lambda r: (r["facility"], r["sku"], _count(r["atp"])))
+        return self._rows(
+            "atp", lambda r: (_id(r, "facility"), _id(r, "sku"), _count(r["atp"]))
+        )
 
 
 def _bool(text: str) -> bool:
@@ -202,10 +206,17 @@ def _timestamp(text: str) -> datetime | None:
     return value
 
 
+def _id(row: dict[str, str], name: str) -> str:
+    """The row's ID in column ``name``, within the bounds of an ID."""
+    return check_code_length(row[name])
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
         raise ValueError(f"stock cannot be negative ({value})")
+    if value > MAX_FIGURE:
+        raise ValueError(f"stock cannot be over {MAX_FIGURE:,} ({value:,})")
     return value
 
 

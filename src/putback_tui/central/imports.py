@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from putback_tui.central.storage import CentralStore
 from putback_tui.dataset import Dataset, DatasetError
+from putback_tui.domain.bounds import Code, Figure
 from putback_tui.domain.models import Frozen, Location, Operator, Order, Product
 
 
 class StockRow(Frozen):
     """QOH of a product at a location of a facility."""
 
-    facility: str
-    sku: str
-    location: str
-    qoh: int = Field(ge=0)
+    facility: Code
+    sku: Code
+    location: Code
+    qoh: Figure
 
 
 class AtpRow(Frozen):
     """ATP of a product at a facility."""
 
-    facility: str
-    sku: str
-    atp: int = Field(ge=0)
+    facility: Code
+    sku: Code
+    atp: Figure
 
 
 class ImportDocument(Frozen):

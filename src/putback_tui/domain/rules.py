@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from putback_tui.domain.bounds import MAX_QUANTITY, clip_text
 from putback_tui.domain.entries import UNDOABLE_KINDS, Entry, EntryDetails, EntryDraft, EntryKind
 from putback_tui.domain.errors import (
     CancelNotAllowed,
@@ -123,13 +124,15 @@ _KIND_NAMES = {kind: kind.value.replace("_", " ") for kind in EntryKind} | {
 
 
 def check_quantity(quantity: int) -> None:
-    """Refuse a quantity that is not a positive whole number.
+    """Refuse a quantity that is not a whole number from 1 to ``MAX_QUANTITY`` (10,000).
 
     Raises:
-        InvalidQuantity: zero or negative.
+        InvalidQuantity: zero, negative, or over the maximum.
     """
     if quantity < 1:
         raise InvalidQuantity(f"Quantity must be at least 1, not {quantity}.")
+    if quantity > MAX_QUANTITY:
+        raise InvalidQuantity(f"Quantity must be at most {MAX_QUANTITY:,}, not {quantity:,}.")
 
 
 def check_can_open(order: Order, facility: str) -> None:
@@ -511,7 +514,10 @@ def refusal(kind_of_action: str, permission: str, message: str, order_id: str | 
     return EntryDraft(
         kind=EntryKind.REFUSAL,
         order_id=order_id,
-        details=EntryDetails(permission=permission, message=f"{kind_of_action}: {message}"),
+        # The message names the operator, whose name may be long: the entry stays in bounds.
+        details=EntryDetails(
+            permission=permission, message=clip_text(f"{kind_of_action}: {message}")
+        ),
     )
 
 
