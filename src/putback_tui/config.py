@@ -68,6 +68,9 @@ class SyncSettings(Section):
     """Ledger entries sent per batch."""
     interval_s: float = Field(default=2.0, gt=0, le=3600)
     """Seconds between sync rounds while idle."""
+    failure_rounds: int = Field(default=5, ge=0, le=10_000)
+    """Rounds in a row the same batch may fail at the central store (a server error answering
+    it) before the status bar and ``putback doctor`` show it as a failure naming the entry."""
 
 
 def _default_roles() -> dict[str, list[Permission]]:

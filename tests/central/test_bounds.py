@@ -1,5 +1,6 @@
 """Bounds at the edge, on a real server over both engines: every hostile value is a 422 naming
-its field (or a 404), never a 500, and nothing of its batch is applied."""
+its field (or a 404), never a 500, and nothing of its batch is applied.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The event feed and the changes feed page by size as well as count: a page stays near 1 MB,
-holds at least one item, and reading every page still gives everything once."""
+holds at least one item, and reading every page still gives everything once.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The bounds every model carries (domain/bounds.py), and the rules that keep honest entries in them."""
+"""The bounds every model carries (domain/bounds.py); the rules keep honest entries within them."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _entry(**over: Any) -> dict[str, Any]:
         ("seq", float("nan")),
         ("created_at", datetime(1999, 12, 31, tzinfo=UTC)),
         ("created_at", datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-14)))),
-        ("created_at", datetime(2026, 1, 1)),  # naive
+        ("created_at", datetime(2026, 1, 1)),  # noqa: DTZ001 - a naive time is refused
     ],
 )
 def test_an_entry_field_out_of_bounds_is_refused(field: str, value: Any) -> None:

@@ -202,23 +202,29 @@ def _add(db_url: str, name: str, facility: str | None, replace: bool) -> None:
 
 @central.command()
 @db_option
-@click.option("--failures", default=10, show_default=True, type=click.IntRange(0, 1000),
+@click.option("--failures", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="How many of the most recent ingest failures to list.")
-def doctor(db_url: str, failures: int) -> None:
+@click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0),
+              help="A failure this recent makes the check fail (exit 1).")
+def doctor(db_url: str, failures: int, hours: float) -> None:
     """Check the central store: schema, clients, entries, and batches that failed to apply.
 
     A failed batch (an unexpected error while applying it, answered 503 and rolled back) is
-    listed with its terminal and entry IDs. Exits 1 when there are failures or the schema is
-    behind, 0 otherwise.
+    listed with its terminal and entry IDs. Exits 1 when a failure happened in the last
+    --hours or the schema is behind, 0 otherwise.
     """
+    from datetime import timedelta
+
     from putback_tui.central.storage import StoreError
+    from putback_tui.domain.models import now_utc
 
     with _store(db_url) as store:
         try:
             health = store.health(failures=failures)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
-    ok = health.schema_version >= health.latest_schema and health.failures_total == 0
+    recent = [f for f in health.failures if now_utc() - f.at <= timedelta(hours=hours)]
+    ok = health.schema_version >= health.latest_schema and not recent
     schema_state = "current" if health.schema_version >= health.latest_schema else "BEHIND"
     click.echo(f"database: {health.engine}, schema version {health.schema_version} "
                f"({schema_state}; latest {health.latest_schema})")
@@ -232,7 +238,8 @@ def doctor(db_url: str, failures: int) -> None:
     if not health.failures_total:
         click.echo("ingest failures: none")
     else:
-        click.echo(f"ingest failures: {health.failures_total} (newest first)")
+        click.echo(f"ingest failures: {health.failures_total}, {len(recent)} in the last "
+                   f"{hours:g} hours (newest first)")
         for f in health.failures:
             click.echo(f"  FAIL #{f.failure_id} {f.at:%Y-%m-%d %H:%M:%S} {f.terminal}: "
                        f"{f.entries} entries, first {f.entry_ids[0] if f.entry_ids else '-'}: "

@@ -107,9 +107,27 @@ def check_time(value: datetime) -> datetime:
     return value
 
 
-Code = Annotated[str, StringConstraints(max_length=MAX_CODE), AfterValidator(check_code)]
+CODE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+""":data:`Code`'s characters as a regular expression (every character but the controls), for
+path and query parameters and the published schema."""
+TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+""":data:`FreeText`'s characters as a regular expression, for the published schema."""
+
+# The patterns are published in the schema only (json_schema_extra); the validators check the
+# same rule with a message that names the character and its position.
+Code = Annotated[
+    str,
+    StringConstraints(max_length=MAX_CODE),
+    AfterValidator(check_code),
+    Field(json_schema_extra={"pattern": CODE_PATTERN}),
+]
 """An ID or code: at most 64 characters, no control characters."""
-FreeText = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(check_text)]
+FreeText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_TEXT),
+    AfterValidator(check_text),
+    Field(json_schema_extra={"pattern": TEXT_PATTERN}),
+]
 """Free text (a description, a name, a note, a message): at most 1,000 characters, no control
 characters but tab and newline."""
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
@@ -126,6 +144,3 @@ LineNo = Annotated[int, Field(ge=0, le=MAX_LINE_NO)]
 """An order line number: 0 to 1,000,000."""
 Timestamp = Annotated[datetime, AfterValidator(check_time)]
 """A timezone-aware time between 2000 and 2200."""
-
-CODE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
-""":data:`Code`'s characters as a regular expression, for path and query parameters."""
