@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, Valid
 from pydantic_core import PydanticUndefined
 
 from putback_tui.barcodes import CodePatterns
+from putback_tui.domain.bounds import Code
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.scanners.settings import ScannerSettings
@@ -42,9 +43,9 @@ class Section(BaseModel):
 class TerminalSettings(Section):
     """Who this terminal is."""
 
-    id: str = "PACK-01"
+    id: Code = "PACK-01"
     """The terminal's name, recorded on every ledger entry."""
-    facility: str = "STORE-01"
+    facility: Code = "STORE-01"
     """The facility (warehouse or store) the terminal belongs to."""
 
 

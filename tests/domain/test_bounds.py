@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from putback_tui.domain.bounds import MAX_QUANTITY, MAX_TEXT, check_code_length, clip_text
 from putback_tui.domain.entries import Entry, EntryDetails, EntryKind
-from putback_tui.domain.errors import InvalidQuantity
+from putback_tui.domain.errors import InvalidQuantity, WrongLot
 from putback_tui.domain.models import Location, LocationKind, OrderLine, Product, StockChange
-from putback_tui.domain.rules import check_quantity, refusal
+from putback_tui.domain.rules import check_quantity, put_back, refusal
 
 
 def _entry(**over: Any) -> dict[str, Any]:
@@ -91,3 +91,28 @@ def test_csv_ids_are_held_to_the_bounds_of_an_id() -> None:
         check_code_length("A" * 65)
     with pytest.raises(ValueError, match="U\\+0000"):
         check_code_length("A\x00")
+
+
+def test_a_typed_lot_too_long_for_an_entry_is_refused_by_the_put_back_rule(
+    demo: Any, orders: Any, stock: Any
+) -> None:
+    order = orders["D-1007"]  # a lot-tracked line; here its picked lot is unknown
+    line = order.lines[0]
+    order = order.model_copy(update={"lines": (line.model_copy(update={"lot": None}),)})
+    product, location = demo.products[line.sku], demo.locations["A-01-01"]
+    with pytest.raises(WrongLot, match="at most|over 64"):
+        put_back(order, line.line_no, product, location, 1, stock, lot="L" * 65)
+    with pytest.raises(WrongLot, match="U\\+001B"):
+        put_back(order, line.line_no, product, location, 1, stock, lot="AB\x1b[2J")
+    draft = put_back(order, line.line_no, product, location, 1, stock, lot="L" * 64)
+    assert draft.details.lot == "L" * 64
+
+
+def test_a_terminal_id_its_entries_could_not_carry_is_refused_in_the_settings() -> None:
+    from putback_tui.config import TerminalSettings
+
+    with pytest.raises(ValidationError):
+        TerminalSettings(id="P" * 65)
+    with pytest.raises(ValidationError):
+        TerminalSettings(facility="STORE\x00")
+    assert TerminalSettings(id="P" * 64).id == "P" * 64

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from putback_tui.domain.bounds import MAX_QUANTITY, clip_text
+from putback_tui.domain.bounds import MAX_QUANTITY, check_code_length, clip_text
 from putback_tui.domain.entries import UNDOABLE_KINDS, Entry, EntryDetails, EntryDraft, EntryKind
 from putback_tui.domain.errors import (
     CancelNotAllowed,
@@ -264,6 +264,10 @@ def put_back(
     if product.lot_tracked:
         if not lot:
             raise LotRequired(f"{product.sku} is lot-tracked: scan the GS1 label or type the lot.")
+        try:
+            check_code_length(lot)
+        except ValueError as exc:
+            raise WrongLot(f"That lot cannot be recorded: {exc}.") from None
         if line.lot and lot != line.lot:
             raise WrongLot(f"Lot {lot} is not the lot picked for this line ({line.lot}).")
     if not line.to_put_back:
