@@ -201,3 +201,19 @@ def test_limits_come_from_the_environment_central_serve_sets() -> None:
     assert CentralLimits.from_environment({}) == CentralLimits()
     with pytest.raises(ValueError, match="max_quantity"):
         CentralLimits(max_quantity=10_001)
+
+
+def test_a_control_character_is_named_with_its_position(
+    server: BackgroundServer, central: Central, put_back: Doc
+) -> None:
+    doc = _set(put_back, "details.note", "fine\tso far\x1b[2J")
+    with _http(server, central.tokens["PACK-01"]) as http:
+        response = http.post("/v1/entries", content=_raw(_set(doc, "order_id", "D-10\x0002")),
+                             headers=JSON)
+    errors = {".".join(map(str, e["loc"])): e["msg"] for e in response.json()["detail"]}
+    assert errors["body.entries.0.order_id"] == (
+        "control character U+0000 at position 4: not allowed"
+    )
+    assert errors["body.entries.0.details.note"] == (
+        "control character U+001B at position 11: not allowed"
+    )

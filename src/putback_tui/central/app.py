@@ -29,7 +29,14 @@ from starlette.concurrency import run_in_threadpool
 
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.storage import CentralStore, Client, StoreError, UnknownOrderError
-from putback_tui.domain.bounds import CODE_PATTERN, MAX_CODE, MAX_SEQ
+from putback_tui.domain.bounds import (
+    CODE_PATTERN,
+    MAX_CODE,
+    MAX_SEQ,
+    TEXT_PATTERN,
+    check_code,
+    check_text,
+)
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Order, OrderStatus, now_utc
 from putback_tui.sync.wire import (
@@ -192,11 +199,32 @@ def _echo(value: Any, depth: int = 0) -> Any:
     return _echo(str(value), depth)
 
 
+def _control_character(error: Any) -> str | None:
+    """For a value refused by the ID or free-text pattern: which character, where; else None."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    value = error.get("input")
+    if error.get("type") != "string_pattern_mismatch" or not isinstance(value, str):
+        return None
+    if pattern == CODE_PATTERN:
+        check = check_code
+    elif pattern == TEXT_PATTERN:
+        check = check_text
+    else:
+        return None
+    try:
+        check(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def validation_answer(errors: Sequence[Any]) -> JSONResponse:
     """The 422 answer for these validation errors: each names its field (``loc``)."""
     detail = []
     for error in errors:
         item = {k: _echo(v) for k, v in dict(error).items() if k not in ("ctx", "url")}
+        if (why := _control_character(error)) is not None:
+            item["msg"] = why
         item["loc"] = [p if isinstance(p, int) else str(p) for p in error.get("loc", ())]
         if "ctx" in error:
             item["ctx"] = {str(k): _echo(v) for k, v in error["ctx"].items()}

@@ -10,11 +10,11 @@ overflows when it is converted to UTC.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
 MAX_QUANTITY = 10_000
 """The most units one entry may be about (a put-back, a rejection, a move...)."""
@@ -35,11 +35,18 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 """No timestamp is later than this (the central store holds entries to a much narrower window
 of its own clock: see ``central serve --max-ahead`` and ``--max-age``)."""
 
-_TEXT_CONTROLS_ALLOWED = frozenset("\t\n")
+# The same rules as CODE_PATTERN and TEXT_PATTERN, for code that checks a value outside a model
+# (a CSV row, a typed lot) or words a model's refusal: these name the character and where it is.
+_CODE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""The control characters (Unicode category Cc)."""
+_TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""The control characters but tab and newline."""
 
 
-def _is_control(char: str) -> bool:
-    return unicodedata.category(char) == "Cc"
+def _refuse_control(found: re.Match[str]) -> ValueError:
+    char = found.group()
+    where = found.start()
+    return ValueError(f"control character U+{ord(char):04X} at position {where}: not allowed")
 
 
 def check_code(value: str) -> str:
@@ -48,9 +55,9 @@ def check_code(value: str) -> str:
     Raises:
         ValueError: it holds a control character (its position is named).
     """
-    for i, char in enumerate(value):
-        if _is_control(char):
-            raise ValueError(f"control character U+{ord(char):04X} at position {i}: not allowed")
+    found = _CODE_CONTROLS.search(value)
+    if found is not None:
+        raise _refuse_control(found)
     return value
 
 
@@ -73,9 +80,9 @@ def check_text(value: str) -> str:
     Raises:
         ValueError: it holds another control character (NUL, escape...).
     """
-    for i, char in enumerate(value):
-        if _is_control(char) and char not in _TEXT_CONTROLS_ALLOWED:
-            raise ValueError(f"control character U+{ord(char):04X} at position {i}: not allowed")
+    found = _TEXT_CONTROLS.search(value)
+    if found is not None:
+        raise _refuse_control(found)
     return value
 
 
@@ -88,46 +95,18 @@ def clip_text(value: str) -> str:
     return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
 
 
-def check_time(value: datetime) -> datetime:
-    """``value`` if it carries a timezone and lies between :data:`EARLIEST` and :data:`LATEST`.
-
-    Raises:
-        ValueError: naive, or out of that range (including values that would overflow in UTC).
-    """
-    if value.tzinfo is None:
-        raise ValueError("timestamps must carry a timezone")
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"timestamps must lie before {LATEST:%Y-%m-%d}") from None
-    if not EARLIEST <= utc < LATEST:
-        raise ValueError(
-            f"timestamps must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
-        )
-    return value
-
-
 CODE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 """:data:`Code`'s characters as a regular expression (every character but the controls), for
 path and query parameters and the published schema."""
 TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
 """:data:`FreeText`'s characters as a regular expression, for the published schema."""
 
-# The patterns are published in the schema only (json_schema_extra); the validators check the
-# same rule with a message that names the character and its position.
-Code = Annotated[
-    str,
-    StringConstraints(max_length=MAX_CODE),
-    AfterValidator(check_code),
-    Field(json_schema_extra={"pattern": CODE_PATTERN}),
-]
+# The rules run as pydantic's own constraints (in Rust): every field of every entry of a batch
+# goes through them, and a Python validator per field made validating a batch about a third
+# slower. The 422 answer words a pattern mismatch as check_code/check_text do.
+Code = Annotated[str, StringConstraints(max_length=MAX_CODE, pattern=CODE_PATTERN)]
 """An ID or code: at most 64 characters, no control characters."""
-FreeText = Annotated[
-    str,
-    StringConstraints(max_length=MAX_TEXT),
-    AfterValidator(check_text),
-    Field(json_schema_extra={"pattern": TEXT_PATTERN}),
-]
+FreeText = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=TEXT_PATTERN)]
 """Free text (a description, a name, a note, a message): at most 1,000 characters, no control
 characters but tab and newline."""
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
@@ -142,5 +121,5 @@ Cursor = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 """A feed cursor or a count of sequence numbers: 0 to 2**53 - 1."""
 LineNo = Annotated[int, Field(ge=0, le=MAX_LINE_NO)]
 """An order line number: 0 to 1,000,000."""
-Timestamp = Annotated[datetime, AfterValidator(check_time)]
-"""A timezone-aware time between 2000 and 2200."""
+Timestamp = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+"""A timezone-aware time between 2000 and 2200 (compared in UTC: nothing overflows)."""

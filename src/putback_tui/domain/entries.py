@@ -9,9 +9,9 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from putback_tui.domain.bounds import CODE_PATTERN, Code, Figure, FreeText, Seq, check_code
+from putback_tui.domain.bounds import CODE_PATTERN, Code, Figure, FreeText, Seq
 from putback_tui.domain.models import (
     AwareDatetime,
     Frozen,
@@ -44,11 +44,7 @@ class EntryKind(StrEnum):
     exception location. The refused entry itself is never touched."""
 
 
-EntryId = Annotated[
-    str,
-    Field(min_length=36, max_length=36, json_schema_extra={"pattern": CODE_PATTERN}),
-    AfterValidator(check_code),
-]
+EntryId = Annotated[str, Field(min_length=36, max_length=36, pattern=CODE_PATTERN)]
 """An entry ID: 36 characters (a UUID's text), no control characters."""
 
 UNDOABLE_KINDS = frozenset({EntryKind.PUT_BACK, EntryKind.MOVE_OUT})
