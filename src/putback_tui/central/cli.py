@@ -56,6 +56,8 @@ def central() -> None:
     help="Server processes. Batches are validated in parallel, one per process; their writes "
     "still take turns. About one per core.",
 )
+# 10,000 below is domain.bounds.MAX_QUANTITY, written out: importing the domain here would load
+# pydantic for every `putback` command.
 @click.option(
     "--max-quantity",
     envvar="PUTBACK_CENTRAL_MAX_QUANTITY",
