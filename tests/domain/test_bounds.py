@@ -100,7 +100,7 @@ def test_a_typed_lot_too_long_for_an_entry_is_refused_by_the_put_back_rule(
     line = order.lines[0]
     order = order.model_copy(update={"lines": (line.model_copy(update={"lot": None}),)})
     product, location = demo.products[line.sku], demo.locations["A-01-01"]
-    with pytest.raises(WrongLot, match="at most|over 64"):
+    with pytest.raises(WrongLot, match="over 64"):
         put_back(order, line.line_no, product, location, 1, stock, lot="L" * 65)
     with pytest.raises(WrongLot, match="U\\+001B"):
         put_back(order, line.line_no, product, location, 1, stock, lot="AB\x1b[2J")
