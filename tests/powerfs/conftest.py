@@ -1,0 +1,29 @@
+"""The power-loss filesystem as a fixture: mounted over ``tmp_path``, unmounted after the test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.powerfs.mount import PowerLossMount, available
+
+
+@pytest.fixture
+def powerloss(tmp_path: Path) -> Iterator[PowerLossMount]:
+    """A mounted power-loss filesystem (``.mountpoint``); skipped where FUSE cannot mount.
+
+    CI sets ``PUTBACK_REQUIRE_FUSE=1`` so that a machine without FUSE fails instead of skipping.
+    """
+    why_not = available()
+    if why_not is not None:
+        if os.environ.get("PUTBACK_REQUIRE_FUSE") == "1":
+            pytest.fail(f"the power-loss filesystem cannot mount: {why_not}")
+        pytest.skip(f"the power-loss filesystem cannot mount: {why_not}")
+    mount = PowerLossMount(tmp_path / "disk", tmp_path / "mnt").start()
+    try:
+        yield mount
+    finally:
+        mount.stop()
