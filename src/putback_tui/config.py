@@ -22,6 +22,7 @@ from pydantic_core import PydanticUndefined
 from putback_tui.barcodes import CodePatterns
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.permissions import DEFAULT_ROLES
+from putback_tui.files import fsync_dir
 from putback_tui.scanners.settings import ScannerSettings
 
 APP_NAME = "putback"
@@ -180,6 +181,7 @@ def save_settings(path: Path, settings: Settings) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def reference() -> str:

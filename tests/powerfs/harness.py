@@ -138,7 +138,7 @@ class PowerCutHarness(Harness):
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.005)
-        return self.zygote.exits.pop(pid)
+        return self.zygote.exits[pid]
 
     def round(self) -> None:
         self.tally.rounds += 1
@@ -166,7 +166,9 @@ class PowerCutHarness(Harness):
         elif roll < 0.22:
             what = "restore"
             dest = self.mnt / "backups" / f"r-{n}.sqlite3"
-            status = self._wait(self._cli("backup", str(dest)), 60)
+            first = self._cli("backup", str(dest))
+            status = self._wait(first, 60)
+            self.zygote.exits.pop(first, None)
             if status != 0:
                 raise CheckFailed(f"the backup before a restore failed ({status}); see "
                                   f"{self.workdir / 'commands.log'}")
@@ -207,6 +209,8 @@ class PowerCutHarness(Harness):
                                   f"{self.workdir / 'commands.log'}")
         mode = rng.choice(["clean", "torn"])
         self.cut(mode, [p for p in pids if self.zygote.alive(p)])
+        for p in pids:
+            self.zygote.exits.pop(p, None)
         self.tally.kills[f"{what} ({mode})"] += 1
         for kind, value in ok:
             if kind == "connect":
