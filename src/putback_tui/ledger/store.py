@@ -37,6 +37,7 @@ from putback_tui.domain.models import (
     iso_utc,
     now_utc,
 )
+from putback_tui.files import fsync_dir
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
 
 if TYPE_CHECKING:
@@ -144,7 +145,8 @@ class Ledger:
         """Write a consistent copy of the ledger to ``dest`` while others keep writing.
 
         Uses SQLite's online backup from a separate read connection, into ``dest.partial``
-        that is synced and then renamed, so ``dest`` is either absent or complete.
+        that is synced and then renamed (and the directory synced), so ``dest`` is either absent
+        or complete, power cut or not.
 
         Returns:
             The number of entries in the copy.
@@ -167,6 +169,7 @@ class Ledger:
             with partial.open("rb+") as f:
                 os.fsync(f.fileno())
             os.replace(partial, dest)
+            fsync_dir(dest.parent)
         except sqlite3.Error as exc:
             partial.unlink(missing_ok=True)
             raise LedgerError(f"Backup to {dest} failed: {exc}") from exc
