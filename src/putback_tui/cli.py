@@ -26,6 +26,7 @@ from putback_tui.config import (
     settings_to_toml,
 )
 from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError, load_dataset
+from putback_tui.files import fsync_dir
 from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.reports import build_report, chart_lines
 from putback_tui.scanners.cli import make_scanners_group
@@ -269,7 +270,12 @@ def restore(context: Context, source: Path) -> None:
         click.echo(f"Kept the previous database as {aside}.")
     partial = db.with_name(db.name + ".partial")
     shutil.copyfile(source, partial)
+    # The copy is synced before it takes the ledger's name, and the directory after (with the
+    # renames aside): else a power cut brings back the old ledger, or leaves a damaged one.
+    with partial.open("rb+") as f:
+        os.fsync(f.fileno())
     os.replace(partial, db)
+    fsync_dir(db.parent)
     click.echo(f"Restored {source} to {db}.")
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from putback_tui.central.server import BackgroundServer
-from putback_tui.config import load_settings
+from putback_tui.config import Settings, load_settings, resolve_paths
+from putback_tui.ledger import Ledger
+from putback_tui.station import Station
 from tests.central_support import Central
 from tests.powerfs.mount import ROOT, PowerLossMount
 
@@ -63,3 +65,70 @@ def test_a_backup_that_said_backed_up_survives_a_power_cut(powerloss: PowerLossM
     powerloss.start()
     checked = putback(home, "restore", str(dest))  # restore checks the copy before using it
     assert checked.returncode == 0, checked.stderr
+
+
+def _entries(db: Path) -> int:
+    ledger = Ledger(db, create=False)
+    try:
+        return len(ledger.entries())
+    finally:
+        ledger.close()
+
+
+_ONE_ACTION = """
+import sys, time
+from pathlib import Path
+from putback_tui.config import Settings
+from putback_tui.ledger import Ledger
+from putback_tui.station import Station
+station = Station(Ledger(Path(sys.argv[1]), create=False), Settings())
+station.sign_in("OP-0001")
+station.open_order("D-1001")
+print("confirmed", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("opened_after", [False, True], ids=["cut-at-once", "opened-then-cut"])
+def test_a_restore_that_said_restored_survives_a_power_cut(
+    powerloss: PowerLossMount, opened_after: bool
+) -> None:
+    """Cut 19 of the first run: the restored copy was renamed into place, its directory not
+    synced, so the cut brought back the ledger it replaced. And the copy itself was never
+    synced: once the terminal wrote to it (SQLite syncs the directory for a new WAL), a cut
+    left a damaged ledger.
+    """
+    home = powerloss.mountpoint / "term"
+    assert putback(home, "init", "--demo").returncode == 0
+    backup = powerloss.mountpoint / "b.sqlite3"
+    assert putback(home, "backup", str(backup)).returncode == 0
+    db = resolve_paths(home=home).db_path
+    ledger = Ledger(db, create=False)
+    station = Station(ledger, Settings())
+    station.sign_in("OP-0001")
+    station.open_order("D-1001")  # releases its unpicked units: an entry the backup lacks
+    ledger.close()
+    assert _entries(db) > 0
+    powerloss.sync()
+    done = putback(home, "restore", str(backup))
+    assert done.returncode == 0, done.stderr
+    assert "Restored" in done.stdout
+    made = 0
+    if opened_after:
+        # The terminal starts on the restored ledger and confirms one action (its first commit
+        # creates the WAL, and SQLite syncs the directory for it); then the power goes.
+        terminal = subprocess.Popen(
+            [sys.executable, "-c", _ONE_ACTION, str(db)], stdout=subprocess.PIPE,
+            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")},
+        )
+        assert terminal.stdout is not None
+        assert terminal.stdout.readline() == b"confirmed\n"
+        terminal.kill()
+        terminal.wait()
+        made = 1
+    powerloss.cut("torn", seed=2)
+    powerloss.start()
+    assert _entries(db) == made
+    ledger = Ledger(db, create=False)
+    assert ledger.check() == []
+    ledger.close()
