@@ -27,3 +27,11 @@ def powerloss(tmp_path: Path) -> Iterator[PowerLossMount]:
         yield mount
     finally:
         mount.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here mounts the power-loss filesystem: mark them so ``-m`` can pick them."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.powerloss)

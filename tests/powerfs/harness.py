@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from putback_tui import logs
 from putback_tui.central.imports import import_path
 from putback_tui.central.server import free_port
 from putback_tui.central.storage import open_store
@@ -87,7 +88,7 @@ class PowerTally:
 class PowerCutHarness(Harness):
     """The crash harness's checks, with power cuts instead of kills."""
 
-    def __init__(self, workdir: Path, *, seed: int = 1, max_delay_s: float = 0.6,
+    def __init__(self, workdir: Path, *, seed: int = 1, max_delay_s: float = 1.0,
                  log: Any = None) -> None:
         super().__init__(workdir / "scratch", seed=seed, max_delay_s=max_delay_s, log=log)
         self.mount = PowerLossMount(workdir / "disk", workdir / "mnt")
@@ -272,6 +273,7 @@ class PowerCutHarness(Harness):
                                   f"token {'set' if token else 'missing'}")
             self.power.configs_checked += 1
             self.power.files_intact += 1
+        logs.tail(self.paths.log_dir)  # `putback logs` still reads the log
         for dest, entries in sorted(self.backups.items()):
             if not dest.exists():
                 raise CheckFailed(f"backup said it wrote {dest}; after the cut it is gone")
@@ -365,7 +367,7 @@ def main() -> None:
     )
     parser.add_argument("--cuts", type=int, default=500, help="power cuts to deliver")
     parser.add_argument("--seed", type=int, default=int(time.time()))
-    parser.add_argument("--max-delay", type=float, default=0.6,
+    parser.add_argument("--max-delay", type=float, default=1.0,
                         help="longest a terminal runs before the cut, in seconds")
     parser.add_argument("--workdir", type=Path, help="keep the files here (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the tally as JSON here")
