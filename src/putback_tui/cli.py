@@ -26,7 +26,7 @@ from putback_tui.config import (
     settings_to_toml,
 )
 from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError, load_dataset
-from putback_tui.files import fsync_dir
+from putback_tui.files import fsync_dir, make_dirs
 from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.reports import build_report, chart_lines
 from putback_tui.scanners.cli import make_scanners_group
@@ -259,7 +259,7 @@ def restore(context: Context, source: Path) -> None:
     if problems:
         raise click.ClickException(f"{source} is damaged: {problems[0]}")
     db = context.paths.db_path
-    db.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(db.parent)
     if db.exists():
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = db.with_name(f"{db.name}.replaced-{stamp}")

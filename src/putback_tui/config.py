@@ -22,7 +22,7 @@ from pydantic_core import PydanticUndefined
 from putback_tui.barcodes import CodePatterns
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.permissions import DEFAULT_ROLES
-from putback_tui.files import fsync_dir
+from putback_tui.files import fsync_dir, make_dirs
 from putback_tui.scanners.settings import ScannerSettings
 
 APP_NAME = "putback"
@@ -173,7 +173,7 @@ def settings_to_toml(settings: Settings, *, reveal_secrets: bool = False) -> str
 
 def save_settings(path: Path, settings: Settings) -> None:
     """Write the configuration atomically, readable by its owner only (it may hold a token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     tmp = path.with_suffix(".toml.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:

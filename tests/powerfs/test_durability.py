@@ -132,3 +132,28 @@ def test_a_restore_that_said_restored_survives_a_power_cut(
     ledger = Ledger(db, create=False)
     assert ledger.check() == []
     ledger.close()
+
+
+def test_a_freshly_set_up_terminal_keeps_its_ledger_through_a_power_cut(
+    powerloss: PowerLossMount,
+) -> None:
+    """`putback init` made the home and data directories and never synced their parents: the
+    ledger inside was durable, its directory's name was not, so a cut took the whole ledger,
+    with an entry the station had confirmed.
+    """
+    home = powerloss.mountpoint / "term"
+    assert putback(home, "init", "--demo").returncode == 0
+    db = resolve_paths(home=home).db_path
+    terminal = subprocess.Popen(
+        [sys.executable, "-c", _ONE_ACTION, str(db)], stdout=subprocess.PIPE,
+        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert terminal.stdout is not None
+    assert terminal.stdout.readline() == b"confirmed\n"
+    terminal.kill()
+    terminal.wait()
+    powerloss.cut("clean")
+    powerloss.start()
+    assert db.exists()
+    assert _entries(db) == 1
+    assert load_settings(home / "config.toml").terminal.id == "PACK-01"

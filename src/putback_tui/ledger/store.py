@@ -37,7 +37,7 @@ from putback_tui.domain.models import (
     iso_utc,
     now_utc,
 )
-from putback_tui.files import fsync_dir
+from putback_tui.files import fsync_dir, make_dirs
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class Ledger:
                 f"No local database at {path}. Run 'putback init --demo' or 'putback init "
                 "--data DIR' first."
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         try:
             conn = sqlite3.connect(
                 path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
