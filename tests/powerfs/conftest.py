@@ -12,16 +12,21 @@ from tests.powerfs.mount import PowerLossMount, available
 
 
 @pytest.fixture
-def powerloss(tmp_path: Path) -> Iterator[PowerLossMount]:
-    """A mounted power-loss filesystem (``.mountpoint``); skipped where FUSE cannot mount.
+def fuse_works() -> None:
+    """Skip the test where FUSE cannot mount (not root, no /dev/fuse, no fuse3).
 
-    CI sets ``PUTBACK_REQUIRE_FUSE=1`` so that a machine without FUSE fails instead of skipping.
+    CI sets ``PUTBACK_REQUIRE_FUSE=1`` where /dev/fuse exists, so that it fails instead.
     """
     why_not = available()
     if why_not is not None:
         if os.environ.get("PUTBACK_REQUIRE_FUSE") == "1":
             pytest.fail(f"the power-loss filesystem cannot mount: {why_not}")
         pytest.skip(f"the power-loss filesystem cannot mount: {why_not}")
+
+
+@pytest.fixture
+def powerloss(fuse_works: None, tmp_path: Path) -> Iterator[PowerLossMount]:
+    """A mounted power-loss filesystem (``.mountpoint``), unmounted after the test."""
     mount = PowerLossMount(tmp_path / "disk", tmp_path / "mnt").start()
     try:
         yield mount

@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.powerfs.harness import PowerCutHarness
-from tests.powerfs.mount import PowerLossMount
 
 
 @pytest.mark.slow
 def test_power_cuts_lose_nothing_confirmed_and_leave_every_file_intact(
-    powerloss: PowerLossMount, tmp_path: Path
+    fuse_works: None, tmp_path: Path
 ) -> None:
-    powerloss.stop()  # the fixture said FUSE works here; the harness mounts its own
     harness = PowerCutHarness(tmp_path / "powercut", seed=11)
     try:
         harness.setup()
