@@ -434,8 +434,8 @@ def main() -> None:
     threading.Thread(target=_control, args=(fs,), daemon=True).start()
     # hard_remove: unlink an open file at once (no .fuse_hidden renames in the model).
     # No direct_io: SQLite's WAL maps its -shm file, which needs the page cache.
-    fuse.FUSE(fs, mountpoint, foreground=True, hard_remove=True, fsname="powerloss",
-              max_threads=16)
+    # (libfuse 3.14 prints "Ignoring invalid max threads value" for mfusepy's default: harmless.)
+    fuse.FUSE(fs, mountpoint, foreground=True, hard_remove=True, fsname="powerloss")
 
 
 if __name__ == "__main__":
