@@ -29,7 +29,8 @@ def broken_postgres() -> Iterator[Path]:
     bindir.chmod(0o755)
     for name in ("initdb", "pg_ctl"):
         script = bindir / name
-        script.write_text("#!/bin/sh\necho 'simulated: no PostgreSQL on this machine' >&2\nexit 1\n")
+        script.write_text("#!/bin/sh\necho 'simulated: no PostgreSQL on this machine' >&2\n"
+                          "exit 1\n")
         script.chmod(0o755)
     yield bindir
     shutil.rmtree(bindir)
