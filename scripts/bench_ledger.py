@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from putback_tui.config import Settings
 from putback_tui.ledger import Ledger
@@ -44,6 +45,15 @@ def summary(
         row["median_ratio_to_baseline"] = med / (statistics.median(baseline_s) * 1e3)
         row["p99_ratio_to_baseline"] = p99 / (pct(baseline_s, 0.99) * 1e3)
     return row
+
+
+def differences(what: str, got: dict[Any, int], want: dict[Any, int]) -> list[str]:
+    """One line saying how ``got`` (the projections) differs from ``want`` (the rebuild)."""
+    bad = sorted(k for k in got.keys() | want.keys() if got.get(k) != want.get(k))
+    if not bad:
+        return []
+    shown = ", ".join(f"{k}: {got.get(k)} != rebuilt {want.get(k)}" for k in bad[:3])
+    return [f"{what} projections differ from the full rebuild at {len(bad)} keys ({shown})"]
 
 
 def ensure_ledger(data: Path, quick: bool) -> Path:
@@ -95,6 +105,8 @@ def main() -> None:
     data = args.data or ROOT / ".data" / ("quick" if args.quick else "large")
     n = args.n or (200 if args.quick else 1000)
     source = ensure_ledger(data, args.quick)
+    if n < 1:
+        parser.error("-n must be at least 1")
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "putback.sqlite3"
@@ -111,6 +123,9 @@ def main() -> None:
                 "GROUP BY o.order_id ORDER BY o.order_id LIMIT ?",
                 (n,),
             ).fetchall()
+        if not picked:
+            sys.exit(f"bench-ledger: FAILED: {source} has no picked exception-order line to "
+                     "put back")
 
         # The baseline runs interleaved with the measured calls, on a second connection to the
         # same file, so both see the same disk (write-back of the copy, checkpoints) at once.
@@ -133,7 +148,11 @@ def main() -> None:
             open_s.append(t2 - t1)
             put_s.append(t3 - t2)
         raw.close()
-        ok = ledger.rebuild_stock()[1] == dict(ledger.stock()[1])
+        # The benchmark's own check: the projections it read from equal the full rebuild.
+        qoh_rows, atp_rows = ledger.stock()
+        rebuilt_qoh, rebuilt_atp = ledger.rebuild_stock()
+        problems = differences("QOH", {(s, loc): v for s, loc, v in qoh_rows}, rebuilt_qoh)
+        problems += differences("ATP", dict(atp_rows), rebuilt_atp)
         ledger.close()
 
     rows = [
@@ -142,7 +161,8 @@ def main() -> None:
         summary("commit one put-back", put_s, raw_s),
     ]
     print(
-        f"ledger: {source} ({size_mb:.0f} MB), {len(picked)} orders, projections == rebuild: {ok}"
+        f"ledger: {source} ({size_mb:.0f} MB), {len(picked)} orders, projections == rebuild "
+        f"(QOH and ATP): {not problems}"
     )
     head = ("measure", "n", "median ms", "p99 ms", "x base med", "x base p99")
     print(f"{head[0]:<52} {head[1]:>5} {head[2]:>10} {head[3]:>8} {head[4]:>10} {head[5]:>10}")
@@ -152,6 +172,11 @@ def main() -> None:
             f"{r.get('median_ratio_to_baseline', 1.0):>10.2f} "
             f"{r.get('p99_ratio_to_baseline', 1.0):>10.2f}"
         )
+    if problems:
+        # Figures measured on wrong results are no figures: no JSON, a non-zero exit, and why.
+        for problem in problems:
+            print(f"bench-ledger: FAILED: {problem}", file=sys.stderr)
+        sys.exit(1)
     if args.json:
         args.json.write_text(json.dumps({"db_size_mb": size_mb, "rows": rows}, indent=2))
 

@@ -71,6 +71,21 @@ SKUS = [f"SKU-{i:04d}" for i in range(200)]
 ORDERS = 2000
 
 
+class CheckFailed(SystemExit):
+    """The benchmark's own check of its results failed: figures of wrong work are no figures."""
+
+    def __init__(self, message: str) -> None:
+        print(f"bench-sync: FAILED: {message}", file=sys.stderr, flush=True)
+        super().__init__(1)
+
+
+def check_applied(what: str, outcomes: list[str], expected: int) -> None:
+    """Every one of ``expected`` entries was applied, none refused or a duplicate."""
+    counts = {o: outcomes.count(o) for o in sorted(set(outcomes))}
+    if len(outcomes) != expected or counts != {"applied": expected}:
+        raise CheckFailed(f"{what}: {expected} entries sent, answers {counts or 'none'}")
+
+
 def setup_reference(store: CentralStore, facility: str) -> None:
     orders = [
         Order(order_id=f"{facility}-O{i}", facility=facility, status=OrderStatus.CANCELLED,
@@ -241,6 +256,7 @@ def _ladder(
     store = fresh("ladder_ingest")
     client = Client("T1", ClientKind.TERMINAL, "F1")
     calls: list[Calls] = []
+    outcomes: list[str] = []
     validating = 0.0
     start = time.perf_counter()
     with recording(store, calls):
@@ -248,10 +264,13 @@ def _ladder(
             t0 = time.perf_counter()
             received = split_batch(text)
             validating += time.perf_counter() - t0
-            assert received is not None
-            store.ingest(client, received.entries, bodies=received.bodies)
+            if received is None:
+                raise CheckFailed(f"ladder ({kind}): a batch body did not split")
+            results = store.ingest(client, received.entries, bodies=received.bodies)
+            outcomes += [r.outcome.value for r in results]
     ingest_s = time.perf_counter() - start
     store.close()
+    check_applied(f"ladder ({kind}) ingest", outcomes, n)
 
     store = fresh("ladder_replay")
     start = time.perf_counter()
@@ -304,7 +323,12 @@ def drain(db: str, store: CentralStore, n: int, batch: int, work: Path) -> tuple
     finally:
         proc.terminate()
         proc.wait()
-    assert (state.waiting, state.refused) == (0, 0), state
+    if (state.waiting, state.refused, state.last_error) != (0, 0, None):
+        raise CheckFailed(f"drain into {store.kind}: {state.waiting} entries left waiting, "
+                          f"{state.refused} refused, last error {state.last_error}")
+    if len(store.recorded("T1")) != n:
+        raise CheckFailed(f"drain into {store.kind}: {len(store.recorded('T1'))} of {n} entries "
+                          "recorded")
     rate = n / took
     base = baseline(store, entries_for("T1", "F1", n), batch)
     return rate, base
@@ -329,15 +353,22 @@ def fan_in(
     }
     proc, url = serve(db, workers)
     times: list[float] = []
+    outcomes: list[str] = []
+    errors: list[str] = []
     lock = threading.Lock()
 
     def push(name: str) -> None:
-        with SyncClient(url, tokens[name], timeout_s=120) as client:
-            for entry_ids, entries_json in batches[name]:
-                t0 = time.perf_counter()
-                client.push_json(entry_ids, entries_json)
-                with lock:
-                    times.append(time.perf_counter() - t0)
+        try:
+            with SyncClient(url, tokens[name], timeout_s=120) as client:
+                for entry_ids, entries_json in batches[name]:
+                    t0 = time.perf_counter()
+                    result = client.push_json(entry_ids, entries_json)
+                    with lock:
+                        times.append(time.perf_counter() - t0)
+                        outcomes.extend(r.outcome.value for r in result.results)
+        except Exception as exc:  # reported after the run: a thread's exception is lost
+            with lock:
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
 
     try:
         threads = [threading.Thread(target=push, args=(t,)) for t in names]
@@ -350,6 +381,10 @@ def fan_in(
     finally:
         proc.terminate()
         proc.wait()
+    if errors:
+        raise CheckFailed(f"fan-in: {len(errors)} of {terminals} terminals failed, first "
+                          f"{errors[0]}")
+    check_applied("fan-in", outcomes, terminals * per)
     times.sort()
     return {
         "entries_per_s": terminals * per / took,

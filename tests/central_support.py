@@ -21,6 +21,7 @@ from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.ledger import Ledger
 from putback_tui.station import Station
 from putback_tui.sync.wire import ClientKind
+from tests.unavailable import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,7 @@ def pg_cluster() -> Iterator[ThrowawayPostgres]:
     try:
         cluster = ThrowawayPostgres().start()
     except PostgresUnavailable as exc:
-        pytest.skip(f"no PostgreSQL for the throwaway cluster: {exc}")
+        unavailable("postgres", f"no PostgreSQL for the throwaway cluster: {exc}")
     try:
         yield cluster
     finally:

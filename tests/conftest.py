@@ -19,6 +19,29 @@ hypothesis_settings.register_profile("putback", deadline=None)
 hypothesis_settings.load_profile("putback")
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """End the run with what did not run and why: skipped tests grouped by their reason.
+
+    Tests skip only when a part they need is missing and skipping it is allowed (see
+    tests/unavailable.py); "nothing" means every collected test ran (a failure or an error
+    is reported as such above).
+    """
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    deselected = len(terminalreporter.stats.get("deselected", []))
+    terminalreporter.section("not run")
+    if not reasons and not deselected:
+        terminalreporter.line("nothing skipped or deselected")
+    for reason, count in sorted(reasons.items()):
+        terminalreporter.line(f"{count:>4} skipped: {reason}")
+    if deselected:
+        terminalreporter.line(f"{deselected:>4} deselected (by -k / -m on the command line)")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own PUTBACK_HOME: no test reads or writes the user's files."""

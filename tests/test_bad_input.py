@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import string
 import tempfile
 from pathlib import Path
 
+import pytest
 import tomli_w
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
@@ -219,21 +221,57 @@ json_junk = st.one_of(
 )
 
 
+def _rows_by_table(db: Path) -> dict[str, int]:
+    """How many rows each table of a central store's SQLite file holds."""
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+    finally:
+        conn.close()
+
+
 @SLOW
 @given(json_junk)
+@example(b'{"products": [{"sku": "OK-1", "description": "fine"}], '
+         b'"stock": [{"facility": "S", "sku": "X", "location": "L", "qoh": -1}]}')
 def test_a_bad_json_import_document_is_refused_whole(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "upstream.json"
         path.write_bytes(data)
-        store = open_store(str(Path(tmp) / "central.sqlite3"))
+        db = Path(tmp) / "central.sqlite3"
+        store = open_store(str(db))
+        empty = _rows_by_table(db)
         try:
             import_path(store, path)
-            message = str(path)
         except DatasetError as exc:
             message = str(exc)
+        else:
+            return  # a valid document (an empty one, or lists that validate): imported
         finally:
             store.close()
-        assert str(path) in message
+        # Refused: the message names the file and what is wrong in it, and nothing was imported.
+        assert message.startswith(f"{path}: "), message
+        assert len(message) > len(f"{path}: ") + 5, message
+        assert _rows_by_table(db) == empty
+
+
+def test_a_bad_row_in_a_json_import_names_it_and_imports_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "upstream.json"
+    path.write_text(json.dumps({
+        "products": [{"sku": "OK-1", "description": "fine"}],
+        "stock": [{"facility": "STORE-01", "sku": "OK-1", "location": "A-01-01", "qoh": -1}],
+    }))
+    db = tmp_path / "central.sqlite3"
+    store = open_store(str(db))
+    empty = _rows_by_table(db)
+    try:
+        with pytest.raises(DatasetError) as refused:
+            import_path(store, path)
+    finally:
+        store.close()
+    assert str(refused.value) == f"{path}: stock.0.qoh: Input should be greater than or equal to 0"
+    assert _rows_by_table(db) == empty  # not even the valid product before it
 
 
 @settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=25)

@@ -29,6 +29,7 @@ from putback_tui.station import Station
 from tests.central_support import Central
 from tests.scanners.conftest import input_tree
 from tests.scanners.scanner_helpers import SYMBOL_BY_ID, SYMBOL_NAME, InputTree
+from tests.unavailable import unavailable
 
 __all__ = ["input_tree"]  # the scanners' fixture: a /dev/input and sysfs of our own
 
@@ -144,7 +145,7 @@ def test_database_that_is_not_a_ledger_fails_and_is_left_alone(isolated_home: Pa
 
 def test_database_of_another_user_is_not_opened_as_root(demo_ledger: Ledger) -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root to give the file to another user")
+        unavailable("root", "needs root to give the file to another user")
     db = resolve_paths().db_path
     os.chown(db, 4321, 4321)
     check, ledger = doctor.open_database(resolve_paths(), 0)

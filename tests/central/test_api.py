@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import subprocess
@@ -188,42 +190,95 @@ def test_a_terminal_reads_back_only_its_own_entries(
         assert http.get("/v1/entries/own").status_code == 403
 
 
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _serving_process(server_port: int, client_port: int, candidates: set[int]) -> int:
+    """Which of ``candidates`` holds the server's end of the connection from ``client_port``.
+
+    The kernel's socket table gives the inode of that end; the process with a descriptor on it
+    accepted the connection (the parent only holds the listening socket).
+    """
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if (int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)) == (
+                server_port, client_port
+            ):
+                inodes.add(f"socket:[{fields[9]}]")
+    assert inodes, f"no server socket for the connection from port {client_port}"
+    holders = set()
+    for pid in candidates:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    holders.add(pid)
+    assert len(holders) == 1, (holders, candidates)
+    return holders.pop()
+
+
 def test_serve_with_several_workers_shares_one_store(
-    central: Central, entries: list[Entry]
+    central: Central, entries: list[Entry], tmp_path: Path
 ) -> None:
+    """Both worker processes answer the same batch: the first answer applies it, every later
+    one, from either process, finds it already there. Which process answered each request is
+    read from the kernel (the process holding the server's end of the connection).
+    """
     engine = central.store.engine
     db = engine.url if isinstance(engine, PostgresEngine) else str(engine.path)
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from putback_tui.cli import main; main()", "central", "serve",
-         "--db", db, "--port", str(port), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        # This checkout's code, whatever the venv has installed.
-        env={**os.environ, "PYTHONPATH": str(Path(putback_tui.__file__).parents[1])},
-    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from putback_tui.cli import main; main()", "central",
+             "serve", "--db", db, "--port", str(port), "--workers", "2"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # This checkout's code, whatever the venv has installed.
+            env={**os.environ, "PYTHONPATH": str(Path(putback_tui.__file__).parents[1])},
+        )
+    body = _body(entries).encode()
+    headers = {**JSON, "Authorization": f"Bearer {central.tokens['PACK-01']}"}
+    answers: list[tuple[int, list[str]]] = []  # (serving process, outcomes)
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Bearer {central.tokens['PACK-01']}"},
-            timeout=30,
-        ) as http:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    http.get("/openapi.json")
-                    break
-                except httpx.TransportError:
-                    assert proc.poll() is None, "central serve --workers 2 exited"
-                    assert time.monotonic() < deadline, "the workers did not start"
-                    time.sleep(0.1)
-            answers = [
-                http.post("/v1/entries", content=_body(entries), headers=JSON).json()
-                for _ in range(4)  # answered by either worker: applied once, then duplicates
-            ]
+        deadline = time.monotonic() + 120
+        # Each worker logs this once it accepts connections.
+        while log.read_text().count("Application startup complete") < 2:
+            assert proc.poll() is None, f"central serve --workers 2 exited: {log.read_text()}"
+            assert time.monotonic() < deadline, f"the workers did not start: {log.read_text()}"
+            time.sleep(0.1)
+        # A new connection for each request: either worker may accept it. Both have answered
+        # after a few; a run of 50 from one process means the other does not serve.
+        while len({pid for pid, _ in answers}) < 2 or len(answers) < 4:
+            assert len(answers) < 50, f"one process answered every request: {answers[:3]}..."
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                conn.request("POST", "/v1/entries", body=body, headers=headers)
+                response = conn.getresponse()
+                assert response.status == 200, response.read()
+                results = json.loads(response.read())["results"]
+                # The connection is still open (keep-alive): find who holds its other end.
+                serving = _children(proc.pid) | {proc.pid}
+                pid = _serving_process(port, conn.sock.getsockname()[1], serving)
+            finally:
+                conn.close()
+            answers.append((pid, [r["outcome"] for r in results]))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    assert [r["outcome"] for r in answers[0]["results"]] == ["applied"] * len(entries)
-    for later in answers[1:]:
-        assert [r["outcome"] for r in later["results"]] == ["duplicate"] * len(entries)
+    assert len({pid for pid, _ in answers}) == 2
+    assert answers[0][1] == ["applied"] * len(entries)
+    for _, later in answers[1:]:
+        assert later == ["duplicate"] * len(entries)
     assert len(central.store.recorded()) == len(entries)

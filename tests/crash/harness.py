@@ -175,6 +175,8 @@ class Report:
     in_flight: tuple[int, str] | None = None
     """The call that had started but not returned when the kill landed."""
     calls: int = 0
+    finished: int = 0
+    """Calls that ended before the kill (confirmed, refused or a ledger error)."""
     refused: int = 0
     ledger_errors: int = 0
     ready: bool = False
@@ -201,12 +203,15 @@ class Report:
                 for entry_id in ids:
                     report.confirmed[entry_id] = int(n)
                 report.in_flight = None
+                report.finished += 1
             elif kind == "R":
                 report.refused += 1
                 report.in_flight = None
+                report.finished += 1
             elif kind == "L":
                 report.ledger_errors += 1
                 report.in_flight = None
+                report.finished += 1
             else:
                 raise CheckFailed(f"{path}: unexpected report line {line!r}")
         return report
@@ -218,7 +223,10 @@ class Tally:
 
     rounds: int = 0
     kills: Counter[str] = field(default_factory=Counter)
+    calls_asked: int = 0
+    """Calls the terminal had to start before its kill (rounds that kill after calls)."""
     calls: int = 0
+    finished_calls: int = 0
     confirmed: int = 0
     refused_calls: int = 0
     ledger_errors: int = 0
@@ -239,7 +247,9 @@ class Tally:
             "rounds": self.rounds,
             "kills": sum(self.kills.values()),
             "kills_by_target": dict(self.kills),
+            "calls_asked": self.calls_asked,
             "calls": self.calls,
+            "finished_calls": self.finished_calls,
             "confirmed_entries": self.confirmed,
             "refused_calls": self.refused_calls,
             "ledger_error_calls": self.ledger_errors,
@@ -271,6 +281,7 @@ class Harness:
         engine: str = "sqlite",
         seed: int = 1,
         max_delay_s: float = 0.6,
+        max_calls: int | None = None,
         full_check_every: int = 1,
         log: Any = None,
     ) -> None:
@@ -280,6 +291,7 @@ class Harness:
         self.rng = random.Random(seed)
         self.seed = seed
         self.max_delay_s = max_delay_s
+        self.max_calls = max_calls
         self.full_check_every = full_check_every
         self.log = log or (lambda _msg: None)
         self.tally = Tally()
@@ -377,7 +389,14 @@ class Harness:
                 if time.monotonic() > deadline:
                     raise CheckFailed("the terminal did not get ready in 60 s")
                 time.sleep(0.005)
-        time.sleep(self.rng.uniform(0, self.max_delay_s if not early else 0.4))
+        if self.max_calls is not None and not early:
+            # Kill after a number of calls, not a time: the same work on a slow machine as on a
+            # fast one. The kill lands while that call (or a later one) is in flight.
+            wanted = self.rng.randint(1, self.max_calls)
+            self.tally.calls_asked += wanted
+            self._wait_for_calls(pid, report_path, wanted)
+        else:
+            time.sleep(self.rng.uniform(0, self.max_delay_s if not early else 0.4))
         target = self.rng.choices(["terminal", "central", "both"], [6, 2, 2])[0]
         if not central_up:
             target = "terminal"
@@ -406,11 +425,22 @@ class Harness:
             self.central.start()
         self.drain_and_check_central()
 
+    def _wait_for_calls(self, pid: int, report_path: Path, wanted: int) -> None:
+        deadline = time.monotonic() + 120
+        while (started := _started_calls(report_path)) < wanted:
+            if not self.zygote.alive(pid):
+                raise CheckFailed(f"the terminal died by itself; see "
+                                  f"{self.workdir / 'terminal.log'}")
+            if time.monotonic() > deadline:
+                raise CheckFailed(f"the terminal started {started} of {wanted} calls in 120 s")
+            time.sleep(0.002)
+
     # -- checks ------------------------------------------------------------------------------
 
     def check_local(self, before: set[str], report: Report) -> None:
         t = self.tally
         t.calls += report.calls
+        t.finished_calls += report.finished
         t.refused_calls += report.refused
         t.ledger_errors += report.ledger_errors
         with _open(self.db_path) as led:
@@ -706,6 +736,15 @@ class _open:
         self.ledger.close()
 
 
+def _started_calls(path: Path) -> int:
+    """How many calls the terminal's report says it started."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    return data.count(b"\nB ") + data.startswith(b"B ")
+
+
 def _peek(path: Path) -> bytes:
     try:
         return path.read_bytes()[:64]
@@ -725,6 +764,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--max-delay", type=float, default=0.6,
                         help="longest wait before a kill, in seconds")
+    parser.add_argument("--max-calls", type=int, default=None,
+                        help="kill after 1..N calls of the terminal instead of after a random "
+                             "wait (the same work on any machine)")
     parser.add_argument("--workdir", type=Path, help="keep the files here (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the tally as JSON here")
     args = parser.parse_args()
@@ -734,7 +776,8 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="putback-crash-"))
     full_every = 1 if data == DEMO_DIR else 25
     harness = Harness(workdir, data=data, engine=args.engine, seed=args.seed,
-                      max_delay_s=args.max_delay, full_check_every=full_every,
+                      max_delay_s=args.max_delay, max_calls=args.max_calls,
+                      full_check_every=full_every,
                       log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(f"crash run: {args.kills} kills, data {args.data}, central on {args.engine}, "
           f"seed {args.seed}, files in {workdir}", flush=True)

@@ -497,6 +497,36 @@ def test_worked_example_of_section_9(stock_of, reason, after):
     assert figures(stock, "WIDGET", "A-01-01") == after
 
 
+@pytest.mark.parametrize(
+    ("reason", "changes", "after"),
+    [
+        pytest.param(RejectReason.DAMAGE, (), (5, 1), id="DAMAGE"),
+        pytest.param(RejectReason.WORN_DISPLAY, (), (5, 1), id="WORN DISPLAY"),
+        pytest.param(RejectReason.MISMATCH, (qoh("WIDGET", "A-01-01", -2),), (3, 1),
+                     id="MISMATCH"),
+    ],
+)
+def test_a_rejection_releases_first_then_takes_when_atp_is_below_the_quantity(
+    stock_of, reason, changes, after
+):
+    """ATP 1 while two units are reserved for this order (the figure was corrected down after the
+    reservation): releasing gives 3, taking the two rejected units leaves 1, so ATP does not
+    change. Taking first would stop at 0 and the release would then make it 2: two units
+    promised that nobody has.
+    """
+    stock = stock_of({("WIDGET", "A-01-01"): 5}, {"WIDGET": 1})
+    order = Order(
+        order_id="D-2002",
+        facility="STORE-01",
+        status=OrderStatus.IN_PROGRESS,
+        lines=(OrderLine(line_no=1, sku="WIDGET", quantity=2, picked=0, pick_location="A-01-01"),),
+    )
+    draft = reject(order, 1, reason, 2, stock)
+    assert draft.changes == changes
+    stock.apply(draft)
+    assert figures(stock, "WIDGET", "A-01-01") == after
+
+
 def test_not_in_stock_zeroes_every_location_of_the_product(demo, orders, stock):
     # Two TSHIRTs of D-1002 waited in the exception area before the shelf turned out empty.
     parked = put_back(orders["D-1002"], 1, demo.products[TSHIRT], demo.locations["EX-01"], 1, stock)

@@ -22,6 +22,7 @@ from putback_tui.config import Settings
 from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.ledger import Ledger, LedgerCorrupt, LedgerError, LedgerLocked
 from putback_tui.station import Station
+from tests.unavailable import unavailable
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -54,13 +55,13 @@ def scan_until_it_fails(station: Station, limit: int = 100_000) -> tuple[list[st
 def small_filesystem(where: Path, size: str) -> Iterator[Path]:
     where.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root and mount(8); the RLIMIT_FSIZE test "
-                    "covers a full disk here")
+        unavailable("tmpfs", "mounting a small tmpfs needs root and mount(8); the RLIMIT_FSIZE "
+                    "test covers a full disk here")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not allowed here ({done.stderr.strip()}); the "
-                    "RLIMIT_FSIZE test covers a full disk")
+        unavailable("tmpfs", f"mounting a tmpfs is not allowed here ({done.stderr.strip()}); "
+                    "the RLIMIT_FSIZE test covers a full disk")
     try:
         yield where
     finally:

@@ -12,6 +12,7 @@ from putback_tui.scanners.decoder import ScanDecoder, alt_code_character
 from putback_tui.scanners.recordings import escape_controls
 from putback_tui.scanners.settings import ScannerSettings
 from tests.scanners.scanner_helpers import replay
+from tests.unavailable import import_evdev
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,7 @@ def test_any_alphanumeric_code_round_trips(text: str, same_frame: bool) -> None:
 
 
 def test_key_codes_match_the_kernel() -> None:
-    ecodes = pytest.importorskip("evdev").ecodes
+    ecodes = import_evdev().ecodes
     for name, code in ev.KEY_NAMES.items():
         assert ecodes.ecodes[name] == code, name
     assert (ev.EV_SYN, ev.EV_KEY, ev.EV_MSC) == (ecodes.EV_SYN, ecodes.EV_KEY, ecodes.EV_MSC)

@@ -13,6 +13,7 @@ from putback_tui.scanners.recordings import (
     read_recording,
 )
 from tests.scanners.scanner_helpers import RECORDINGS, SYMBOL_NAME
+from tests.unavailable import import_evdev
 
 
 def test_evemu_recording_names_its_device() -> None:
@@ -61,7 +62,7 @@ def test_a_damaged_evtest_event_line_is_refused() -> None:
 
 
 def test_live_evdev_events_decode_like_the_recording() -> None:
-    evdev = pytest.importorskip("evdev")
+    evdev = import_evdev()
     from putback_tui.scanners.device import to_raw
 
     recording = read_recording(RECORDINGS / "gs1-altcode.evemu")
