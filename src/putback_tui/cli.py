@@ -73,7 +73,7 @@ pass_context = click.make_pass_decorator(Context)
     envvar="PUTBACK_CONFIG",
     help="Use this configuration file (env: PUTBACK_CONFIG).",
 )
-@click.version_option(package_name="putback-tui")
+@click.version_option(package_name="putback")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, config_file: Path | None) -> None:
     """Clear exception orders and put stock back, with a scanner in hand.

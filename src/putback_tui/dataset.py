@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
+from putback_tui import packaged
 from putback_tui.barcodes import normalise_gtin
 from putback_tui.domain.models import (
     Frozen,
@@ -34,8 +35,8 @@ from putback_tui.ledger import Ledger
 
 T = TypeVar("T")
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
-"""The bundled demo data set (in a source checkout)."""
+DEMO_DIR = packaged.DEMO_DIR
+"""The bundled demo data set (inside the package: see ``putback_tui.packaged``)."""
 
 
 class DatasetError(Exception):
