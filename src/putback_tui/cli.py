@@ -106,7 +106,7 @@ def run_app(context: Context, sync: bool) -> None:
     "--data",
     "data_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Load a data set directory (see data/demo for the format).",
+    help="Load a data set directory (format: docs/data-format.md).",
 )
 @pass_context
 def init(context: Context, demo: bool, data_dir: Path | None) -> None:

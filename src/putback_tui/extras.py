@@ -34,7 +34,7 @@ def install_hint(extra: str, missing: list[str]) -> str:
     return (
         f"{WHAT_NEEDS[extra]} needs putback's '{extra}' extra ({', '.join(missing)} not "
         f"installed): install putback as 'putback[{extra}]', e.g. pip install 'putback[{extra}]' "
-        "(pipx and uv tool: install again with the extra; see 'Installing' in the documentation)."
+        "(pipx and uv tool: install again with the extra; see docs/installing.md)."
     )
 
 

@@ -54,7 +54,7 @@ def permission_fix(user: str | None = None) -> str:
         f"/etc/udev/rules.d/{UDEV_RULE.name}`), then run "
         f"`sudo groupadd -f --system {SCANNER_GROUP} && sudo usermod -aG {SCANNER_GROUP} {user} "
         "&& sudo udevadm control --reload && sudo udevadm trigger --subsystem-match=input`, "
-        "and log in again (see 'Connecting a scanner' in the documentation)."
+        "and log in again (see docs/scanners.md)."
     )
 
 
