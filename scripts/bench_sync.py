@@ -50,7 +50,17 @@ from putback_tui.central.storage import CentralStore, Client, Tx, open_store
 from putback_tui.central.throwaway import ThrowawayPostgres
 from putback_tui.config import SyncSettings
 from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
-from putback_tui.domain.models import LineChange, Order, OrderLine, OrderStatus, StockChange
+from putback_tui.domain.models import (
+    LineChange,
+    Location,
+    LocationKind,
+    Operator,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    StockChange,
+)
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
 from putback_tui.sync.client import SyncClient
@@ -69,8 +79,13 @@ def setup_reference(store: CentralStore, facility: str) -> None:
         for i in range(ORDERS)
     ]
     store.import_data(
+        # What the central store judges each put-back against: product, location, operator.
+        products=[Product(sku=s, description=s) for s in SKUS],
+        locations=[Location(code=f"{facility}-A-01", facility=facility,
+                            kind=LocationKind.STORAGE, barcode=f"LOC:{facility}-A-01")],
+        operators=[Operator(badge="OP-1", name="Bench Operator", role="operator")],
         orders=orders,
-        stock=[(facility, s, "A-01", 100) for s in SKUS],
+        stock=[(facility, s, f"{facility}-A-01", 100) for s in SKUS],
         atp=[(facility, s, 100) for s in SKUS],
     )
 
@@ -80,8 +95,9 @@ def draft(i: int, facility: str) -> EntryDraft:
     sku = SKUS[order % len(SKUS)]
     return EntryDraft(
         kind=EntryKind.PUT_BACK, order_id=f"{facility}-O{order}",
-        details=EntryDetails(sku=sku, quantity=1, location="A-01"),
-        changes=(StockChange(sku=sku, location="A-01", qoh=1), StockChange(sku=sku, atp=1)),
+        details=EntryDetails(sku=sku, quantity=1, location=f"{facility}-A-01"),
+        changes=(StockChange(sku=sku, location=f"{facility}-A-01", qoh=1),
+                 StockChange(sku=sku, atp=1)),
         line_changes=(LineChange(order_id=f"{facility}-O{order}", line_no=1, put_back=1),),
     )
 
@@ -117,11 +133,12 @@ def insert_straight(store: CentralStore, table: str, entries: list[Entry], batch
     for i in range(0, len(entries), batch):
         rows = [
             (1_000_000_000 + i + k, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
-             e.order_id, "applied", None, e.created_at.isoformat(), e.model_dump_json())
+             e.order_id, "applied", None, e.created_at.isoformat(), e.model_dump_json(),
+             None, None)
             for k, e in enumerate(entries[i : i + batch])
         ]
         with store.engine.write() as tx:
-            tx.many(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            tx.many(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     return len(entries) / (time.perf_counter() - start)
 
 

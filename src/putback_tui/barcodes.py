@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
-from typing import Annotated, Literal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_SCAN_LENGTH = 512
@@ -51,9 +53,12 @@ separator characters: never part of a printed code, and able to disguise one on 
 class CodePatterns(BaseModel):
     r"""How a site's order, location and badge barcodes look.
 
-    Each pattern is a Python regular expression matched case-sensitively against the whole
-    scanned text (after the terminator and surrounding spaces are stripped), in ASCII mode, so
-    ``\d`` means ``[0-9]`` and ``\w`` means ``[A-Za-z0-9_]``.
+    Each pattern is a regular expression in RE2 syntax (Python's for everything but
+    look-arounds and back-references), matched case-sensitively against the whole scanned text
+    (after the terminator and surrounding spaces are stripped); ``\d`` means ``[0-9]`` and
+    ``\w`` means ``[A-Za-z0-9_]``. RE2 matches in time linear in the text, whatever the pattern:
+    a backtracking engine (Python's ``re``) takes exponential time on patterns such as
+    ``^(D+)+-\d$`` and would freeze the station on one scan.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -72,9 +77,14 @@ class CodePatterns(BaseModel):
     @classmethod
     def _compiles(cls, pattern: str) -> str:
         try:
-            re.compile(pattern, re.ASCII)
-        except re.error as exc:
-            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+            _compiled(pattern)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise ValueError(
+                f"{pattern!r} is not a valid regular expression here: {reason} (patterns are "
+                "RE2, without look-arounds or back-references, so no scan can take unbounded "
+                "time)"
+            ) from exc
         return pattern
 
     @field_validator("location_prefix")
@@ -318,9 +328,20 @@ def classify(raw: str, patterns: CodePatterns = DEFAULT_PATTERNS) -> Scan:
     return _invalid(raw, text, f"Not a known code: {shown(body, 40)}")
 
 
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> Any:
+    # RE2, not re: linear-time matching whatever a site configures (see CodePatterns). Errors
+    # are raised, not also written to stderr by RE2's logger.
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options=options)
+
+
 def _full_match(pattern: str, text: str) -> bool:
-    # re caches compiled patterns, so a site's few patterns are compiled once.
-    return re.fullmatch(pattern, text, re.ASCII) is not None
+    try:
+        return _compiled(pattern).fullmatch(text) is not None
+    except UnicodeEncodeError:  # a lone surrogate: RE2 reads UTF-8, and no code holds one
+        return False
 
 
 def _unreadable_character(text: str, *, allow_gs: bool) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from putback_tui.config import (
     Paths,
     Settings,
     load_settings,
+    path_problems,
     reference,
     resolve_paths,
     save_settings,
@@ -37,11 +37,36 @@ class Context:
     """What every subcommand gets: where the files are and the validated settings."""
 
     paths: Paths
+    home: Path | None = None
+    config_file: Path | None = None
 
-    def settings(self) -> Settings:
-        """Load the settings (and start the log file), or exit with the configuration error."""
+    def relocate(self, *, home: Path | None = None, config_file: Path | None = None) -> None:
+        """Apply ``--home`` / ``--config`` given after the sub-command (they win)."""
+        self.home = home or self.home
+        self.config_file = config_file or self.config_file
+        self.paths = resolve_paths(self.home, self.config_file)
+
+    def check_files(self) -> None:
+        """Refuse to go on where another user could swap this terminal's files.
+
+        Raises:
+            click.ClickException: the first problem, with its fix.
+        """
+        problems = path_problems(self.paths)
+        if problems:
+            more = f" ({len(problems) - 1} more: `putback doctor` lists them)" * bool(problems[1:])
+            raise click.ClickException(f"Refusing to go on: {problems[0]}{more}")
+
+    def settings(self, *, must_exist: bool | None = None) -> Settings:
+        """Load the settings (and start the log file), or exit with the configuration error.
+
+        Args:
+            must_exist: a missing file is an error; by default when the file was named.
+        """
+        self.check_files()
+        required = self.paths.config_named if must_exist is None else must_exist
         try:
-            settings = load_settings(self.paths.config_file)
+            settings = load_settings(self.paths.config_file, must_exist=required)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
         token = settings.sync.token
@@ -50,6 +75,7 @@ class Context:
 
     def ledger(self, *, create: bool = False) -> Ledger:
         """Open the local ledger, or exit with a clear message."""
+        self.check_files()
         try:
             return Ledger(self.paths.db_path, create=create)
         except LedgerError as exc:
@@ -80,7 +106,7 @@ def cli(ctx: click.Context, home: Path | None, config_file: Path | None) -> None
 
     With no command, starts the terminal app.
     """
-    ctx.obj = Context(resolve_paths(home, config_file))
+    ctx.obj = Context(resolve_paths(home, config_file), home, config_file)
     if ctx.invoked_subcommand is None:
         ctx.invoke(run_app)
 
@@ -116,7 +142,8 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
     dataset = Dataset(data_dir or DEMO_DIR)
     try:
         info = dataset.info
-        settings = context.settings()
+        # A --config file that does not exist yet is what init is for: it writes it.
+        settings = context.settings(must_exist=False)
         if not context.paths.config_file.exists():
             settings = settings.model_copy(
                 update={
@@ -128,10 +155,12 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
             save_settings(context.paths.config_file, settings)
         facility = settings.terminal.facility
         ledger = context.ledger(create=True)
-        counts = load_dataset(ledger, dataset, facility)
-    except (DatasetError, LedgerError) as exc:
+        try:
+            counts = load_dataset(ledger, dataset, facility, roles=settings.roles.keys())
+        finally:
+            ledger.close()
+    except (ConfigError, DatasetError, LedgerError) as exc:
         raise click.ClickException(str(exc)) from exc
-    ledger.close()
     click.echo(
         f"Loaded {info.name} for {facility} into {context.paths.db_path}: "
         + ", ".join(f"{n} {what}" for what, n in counts.items())
@@ -160,7 +189,9 @@ def stock(context: Context, sku: str | None, as_json: bool) -> None:
         )
         return
     if sku and not qoh and not atp:
-        raise click.ClickException(f"No stock recorded for {sku}.")
+        raise click.ClickException(
+            f"No stock recorded for {sku}: check the SKU (`putback stock` lists every one)."
+        )
     click.echo(f"{'SKU':<20} {'LOCATION':<12} {'QOH':>6}")
     for s, loc, n in qoh:
         click.echo(f"{s:<20} {loc:<12} {n:>6}")
@@ -246,31 +277,22 @@ def backup(context: Context, dest: Path) -> None:
 def restore(context: Context, source: Path) -> None:
     """Make SOURCE (a backup) this terminal's local database.
 
-    A database already in place is kept beside it, renamed, never overwritten. Entries the
-    central store applied already are answered as duplicates when they are sent again.
+    A database already in place is kept beside it under a new name, never overwritten; SOURCE
+    itself is never changed (a copy is checked and put in place). Refused while the app or
+    the sync service has the database open. Entries the central store applied already are
+    answered as duplicates when they are sent again.
     """
-    try:
-        checked = Ledger(source, create=False)
-        problems = checked.check()
-        checked.close()
-    except LedgerError as exc:
-        raise click.ClickException(f"{source} cannot be restored: {exc}") from exc
-    if problems:
-        raise click.ClickException(f"{source} is damaged: {problems[0]}")
+    from putback_tui.ledger.restore import restore as restore_ledger
+
+    context.check_files()
     db = context.paths.db_path
-    db.parent.mkdir(parents=True, exist_ok=True)
-    if db.exists():
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = db.with_name(f"{db.name}.replaced-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            old = Path(str(db) + suffix)
-            if old.exists():
-                old.rename(Path(str(aside) + suffix))
-        click.echo(f"Kept the previous database as {aside}.")
-    partial = db.with_name(db.name + ".partial")
-    shutil.copyfile(source, partial)
-    os.replace(partial, db)
-    click.echo(f"Restored {source} to {db}.")
+    try:
+        done = restore_ledger(source, db)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if done.kept is not None:
+        click.echo(f"Kept the previous database as {done.kept}.")
+    click.echo(f"Restored {source} to {db}: {done.entries} entries.")
 
 
 @cli.command()
@@ -373,13 +395,55 @@ def _echo_json(data: Any) -> None:
 
 
 def _configured_scanners() -> list[ScannerSettings]:
-    try:
-        return load_settings(resolve_paths().config_file).scanners
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    # The root group's Context: --home / --config apply here as everywhere.
+    context = click.get_current_context().find_object(Context)
+    if context is None:
+        return Context(resolve_paths()).settings().scanners
+    return context.settings().scanners
 
 
 cli.add_command(make_scanners_group(_configured_scanners))
+
+
+def _relocate(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    context = ctx.find_object(Context)
+    if value is None or context is None:
+        return
+    if param.name == "home":
+        context.relocate(home=value)
+    else:
+        context.relocate(config_file=value)
+
+
+def _accept_location_options(group: click.Group, skip: tuple[str, ...] = ()) -> None:
+    """Let every terminal command take ``--home`` / ``--config`` after its name too.
+
+    ``putback stock --home DIR`` then means what ``putback --home DIR stock`` does (given after
+    the command, they win). The central store's commands keep theirs (``--db``): they use no
+    terminal home.
+    """
+    for name, command in group.commands.items():
+        if name in skip:
+            continue
+        if isinstance(command, click.Group):
+            _accept_location_options(command)
+            continue
+        command.params += [
+            click.Option(
+                ["--home"],
+                type=click.Path(file_okay=False, path_type=Path),
+                expose_value=False,
+                callback=_relocate,
+                help="Keep config, data and logs under this directory (as before the command).",
+            ),
+            click.Option(
+                ["--config"],
+                type=click.Path(dir_okay=False, path_type=Path),
+                expose_value=False,
+                callback=_relocate,
+                help="Use this configuration file (as before the command).",
+            ),
+        ]
 
 
 def main() -> None:
@@ -394,6 +458,7 @@ from putback_tui.sync.cli import connect, sync  # noqa: E402
 
 for _command in (barcode, central, sync, connect):
     cli.add_command(_command)
+_accept_location_options(cli, skip=("central",))
 
 
 if __name__ == "__main__":

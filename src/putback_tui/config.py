@@ -13,12 +13,22 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import PydanticUndefined
 
+from putback_tui import files
 from putback_tui.barcodes import CodePatterns
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.permissions import DEFAULT_ROLES
@@ -69,6 +79,19 @@ class SyncSettings(Section):
     interval_s: float = Field(default=2.0, gt=0, le=3600)
     """Seconds between sync rounds while idle."""
 
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{url!r} is not an http:// or https:// address of a central store, e.g. "
+                "'http://central.local:8700'"
+            )
+        return url
+
 
 def _default_roles() -> dict[str, list[Permission]]:
     return {role: sorted(perms) for role, perms in DEFAULT_ROLES.items()}
@@ -101,6 +124,8 @@ class Paths:
     config_file: Path
     data_dir: Path
     log_dir: Path
+    config_named: bool = False
+    """The configuration file was named (``--config`` or ``PUTBACK_CONFIG``): it must exist."""
 
     @property
     def db_path(self) -> Path:
@@ -127,19 +152,29 @@ def resolve_paths(home: Path | None = None, config_file: Path | None = None) -> 
         )
     chosen = config_file or (Path(env_config) if env_config else None)
     if chosen is not None:
-        paths = Paths(chosen, paths.data_dir, paths.log_dir)
+        paths = Paths(chosen, paths.data_dir, paths.log_dir, config_named=True)
     return paths
 
 
-def load_settings(path: Path) -> Settings:
+def load_settings(path: Path, *, must_exist: bool = False) -> Settings:
     """Read and validate the configuration; a missing file means every default.
 
+    Args:
+        path: the configuration file.
+        must_exist: the file was named explicitly, so a missing file is a mistake, not defaults.
+
     Raises:
-        ConfigError: unreadable file, bad TOML, or an invalid setting (named with its path).
+        ConfigError: missing (when ``must_exist``) or unreadable file, bad TOML, or an invalid
+            setting (named with its path).
     """
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        if must_exist:
+            raise ConfigError(
+                f"{path}: no such file. It was named with --config or PUTBACK_CONFIG: correct "
+                "the name, or leave both out to use the default configuration file."
+            ) from exc
         return Settings()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
@@ -149,13 +184,23 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        # tomllib parses nested arrays and inline tables recursively.
+        raise ConfigError(
+            f"{path}: not a putback configuration: arrays or tables nested too deeply"
+        ) from exc
     try:
         return Settings.model_validate(data)
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: values nested too deeply") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
         )
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(
+            f"{path}: {problems}. Correct it in the file; `putback config reference` lists "
+            "every setting with its type and default."
+        ) from exc
 
 
 def settings_to_toml(settings: Settings, *, reveal_secrets: bool = False) -> str:
@@ -171,15 +216,34 @@ def settings_to_toml(settings: Settings, *, reveal_secrets: bool = False) -> str
 
 
 def save_settings(path: Path, settings: Settings) -> None:
-    """Write the configuration atomically, readable by its owner only (it may hold a token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(settings_to_toml(settings, reveal_secrets=True))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write the configuration atomically, readable by its owner only (it may hold a token).
+
+    Written through :func:`putback_tui.files.write_atomic`: a fresh exclusive temporary, never
+    through a link someone planted, synced and renamed into place.
+
+    Raises:
+        ConfigError: the directory is unsafe (see :func:`path_problems`) or cannot be written.
+    """
+    problems = files.path_problems([path.parent], [path])
+    if problems:
+        raise ConfigError(f"Refusing to write {path}: {problems[0]}")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files.write_atomic(path, settings_to_toml(settings, reveal_secrets=True).encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def path_problems(paths: Paths) -> list[str]:
+    """What makes this terminal's files unsafe to use (another user could swap them), with fixes.
+
+    Checks the directories of the configuration, the data and the logs, and whether the
+    configuration file or the database is a link into a place another user controls.
+    """
+    return files.path_problems(
+        [paths.config_file.parent, paths.data_dir, paths.log_dir],
+        [paths.config_file, paths.db_path],
+    )
 
 
 def reference() -> str:

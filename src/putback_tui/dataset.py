@@ -11,16 +11,18 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from putback_tui import packaged
-from putback_tui.barcodes import normalise_gtin
+from putback_tui.barcodes import normalise_gtin, shown
 from putback_tui.domain.models import (
     Frozen,
     Location,
@@ -31,16 +33,28 @@ from putback_tui.domain.models import (
     OrderStatus,
     Product,
 )
+from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.ledger import Ledger
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 DEMO_DIR = packaged.DEMO_DIR
 """The bundled demo data set (inside the package: see ``putback_tui.packaged``)."""
 
 
+MAX_COUNT = 1_000_000_000
+"""Largest quantity, stock figure or line number a data set may hold: far above any real shelf,
+and within a 32-bit integer column of either database engine."""
+
+_FORBIDDEN_CHARACTERS = frozenset(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C,
+                                                    *range(0x0E, 0x20), *range(0x7F, 0xA0)))
+"""Control characters (tab and line breaks aside): NUL cannot be stored in PostgreSQL text, and
+the others are never part of a product, location or operator name."""
+
+
 class DatasetError(Exception):
-    """A data set file is missing or has a bad row; the message names file and line."""
+    """A data set file is missing or has a bad row; the message names file, line and field."""
 
 
 class DatasetInfo(Frozen):
@@ -53,11 +67,32 @@ class DatasetInfo(Frozen):
     description: str = ""
 
 
+_COLUMNS = {
+    "products": ("sku", "description", "barcodes", "lot_tracked", "home_location"),
+    "locations": ("code", "facility", "kind", "barcode"),
+    "operators": ("badge", "name", "role"),
+    "orders": ("order_id", "facility", "status", "has_label", "status_changed_at"),
+    "order_lines": ("order_id", "line_no", "sku", "quantity", "picked", "pick_location", "lot"),
+    "stock": ("facility", "sku", "location", "qoh"),
+    "atp": ("facility", "sku", "atp"),
+}
+"""The columns each CSV file must have (in any order; more are ignored)."""
+
+Where = str
+"""Where an item came from, for messages: ``file:line`` (CSV) or ``file: list[index]`` (JSON)."""
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """A data set directory, read lazily file by file."""
+    """A data set directory, read lazily file by file.
+
+    Every row is checked as it is read; a bad one raises :class:`DatasetError` naming the file,
+    the line and the field, so a caller that writes in one transaction imports nothing of it.
+    """
 
     root: Path
+    roles: frozenset[str] = frozenset(DEFAULT_ROLES)
+    """The roles an operator row may have (the terminal's configured ``[roles]``)."""
 
     @property
     def info(self) -> DatasetInfo:
@@ -67,21 +102,34 @@ class Dataset:
             DatasetError: missing or invalid ``dataset.json``.
         """
         path = self.root / "dataset.json"
+        if not path.exists():
+            raise DatasetError(f"{path}: missing; is {self.root} a putback data set?")
         try:
-            return DatasetInfo.model_validate_json(path.read_bytes())
-        except FileNotFoundError as exc:
-            raise DatasetError(f"{path}: missing; is {self.root} a putback data set?") from exc
-        except (ValidationError, json.JSONDecodeError) as exc:
-            raise DatasetError(f"{path}: {exc}") from exc
+            return DatasetInfo.model_validate(read_json(path))
+        except ValidationError as exc:
+            raise DatasetError(f"{path}: {_short(exc)}") from exc
 
-    def _rows(self, name: str, make: Callable[[dict[str, str]], T]) -> Iterator[T]:
+    def _rows(self, name: str, make: Callable[[dict[str, str]], T]) -> Iterator[tuple[Where, T]]:
         path = self.root / f"{name}.csv"
         try:
-            f = path.open(newline="", encoding="utf-8")
+            # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column.
+            f = path.open(newline="", encoding="utf-8-sig")
         except FileNotFoundError as exc:
             raise DatasetError(f"{path}: missing") from exc
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         with f:
             reader = csv.DictReader(f)
+            try:
+                header = reader.fieldnames or []
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise DatasetError(f"{path}:1: not a CSV header line ({_short(exc)})") from exc
+            missing = [c for c in _COLUMNS[name] if c not in header]
+            if missing:
+                raise DatasetError(
+                    f"{path}:1: missing column {missing[0]!r}; the header must name "
+                    + ", ".join(_COLUMNS[name])
+                )
             while True:
                 try:
                     row = next(reader)
@@ -93,133 +141,343 @@ class Dataset:
                     ) from exc
                 except csv.Error as exc:
                     raise DatasetError(f"{path}:{reader.line_num}: {exc}") from exc
+                where = f"{path}:{reader.line_num}"
+                for column in _COLUMNS[name]:
+                    value = row[column]
+                    if value is None:
+                        raise DatasetError(
+                            f"{where}: {column}: the row ends early (fewer fields than the header)"
+                        )
+                    _check_text(value, f"{where}: {column}")
                 try:
-                    yield make(row)
-                except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                    # KeyError: a missing column; TypeError/AttributeError: a short row (None).
-                    raise DatasetError(f"{path}:{reader.line_num}: {_short(exc)}") from exc
+                    yield where, make(row)
+                except (ValidationError, ValueError) as exc:
+                    raise DatasetError(f"{where}: {_short(exc)}") from exc
 
     def products(self) -> Iterator[Product]:
         """Products with their barcodes normalised to GTIN-14."""
-        return self._rows(
+        return _items(unique_products(self._rows(
             "products",
             lambda r: Product(
                 sku=r["sku"],
                 description=r["description"],
-                gtins=tuple(normalise_gtin(code) for code in r["barcodes"].split()),
-                lot_tracked=_bool(r["lot_tracked"]),
+                gtins=tuple(_gtin(code) for code in r["barcodes"].split()),
+                lot_tracked=_bool(r["lot_tracked"], "lot_tracked"),
                 home_location=r["home_location"] or None,
             ),
-        )
+        )))
 
     def locations(self) -> Iterator[Location]:
         """Every location of every facility."""
-        return self._rows(
+        return _items(unique_locations(self._rows(
             "locations",
             lambda r: Location(
                 code=r["code"],
                 facility=r["facility"],
-                kind=LocationKind(r["kind"]),
+                kind=_choice(LocationKind, r["kind"], "kind"),
                 barcode=r["barcode"],
             ),
-        )
+        )))
 
     def operators(self) -> Iterator[Operator]:
-        """Every operator."""
-        return self._rows(
+        """Every operator; each role must be one of :attr:`roles`."""
+        return _items(known_operators(self._rows(
             "operators", lambda r: Operator(badge=r["badge"], name=r["name"], role=r["role"])
-        )
+        ), self.roles))
 
     def orders(self) -> Iterator[Order]:
         """Orders with their lines; ``order_lines.csv`` must be grouped by order."""
-        headers = dict(self._rows("orders", lambda r: (_column(r, "order_id"), r)))
+        headers = dict(
+            (row["order_id"], (where, row))
+            for where, row in unique_by(
+                self._rows("orders", dict), "order_id", lambda r: r["order_id"]
+            )
+        )
         lines = self._rows(
             "order_lines",
             lambda r: (
                 r["order_id"],
                 OrderLine(
-                    line_no=int(r["line_no"]),
+                    line_no=_int(r["line_no"], "line_no", low=1),
                     sku=r["sku"],
-                    quantity=int(r["quantity"]),
-                    picked=int(r["picked"]),
+                    quantity=_int(r["quantity"], "quantity"),
+                    picked=_int(r["picked"], "picked"),
                     pick_location=r["pick_location"] or None,
                     lot=r["lot"] or None,
                 ),
             ),
         )
         seen: set[str] = set()
-        for order_id, group in itertools.groupby(lines, key=lambda pair: pair[0]):
+        for order_id, group in itertools.groupby(lines, key=lambda pair: pair[1][0]):
+            numbered = [(where, line) for where, (_, line) in group]
+            first_where = numbered[0][0]
             if order_id in seen:
                 raise DatasetError(
-                    f"{self.root / 'order_lines.csv'}: lines of {order_id} are not together; "
+                    f"{first_where}: order_id: lines of {order_id} are not together; "
                     "sort the file by order_id"
                 )
             seen.add(order_id)
             head = headers.get(order_id)
             if head is None:
                 raise DatasetError(
-                    f"{self.root / 'order_lines.csv'}: order {order_id} is not in orders.csv"
+                    f"{first_where}: order_id: order {order_id} is not in orders.csv"
                 )
+            where, row = head
+            order_lines = tuple(
+                line for _, line in unique_by(numbered, "line_no", lambda ln: ln.line_no)
+            )
             try:
                 yield Order(
                     order_id=order_id,
-                    facility=head["facility"],
-                    status=OrderStatus(head["status"]),
-                    has_label=_bool(head["has_label"]),
-                    status_changed_at=_timestamp(head["status_changed_at"]),
-                    lines=tuple(line for _, line in group),
+                    facility=row["facility"],
+                    status=_choice(OrderStatus, row["status"], "status"),
+                    has_label=_bool(row["has_label"], "has_label"),
+                    status_changed_at=_timestamp(row["status_changed_at"], "status_changed_at"),
+                    lines=order_lines,
                 )
-            except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise DatasetError(
-                    f"{self.root / 'orders.csv'}: {order_id}: {_short(exc)}"
-                ) from exc
+            except (ValidationError, ValueError) as exc:
+                raise DatasetError(f"{where}: {_short(exc)}") from exc
 
     def stock(self) -> Iterator[tuple[str, str, str, int]]:
         """QOH rows: (facility, sku, location, qoh)."""
-        return self._rows(
-            "stock", lambda r: (r["facility"], r["sku"], r["location"], _count(r["qoh"]))
-        )
+        return _items(unique_by(
+            self._rows(
+                "stock", lambda r: (r["facility"], r["sku"], r["location"], _int(r["qoh"], "qoh"))
+            ),
+            "location",
+            lambda row: row[:3],
+        ))
 
     def atp(self) -> Iterator[tuple[str, str, int]]:
         """ATP rows: (facility, sku, atp)."""
-        return self._rows("atp", lambda r: (r["facility"], r["sku"], _count(r["atp"])))
+        return _items(unique_by(
+            self._rows("atp", lambda r: (r["facility"], r["sku"], _int(r["atp"], "atp"))),
+            "sku",
+            lambda row: row[:2],
+        ))
 
 
-def _bool(text: str) -> bool:
+# -- checks shared by the CSV and the JSON formats -----------------------------------------------
+
+
+def _items(rows: Iterable[tuple[Where, T]]) -> Iterator[T]:
+    return (item for _, item in rows)
+
+
+def unique_by(
+    rows: Iterable[tuple[Where, T]], field: str, key: Callable[[T], Hashable]
+) -> Iterator[tuple[Where, T]]:
+    """Pass the rows on; raise at the first whose key was seen before, naming both places."""
+    first: dict[Hashable, Where] = {}
+    for where, item in rows:
+        k = key(item)
+        if k in first:
+            name = " ".join(str(part) for part in k) if isinstance(k, tuple) else k
+            raise DatasetError(
+                f"{where}: {field}: {name} appears a second time (first at {first[k]}); "
+                "each may appear once, so remove or merge one of them"
+            )
+        first[k] = where
+        yield where, item
+
+
+def unique_products(rows: Iterable[tuple[Where, Product]]) -> Iterator[tuple[Where, Product]]:
+    """Products with unique SKUs, and no barcode on two products.
+
+    Raises:
+        DatasetError: a repeated SKU, or a GTIN already given to another SKU.
+    """
+    owner: dict[str, tuple[Where, str]] = {}
+    for where, product in unique_by(rows, "sku", lambda p: p.sku):
+        for gtin in product.gtins:
+            other = owner.setdefault(gtin, (where, product.sku))
+            if other[1] != product.sku:
+                raise DatasetError(
+                    f"{where}: barcodes: {gtin} is also a barcode of {other[1]} ({other[0]}); "
+                    "a barcode must name one product, so correct one of the two"
+                )
+        yield where, product
+
+
+def unique_locations(rows: Iterable[tuple[Where, Location]]) -> Iterator[tuple[Where, Location]]:
+    """Locations with unique codes and unique label barcodes.
+
+    Raises:
+        DatasetError: a code or a barcode given twice.
+    """
+    by_code = unique_by(rows, "code", lambda loc: loc.code)
+    return unique_by(by_code, "barcode", lambda loc: loc.barcode)
+
+
+def known_operators(
+    rows: Iterable[tuple[Where, Operator]], roles: Iterable[str]
+) -> Iterator[tuple[Where, Operator]]:
+    """Operators with unique badges and a role the terminal knows.
+
+    Raises:
+        DatasetError: a badge given twice, or an unknown role.
+    """
+    known = sorted(set(roles))
+    for where, operator in unique_by(rows, "badge", lambda o: o.badge):
+        if operator.role not in known:
+            raise DatasetError(
+                f"{where}: role: {operator.role!r} is not a role here (known: "
+                f"{', '.join(known)}); correct the row, or define the role under [roles] in the "
+                "configuration"
+            )
+        yield where, operator
+
+
+def unique_orders(rows: Iterable[tuple[Where, Order]]) -> Iterator[tuple[Where, Order]]:
+    """Orders given once each, with line numbers unique within each order (JSON documents).
+
+    Raises:
+        DatasetError: an order ID or a line number (in one order) given twice.
+    """
+    for where, order in unique_by(rows, "order_id", lambda o: o.order_id):
+        lines = ((f"{where}.lines[{i}]", line) for i, line in enumerate(order.lines))
+        for _ in unique_by(lines, "line_no", lambda ln: ln.line_no):
+            pass
+        yield where, order
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file, strictly: what a import may not silently get wrong is an error.
+
+    A byte-order mark is accepted; duplicate keys, ``NaN``/``Infinity``, numbers beyond
+    :data:`MAX_COUNT`, and control characters (NUL included) in strings are refused.
+
+    Raises:
+        DatasetError: missing or unreadable file, or any of the above, with where it is.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{path}: missing") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        data = json.loads(
+            text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant
+        )
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    except _JsonProblem as exc:
+        raise DatasetError(f"{path}: {exc}") from exc
+    except ValueError as exc:  # an integer of thousands of digits
+        raise DatasetError(f"{path}: a number too large ({exc})") from exc
+    except RecursionError as exc:
+        raise DatasetError(f"{path}: lists or objects nested too deeply") from exc
+    _check_values(data, str(path), "")
+    return data
+
+
+class _JsonProblem(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JsonProblem(f"the key {key!r} appears twice in one object; keep one")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _JsonProblem(f"{name} is not a number putback accepts")
+
+
+def _check_values(value: Any, path: str, where: str) -> None:
+    """Every number within bounds and every string free of control characters, or raise."""
+    stack = [(where, value)]
+    while stack:
+        at, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((f"{at}.{k}" if at else k, v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{at}[{i}]", v) for i, v in enumerate(item))
+        elif isinstance(item, str):
+            _check_text(item, f"{path}: {at or '(top)'}")
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int) and abs(item) > MAX_COUNT:
+            raise DatasetError(f"{path}: {at}: {item} is too large (at most {MAX_COUNT:,})")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise DatasetError(f"{path}: {at}: {item} is not a number putback accepts")
+
+
+def _check_text(value: str, where: str) -> None:
+    bad = next((c for c in value if c in _FORBIDDEN_CHARACTERS), None)
+    if bad is not None:
+        name = "a NUL character" if bad == "\x00" else f"the control character U+{ord(bad):04X}"
+        raise DatasetError(f"{where}: contains {name}; remove it")
+
+
+# -- field parsers: each message names its field -------------------------------------------------
+
+
+def _gtin(code: str) -> str:
+    try:
+        return normalise_gtin(code)
+    except ValueError as exc:
+        raise ValueError(f"barcodes: {exc}") from exc
+
+
+def _choice(kind: type[E], text: str, field: str) -> E:
+    try:
+        return kind(text)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in kind)
+        raise ValueError(f"{field}: {text!r} is not one of {allowed}") from None
+
+
+def _bool(text: str, field: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes"):
         return True
     if value in ("0", "false", "no", ""):
         return False
-    raise ValueError(f"expected 0 or 1, not {text!r}")
+    raise ValueError(f"{field}: expected 0 or 1, not {text!r}")
 
 
-def _timestamp(text: str) -> datetime | None:
+def _timestamp(text: str, field: str) -> datetime | None:
     if not text:
         return None
-    value = datetime.fromisoformat(text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{field}: {text!r} is not a timestamp like 2026-11-20T08:15:00+00:00"
+        ) from None
     if value.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no timezone (add +00:00)")
+        raise ValueError(f"{field}: timestamp {text!r} has no timezone (add +00:00)")
     return value
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"stock cannot be negative ({value})")
-    return value
-
-
-def _column(row: dict[str, str], name: str) -> str:
-    value = row[name]
-    if value is None:
-        raise ValueError(f"no {name} on this row")
+def _int(text: str, field: str, *, low: int = 0) -> int:
+    digits = text.strip()
+    if not digits:
+        raise ValueError(f"{field}: empty; give a whole number")
+    if not digits.lstrip("+-").isascii() or not digits.lstrip("+-").isdigit():
+        raise ValueError(f"{field}: {shown(text, 40)!r} is not a whole number")
+    if len(digits.lstrip("+-0")) > len(str(MAX_COUNT)):
+        raise ValueError(f"{field}: {shown(text, 40)} is too large (at most {MAX_COUNT:,})")
+    value = int(digits)
+    if value < low:
+        what = "negative" if value < 0 else f"below {low}"
+        raise ValueError(f"{field}: {value} cannot be {what}")
+    if value > MAX_COUNT:
+        raise ValueError(f"{field}: {value} is too large (at most {MAX_COUNT:,})")
     return value
 
 
 def _short(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"missing column {exc.args[0]!r}"
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -227,23 +485,57 @@ def _short(exc: Exception) -> str:
     return str(exc)
 
 
-def load_dataset(ledger: Ledger, dataset: Dataset, facility: str) -> dict[str, int]:
+def load_dataset(
+    ledger: Ledger, dataset: Dataset, facility: str, *, roles: Iterable[str] | None = None
+) -> dict[str, int]:
     """Load a data set's reference data and the facility's stock into a new ledger.
 
+    Everything is one transaction: a bad row, or a data set with nothing for ``facility``,
+    leaves the ledger as it was.
+
+    Args:
+        ledger: a ledger with no entries yet.
+        dataset: the data set directory.
+        facility: the terminal's facility; only its orders and stock are loaded.
+        roles: the roles operators may have (the configured ``[roles]``); default: the built-in.
+
     Raises:
-        DatasetError: a bad file or row. LedgerError: the ledger already has entries.
+        DatasetError: a bad file or row, or no order, stock or ATP row for ``facility``.
+        LedgerError: the ledger already has entries.
     """
+    if roles is not None:
+        dataset = replace(dataset, roles=frozenset(roles))
+    facilities: set[str] = set()
+    mine = {"stock": 0, "atp": 0}
+
+    def for_facility(rows: Iterable[tuple[Any, ...]], kind: str) -> Iterator[tuple[Any, ...]]:
+        for fac, *rest in rows:
+            facilities.add(fac)
+            if fac == facility:
+                mine[kind] += 1
+                yield tuple(rest)
+
+    def orders_for_facility() -> Iterator[Order]:
+        for order in dataset.orders():
+            facilities.add(order.facility)
+            if order.facility == facility:
+                yield order
+
     with ledger.write() as tx:
         counts = {
             "products": tx.upsert_products(dataset.products()),
             "locations": tx.upsert_locations(dataset.locations()),
             "operators": tx.upsert_operators(dataset.operators()),
-            "orders": tx.upsert_orders(o for o in dataset.orders() if o.facility == facility),
+            "orders": tx.upsert_orders(orders_for_facility()),
         }
-        tx.set_baseline(
-            ((sku, loc, qoh) for fac, sku, loc, qoh in dataset.stock() if fac == facility),
-            ((sku, atp) for fac, sku, atp in dataset.atp() if fac == facility),
-        )
+        tx.set_baseline(for_facility(dataset.stock(), "stock"), for_facility(dataset.atp(), "atp"))
+        if not counts["orders"] and not mine["stock"] and not mine["atp"]:
+            others = ", ".join(sorted(facilities)) or "none"
+            raise DatasetError(
+                f"{dataset.root} has no orders, stock or ATP for facility {facility} (it has: "
+                f"{others}). Set terminal.facility in the configuration to this terminal's "
+                "facility, or use the data set for it; nothing was loaded."
+            )
         tx.set_meta("facility", facility)
         tx.set_meta("dataset", dataset.info.name)
-    return counts
+    return {**counts, "stock rows": mine["stock"], "ATP rows": mine["atp"]}

@@ -22,8 +22,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from putback_tui.config import ConfigError, Paths, Settings, SyncSettings, load_settings
+from putback_tui.config import (
+    ConfigError,
+    Paths,
+    Settings,
+    SyncSettings,
+    load_settings,
+    path_problems,
+)
 from putback_tui.domain.models import now_utc
+from putback_tui.files import open_by
 from putback_tui.ledger import Ledger, LedgerError, LedgerLocked
 from putback_tui.ledger import sync as book
 from putback_tui.ledger.schema import migrations
@@ -116,6 +124,16 @@ class Probes:
 def check_config(paths: Paths) -> tuple[Check, Settings | None]:
     """The configuration file: present, valid, and its token readable by its owner only."""
     path = paths.config_file
+    if not path.exists() and paths.config_named:
+        return (
+            Check(
+                "configuration",
+                Status.FAIL,
+                f"{path} does not exist (named with --config or PUTBACK_CONFIG).",
+                "Correct the name, or leave both out to use the default configuration file.",
+            ),
+            None,
+        )
     if not path.exists():
         settings = Settings()
         return (
@@ -163,6 +181,22 @@ def check_config(paths: Paths) -> tuple[Check, Settings | None]:
             f"{len(settings.scanners)} scanner(s), central store {central}.",
         ),
         settings,
+    )
+
+
+def check_files(paths: Paths) -> Check:
+    """No other user can swap this terminal's files: its directories and links are its own."""
+    problems = path_problems(paths)
+    if problems:
+        return Check(
+            "files",
+            Status.FAIL,
+            " ".join(problems),
+            "Every putback command refuses to run until this is fixed: another user could make "
+            "it write the token or the ledger where they choose.",
+        )
+    return Check(
+        "files", Status.OK, "Configuration, data and log directories are this user's own."
     )
 
 
@@ -315,6 +349,33 @@ def check_stock(ledger: Ledger) -> Check:
         Status.OK,
         f"{len(qoh)} QOH and {len(atp)} ATP figures equal their rebuild from the ledger.",
     )
+
+
+def check_facility(ledger: Ledger, facility: str) -> Check:
+    """The ledger was set up for the configured facility and holds something for it."""
+    loaded = ledger.get_meta("facility")
+    if loaded is not None and loaded != facility:
+        return Check(
+            "facility",
+            Status.FAIL,
+            f"The database was set up for {loaded}, but the configuration says {facility}.",
+            "Correct terminal.facility in the configuration, or set the terminal up again for "
+            f"{facility} (`putback init --data DIR` on a new home directory).",
+        )
+    with ledger.read() as tx:
+        (orders,) = tx.conn.execute(
+            "SELECT COUNT(*) FROM orders WHERE facility = ?", (facility,)
+        ).fetchone()
+        (stock,) = tx.conn.execute("SELECT COUNT(*) FROM stock_qoh").fetchone()
+    if not orders and not stock:
+        return Check(
+            "facility",
+            Status.WARN,
+            f"The database holds no orders and no stock for {facility}.",
+            "Load the data set for this facility (`putback init --data DIR`) or let the app "
+            "sync with the central store.",
+        )
+    return Check("facility", Status.OK, f"{facility}: {orders} orders, {stock} stock rows.")
 
 
 def check_sync_queue(ledger: Ledger, settings: SyncSettings, now: datetime) -> Check:
@@ -527,29 +588,8 @@ class Holder:
 
 def device_holders(path: str, proc_dir: Path, *, own_pid: int | None = None) -> list[Holder]:
     """Processes (that this user may see) with ``path`` open, from ``/proc/PID/fd``."""
-    target = os.path.realpath(path)
-    found = []
-    try:
-        pids = [p for p in proc_dir.iterdir() if p.name.isdigit()]
-    except OSError:
-        return []
-    for pid_dir in pids:
-        pid = int(pid_dir.name)
-        if pid == (own_pid if own_pid is not None else os.getpid()):
-            continue
-        try:
-            fds = list((pid_dir / "fd").iterdir())
-        except OSError:
-            continue  # another user's process, or gone
-        if not any(os.path.realpath(fd) == target for fd in fds):
-            continue
-        try:
-            raw = (pid_dir / "cmdline").read_bytes()
-            command = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
-        except OSError:
-            command = ""
-        found.append(Holder(pid, command or f"pid {pid}"))
-    return found
+    found = open_by([Path(path)], proc_dir, own_pid=own_pid)
+    return [Holder(pid, command) for pid, command in found]
 
 
 def check_scanner(settings: ScannerSettings, info: DeviceInfo | None, probes: Probes) -> Check:
@@ -707,7 +747,7 @@ def run_checks(paths: Paths, probes: Probes | None = None) -> list[Check]:
     """
     probes = probes or Probes()
     config, settings = check_config(paths)
-    results = [config]
+    results = [config, check_files(paths)]
     db_check, ledger = open_database(paths, probes.euid)
     results.append(db_check)
     local_seq: int | None = None
@@ -717,6 +757,7 @@ def run_checks(paths: Paths, probes: Probes | None = None) -> list[Check]:
             results.append(check_integrity(ledger))
             results.append(check_stock(ledger))
             if settings is not None:
+                results.append(check_facility(ledger, settings.terminal.facility))
                 results.append(check_sync_queue(ledger, settings.sync, probes.clock()))
             with ledger.read() as tx:
                 local_seq = int(tx.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -110,7 +111,7 @@ class Station:
         self.settings = settings
         self.terminal = settings.terminal.id
         self.facility = settings.terminal.facility
-        self._roles = settings.permissions()
+        self._local_roles = settings.permissions()
         self._operator: Operator | None = None
         self._lock = threading.Lock()
 
@@ -129,7 +130,9 @@ class Station:
         """
         with self.ledger.read() as tx:
             operator = tx.operator(badge)
-        if operator is None:
+        # The central store refuses the entries of an inactive operator or of one from another
+        # facility: such a badge is as unknown here.
+        if operator is None or not operator.works_at(self.facility):
             raise UnknownOperator(f"Badge {badge} is not known here. Ask a supervisor.")
         self._operator = operator
         return operator
@@ -148,6 +151,16 @@ class Station:
             NotSignedIn, PermissionDenied (recorded in the ledger).
         """
         self._require(permission, action, order_id)
+
+    @property
+    def _roles(self) -> Mapping[str, frozenset[Permission]]:
+        """The role map in force: the central store's, once received; else the configuration's.
+
+        The central store judges every entry by its own map, so a terminal that has received
+        it judges alike; a terminal with no central store keeps its local configuration.
+        """
+        central = self.ledger.central_roles()
+        return self._local_roles if central is None else central
 
     def may(self, permission: Permission) -> bool:
         """True when the signed-in operator's role grants ``permission`` (nothing recorded)."""

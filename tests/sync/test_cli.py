@@ -48,7 +48,8 @@ def test_connect_checks_the_token_then_writes_an_owner_only_config(
     server.stop()
     down = runner.invoke(cli, ["--home", str(home), "sync", "--once"])
     assert down.exit_code == 1
-    assert down.output.startswith("offline")
+    assert down.stdout == ""
+    assert down.stderr.startswith("Error: offline")
 
 
 def test_add_terminal_replace_issues_a_new_token_and_the_old_one_stops_working(

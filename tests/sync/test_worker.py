@@ -15,10 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from putback_tui.central.server import BackgroundServer
 from putback_tui.config import SyncSettings
+from putback_tui.domain.errors import PermissionDenied, UnknownOperator
+from putback_tui.domain.models import Operator, Permission, RejectReason
 from putback_tui.ledger import Ledger
 from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncState, SyncWorker
@@ -201,7 +204,7 @@ def test_two_terminals_put_back_the_same_line_one_is_refused_and_kept(
     assert b.waiting == 0
     [refused] = second.ledger.refused_entries()
     assert refused.entry.order_id == "D-1002"
-    assert "exceed what was picked" in refused.reason
+    assert refused.reason == "Nothing of TSHIRT-BLK-M is left to put back on order D-1002."
     assert len(second.ledger.entries()) == 1  # kept locally, never dropped
     assert [r[1] for r in central.store.recorded()] == ["applied", "refused"]
     # The second terminal's figures are now the central store's: one put-back, not two.
@@ -306,3 +309,63 @@ def test_an_order_another_terminal_reconciled_says_who_where_and_when(
     assert done.at == done_here.at
     view = second.station.open_order("D-1002")
     assert f"reconciled by {done.operator} at PACK-01" in view.message
+
+
+def test_an_entry_the_central_store_derives_differently_leaves_the_terminal_equal_to_it(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    """A NOT IN STOCK reject zeroes every location the central store knows of, not only those
+    the terminal knew: after its next round the terminal shows the central store's figures.
+    """
+    first, second = make_terminal("PACK-01"), make_terminal("PACK-02")
+    second.station.open_order("D-1002")
+    second.station.put_back("D-1002", 1, "TSHIRT-BLK-M", "B-01-01")  # a new place for it
+    worker_for(second, server, central).run_once()
+    first.station.reject("D-1005", 1, RejectReason.NOT_IN_STOCK, 1)
+    result = worker_for(first, server, central).run_once()
+    assert result.refused == 0
+    qoh, atp = central.store.stock("STORE-01")
+    assert qoh[("TSHIRT-BLK-M", "B-01-01")] == 0
+    mine = {(s, loc): n for s, loc, n in first.ledger.stock()[0] if s == "TSHIRT-BLK-M"}
+    assert mine == {k: v for k, v in qoh.items() if k[0] == "TSHIRT-BLK-M"}
+    assert dict(first.ledger.stock()[1])["TSHIRT-BLK-M"] == atp["TSHIRT-BLK-M"] == 0
+    assert first.ledger.stock()
+    assert first.ledger.rebuild_stock()[0] == {
+        (s, loc): n for s, loc, n in first.ledger.stock()[0]
+    }
+
+
+def test_the_central_store_s_role_map_reaches_the_terminal_and_both_judge_by_it(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    """A site takes move-out away from operators at the central store: the terminal learns it
+    with its next pull and refuses (and records) the action; the central store refuses an entry
+    made before the terminal knew.
+    """
+    t = make_terminal("PACK-01", badge="OP-0001")
+    assert t.station.may(Permission.MOVE_OUT)
+    central.store.import_data(
+        roles={"operator": [Permission.PUT_BACK, Permission.REJECT_ITEM],
+               "supervisor": list(Permission)}
+    )
+    worker_for(t, server, central).run_once()
+    assert t.ledger.central_roles() == {
+        "operator": frozenset({Permission.PUT_BACK, Permission.REJECT_ITEM}),
+        "supervisor": frozenset(Permission),
+    }
+    assert not t.station.may(Permission.MOVE_OUT)
+    with pytest.raises(PermissionDenied, match="permission 'move_out' is missing"):
+        t.station.move_out("MUG-WHT", "EX-01", "A-01-02")
+
+
+def test_an_operator_the_central_store_made_inactive_cannot_sign_in_after_a_pull(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    t = make_terminal("PACK-01")
+    central.store.import_data(
+        operators=[Operator(badge="OP-0001", name="Olivia Operator", role="operator",
+                            active=False)]
+    )
+    worker_for(t, server, central).run_once()
+    with pytest.raises(UnknownOperator, match="Badge OP-0001 is not known here"):
+        t.station.sign_in("OP-0001")

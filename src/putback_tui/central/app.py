@@ -456,10 +456,15 @@ def app_from_environment() -> FastAPI:
     """
     import os
 
-    from putback_tui.central.cli import DB_ENV
+    from putback_tui.central.cli import DB_ENV, MAX_STOCK_ENV
     from putback_tui.central.storage import open_store
+    from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 
-    app = create_app(open_store(os.environ[DB_ENV], migrate=False))
+    store = open_store(os.environ[DB_ENV], migrate=False)
+    store.limits = Limits(
+        max_stock=int(os.environ.get(MAX_STOCK_ENV, DEFAULT_LIMITS.max_stock))
+    )
+    app = create_app(store)
     tune_garbage_collector()
     return app
 

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
+
 if TYPE_CHECKING:
     from putback_tui.central.storage import CentralStore
 
 DB_ENV = "PUTBACK_CENTRAL_DB"
+MAX_STOCK_ENV = "PUTBACK_CENTRAL_MAX_STOCK"
 
 db_option = click.option(
     "--db",
@@ -62,7 +65,15 @@ def central() -> None:
     help="Server processes. Batches are validated in parallel, one per process; their writes "
     "still take turns. About one per core.",
 )
-def serve(db_url: str, host: str, port: int, workers: int) -> None:
+@click.option(
+    "--max-stock",
+    default=DEFAULT_LIMITS.max_stock,
+    show_default=True,
+    envvar=MAX_STOCK_ENV,
+    type=click.IntRange(1, 10**12),
+    help="Cap on every QOH and ATP figure: an entry that would take one above it is refused.",
+)
+def serve(db_url: str, host: str, port: int, workers: int, max_stock: int) -> None:
     """Serve the HTTP API (OpenAPI at /docs and /openapi.json) until interrupted."""
     import os
 
@@ -70,7 +81,9 @@ def serve(db_url: str, host: str, port: int, workers: int) -> None:
 
     from putback_tui.central.app import create_app, tune_garbage_collector
 
+    os.environ[MAX_STOCK_ENV] = str(max_stock)  # for worker processes, as DB_ENV below
     with _store(db_url) as store:  # migrates once, before any worker starts
+        store.limits = Limits(max_stock=max_stock)
         click.echo(
             f"central store ({store.kind}) on http://{host}:{port}, {workers} worker(s)", err=True
         )
@@ -93,9 +106,17 @@ def serve(db_url: str, host: str, port: int, workers: int) -> None:
 
 @central.command("import")
 @db_option
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="NAME",
+    help="A role operators may have besides operator and supervisor (the sites' [roles]); "
+    "repeat for more.",
+)
 @click.option("--demo", is_flag=True, help="Import the demo data set that comes with putback.")
 @click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
-def import_cmd(db_url: str, demo: bool, path: Path | None) -> None:
+def import_cmd(db_url: str, roles: tuple[str, ...], demo: bool, path: Path | None) -> None:
     """Load orders, products, locations, operators and stock from PATH (or --demo).
 
     PATH is a data-set directory of CSV files (like the demo set) or a JSON document with lists
@@ -104,13 +125,14 @@ def import_cmd(db_url: str, demo: bool, path: Path | None) -> None:
     """
     from putback_tui.central.imports import import_path
     from putback_tui.dataset import DEMO_DIR, DatasetError
+    from putback_tui.domain.permissions import DEFAULT_ROLES
 
     if demo == (path is not None):
         raise click.UsageError("Give either PATH or --demo.")
     path = path or DEMO_DIR
     with _store(db_url) as store:
         try:
-            counts = import_path(store, path)
+            counts = import_path(store, path, roles=[*DEFAULT_ROLES, *roles])
         except DatasetError as exc:
             raise click.ClickException(f"{exc}; nothing was imported") from exc
     click.echo("Imported " + ", ".join(f"{n} {what}" for what, n in counts.items()))

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, ValidationError
 
 from putback_tui.central.storage import CentralStore
-from putback_tui.dataset import Dataset, DatasetError
-from putback_tui.domain.models import Frozen, Location, Operator, Order, Product
+from putback_tui.dataset import (
+    MAX_COUNT,
+    Dataset,
+    DatasetError,
+    known_operators,
+    read_json,
+    unique_by,
+    unique_locations,
+    unique_orders,
+    unique_products,
+)
+from putback_tui.domain.models import Frozen, Location, Operator, Order, Permission, Product
+from putback_tui.domain.permissions import DEFAULT_ROLES
+
+T = TypeVar("T")
 
 
 class StockRow(Frozen):
@@ -17,7 +32,7 @@ class StockRow(Frozen):
     facility: str
     sku: str
     location: str
-    qoh: int = Field(ge=0)
+    qoh: int = Field(ge=0, le=MAX_COUNT)
 
 
 class AtpRow(Frozen):
@@ -25,7 +40,7 @@ class AtpRow(Frozen):
 
     facility: str
     sku: str
-    atp: int = Field(ge=0)
+    atp: int = Field(ge=0, le=MAX_COUNT)
 
 
 class ImportDocument(Frozen):
@@ -37,21 +52,33 @@ class ImportDocument(Frozen):
     orders: tuple[Order, ...] = ()
     stock: tuple[StockRow, ...] = ()
     atp: tuple[AtpRow, ...] = ()
+    roles: dict[str, tuple[Permission, ...]] | None = None
+    """The role -> permissions map every terminal and the central store judge by; replaces
+    the whole map. Left out: unchanged (the built-in defaults until a map is imported)."""
 
 
-def import_path(store: CentralStore, path: Path) -> dict[str, int]:
+def import_path(
+    store: CentralStore, path: Path, *, roles: Iterable[str] = DEFAULT_ROLES
+) -> dict[str, int]:
     """Load a data-set directory (see ``data/demo``) or a JSON document into the store.
 
-    Everything of one import lands in one transaction: a bad row leaves the store unchanged.
+    Every row is read and checked (the same checks for both formats, see ``dataset``) before
+    anything is written, and everything lands in one transaction: a refused file imports nothing.
+
+    Args:
+        store: the central store.
+        path: a data-set directory or a JSON document.
+        roles: the roles an operator may have.
 
     Returns:
         How many of each kind were loaded.
 
     Raises:
-        DatasetError: a missing file or a bad row, named with its file (and line).
+        DatasetError: a missing file or a bad row, named with its file, line (or list index) and
+            field.
     """
     if path.is_dir():
-        data = Dataset(path)
+        data = Dataset(path, roles=frozenset(roles))
         # Read every file first so a bad row late in one file aborts before writing anything.
         return store.import_data(
             products=list(data.products()),
@@ -61,19 +88,40 @@ def import_path(store: CentralStore, path: Path) -> dict[str, int]:
             stock=list(data.stock()),
             atp=list(data.atp()),
         )
+    raw = read_json(path)
     try:
-        doc = ImportDocument.model_validate_json(path.read_bytes())
-    except FileNotFoundError as exc:
-        raise DatasetError(f"{path}: missing") from exc
+        doc = ImportDocument.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise DatasetError(f"{path}: {where}: {first['msg']}") from exc
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        raise DatasetError(f"{path}: {where.lstrip('.')}: {first['msg']}") from exc
+
+    def placed(kind: str, items: Sequence[T]) -> list[tuple[str, T]]:
+        return [(f"{path}: {kind}[{i}]", item) for i, item in enumerate(items)]
+
+    products = [p for _, p in unique_products(placed("products", doc.products))]
+    locations = [loc for _, loc in unique_locations(placed("locations", doc.locations))]
+    # An imported role map names the roles operators may have, with the command line's.
+    known = {*roles, *(doc.roles or {})}
+    operators = [o for _, o in known_operators(placed("operators", doc.operators), known)]
+    orders = [o for _, o in unique_orders(placed("orders", doc.orders))]
+    stock = [
+        (r.facility, r.sku, r.location, r.qoh)
+        for _, r in unique_by(
+            placed("stock", doc.stock), "location", lambda r: (r.facility, r.sku, r.location)
+        )
+    ]
+    atp = [
+        (r.facility, r.sku, r.atp)
+        for _, r in unique_by(placed("atp", doc.atp), "sku", lambda r: (r.facility, r.sku))
+    ]
     return store.import_data(
-        products=doc.products,
-        locations=doc.locations,
-        operators=doc.operators,
-        orders=doc.orders,
-        stock=[(r.facility, r.sku, r.location, r.qoh) for r in doc.stock],
-        atp=[(r.facility, r.sku, r.atp) for r in doc.atp],
+        products=products,
+        locations=locations,
+        operators=operators,
+        orders=orders,
+        stock=stock,
+        atp=atp,
+        roles=doc.roles,
     )
+

@@ -132,4 +132,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE orders ADD COLUMN reconciled_terminal TEXT",
         ),
     ),
+    Migration(
+        3,
+        "effects derived by the central store; operators by facility; roles",
+        (
+            # What the central store applied for an entry, when it differs from what the entry
+            # carried (NULL: exactly as carried). The feeds and undo read the applied effects.
+            "ALTER TABLE entries ADD COLUMN effects TEXT",
+            # The entry an undo compensates or a resolve resolves.
+            "ALTER TABLE entries ADD COLUMN ref TEXT",
+            "CREATE INDEX entries_by_ref ON entries (ref)",
+            # NULL facility: the operator may work at every facility.
+            "ALTER TABLE operators ADD COLUMN facility TEXT",
+            "ALTER TABLE operators ADD COLUMN active INTEGER NOT NULL DEFAULT 1",
+            # The role -> permissions map terminals and the central store judge by (JSON list);
+            # empty: the built-in defaults.
+            """CREATE TABLE roles (
+                role TEXT PRIMARY KEY,
+                permissions TEXT NOT NULL,
+                rev {big} NOT NULL
+            )""",
+        ),
+    ),
 )

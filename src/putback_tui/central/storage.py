@@ -23,7 +23,7 @@ import queue
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,20 +32,29 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 
+from putback_tui.central.ingest import (
+    BatchState,
+    Stock,
+    plan_batch,
+    state_entries,
+    with_effects,
+)
 from putback_tui.central.schema import MIGRATIONS
+from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 from putback_tui.domain.entries import Entry, EntryKind
 from putback_tui.domain.models import (
-    EXCEPTION_STATUSES,
     Location,
     LocationKind,
     Operator,
     Order,
     OrderLine,
     OrderStatus,
+    Permission,
     Product,
     iso_utc,
     now_utc,
 )
+from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.sync.wire import (
     AppliedEntry,
     ChangesPage,
@@ -54,7 +63,7 @@ from putback_tui.sync.wire import (
     EntryResult,
     EventsPage,
     OrderReconciled,
-    Outcome,
+    RoleGrant,
     StockLevel,
 )
 
@@ -465,22 +474,15 @@ class Client:
         return ClientInfo(name=self.name, kind=self.kind, facility=self.facility)
 
 
-@dataclass(slots=True)
-class _Line:
-    facility: str
-    quantity: int
-    picked: int
-    released: int
-    rejected: int
-    put_back: int
-    changed: bool = False
-
-
 class CentralStore:
     """Every read and write of the central store, over either engine."""
 
-    def __init__(self, engine: SqliteEngine | PostgresEngine) -> None:
+    def __init__(
+        self, engine: SqliteEngine | PostgresEngine, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.engine = engine
+        self.limits = limits
+        """The caps every entry is held to (:class:`~putback_tui.domain.derive.Limits`)."""
 
     @property
     def kind(self) -> str:
@@ -581,46 +583,36 @@ class CentralStore:
     def ingest(
         self, client: Client, entries: Sequence[Entry], *, bodies: Sequence[str] | None = None
     ) -> list[EntryResult]:
-        """Apply a terminal's batch: each entry at most once, in its sequence order.
+        """Judge and apply a terminal's batch: each entry at most once, in its sequence order.
 
         The caller has checked that every entry is the client's own, of its facility, and that
-        sequence numbers strictly increase. Everything happens in one transaction: entries are
-        recorded (applied or refused), and line progress, stock and order status change with
-        them. Stock changes stop at zero, as on the terminal.
+        sequence numbers strictly increase. No number the terminal sent is believed: each
+        entry's effects are derived from its meaning by the domain's rules against the central
+        store's own state (:mod:`putback_tui.central.ingest`), and what is derived is applied
+        and recorded. Everything happens in one transaction: entries are recorded (applied or
+        refused), and line progress, stock and order status change with them.
 
-        The work is done per batch, not per entry: every row the batch needs is read first
-        (one query per table), the entries are checked and applied in memory in sequence
-        order, and then each table is written once: the entries, and one row per order line,
-        order and stock key the batch changed, whatever the number of entries that changed it.
+        The work is done per batch, not per entry: every row the batch needs is read first,
+        the entries are judged and applied in memory in sequence order, and then each table
+        is written once.
 
         Args:
             client: the terminal that sent the batch.
             entries: the batch, in sequence order.
             bodies: each entry's JSON exactly as received, which validated into ``entries``:
-                kept as the entries' bodies (the feeds read them back through :class:`Entry`).
-                When None, each entry is serialised instead.
+                kept as the entries' bodies. When None, each entry is serialised instead.
 
         Returns:
             One result per entry, in the batch's order.
         """
         received = iso_utc(now_utc())
         name = client.name
+        facility = client.facility or ""
         # Before the writers' lock: whatever does not need the database should not hold it.
         if bodies is None:
             bodies = [e.model_dump_json() for e in entries]
         elif len(bodies) != len(entries):
             raise ValueError("one body per entry")
-        entry_ids: list[str] = []
-        order_ids: set[str] = set()
-        skus: set[str] = set()
-        for e in entries:
-            entry_ids.append(e.entry_id)
-            if e.order_id:
-                order_ids.add(e.order_id)
-            for c in e.line_changes:
-                order_ids.add(c.order_id)
-            for change in e.changes:
-                skus.add(change.sku)
         with self.engine.write() as tx:
             rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
             last_seq = int(tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0])
@@ -629,126 +621,70 @@ class CentralStore:
                 for r in tx.keyed(
                     "SELECT entry_id, terminal, outcome, reason FROM entries "
                     "WHERE entry_id IN ({keys})",
-                    entry_ids,
+                    [e.entry_id for e in entries],
                 )
             }
-            orders, lines, lines_of = _load_orders_and_lines(tx, order_ids)
-            qoh, atp = _load_stock(tx, client.facility or "", skus)
-            reconciled_changed: set[str] = set()
-            touched_qoh: set[tuple[str, str]] = set()
-            touched_atp: set[str] = set()
-            status_changes: dict[str, tuple[str, str]] = {}
-            recorded: list[tuple[Any, ...]] = []
-            results: list[EntryResult] = []
-            missing: str | None = None
-            for e, body in zip(entries, bodies, strict=True):
-                seen = existing.get(e.entry_id)
-                if seen is not None:
-                    results.append(_duplicate(e, name, *seen))
-                    continue
-                if missing is not None:
-                    results.append(_refused(e, missing, retryable=True))
-                    continue
-                if e.seq <= last_seq:
-                    # The terminal re-used a sequence number for a new entry (a re-initialised
-                    # ledger): it cannot be placed in the terminal's order any more.
-                    results.append(
-                        _refused(e, f"sequence number {e.seq} of {name} was already "
-                                    "used by another entry")
-                    )
-                    continue
-                if e.seq != last_seq + 1:
-                    missing = (
-                        f"missing seq {last_seq + 1} of {name}: entries are applied in "
-                        "order; send the missing ones first"
-                    )
-                    results.append(_refused(e, missing, retryable=True))
-                    continue
-                reason = _check_lines(e, lines) if e.line_changes else None
+            state = _load_state(tx, facility, entries)
+            plan = plan_batch(
+                name,
+                entries,
+                bodies,
+                last_seq=last_seq,
+                existing=existing,
+                state=state,
+                limits=self.limits,
+            )
+            if not plan.recorded:
+                return plan.results
+            rows = []
+            for r in plan.recorded:
                 rev += 1
-                if reason is None:
-                    _apply_lines(e, lines)
-                    for change in e.changes:
-                        if change.location is not None and change.qoh:
-                            key = (change.sku, change.location)
-                            qoh[key] = max(0, qoh.get(key, 0) + change.qoh)
-                            touched_qoh.add(key)
-                        if change.atp:
-                            atp[change.sku] = max(0, atp.get(change.sku, 0) + change.atp)
-                            touched_atp.add(change.sku)
-                    status = e.details.order_status
-                    if (
-                        status is not None
-                        and e.order_id is not None
-                        and e.order_id in orders
-                        and orders[e.order_id].facility == e.facility
-                    ):
-                        status_changes[e.order_id] = (status.value, iso_utc(e.created_at))
-                        orders[e.order_id].status = status
-                    touched: Iterable[str]
-                    if not e.line_changes or (
-                        len(e.line_changes) == 1 and e.line_changes[0].order_id == e.order_id
-                    ):  # the common case, without building a set
-                        touched = () if e.order_id is None else (e.order_id,)
-                    else:
-                        touched = {c.order_id for c in e.line_changes}
-                        if e.order_id is not None:
-                            touched.add(e.order_id)
-                    for order_id in touched:
-                        if _note_reconciled(
-                            e, orders.get(order_id), lines_of.get(order_id, [])
-                        ):
-                            reconciled_changed.add(order_id)
-                    results.append(_applied(e))
-                    outcome = "applied"
-                else:
-                    results.append(_refused(e, reason))
-                    outcome = "refused"
-                recorded.append(
+                e = r.entry
+                rows.append(
                     (
                         rev, e.entry_id, e.terminal, e.facility, e.seq, _KINDS[e.kind],
-                        e.order_id, outcome, reason, received, body,
+                        e.order_id, r.outcome, r.reason, received, r.body, r.effects, r.ref,
                     )
                 )
-                existing[e.entry_id] = (name, outcome, reason)
-                last_seq = e.seq
-            if not recorded:
-                return results
             tx.insert_rows(
                 "entries",
                 ("position bigint", "entry_id text", "terminal text", "facility text",
                  "seq bigint", "kind text", "order_id text", "outcome text", "reason text",
-                 "received_at text", "body text"),
-                recorded,
+                 "received_at text", "body text", "effects text", "ref text"),
+                rows,
             )
-            changed = [(k, v) for k, v in lines.items() if v.changed]
+            changed = sorted(state.changed_lines)
             tx.update_rows(
                 "order_lines",
                 ("released int", "rejected int", "put_back int"),
                 ("order_id text", "line_no int"),
-                [(v.released, v.rejected, v.put_back, k[0], k[1]) for k, v in changed],
+                [
+                    (line.released, line.rejected, line.put_back, order_id, line_no)
+                    for order_id, line_no in changed
+                    for line in (state.orders[order_id].line(line_no),)
+                ],
             )
             order_revs: list[tuple[Any, ...]] = []
-            for order_id in sorted({k[0] for k, _ in changed} | set(status_changes)):
+            for order_id in sorted({k[0] for k in changed} | set(state.status_changes)):
                 rev += 1
                 order_revs.append((rev, order_id))
             tx.update_rows("orders", ("rev bigint",), ("order_id text",), order_revs)
             tx.many(
                 "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
-                [(s, at, oid) for oid, (s, at) in status_changes.items()],
+                [(s, at, oid) for oid, (s, at) in state.status_changes.items()],
             )
             tx.update_rows(
                 "orders",
                 ("reconciled_at text", "reconciled_by text", "reconciled_terminal text"),
                 ("order_id text",),
-                [(*(orders[oid].reconciled or (None, None, None)), oid)
-                 for oid in sorted(reconciled_changed)],
+                [(*(state.reconciled[oid] or (None, None, None)), oid)
+                 for oid in sorted(state.reconciled_changed)],
             )
-            facility = client.facility
+            stock = state.stock
             qoh_rows = []
-            for sku, location in sorted(touched_qoh):
+            for sku, location in sorted(stock.touched_qoh):
                 rev += 1
-                qoh_rows.append((facility, sku, location, qoh[(sku, location)], rev))
+                qoh_rows.append((facility, sku, location, stock.qoh(sku, location), rev))
             tx.upsert_rows(
                 "stock_qoh",
                 ("qoh bigint", "rev bigint"),
@@ -756,15 +692,15 @@ class CentralStore:
                 qoh_rows,
             )
             atp_rows = []
-            for sku in sorted(touched_atp):
+            for sku in sorted(stock.touched_atp):
                 rev += 1
-                atp_rows.append((facility, sku, atp[sku], rev))
+                atp_rows.append((facility, sku, stock.atp(sku), rev))
             tx.upsert_rows(
                 "stock_atp", ("atp bigint", "rev bigint"), ("facility text", "sku text"), atp_rows
             )
-            tx.run("UPDATE clients SET last_seq = ? WHERE name = ?", (last_seq, name))
+            tx.run("UPDATE clients SET last_seq = ? WHERE name = ?", (plan.last_seq, name))
             tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
-        return results
+        return plan.results
 
     # -- feeds ---------------------------------------------------------------------------
 
@@ -786,7 +722,7 @@ class CentralStore:
                             "FROM products WHERE rev > ? ORDER BY rev LIMIT ?", False),
                 ("location", "SELECT rev, code, facility, kind, barcode FROM locations "
                              "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
-                ("operator", "SELECT rev, badge, name, role FROM operators "
+                ("operator", "SELECT rev, badge, name, role, facility, active FROM operators "
                              "WHERE rev > ? ORDER BY rev LIMIT ?", False),
                 ("qoh", "SELECT rev, sku, location, qoh FROM stock_qoh "
                         "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
@@ -796,6 +732,10 @@ class CentralStore:
             for kind, sql, by_facility in sources:
                 params = (facility, cursor, want) if by_facility else (cursor, want)
                 items.extend((int(r[0]), kind, r) for r in tx.all(sql, params))
+            # The role map travels whole, as one item at the newest revision of any role.
+            [(roles_rev,)] = tx.all("SELECT MAX(rev) FROM roles")
+            if roles_rev is not None and int(roles_rev) > cursor:
+                items.append((int(roles_rev), "roles", ()))
             # The first `limit` items over all sources, by revision: each source gave its own
             # first limit+1, so more than `limit` in total means there is more to read.
             items.sort(key=lambda item: item[0])
@@ -803,6 +743,14 @@ class CentralStore:
             page = items[:limit]
             order_rows = [r for _, kind, r in page if kind == "order"]
             lines = _order_lines(tx, [r[1] for r in order_rows])
+            roles = (
+                tuple(
+                    RoleGrant(role=role, permissions=tuple(sorted(perms)))
+                    for role, perms in sorted(_roles(tx).items())
+                )
+                if any(kind == "roles" for _, kind, _ in page)
+                else None
+            )
         return ChangesPage(
             cursor=cursor,
             next_cursor=page[-1][0] if page else cursor,
@@ -843,7 +791,7 @@ class CentralStore:
                 if kind == "location"
             ),
             operators=tuple(
-                Operator(badge=r[1], name=r[2], role=r[3])
+                Operator(badge=r[1], name=r[2], role=r[3], facility=r[4], active=bool(r[5]))
                 for _, kind, r in page
                 if kind == "operator"
             ),
@@ -854,11 +802,12 @@ class CentralStore:
                 for _, kind, r in page
                 if kind in ("qoh", "atp")
             ),
+            roles=roles,
         )
 
     def events(self, cursor: int, limit: int, facility: str | None = None) -> EventsPage:
         """Applied entries after position ``cursor``, in the order applied."""
-        sql = "SELECT position, received_at, body FROM entries WHERE outcome = 'applied' "
+        sql = "SELECT position, received_at, body, effects FROM entries WHERE outcome = 'applied' "
         params: list[Any] = []
         if facility is not None:
             sql += "AND facility = ? "
@@ -876,7 +825,8 @@ class CentralStore:
                 AppliedEntry(
                     position=int(r[0]),
                     received_at=datetime.fromisoformat(r[1]),
-                    entry=Entry.model_validate_json(r[2]),
+                    # What was applied, which the central store derived (see ingest).
+                    entry=with_effects(Entry.model_validate_json(r[2]), r[3]),
                 )
                 for r in page
             ),
@@ -977,6 +927,7 @@ class CentralStore:
         orders: Iterable[Order] = (),
         stock: Iterable[tuple[str, str, str, int]] = (),
         atp: Iterable[tuple[str, str, int]] = (),
+        roles: Mapping[str, Iterable[Permission]] | None = None,
     ) -> dict[str, int]:
         """Insert or replace reference data and set stock, in one transaction.
 
@@ -1024,11 +975,14 @@ class CentralStore:
                 "kind = excluded.kind, barcode = excluded.barcode, rev = excluded.rev",
                 location_rows,
             )
-            operator_rows = revs((o.badge, o.name, o.role) for o in operators)
+            operator_rows = revs(
+                (o.badge, o.name, o.role, o.facility, int(o.active)) for o in operators
+            )
             tx.many(
-                "INSERT INTO operators (badge, name, role, rev) VALUES (?, ?, ?, ?) "
+                "INSERT INTO operators (badge, name, role, facility, active, rev) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (badge) DO UPDATE SET name = excluded.name, role = excluded.role, "
-                "rev = excluded.rev",
+                "facility = excluded.facility, active = excluded.active, rev = excluded.rev",
                 operator_rows,
             )
             order_list = list(orders)
@@ -1082,8 +1036,18 @@ class CentralStore:
                 "ON CONFLICT (facility, sku) DO UPDATE SET atp = excluded.atp, rev = excluded.rev",
                 atp_rows,
             )
+            role_rows: list[tuple[Any, ...]] = []
+            if roles is not None:
+                # The whole map is replaced: a role left out is dropped.
+                tx.run("DELETE FROM roles")
+                role_rows = revs(
+                    (role, json.dumps(sorted(p.value for p in perms)))
+                    for role, perms in sorted(roles.items())
+                )
+                tx.many("INSERT INTO roles (role, permissions, rev) VALUES (?, ?, ?)", role_rows)
             tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
         return {
+            **({"roles": len(role_rows)} if roles is not None else {}),
             "products": len(product_rows),
             "locations": len(location_rows),
             "operators": len(operator_rows),
@@ -1102,72 +1066,131 @@ class CentralStore:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Order:
-    facility: str
-    status: OrderStatus
-    reconciled: tuple[str, str, str] | None
-    """(at, operator, terminal) of the entry that reconciled it, or None."""
-
-
 _STATUSES = {s.value: s for s in OrderStatus}
 _KINDS = {k: k.value for k in EntryKind}
 """Each kind's stored text: a dict lookup is cheaper than an enum's ``.value`` per entry."""
 
 
-def _load_orders_and_lines(
-    tx: Tx, order_ids: set[str]
-) -> tuple[dict[str, _Order], dict[tuple[str, int], _Line], dict[str, list[_Line]]]:
-    """The orders, their lines by (order, line number), and each order's lines: one query."""
-    orders: dict[str, _Order] = {}
-    lines: dict[tuple[str, int], _Line] = {}
-    lines_of: dict[str, list[_Line]] = {}
-    for r in tx.keyed(
-        "SELECT o.order_id, o.facility, o.status, o.reconciled_at, o.reconciled_by, "
-        "o.reconciled_terminal, l.line_no, l.quantity, l.picked, l.released, l.rejected, "
-        "l.put_back FROM orders o LEFT JOIN order_lines l ON l.order_id = o.order_id "
-        "WHERE o.order_id IN ({keys})",
-        sorted(order_ids),
-    ):
-        order_id, facility = r[0], r[1]
-        if order_id not in orders:
-            orders[order_id] = _Order(
-                facility, _STATUSES[r[2]], (r[3], r[4], r[5]) if r[3] else None
-            )
-            lines_of[order_id] = []
-        if r[6] is not None:  # both engines give INTEGER columns as int
-            line = _Line(facility, r[7], r[8], r[9], r[10], r[11])
-            lines[(order_id, r[6])] = line
-            lines_of[order_id].append(line)
-    return orders, lines, lines_of
+def _load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
+    """Everything a batch of ``facility``'s entries may read: one query per table.
 
-
-def _note_reconciled(entry: Entry, order: _Order | None, lines: list[_Line]) -> bool:
-    """Record on ``order`` whether ``entry`` (just applied) reconciled it or re-opened it.
-
-    Reconciled is the terminal's rule: an exception order whose every line has nothing
-    unpicked still reserved and nothing picked still waiting to be put back.
-
-    Returns:
-        True when the order's reconciled state changed.
+    Orders, locations and stock are read for the facility alone, so an entry naming another
+    facility's order finds nothing, exactly as for a made-up one.
     """
-    if order is None or not lines:
-        return False
-    done = order.status in EXCEPTION_STATUSES
-    if done:
-        for ln in lines:  # a plain loop: this runs once per entry and order
-            if ln.picked > ln.put_back or (
-                max(ln.quantity - ln.picked, 0) - ln.released - ln.rejected > 0
-            ):
-                done = False
-                break
-    if done and order.reconciled is None:
-        order.reconciled = (iso_utc(entry.created_at), entry.operator, entry.terminal)
-        return True
-    if not done and order.reconciled is not None:
-        order.reconciled = None
-        return True
-    return False
+    refs = sorted({r for e in entries for r in (e.details.undoes, e.details.resolves) if r})
+    applied_refs: dict[str, Entry] = {}
+    refused_refs: dict[str, Entry] = {}
+    undone: set[str] = set()
+    resolved: set[str] = set()
+    if refs:
+        applied_refs, refused_refs = state_entries(
+            (
+                (r[0], r[1], r[2], r[3])
+                for r in tx.keyed(
+                    "SELECT facility, outcome, body, effects FROM entries "
+                    "WHERE entry_id IN ({keys})",
+                    refs,
+                )
+            ),
+            facility,
+        )
+        for ref, kind in tx.keyed(
+            "SELECT ref, kind FROM entries WHERE outcome = 'applied' AND ref IN ({keys})", refs
+        ):
+            (undone if kind == EntryKind.UNDO.value else resolved).add(ref)
+    order_ids = {e.order_id for e in entries if e.order_id}
+    order_ids |= {e.order_id for e in applied_refs.values() if e.order_id}
+    orders: dict[str, Order] = {}
+    reconciled: dict[str, tuple[str, str, str] | None] = {}
+    lines: dict[str, list[OrderLine]] = {}
+    order_rows = tx.keyed(
+        "SELECT order_id, facility, status, has_label, status_changed_at, reconciled_at, "
+        "reconciled_by, reconciled_terminal FROM orders "
+        "WHERE facility = ? AND order_id IN ({keys})",
+        sorted(order_ids),
+        facility,
+    )
+    if order_rows:
+        lines = _order_lines(tx, [r[0] for r in order_rows])
+    for r in order_rows:
+        orders[r[0]] = Order(
+            order_id=r[0],
+            facility=r[1],
+            status=_STATUSES[r[2]],
+            has_label=bool(r[3]),
+            status_changed_at=datetime.fromisoformat(r[4]) if r[4] else None,
+            lines=tuple(lines.get(r[0], ())),
+        )
+        reconciled[r[0]] = (r[5], r[6], r[7]) if r[5] else None
+    skus = {e.details.sku for e in entries if e.details.sku}
+    codes = {c for e in entries for c in (e.details.location, e.details.from_location) if c}
+    for order in orders.values():
+        for line in order.lines:
+            skus.add(line.sku)
+            if line.pick_location:
+                codes.add(line.pick_location)
+    for e in applied_refs.values():
+        skus.update(c.sku for c in e.changes)
+    products = {
+        r[0]: Product(
+            sku=r[0],
+            description=r[1],
+            gtins=tuple(json.loads(r[2])),
+            lot_tracked=bool(r[3]),
+            home_location=r[4],
+        )
+        for r in tx.keyed(
+            "SELECT sku, description, gtins, lot_tracked, home_location FROM products "
+            "WHERE sku IN ({keys})",
+            sorted(skus),
+        )
+    }
+    codes.update(p.home_location for p in products.values() if p.home_location)
+    locations = {
+        r[0]: Location(code=r[0], facility=r[1], kind=LocationKind(r[2]), barcode=r[3])
+        for r in tx.keyed(
+            "SELECT code, facility, kind, barcode FROM locations "
+            "WHERE facility = ? AND code IN ({keys})",
+            sorted(codes),
+            facility,
+        )
+    }
+    operators = {
+        r[0]: Operator(badge=r[0], name=r[1], role=r[2], facility=r[3], active=bool(r[4]))
+        for r in tx.keyed(
+            "SELECT badge, name, role, facility, active FROM operators WHERE badge IN ({keys})",
+            sorted({e.operator for e in entries}),
+        )
+    }
+    qoh, atp = _load_stock(tx, facility, skus)
+    return BatchState(
+        facility=facility,
+        stock=Stock(qoh, atp),
+        orders=orders,
+        reconciled=reconciled,
+        products=products,
+        locations=locations,
+        operators=operators,
+        role_map=_roles(tx),
+        applied_refs=applied_refs,
+        refused_refs=refused_refs,
+        undone_ids=undone,
+        resolved_ids=resolved,
+    )
+
+
+def _roles(tx: Tx) -> dict[str, frozenset[Permission]]:
+    """The role -> permissions map held here; the built-in defaults while none is imported."""
+    rows = tx.all("SELECT role, permissions FROM roles")
+    if not rows:
+        return dict(DEFAULT_ROLES)
+    return {
+        r[0]: frozenset(Permission(p) for p in json.loads(r[1]) if p in _PERMISSIONS)
+        for r in rows
+    }
+
+
+_PERMISSIONS = {p.value for p in Permission}
 
 
 def _load_stock(
@@ -1201,105 +1224,6 @@ def _order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]
     ):
         out.setdefault(r[0], []).append(OrderLine.from_row(r[1:]))
     return out
-
-
-def _check_lines(entry: Entry, lines: dict[tuple[str, int], _Line]) -> str | None:
-    """Why the entry's line changes break a line's limits over every terminal, or None."""
-    changes = entry.line_changes
-    if len(changes) == 1:
-        # The common case, checked without building anything; a refusal takes the long way
-        # below, which says why.
-        c = changes[0]
-        line = lines.get((c.order_id, c.line_no))
-        if line is not None and line.facility == entry.facility:
-            released = line.released + c.released
-            rejected = line.rejected + c.rejected
-            if (
-                0 <= line.put_back + c.put_back <= line.picked
-                and released >= 0
-                and rejected >= 0
-                and released + rejected <= max(line.quantity - line.picked, 0)
-            ):
-                return None
-    sums: dict[tuple[str, int], tuple[int, int, int]]
-    if len(changes) == 1:
-        c = changes[0]
-        sums = {(c.order_id, c.line_no): (c.released, c.rejected, c.put_back)}
-    else:
-        # Sum per line first: one entry may touch a line more than once.
-        sums = {}
-        for c in changes:
-            r, j, p = sums.get((c.order_id, c.line_no), (0, 0, 0))
-            sums[(c.order_id, c.line_no)] = (r + c.released, j + c.rejected, p + c.put_back)
-    for (order_id, line_no), (released, rejected, put_back) in sums.items():
-        line = lines.get((order_id, line_no))
-        where = f"order {order_id} line {line_no}"
-        if line is None:
-            return f"{where} is not known to the central store"
-        if line.facility != entry.facility:
-            return f"{where} belongs to facility {line.facility}, not {entry.facility}"
-        unpicked = max(line.quantity - line.picked, 0)
-        new_released = line.released + released
-        new_rejected = line.rejected + rejected
-        new_put_back = line.put_back + put_back
-        if new_put_back > line.picked:
-            return (
-                f"put-back of {put_back} on {where} would exceed what was picked: "
-                f"{line.picked} picked, {line.put_back} already put back (another terminal "
-                "put it back first)"
-            )
-        if new_released + new_rejected > unpicked:
-            return (
-                f"releasing or rejecting {released + rejected} on {where} would exceed what "
-                f"was not picked: {unpicked} unpicked, {line.released} released and "
-                f"{line.rejected} rejected already"
-            )
-        if min(new_released, new_rejected, new_put_back) < 0:
-            return (
-                f"{where} has less recorded than this entry takes back "
-                "(the entry it undoes was refused)"
-            )
-    return None
-
-
-def _apply_lines(entry: Entry, lines: dict[tuple[str, int], _Line]) -> None:
-    for c in entry.line_changes:
-        line = lines[(c.order_id, c.line_no)]
-        line.released += c.released
-        line.rejected += c.rejected
-        line.put_back += c.put_back
-        line.changed = True
-
-
-def _applied(entry: Entry) -> EntryResult:
-    return EntryResult(
-        entry_id=entry.entry_id, seq=entry.seq, outcome=Outcome.APPLIED, recorded_as="applied"
-    )
-
-
-def _refused(entry: Entry, reason: str, *, retryable: bool = False) -> EntryResult:
-    return EntryResult(
-        entry_id=entry.entry_id,
-        seq=entry.seq,
-        outcome=Outcome.REFUSED,
-        recorded_as=None if retryable else "refused",
-        reason=reason,
-        retryable=retryable,
-    )
-
-
-def _duplicate(
-    entry: Entry, client: str, terminal: str, outcome: str, reason: str | None
-) -> EntryResult:
-    if terminal != client:
-        return _refused(entry, f"entry ID {entry.entry_id} was already used by {terminal}")
-    return EntryResult(
-        entry_id=entry.entry_id,
-        seq=entry.seq,
-        outcome=Outcome.DUPLICATE,
-        recorded_as="refused" if outcome == "refused" else "applied",
-        reason=reason,
-    )
 
 
 def open_store(url: str, *, migrate: bool = True, wait_s: float = WAIT_S) -> CentralStore:

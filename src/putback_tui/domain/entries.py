@@ -43,6 +43,9 @@ class EntryKind(StrEnum):
 
 
 UNDOABLE_KINDS = frozenset({EntryKind.PUT_BACK, EntryKind.MOVE_OUT})
+STATUS_KINDS = frozenset({EntryKind.CANCEL, EntryKind.FORCE_CANCEL, EntryKind.BULK_REJECT})
+"""The only kinds that change an order's status (a live order's, by its rule). Nothing
+un-cancels, and nothing touches a shipped order: the OMS is the authority on status."""
 
 
 class EntryDetails(Frozen):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from putback_tui.domain.errors import UnknownLine
 
@@ -101,6 +101,14 @@ class Operator(Frozen):
     badge: str
     name: str
     role: str
+    facility: str | None = None
+    """The facility the operator works at; None: every facility."""
+    active: bool = True
+    """An inactive operator (left, suspended) can no longer sign in or make entries."""
+
+    def works_at(self, facility: str) -> bool:
+        """True when the operator is active and allowed at ``facility``."""
+        return self.active and self.facility in (None, facility)
 
 
 class OrderStatus(StrEnum):
@@ -214,6 +222,15 @@ class Order(Frozen):
         """True when every line is reconciled."""
         return all(line.reconciled for line in self.lines)
 
+    @property
+    def cleared(self) -> bool:
+        """True for an exception order with every unit accounted for: the order is done.
+
+        The one "reconciled order" rule: the terminal's ledger and the central store both
+        record who reconciled an order when this turns true.
+        """
+        return self.status.is_exception and bool(self.lines) and self.reconciled
+
     def line(self, line_no: int) -> OrderLine:
         """The line with this number.
 
@@ -233,10 +250,32 @@ class StockChange(Frozen):
     sku changed by ``atp``. An entry lists the changes actually made, after stopping at zero.
     """
 
+    model_config = ConfigDict(
+        # The one shape, in the published schema too: QOH at a location, or ATP.
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["location"],
+                    "properties": {"location": {"type": "string"}, "atp": {"const": 0}},
+                },
+                {"properties": {"location": {"type": "null"}, "qoh": {"const": 0}}},
+            ]
+        }
+    )
+
     sku: str
     location: str | None = None
     qoh: int = 0
     atp: int = 0
+
+    @model_validator(mode="after")
+    def _one_figure(self) -> StockChange:
+        # One shape, one reading: a change moves QOH at a location, or ATP, never both.
+        if self.location is not None and self.atp:
+            raise ValueError("a change with a location moves QOH only: its atp must be 0")
+        if self.location is None and self.qoh:
+            raise ValueError("a change without a location moves ATP only: its qoh must be 0")
+        return self
 
 
 class LineChange(Frozen):

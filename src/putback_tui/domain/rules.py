@@ -328,7 +328,7 @@ def reject(
     delta = StockDelta(stock)
     delta.add_atp(line.sku, quantity)
     if reason is RejectReason.NOT_IN_STOCK:
-        for location in stock.qoh_by_location(line.sku):
+        for location in sorted(stock.qoh_by_location(line.sku)):  # the same order everywhere
             delta.set_qoh(line.sku, location, 0)
         delta.set_atp(line.sku, 0)
     else:
@@ -515,6 +515,22 @@ def refusal(kind_of_action: str, permission: str, message: str, order_id: str | 
     )
 
 
+def units_claimed(entry: Entry) -> dict[str, int]:
+    """Units an entry says it placed somewhere, by SKU, read from its meaning.
+
+    A put-back or a move-out places its quantity of its product; an undo of a move-out puts the
+    units back where they came from. Nothing else places units anywhere. This is what a
+    resolution of the entry, once refused, may at most count as found.
+    """
+    details = entry.details
+    placing = entry.kind in (EntryKind.PUT_BACK, EntryKind.MOVE_OUT) or (
+        entry.kind is EntryKind.UNDO and details.from_location is not None
+    )
+    if not placing or details.sku is None or not details.quantity or details.quantity < 0:
+        return {}
+    return {details.sku: details.quantity}
+
+
 def resolve_refused(
     refused: Entry,
     *,
@@ -553,10 +569,7 @@ def resolve_refused(
             ),
         )
     check_location(found_in, facility, allowed=(LocationKind.EXCEPTION,))
-    added: dict[str, int] = {}
-    for change in refused.changes:
-        if change.location is not None and change.qoh > 0:
-            added[change.sku] = added.get(change.sku, 0) + change.qoh
+    added = units_claimed(refused)
     if not added:
         raise NothingToResolve(
             f"That refused {name} (#{refused.seq}) added no units anywhere: acknowledge it."

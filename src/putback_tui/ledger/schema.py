@@ -187,3 +187,19 @@ def m002_sync(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migrations()
+def m003_operators_and_roles(db: Database) -> None:
+    """Operators' facility and active flag, as the central store holds them.
+
+    The central store's role -> permissions map arrives with the changes feed and is kept in
+    ``meta`` (``central.roles``): while it is there, the terminal judges by it, exactly as the
+    central store will.
+    """
+    db.executescript(
+        """
+        ALTER TABLE operators ADD COLUMN facility TEXT;
+        ALTER TABLE operators ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+        """
+    )

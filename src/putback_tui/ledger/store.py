@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import TypeAdapter
 from sqlite_utils import Database
 
+from putback_tui import files
 from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
 from putback_tui.domain.models import (
     LineChange,
@@ -32,12 +33,16 @@ from putback_tui.domain.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Permission,
     Product,
     StockChange,
     iso_utc,
     now_utc,
 )
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
+
+CENTRAL_ROLES = "central.roles"
+"""Meta key: the central store's role map (JSON: role -> permission names), once received."""
 
 if TYPE_CHECKING:
     from putback_tui.ledger.sync import RefusedEntry
@@ -143,38 +148,56 @@ class Ledger:
     def backup(self, dest: Path) -> int:
         """Write a consistent copy of the ledger to ``dest`` while others keep writing.
 
-        Uses SQLite's online backup from a separate read connection, into ``dest.partial``
-        that is synced and then renamed, so ``dest`` is either absent or complete.
+        Uses SQLite's online backup from a separate read connection into a file in a fresh
+        owner-only directory beside ``dest`` (see ``putback_tui.files``), which is synced and
+        then linked to ``dest``: ``dest`` is either absent or complete, never overwritten, and
+        no file we did not make (a ``dest.partial``, a planted link) is touched.
 
         Returns:
             The number of entries in the copy.
 
         Raises:
-            LedgerError: ``dest`` exists already (never overwritten), or the copy failed.
+            LedgerError: ``dest`` exists already (never overwritten), its directory is missing
+                or not writable, or the copy failed; the message says which.
         """
-        if dest.exists():
+        directory = dest.parent
+        if not directory.is_dir():
+            raise LedgerError(
+                f"Cannot back up to {dest}: the directory {directory} does not exist. Create it "
+                f"(`mkdir -p {directory}`) or choose another place; nothing was written."
+            )
+        if os.path.lexists(dest):
             raise LedgerError(f"{dest} exists already: choose a new file name.")
-        partial = dest.with_name(dest.name + ".partial")
-        source = sqlite3.connect(self.path, timeout=5.0)
         try:
-            target = sqlite3.connect(partial)
-            try:
-                source.backup(target)
-                target.execute("PRAGMA journal_mode=DELETE")
-                (entries,) = target.execute("SELECT count(*) FROM entries").fetchone()
-            finally:
-                target.close()
-            with partial.open("rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(partial, dest)
+            with files.private_directory(directory) as private:
+                partial = private / dest.name
+                source = sqlite3.connect(self.path, timeout=5.0)
+                try:
+                    target = sqlite3.connect(partial)
+                    try:
+                        source.backup(target)
+                        target.execute("PRAGMA journal_mode=DELETE")
+                        (entries,) = target.execute("SELECT count(*) FROM entries").fetchone()
+                    finally:
+                        target.close()
+                finally:
+                    source.close()
+                with partial.open("rb+") as f:
+                    os.fsync(f.fileno())
+                files.place_new(partial, dest)
+        except FileExistsError as exc:
+            raise LedgerError(f"{dest} exists already: choose a new file name.") from exc
+        except PermissionError as exc:
+            raise LedgerError(
+                f"Cannot back up to {dest}: this user may not write in {directory}. Choose a "
+                "directory you can write; nothing was written."
+            ) from exc
         except sqlite3.Error as exc:
-            partial.unlink(missing_ok=True)
-            raise LedgerError(f"Backup to {dest} failed: {exc}") from exc
+            raise LedgerError(f"Backup to {dest} failed: {exc}; nothing was written.") from exc
         except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise LedgerError(f"Backup to {dest} failed: {exc.strerror}") from exc
-        finally:
-            source.close()
+            raise LedgerError(
+                f"Backup to {dest} failed: {exc.strerror or exc}; nothing was written."
+            ) from exc
         return int(entries)
 
     def check(self) -> list[str]:
@@ -252,6 +275,17 @@ class Ledger:
         """Set a value of the meta table (its own transaction)."""
         with self.write() as tx:
             tx.set_meta(key, value)
+
+    def central_roles(self) -> dict[str, frozenset[Permission]] | None:
+        """The central store's role -> permissions map, as last received; None: none yet."""
+        raw = self.get_meta(CENTRAL_ROLES)
+        if raw is None:
+            return None
+        known = {p.value for p in Permission}
+        return {
+            role: frozenset(Permission(p) for p in perms if p in known)
+            for role, perms in json.loads(raw).items()
+        }
 
     # -- convenience reads (each its own snapshot) -------------------------------------------
 
@@ -432,9 +466,13 @@ class Transaction:
     def operator(self, badge: str) -> Operator | None:
         """The operator with this badge, or None."""
         row = self.conn.execute(
-            "SELECT badge, name, role FROM operators WHERE badge = ?", (badge,)
+            "SELECT badge, name, role, facility, active FROM operators WHERE badge = ?", (badge,)
         ).fetchone()
-        return Operator(badge=row[0], name=row[1], role=row[2]) if row else None
+        if row is None:
+            return None
+        return Operator(
+            badge=row[0], name=row[1], role=row[2], facility=row[3], active=bool(row[4])
+        )
 
     def order(self, order_id: str) -> Order | None:
         """The order, its effective status (a local action wins) and its lines' progress."""
@@ -680,7 +718,7 @@ class Transaction:
         order = self.order(order_id)
         if order is None:
             return
-        done = order.status.is_exception and order.reconciled
+        done = order.cleared
         if done:
             self.conn.execute(
                 "INSERT INTO order_state (order_id, reconciled_at, reconciled_by, "
@@ -728,9 +766,11 @@ class Transaction:
 
     def upsert_operators(self, operators: Iterable[Operator]) -> int:
         """Insert or replace operators. Returns how many."""
-        rows = [(o.badge, o.name, o.role) for o in operators]
+        rows = [(o.badge, o.name, o.role, o.facility, int(o.active)) for o in operators]
         self.conn.executemany(
-            "INSERT OR REPLACE INTO operators (badge, name, role) VALUES (?, ?, ?)", rows
+            "INSERT OR REPLACE INTO operators (badge, name, role, facility, active) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
         return len(rows)
 

@@ -21,15 +21,17 @@ How stock stays "baseline + local entries" once the central store's stock is pul
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.entries import Entry
-from putback_tui.domain.models import Location, Operator, Order, Product, now_utc
+from putback_tui.domain.models import Location, Operator, Order, Product, StockChange, now_utc
 from putback_tui.ledger.store import (
     _ENTRY_COLUMNS,
     _ENTRY_JSON,
+    CENTRAL_ROLES,
     LedgerError,
     Transaction,
     _entry_from_row,
@@ -195,6 +197,7 @@ def apply_page(
     qoh: Iterable[tuple[str, str, int]] = (),
     atp: Iterable[tuple[str, int]] = (),
     reconciled: Iterable[tuple[str, datetime, str, str]] = (),
+    roles: Mapping[str, Sequence[str]] | None = None,
 ) -> bool:
     """Apply one page of the changes feed; on the last page of a round, rebase stock.
 
@@ -213,6 +216,9 @@ def apply_page(
         for table in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress"):
             tx.conn.execute(f"DELETE FROM {table}")
         tx.set_meta(PULL_FULL, "1")
+    if roles is not None:
+        # The whole map, whenever any role changed: a role the central store dropped goes.
+        tx.set_meta(CENTRAL_ROLES, json.dumps({r: list(p) for r, p in roles.items()}))
     order_list = list(orders)
     tx.upsert_products(products)
     tx.upsert_locations(locations)
@@ -317,14 +323,15 @@ def rebuilt_stock(
     for (changes_json,) in tx.conn.execute(
         "SELECT changes FROM entries WHERE seq > ? ORDER BY seq", (_meta_int(tx, BASELINE_SEQ),)
     ):
-        for change in json.loads(changes_json):
-            if skus is not None and change["sku"] not in skus:
-                continue
-            if change.get("location") is not None:
-                key = (change["sku"], change["location"])
-                qoh[key] = max(0, qoh.get(key, 0) + change.get("qoh", 0))
-            else:
-                atp[change["sku"]] = max(0, atp.get(change["sku"], 0) + change.get("atp", 0))
+        apply_stock_changes(
+            qoh,
+            atp,
+            (
+                StockChange.model_validate(change)
+                for change in json.loads(changes_json)
+                if skus is None or change["sku"] in skus
+            ),
+        )
     return qoh, atp
 
 

@@ -60,9 +60,15 @@ def sync(once: bool) -> None:
     try:
         if once:
             state = worker.run_once()
-            click.echo(_describe(state))
             if state.last_error:
+                # A failure goes to stderr like every other error; the entries stay queued.
+                click.echo(
+                    f"Error: {_describe(state)}. The entries stay queued; `putback doctor` "
+                    "checks the central store's address and token.",
+                    err=True,
+                )
                 raise click.exceptions.Exit(1)
+            click.echo(_describe(state))
             return
         worker.start()
         while True:
@@ -82,14 +88,18 @@ def connect(url: str, token: str) -> None:
     Checks the token with the central store first (it must be this terminal's, of this
     facility), then writes URL and token into the configuration file (owner-only, 0600).
     """
-    from pydantic import SecretStr
+    from pydantic import SecretStr, ValidationError
 
-    from putback_tui.config import save_settings
+    from putback_tui.config import ConfigError, SyncSettings, save_settings
     from putback_tui.sync.client import SyncClient, SyncError
     from putback_tui.sync.wire import ClientKind
 
     context = _context()
     settings = context.settings()
+    try:
+        SyncSettings(url=url)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="URL") from exc
     try:
         with SyncClient(url, token) as client:
             who = client.whoami()
@@ -98,15 +108,20 @@ def connect(url: str, token: str) -> None:
     terminal = settings.terminal
     if who.kind is not ClientKind.TERMINAL:
         raise click.ClickException(
-            f"That token belongs to {who.kind.value} {who.name}, not a terminal."
+            f"That token belongs to {who.kind.value} {who.name}, not a terminal: use the token "
+            "'putback central add-terminal' printed for this terminal; nothing was changed."
         )
     if (who.name, who.facility) != (terminal.id, terminal.facility):
         raise click.ClickException(
             f"That token is for terminal {who.name} at {who.facility}, but this terminal is "
-            f"{terminal.id} at {terminal.facility}; nothing was changed."
+            f"{terminal.id} at {terminal.facility}: use this terminal's token, or correct "
+            "[terminal] in the configuration; nothing was changed."
         )
     updated = settings.model_copy(
         update={"sync": settings.sync.model_copy(update={"url": url, "token": SecretStr(token)})}
     )
-    save_settings(context.paths.config_file, updated)
+    try:
+        save_settings(context.paths.config_file, updated)
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}; nothing was changed") from exc
     click.echo(f"Connected {terminal.id} ({terminal.facility}) to {url}.")

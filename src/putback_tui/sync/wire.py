@@ -24,11 +24,14 @@ from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import (
     AwareDatetime,
     Frozen,
+    LineChange,
     Location,
     Operator,
     Order,
     OrderStatus,
+    Permission,
     Product,
+    StockChange,
 )
 
 API_VERSION = 1
@@ -67,6 +70,28 @@ class Outcome(StrEnum):
     REFUSED = "refused"
 
 
+class ResultCode(StrEnum):
+    """Why an entry was answered as it was (``EntryResult.code``)."""
+
+    APPLIED = "applied"
+    """Applied, with exactly the effects the entry carries."""
+    APPLIED_AS_DERIVED = "applied_as_derived"
+    """Applied with the effects the central store derived, which differ from the entry's own
+    (another terminal moved the same stock first): ``changes`` and ``line_changes`` say which."""
+    ALREADY_RELEASED = "already_released"
+    """A release whose units were released already (by the central store or another
+    terminal): recorded as applied, changed nothing. Not a refusal."""
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+    """Judged and refused by the rules; recorded as refused, with the reason."""
+    SEQ_MISSING = "seq_missing"
+    """Not recorded: an earlier sequence number is missing (retryable)."""
+    SEQ_REUSED = "seq_reused"
+    """Not recorded: the terminal already used this sequence number for another entry."""
+    ENTRY_ID_TAKEN = "entry_id_taken"
+    """Not recorded: another entry already holds this entry ID."""
+
+
 class EntryResult(Frozen):
     """The central store's answer for one entry."""
 
@@ -79,6 +104,13 @@ class EntryResult(Frozen):
     """Why it was refused (also set on a duplicate of a refused entry)."""
     retryable: bool = False
     """True for a refusal that is not final (a missing earlier entry): send it again later."""
+    code: ResultCode | None = None
+    """What happened, for a program: see :class:`ResultCode`."""
+    changes: tuple[StockChange, ...] | None = None
+    """The stock changes the central store applied, when they differ from the entry's own
+    (it derives every entry's effects itself): None means exactly as the entry says."""
+    line_changes: tuple[LineChange, ...] | None = None
+    """The line progress the central store applied, when it differs from the entry's own."""
 
 
 class BatchResult(Frozen):
@@ -105,6 +137,13 @@ class OrderReconciled(Frozen):
     terminal: str
 
 
+class RoleGrant(Frozen):
+    """One role of the central store's role -> permissions map."""
+
+    role: str
+    permissions: tuple[Permission, ...]
+
+
 class ChangesPage(Frozen):
     """One page of the changes feed for a terminal's facility.
 
@@ -127,6 +166,9 @@ class ChangesPage(Frozen):
     locations: tuple[Location, ...] = ()
     operators: tuple[Operator, ...] = ()
     stock: tuple[StockLevel, ...] = ()
+    roles: tuple[RoleGrant, ...] | None = None
+    """The central store's whole role -> permissions map, when it changed within this page
+    (None: unchanged). Terminals judge permissions by it, as the central store does."""
 
 
 class AppliedEntry(Frozen):

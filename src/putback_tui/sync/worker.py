@@ -293,6 +293,11 @@ class SyncWorker:
                     reconciled=[
                         (r.order_id, r.at, r.operator, r.terminal) for r in page.reconciled
                     ],
+                    roles=(
+                        None
+                        if page.roles is None
+                        else {g.role: [p.value for p in g.permissions] for g in page.roles}
+                    ),
                 )
             cursor = page.next_cursor
             if done:

@@ -18,13 +18,13 @@ def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
             (kiosk): the app then only shows the state that worker records in the ledger.
 
     Returns:
-        The process exit code: 0 after a normal quit, 2 when the ledger cannot be opened.
+        The process exit code: 0 after a normal quit, 1 when the ledger cannot be opened.
     """
     try:
         ledger = Ledger(paths.db_path, create=False)
     except LedgerError as exc:
-        print(f"putback: {exc}", file=sys.stderr)
-        return 2
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     # Imported here so `putback barcode` and friends never pay for Textual.
     from putback_tui.tui.app import BackgroundService, make_app
 

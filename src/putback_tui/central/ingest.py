@@ -1,0 +1,402 @@
+"""A terminal's batch judged and applied in memory: the plan the central store then writes.
+
+:class:`BatchState` is what the central store loaded for a batch (orders with their lines,
+products, locations, operators, roles, stock, the entries the batch refers to), scoped to the
+terminal's facility. :func:`plan_batch` takes the entries in sequence order and, for each,
+either answers it without applying anything (a duplicate, a sequence number used already or
+missing) or judges it with :func:`putback_tui.domain.derive.derive` and applies what the rules
+derive to the state. Nothing here touches a database: a test can drive it over plain dicts, and
+the central store reads the :class:`Plan` back to write each changed row once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+
+from putback_tui.domain.derive import DerivationState, Limits, apply_stock_changes, derive
+from putback_tui.domain.entries import (
+    STATUS_KINDS,
+    UNDOABLE_KINDS,
+    Entry,
+    EntryDraft,
+    EntryKind,
+)
+from putback_tui.domain.errors import Refused
+from putback_tui.domain.models import (
+    LineChange,
+    Location,
+    Operator,
+    Order,
+    Permission,
+    Product,
+    StockChange,
+    apply_line_changes,
+    iso_utc,
+)
+from putback_tui.sync.wire import EntryResult, Outcome, ResultCode
+
+NO_EFFECTS = '{"changes":[],"line_changes":[]}'
+"""The stored effects of an applied entry that changed nothing (a release already made)."""
+
+
+class Stock:
+    """A facility's QOH by (sku, location) and ATP by sku, as a :class:`StockView`."""
+
+    def __init__(self, qoh: dict[tuple[str, str], int], atp: dict[str, int]) -> None:
+        self.qoh_rows = qoh
+        self.atp_rows = atp
+        self._by_sku: dict[str, set[str]] = {}
+        for sku, location in qoh:
+            self._by_sku.setdefault(sku, set()).add(location)
+        self.touched_qoh: set[tuple[str, str]] = set()
+        self.touched_atp: set[str] = set()
+
+    def qoh(self, sku: str, location: str) -> int:
+        """QOH of (sku, location); 0 when no row exists."""
+        return self.qoh_rows.get((sku, location), 0)
+
+    def atp(self, sku: str) -> int:
+        """ATP of sku; 0 when no row exists."""
+        return self.atp_rows.get(sku, 0)
+
+    def qoh_by_location(self, sku: str) -> Mapping[str, int]:
+        """Every location holding a row of ``sku``, with its QOH."""
+        return {loc: self.qoh_rows[(sku, loc)] for loc in self._by_sku.get(sku, ())}
+
+    def apply(self, changes: Sequence[StockChange]) -> None:
+        """Apply derived changes (stopping at zero) and note which rows changed."""
+        apply_stock_changes(self.qoh_rows, self.atp_rows, changes)
+        for change in changes:
+            if change.location is not None:
+                self.touched_qoh.add((change.sku, change.location))
+                self._by_sku.setdefault(change.sku, set()).add(change.location)
+            else:
+                self.touched_atp.add(change.sku)
+
+
+@dataclass
+class BatchState(DerivationState):
+    """What a batch may read and change, for one facility (see the module)."""
+
+    facility: str
+    stock: Stock
+    orders: dict[str, Order]
+    reconciled: dict[str, tuple[str, str, str] | None]
+    """Per loaded order: (at, operator, terminal) of the entry that reconciled it, or None."""
+    products: dict[str, Product]
+    locations: dict[str, Location]
+    operators: dict[str, Operator]
+    role_map: Mapping[str, Set[Permission]]
+    applied_refs: dict[str, Entry] = field(default_factory=dict)
+    """Applied entries the batch may undo, with the effects that were applied for them."""
+    refused_refs: dict[str, Entry] = field(default_factory=dict)
+    undone_ids: set[str] = field(default_factory=set)
+    resolved_ids: set[str] = field(default_factory=set)
+    changed_lines: set[tuple[str, int]] = field(default_factory=set)
+    status_changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    reconciled_changed: set[str] = field(default_factory=set)
+
+    # -- DerivationState -------------------------------------------------------------------
+
+    def order(self, order_id: str) -> Order | None:
+        """The order, if it is this facility's."""
+        order = self.orders.get(order_id)
+        return order if order is not None and order.facility == self.facility else None
+
+    def product(self, sku: str) -> Product | None:
+        """The product."""
+        return self.products.get(sku)
+
+    def location(self, code: str) -> Location | None:
+        """The location, if it is this facility's."""
+        location = self.locations.get(code)
+        return location if location is not None and location.facility == self.facility else None
+
+    def operator(self, badge: str) -> Operator | None:
+        """The operator, if active and allowed at this facility."""
+        operator = self.operators.get(badge)
+        return operator if operator is not None and operator.works_at(self.facility) else None
+
+    def roles(self) -> Mapping[str, Set[Permission]]:
+        """The role -> permissions map the central store holds."""
+        return self.role_map
+
+    def applied(self, entry_id: str) -> Entry | None:
+        """An applied entry of this facility, with its applied effects."""
+        return self.applied_refs.get(entry_id)
+
+    def undone(self, entry_id: str) -> bool:
+        """True when an applied undo compensates it."""
+        return entry_id in self.undone_ids
+
+    def refused(self, entry_id: str) -> Entry | None:
+        """A refused entry of this facility, as sent."""
+        return self.refused_refs.get(entry_id)
+
+    def resolved(self, entry_id: str) -> bool:
+        """True when an applied resolve resolves it."""
+        return entry_id in self.resolved_ids
+
+    # -- applying --------------------------------------------------------------------------
+
+    def apply(self, entry: Entry, draft: EntryDraft) -> None:
+        """Apply a derived draft of ``entry``: stock, line progress, status, reconciled."""
+        self.stock.apply(draft.changes)
+        by_order: dict[str, list[LineChange]] = {}
+        for change in draft.line_changes:
+            by_order.setdefault(change.order_id, []).append(change)
+            self.changed_lines.add((change.order_id, change.line_no))
+        for order_id, changes in by_order.items():
+            self.orders[order_id] = apply_line_changes(self.orders[order_id], changes)
+        status = draft.details.order_status if draft.kind in STATUS_KINDS else None
+        if status is not None and draft.order_id is not None:
+            at = iso_utc(entry.created_at)
+            self.status_changes[draft.order_id] = (status.value, at)
+            self.orders[draft.order_id] = self.orders[draft.order_id].model_copy(
+                update={"status": status, "status_changed_at": entry.created_at}
+            )
+        touched = set(by_order)
+        if draft.order_id is not None:
+            touched.add(draft.order_id)
+        for order_id in touched:
+            self._note_reconciled(order_id, entry)
+        if draft.kind in UNDOABLE_KINDS:
+            self.applied_refs[entry.entry_id] = _as_applied(entry, draft)
+        elif draft.kind is EntryKind.UNDO and draft.details.undoes is not None:
+            self.undone_ids.add(draft.details.undoes)
+        elif draft.kind is EntryKind.RESOLVE and draft.details.resolves is not None:
+            self.resolved_ids.add(draft.details.resolves)
+
+    def _note_reconciled(self, order_id: str, entry: Entry) -> None:
+        order = self.orders.get(order_id)
+        if order is None:
+            return
+        was = self.reconciled.get(order_id)
+        if order.cleared and was is None:
+            self.reconciled[order_id] = (iso_utc(entry.created_at), entry.operator, entry.terminal)
+            self.reconciled_changed.add(order_id)
+        elif not order.cleared and was is not None:
+            self.reconciled[order_id] = None
+            self.reconciled_changed.add(order_id)
+
+
+def _as_applied(entry: Entry, draft: EntryDraft) -> Entry:
+    return entry.model_copy(
+        update={
+            "details": draft.details,
+            "changes": draft.changes,
+            "line_changes": draft.line_changes,
+        }
+    )
+
+
+def effects_json(draft: EntryDraft) -> str:
+    """What is stored as an entry's applied effects when they differ from what it carried."""
+    return json.dumps(
+        {
+            "changes": [c.model_dump(mode="json") for c in draft.changes],
+            "line_changes": [c.model_dump(mode="json") for c in draft.line_changes],
+        },
+        separators=(",", ":"),
+    )
+
+
+def with_effects(entry: Entry, effects: str | None) -> Entry:
+    """``entry`` with the effects the central store applied for it (``effects`` None: as sent)."""
+    if effects is None:
+        return entry
+    applied = json.loads(effects)
+    return entry.model_copy(
+        update={
+            "changes": tuple(StockChange.model_validate(c) for c in applied["changes"]),
+            "line_changes": tuple(LineChange.model_validate(c) for c in applied["line_changes"]),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One entry row to write."""
+
+    entry: Entry
+    outcome: str
+    reason: str | None
+    body: str
+    effects: str | None
+    ref: str | None
+
+
+@dataclass
+class Plan:
+    """What a batch comes to: the answers, and what to record."""
+
+    results: list[EntryResult]
+    recorded: list[Recorded]
+    last_seq: int
+
+
+def plan_batch(
+    client: str,
+    entries: Sequence[Entry],
+    bodies: Sequence[str],
+    *,
+    last_seq: int,
+    existing: Mapping[str, tuple[str, str, str | None]],
+    state: BatchState,
+    limits: Limits,
+) -> Plan:
+    """Answer and apply a terminal's batch in sequence order (see the module).
+
+    Args:
+        client: the terminal's name.
+        entries: the batch, in strictly increasing sequence order, each the client's own.
+        bodies: each entry's JSON as received.
+        last_seq: the highest sequence number of the client recorded before this batch.
+        existing: entries already recorded with these IDs: (terminal, outcome, reason).
+        state: what the batch reads and changes (changed in place).
+        limits: the caps every figure is held to.
+    """
+    seen = dict(existing)
+    results: list[EntryResult] = []
+    recorded: list[Recorded] = []
+    missing: str | None = None
+    for e, body in zip(entries, bodies, strict=True):
+        earlier = seen.get(e.entry_id)
+        if earlier is not None:
+            results.append(_duplicate(e, client, *earlier))
+            continue
+        if missing is not None:
+            results.append(_not_recorded(e, missing, ResultCode.SEQ_MISSING, retryable=True))
+            continue
+        if e.seq <= last_seq:
+            # The terminal re-used a sequence number for a new entry (a re-initialised ledger):
+            # it cannot be placed in the terminal's order any more.
+            results.append(
+                _not_recorded(
+                    e,
+                    f"sequence number {e.seq} of {client} was already used by another entry: "
+                    "this entry was not recorded (was the terminal's ledger set up again?)",
+                    ResultCode.SEQ_REUSED,
+                )
+            )
+            continue
+        if e.seq != last_seq + 1:
+            missing = (
+                f"missing seq {last_seq + 1} of {client}: entries are applied in order; "
+                "send the missing ones first"
+            )
+            results.append(_not_recorded(e, missing, ResultCode.SEQ_MISSING, retryable=True))
+            continue
+        ref = e.details.undoes or e.details.resolves
+        try:
+            draft = derive(e, state, limits)
+        except Refused as refused:
+            reason = refused.message
+            results.append(
+                EntryResult(
+                    entry_id=e.entry_id,
+                    seq=e.seq,
+                    outcome=Outcome.REFUSED,
+                    recorded_as="refused",
+                    reason=reason,
+                    code=ResultCode.REFUSED,
+                )
+            )
+            recorded.append(Recorded(e, "refused", reason, body, None, ref))
+            state.refused_refs[e.entry_id] = e
+            seen[e.entry_id] = (client, "refused", reason)
+        else:
+            if draft is None:
+                note = f"Order {e.order_id} had nothing left to release: already released."
+                results.append(
+                    EntryResult(
+                        entry_id=e.entry_id,
+                        seq=e.seq,
+                        outcome=Outcome.APPLIED,
+                        recorded_as="applied",
+                        reason=note,
+                        code=ResultCode.ALREADY_RELEASED,
+                        changes=(),
+                        line_changes=(),
+                    )
+                )
+                effects = None if not (e.changes or e.line_changes) else NO_EFFECTS
+                recorded.append(Recorded(e, "applied", None, body, effects, ref))
+            else:
+                state.apply(e, draft)
+                same = draft.changes == e.changes and draft.line_changes == e.line_changes
+                results.append(
+                    EntryResult(
+                        entry_id=e.entry_id,
+                        seq=e.seq,
+                        outcome=Outcome.APPLIED,
+                        recorded_as="applied",
+                        code=ResultCode.APPLIED if same else ResultCode.APPLIED_AS_DERIVED,
+                        changes=None if same else draft.changes,
+                        line_changes=None if same else draft.line_changes,
+                    )
+                )
+                recorded.append(
+                    Recorded(e, "applied", None, body, None if same else effects_json(draft), ref)
+                )
+            seen[e.entry_id] = (client, "applied", None)
+        last_seq = e.seq
+    return Plan(results, recorded, last_seq)
+
+
+def _not_recorded(
+    entry: Entry, reason: str, code: ResultCode, *, retryable: bool = False
+) -> EntryResult:
+    return EntryResult(
+        entry_id=entry.entry_id,
+        seq=entry.seq,
+        outcome=Outcome.REFUSED,
+        recorded_as=None,
+        reason=reason,
+        retryable=retryable,
+        code=code,
+    )
+
+
+def _duplicate(
+    entry: Entry, client: str, terminal: str, outcome: str, reason: str | None
+) -> EntryResult:
+    if terminal != client:
+        # Said in the same words whoever holds the ID: it tells nothing of another terminal.
+        return _not_recorded(
+            entry,
+            f"entry ID {entry.entry_id} is already taken by another entry: this entry was not "
+            "recorded (entry IDs are made new for every entry)",
+            ResultCode.ENTRY_ID_TAKEN,
+        )
+    return EntryResult(
+        entry_id=entry.entry_id,
+        seq=entry.seq,
+        outcome=Outcome.DUPLICATE,
+        recorded_as="refused" if outcome == "refused" else "applied",
+        reason=reason,
+        code=ResultCode.DUPLICATE,
+    )
+
+
+def state_entries(rows: Iterable[tuple[str, str, str, str | None]], facility: str) -> tuple[
+    dict[str, Entry], dict[str, Entry]
+]:
+    """Referenced entries from rows of (facility, outcome, body, effects): applied, refused.
+
+    Entries of another facility are left out: to the batch they do not exist.
+    """
+    applied: dict[str, Entry] = {}
+    refused: dict[str, Entry] = {}
+    for row_facility, outcome, body, effects in rows:
+        if row_facility != facility:
+            continue
+        entry = Entry.model_validate_json(body)
+        if outcome == "applied":
+            applied[entry.entry_id] = with_effects(entry, effects)
+        else:
+            refused[entry.entry_id] = entry
+    return applied, refused
+
