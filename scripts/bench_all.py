@@ -282,7 +282,9 @@ def main() -> None:
     rows += sync_rows(args.quick)
     rows += decoder_rows(args.quick)
     if args.quick:
-        rows += latency_rows(True, ROOT / "data" / "demo", None)
+        from putback_tui.dataset import DEMO_DIR
+
+        rows += latency_rows(True, DEMO_DIR, None)
     else:
         rows += latency_rows(False, data, loaded)
     rows += memory_rows(args.quick, loaded, data.name)

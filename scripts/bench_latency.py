@@ -48,6 +48,7 @@ from textual.keys import _character_to_key  # noqa: E402
 from textual.widgets import Label  # noqa: E402
 
 from putback_tui.config import Settings  # noqa: E402
+from putback_tui.dataset import DEMO_DIR  # noqa: E402
 from putback_tui.ledger import Ledger  # noqa: E402
 from putback_tui.tui.app import PutbackApp  # noqa: E402
 from putback_tui.tui.messages import ScanReceived  # noqa: E402
@@ -320,8 +321,8 @@ def startup(kind: str, home: str, runs: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "demo",
-                        help="data set directory (default: data/demo; use the large set)")
+    parser.add_argument("--data", type=Path, default=DEMO_DIR,
+                        help="data set directory (default: the demo set; use the large set)")
     parser.add_argument("--ledger", type=Path,
                         help="a ledger already loaded with --data (e.g. by `putback init`): "
                         "copied to a temporary home instead of loading the data set again")

@@ -1,4 +1,4 @@
-"""Write a large, deterministic data set (same CSV format as data/demo) for benchmarks."""
+"""Write a large, deterministic data set (same CSV format as the demo set) for benchmarks."""
 
 from __future__ import annotations
 

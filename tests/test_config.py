@@ -61,7 +61,7 @@ def test_saved_config_is_owner_only_and_round_trips(tmp_path: Path) -> None:
 
 
 def test_a_written_file_takes_appended_scanner_tables(tmp_path: Path) -> None:
-    """The README ('Connecting a scanner') says to append [[scanners]] tables to that file."""
+    """docs/scanners.md says to append [[scanners]] tables to that file."""
     path = tmp_path / "config.toml"
     save_settings(path, Settings())
     with path.open("a") as f:

@@ -10,11 +10,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from putback_tui.packaged import DEPLOY_DIR
 from putback_tui.scanners.source import SCANNER_GROUP
 from tests.unavailable import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
-DEPLOY = ROOT / "data" / "deploy"
+DEPLOY = DEPLOY_DIR
 INSTALLER = ROOT / "scripts" / "install-terminal"
 
 
@@ -96,7 +99,7 @@ def test_installer_dry_run_lists_every_step() -> None:
     assert user_exists or any(c.startswith("useradd --system --gid putback") for c in commands)
     assert any(c.startswith("apt-get") or "apt-get install" in c for c in commands)
     assert "/usr/bin/python3 -m venv /opt/putback/venv" in commands
-    assert any(f"-c {ROOT}/constraints.txt {ROOT}" in c for c in commands)
+    assert any(f"-c {ROOT}/constraints.txt {ROOT}\\[scanners\\]" in c for c in commands)
     assert (
         f"install -D -m 0644 {DEPLOY}/70-putback-scanner.rules "
         "/etc/udev/rules.d/70-putback-scanner.rules"
@@ -117,11 +120,20 @@ def test_installer_dry_run_other_console_and_no_kiosk() -> None:
 def test_installer_refuses_bad_options() -> None:
     assert dry_run("--tty", "console").returncode == 2
     assert dry_run("--frobnicate").returncode == 2
+    assert dry_run("--wheel", "putback.tar.gz").returncode == 2
+
+
+def test_installer_dry_run_installs_a_wheel_with_its_scanners_extra(tmp_path: Path) -> None:
+    wheel = tmp_path / "putback-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    out = dry_run("--wheel", str(wheel))
+    assert out.returncode == 0, out.stderr
+    commands = [line[2:] for line in out.stdout.splitlines() if line.startswith("+ ")]
+    assert any(c.endswith(f"-c {ROOT}/constraints.txt {wheel}\\[scanners\\]") for c in commands)
+    assert any(c.endswith(f"--no-deps --force-reinstall {wheel}") for c in commands)
 
 
 def test_kiosk_app_leaves_syncing_to_the_service() -> None:
     """Two workers on one ledger would send everything twice: the kiosk app only monitors."""
-    wrapper = (
-        Path(__file__).resolve().parents[1] / "data" / "deploy" / "putback-kiosk"
-    ).read_text()
+    wrapper = (DEPLOY / "putback-kiosk").read_text()
     assert '"$PUTBACK" app --no-sync' in wrapper

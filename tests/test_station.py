@@ -1,4 +1,4 @@
-"""The station on the demo data: every SPEC rule through the real ledger, stock checked after."""
+"""The station on the demo data: every rule of docs/rules.md via the real ledger, stock checked."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ pass_context = click.make_pass_decorator(Context)
     envvar="PUTBACK_CONFIG",
     help="Use this configuration file (env: PUTBACK_CONFIG).",
 )
-@click.version_option(package_name="putback-tui")
+@click.version_option(package_name="putback")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, config_file: Path | None) -> None:
     """Clear exception orders and put stock back, with a scanner in hand.
@@ -132,7 +132,7 @@ def run_app(context: Context, sync: bool) -> None:
     "--data",
     "data_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Load a data set directory (see data/demo for the format).",
+    help="Load a data set directory (format: docs/data-format.md).",
 )
 @pass_context
 def init(context: Context, demo: bool, data_dir: Path | None) -> None:

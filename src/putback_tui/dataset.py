@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from putback_tui import packaged
 from putback_tui.barcodes import normalise_gtin, shown
 from putback_tui.domain.models import (
     Frozen,
@@ -38,8 +39,8 @@ from putback_tui.ledger import Ledger
 T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
-"""The bundled demo data set (in a source checkout)."""
+DEMO_DIR = packaged.DEMO_DIR
+"""The bundled demo data set (inside the package: see ``putback_tui.packaged``)."""
 
 
 MAX_COUNT = 1_000_000_000

@@ -220,7 +220,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
                 Status.FAIL,
                 f"No local database at {db}.",
                 "New terminal: `putback init --data DIR`. Replacement terminal: `putback restore "
-                "BACKUP` (see 'Replacing a terminal' in the README).",
+                "BACKUP` (see 'Replacing a terminal' in docs/installing.md).",
             ),
             None,
         )
@@ -258,7 +258,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
                 Status.FAIL,
                 str(exc),
                 "Restore the newest backup with `putback restore BACKUP` (the damaged file is "
-                "kept beside it), or see 'Replacing a terminal' in the README.",
+                "kept beside it), or see 'Replacing a terminal' in docs/installing.md.",
             ),
             None,
         )
@@ -315,7 +315,7 @@ def check_integrity(ledger: Ledger) -> Check:
             Status.FAIL,
             "SQLite integrity check failed: " + "; ".join(problems[:3]),
             "Stop the app, then `putback restore BACKUP` (the damaged file is kept beside it); "
-            "without a backup see 'Replacing a terminal' in the README.",
+            "without a backup see 'Replacing a terminal' in docs/installing.md.",
         )
     return Check("integrity", Status.OK, "SQLite integrity check passed.")
 
@@ -580,7 +580,7 @@ def _sequence(terminal: str, local_seq: int, central_seq: int) -> Check:
         "Do not scan on this terminal yet: run `putback sync --once`, which takes entries "
         f"#{local_seq + 1}-#{central_seq} back from the central store into this ledger (the "
         "app does the same when it starts). If that reports a diverged ledger, enrol the "
-        "terminal under a new terminal ID (see 'Replacing a terminal' in the README).",
+        "terminal under a new terminal ID (see 'Replacing a terminal' in docs/installing.md).",
     )
 
 

@@ -1,4 +1,4 @@
-"""Exception patterns for supervisors (SPEC section 8), computed from the local ledger.
+"""Exception patterns for supervisors (docs/rules.md section 8), computed from the local ledger.
 
 Exceptions are counted by kind (cancelled, deleted, failed, rejected) and reason, per day; top
 rejected products; ageing, from the moment an order became an exception to its last unit

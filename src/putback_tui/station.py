@@ -3,7 +3,7 @@
 Each call checks the signed-in operator's permission, reads what it needs and records its entry
 in one ledger transaction, so a call that returns has made its change durable, and a call that
 raises (a :class:`~putback_tui.domain.errors.Refused` or a ledger error) changed nothing. The
-only exception is a permission refusal, which is itself recorded (SPEC section 5).
+only exception is a permission refusal, which is itself recorded (docs/rules.md section 5).
 """
 
 from __future__ import annotations
@@ -561,7 +561,7 @@ class Station:
     # -- patterns ----------------------------------------------------------------------------
 
     def report(self, *, now: datetime, since: date | None = None) -> ExceptionReport:
-        """The exception-patterns report (SPEC section 8) for this facility.
+        """The exception-patterns report (docs/rules.md section 8) for this facility.
 
         Raises:
             NotSignedIn, PermissionDenied (recorded).

@@ -76,7 +76,7 @@ class Terminal:
         try:
             result = fn(*args, **kwargs)
         except PermissionDenied:
-            # The refusal itself was recorded (SPEC section 5) before the call raised: the
+            # The refusal itself was recorded (docs/rules.md section 5) before the call raised: the
             # station is the only writer of entries, so it is the newest one.
             with self.ledger.read() as tx:
                 (entry_id,) = tx.conn.execute(

@@ -1,8 +1,8 @@
-"""Random sequences of actions against the demo stock: the invariants of SPEC sections 1 and 9.
+"""Random sequences of actions against the demo stock: docs/rules.md sections 1 and 9 hold.
 
 Each step draws an action and its arguments (many of them invalid on purpose), runs the rule,
 and either sees a Refused or applies the draft to a MemoryStock and the order. After every step
-the stock figures are checked against an independent reading of the SPEC 9 table.
+the stock figures are checked against an independent reading of docs/rules.md section 9's table.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def step(world: World, data: st.DataObject) -> None:
             draft = put_back(
                 order, line.line_no, demo.products[sku], location, quantity, stock, lot=lot
             )
-            # Accepted: every condition of SPEC section 1 held.
+            # Accepted: every condition of docs/rules.md section 1 held.
             assert order.status.is_exception
             assert location.facility == order.facility
             assert location.kind in (LocationKind.STORAGE, LocationKind.EXCEPTION)
@@ -287,7 +287,7 @@ def step(world: World, data: st.DataObject) -> None:
 
     world.record(draft)
     event(f"applied {action}")
-    # The entry records the change actually made: applying it gives what SPEC 9 predicts.
+    # The entry records the change actually made: applying it gives what docs/rules.md 9 predicts.
     assert stock.snapshot() == predicted.snapshot(), action
 
 

@@ -1,4 +1,4 @@
-"""SPEC sections 1-5 and 9 on the demo data: exact stock changes, figures and refusal messages."""
+"""docs/rules.md sections 1-5 and 9 on the demo data: exact stock changes, figures, refusals."""
 
 from __future__ import annotations
 

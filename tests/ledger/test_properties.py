@@ -1,4 +1,4 @@
-"""Random sequences of station actions on a real ledger: the invariants of SPEC section 9 hold."""
+"""Random sequences of station actions on a real ledger: docs/rules.md section 9 holds."""
 
 from __future__ import annotations
 

@@ -43,6 +43,12 @@ def _store(db_url: str) -> Iterator[CentralStore]:
 @click.group("central")
 def central() -> None:
     """Run and administer the central store (SQLite or PostgreSQL)."""
+    from putback_tui.extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("central")
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @central.command()
@@ -160,18 +166,22 @@ def serve(
     help="A role operators may have besides operator and supervisor (the sites' [roles]); "
     "repeat for more.",
 )
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-def import_cmd(db_url: str, roles: tuple[str, ...], path: Path) -> None:
-    """Load orders, products, locations, operators and stock from PATH.
+@click.option("--demo", is_flag=True, help="Import the demo data set that comes with putback.")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
+def import_cmd(db_url: str, roles: tuple[str, ...], demo: bool, path: Path | None) -> None:
+    """Load orders, products, locations, operators and stock from PATH (or --demo).
 
-    PATH is a data-set directory of CSV files (like data/demo) or a JSON document with lists
-    "products", "locations", "operators", "orders", "stock" and "atp". Existing rows are
-    replaced; order lines keep the progress terminals recorded.
+    PATH is a data-set directory of CSV files (like the demo set) or a JSON document with lists
+    "products", "locations", "operators", "orders", "stock" and "atp" (docs/data-format.md).
+    Existing rows are replaced; order lines keep the progress terminals recorded.
     """
     from putback_tui.central.imports import import_path
-    from putback_tui.dataset import DatasetError
+    from putback_tui.dataset import DEMO_DIR, DatasetError
     from putback_tui.domain.permissions import DEFAULT_ROLES
 
+    if demo == (path is not None):
+        raise click.UsageError("Give either PATH or --demo.")
+    path = path or DEMO_DIR
     with _store(db_url) as store:
         try:
             counts = import_path(store, path, roles=[*DEFAULT_ROLES, *roles])

@@ -73,7 +73,7 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
-    """Actions an operator may or may not take (SPEC section 5)."""
+    """Actions an operator may or may not take (docs/rules.md section 5)."""
 
     PUT_BACK = "put_back"
     REJECT_ITEM = "reject_item"
@@ -138,7 +138,7 @@ EXCEPTION_STATUSES = frozenset(
 
 
 class RejectReason(StrEnum):
-    """Why an item is rejected; each changes stock differently (SPEC section 3)."""
+    """Why an item is rejected; each changes stock differently (docs/rules.md section 3)."""
 
     NOT_IN_STOCK = "NOT IN STOCK"
     MISMATCH = "MISMATCH"

@@ -1,4 +1,4 @@
-"""Which role may do what (SPEC section 5), with the defaults a site starts from."""
+"""Which role may do what (docs/rules.md section 5), with the defaults a site starts from."""
 
 from __future__ import annotations
 

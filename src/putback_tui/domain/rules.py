@@ -1,4 +1,4 @@
-"""The inventory rules of SPEC sections 1-4 and 9, as pure functions from state to a draft entry.
+"""The inventory rules (docs/rules.md sections 1-4, 9) as pure functions from state to a draft.
 
 Every function reads current stock through a :class:`StockView`, refuses with a typed
 :class:`~putback_tui.domain.errors.Refused`, or returns an :class:`EntryDraft` listing the exact
@@ -63,7 +63,7 @@ class StockDelta:
     """Accumulates changes against a stock view, stopping every figure at zero.
 
     Changes are applied in the order asked, so "release, then take the rejected units away"
-    nets out exactly as SPEC section 9 says; the result lists the net change actually made.
+    nets out exactly as docs/rules.md section 9 says; the result lists the net change actually made.
     """
 
     def __init__(self, stock: StockView) -> None:
@@ -315,7 +315,7 @@ def reject(
     *,
     home_location: str | None = None,
 ) -> EntryDraft:
-    """Reject unpicked units of a live order's line for ``reason`` (SPEC sections 3 and 9).
+    """Reject unpicked units of a live order's line for ``reason`` (docs/rules.md sections 3 and 9).
 
     The units' reservation is released first (ATP + q); then NOT IN STOCK sets ATP and every
     location's QOH to 0, MISMATCH takes q from QOH at the pick location and from ATP, DAMAGE and
@@ -370,7 +370,7 @@ def cancel(order: Order, stock: StockView) -> EntryDraft:
 
 
 def check_cancel(order: Order) -> None:
-    """Refuse a plain cancel of an order with anything picked or labelled (SPEC section 4).
+    """Refuse a plain cancel of an order with anything picked or labelled (docs/rules.md section 4).
 
     Raises:
         OrderShipped, OrderNotLive, CancelNotAllowed.
@@ -396,7 +396,7 @@ def force_cancel(order: Order, stock: StockView) -> EntryDraft:
 
 
 def bulk_reject(order: Order, stock: StockView) -> EntryDraft:
-    """Reject a whole live order with no inventory fault (SPEC section 9, bulk reject).
+    """Reject a whole live order with no inventory fault (docs/rules.md section 9, bulk reject).
 
     ATP + the unpicked quantity (reservations released), QOH unchanged; the lines are marked for
     re-routing and the picked units go to put-back.
@@ -486,7 +486,7 @@ def undo(entry: Entry, *, already_undone: bool, stock: StockView) -> EntryDraft:
             delta.add_atp(change.sku, -change.atp)
     # Units must still be where the entry put them: a QOH reversal stopped at zero would leave
     # the line counting units as "to put back" that sit somewhere else. ATP may stop at zero
-    # (SPEC section 9): it is a promise figure, and new orders may have taken the units since.
+    # (docs/rules.md section 9): it is a promise figure; new orders may have taken the units since.
     made = {(c.sku, c.location): c.qoh for c in delta.changes() if c.location is not None}
     for change in entry.changes:
         if change.location is not None and made.get((change.sku, change.location)) != -change.qoh:

@@ -526,7 +526,8 @@ def adopt_own(tx: Transaction, own: Sequence[tuple[Entry, bool, str | None]]) ->
             raise LedgerDiverged(
                 f"Entry #{entry.seq} of this ledger is not the one the central store has from "
                 f"{entry.terminal}: the ledger was restored from an older backup and then used. "
-                "Enrol this terminal under a new ID (see 'Replacing a terminal' in the README)."
+                "Enrol this terminal under a new ID (see 'Replacing a terminal' in "
+                "docs/installing.md)."
             )
         if row is None:
             if entry.seq != tx.last_seq() + 1:

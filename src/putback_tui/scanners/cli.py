@@ -9,6 +9,7 @@ from typing import Literal
 
 import click
 
+from putback_tui.packaged import UDEV_RULE_PATH
 from putback_tui.scanners.decoder import ScanDecoder
 from putback_tui.scanners.discovery import (
     DeviceInfo,
@@ -169,5 +170,13 @@ def make_scanners_group(
                 f"{decoder.dropped_scans} scan(s) dropped: the kernel lost events (SYN_DROPPED).",
                 err=True,
             )
+
+    @scanners.command(name="udev-rule")
+    def udev_rule_command() -> None:
+        """Print the udev rule that lets the putback group read scanners (and no other keyboard).
+
+        Install it: putback scanners udev-rule | sudo tee /etc/udev/rules.d/70-putback-scanner.rules
+        """
+        click.echo(UDEV_RULE_PATH.read_text(encoding="utf-8"), nl=False)
 
     return scanners

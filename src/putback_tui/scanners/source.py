@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from putback_tui.extras import install_hint
+from putback_tui.packaged import UDEV_RULE_PATH
 from putback_tui.scanners.decoder import ScanDecoder
 from putback_tui.scanners.discovery import (
     DeviceInfo,
@@ -31,8 +33,8 @@ from putback_tui.scanners.settings import ScannerSettings
 
 log = logging.getLogger(__name__)
 
-UDEV_RULE = "data/deploy/70-putback-scanner.rules"
-"""Where the udev rule that opens scanners to the putback group lives in the repository."""
+UDEV_RULE = UDEV_RULE_PATH
+"""Where the udev rule that opens scanners to the putback group lives (inside the package)."""
 SCANNER_GROUP = "putback"
 """The group that rule gives scanner devices to."""
 
@@ -48,10 +50,11 @@ def permission_fix(user: str | None = None) -> str:
         except (KeyError, OSError):
             user = "$USER"
     return (
-        f"Fix: copy {UDEV_RULE} from the putback repository to /etc/udev/rules.d/, then run "
+        "Fix: install the udev rule (`putback scanners udev-rule | sudo tee "
+        f"/etc/udev/rules.d/{UDEV_RULE.name}`), then run "
         f"`sudo groupadd -f --system {SCANNER_GROUP} && sudo usermod -aG {SCANNER_GROUP} {user} "
         "&& sudo udevadm control --reload && sudo udevadm trigger --subsystem-match=input`, "
-        "and log in again (see 'Connecting a scanner' in the README)."
+        "and log in again (see docs/scanners.md)."
     )
 
 
@@ -117,9 +120,7 @@ def _open_with_evdev(path: str, grab: bool) -> EventDevice:
     try:
         from putback_tui.scanners.device import open_device
     except ImportError as error:
-        raise OSError(
-            errno.ENOSYS, f"python-evdev is not available ({error}); HID scanners need Linux"
-        ) from error
+        raise OSError(errno.ENOSYS, install_hint("scanners", [error.name or "evdev"])) from error
     return open_device(path, grab)
 
 

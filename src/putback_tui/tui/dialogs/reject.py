@@ -24,7 +24,7 @@ EFFECT: dict[RejectReason, str] = {
     RejectReason.DAMAGE: "ATP minus the quantity; QOH unchanged",
     RejectReason.WORN_DISPLAY: "ATP minus the quantity; QOH unchanged",
 }
-"""What each reason does to stock after the reservation is released (SPEC section 9)."""
+"""What each reason does to stock after the reservation is released (docs/rules.md section 9)."""
 
 
 @dataclass(frozen=True)

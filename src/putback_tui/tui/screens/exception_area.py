@@ -2,7 +2,7 @@
 
 Moving out is: scan the exception location, scan the item (type a quantity first for several
 units), scan the storage location. Then QOH moves from the exception location to the storage
-location and ATP goes up by the units moved (SPEC section 9): they are on sale again.
+location and ATP goes up by the units moved (docs/rules.md section 9): they are on sale again.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The actions of a live order: reject an item, cancel, force cancel (SPEC sections 3 and 4).
+"""The actions of a live order: reject an item, cancel, force cancel (docs/rules.md sections 3, 4).
 
 Each checks the operator's permission first (a refusal names the missing permission and is
 recorded), asks in a dialog, then calls the station; the screen shows the order as it now stands.

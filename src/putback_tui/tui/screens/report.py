@@ -1,4 +1,4 @@
-"""Exception patterns (SPEC section 8): per-day chart, by kind and reason, top rejected, ageing."""
+"""Exception patterns (docs/rules.md section 8): chart, kinds, reasons, top rejected, ageing."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The menu is open to everyone who is signed in, and lists every entry with the permission it
 needs: an entry the operator's role lacks is refused when chosen, naming the missing
-permission, and the refusal is recorded (SPEC section 5).
+permission, and the refusal is recorded (docs/rules.md section 5).
 """
 
 from __future__ import annotations
