@@ -10,8 +10,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from putback_tui.packaged import DEPLOY_DIR
 from putback_tui.scanners.source import SCANNER_GROUP
 from tests.unavailable import unavailable
