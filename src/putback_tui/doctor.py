@@ -34,7 +34,7 @@ from putback_tui.domain.models import now_utc
 from putback_tui.files import open_by
 from putback_tui.ledger import Ledger, LedgerError, LedgerLocked
 from putback_tui.ledger import sync as book
-from putback_tui.ledger.schema import migrations
+from putback_tui.ledger.schema import migration_names
 from putback_tui.scanners.discovery import (
     DeviceInfo,
     NoInputDevicesError,
@@ -263,7 +263,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
             None,
         )
     with ledger.read() as tx:
-        (entries,) = tx.conn.execute("SELECT COUNT(*) FROM entries").fetchone()
+        entries = tx.count_entries()
     size = sum(
         p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists()
     )
@@ -279,8 +279,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
 
 def check_schema(ledger: Ledger) -> Check:
     """Every migration this version knows is applied, and none it does not know."""
-    applied = [m.name for m in migrations.applied(ledger.db)]
-    known = [m.name for m in migrations._migrations]  # sqlite-utils keeps the list private
+    applied, known = migration_names(ledger.db)
     unknown = [name for name in applied if name not in known]
     if unknown:
         return Check(
@@ -363,10 +362,8 @@ def check_facility(ledger: Ledger, facility: str) -> Check:
             f"{facility} (`putback init --data DIR` on a new home directory).",
         )
     with ledger.read() as tx:
-        (orders,) = tx.conn.execute(
-            "SELECT COUNT(*) FROM orders WHERE facility = ?", (facility,)
-        ).fetchone()
-        (stock,) = tx.conn.execute("SELECT COUNT(*) FROM stock_qoh").fetchone()
+        orders = tx.count_orders(facility)
+        stock = tx.count_stock_rows()
     if not orders and not stock:
         return Check(
             "facility",
@@ -760,8 +757,7 @@ def run_checks(paths: Paths, probes: Probes | None = None) -> list[Check]:
                 results.append(check_facility(ledger, settings.terminal.facility))
                 results.append(check_sync_queue(ledger, settings.sync, probes.clock()))
             with ledger.read() as tx:
-                local_seq = int(tx.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries")
-                                .fetchone()[0])
+                local_seq = tx.last_seq()
         except LedgerError as exc:
             results.append(Check("database", Status.FAIL, str(exc)))
         finally:
