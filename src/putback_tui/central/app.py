@@ -456,7 +456,7 @@ def app_from_environment() -> FastAPI:
     """
     import os
 
-    from putback_tui.central.cli import DB_ENV, MAX_STOCK_ENV
+    from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
     from putback_tui.central.storage import open_store
     from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 

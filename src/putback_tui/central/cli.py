@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
 from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     from putback_tui.central.storage import CentralStore
 
-DB_ENV = "PUTBACK_CENTRAL_DB"
-MAX_STOCK_ENV = "PUTBACK_CENTRAL_MAX_STOCK"
 
 db_option = click.option(
     "--db",
