@@ -25,8 +25,9 @@ from putback_tui.config import (
     save_settings,
     settings_to_toml,
 )
-from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
 from putback_tui.ledger import LedgerError
+from putback_tui.ledger.load import load_dataset
 from putback_tui.reports import build_report, chart_lines
 
 # Sub-commands of their own modules, imported when run (or listed by --help): those modules
@@ -112,7 +113,7 @@ def cli(ctx: click.Context, home: Path | None, config_file: Path | None) -> None
 @pass_context
 def run_app(context: Context, sync: bool) -> None:
     """Start the terminal app (the default command)."""
-    from putback_tui.tui.launch import launch
+    from putback_tui.launch import launch
 
     sys.exit(launch(context.paths, context.settings(), sync=sync))
 

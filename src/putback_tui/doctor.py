@@ -45,11 +45,11 @@ from putback_tui.scanners.settings import ScannerSettings
 from putback_tui.scanners.source import (
     ListDevices,
     OpenDevice,
-    _open_with_evdev,  # the same opener the app uses (evdev imported lazily, errors as OSError)
+    open_with_evdev,
     permission_fix,
 )
 from putback_tui.sync.client import CentralRefused, CentralUnavailable, SyncClient, SyncError
-from putback_tui.sync.wire import ClientKind
+from putback_tui.wire import ClientKind
 
 MIN_FREE_BYTES = 100_000_000
 """Below this much free disk beside the database, doctor fails (a backup needs room too)."""
@@ -108,7 +108,7 @@ class Probes:
     """Everything the checks read from the machine; the tests replace any of it."""
 
     list_devices: ListDevices = list_input_devices
-    open_device: OpenDevice = _open_with_evdev
+    open_device: OpenDevice = open_with_evdev
     proc_dir: Path = Path("/proc")
     client_factory: Callable[[str, str], SyncClient] = _client
     clock: Callable[[], datetime] = now_utc

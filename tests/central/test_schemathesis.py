@@ -22,7 +22,7 @@ from putback_tui.central.app import create_app
 from putback_tui.central.imports import import_path
 from putback_tui.central.storage import open_store
 from putback_tui.dataset import DEMO_DIR
-from putback_tui.sync.wire import ClientKind
+from putback_tui.wire import ClientKind
 
 TOKENS: dict[str, str] = {}
 

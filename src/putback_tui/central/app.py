@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from putback_tui.central.storage import CentralStore, Client, StoreError, UnknownOrderError
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Order, OrderStatus
-from putback_tui.sync.wire import (
+from putback_tui.wire import (
     API_PREFIX,
     API_VERSION,
     MAX_BATCH_ENTRIES,

@@ -155,7 +155,7 @@ def add_system(db_url: str, replace: bool, name: str) -> None:
 
 def _add(db_url: str, name: str, facility: str | None, replace: bool) -> None:
     from putback_tui.central.storage import StoreError
-    from putback_tui.sync.wire import ClientKind
+    from putback_tui.wire import ClientKind
 
     kind = ClientKind.TERMINAL if facility else ClientKind.SYSTEM
     with _store(db_url) as store:

@@ -55,7 +55,7 @@ from putback_tui.domain.models import (
     now_utc,
 )
 from putback_tui.domain.permissions import DEFAULT_ROLES
-from putback_tui.sync.wire import (
+from putback_tui.wire import (
     AppliedEntry,
     ChangesPage,
     ClientInfo,

@@ -93,7 +93,7 @@ def connect(url: str, token: str) -> None:
 
     from putback_tui.config import ConfigError, SyncSettings, save_settings
     from putback_tui.sync.client import SyncClient, SyncError
-    from putback_tui.sync.wire import ClientKind
+    from putback_tui.wire import ClientKind
 
     context = _context()
     settings = context.settings()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import now_utc
-from putback_tui.sync.wire import (
+from putback_tui.wire import (
     API_PREFIX,
     API_VERSION,
     BatchResult,

@@ -26,7 +26,7 @@ from putback_tui.domain.models import AwareDatetime, Frozen
 from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.ledger import sync as book
 from putback_tui.sync.client import CentralRefused, CentralUnavailable, SyncClient, SyncError
-from putback_tui.sync.wire import BatchResult, Outcome
+from putback_tui.wire import BatchResult, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from putback_tui.barcodes import LocationCode, OrderCode, ProductCode, Scan
-from putback_tui.domain import rules
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Location, LocationKind, Product
 from putback_tui.station import ExceptionStock
@@ -196,7 +195,7 @@ class ExceptionAreaScreen(ScanScreen):
     def _set_source(self, location: Location) -> None:
         app = self.putback
         try:
-            rules.check_location(location, app.station.facility, allowed=(LocationKind.EXCEPTION,))
+            app.station.check_location(location, allowed=(LocationKind.EXCEPTION,))
         except Refused as refused:
             app.refuse(str(refused), refused.code)
             return

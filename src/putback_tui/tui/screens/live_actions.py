@@ -11,11 +11,9 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from putback_tui.domain import rules
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Permission
-from putback_tui.ledger import LedgerError
-from putback_tui.station import Outcome
+from putback_tui.station import LedgerError, Outcome
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.dialogs.reject import RejectChoice, RejectDialog
 from putback_tui.tui.messages import ItemRejected, OrderCancelled
@@ -100,7 +98,7 @@ async def cancel_order(screen: LiveOrderScreen) -> None:
     if not await permitted(app, Permission.CANCEL_ORDER, "cancel order", order.order_id):
         return
     try:
-        rules.check_cancel(order)
+        app.station.check_cancel(order)
     except Refused as refused:
         app.refuse(str(refused), refused.code)
         return

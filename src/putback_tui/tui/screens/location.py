@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from putback_tui.barcodes import LocationCode, OrderCode, ProductCode, Scan
-from putback_tui.domain import rules
 from putback_tui.domain.errors import LotRequired, Refused
 from putback_tui.domain.models import Location, LocationKind, OrderLine, Product
 from putback_tui.tui.messages import PutBackConfirmed
@@ -219,7 +218,7 @@ class LocationScreen(ScanScreen):
         if location is None:
             return
         try:
-            rules.check_location(location, app.station.facility, allowed=PUT_BACK_KINDS)
+            app.station.check_location(location, allowed=PUT_BACK_KINDS)
         except Refused as refused:
             app.refuse(str(refused), refused.code)
             return
