@@ -9,11 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from putback_tui.config import Settings
-from putback_tui.dataset import DEMO_DIR, Dataset
+from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderStatus, RejectReason
 from putback_tui.ledger import Ledger
-from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
 
 ORDERS = ["D-1001", "D-1002", "D-1003", "D-1004", "D-1005", "D-1007"]
