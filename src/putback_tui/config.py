@@ -232,7 +232,7 @@ def save_settings(path: Path, settings: Settings) -> None:
     if problems:
         raise ConfigError(f"Refusing to write {path}: {problems[0]}")
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files.make_dirs(path.parent, 0o700)
         files.write_atomic(path, settings_to_toml(settings, reveal_secrets=True).encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"Cannot write {path}: {exc.strerror or exc}") from exc
