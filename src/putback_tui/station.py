@@ -41,6 +41,8 @@ from putback_tui.domain.models import (
     RejectReason,
 )
 from putback_tui.domain.permissions import check_permission
+from putback_tui.domain.wording import lines as _lines
+from putback_tui.domain.wording import units as _units
 from putback_tui.ledger import Ledger, Reconciled, Transaction
 
 # Every station call may raise it: the screens catch it from here, never importing the ledger.
@@ -98,14 +100,6 @@ class ExceptionStock:
     qoh: int
     since: datetime | None
     """When units last arrived in the (then empty) location."""
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
-
-
-def _lines(n: int) -> str:
-    return f"{n} line" if n == 1 else f"{n} lines"
 
 
 class Station:

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Permission
+from putback_tui.domain.wording import units as _units
 from putback_tui.station import LedgerError, Outcome
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.dialogs.reject import RejectChoice, RejectDialog
@@ -22,10 +23,6 @@ from putback_tui.tui.screens.order import order_screen
 if TYPE_CHECKING:
     from putback_tui.tui.app import PutbackApp
     from putback_tui.tui.screens.live_order import LiveOrderScreen
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 async def permitted(
