@@ -47,7 +47,6 @@ from pydantic import SecretStr
 from putback_tui.central.app import split_batch, tune_garbage_collector
 from putback_tui.central.server import free_port
 from putback_tui.central.storage import CentralStore, Client, Tx, open_store
-from putback_tui.central.throwaway import ThrowawayPostgres
 from putback_tui.config import SyncSettings
 from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
 from putback_tui.domain.models import (
@@ -412,6 +411,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="putback-bench-"))
     print(f"drain of {n:,} entries, batches of {args.batch}; fan-in 50 terminals x {per:,} "
           f"entries in batches of 200 (cpus: {os.cpu_count()})")
+    # The throwaway cluster is test support (tests/support), not part of the package.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.throwaway_pg import ThrowawayPostgres
+
     pg = ThrowawayPostgres(durable=True).start()
     try:
         for kind in ("sqlite", "postgresql"):

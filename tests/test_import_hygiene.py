@@ -15,3 +15,15 @@ def test_core_modules_do_not_import_textual_or_rich() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_central_store_never_loads_the_terminal() -> None:
+    # The central store reads data sets (dataset.py) but never the terminal's ledger or screens.
+    code = (
+        "import sys\n"
+        "import putback_tui.central.app, putback_tui.central.cli, putback_tui.central.imports\n"
+        "terminal = ('putback_tui.ledger', 'putback_tui.station', 'putback_tui.tui')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(terminal))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

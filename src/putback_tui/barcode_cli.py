@@ -7,7 +7,7 @@ the app, with the site's configured patterns, and looks products up in the local
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -21,10 +21,8 @@ from putback_tui.barcodes import (
     classify,
     shown,
 )
+from putback_tui.cli_context import Context
 from putback_tui.ledger import Ledger, LedgerError
-
-if TYPE_CHECKING:
-    from putback_tui.cli import Context
 
 
 def describe(scan: Scan, ledger: Ledger | None) -> dict[str, Any]:

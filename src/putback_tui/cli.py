@@ -3,89 +3,81 @@
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from putback_tui import logs
+from putback_tui.cli_context import (
+    Context,
+    RootGroup,
+    current_context,
+    echo_json,
+    pass_context,
+)
 from putback_tui.config import (
     ConfigError,
-    Paths,
-    Settings,
-    load_settings,
-    path_problems,
     reference,
     resolve_paths,
     save_settings,
     settings_to_toml,
 )
-from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError, load_dataset
-from putback_tui.ledger import Ledger, LedgerError
+from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
+from putback_tui.ledger import LedgerError
+from putback_tui.ledger.load import load_dataset
 from putback_tui.reports import build_report, chart_lines
-from putback_tui.scanners.cli import make_scanners_group
-from putback_tui.scanners.settings import ScannerSettings
+
+# Sub-commands of their own modules, imported when run (or listed by --help): those modules
+# import cli_context, never this module.
 
 
-@dataclass
-class Context:
-    """What every subcommand gets: where the files are and the validated settings."""
+def _barcode() -> click.Command:
+    from putback_tui.barcode_cli import barcode
 
-    paths: Paths
-    home: Path | None = None
-    config_file: Path | None = None
-
-    def relocate(self, *, home: Path | None = None, config_file: Path | None = None) -> None:
-        """Apply ``--home`` / ``--config`` given after the sub-command (they win)."""
-        self.home = home or self.home
-        self.config_file = config_file or self.config_file
-        self.paths = resolve_paths(self.home, self.config_file)
-
-    def check_files(self) -> None:
-        """Refuse to go on where another user could swap this terminal's files.
-
-        Raises:
-            click.ClickException: the first problem, with its fix.
-        """
-        problems = path_problems(self.paths)
-        if problems:
-            more = f" ({len(problems) - 1} more: `putback doctor` lists them)" * bool(problems[1:])
-            raise click.ClickException(f"Refusing to go on: {problems[0]}{more}")
-
-    def settings(self, *, must_exist: bool | None = None) -> Settings:
-        """Load the settings (and start the log file), or exit with the configuration error.
-
-        Args:
-            must_exist: a missing file is an error; by default when the file was named.
-        """
-        self.check_files()
-        required = self.paths.config_named if must_exist is None else must_exist
-        try:
-            settings = load_settings(self.paths.config_file, must_exist=required)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
-        token = settings.sync.token
-        logs.configure(self.paths.log_dir, secrets=[token.get_secret_value()] if token else [])
-        return settings
-
-    def ledger(self, *, create: bool = False) -> Ledger:
-        """Open the local ledger, or exit with a clear message."""
-        self.check_files()
-        try:
-            return Ledger(self.paths.db_path, create=create)
-        except LedgerError as exc:
-            raise click.ClickException(str(exc)) from exc
+    return barcode
 
 
-pass_context = click.make_pass_decorator(Context)
+def _central() -> click.Command:
+    from putback_tui.central.cli import central
+
+    return central
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+def _sync() -> click.Command:
+    from putback_tui.sync.cli import sync
+
+    return sync
+
+
+def _connect() -> click.Command:
+    from putback_tui.sync.cli import connect
+
+    return connect
+
+
+def _scanners() -> click.Command:
+    from putback_tui.scanners.cli import make_scanners_group
+
+    # The root group's Context: --home / --config apply here as everywhere.
+    return make_scanners_group(lambda: current_context().settings().scanners)
+
+
+@click.group(
+    cls=RootGroup,
+    lazy={
+        "barcode": _barcode,
+        "central": _central,
+        "connect": _connect,
+        "scanners": _scanners,
+        "sync": _sync,
+    },
+    no_location=("central",),
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -121,7 +113,7 @@ def cli(ctx: click.Context, home: Path | None, config_file: Path | None) -> None
 @pass_context
 def run_app(context: Context, sync: bool) -> None:
     """Start the terminal app (the default command)."""
-    from putback_tui.tui.launch import launch
+    from putback_tui.launch import launch
 
     sys.exit(launch(context.paths, context.settings(), sync=sync))
 
@@ -180,7 +172,7 @@ def stock(context: Context, sku: str | None, as_json: bool) -> None:
     finally:
         ledger.close()
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "facility": settings.terminal.facility,
                 "qoh": [{"sku": s, "location": loc, "qoh": n} for s, loc, n in qoh],
@@ -215,7 +207,7 @@ def ledger_cmd(context: Context, as_json: bool, limit: int | None) -> None:
     if limit is not None:
         entries = entries[-limit:] if limit > 0 else []
     if as_json:
-        _echo_json({"entries": [e.model_dump(mode="json") for e in entries]})
+        echo_json({"entries": [e.model_dump(mode="json") for e in entries]})
         return
     if not entries:
         click.echo("No entries yet.")
@@ -390,75 +382,9 @@ def doctor(context: Context, as_json: bool) -> None:
     sys.exit(checks.exit_code(results))
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _configured_scanners() -> list[ScannerSettings]:
-    # The root group's Context: --home / --config apply here as everywhere.
-    context = click.get_current_context().find_object(Context)
-    if context is None:
-        return Context(resolve_paths()).settings().scanners
-    return context.settings().scanners
-
-
-cli.add_command(make_scanners_group(_configured_scanners))
-
-
-def _relocate(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
-    context = ctx.find_object(Context)
-    if value is None or context is None:
-        return
-    if param.name == "home":
-        context.relocate(home=value)
-    else:
-        context.relocate(config_file=value)
-
-
-def _accept_location_options(group: click.Group, skip: tuple[str, ...] = ()) -> None:
-    """Let every terminal command take ``--home`` / ``--config`` after its name too.
-
-    ``putback stock --home DIR`` then means what ``putback --home DIR stock`` does (given after
-    the command, they win). The central store's commands keep theirs (``--db``): they use no
-    terminal home.
-    """
-    for name, command in group.commands.items():
-        if name in skip:
-            continue
-        if isinstance(command, click.Group):
-            _accept_location_options(command)
-            continue
-        command.params += [
-            click.Option(
-                ["--home"],
-                type=click.Path(file_okay=False, path_type=Path),
-                expose_value=False,
-                callback=_relocate,
-                help="Keep config, data and logs under this directory (as before the command).",
-            ),
-            click.Option(
-                ["--config"],
-                type=click.Path(dir_okay=False, path_type=Path),
-                expose_value=False,
-                callback=_relocate,
-                help="Use this configuration file (as before the command).",
-            ),
-        ]
-
-
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="putback")
-
-
-# Registered last: these modules import this one's helpers (others edit above).
-from putback_tui.barcode_cli import barcode  # noqa: E402
-from putback_tui.central.cli import central  # noqa: E402
-from putback_tui.sync.cli import connect, sync  # noqa: E402
-
-for _command in (barcode, central, sync, connect):
-    cli.add_command(_command)
-_accept_location_options(cli, skip=("central",))
 
 
 if __name__ == "__main__":

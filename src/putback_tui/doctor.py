@@ -5,6 +5,10 @@ machine (input devices, ``/proc``, the central store, the clock, the disk, the t
 in through :class:`Probes`, so each check is tested both passing and failing without hardware.
 No Textual here (core module), no evdev (scanners are opened through the scanners' open
 function) and no httpx (the central store is asked through :class:`SyncClient`).
+
+One module of about 800 lines on purpose: it is one job (the checks, in the order
+:func:`run_checks` runs them, and their rendering), each check independent of the others, and
+a site engineer reading why a check failed reads it top to bottom in one place.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from putback_tui.domain.models import now_utc
 from putback_tui.files import open_by
 from putback_tui.ledger import Ledger, LedgerError, LedgerLocked
 from putback_tui.ledger import sync as book
-from putback_tui.ledger.schema import migrations
+from putback_tui.ledger.schema import migration_names
 from putback_tui.scanners.discovery import (
     DeviceInfo,
     NoInputDevicesError,
@@ -45,11 +49,11 @@ from putback_tui.scanners.settings import ScannerSettings
 from putback_tui.scanners.source import (
     ListDevices,
     OpenDevice,
-    _open_with_evdev,  # the same opener the app uses (evdev imported lazily, errors as OSError)
+    open_with_evdev,
     permission_fix,
 )
 from putback_tui.sync.client import CentralRefused, CentralUnavailable, SyncClient, SyncError
-from putback_tui.sync.wire import ClientKind
+from putback_tui.wire import ClientKind
 
 MIN_FREE_BYTES = 100_000_000
 """Below this much free disk beside the database, doctor fails (a backup needs room too)."""
@@ -108,7 +112,7 @@ class Probes:
     """Everything the checks read from the machine; the tests replace any of it."""
 
     list_devices: ListDevices = list_input_devices
-    open_device: OpenDevice = _open_with_evdev
+    open_device: OpenDevice = open_with_evdev
     proc_dir: Path = Path("/proc")
     client_factory: Callable[[str, str], SyncClient] = _client
     clock: Callable[[], datetime] = now_utc
@@ -263,7 +267,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
             None,
         )
     with ledger.read() as tx:
-        (entries,) = tx.conn.execute("SELECT COUNT(*) FROM entries").fetchone()
+        entries = tx.count_entries()
     size = sum(
         p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists()
     )
@@ -279,8 +283,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
 
 def check_schema(ledger: Ledger) -> Check:
     """Every migration this version knows is applied, and none it does not know."""
-    applied = [m.name for m in migrations.applied(ledger.db)]
-    known = [m.name for m in migrations._migrations]  # sqlite-utils keeps the list private
+    applied, known = migration_names(ledger.db)
     unknown = [name for name in applied if name not in known]
     if unknown:
         return Check(
@@ -363,10 +366,8 @@ def check_facility(ledger: Ledger, facility: str) -> Check:
             f"{facility} (`putback init --data DIR` on a new home directory).",
         )
     with ledger.read() as tx:
-        (orders,) = tx.conn.execute(
-            "SELECT COUNT(*) FROM orders WHERE facility = ?", (facility,)
-        ).fetchone()
-        (stock,) = tx.conn.execute("SELECT COUNT(*) FROM stock_qoh").fetchone()
+        orders = tx.count_orders(facility)
+        stock = tx.count_stock_rows()
     if not orders and not stock:
         return Check(
             "facility",
@@ -774,8 +775,7 @@ def run_checks(paths: Paths, probes: Probes | None = None) -> list[Check]:
                 results.append(check_facility(ledger, settings.terminal.facility))
                 results.append(check_sync_queue(ledger, settings.sync, probes.clock()))
             with ledger.read() as tx:
-                local_seq = int(tx.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries")
-                                .fetchone()[0])
+                local_seq = tx.last_seq()
         except LedgerError as exc:
             results.append(Check("database", Status.FAIL, str(exc)))
         finally:

@@ -7,12 +7,10 @@ reconciled (median and p90); and what is still open, for how long.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
 from datetime import date, datetime
 
-from putback_tui.domain.entries import EntryKind
 from putback_tui.domain.models import EXCEPTION_STATUSES, Frozen
 from putback_tui.ledger import Transaction
 
@@ -85,26 +83,13 @@ def build_report(
         since: only exceptions that arose on or after this day (UTC).
         top: how many rejected products to list.
     """
-    statuses = [s.value for s in EXCEPTION_STATUSES]
-    marks = ",".join("?" * len(statuses))
-    # When an order became an exception: a local cancel/bulk reject entry, else the central
-    # store's status change.
-    rows = tx.conn.execute(
-        "SELECT o.order_id, COALESCE(s.local_status, o.status), "
-        "COALESCE((SELECT min(created_at) FROM entries e WHERE e.order_id = o.order_id "
-        "  AND e.kind IN ('cancel', 'force_cancel', 'bulk_reject')), o.status_changed_at), "
-        "s.reconciled_at "
-        "FROM orders o LEFT JOIN order_state s USING (order_id) "
-        f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({marks})",
-        (facility, *statuses),
-    ).fetchall()
+    rows = tx.exception_orders(facility, EXCEPTION_STATUSES)
     counts: dict[tuple[date, str, str | None], list[int]] = defaultdict(lambda: [0, 0])
     waits: list[float] = []
     still_open: list[OpenException] = []
-    for order_id, kind, became, reconciled_at in rows:
-        if became is None:
+    for order_id, kind, start, reconciled_at in rows:
+        if start is None:
             continue
-        start = datetime.fromisoformat(became)
         if since is not None and start.date() < since:
             continue
         order = tx.order(order_id)
@@ -113,7 +98,7 @@ def build_report(
         bucket[0] += 1
         bucket[1] += units
         if reconciled_at:
-            waits.append((datetime.fromisoformat(reconciled_at) - start).total_seconds() / 60)
+            waits.append((reconciled_at - start).total_seconds() / 60)
         elif order is not None:
             left = sum(line.unpicked_open + line.to_put_back for line in order.lines)
             still_open.append(
@@ -126,15 +111,9 @@ def build_report(
                 )
             )
     rejected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for created_at, details in tx.conn.execute(
-        "SELECT created_at, details FROM entries e WHERE kind = ? AND facility = ? "
-        "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id)",
-        (EntryKind.REJECT.value, facility),
-    ):
-        at = datetime.fromisoformat(created_at)
+    for at, d in tx.standing_rejects(facility):
         if since is not None and at.date() < since:
             continue
-        d = json.loads(details)
         bucket = counts[(at.date(), "rejected", d.get("reason"))]
         bucket[0] += 1
         bucket[1] += int(d.get("quantity", 0))

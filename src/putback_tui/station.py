@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -31,15 +31,22 @@ from putback_tui.domain.errors import (
 )
 from putback_tui.domain.models import (
     Location,
+    LocationKind,
     Operator,
     Order,
+    OrderLine,
     OrderStatus,
     Permission,
     Product,
     RejectReason,
 )
 from putback_tui.domain.permissions import check_permission
+from putback_tui.domain.wording import lines as _lines
+from putback_tui.domain.wording import units as _units
 from putback_tui.ledger import Ledger, Reconciled, Transaction
+
+# Every station call may raise it: the screens catch it from here, never importing the ledger.
+from putback_tui.ledger import LedgerError as LedgerError
 from putback_tui.ledger.sync import RefusedEntry, refused_entries
 from putback_tui.reports import ExceptionReport, build_report
 
@@ -93,14 +100,6 @@ class ExceptionStock:
     qoh: int
     since: datetime | None
     """When units last arrived in the (then empty) location."""
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
-
-
-def _lines(n: int) -> str:
-    return f"{n} line" if n == 1 else f"{n} lines"
 
 
 class Station:
@@ -228,6 +227,32 @@ class Station:
         if location is None:
             raise UnknownLocation(f"Location {code} is not known here. Scan another location.")
         return location
+
+    # -- checks a screen makes before it asks for more (nothing is read or written) ----------
+
+    def check_cancel(self, order: Order) -> None:
+        """Refuse a plain cancel now, before the operator is asked to confirm it.
+
+        Raises:
+            OrderShipped, OrderNotLive, CancelNotAllowed (see :func:`rules.check_cancel`).
+        """
+        rules.check_cancel(order)
+
+    def check_location(self, location: Location, *, allowed: Iterable[LocationKind]) -> None:
+        """Refuse a scanned location of another facility or of a kind not ``allowed`` here.
+
+        Raises:
+            WrongFacility, WrongLocationKind (see :func:`rules.check_location`).
+        """
+        rules.check_location(location, self.facility, allowed=allowed)
+
+    def line_for_product(self, order: Order, sku: str) -> OrderLine:
+        """The line of ``order`` a scan of the product ``sku`` selects for put-back.
+
+        Raises:
+            ProductNotOnOrder, OrderReconciled (see :func:`rules.line_for_product`).
+        """
+        return rules.line_for_product(order, sku)
 
     def _order(self, tx: Transaction, order_id: str) -> Order:
         order = tx.order(order_id)

@@ -38,9 +38,9 @@ from putback_tui.central.imports import import_path
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.server import BackgroundServer
 from putback_tui.central.storage import open_store
-from putback_tui.central.throwaway import ThrowawayPostgres
 from putback_tui.dataset import DEMO_DIR
 from putback_tui.sync.wire import ClientKind
+from tests.support.throwaway_pg import ThrowawayPostgres
 
 EXAMPLES = 100
 """Generated requests per operation and engine: both engines take about 90 s here (150: 125 s;

@@ -315,7 +315,7 @@ class Harness:
     def setup(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.engine == "postgres":
-            from putback_tui.central.throwaway import ThrowawayPostgres
+            from tests.support.throwaway_pg import ThrowawayPostgres
 
             self._pg = ThrowawayPostgres(durable=True).start()
             db_url = self._pg.create_database()

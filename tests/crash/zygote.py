@@ -20,7 +20,9 @@ import sys
 import uvicorn  # noqa: F401
 
 import putback_tui.central.app
+import putback_tui.central.cli
 import putback_tui.cli
+import putback_tui.sync.cli
 import putback_tui.sync.client
 import tests.crash.terminal
 import tests.powerfs.terminal

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from textual.pilot import Pilot
 
-from putback_tui.ledger import store
+from putback_tui.ledger import transaction
 from putback_tui.tui.app import PutbackApp
 from putback_tui.tui.messages import ScanReceived
 
@@ -24,7 +24,7 @@ Steps = Callable[[Pilot[int]], Awaitable[None]]
 @pytest.fixture(autouse=True)
 def frozen_ledger_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Entries get the frozen time and are shown in UTC: "reconciled at <time>" stays put."""
-    monkeypatch.setattr(store, "now_utc", lambda: FROZEN)
+    monkeypatch.setattr(transaction, "now_utc", lambda: FROZEN)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from textual.pilot import Pilot
 
-from putback_tui.ledger import Ledger, store
+from putback_tui.ledger import Ledger, transaction
 from putback_tui.tui.app import PutbackApp
 
 from .conftest import FROZEN, scan, settle
@@ -23,7 +23,7 @@ Steps = Callable[[Pilot[int]], Awaitable[None]]
 @pytest.fixture(autouse=True)
 def frozen_ledger_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Entries get the frozen time and are shown in UTC: ages and dates stay put."""
-    monkeypatch.setattr(store, "now_utc", lambda: FROZEN)
+    monkeypatch.setattr(transaction, "now_utc", lambda: FROZEN)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield

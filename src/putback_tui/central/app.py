@@ -5,6 +5,10 @@ bearer token from ``putback central add-terminal`` (or ``add-system``): a missin
 token is 401; a terminal acting for another terminal or facility, or a terminal calling a
 system's endpoint, is 403. A request body over the size limit is 413 and a malformed one 422;
 in both cases nothing of it is applied.
+
+Over 600 lines as one unit: :func:`create_app` defines every endpoint as a closure over the store
+and its authentication dependencies, so the API reads as one list of routes; the storage and
+the rules it calls live elsewhere (:mod:`~putback_tui.central.storage`, ``domain``).
 """
 
 # No "from __future__ import annotations": FastAPI reads the endpoints' annotations at runtime,
@@ -39,7 +43,7 @@ from putback_tui.domain.bounds import (
 )
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Order, OrderStatus, now_utc
-from putback_tui.sync.wire import (
+from putback_tui.wire import (
     API_PREFIX,
     API_VERSION,
     MAX_BATCH_ENTRIES,
@@ -605,7 +609,7 @@ def app_from_environment() -> FastAPI:
     """
     import os
 
-    from putback_tui.central.cli import DB_ENV, MAX_STOCK_ENV
+    from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
     from putback_tui.central.storage import open_store
     from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 

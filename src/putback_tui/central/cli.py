@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
+
 if TYPE_CHECKING:
     from putback_tui.central.storage import CentralStore
 
-DB_ENV = "PUTBACK_CENTRAL_DB"
-MAX_STOCK_ENV = "PUTBACK_CENTRAL_MAX_STOCK"
 
 db_option = click.option(
     "--db",
@@ -218,7 +218,7 @@ def add_system(db_url: str, replace: bool, name: str) -> None:
 
 def _add(db_url: str, name: str, facility: str | None, replace: bool) -> None:
     from putback_tui.central.storage import StoreError
-    from putback_tui.sync.wire import ClientKind
+    from putback_tui.wire import ClientKind
 
     kind = ClientKind.TERMINAL if facility else ClientKind.SYSTEM
     with _store(db_url) as store:

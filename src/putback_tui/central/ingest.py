@@ -35,7 +35,7 @@ from putback_tui.domain.models import (
     apply_line_changes,
     iso_utc,
 )
-from putback_tui.sync.wire import EntryResult, Outcome, ResultCode
+from putback_tui.wire import EntryResult, Outcome, ResultCode
 
 NO_EFFECTS = '{"changes":[],"line_changes":[]}'
 """The stored effects of an applied entry that changed nothing (a release already made)."""

@@ -3,11 +3,22 @@
 Statements are plain SQL both engines accept; the two differences are spelled as fields
 (``{pk}`` the integer primary key, ``{big}`` a 64-bit integer). Timestamps are stored as ISO
 8601 text in UTC, which sorts and compares the same on both engines.
+
+Why this runner and not sqlite-utils' ``Migrations`` (which the terminal's ledger uses): the
+central store runs on PostgreSQL too, and sqlite-utils migrates SQLite only. The terminal's
+ledger is SQLite alone, and its files in the field record their applied migrations in
+sqlite-utils' ``_sqlite_migrations`` table, so it keeps that runner.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from putback_tui.domain.models import iso_utc, now_utc
+
+if TYPE_CHECKING:
+    from putback_tui.central.engines import Engine
 
 
 @dataclass(frozen=True)
@@ -173,3 +184,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply pending migrations to ``engine``'s database, each in its own transaction.
+
+    Concurrent processes (``central serve --workers``) take turns (:meth:`Engine.migrating`),
+    and a migration already recorded in ``central_schema`` is skipped.
+
+    Returns:
+        The versions applied now.
+    """
+    done: list[int] = []
+    with engine.migrating() as tx:
+        tx.run(
+            "CREATE TABLE IF NOT EXISTS central_schema "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+    for migration in MIGRATIONS:
+        with engine.migrating() as tx:
+            if tx.all("SELECT 1 FROM central_schema WHERE version = ?", (migration.version,)):
+                continue
+            for statement in migration.statements:
+                tx.run(statement.format(**engine.types))
+            tx.run(
+                "INSERT INTO central_schema (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, iso_utc(now_utc())),
+            )
+            done.append(migration.version)
+    return done

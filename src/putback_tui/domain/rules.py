@@ -41,6 +41,7 @@ from putback_tui.domain.models import (
     RejectReason,
     StockChange,
 )
+from putback_tui.domain.wording import units as _units
 
 
 class StockView(Protocol):
@@ -106,10 +107,6 @@ class StockDelta:
             if end != start
         ]
         return tuple(out)
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 def _a(noun: str) -> str:

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from putback_tui import files
-from putback_tui.ledger.store import SQLITE_HEADER, Ledger, LedgerCorrupt, LedgerError
+from putback_tui.ledger.errors import LedgerCorrupt, LedgerError
+from putback_tui.ledger.store import SQLITE_HEADER, Ledger
 
 _SIDE_FILES = ("-wal", "-shm")
 

@@ -203,3 +203,10 @@ def m003_operators_and_roles(db: Database) -> None:
         ALTER TABLE operators ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
         """
     )
+
+
+def migration_names(db: Database) -> tuple[list[str], list[str]]:
+    """The names of the migrations applied to ``db``, and of every one this version knows."""
+    applied = [m.name for m in migrations.applied(db)]
+    known = [m.name for m in migrations._migrations]  # sqlite-utils keeps the list private
+    return applied, known

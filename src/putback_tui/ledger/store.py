@@ -4,83 +4,48 @@ Opening checks that the file is a putback ledger (never overwriting anything els
 pending migrations. Every action goes through :meth:`Ledger.write`, which holds one
 ``BEGIN IMMEDIATE`` transaction: reads made through it see a stable state, and the entry and
 every projection it changes commit together (WAL, ``synchronous=FULL``), durable on return.
+What a transaction can read and write is :class:`~putback_tui.ledger.transaction.Transaction`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import TypeAdapter
 from sqlite_utils import Database
 
 from putback_tui import files
-from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
-from putback_tui.domain.models import (
-    LineChange,
-    Location,
-    LocationKind,
-    Operator,
-    Order,
-    OrderLine,
-    OrderStatus,
-    Permission,
-    Product,
-    StockChange,
-    iso_utc,
-    now_utc,
+from putback_tui.domain.entries import Entry
+from putback_tui.domain.models import Order, Permission
+from putback_tui.ledger import sync
+from putback_tui.ledger.errors import (
+    LedgerCorrupt,
+    LedgerError,
+    LedgerFull,
+    LedgerLocked,
+    translate,
 )
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
+from putback_tui.ledger.transaction import CENTRAL_ROLES, Reconciled, Transaction
 
-CENTRAL_ROLES = "central.roles"
-"""Meta key: the central store's role map (JSON: role -> permission names), once received."""
-
-if TYPE_CHECKING:
-    from putback_tui.ledger.sync import RefusedEntry
+__all__ = [
+    "SQLITE_HEADER",
+    "Ledger",
+    "LedgerCorrupt",
+    "LedgerError",
+    "LedgerFull",
+    "LedgerLocked",
+    "Reconciled",
+    "Transaction",
+]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-
-T = TypeVar("T")
-
-
-class LedgerError(Exception):
-    """The local database cannot be used; the message says why and what to do."""
-
-
-class LedgerLocked(LedgerError):
-    """Another process holds the write lock for longer than the busy timeout."""
-
-
-class LedgerFull(LedgerError):
-    """The disk holding the ledger is full (or the file hit its size limit); nothing was saved."""
-
-
-class LedgerCorrupt(LedgerError):
-    """The file is damaged or is not a putback ledger. It is never overwritten."""
-
-
-def _parse_ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-class Reconciled:
-    """Who reconciled an order, where and when."""
-
-    __slots__ = ("at", "operator", "terminal")
-
-    def __init__(self, at: datetime, operator: str, terminal: str) -> None:
-        self.at = at
-        self.operator = operator
-        self.terminal = terminal
 
 
 class Ledger:
@@ -135,7 +100,7 @@ class Ledger:
                 migrations.apply(self.db)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise _translate(exc, path) from exc
+            raise translate(exc, path) from exc
         except LedgerError:
             conn.close()
             raise
@@ -220,7 +185,7 @@ class Ledger:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as exc:
-                raise _translate(exc, self.path) from exc
+                raise translate(exc, self.path) from exc
             try:
                 yield Transaction(self._conn)
             except sqlite3.IntegrityError:
@@ -232,7 +197,7 @@ class Ledger:
                 # Disk full, I/O error, damage found mid-action: SQLite may already have rolled
                 # the transaction back, so a plain ROLLBACK would fail and hide the reason.
                 self._rollback()
-                raise _translate(exc, self.path) from exc
+                raise translate(exc, self.path) from exc
             except BaseException:
                 self._rollback()
                 raise
@@ -240,7 +205,7 @@ class Ledger:
                 self._conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 self._rollback()
-                raise _translate(exc, self.path) from exc
+                raise translate(exc, self.path) from exc
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:
@@ -262,7 +227,7 @@ class Ledger:
                 finally:
                     self._conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                raise _translate(exc, self.path) from exc
+                raise translate(exc, self.path) from exc
 
     # -- meta --------------------------------------------------------------------------------
 
@@ -323,554 +288,16 @@ class Ledger:
         entries after ``sync.baseline_seq`` (see :mod:`putback_tui.ledger.sync`). Must always
         equal the projections; tests and ``putback doctor`` check it.
         """
-        from putback_tui.ledger import sync
-
         with self.read() as tx:
             return sync.rebuilt_stock(tx)
 
-    def refused_entries(self) -> list[RefusedEntry]:
+    def refused_entries(self) -> list[sync.RefusedEntry]:
         """Entries the central store refused, oldest first, each with its reason.
 
         They are kept here, never dropped, for a supervisor to see.
         """
-        from putback_tui.ledger import sync
-
         with self.read() as tx:
             return sync.refused_entries(tx)
-
-
-class Transaction:
-    """Reads and writes inside one open transaction. Implements the domain's StockView."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    # -- StockView ---------------------------------------------------------------------------
-
-    def qoh(self, sku: str, location: str) -> int:
-        """QOH of (sku, location); 0 when there is no row."""
-        row = self.conn.execute(
-            "SELECT qoh FROM stock_qoh WHERE sku = ? AND location = ?", (sku, location)
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def atp(self, sku: str) -> int:
-        """ATP of the SKU; 0 when there is no row."""
-        row = self.conn.execute("SELECT atp FROM stock_atp WHERE sku = ?", (sku,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def qoh_by_location(self, sku: str) -> dict[str, int]:
-        """Every location holding the SKU, with its QOH."""
-        return {
-            loc: qoh
-            for loc, qoh in self.conn.execute(
-                "SELECT location, qoh FROM stock_qoh WHERE sku = ? ORDER BY location", (sku,)
-            )
-        }
-
-    def stock_rows(
-        self, sku: str | None = None
-    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
-        """QOH rows and ATP rows, for one SKU or every SKU (sorted)."""
-        where, args = ("WHERE sku = ?", (sku,)) if sku else ("", ())
-        qoh = [
-            (r[0], r[1], r[2])
-            for r in self.conn.execute(
-                f"SELECT sku, location, qoh FROM stock_qoh {where} ORDER BY sku, location", args
-            )
-        ]
-        atp = [
-            (r[0], r[1])
-            for r in self.conn.execute(f"SELECT sku, atp FROM stock_atp {where} ORDER BY sku", args)
-        ]
-        return qoh, atp
-
-    # -- meta --------------------------------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        """A value of the meta table, or None."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Set a value of the meta table."""
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    # -- reference data ----------------------------------------------------------------------
-
-    def product(self, sku: str) -> Product | None:
-        """The product with this SKU, or None."""
-        row = self.conn.execute(
-            "SELECT sku, description, lot_tracked, home_location FROM products WHERE sku = ?",
-            (sku,),
-        ).fetchone()
-        if row is None:
-            return None
-        gtins = tuple(
-            r[0]
-            for r in self.conn.execute(
-                "SELECT code FROM barcodes WHERE sku = ? ORDER BY code", (sku,)
-            )
-        )
-        return Product(
-            sku=row[0],
-            description=row[1],
-            lot_tracked=bool(row[2]),
-            home_location=row[3],
-            gtins=gtins,
-        )
-
-    def product_by_barcode(self, code: str) -> Product | None:
-        """The product a (normalised) barcode belongs to, or None."""
-        row = self.conn.execute("SELECT sku FROM barcodes WHERE code = ?", (code,)).fetchone()
-        return self.product(row[0]) if row else None
-
-    def location(self, code: str) -> Location | None:
-        """The location with this code, or None."""
-        row = self.conn.execute(
-            "SELECT code, facility, kind, barcode FROM locations WHERE code = ?", (code,)
-        ).fetchone()
-        if row is None:
-            return None
-        return Location(code=row[0], facility=row[1], kind=LocationKind(row[2]), barcode=row[3])
-
-    def exception_locations(self, facility: str) -> list[str]:
-        """Codes of the facility's exception locations, sorted."""
-        return [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT code FROM locations WHERE facility = ? AND kind = ? ORDER BY code",
-                (facility, LocationKind.EXCEPTION.value),
-            )
-        ]
-
-    def exception_stock(self, facility: str) -> list[tuple[str, str, int, datetime | None]]:
-        """What sits in the facility's exception locations: (location, sku, qoh, since).
-
-        ``since`` is when units last arrived in an empty location; oldest first.
-        """
-        return [
-            (r[0], r[1], r[2], _parse_ts(r[3]))
-            for r in self.conn.execute(
-                "SELECT q.location, q.sku, q.qoh, q.since FROM locations l "
-                "JOIN stock_qoh q ON q.location = l.code "
-                "WHERE l.facility = ? AND l.kind = ? AND q.qoh > 0 ORDER BY q.since, q.location",
-                (facility, LocationKind.EXCEPTION.value),
-            )
-        ]
-
-    def operator(self, badge: str) -> Operator | None:
-        """The operator with this badge, or None."""
-        row = self.conn.execute(
-            "SELECT badge, name, role, facility, active FROM operators WHERE badge = ?", (badge,)
-        ).fetchone()
-        if row is None:
-            return None
-        return Operator(
-            badge=row[0], name=row[1], role=row[2], facility=row[3], active=bool(row[4])
-        )
-
-    def order(self, order_id: str) -> Order | None:
-        """The order, its effective status (a local action wins) and its lines' progress."""
-        row = self.conn.execute(
-            "SELECT o.order_id, o.facility, COALESCE(s.local_status, o.status), o.has_label, "
-            "o.status_changed_at FROM orders o LEFT JOIN order_state s USING (order_id) "
-            "WHERE o.order_id = ?",
-            (order_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        lines = tuple(
-            OrderLine.from_row(r)
-            for r in self.conn.execute(
-                "SELECT l.line_no, l.sku, l.quantity, l.picked, l.pick_location, l.lot, "
-                "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0) "
-                "FROM order_lines l LEFT JOIN line_progress p USING (order_id, line_no) "
-                "WHERE l.order_id = ? ORDER BY l.line_no",
-                (order_id,),
-            )
-        )
-        return Order(
-            order_id=row[0],
-            facility=row[1],
-            status=OrderStatus(row[2]),
-            has_label=bool(row[3]),
-            status_changed_at=_parse_ts(row[4]),
-            lines=lines,
-        )
-
-    def reconciled(self, order_id: str) -> Reconciled | None:
-        """Who reconciled the order, where and when; None while it is not reconciled."""
-        row = self.conn.execute(
-            "SELECT reconciled_at, reconciled_by, reconciled_terminal FROM order_state "
-            "WHERE order_id = ? AND reconciled_at IS NOT NULL",
-            (order_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        at = _parse_ts(row[0])
-        assert at is not None
-        return Reconciled(at=at, operator=row[1], terminal=row[2])
-
-    def order_ids(self, facility: str, statuses: Iterable[OrderStatus]) -> list[str]:
-        """Orders of the facility whose effective status is one of ``statuses``."""
-        wanted = [s.value for s in statuses]
-        marks = ",".join("?" * len(wanted))
-        return [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT o.order_id FROM orders o LEFT JOIN order_state s USING (order_id) "
-                f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({marks}) "
-                "ORDER BY o.order_id",
-                (facility, *wanted),
-            )
-        ]
-
-    # -- entries -----------------------------------------------------------------------------
-
-    def entries(self, *, after_seq: int = 0, limit: int | None = None) -> Iterator[Entry]:
-        """Entries in sequence order after ``after_seq``."""
-        # SQLite writes each row as JSON and pydantic-core parses a thousand at a time: about
-        # five times faster than building the models field by field (sync reads every entry).
-        sql = f"SELECT {_ENTRY_JSON} FROM entries WHERE seq > ? ORDER BY seq"
-        args: tuple[Any, ...] = (after_seq,)
-        if limit is not None:
-            sql += " LIMIT ?"
-            args += (limit,)
-        cursor = self.conn.execute(sql, args)
-        while rows := cursor.fetchmany(1000):
-            yield from _ENTRY_LIST.validate_json("[" + ",".join(r[0] for r in rows) + "]")
-
-    def entry(self, entry_id: str) -> Entry | None:
-        """The entry with this ID, or None."""
-        row = self.conn.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE entry_id = ?", (entry_id,)
-        ).fetchone()
-        return _entry_from_row(row) if row else None
-
-    def is_undone(self, entry_id: str) -> bool:
-        """True when an undo entry compensates this entry."""
-        return (
-            self.conn.execute("SELECT 1 FROM entries WHERE undoes = ?", (entry_id,)).fetchone()
-            is not None
-        )
-
-    def resolution_of(self, entry_id: str) -> Entry | None:
-        """The resolve entry that answers the refused entry ``entry_id``, or None."""
-        row = self.conn.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE kind = ? "
-            "AND json_extract(details, '$.resolves') = ? ORDER BY seq LIMIT 1",
-            (EntryKind.RESOLVE.value, entry_id),
-        ).fetchone()
-        return _entry_from_row(row) if row else None
-
-    def last_undoable(self, order_id: str, kinds: Iterable[EntryKind]) -> Entry | None:
-        """The newest entry of the order of one of ``kinds`` that no undo compensates yet."""
-        wanted = [k.value for k in kinds]
-        marks = ",".join("?" * len(wanted))
-        row = self.conn.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE order_id = ? AND kind IN ({marks}) "
-            "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id) "
-            "ORDER BY seq DESC LIMIT 1",
-            (order_id, *wanted),
-        ).fetchone()
-        return _entry_from_row(row) if row else None
-
-    def append(
-        self,
-        draft: EntryDraft,
-        *,
-        terminal: str,
-        facility: str,
-        operator: str,
-        at: datetime | None = None,
-    ) -> Entry:
-        """Record ``draft`` as the next entry and apply it to every projection.
-
-        Must run inside :meth:`Ledger.write`; the caller's transaction makes it atomic.
-
-        Returns:
-            The recorded entry.
-        """
-        created = at or now_utc()
-        entry_id = new_entry_id()
-        cur = self.conn.execute(
-            "INSERT INTO entries (entry_id, created_at, terminal, facility, operator, kind, "
-            "order_id, details, changes, line_changes, undoes) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry_id,
-                iso_utc(created),
-                terminal,
-                facility,
-                operator,
-                draft.kind.value,
-                draft.order_id,
-                draft.details.model_dump_json(exclude_defaults=True),
-                _dump_list(draft.changes),
-                _dump_list(draft.line_changes),
-                draft.details.undoes,
-            ),
-        )
-        seq = int(cur.lastrowid or 0)
-        self._apply_stock(draft.changes, created)
-        self._apply_lines(draft.line_changes)
-        if draft.details.order_status is not None and draft.order_id is not None:
-            self.conn.execute(
-                "INSERT INTO order_state (order_id, local_status) VALUES (?, ?) "
-                "ON CONFLICT (order_id) DO UPDATE SET local_status = excluded.local_status",
-                (draft.order_id, draft.details.order_status.value),
-            )
-        if draft.line_changes and draft.order_id is not None:
-            self._update_reconciled(draft.order_id, created, operator, terminal)
-        return Entry(
-            **draft.model_dump(),
-            entry_id=entry_id,
-            seq=seq,
-            terminal=terminal,
-            facility=facility,
-            operator=operator,
-            created_at=created,
-        )
-
-    def adopt(self, entry: Entry) -> None:
-        """Insert an entry this terminal made and lost (restored from an older backup), as it was.
-
-        Only the entry row and the order status it set: the caller recomputes the projections
-        (see :func:`putback_tui.ledger.sync.adopt_own`).
-        """
-        self.conn.execute(
-            "INSERT INTO entries (seq, entry_id, created_at, terminal, facility, operator, kind, "
-            "order_id, details, changes, line_changes, undoes) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.seq,
-                entry.entry_id,
-                iso_utc(entry.created_at),
-                entry.terminal,
-                entry.facility,
-                entry.operator,
-                entry.kind.value,
-                entry.order_id,
-                entry.details.model_dump_json(exclude_defaults=True),
-                _dump_list(entry.changes),
-                _dump_list(entry.line_changes),
-                entry.details.undoes,
-            ),
-        )
-        if entry.details.order_status is not None and entry.order_id is not None:
-            self.conn.execute(
-                "INSERT INTO order_state (order_id, local_status) VALUES (?, ?) "
-                "ON CONFLICT (order_id) DO UPDATE SET local_status = excluded.local_status",
-                (entry.order_id, entry.details.order_status.value),
-            )
-
-    def last_seq(self) -> int:
-        """The highest sequence number in the ledger (0 when empty)."""
-        row = self.conn.execute("SELECT max(seq) FROM entries").fetchone()
-        return int(row[0] or 0)
-
-    def _apply_stock(self, changes: Iterable[StockChange], at: datetime) -> None:
-        # UPDATE first: an INSERT candidate row with a negative delta would fail the CHECK
-        # before ON CONFLICT is considered. "since" marks when units last arrived in an empty
-        # location (exception-area ageing).
-        for change in changes:
-            if change.location is not None:
-                cur = self.conn.execute(
-                    "UPDATE stock_qoh SET qoh = qoh + ?, "
-                    "since = CASE WHEN qoh = 0 THEN ? ELSE since END "
-                    "WHERE sku = ? AND location = ?",
-                    (change.qoh, iso_utc(at), change.sku, change.location),
-                )
-                if cur.rowcount == 0:
-                    self.conn.execute(
-                        "INSERT INTO stock_qoh (sku, location, qoh, since) VALUES (?, ?, ?, ?)",
-                        (change.sku, change.location, change.qoh, iso_utc(at)),
-                    )
-            if change.atp:
-                cur = self.conn.execute(
-                    "UPDATE stock_atp SET atp = atp + ? WHERE sku = ?", (change.atp, change.sku)
-                )
-                if cur.rowcount == 0:
-                    self.conn.execute(
-                        "INSERT INTO stock_atp (sku, atp) VALUES (?, ?)", (change.sku, change.atp)
-                    )
-
-    def _apply_lines(self, changes: Iterable[LineChange]) -> None:
-        for c in changes:
-            cur = self.conn.execute(
-                "UPDATE line_progress SET released = released + ?, rejected = rejected + ?, "
-                "put_back = put_back + ? WHERE order_id = ? AND line_no = ?",
-                (c.released, c.rejected, c.put_back, c.order_id, c.line_no),
-            )
-            if cur.rowcount == 0:
-                self.conn.execute(
-                    "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (c.order_id, c.line_no, c.released, c.rejected, c.put_back),
-                )
-
-    def _update_reconciled(self, order_id: str, at: datetime, operator: str, terminal: str) -> None:
-        order = self.order(order_id)
-        if order is None:
-            return
-        done = order.cleared
-        if done:
-            self.conn.execute(
-                "INSERT INTO order_state (order_id, reconciled_at, reconciled_by, "
-                "reconciled_terminal) VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
-                "reconciled_at = excluded.reconciled_at, reconciled_by = excluded.reconciled_by, "
-                "reconciled_terminal = excluded.reconciled_terminal",
-                (order_id, iso_utc(at), operator, terminal),
-            )
-        else:
-            self.conn.execute(
-                "UPDATE order_state SET reconciled_at = NULL, reconciled_by = NULL, "
-                "reconciled_terminal = NULL WHERE order_id = ?",
-                (order_id,),
-            )
-
-    # -- loading reference data --------------------------------------------------------------
-
-    def upsert_products(self, products: Iterable[Product]) -> int:
-        """Insert or replace products and their barcodes. Returns how many."""
-        n = 0
-        for chunk in _chunks(products, 5000):
-            self.conn.executemany(
-                "INSERT INTO products (sku, description, lot_tracked, home_location) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET "
-                "description = excluded.description, lot_tracked = excluded.lot_tracked, "
-                "home_location = excluded.home_location",
-                [(p.sku, p.description, int(p.lot_tracked), p.home_location) for p in chunk],
-            )
-            self.conn.executemany("DELETE FROM barcodes WHERE sku = ?", [(p.sku,) for p in chunk])
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO barcodes (code, sku) VALUES (?, ?)",
-                [(g, p.sku) for p in chunk for g in p.gtins],
-            )
-            n += len(chunk)
-        return n
-
-    def upsert_locations(self, locations: Iterable[Location]) -> int:
-        """Insert or replace locations. Returns how many."""
-        rows = [(loc.code, loc.facility, loc.kind.value, loc.barcode) for loc in locations]
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO locations (code, facility, kind, barcode) VALUES (?, ?, ?, ?)",
-            rows,
-        )
-        return len(rows)
-
-    def upsert_operators(self, operators: Iterable[Operator]) -> int:
-        """Insert or replace operators. Returns how many."""
-        rows = [(o.badge, o.name, o.role, o.facility, int(o.active)) for o in operators]
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO operators (badge, name, role, facility, active) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
-        return len(rows)
-
-    def upsert_orders(self, orders: Iterable[Order]) -> int:
-        """Insert or replace orders with their lines (central facts only). Returns how many."""
-        n = 0
-        for chunk in _chunks(orders, 5000):
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO orders (order_id, facility, status, has_label, "
-                "status_changed_at) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        o.order_id,
-                        o.facility,
-                        o.status.value,
-                        int(o.has_label),
-                        iso_utc(o.status_changed_at) if o.status_changed_at else None,
-                    )
-                    for o in chunk
-                ],
-            )
-            self.conn.executemany(
-                "DELETE FROM order_lines WHERE order_id = ?", [(o.order_id,) for o in chunk]
-            )
-            self.conn.executemany(
-                "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked, "
-                "pick_location, lot) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (o.order_id, x.line_no, x.sku, x.quantity, x.picked, x.pick_location, x.lot)
-                    for o in chunk
-                    for x in o.lines
-                ],
-            )
-            n += len(chunk)
-        return n
-
-    def set_baseline(
-        self, qoh: Iterable[tuple[str, str, int]], atp: Iterable[tuple[str, int]]
-    ) -> None:
-        """Load stock as the central store knows it, and reset the projections to it.
-
-        Only for a ledger with no entries yet (``putback init``).
-
-        Raises:
-            LedgerError: the ledger already has entries.
-        """
-        if self.conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
-            raise LedgerError("This ledger already has entries: its stock cannot be reloaded.")
-        for table in ("baseline_qoh", "baseline_atp", "stock_qoh", "stock_atp"):
-            self.conn.execute(f"DELETE FROM {table}")
-        qoh_rows = list(qoh)
-        atp_rows = list(atp)
-        self.conn.executemany("INSERT INTO baseline_qoh VALUES (?, ?, ?)", qoh_rows)
-        self.conn.executemany("INSERT INTO baseline_atp VALUES (?, ?)", atp_rows)
-        self.conn.execute(
-            "INSERT INTO stock_qoh (sku, location, qoh) SELECT sku, location, qoh FROM baseline_qoh"
-        )
-        self.conn.execute("INSERT INTO stock_atp SELECT sku, atp FROM baseline_atp")
-
-
-_ENTRY_COLUMNS = (
-    "seq, entry_id, created_at, terminal, facility, operator, kind, order_id, details, "
-    "changes, line_changes"
-)
-
-
-_ENTRY_JSON = (
-    "json_object('seq', seq, 'entry_id', entry_id, 'created_at', created_at, "
-    "'terminal', terminal, 'facility', facility, 'operator', operator, 'kind', kind, "
-    "'order_id', order_id, 'details', json(details), 'changes', json(changes), "
-    "'line_changes', json(line_changes))"
-)
-"""One entry row as the JSON of an :class:`Entry` (the columns hold its parts as JSON)."""
-_ENTRY_LIST = TypeAdapter(list[Entry])
-
-
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    it = iter(items)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
-
-
-def _dump_list(items: Iterable[StockChange] | Iterable[LineChange]) -> str:
-    return json.dumps([i.model_dump(exclude_defaults=True) for i in items], separators=(",", ":"))
-
-
-def _entry_from_row(row: tuple[Any, ...]) -> Entry:
-    return Entry(
-        seq=row[0],
-        entry_id=row[1],
-        created_at=datetime.fromisoformat(row[2]),
-        terminal=row[3],
-        facility=row[4],
-        operator=row[5],
-        kind=EntryKind(row[6]),
-        order_id=row[7],
-        details=EntryDetails.model_validate_json(row[8]),
-        changes=tuple(StockChange(**c) for c in json.loads(row[9])),
-        line_changes=tuple(LineChange(**c) for c in json.loads(row[10])),
-    )
 
 
 def _check_header(path: Path) -> None:
@@ -885,31 +312,3 @@ def _check_header(path: Path) -> None:
             "untouched: restore it from a backup, or move it aside and re-sync from the central "
             "store."
         )
-
-
-def _translate(exc: sqlite3.DatabaseError, path: Path) -> LedgerError:
-    text = str(exc).lower()
-    code = getattr(exc, "sqlite_errorname", "") or ""
-    if code == "SQLITE_FULL" or "disk is full" in text:
-        return LedgerFull(
-            f"The disk holding the local database {path} is full; nothing was saved. Free some "
-            "space, then scan again: everything confirmed before is safe."
-        )
-    if code.startswith("SQLITE_IOERR") or "disk i/o error" in text:
-        return LedgerError(
-            f"Could not write the local database {path} ({exc}: the disk is failing, full, or "
-            "the file hit a size limit); nothing was saved. Everything confirmed before is safe."
-        )
-    if "locked" in text or "busy" in text:
-        return LedgerLocked(
-            f"The local database {path} is locked by another program; nothing was saved. "
-            "Close the other putback or sqlite3 using it, then try again."
-        )
-    if isinstance(exc, sqlite3.OperationalError) and "readonly" in text:
-        return LedgerError(f"The local database {path} is read-only: check its permissions.")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return LedgerCorrupt(
-            f"The local database {path} is damaged ({exc}). It was left untouched: restore it "
-            "from a backup, or move it aside and re-sync from the central store."
-        )
-    return LedgerError(f"The local database {path} failed: {exc}")

@@ -28,14 +28,9 @@ from datetime import UTC, datetime
 from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Location, Operator, Order, Product, StockChange, now_utc
-from putback_tui.ledger.store import (
-    _ENTRY_COLUMNS,
-    _ENTRY_JSON,
-    CENTRAL_ROLES,
-    LedgerError,
-    Transaction,
-    _entry_from_row,
-)
+from putback_tui.ledger.errors import LedgerError
+from putback_tui.ledger.rows import ENTRY_JSON, entry_columns, entry_from_row
+from putback_tui.ledger.transaction import CENTRAL_ROLES, Transaction
 
 ACKED_THROUGH = "sync.acked_through"
 BASELINE_SEQ = "sync.baseline_seq"
@@ -140,7 +135,7 @@ class Outgoing:
 def outgoing(tx: Transaction, after_seq: int, limit: int) -> Outgoing:
     """At most ``limit`` entries after ``after_seq``, in sequence order, as JSON."""
     rows = tx.conn.execute(
-        f"SELECT seq, entry_id, {_ENTRY_JSON} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
+        f"SELECT seq, entry_id, {ENTRY_JSON} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
         (after_seq, limit),
     ).fetchall()
     return Outgoing(
@@ -232,14 +227,13 @@ def clear_failure(tx: Transaction, kind: str) -> None:
 
 def refused_entries(tx: Transaction) -> list[RefusedEntry]:
     """Every entry the central store refused, oldest first, with the reason it gave."""
-    columns = ", ".join(f"e.{c.strip()}" for c in _ENTRY_COLUMNS.split(","))
     rows = tx.conn.execute(
-        f"SELECT {columns}, a.reason, a.answered_at FROM sync_answers a "
+        f"SELECT {entry_columns('e')}, a.reason, a.answered_at FROM sync_answers a "
         "JOIN entries e USING (seq) WHERE a.outcome = 'refused' ORDER BY a.seq"
     ).fetchall()
     return [
         RefusedEntry(
-            entry=_entry_from_row(r[:-2]),
+            entry=entry_from_row(r[:-2]),
             reason=r[-2] or "refused",
             answered_at=datetime.fromisoformat(r[-1]),
         )

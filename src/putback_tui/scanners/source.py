@@ -115,7 +115,14 @@ OnState = Callable[[ScannerState], None]
 """Called with the new state whenever a scanner's state changes."""
 
 
-def _open_with_evdev(path: str, grab: bool) -> EventDevice:
+def open_with_evdev(path: str, grab: bool) -> EventDevice:
+    """Open (and with ``grab``, grab) the input device at ``path`` with python-evdev.
+
+    The opener the app and ``putback doctor`` use.
+
+    Raises:
+        OSError: the device cannot be opened, or evdev is not available (``ENOSYS``).
+    """
     # Imported here so that the rest of the package (and the app) works where evdev does not.
     try:
         from putback_tui.scanners.device import open_device
@@ -143,7 +150,7 @@ class ScannerSource:
         on_state: OnState,
         *,
         list_devices: ListDevices = list_input_devices,
-        open_device: OpenDevice = _open_with_evdev,
+        open_device: OpenDevice = open_with_evdev,
         poll_interval: float = 1.0,
     ) -> None:
         self._scanners = list(scanners)

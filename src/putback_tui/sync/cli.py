@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING
 
 import click
 
+from putback_tui.cli_context import Context
+
 if TYPE_CHECKING:
-    from putback_tui.cli import Context
     from putback_tui.sync.worker import SyncState
 
 
 def _context() -> Context:
-    # The root group put a Context in ctx.obj; imported lazily to avoid a cycle with cli.py.
+    # The root group put a Context in ctx.obj.
     obj = click.get_current_context().find_root().obj
-    assert obj is not None
-    return obj  # type: ignore[no-any-return]
+    assert isinstance(obj, Context)
+    return obj
 
 
 def _describe(state: SyncState) -> str:
@@ -92,7 +93,7 @@ def connect(url: str, token: str) -> None:
 
     from putback_tui.config import ConfigError, SyncSettings, save_settings
     from putback_tui.sync.client import SyncClient, SyncError
-    from putback_tui.sync.wire import ClientKind
+    from putback_tui.wire import ClientKind
 
     context = _context()
     settings = context.settings()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import now_utc
-from putback_tui.sync.wire import (
+from putback_tui.wire import (
     API_PREFIX,
     API_VERSION,
     BatchResult,
@@ -134,7 +134,7 @@ class SyncClient:
 
     def _parse(self, model: type[M], response: httpx.Response) -> M:
         # Fields this terminal does not know are ignored: a central store upgraded before its
-        # terminals may add to its answers within a protocol version (see sync/wire.py).
+        # terminals may add to its answers within a protocol version (see putback_tui/wire.py).
         try:
             return model.model_validate_json(response.content, extra="ignore")
         except ValidationError as exc:

@@ -32,7 +32,7 @@ from putback_tui.sync.client import (
     SyncClient,
     SyncError,
 )
-from putback_tui.sync.wire import BatchResult, Outcome
+from putback_tui.wire import BatchResult, Outcome
 
 log = logging.getLogger(__name__)
 

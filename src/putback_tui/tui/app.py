@@ -31,8 +31,8 @@ from textual.worker import WorkerFailed
 from putback_tui.barcodes import classify
 from putback_tui.config import Settings
 from putback_tui.domain.errors import Refused
-from putback_tui.ledger import Ledger, LedgerError, now_utc
-from putback_tui.station import Station
+from putback_tui.domain.models import now_utc
+from putback_tui.station import LedgerError, Station
 from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.idle_gc import IdleCollector
 from putback_tui.tui.messages import (
@@ -45,6 +45,7 @@ from putback_tui.tui.state import Result, ScannerStatus, Status, SyncStatus, Ton
 from putback_tui.tui.wedge import DoubleReadFilter, WedgeBuffer
 
 if TYPE_CHECKING:
+    from putback_tui.ledger import Ledger
     from putback_tui.tui.screens.base import ScanScreen
 
 T = TypeVar("T")

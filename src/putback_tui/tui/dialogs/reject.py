@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from putback_tui.barcodes import Scan
 from putback_tui.domain.models import OrderLine, Product, RejectReason
+from putback_tui.domain.wording import units as _units
 from putback_tui.tui.dialogs.base import ScanDialog
 
 NUMBER = re.compile(r"[0-9]{1,3}")
@@ -34,10 +35,6 @@ class RejectChoice:
     line_no: int
     reason: RejectReason
     quantity: int
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 class RejectDialog(ScanDialog[RejectChoice | None]):

@@ -16,9 +16,9 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from putback_tui.barcodes import LocationCode, OrderCode, ProductCode, Scan
-from putback_tui.domain import rules
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Location, LocationKind, Product
+from putback_tui.domain.wording import units as _units
 from putback_tui.station import ExceptionStock
 from putback_tui.tui.messages import MovedOut
 from putback_tui.tui.screens.base import ScanScreen
@@ -34,10 +34,6 @@ COLUMNS = (
     Column("Waiting"),
 )
 """A typed quantity: up to 999 (a GTIN has at least 8 digits)."""
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 def waited(since: datetime | None, now: datetime) -> str:
@@ -196,7 +192,7 @@ class ExceptionAreaScreen(ScanScreen):
     def _set_source(self, location: Location) -> None:
         app = self.putback
         try:
-            rules.check_location(location, app.station.facility, allowed=(LocationKind.EXCEPTION,))
+            app.station.check_location(location, allowed=(LocationKind.EXCEPTION,))
         except Refused as refused:
             app.refuse(str(refused), refused.code)
             return

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from putback_tui.domain import rules
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Permission
-from putback_tui.ledger import LedgerError
-from putback_tui.station import Outcome
+from putback_tui.domain.wording import units as _units
+from putback_tui.station import LedgerError, Outcome
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.dialogs.reject import RejectChoice, RejectDialog
 from putback_tui.tui.messages import ItemRejected, OrderCancelled
@@ -24,10 +23,6 @@ from putback_tui.tui.screens.order import order_screen
 if TYPE_CHECKING:
     from putback_tui.tui.app import PutbackApp
     from putback_tui.tui.screens.live_order import LiveOrderScreen
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 async def permitted(
@@ -100,7 +95,7 @@ async def cancel_order(screen: LiveOrderScreen) -> None:
     if not await permitted(app, Permission.CANCEL_ORDER, "cancel order", order.order_id):
         return
     try:
-        rules.check_cancel(order)
+        app.station.check_cancel(order)
     except Refused as refused:
         app.refuse(str(refused), refused.code)
         return

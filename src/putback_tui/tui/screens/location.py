@@ -11,9 +11,9 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from putback_tui.barcodes import LocationCode, OrderCode, ProductCode, Scan
-from putback_tui.domain import rules
 from putback_tui.domain.errors import LotRequired, Refused
 from putback_tui.domain.models import Location, LocationKind, OrderLine, Product
+from putback_tui.domain.wording import units as _units
 from putback_tui.tui.messages import PutBackConfirmed
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.screens.order import order_screen, undo_put_back
@@ -29,10 +29,6 @@ LOT = re.compile(r"[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}")
 """A typed lot: GS1 AI (10) allows up to 20 characters of this set (GS1 "CSET 82")."""
 
 PUT_BACK_KINDS = (LocationKind.STORAGE, LocationKind.EXCEPTION)
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 class LocationScreen(ScanScreen):
@@ -219,7 +215,7 @@ class LocationScreen(ScanScreen):
         if location is None:
             return
         try:
-            rules.check_location(location, app.station.facility, allowed=PUT_BACK_KINDS)
+            app.station.check_location(location, allowed=PUT_BACK_KINDS)
         except Refused as refused:
             app.refuse(str(refused), refused.code)
             return

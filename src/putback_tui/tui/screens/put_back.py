@@ -9,7 +9,6 @@ from textual import events, on
 from textual.app import ComposeResult
 
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
-from putback_tui.domain import rules
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderLine
 from putback_tui.station import OrderView
@@ -138,7 +137,7 @@ class PutBackScreen(ScanScreen):
             if product is None:
                 return
             try:
-                line = rules.line_for_product(self.view.order, product.sku)
+                line = app.station.line_for_product(self.view.order, product.sku)
             except Refused as refused:
                 app.refuse(str(refused), refused.code)
                 return

@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from putback_tui.barcodes import OrderCode, Scan
 from putback_tui.domain.models import OrderStatus, Permission
+from putback_tui.domain.wording import units as _units
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.messages import OrdersBulkRejected
 from putback_tui.tui.screens.base import ScanScreen
@@ -31,10 +32,6 @@ if TYPE_CHECKING:
 
 CHOICE = re.compile(r"[0-9]")
 """A typed menu choice: one digit."""
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Start the app for a configured home: open the ledger, run, close cleanly."""
+"""Start the app for a configured home: open the ledger, build the app and its services, run.
+
+The composition root of the terminal (called by ``putback app``): the one place that opens the
+ledger for the app and hands the scanners and the sync worker to it, so the ``tui`` package
+itself never imports the ledger, the scanners' devices or the sync worker.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,467 @@
+"""The central store's two engines, SQLite and PostgreSQL, behind one :class:`Engine` protocol.
+
+The store's queries are written once with ``?`` placeholders against :class:`Tx`; an engine
+supplies how a connection is made (a small pool), how a write transaction takes the lock, and
+the dialect (placeholders, bulk writes, column types).
+
+Transactions: **one per batch**. A batch is the unit the terminal retries, so making it atomic
+means a retried batch finds either all of it or none of it; and one commit per batch (not per
+entry) is what lets ingest keep up with a backlog. Writers are serialised: SQLite by
+``BEGIN IMMEDIATE``, PostgreSQL by a row lock on the revision counter taken first. That keeps
+the feeds' cursors safe (a position, once read past, can never appear later) and makes the line
+limits race-free without retry loops; a batch of hundreds of entries holds the lock for a few
+milliseconds, so a site's terminals do not queue behind each other for long. Within one server
+process, writers take turns on a lock before they open their transaction (:class:`_WriterTurn`):
+many terminals pushing at once then queue there, not inside the database.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+import psycopg
+
+Row = tuple[Any, ...]
+WAIT_S = 30.0
+"""How long a call waits for a database connection, or for its turn to write, by default."""
+_CHUNK = 500
+"""Keys per ``IN (...)`` list on SQLite: well under its parameter limit."""
+
+DRIVER_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+"""What either driver raises when the database refuses or fails."""
+
+
+class StoreError(Exception):
+    """The central store cannot do what was asked; the message says why."""
+
+
+class Tx(Protocol):
+    """What the queries need of an open transaction."""
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query and return every row."""
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement and return how many rows it changed."""
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run a statement once per row of parameters."""
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Insert many rows at once.
+
+        ``columns`` are ``"name type"`` (PostgreSQL type names), in the rows' order.
+        """
+
+    def update_rows(
+        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        """Set ``columns`` of many rows, each found by ``keys``; a row gives columns then keys."""
+
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        """Insert many rows, or update those whose ``keys`` exist; a row gives keys then columns."""
+
+    def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
+        """Run a query for many text keys: ``{keys}`` in ``sql`` stands for the list.
+
+        ``extra`` parameters come before the keys. Written ``column IN ({keys})``.
+        """
+
+
+class Engine(Protocol):
+    """One database the central store runs on: how transactions are opened, and its dialect.
+
+    :class:`SqliteEngine` and :class:`PostgresEngine` are the two; the store's queries, the
+    migrations and the tests are written once against this.
+    """
+
+    name: str
+    """``sqlite`` or ``postgresql``."""
+    types: dict[str, str]
+    """The dialect's spelling of the schema's ``{pk}`` and ``{big}`` column types."""
+
+    @property
+    def location(self) -> str:
+        """Where the database is: a file path or a URL."""
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction, holding the writers' lock (see the module): commit on exit."""
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction over one snapshot."""
+
+    def migrating(self) -> AbstractContextManager[Tx]:
+        """A transaction for schema changes, one migrating process at a time."""
+
+    def close(self) -> None:
+        """Close every idle connection."""
+
+
+def _names(columns: Sequence[str]) -> list[str]:
+    return [c.split()[0] for c in columns]
+
+
+C = TypeVar("C")
+
+
+class _Pool(Generic[C]):
+    """At most ``size`` open connections, reused across requests (threads take one each).
+
+    A thread that finds all of them in use waits for one rather than opening another: past a
+    few connections, more concurrent transactions only queue on the writers' lock, and
+    opening a PostgreSQL connection per request (a new backend process) costs more CPU than
+    the request itself on a small machine.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], C],
+        close: Callable[[C], None],
+        size: int,
+        *,
+        wait_s: float = WAIT_S,
+    ) -> None:
+        self._connect = connect
+        self._close = close
+        self._idle: queue.LifoQueue[C] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._wait_s = wait_s
+
+    @contextmanager
+    def get(self) -> Iterator[C]:
+        with _held(self._slots, self._wait_s, "every database connection stayed busy"):
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            try:
+                yield conn
+            except BaseException:
+                # The connection's state is unknown after an error: never hand it out again.
+                self._close(conn)
+                raise
+            self._idle.put(conn)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._close(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+class _WriterTurn:
+    """This process's writers, one at a time (a lock, with a limit on the wait).
+
+    The database lets one writer in at a time anyway (module docstring). Without this, every
+    thread with a batch to write would open its transaction and wait inside the database: each
+    holds a pooled connection while it waits, SQLite's waiters poll with sleeps of up to 100 ms
+    (the lock can sit free meanwhile), and the waiting threads' Python work fights the one
+    writer for the interpreter. Waiting here hands the turn over at once. Writers in other
+    processes (``central serve --workers``) still take turns in the database.
+    """
+
+    def __init__(self, wait_s: float) -> None:
+        self._lock = threading.Lock()
+        self._wait_s = wait_s
+
+    def turn(self) -> AbstractContextManager[None]:
+        return _held(self._lock, self._wait_s, "another write kept the database busy")
+
+
+@contextmanager
+def _held(lock: threading.Lock | threading.Semaphore, wait_s: float, busy: str) -> Iterator[None]:
+    """Hold ``lock`` for the block; after ``wait_s`` without it, StoreError("{busy} for N s")."""
+    if not lock.acquire(timeout=wait_s):
+        raise StoreError(f"{busy} for {wait_s:g} s")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class _SqliteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    # SQLite runs in this process: one prepared statement per row (executemany) costs no round
+    # trips, and beats any one-statement form (UPDATE ... FROM json_each is 2.5 times slower).
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        names = _names(columns)
+        marks = ", ".join("?" * len(names))
+        self.conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
+
+    def update_rows(
+        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        sets = ", ".join(f"{n} = ?" for n in _names(columns))
+        where = " AND ".join(f"{n} = ?" for n in _names(keys))
+        self.conn.executemany(f"UPDATE {table} SET {sets} WHERE {where}", rows)
+
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        self.conn.executemany(_upsert_sql(table, columns, keys, "?"), rows)
+
+    def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
+        out: list[Row] = []
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            out += self.conn.execute(sql.format(keys=marks), [*extra, *chunk]).fetchall()
+        return out
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _sql(sql: str) -> Any:
+        # Queries are literals of this module, never user text: '?' is only a placeholder.
+        return sql.replace("?", "%s")
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.conn.execute(self._sql(sql), params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(self._sql(sql), params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
+
+    # PostgreSQL is a round trip away: one statement per batch, never one per row (even
+    # pipelined, executemany costs about 35 us a row). Rows travel as one COPY, or as one JSON
+    # parameter read by json_to_recordset: psycopg adapts lists of strings to arrays slowly.
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        sql = f"COPY {table} ({', '.join(_names(columns))}) FROM STDIN"
+        with self.conn.cursor() as cur, cur.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def update_rows(
+        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        if not rows:
+            return
+        sets = ", ".join(f"{n} = v.{n}" for n in _names(columns))
+        where = " AND ".join(f"{table}.{n} = v.{n}" for n in _names(keys))
+        self.conn.execute(
+            f"UPDATE {table} SET {sets} FROM {_recordset([*columns, *keys])} WHERE {where}",
+            [_json_rows([*columns, *keys], rows)],
+        )
+
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        if not rows:
+            return
+        every = [*keys, *columns]
+        select = f"SELECT {', '.join(_names(every))} FROM {_recordset(every)}"
+        self.conn.execute(_upsert_sql(table, columns, keys, select), [_json_rows(every, rows)])
+
+    def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
+        query = self._sql(sql).format(keys="SELECT json_array_elements_text(%s::json)")
+        return self.conn.execute(query, [*extra, json.dumps(list(keys))]).fetchall()
+
+
+def _recordset(columns: Sequence[str]) -> str:
+    return f"json_to_recordset(%s::json) AS v({', '.join(columns)})"
+
+
+def _json_rows(columns: Sequence[str], rows: Sequence[Row]) -> str:
+    names = _names(columns)
+    return json.dumps([dict(zip(names, row, strict=True)) for row in rows])
+
+
+def _upsert_sql(table: str, columns: Sequence[str], keys: Sequence[str], source: str) -> str:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of ``columns``; rows give keys, then columns.
+
+    ``source`` is ``?`` (one row of parameters) or a SELECT of the rows.
+    """
+    every = _names([*keys, *columns])
+    if source == "?":
+        source = f"VALUES ({', '.join('?' * len(every))})"
+    updates = ", ".join(f"{n} = excluded.{n}" for n in _names(columns))
+    return (
+        f"INSERT INTO {table} ({', '.join(every)}) {source} "
+        f"ON CONFLICT ({', '.join(_names(keys))}) DO UPDATE SET {updates}"
+    )
+
+
+class SqliteEngine:
+    """A SQLite file (WAL, ``synchronous=FULL``): the default, for one site."""
+
+    name = "sqlite"
+    types = {"pk": "INTEGER PRIMARY KEY", "big": "INTEGER"}
+
+    def __init__(self, path: Path, *, pool_size: int = 8, wait_s: float = WAIT_S) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._pool: _Pool[sqlite3.Connection] = _Pool(
+            self._connect, _close_sqlite, pool_size, wait_s=wait_s
+        )
+        self._writer = _WriterTurn(wait_s)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction; ``BEGIN IMMEDIATE`` takes the writers' lock at once."""
+        with self._writer.turn(), self._pool.get() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read transaction over one snapshot (WAL readers never wait on the writer)."""
+        with self._pool.get() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield _SqliteTx(conn)
+            finally:
+                conn.execute("ROLLBACK")
+
+    def migrating(self) -> AbstractContextManager[Tx]:
+        """A transaction for schema changes: a write (``BEGIN IMMEDIATE`` serialises them)."""
+        return self.write()
+
+    @property
+    def location(self) -> str:
+        """The database file."""
+        return str(self.path)
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        self._pool.close()
+
+
+def _close_sqlite(conn: sqlite3.Connection) -> None:
+    conn.close()
+
+
+class PostgresEngine:
+    """PostgreSQL through psycopg 3: many sites, replicas, managed services."""
+
+    name = "postgresql"
+    types = {"pk": "BIGINT PRIMARY KEY", "big": "BIGINT"}
+
+    def __init__(self, url: str, *, pool_size: int = 16, wait_s: float = WAIT_S) -> None:
+        self.url = url
+        self._pool: _Pool[psycopg.Connection[Row]] = _Pool(
+            self._connect, _close_pg, pool_size, wait_s=wait_s
+        )
+        self._writer = _WriterTurn(wait_s)
+
+    def _connect(self) -> psycopg.Connection[Row]:
+        try:
+            # autocommit: transactions are opened explicitly, as on SQLite.
+            return psycopg.connect(self.url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"Cannot connect to PostgreSQL: {exc}".strip()) from exc
+
+    @contextmanager
+    def _locked(self, lock_sql: str) -> Iterator[Tx]:
+        """A transaction that takes ``lock_sql``'s lock first; commit on exit, else roll back."""
+        with self._pool.get() as conn:
+            conn.execute("BEGIN")
+            try:
+                conn.execute(lock_sql)
+                yield _PgTx(conn)
+            except BaseException:
+                if not conn.broken:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction holding the revision counter's row lock (see the module)."""
+        with (
+            self._writer.turn(),
+            self._locked("SELECT value FROM counters WHERE name = 'rev' FOR UPDATE") as tx,
+        ):
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction over one snapshot (repeatable read)."""
+        with self._pool.get() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield _PgTx(conn)
+            finally:
+                if not conn.broken:
+                    conn.execute("ROLLBACK")
+
+    def migrating(self) -> AbstractContextManager[Tx]:
+        """A transaction for schema changes, serialised by an advisory lock."""
+        return self._locked("SELECT pg_advisory_xact_lock(7365001)")
+
+    @property
+    def location(self) -> str:
+        """The database URL (it may hold a password: print :func:`redact` of it)."""
+        return self.url
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        self._pool.close()
+
+
+def _close_pg(conn: psycopg.Connection[Row]) -> None:
+    conn.close()
+
+
+def open_engine(url: str, *, wait_s: float = WAIT_S) -> Engine:
+    """The engine for ``url``; no connection is made until the first transaction.
+
+    ``postgresql://...`` (or ``postgres://``) is PostgreSQL; ``sqlite:///path``, or a plain
+    path, is a SQLite file. ``wait_s``: how long a call waits for a pooled connection or for
+    its turn to write before it fails with :class:`StoreError`.
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresEngine(url, wait_s=wait_s)
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    return SqliteEngine(Path(path).expanduser(), wait_s=wait_s)
+
+
+def redact(url: str) -> str:
+    """``url`` with any user and password replaced by ``***`` (safe to print)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url

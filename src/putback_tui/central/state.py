@@ -1,0 +1,185 @@
+"""Reading what a batch is judged against: the database half of ingest.
+
+:func:`load_state` reads, in one query per table, every row a batch of entries may look at;
+:func:`putback_tui.central.ingest.plan_batch` then judges the batch against that state with no
+database at all, and :meth:`CentralStore.ingest` writes what it planned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from putback_tui.central.engines import Tx
+from putback_tui.central.ingest import BatchState, Stock, state_entries
+from putback_tui.domain.entries import Entry, EntryKind
+from putback_tui.domain.models import (
+    Location,
+    LocationKind,
+    Operator,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Permission,
+    Product,
+)
+from putback_tui.domain.permissions import DEFAULT_ROLES
+
+_STATUSES = {s.value: s for s in OrderStatus}
+
+
+def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
+    """Everything a batch of ``facility``'s entries may read: one query per table.
+
+    Orders, locations and stock are read for the facility alone, so an entry naming another
+    facility's order finds nothing, exactly as for a made-up one.
+    """
+    refs = sorted({r for e in entries for r in (e.details.undoes, e.details.resolves) if r})
+    applied_refs: dict[str, Entry] = {}
+    refused_refs: dict[str, Entry] = {}
+    undone: set[str] = set()
+    resolved: set[str] = set()
+    if refs:
+        applied_refs, refused_refs = state_entries(
+            (
+                (r[0], r[1], r[2], r[3])
+                for r in tx.keyed(
+                    "SELECT facility, outcome, body, effects FROM entries "
+                    "WHERE entry_id IN ({keys})",
+                    refs,
+                )
+            ),
+            facility,
+        )
+        for ref, kind in tx.keyed(
+            "SELECT ref, kind FROM entries WHERE outcome = 'applied' AND ref IN ({keys})", refs
+        ):
+            (undone if kind == EntryKind.UNDO.value else resolved).add(ref)
+    order_ids = {e.order_id for e in entries if e.order_id}
+    order_ids |= {e.order_id for e in applied_refs.values() if e.order_id}
+    orders: dict[str, Order] = {}
+    reconciled: dict[str, tuple[str, str, str] | None] = {}
+    lines: dict[str, list[OrderLine]] = {}
+    order_rows = tx.keyed(
+        "SELECT order_id, facility, status, has_label, status_changed_at, reconciled_at, "
+        "reconciled_by, reconciled_terminal FROM orders "
+        "WHERE facility = ? AND order_id IN ({keys})",
+        sorted(order_ids),
+        facility,
+    )
+    if order_rows:
+        lines = order_lines(tx, [r[0] for r in order_rows])
+    for r in order_rows:
+        orders[r[0]] = Order(
+            order_id=r[0],
+            facility=r[1],
+            status=_STATUSES[r[2]],
+            has_label=bool(r[3]),
+            status_changed_at=datetime.fromisoformat(r[4]) if r[4] else None,
+            lines=tuple(lines.get(r[0], ())),
+        )
+        reconciled[r[0]] = (r[5], r[6], r[7]) if r[5] else None
+    skus = {e.details.sku for e in entries if e.details.sku}
+    codes = {c for e in entries for c in (e.details.location, e.details.from_location) if c}
+    for order in orders.values():
+        for line in order.lines:
+            skus.add(line.sku)
+            if line.pick_location:
+                codes.add(line.pick_location)
+    for e in applied_refs.values():
+        skus.update(c.sku for c in e.changes)
+    products = {
+        r[0]: Product(
+            sku=r[0],
+            description=r[1],
+            gtins=tuple(json.loads(r[2])),
+            lot_tracked=bool(r[3]),
+            home_location=r[4],
+        )
+        for r in tx.keyed(
+            "SELECT sku, description, gtins, lot_tracked, home_location FROM products "
+            "WHERE sku IN ({keys})",
+            sorted(skus),
+        )
+    }
+    codes.update(p.home_location for p in products.values() if p.home_location)
+    locations = {
+        r[0]: Location(code=r[0], facility=r[1], kind=LocationKind(r[2]), barcode=r[3])
+        for r in tx.keyed(
+            "SELECT code, facility, kind, barcode FROM locations "
+            "WHERE facility = ? AND code IN ({keys})",
+            sorted(codes),
+            facility,
+        )
+    }
+    operators = {
+        r[0]: Operator(badge=r[0], name=r[1], role=r[2], facility=r[3], active=bool(r[4]))
+        for r in tx.keyed(
+            "SELECT badge, name, role, facility, active FROM operators WHERE badge IN ({keys})",
+            sorted({e.operator for e in entries}),
+        )
+    }
+    qoh, atp = _load_stock(tx, facility, skus)
+    return BatchState(
+        facility=facility,
+        stock=Stock(qoh, atp),
+        orders=orders,
+        reconciled=reconciled,
+        products=products,
+        locations=locations,
+        operators=operators,
+        role_map=load_roles(tx),
+        applied_refs=applied_refs,
+        refused_refs=refused_refs,
+        undone_ids=undone,
+        resolved_ids=resolved,
+    )
+
+
+def load_roles(tx: Tx) -> dict[str, frozenset[Permission]]:
+    """The role -> permissions map held here; the built-in defaults while none is imported."""
+    rows = tx.all("SELECT role, permissions FROM roles")
+    if not rows:
+        return dict(DEFAULT_ROLES)
+    return {
+        r[0]: frozenset(Permission(p) for p in json.loads(r[1]) if p in _PERMISSIONS)
+        for r in rows
+    }
+
+
+_PERMISSIONS = {p.value for p in Permission}
+
+
+def _load_stock(
+    tx: Tx, facility: str, skus: set[str]
+) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    keys = sorted(skus)
+    qoh = {
+        (r[0], r[1]): int(r[2])
+        for r in tx.keyed(
+            "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({keys})",
+            keys, facility,
+        )
+    }
+    atp = {
+        r[0]: int(r[1])
+        for r in tx.keyed(
+            "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})",
+            keys, facility,
+        )
+    }
+    return qoh, atp
+
+
+def order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:
+    """The lines of each of ``order_ids`` with their central progress, by order ID."""
+    out: dict[str, list[OrderLine]] = {}
+    for r in tx.keyed(
+        "SELECT order_id, line_no, sku, quantity, picked, pick_location, lot, released, "
+        "rejected, put_back FROM order_lines WHERE order_id IN ({keys}) "
+        "ORDER BY order_id, line_no",
+        list(order_ids),
+    ):
+        out.setdefault(r[0], []).append(OrderLine.from_row(r[1:]))
+    return out

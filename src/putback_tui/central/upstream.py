@@ -1,0 +1,148 @@
+"""Upstream input: reference data, stock and roles as the OMS and WMS report them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from putback_tui.central.engines import Engine
+from putback_tui.domain.models import Location, Operator, Order, Permission, Product, iso_utc
+
+
+def import_data(
+    engine: Engine,
+    *,
+    products: Iterable[Product] = (),
+    locations: Iterable[Location] = (),
+    operators: Iterable[Operator] = (),
+    orders: Iterable[Order] = (),
+    stock: Iterable[tuple[str, str, str, int]] = (),
+    atp: Iterable[tuple[str, str, int]] = (),
+    roles: Mapping[str, Iterable[Permission]] | None = None,
+) -> dict[str, int]:
+    """Insert or replace reference data and set stock, in one transaction.
+
+    Orders keep the central progress of lines they already had; stock rows are set to the
+    given figures (facility, sku, location, qoh) and (facility, sku, atp).
+
+    Returns:
+        How many of each kind were loaded.
+    """
+    with engine.write() as tx:
+        rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
+
+        def revs(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            nonlocal rev
+            out = []
+            for row in rows:
+                rev += 1
+                out.append((*row, rev))
+            return out
+
+        product_rows = revs(
+            (
+                p.sku,
+                p.description,
+                json.dumps(list(p.gtins)),
+                int(p.lot_tracked),
+                p.home_location,
+            )
+            for p in products
+        )
+        tx.many(
+            "INSERT INTO products (sku, description, gtins, lot_tracked, home_location, rev) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET "
+            "description = excluded.description, gtins = excluded.gtins, "
+            "lot_tracked = excluded.lot_tracked, home_location = excluded.home_location, "
+            "rev = excluded.rev",
+            product_rows,
+        )
+        location_rows = revs(
+            (loc.code, loc.facility, loc.kind.value, loc.barcode) for loc in locations
+        )
+        tx.many(
+            "INSERT INTO locations (code, facility, kind, barcode, rev) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (code) DO UPDATE SET facility = excluded.facility, "
+            "kind = excluded.kind, barcode = excluded.barcode, rev = excluded.rev",
+            location_rows,
+        )
+        operator_rows = revs(
+            (o.badge, o.name, o.role, o.facility, int(o.active)) for o in operators
+        )
+        tx.many(
+            "INSERT INTO operators (badge, name, role, facility, active, rev) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (badge) DO UPDATE SET name = excluded.name, role = excluded.role, "
+            "facility = excluded.facility, active = excluded.active, rev = excluded.rev",
+            operator_rows,
+        )
+        order_list = list(orders)
+        tx.many(
+            "INSERT INTO orders (order_id, facility, status, has_label, status_changed_at, "
+            "rev) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+            "facility = excluded.facility, status = excluded.status, "
+            "has_label = excluded.has_label, status_changed_at = excluded.status_changed_at, "
+            "rev = excluded.rev",
+            revs(
+                (
+                    o.order_id,
+                    o.facility,
+                    o.status.value,
+                    int(o.has_label),
+                    iso_utc(o.status_changed_at) if o.status_changed_at else None,
+                )
+                for o in order_list
+            ),
+        )
+        tx.many(
+            "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked, "
+            "pick_location, lot) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (order_id, line_no) DO UPDATE SET sku = excluded.sku, "
+            "quantity = excluded.quantity, picked = excluded.picked, "
+            "pick_location = excluded.pick_location, lot = excluded.lot",
+            [
+                (
+                    o.order_id,
+                    ln.line_no,
+                    ln.sku,
+                    ln.quantity,
+                    ln.picked,
+                    ln.pick_location,
+                    ln.lot,
+                )
+                for o in order_list
+                for ln in o.lines
+            ],
+        )
+        qoh_rows = revs(stock)
+        tx.many(
+            "INSERT INTO stock_qoh (facility, sku, location, qoh, rev) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (facility, sku, location) DO UPDATE SET qoh = excluded.qoh, "
+            "rev = excluded.rev",
+            qoh_rows,
+        )
+        atp_rows = revs(atp)
+        tx.many(
+            "INSERT INTO stock_atp (facility, sku, atp, rev) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (facility, sku) DO UPDATE SET atp = excluded.atp, rev = excluded.rev",
+            atp_rows,
+        )
+        role_rows: list[tuple[Any, ...]] = []
+        if roles is not None:
+            # The whole map is replaced: a role left out is dropped.
+            tx.run("DELETE FROM roles")
+            role_rows = revs(
+                (role, json.dumps(sorted(p.value for p in perms)))
+                for role, perms in sorted(roles.items())
+            )
+            tx.many("INSERT INTO roles (role, permissions, rev) VALUES (?, ?, ?)", role_rows)
+        tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
+    return {
+        **({"roles": len(role_rows)} if roles is not None else {}),
+        "products": len(product_rows),
+        "locations": len(location_rows),
+        "operators": len(operator_rows),
+        "orders": len(order_list),
+        "stock rows": len(qoh_rows) + len(atp_rows),
+    }

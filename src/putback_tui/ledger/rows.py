@@ -1,0 +1,90 @@
+"""The ledger's row codec: how an entry and its parts are written to and read from SQLite.
+
+The one place that knows the ``entries`` table's columns; the store and the sync bookkeeping both
+read entries through it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from putback_tui.domain.entries import Entry, EntryDetails, EntryKind
+from putback_tui.domain.models import LineChange, StockChange
+
+T = TypeVar("T")
+
+ENTRY_FIELDS = (
+    "seq",
+    "entry_id",
+    "created_at",
+    "terminal",
+    "facility",
+    "operator",
+    "kind",
+    "order_id",
+    "details",
+    "changes",
+    "line_changes",
+)
+"""The columns :func:`entry_from_row` reads, in its order."""
+
+
+def entry_columns(alias: str = "") -> str:
+    """The select list for :func:`entry_from_row`, each column qualified by ``alias`` if given."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + name for name in ENTRY_FIELDS)
+
+
+ENTRY_COLUMNS = entry_columns()
+"""The select list for :func:`entry_from_row` (unqualified)."""
+
+ENTRY_JSON = (
+    "json_object('seq', seq, 'entry_id', entry_id, 'created_at', created_at, "
+    "'terminal', terminal, 'facility', facility, 'operator', operator, 'kind', kind, "
+    "'order_id', order_id, 'details', json(details), 'changes', json(changes), "
+    "'line_changes', json(line_changes))"
+)
+"""One entry row as the JSON of an :class:`Entry` (the columns hold its parts as JSON)."""
+
+ENTRY_LIST = TypeAdapter(list[Entry])
+"""Parses a JSON array of :data:`ENTRY_JSON` values into entries, in one call."""
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    """A stored ISO timestamp, or None for NULL / empty."""
+    return datetime.fromisoformat(value) if value else None
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size`` (bulk inserts bounded in memory)."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def dump_changes(items: Iterable[StockChange] | Iterable[LineChange]) -> str:
+    """Stock or line changes as the compact JSON stored in an entry row."""
+    return json.dumps([i.model_dump(exclude_defaults=True) for i in items], separators=(",", ":"))
+
+
+def entry_from_row(row: tuple[Any, ...]) -> Entry:
+    """The entry from a row selected with :data:`ENTRY_COLUMNS` (extra columns after it ignored)."""
+    return Entry(
+        seq=row[0],
+        entry_id=row[1],
+        created_at=datetime.fromisoformat(row[2]),
+        terminal=row[3],
+        facility=row[4],
+        operator=row[5],
+        kind=EntryKind(row[6]),
+        order_id=row[7],
+        details=EntryDetails.model_validate_json(row[8]),
+        changes=tuple(StockChange(**c) for c in json.loads(row[9])),
+        line_changes=tuple(LineChange(**c) for c in json.loads(row[10])),
+    )

@@ -1,0 +1,594 @@
+"""Reads and writes inside one open ledger transaction: the ledger's queries and projections.
+
+:class:`Transaction` is what :meth:`Ledger.read` and :meth:`Ledger.write` hand out; every SQL
+statement against the ledger's schema that the station, the reports and the doctor need is a
+method here (or in :mod:`putback_tui.ledger.sync` for the sync bookkeeping).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from putback_tui.domain.entries import Entry, EntryDraft, EntryKind, new_entry_id
+from putback_tui.domain.models import (
+    LineChange,
+    Location,
+    LocationKind,
+    Operator,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    StockChange,
+    iso_utc,
+    now_utc,
+)
+from putback_tui.ledger.errors import LedgerError
+from putback_tui.ledger.rows import (
+    ENTRY_COLUMNS,
+    ENTRY_JSON,
+    ENTRY_LIST,
+    chunks,
+    dump_changes,
+    entry_from_row,
+    parse_ts,
+)
+
+CENTRAL_ROLES = "central.roles"
+"""Meta key: the central store's role map (JSON: role -> permission names), once received."""
+
+
+class Reconciled:
+    """Who reconciled an order, where and when."""
+
+    __slots__ = ("at", "operator", "terminal")
+
+    def __init__(self, at: datetime, operator: str, terminal: str) -> None:
+        self.at = at
+        self.operator = operator
+        self.terminal = terminal
+
+
+class Transaction:
+    """Reads and writes inside one open transaction. Implements the domain's StockView."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # -- StockView ---------------------------------------------------------------------------
+
+    def qoh(self, sku: str, location: str) -> int:
+        """QOH of (sku, location); 0 when there is no row."""
+        row = self.conn.execute(
+            "SELECT qoh FROM stock_qoh WHERE sku = ? AND location = ?", (sku, location)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def atp(self, sku: str) -> int:
+        """ATP of the SKU; 0 when there is no row."""
+        row = self.conn.execute("SELECT atp FROM stock_atp WHERE sku = ?", (sku,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def qoh_by_location(self, sku: str) -> dict[str, int]:
+        """Every location holding the SKU, with its QOH."""
+        return {
+            loc: qoh
+            for loc, qoh in self.conn.execute(
+                "SELECT location, qoh FROM stock_qoh WHERE sku = ? ORDER BY location", (sku,)
+            )
+        }
+
+    def stock_rows(
+        self, sku: str | None = None
+    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
+        """QOH rows and ATP rows, for one SKU or every SKU (sorted)."""
+        where, args = ("WHERE sku = ?", (sku,)) if sku else ("", ())
+        qoh = [
+            (r[0], r[1], r[2])
+            for r in self.conn.execute(
+                f"SELECT sku, location, qoh FROM stock_qoh {where} ORDER BY sku, location", args
+            )
+        ]
+        atp = [
+            (r[0], r[1])
+            for r in self.conn.execute(f"SELECT sku, atp FROM stock_atp {where} ORDER BY sku", args)
+        ]
+        return qoh, atp
+
+    # -- meta --------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the meta table, or None."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the meta table."""
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- reference data ----------------------------------------------------------------------
+
+    def product(self, sku: str) -> Product | None:
+        """The product with this SKU, or None."""
+        row = self.conn.execute(
+            "SELECT sku, description, lot_tracked, home_location FROM products WHERE sku = ?",
+            (sku,),
+        ).fetchone()
+        if row is None:
+            return None
+        gtins = tuple(
+            r[0]
+            for r in self.conn.execute(
+                "SELECT code FROM barcodes WHERE sku = ? ORDER BY code", (sku,)
+            )
+        )
+        return Product(
+            sku=row[0],
+            description=row[1],
+            lot_tracked=bool(row[2]),
+            home_location=row[3],
+            gtins=gtins,
+        )
+
+    def product_by_barcode(self, code: str) -> Product | None:
+        """The product a (normalised) barcode belongs to, or None."""
+        row = self.conn.execute("SELECT sku FROM barcodes WHERE code = ?", (code,)).fetchone()
+        return self.product(row[0]) if row else None
+
+    def location(self, code: str) -> Location | None:
+        """The location with this code, or None."""
+        row = self.conn.execute(
+            "SELECT code, facility, kind, barcode FROM locations WHERE code = ?", (code,)
+        ).fetchone()
+        if row is None:
+            return None
+        return Location(code=row[0], facility=row[1], kind=LocationKind(row[2]), barcode=row[3])
+
+    def exception_locations(self, facility: str) -> list[str]:
+        """Codes of the facility's exception locations, sorted."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT code FROM locations WHERE facility = ? AND kind = ? ORDER BY code",
+                (facility, LocationKind.EXCEPTION.value),
+            )
+        ]
+
+    def exception_stock(self, facility: str) -> list[tuple[str, str, int, datetime | None]]:
+        """What sits in the facility's exception locations: (location, sku, qoh, since).
+
+        ``since`` is when units last arrived in an empty location; oldest first.
+        """
+        return [
+            (r[0], r[1], r[2], parse_ts(r[3]))
+            for r in self.conn.execute(
+                "SELECT q.location, q.sku, q.qoh, q.since FROM locations l "
+                "JOIN stock_qoh q ON q.location = l.code "
+                "WHERE l.facility = ? AND l.kind = ? AND q.qoh > 0 ORDER BY q.since, q.location",
+                (facility, LocationKind.EXCEPTION.value),
+            )
+        ]
+
+    def operator(self, badge: str) -> Operator | None:
+        """The operator with this badge, or None."""
+        row = self.conn.execute(
+            "SELECT badge, name, role, facility, active FROM operators WHERE badge = ?", (badge,)
+        ).fetchone()
+        if row is None:
+            return None
+        return Operator(
+            badge=row[0], name=row[1], role=row[2], facility=row[3], active=bool(row[4])
+        )
+
+    def order(self, order_id: str) -> Order | None:
+        """The order, its effective status (a local action wins) and its lines' progress."""
+        row = self.conn.execute(
+            "SELECT o.order_id, o.facility, COALESCE(s.local_status, o.status), o.has_label, "
+            "o.status_changed_at FROM orders o LEFT JOIN order_state s USING (order_id) "
+            "WHERE o.order_id = ?",
+            (order_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        lines = tuple(
+            OrderLine.from_row(r)
+            for r in self.conn.execute(
+                "SELECT l.line_no, l.sku, l.quantity, l.picked, l.pick_location, l.lot, "
+                "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0) "
+                "FROM order_lines l LEFT JOIN line_progress p USING (order_id, line_no) "
+                "WHERE l.order_id = ? ORDER BY l.line_no",
+                (order_id,),
+            )
+        )
+        return Order(
+            order_id=row[0],
+            facility=row[1],
+            status=OrderStatus(row[2]),
+            has_label=bool(row[3]),
+            status_changed_at=parse_ts(row[4]),
+            lines=lines,
+        )
+
+    def reconciled(self, order_id: str) -> Reconciled | None:
+        """Who reconciled the order, where and when; None while it is not reconciled."""
+        row = self.conn.execute(
+            "SELECT reconciled_at, reconciled_by, reconciled_terminal FROM order_state "
+            "WHERE order_id = ? AND reconciled_at IS NOT NULL",
+            (order_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        at = parse_ts(row[0])
+        assert at is not None
+        return Reconciled(at=at, operator=row[1], terminal=row[2])
+
+    def order_ids(self, facility: str, statuses: Iterable[OrderStatus]) -> list[str]:
+        """Orders of the facility whose effective status is one of ``statuses``."""
+        wanted = [s.value for s in statuses]
+        marks = ",".join("?" * len(wanted))
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT o.order_id FROM orders o LEFT JOIN order_state s USING (order_id) "
+                f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({marks}) "
+                "ORDER BY o.order_id",
+                (facility, *wanted),
+            )
+        ]
+
+    # -- counts and reports ------------------------------------------------------------------
+
+    def count_entries(self) -> int:
+        """How many entries the ledger holds."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def count_orders(self, facility: str) -> int:
+        """How many orders of the facility the cache holds."""
+        row = self.conn.execute("SELECT COUNT(*) FROM orders WHERE facility = ?", (facility,))
+        return int(row.fetchone()[0])
+
+    def count_stock_rows(self) -> int:
+        """How many (sku, location) QOH rows the projection holds."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM stock_qoh").fetchone()[0])
+
+    def exception_orders(
+        self, facility: str, statuses: Iterable[OrderStatus]
+    ) -> list[tuple[str, str, datetime | None, datetime | None]]:
+        """The facility's orders whose effective status is one of ``statuses``.
+
+        Returns:
+            (order ID, effective status, when it became an exception, when it was reconciled)
+            per order. It became one at its first local cancel / force cancel / bulk reject
+            entry, else at the central store's status change; None when neither is known.
+        """
+        wanted = [s.value for s in statuses]
+        marks = ",".join("?" * len(wanted))
+        rows = self.conn.execute(
+            "SELECT o.order_id, COALESCE(s.local_status, o.status), "
+            "COALESCE((SELECT min(created_at) FROM entries e WHERE e.order_id = o.order_id "
+            "  AND e.kind IN ('cancel', 'force_cancel', 'bulk_reject')), o.status_changed_at), "
+            "s.reconciled_at "
+            "FROM orders o LEFT JOIN order_state s USING (order_id) "
+            f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({marks})",
+            (facility, *wanted),
+        ).fetchall()
+        return [(r[0], r[1], parse_ts(r[2]), parse_ts(r[3])) for r in rows]
+
+    def standing_rejects(self, facility: str) -> list[tuple[datetime, dict[str, Any]]]:
+        """The facility's reject entries no undo compensates: (when, details as stored)."""
+        return [
+            (datetime.fromisoformat(created_at), json.loads(details))
+            for created_at, details in self.conn.execute(
+                "SELECT created_at, details FROM entries e WHERE kind = ? AND facility = ? "
+                "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id)",
+                (EntryKind.REJECT.value, facility),
+            )
+        ]
+
+    # -- entries -----------------------------------------------------------------------------
+
+    def entries(self, *, after_seq: int = 0, limit: int | None = None) -> Iterator[Entry]:
+        """Entries in sequence order after ``after_seq``."""
+        # SQLite writes each row as JSON and pydantic-core parses a thousand at a time: about
+        # five times faster than building the models field by field (sync reads every entry).
+        sql = f"SELECT {ENTRY_JSON} FROM entries WHERE seq > ? ORDER BY seq"
+        args: tuple[Any, ...] = (after_seq,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args += (limit,)
+        cursor = self.conn.execute(sql, args)
+        while rows := cursor.fetchmany(1000):
+            yield from ENTRY_LIST.validate_json("[" + ",".join(r[0] for r in rows) + "]")
+
+    def entry(self, entry_id: str) -> Entry | None:
+        """The entry with this ID, or None."""
+        row = self.conn.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return entry_from_row(row) if row else None
+
+    def is_undone(self, entry_id: str) -> bool:
+        """True when an undo entry compensates this entry."""
+        return (
+            self.conn.execute("SELECT 1 FROM entries WHERE undoes = ?", (entry_id,)).fetchone()
+            is not None
+        )
+
+    def resolution_of(self, entry_id: str) -> Entry | None:
+        """The resolve entry that answers the refused entry ``entry_id``, or None."""
+        row = self.conn.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE kind = ? "
+            "AND json_extract(details, '$.resolves') = ? ORDER BY seq LIMIT 1",
+            (EntryKind.RESOLVE.value, entry_id),
+        ).fetchone()
+        return entry_from_row(row) if row else None
+
+    def last_undoable(self, order_id: str, kinds: Iterable[EntryKind]) -> Entry | None:
+        """The newest entry of the order of one of ``kinds`` that no undo compensates yet."""
+        wanted = [k.value for k in kinds]
+        marks = ",".join("?" * len(wanted))
+        row = self.conn.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE order_id = ? AND kind IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id) "
+            "ORDER BY seq DESC LIMIT 1",
+            (order_id, *wanted),
+        ).fetchone()
+        return entry_from_row(row) if row else None
+
+    def append(
+        self,
+        draft: EntryDraft,
+        *,
+        terminal: str,
+        facility: str,
+        operator: str,
+        at: datetime | None = None,
+    ) -> Entry:
+        """Record ``draft`` as the next entry and apply it to every projection.
+
+        Must run inside :meth:`Ledger.write`; the caller's transaction makes it atomic.
+
+        Returns:
+            The recorded entry.
+        """
+        created = at or now_utc()
+        entry_id = new_entry_id()
+        cur = self.conn.execute(
+            "INSERT INTO entries (entry_id, created_at, terminal, facility, operator, kind, "
+            "order_id, details, changes, line_changes, undoes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry_id,
+                iso_utc(created),
+                terminal,
+                facility,
+                operator,
+                draft.kind.value,
+                draft.order_id,
+                draft.details.model_dump_json(exclude_defaults=True),
+                dump_changes(draft.changes),
+                dump_changes(draft.line_changes),
+                draft.details.undoes,
+            ),
+        )
+        seq = int(cur.lastrowid or 0)
+        self._apply_stock(draft.changes, created)
+        self._apply_lines(draft.line_changes)
+        if draft.details.order_status is not None and draft.order_id is not None:
+            self.conn.execute(
+                "INSERT INTO order_state (order_id, local_status) VALUES (?, ?) "
+                "ON CONFLICT (order_id) DO UPDATE SET local_status = excluded.local_status",
+                (draft.order_id, draft.details.order_status.value),
+            )
+        if draft.line_changes and draft.order_id is not None:
+            self._update_reconciled(draft.order_id, created, operator, terminal)
+        return Entry(
+            **draft.model_dump(),
+            entry_id=entry_id,
+            seq=seq,
+            terminal=terminal,
+            facility=facility,
+            operator=operator,
+            created_at=created,
+        )
+
+    def adopt(self, entry: Entry) -> None:
+        """Insert an entry this terminal made and lost (restored from an older backup), as it was.
+
+        Only the entry row and the order status it set: the caller recomputes the projections
+        (see :func:`putback_tui.ledger.sync.adopt_own`).
+        """
+        self.conn.execute(
+            "INSERT INTO entries (seq, entry_id, created_at, terminal, facility, operator, kind, "
+            "order_id, details, changes, line_changes, undoes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.seq,
+                entry.entry_id,
+                iso_utc(entry.created_at),
+                entry.terminal,
+                entry.facility,
+                entry.operator,
+                entry.kind.value,
+                entry.order_id,
+                entry.details.model_dump_json(exclude_defaults=True),
+                dump_changes(entry.changes),
+                dump_changes(entry.line_changes),
+                entry.details.undoes,
+            ),
+        )
+        if entry.details.order_status is not None and entry.order_id is not None:
+            self.conn.execute(
+                "INSERT INTO order_state (order_id, local_status) VALUES (?, ?) "
+                "ON CONFLICT (order_id) DO UPDATE SET local_status = excluded.local_status",
+                (entry.order_id, entry.details.order_status.value),
+            )
+
+    def last_seq(self) -> int:
+        """The highest sequence number in the ledger (0 when empty)."""
+        row = self.conn.execute("SELECT max(seq) FROM entries").fetchone()
+        return int(row[0] or 0)
+
+    def _apply_stock(self, changes: Iterable[StockChange], at: datetime) -> None:
+        # UPDATE first: an INSERT candidate row with a negative delta would fail the CHECK
+        # before ON CONFLICT is considered. "since" marks when units last arrived in an empty
+        # location (exception-area ageing).
+        for change in changes:
+            if change.location is not None:
+                cur = self.conn.execute(
+                    "UPDATE stock_qoh SET qoh = qoh + ?, "
+                    "since = CASE WHEN qoh = 0 THEN ? ELSE since END "
+                    "WHERE sku = ? AND location = ?",
+                    (change.qoh, iso_utc(at), change.sku, change.location),
+                )
+                if cur.rowcount == 0:
+                    self.conn.execute(
+                        "INSERT INTO stock_qoh (sku, location, qoh, since) VALUES (?, ?, ?, ?)",
+                        (change.sku, change.location, change.qoh, iso_utc(at)),
+                    )
+            if change.atp:
+                cur = self.conn.execute(
+                    "UPDATE stock_atp SET atp = atp + ? WHERE sku = ?", (change.atp, change.sku)
+                )
+                if cur.rowcount == 0:
+                    self.conn.execute(
+                        "INSERT INTO stock_atp (sku, atp) VALUES (?, ?)", (change.sku, change.atp)
+                    )
+
+    def _apply_lines(self, changes: Iterable[LineChange]) -> None:
+        for c in changes:
+            cur = self.conn.execute(
+                "UPDATE line_progress SET released = released + ?, rejected = rejected + ?, "
+                "put_back = put_back + ? WHERE order_id = ? AND line_no = ?",
+                (c.released, c.rejected, c.put_back, c.order_id, c.line_no),
+            )
+            if cur.rowcount == 0:
+                self.conn.execute(
+                    "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (c.order_id, c.line_no, c.released, c.rejected, c.put_back),
+                )
+
+    def _update_reconciled(self, order_id: str, at: datetime, operator: str, terminal: str) -> None:
+        order = self.order(order_id)
+        if order is None:
+            return
+        done = order.cleared
+        if done:
+            self.conn.execute(
+                "INSERT INTO order_state (order_id, reconciled_at, reconciled_by, "
+                "reconciled_terminal) VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+                "reconciled_at = excluded.reconciled_at, reconciled_by = excluded.reconciled_by, "
+                "reconciled_terminal = excluded.reconciled_terminal",
+                (order_id, iso_utc(at), operator, terminal),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE order_state SET reconciled_at = NULL, reconciled_by = NULL, "
+                "reconciled_terminal = NULL WHERE order_id = ?",
+                (order_id,),
+            )
+
+    # -- loading reference data --------------------------------------------------------------
+
+    def upsert_products(self, products: Iterable[Product]) -> int:
+        """Insert or replace products and their barcodes. Returns how many."""
+        n = 0
+        for chunk in chunks(products, 5000):
+            self.conn.executemany(
+                "INSERT INTO products (sku, description, lot_tracked, home_location) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET "
+                "description = excluded.description, lot_tracked = excluded.lot_tracked, "
+                "home_location = excluded.home_location",
+                [(p.sku, p.description, int(p.lot_tracked), p.home_location) for p in chunk],
+            )
+            self.conn.executemany("DELETE FROM barcodes WHERE sku = ?", [(p.sku,) for p in chunk])
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO barcodes (code, sku) VALUES (?, ?)",
+                [(g, p.sku) for p in chunk for g in p.gtins],
+            )
+            n += len(chunk)
+        return n
+
+    def upsert_locations(self, locations: Iterable[Location]) -> int:
+        """Insert or replace locations. Returns how many."""
+        rows = [(loc.code, loc.facility, loc.kind.value, loc.barcode) for loc in locations]
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO locations (code, facility, kind, barcode) VALUES (?, ?, ?, ?)",
+            rows,
+        )
+        return len(rows)
+
+    def upsert_operators(self, operators: Iterable[Operator]) -> int:
+        """Insert or replace operators. Returns how many."""
+        rows = [(o.badge, o.name, o.role, o.facility, int(o.active)) for o in operators]
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO operators (badge, name, role, facility, active) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        return len(rows)
+
+    def upsert_orders(self, orders: Iterable[Order]) -> int:
+        """Insert or replace orders with their lines (central facts only). Returns how many."""
+        n = 0
+        for chunk in chunks(orders, 5000):
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO orders (order_id, facility, status, has_label, "
+                "status_changed_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        o.order_id,
+                        o.facility,
+                        o.status.value,
+                        int(o.has_label),
+                        iso_utc(o.status_changed_at) if o.status_changed_at else None,
+                    )
+                    for o in chunk
+                ],
+            )
+            self.conn.executemany(
+                "DELETE FROM order_lines WHERE order_id = ?", [(o.order_id,) for o in chunk]
+            )
+            self.conn.executemany(
+                "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked, "
+                "pick_location, lot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (o.order_id, x.line_no, x.sku, x.quantity, x.picked, x.pick_location, x.lot)
+                    for o in chunk
+                    for x in o.lines
+                ],
+            )
+            n += len(chunk)
+        return n
+
+    def set_baseline(
+        self, qoh: Iterable[tuple[str, str, int]], atp: Iterable[tuple[str, int]]
+    ) -> None:
+        """Load stock as the central store knows it, and reset the projections to it.
+
+        Only for a ledger with no entries yet (``putback init``).
+
+        Raises:
+            LedgerError: the ledger already has entries.
+        """
+        if self.conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
+            raise LedgerError("This ledger already has entries: its stock cannot be reloaded.")
+        for table in ("baseline_qoh", "baseline_atp", "stock_qoh", "stock_atp"):
+            self.conn.execute(f"DELETE FROM {table}")
+        qoh_rows = list(qoh)
+        atp_rows = list(atp)
+        self.conn.executemany("INSERT INTO baseline_qoh VALUES (?, ?, ?)", qoh_rows)
+        self.conn.executemany("INSERT INTO baseline_atp VALUES (?, ?)", atp_rows)
+        self.conn.execute(
+            "INSERT INTO stock_qoh (sku, location, qoh) SELECT sku, location, qoh FROM baseline_qoh"
+        )
+        self.conn.execute("INSERT INTO stock_atp SELECT sku, atp FROM baseline_atp")

@@ -1,0 +1,256 @@
+"""Wire models of the sync protocol (version 1), shared by the terminal and the central store.
+
+Every payload is frozen and refuses unknown fields, and carries ``version`` so a central store
+can tell which protocol a terminal speaks; the paths are versioned too (``/v1/...``). Ledger
+entries travel as the domain's own :class:`~putback_tui.domain.entries.Entry`.
+
+How the protocol may change: the central store refuses what it does not know in what it is
+sent, and a terminal ignores fields it does not know in what it is answered. So within one
+version the central store may **add** fields to its answers (it is upgraded first, its
+terminals one by one later), and the meaning of every existing field stays; anything else (a
+field removed or changing meaning, a new required field in what terminals send) is a new
+version, which a terminal of the old one refuses with a message saying to upgrade it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from putback_tui.domain.bounds import Code, Cursor, Figure, Seq
+from putback_tui.domain.entries import Entry, EntryId
+from putback_tui.domain.models import (
+    AwareDatetime,
+    Frozen,
+    LineChange,
+    Location,
+    Operator,
+    Order,
+    OrderStatus,
+    Permission,
+    Product,
+    StockChange,
+)
+
+API_VERSION = 1
+"""The protocol version these models speak."""
+API_PREFIX = f"/v{API_VERSION}"
+MAX_BATCH_ENTRIES = 5000
+"""A batch holds at most this many entries (the terminal's ``sync.batch_size`` is capped too)."""
+MAX_PAGE = 5000
+"""A feed page holds at most this many items."""
+
+Version = Literal[1]
+
+
+class EntryBatch(Frozen):
+    """A batch of ledger entries from one terminal, in its sequence order."""
+
+    version: Version = 1
+    entries: tuple[Entry, ...] = Field(min_length=1, max_length=MAX_BATCH_ENTRIES)
+
+
+def batch_json(entries_json: Sequence[str]) -> str:
+    """An :class:`EntryBatch` as terminals send it, from each entry's JSON, in order.
+
+    The plain shape the central store reads entry by entry (``split_batch`` in the central
+    store's API): no spaces between entries.
+    """
+    return f'{{"version":{API_VERSION},"entries":[{",".join(entries_json)}]}}'
+
+
+class Outcome(StrEnum):
+    """What the central store did with one entry."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    """Already received earlier (same entry ID): nothing was applied again."""
+    REFUSED = "refused"
+
+
+class ResultCode(StrEnum):
+    """Why an entry was answered as it was (``EntryResult.code``)."""
+
+    APPLIED = "applied"
+    """Applied, with exactly the effects the entry carries."""
+    APPLIED_AS_DERIVED = "applied_as_derived"
+    """Applied with the effects the central store derived, which differ from the entry's own
+    (another terminal moved the same stock first): ``changes`` and ``line_changes`` say which."""
+    ALREADY_RELEASED = "already_released"
+    """A release whose units were released already (by the central store or another
+    terminal): recorded as applied, changed nothing. Not a refusal."""
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+    """Judged and refused by the rules; recorded as refused, with the reason."""
+    SEQ_MISSING = "seq_missing"
+    """Not recorded: an earlier sequence number is missing (retryable)."""
+    SEQ_REUSED = "seq_reused"
+    """Not recorded: the terminal already used this sequence number for another entry."""
+    ENTRY_ID_TAKEN = "entry_id_taken"
+    """Not recorded: another entry already holds this entry ID."""
+
+
+class EntryResult(Frozen):
+    """The central store's answer for one entry."""
+
+    entry_id: EntryId
+    seq: Seq
+    outcome: Outcome
+    recorded_as: Literal["applied", "refused"] | None = None
+    """For an applied entry, or a duplicate: what the central store recorded it as."""
+    reason: str | None = None
+    """Why it was refused (also set on a duplicate of a refused entry)."""
+    retryable: bool = False
+    """True for a refusal that is not final (a missing earlier entry): send it again later."""
+    code: ResultCode | None = None
+    """What happened, for a program: see :class:`ResultCode`."""
+    changes: tuple[StockChange, ...] | None = None
+    """The stock changes the central store applied, when they differ from the entry's own
+    (it derives every entry's effects itself): None means exactly as the entry says."""
+    line_changes: tuple[LineChange, ...] | None = None
+    """The line progress the central store applied, when it differs from the entry's own."""
+
+
+class BatchResult(Frozen):
+    """The answer to a batch: one result per entry, in the batch's order."""
+
+    version: Version = 1
+    results: tuple[EntryResult, ...]
+
+
+class StockLevel(Frozen):
+    """A QOH row (``location`` set) or an ATP row (``location`` None) of one facility."""
+
+    sku: Code
+    location: Code | None = None
+    quantity: Figure
+
+
+class OrderReconciled(Frozen):
+    """Who reconciled an order, where and when: the entry that accounted for its last unit."""
+
+    order_id: Code
+    at: AwareDatetime
+    operator: Code
+    terminal: Code
+
+
+class RoleGrant(Frozen):
+    """One role of the central store's role -> permissions map."""
+
+    role: str
+    permissions: tuple[Permission, ...]
+
+
+class ChangesPage(Frozen):
+    """One page of the changes feed for a terminal's facility.
+
+    Items changed after ``cursor`` up to ``next_cursor``; ask again from ``next_cursor``
+    while ``has_more``. Orders carry the central store's line progress (released, rejected,
+    put back over every terminal).
+    """
+
+    version: Version = 1
+    cursor: Cursor
+    next_cursor: Cursor
+    has_more: bool
+    applied_through_seq: Cursor
+    """The highest sequence number of the calling terminal the central store has answered,
+    read in the same snapshot as the page: stock in the page includes exactly those entries."""
+    orders: tuple[Order, ...] = ()
+    reconciled: tuple[OrderReconciled, ...] = ()
+    """For the orders of this page the central store holds reconciled: by whom, where, when."""
+    products: tuple[Product, ...] = ()
+    locations: tuple[Location, ...] = ()
+    operators: tuple[Operator, ...] = ()
+    stock: tuple[StockLevel, ...] = ()
+    roles: tuple[RoleGrant, ...] | None = None
+    """The central store's whole role -> permissions map, when it changed within this page
+    (None: unchanged). Terminals judge permissions by it, as the central store does."""
+
+
+class AppliedEntry(Frozen):
+    """One event of the event feed: an entry the central store applied."""
+
+    position: Seq
+    """Position in the feed; strictly increasing, the cursor for the next read."""
+    received_at: AwareDatetime
+    entry: Entry
+
+
+class EventsPage(Frozen):
+    """One page of the event feed (for OMS, ERP): applied entries in the order applied."""
+
+    version: Version = 1
+    cursor: Cursor
+    next_cursor: Cursor
+    has_more: bool
+    events: tuple[AppliedEntry, ...] = ()
+
+
+class ExceptionStatus(StrEnum):
+    """The statuses an upstream system may set on an order."""
+
+    CANCELLED = OrderStatus.CANCELLED.value
+    DELETED = OrderStatus.DELETED.value
+    FAILED = OrderStatus.FAILED.value
+
+
+class OrderStatusUpdate(Frozen):
+    """An OMS telling the central store that an order became an exception."""
+
+    version: Version = 1
+    status: ExceptionStatus
+    changed_at: AwareDatetime | None = None
+    """When the order took the status upstream; now when omitted."""
+
+
+class ClientKind(StrEnum):
+    """Who holds a token."""
+
+    TERMINAL = "terminal"
+    SYSTEM = "system"
+    """An upstream or downstream system (OMS, ERP): reads events, sets order status."""
+
+
+class ClientInfo(Frozen):
+    """Who the central store takes the caller to be (``GET /v1/whoami``)."""
+
+    version: Version = 1
+    name: Code
+    kind: ClientKind
+    facility: Code | None = None
+    last_seq: Cursor | None = None
+    """Terminals only: the highest of the terminal's sequence numbers the central store has
+    recorded (0: none yet). A ledger whose entries end below it is behind the central store."""
+
+
+class OwnEntry(Frozen):
+    """One of the caller's own entries as the central store recorded it, with its answer."""
+
+    entry: Entry
+    refused: bool
+    reason: str | None = None
+
+
+class OwnEntriesPage(Frozen):
+    """``GET /v1/entries/own``: a terminal's own entries after ``after_seq``, in seq order.
+
+    A replaced terminal (restored from a backup, or set up anew) reads these to learn the
+    answers to entries it would otherwise send again, and to take back entries its ledger lost.
+    """
+
+    version: Version = 1
+    entries: tuple[OwnEntry, ...]
+    has_more: bool
+
+
+class ErrorBody(Frozen):
+    """The body of every error the central store answers itself (4xx other than 422, 503)."""
+
+    detail: str
+    failure: int | None = None
+    """503 only: the number the central store recorded an unexpected failure under."""

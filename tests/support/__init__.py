@@ -1,0 +1,1 @@
+"""Test support shared by the tests, the crash harness and the benchmarks (never shipped)."""
