@@ -128,7 +128,7 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
             save_settings(context.paths.config_file, settings)
         facility = settings.terminal.facility
         ledger = context.ledger(create=True)
-        counts = load_dataset(ledger, dataset, facility)
+        counts = load_dataset(ledger, dataset, facility, release_as=settings.terminal.id)
     except (DatasetError, LedgerError) as exc:
         raise click.ClickException(str(exc)) from exc
     ledger.close()
@@ -391,8 +391,9 @@ def main() -> None:
 from putback_tui.barcode_cli import barcode  # noqa: E402
 from putback_tui.central.cli import central  # noqa: E402
 from putback_tui.sync.cli import connect, sync  # noqa: E402
+from putback_tui.worklist_cli import worklist  # noqa: E402
 
-for _command in (barcode, central, sync, connect):
+for _command in (barcode, central, sync, connect, worklist):
     cli.add_command(_command)
 
 

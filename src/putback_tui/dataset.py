@@ -31,6 +31,7 @@ from putback_tui.domain.models import (
     Product,
 )
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.releases import release_all_known
 
 T = TypeVar("T")
 
@@ -226,8 +227,14 @@ def _short(exc: Exception) -> str:
     return str(exc)
 
 
-def load_dataset(ledger: Ledger, dataset: Dataset, facility: str) -> dict[str, int]:
+def load_dataset(
+    ledger: Ledger, dataset: Dataset, facility: str, *, release_as: str | None = None
+) -> dict[str, int]:
     """Load a data set's reference data and the facility's stock into a new ledger.
+
+    With ``release_as`` (this terminal's ID), loading counts as learning of the data set's
+    exception orders: their unpicked units are released at once, in the same transaction, by
+    automatic entries of that terminal (counted as ``released orders``).
 
     Raises:
         DatasetError: a bad file or row. LedgerError: the ledger already has entries.
@@ -245,4 +252,7 @@ def load_dataset(ledger: Ledger, dataset: Dataset, facility: str) -> dict[str, i
         )
         tx.set_meta("facility", facility)
         tx.set_meta("dataset", dataset.info.name)
+        if release_as is not None:
+            made = release_all_known(tx, terminal=release_as, facility=facility)
+            counts["released orders"] = len(made)
     return counts

@@ -16,7 +16,13 @@ from enum import StrEnum
 
 from putback_tui.config import Settings
 from putback_tui.domain import rules
-from putback_tui.domain.entries import Entry, EntryDraft, EntryKind
+from putback_tui.domain.entries import (
+    CENTRAL_TERMINAL,
+    SYSTEM_OPERATOR,
+    Entry,
+    EntryDraft,
+    EntryKind,
+)
 from putback_tui.domain.errors import (
     NothingToResolve,
     NothingToUndo,
@@ -92,6 +98,15 @@ class ExceptionStock:
     qoh: int
     since: datetime | None
     """When units last arrived in the (then empty) location."""
+
+
+def who_did(operator: str, terminal: str) -> str:
+    """Who made an entry, in words: an operator at a terminal, or an automatic release."""
+    if operator == SYSTEM_OPERATOR:
+        if terminal == CENTRAL_TERMINAL:
+            return "the central store (automatic release)"
+        return f"{terminal} (automatic release)"
+    return f"{operator} at {terminal}"
 
 
 def _units(n: int) -> str:
@@ -269,13 +284,19 @@ class Station:
                 )
             done = tx.reconciled(order_id)
             if done is not None:
-                return self._view(
-                    tx,
-                    order,
-                    Outcome.RECONCILED,
-                    f"Order {order_id} was reconciled by {done.operator} at {done.terminal}, "
-                    f"{done.at.astimezone().strftime('%Y-%m-%d %H:%M')}. Nothing to do.",
-                )
+                when = done.at.astimezone().strftime("%Y-%m-%d %H:%M")
+                if not order.picked_units:
+                    message = (
+                        f"Order {order_id} was already released, {when}, by "
+                        f"{who_did(done.operator, done.terminal)}: nothing was picked, "
+                        "nothing to do."
+                    )
+                else:
+                    message = (
+                        f"Order {order_id} was reconciled by "
+                        f"{who_did(done.operator, done.terminal)}, {when}. Nothing to do."
+                    )
+                return self._view(tx, order, Outcome.RECONCILED, message)
             draft = rules.release(order, tx)
             released = self._append(tx, draft) if draft else None
             order = self._order(tx, order_id)

@@ -32,6 +32,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 
+from putback_tui.central.releases import release_exceptions
 from putback_tui.central.schema import MIGRATIONS
 from putback_tui.domain.entries import Entry, EntryKind
 from putback_tui.domain.models import (
@@ -653,8 +654,10 @@ class CentralStore:
                     # The terminal re-used a sequence number for a new entry (a re-initialised
                     # ledger): it cannot be placed in the terminal's order any more.
                     results.append(
-                        _refused(e, f"sequence number {e.seq} of {name} was already "
-                                    "used by another entry")
+                        _refused(
+                            e,
+                            f"sequence number {e.seq} of {name} was already used by another entry",
+                        )
                     )
                     continue
                 if e.seq != last_seq + 1:
@@ -695,9 +698,7 @@ class CentralStore:
                         if e.order_id is not None:
                             touched.add(e.order_id)
                     for order_id in touched:
-                        if _note_reconciled(
-                            e, orders.get(order_id), lines_of.get(order_id, [])
-                        ):
+                        if _note_reconciled(e, orders.get(order_id), lines_of.get(order_id, [])):
                             reconciled_changed.add(order_id)
                     results.append(_applied(e))
                     outcome = "applied"
@@ -706,8 +707,17 @@ class CentralStore:
                     outcome = "refused"
                 recorded.append(
                     (
-                        rev, e.entry_id, e.terminal, e.facility, e.seq, _KINDS[e.kind],
-                        e.order_id, outcome, reason, received, body,
+                        rev,
+                        e.entry_id,
+                        e.terminal,
+                        e.facility,
+                        e.seq,
+                        _KINDS[e.kind],
+                        e.order_id,
+                        outcome,
+                        reason,
+                        received,
+                        body,
                     )
                 )
                 existing[e.entry_id] = (name, outcome, reason)
@@ -716,9 +726,19 @@ class CentralStore:
                 return results
             tx.insert_rows(
                 "entries",
-                ("position bigint", "entry_id text", "terminal text", "facility text",
-                 "seq bigint", "kind text", "order_id text", "outcome text", "reason text",
-                 "received_at text", "body text"),
+                (
+                    "position bigint",
+                    "entry_id text",
+                    "terminal text",
+                    "facility text",
+                    "seq bigint",
+                    "kind text",
+                    "order_id text",
+                    "outcome text",
+                    "reason text",
+                    "received_at text",
+                    "body text",
+                ),
                 recorded,
             )
             changed = [(k, v) for k, v in lines.items() if v.changed]
@@ -741,8 +761,10 @@ class CentralStore:
                 "orders",
                 ("reconciled_at text", "reconciled_by text", "reconciled_terminal text"),
                 ("order_id text",),
-                [(*(orders[oid].reconciled or (None, None, None)), oid)
-                 for oid in sorted(reconciled_changed)],
+                [
+                    (*(orders[oid].reconciled or (None, None, None)), oid)
+                    for oid in sorted(reconciled_changed)
+                ],
             )
             facility = client.facility
             qoh_rows = []
@@ -779,19 +801,43 @@ class CentralStore:
             through = tx.all("SELECT last_seq FROM clients WHERE name = ?", (client.name,))
             items: list[tuple[int, str, Row]] = []
             sources = (
-                ("order", "SELECT rev, order_id, facility, status, has_label, status_changed_at, "
-                          "reconciled_at, reconciled_by, reconciled_terminal FROM orders "
-                          "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
-                ("product", "SELECT rev, sku, description, gtins, lot_tracked, home_location "
-                            "FROM products WHERE rev > ? ORDER BY rev LIMIT ?", False),
-                ("location", "SELECT rev, code, facility, kind, barcode FROM locations "
-                             "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
-                ("operator", "SELECT rev, badge, name, role FROM operators "
-                             "WHERE rev > ? ORDER BY rev LIMIT ?", False),
-                ("qoh", "SELECT rev, sku, location, qoh FROM stock_qoh "
-                        "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
-                ("atp", "SELECT rev, sku, atp FROM stock_atp "
-                        "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                (
+                    "order",
+                    "SELECT rev, order_id, facility, status, has_label, status_changed_at, "
+                    "reconciled_at, reconciled_by, reconciled_terminal FROM orders "
+                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
+                    True,
+                ),
+                (
+                    "product",
+                    "SELECT rev, sku, description, gtins, lot_tracked, home_location "
+                    "FROM products WHERE rev > ? ORDER BY rev LIMIT ?",
+                    False,
+                ),
+                (
+                    "location",
+                    "SELECT rev, code, facility, kind, barcode FROM locations "
+                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
+                    True,
+                ),
+                (
+                    "operator",
+                    "SELECT rev, badge, name, role FROM operators "
+                    "WHERE rev > ? ORDER BY rev LIMIT ?",
+                    False,
+                ),
+                (
+                    "qoh",
+                    "SELECT rev, sku, location, qoh FROM stock_qoh "
+                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
+                    True,
+                ),
+                (
+                    "atp",
+                    "SELECT rev, sku, atp FROM stock_atp "
+                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
+                    True,
+                ),
             )
             for kind, sql, by_facility in sources:
                 params = (facility, cursor, want) if by_facility else (cursor, want)
@@ -953,6 +999,10 @@ class CentralStore:
     ) -> Order:
         """Set an order's status as the OMS reports it.
 
+        An order that becomes an exception has its unpicked units released at once, by an
+        entry of the central store's own (:mod:`putback_tui.central.releases`), in the same
+        transaction.
+
         Raises:
             UnknownOrderError: no such order.
         """
@@ -964,6 +1014,8 @@ class CentralStore:
                 (status.value, at, rev, order_id),
             ):
                 raise UnknownOrderError(f"No order {order_id}.")
+            if status.is_exception:
+                release_exceptions(tx, [order_id])
         order = self.order(order_id)
         assert order is not None
         return order
@@ -981,7 +1033,10 @@ class CentralStore:
         """Insert or replace reference data and set stock, in one transaction.
 
         Orders keep the central progress of lines they already had; stock rows are set to the
-        given figures (facility, sku, location, qoh) and (facility, sku, atp).
+        given figures (facility, sku, location, qoh) and (facility, sku, atp). Then the
+        unpicked units of the imported exception orders are released, by entries of the
+        central store's own (:mod:`putback_tui.central.releases`): importing an exception
+        counts as learning of it.
 
         Returns:
             How many of each kind were loaded.
@@ -1083,12 +1138,16 @@ class CentralStore:
                 atp_rows,
             )
             tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
+            released = release_exceptions(
+                tx, [o.order_id for o in order_list if o.status.is_exception]
+            )
         return {
             "products": len(product_rows),
             "locations": len(location_rows),
             "operators": len(operator_rows),
             "orders": len(order_list),
             "stock rows": len(qoh_rows) + len(atp_rows),
+            "released orders": len(released),
         }
 
     @staticmethod
@@ -1178,14 +1237,16 @@ def _load_stock(
         (r[0], r[1]): int(r[2])
         for r in tx.keyed(
             "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({keys})",
-            keys, facility,
+            keys,
+            facility,
         )
     }
     atp = {
         r[0]: int(r[1])
         for r in tx.keyed(
             "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})",
-            keys, facility,
+            keys,
+            facility,
         )
     }
     return qoh, atp

@@ -44,6 +44,13 @@ class EntryKind(StrEnum):
 
 UNDOABLE_KINDS = frozenset({EntryKind.PUT_BACK, EntryKind.MOVE_OUT})
 
+SYSTEM_OPERATOR = "system"
+"""The operator of an automatic entry: a release made the moment an exception became known,
+by a terminal (on a pull, or when a data set is loaded) or by the central store. Such an entry
+is nobody's first response to the exception (SPEC section 6, SLA)."""
+CENTRAL_TERMINAL = "central"
+"""The terminal name of the central store's own entries (its automatic releases)."""
+
 
 class EntryDetails(Frozen):
     """What the entry was about, beyond its stock changes. Fields unused by a kind stay None."""

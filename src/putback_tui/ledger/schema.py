@@ -187,3 +187,17 @@ def m002_sync(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migrations()
+def m003_worklist_index(db: Database) -> None:
+    """Orders a local action made exceptions, found without reading every order's state.
+
+    The worklist reads the facility's exception orders through ``orders_by_status`` (the
+    central store's status) and this index (a local cancel, force cancel or bulk reject), so
+    its cost follows the number of exception orders, not the size of the order cache.
+    """
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS order_state_by_local_status ON order_state (local_status) "
+        "WHERE local_status IS NOT NULL"
+    )

@@ -66,6 +66,9 @@ class SyncWorker:
         backoff_base_s: first retry delay after a failed round; doubles on each failure.
         backoff_max_s: the longest retry delay.
         rng: randomness for the jitter (tests pass a seeded one).
+        release_as: (terminal, facility): a pull that brings an exception order with unpicked
+            units still reserved releases them at once, as this terminal (see
+            :mod:`putback_tui.ledger.releases`); None leaves them for the station.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class SyncWorker:
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 60.0,
         rng: random.Random | None = None,
+        release_as: tuple[str, str] | None = None,
     ) -> None:
         self.db_path = db_path
         self.settings = settings
@@ -88,6 +92,7 @@ class SyncWorker:
         self.backoff_max_s = backoff_max_s
         self._client_factory = client_factory or (lambda url, token: SyncClient(url, token))
         self._rng = rng or random.Random()
+        self.release_as = release_as
         self._ledger: Ledger | None = None
         self._client: SyncClient | None = None
         self._round_lock = threading.Lock()
@@ -293,6 +298,7 @@ class SyncWorker:
                     reconciled=[
                         (r.order_id, r.at, r.operator, r.terminal) for r in page.reconciled
                     ],
+                    release_as=self.release_as,
                 )
             cursor = page.next_cursor
             if done:
@@ -324,9 +330,7 @@ class SyncWorker:
             return None
 
 
-def _answers(
-    batch: book.Outgoing, result: BatchResult
-) -> tuple[list[book.Answer], str | None]:
+def _answers(batch: book.Outgoing, result: BatchResult) -> tuple[list[book.Answer], str | None]:
     """The final answers of a batch, up to the first retryable refusal, and its reason."""
     answers: list[book.Answer] = []
     for seq, entry_id, r in zip(batch.seqs, batch.entry_ids, result.results, strict=True):
@@ -335,7 +339,9 @@ def _answers(
         refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
         answers.append(
             book.Answer(
-                seq=seq, entry_id=entry_id, refused=refused,
+                seq=seq,
+                entry_id=entry_id,
+                refused=refused,
                 reason=r.reason if refused else None,
             )
         )

@@ -293,6 +293,7 @@ class PutbackApp(App[int]):
             base: A screen on the stack (the order screen, or the list of lines).
             target: The screen to show on top of ``base``; None to show ``base`` itself.
         """
+
         def arrived() -> bool:
             stack = self.screen_stack
             if target is None:

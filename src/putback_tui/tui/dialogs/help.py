@@ -28,11 +28,17 @@ KEYS = (
 
 DEMO_CODES = (
     ("Badges", "OP-0001 (operator)  SV-0001 (supervisor)"),
-    ("Orders", "D-1001 nothing picked · D-1002 all picked · D-1003 partly picked\n"
-               "D-1004 deleted · D-1005 live · D-1006 shipped · D-1007 lot-tracked\n"
-               "D-1008 live, partly picked (try F4, then F5 as SV-0001)"),
-    ("Locations", "LOC:A-01-01  LOC:A-01-02  LOC:A-02-01  LOC:A-02-02\n"
-                  "LOC:A-03-01  LOC:B-01-01  LOC:EX-01 (exception)"),
+    (
+        "Orders",
+        "D-1001 nothing picked · D-1002 all picked · D-1003 partly picked\n"
+        "D-1004 deleted · D-1005 live · D-1006 shipped · D-1007 lot-tracked\n"
+        "D-1008 live, partly picked (try F4, then F5 as SV-0001)",
+    ),
+    (
+        "Locations",
+        "LOC:A-01-01  LOC:A-01-02  LOC:A-02-01  LOC:A-02-02\n"
+        "LOC:A-03-01  LOC:B-01-01  LOC:EX-01 (exception)",
+    ),
     ("T-shirt", "4006381333931"),
     ("Mug", "5901234123457"),
     ("Socks", "012345678905"),
