@@ -45,8 +45,9 @@ from putback_tui.domain.models import (
 )
 from putback_tui.domain.permissions import check_permission
 from putback_tui.ledger import Ledger, Reconciled, Transaction
-from putback_tui.ledger.sync import RefusedEntry, refused_entries
+from putback_tui.ledger.sync import PULL_CURSOR, RefusedEntry, refused_entries
 from putback_tui.reports import ExceptionReport, build_report
+from putback_tui.worklist import Worklist, build_worklist
 
 log = logging.getLogger("putback.station")
 
@@ -566,6 +567,31 @@ class Station:
             )
             return self._append(tx, draft)
 
+    # -- the worklist --------------------------------------------------------------------------
+
+    def worklist(self, *, now: datetime, limit: int | None = None) -> Worklist:
+        """The facility's exception orders waiting for a put-back, most urgent first.
+
+        Reads the local ledger only (works offline); needs no permission and records nothing.
+        """
+        with self.ledger.read() as tx:
+            return build_worklist(
+                tx,
+                self.facility,
+                sla=self.settings.sla,
+                priority=self.settings.priority,
+                now=now,
+                limit=limit,
+            )
+
+    def worklist_version(self) -> tuple[str | None, int]:
+        """What the worklist depends on besides the clock: the pull cursor and the last entry.
+
+        Cheap (two indexed reads): the screens ask it before rebuilding the list.
+        """
+        with self.ledger.read() as tx:
+            return tx.get_meta(PULL_CURSOR), tx.last_seq()
+
     # -- patterns ----------------------------------------------------------------------------
 
     def report(self, *, now: datetime, since: date | None = None) -> ExceptionReport:
@@ -576,4 +602,4 @@ class Station:
         """
         self._require(Permission.VIEW_REPORTS, "view reports", None)
         with self.ledger.read() as tx:
-            return build_report(tx, self.facility, now=now, since=since)
+            return build_report(tx, self.facility, now=now, since=since, sla=self.settings.sla)
