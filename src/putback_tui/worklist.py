@@ -56,7 +56,9 @@ class WorklistRow(Frozen):
     """The running deadline that decides ``sla``."""
     score: float
     why: list[str]
-    """The terms that scored, largest first, each with its points."""
+    """The terms that scored, largest first, each in words with its points."""
+    why_short: list[str]
+    """The same terms in a few words each, points first (the order screen's column)."""
 
 
 class Worklist(Frozen):
@@ -192,14 +194,16 @@ def build_worklist(
     for w in waiting:
         started = first_response(tx, w.order_id, w.since)
         c = clock(sla, w.kind, w.since, now, first_response=started)
-        terms: list[tuple[float, str]] = []
+        terms: list[tuple[float, str, str]] = []
         if c.state is SlaState.OVERDUE:
             overdue += 1
-            terms.append((priority.overdue_per_min * c.minutes, c.text))
+            terms.append((priority.overdue_per_min * c.minutes, c.text, "overdue"))
         elif c.state is SlaState.DUE_SOON:
-            terms.append((priority.due_soon, c.text))
+            terms.append((priority.due_soon, c.text, "due soon"))
         units = sum(w.units.values())
-        terms.append((priority.per_unit * units, f"{_units(units)} to put back"))
+        terms.append(
+            (priority.per_unit * units, f"{_units(units)} to put back", f"for {_units(units)}")
+        )
         ghost_skus = []
         for sku in sorted(w.units):
             if sku not in atp:
@@ -212,6 +216,7 @@ def build_worklist(
                 (
                     priority.per_ghost_unit * ghost,
                     f"{_units(ghost)} of {', '.join(ghost_skus)}, ATP 0 here",
+                    f"ATP 0: {', '.join(ghost_skus)}",
                 )
             )
         typical = usual.get(w.kind)
@@ -224,6 +229,7 @@ def build_worklist(
                     (
                         priority.predicted_breach,
                         f"usually takes {duration(typical)} here, {duration(left)} left",
+                        f"usually {duration(typical)}",
                     )
                 )
         scored = sorted((t for t in terms if t[0] > 0), key=lambda t: -t[0])
@@ -237,8 +243,9 @@ def build_worklist(
                 sla=c.state,
                 sla_text=c.text,
                 due_at=c.due_at,
-                score=round(sum(p for p, _ in scored), 1),
-                why=[f"{text} ({_points(p)})" for p, text in scored],
+                score=round(sum(p for p, _, _ in scored), 1),
+                why=[f"{text} ({_points(p)})" for p, text, _ in scored],
+                why_short=[f"{_points(p)} {short}" for p, _, short in scored],
             )
         )
     rows.sort(key=lambda r: (-r.score, r.since, r.order_id))

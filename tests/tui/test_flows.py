@@ -234,8 +234,8 @@ async def test_reconciled_order_says_who_where_when(app: PutbackApp, demo_ledger
         await scan(pilot, "D-1001")
         tone, text = result(app)
         assert tone is Tone.NOTICE
-        assert text.startswith("Order D-1001 was reconciled by OP-0001 at PACK-01, ")
-        assert text.endswith("Nothing to do.")
+        assert text.startswith("Order D-1001 was already released, ")
+        assert text.endswith(", by OP-0001 at PACK-01: nothing was picked, nothing to do.")
     assert demo_ledger.last_seq() == 1
 
 

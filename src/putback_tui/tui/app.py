@@ -18,6 +18,7 @@ import concurrent.futures
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
@@ -36,6 +37,7 @@ from putback_tui.station import Station
 from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.idle_gc import IdleCollector
 from putback_tui.tui.messages import (
+    OrderOpened,
     ScannerStateChanged,
     ScanReceived,
     ScanRefused,
@@ -43,6 +45,7 @@ from putback_tui.tui.messages import (
 )
 from putback_tui.tui.state import Result, ScannerStatus, Status, SyncStatus, Tone
 from putback_tui.tui.wedge import DoubleReadFilter, WedgeBuffer
+from putback_tui.worklist import Worklist
 
 if TYPE_CHECKING:
     from putback_tui.tui.screens.base import ScanScreen
@@ -141,6 +144,15 @@ class PutbackApp(App[int]):
             max_workers=1, thread_name_prefix="station"
         )
         """Every station call runs here, one at a time and in order (see ``call_station``)."""
+        self.worklist: Worklist | None = None
+        """The waiting exception orders as last read (None until the first read)."""
+        self._worklist_version: tuple[object, ...] | None = None
+        self._waiting: set[str] | None = None
+        """Every order of the last worklist read (None before the first)."""
+        self._unannounced: list[str] = []
+        """Orders a pull brought while the order screen was not in front, to announce there."""
+        self._opened: set[str] = set()
+        """Orders opened in this session: never announced as new."""
 
     @property
     def ledger(self) -> Ledger:
@@ -177,6 +189,82 @@ class PutbackApp(App[int]):
         now = self.clock()
         if now.replace(second=0, microsecond=0) != self.status.now.replace(second=0, microsecond=0):
             self.set_status(now=now)
+            self.refresh_worklist()  # ages and SLA clocks move on
+
+    # -- the worklist ----------------------------------------------------------------------------
+
+    def refresh_worklist(self, *, announce: bool = False, force: bool = False) -> None:
+        """Read the worklist again, in a thread, if anything it depends on changed.
+
+        It depends on the ledger (the pull cursor and the last entry: two indexed reads) and on
+        the minute; an unchanged list is not read again, so idle sync rounds cost nothing.
+
+        Args:
+            announce: Orders that were not waiting before are new exceptions a pull brought:
+                say so on the order screen and ring the bell (``[worklist] bell``).
+            force: Read it even if nothing seems to have changed.
+        """
+        if self.station.operator is None:
+            return
+        now = self.clock()
+        try:
+            version = (*self.station.worklist_version(), now.replace(second=0, microsecond=0))
+        except LedgerError:
+            return
+        if not force and version == self._worklist_version:
+            return
+        self._worklist_version = version
+        self.run_worker(
+            partial(self._read_worklist, now, announce),
+            thread=True,
+            group="worklist",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _read_worklist(self, now: datetime, announce: bool) -> None:
+        worklist = self.station.worklist(now=now)
+        self.call_from_thread(self._worklist_read, worklist, announce)
+
+    def _worklist_read(self, worklist: Worklist, announce: bool) -> None:
+        from putback_tui.tui.screens.order import OrderScreen
+
+        ids = {r.order_id for r in worklist.rows}
+        if announce and self._waiting is not None:
+            self._unannounced += [
+                r.order_id
+                for r in worklist.rows
+                if r.order_id not in self._waiting and r.order_id not in self._unannounced
+            ]
+        self._waiting = ids
+        self.worklist = worklist
+        self.set_status(worklist=(worklist.waiting, worklist.overdue))
+        for screen in self.screen_stack:
+            if isinstance(screen, OrderScreen):
+                screen.show_worklist(worklist)
+        self.announce_new_exceptions()
+
+    def announce_new_exceptions(self) -> None:
+        """On the order screen: say which new exceptions a pull brought, and ring once."""
+        from putback_tui.tui.screens.order import OrderScreen
+
+        if not isinstance(self.screen, OrderScreen) or self.worklist is None:
+            return
+        rows = {r.order_id: r for r in self.worklist.rows}
+        fresh = [rows[i] for i in self._unannounced if i in rows and i not in self._opened]
+        self._unannounced = []
+        if not fresh:
+            return
+        first = fresh[0]
+        units = f"{first.units_to_put_back} unit{'s' if first.units_to_put_back != 1 else ''}"
+        more = f" (and {len(fresh) - 1} more)" if len(fresh) > 1 else ""
+        self.notice(f"New exception: {first.order_id} {first.kind}, {units} to put back{more}.")
+        if self.settings.worklist.bell:
+            self.bell()
+
+    def on_order_opened(self, message: OrderOpened) -> None:
+        """An order opened here is the operator's own: never announced as new."""
+        self._opened.add(message.view.order.order_id)
 
     # -- key buffer: the one place keys become scans -------------------------------------------
 
@@ -514,6 +602,7 @@ class PutbackApp(App[int]):
                 last_error=message.last_error,
             )
         )
+        self.refresh_worklist(announce=True)
 
     # -- actions -------------------------------------------------------------------------------
 
