@@ -206,7 +206,8 @@ async def test_an_order_released_by_the_central_store_and_opened_offline_is_rele
     server: BackgroundServer, central: Central, make_terminal: MakeTerminal
 ) -> None:
     """The central store released D-1001 at import; this terminal, offline, opens it and
-    releases it too. Once online: no refusal for a supervisor, and the units count once."""
+    releases it too. Once online: no refusal for a supervisor, and the units count once.
+    """
     t = make_terminal()
     app = make_app(t.ledger, t.settings, clock=lambda: FROZEN, monotonic=SteppingClock())
     async with app.run_test(size=(100, 30)) as pilot:
