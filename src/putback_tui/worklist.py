@@ -95,13 +95,15 @@ WAITING_SQL = (
     "SELECT o.order_id, COALESCE(s.local_status, o.status), "
     f"{BECAME_EXCEPTION_SQL}, l.sku, "
     "SUM(l.picked - COALESCE(p.put_back, 0)) "
-    "FROM orders o LEFT JOIN order_state s ON s.order_id = o.order_id "
+    # CROSS JOIN: SQLite keeps the candidates as the outer loop, so each order is looked up
+    # by its key instead of every order of the facility being read.
+    f"FROM (SELECT order_id FROM orders WHERE facility = ? AND status IN ({_MARKS}) "
+    f"      UNION SELECT order_id FROM order_state WHERE local_status IN ({_MARKS})) AS w "
+    "CROSS JOIN orders o ON o.order_id = w.order_id "
+    "LEFT JOIN order_state s ON s.order_id = o.order_id "
     "JOIN order_lines l ON l.order_id = o.order_id "
     "LEFT JOIN line_progress p ON p.order_id = l.order_id AND p.line_no = l.line_no "
-    "WHERE o.order_id IN ("
-    f"  SELECT order_id FROM orders WHERE facility = ? AND status IN ({_MARKS}) "
-    f"  UNION SELECT order_id FROM order_state WHERE local_status IN ({_MARKS})) "
-    f"AND o.facility = ? AND COALESCE(s.local_status, o.status) IN ({_MARKS}) "
+    f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({_MARKS}) "
     "AND l.picked > COALESCE(p.put_back, 0) "
     "GROUP BY o.order_id, l.sku"
 )

@@ -30,18 +30,28 @@ def orders_to_release(tx: Transaction, facility: str, among: str | None = None) 
             looks at every exception order of the facility (found through the status index).
     """
     marks = ",".join("?" * len(_EXCEPTIONS))
-    limit = f"AND o.order_id IN (SELECT order_id FROM {among}) " if among else ""
+    params: tuple[str, ...] = ()
+    if among:
+        candidates = f"SELECT order_id FROM {among}"
+    else:  # the facility's exception orders, through the status indexes
+        candidates = (
+            f"SELECT order_id FROM orders WHERE facility = ? AND status IN ({marks}) "
+            f"UNION SELECT order_id FROM order_state WHERE local_status IN ({marks})"
+        )
+        params = (facility, *_EXCEPTIONS, *_EXCEPTIONS)
     return [
         r[0]
         for r in tx.conn.execute(
-            "SELECT DISTINCT o.order_id FROM orders o "
+            # CROSS JOIN keeps the candidates as the outer loop (see worklist.WAITING_SQL).
+            f"SELECT DISTINCT o.order_id FROM ({candidates}) AS w "
+            "CROSS JOIN orders o ON o.order_id = w.order_id "
             "LEFT JOIN order_state s ON s.order_id = o.order_id "
             "JOIN order_lines l ON l.order_id = o.order_id "
             "LEFT JOIN line_progress p ON p.order_id = l.order_id AND p.line_no = l.line_no "
-            f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({marks}) {limit}"
+            f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({marks}) "
             "AND l.quantity - l.picked - COALESCE(p.released, 0) - COALESCE(p.rejected, 0) > 0 "
             "ORDER BY o.order_id",
-            (facility, *_EXCEPTIONS),
+            (*params, facility, *_EXCEPTIONS),
         )
     ]
 

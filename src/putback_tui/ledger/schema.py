@@ -191,7 +191,7 @@ def m002_sync(db: Database) -> None:
 
 @migrations()
 def m003_worklist_index(db: Database) -> None:
-    """Orders a local action made exceptions, found without reading every order's state.
+    """Indexes for the worklist: local exceptions, and recently cleared orders.
 
     The worklist reads the facility's exception orders through ``orders_by_status`` (the
     central store's status) and this index (a local cancel, force cancel or bulk reject), so
@@ -200,4 +200,9 @@ def m003_worklist_index(db: Database) -> None:
     db.execute(
         "CREATE INDEX IF NOT EXISTS order_state_by_local_status ON order_state (local_status) "
         "WHERE local_status IS NOT NULL"
+    )
+    # The worklist's prediction reads the orders cleared in the last days.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS order_state_by_reconciled ON order_state (reconciled_at) "
+        "WHERE reconciled_at IS NOT NULL"
     )
