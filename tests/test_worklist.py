@@ -233,7 +233,7 @@ def test_predicted_breach_from_a_generated_history(ledger: Ledger) -> None:
         assert not any("usually" in w for w in rows[quiet].why), quiet
     # P-5: 45 of 60 minutes is on time (75 %); it will make it, so it scores its unit only.
     assert (rows["P-5"].sla, rows["P-5"].score) == (SlaState.ON_TIME, 1.0)
-    assert [r.order_id for r in wl.rows][0] == "P-1"
+    assert wl.rows[0].order_id == "P-1"
 
 
 def test_the_worklist_query_reads_exception_orders_through_indexes(ledger: Ledger) -> None:
