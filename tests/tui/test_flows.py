@@ -78,8 +78,10 @@ async def test_d1001_nothing_picked_is_released_at_once(app: PutbackApp, demo_le
 
 async def test_d1002_all_picked_put_back_unit_by_unit(app: PutbackApp, demo_ledger: Ledger):
     confirmed: list[PutBackConfirmed] = []
-    async with app.run_test(size=(100, 30), message_hook=lambda m: confirmed.append(m)
-                            if isinstance(m, PutBackConfirmed) else None) as pilot:
+    async with app.run_test(
+        size=(100, 30),
+        message_hook=lambda m: confirmed.append(m) if isinstance(m, PutBackConfirmed) else None,
+    ) as pilot:
         await signed_in(pilot)
         await scan(pilot, "D-1002")
         assert isinstance(app.screen, PutBackScreen)
@@ -161,9 +163,7 @@ async def test_d1004_deleted_put_into_the_exception_area(app: PutbackApp, demo_l
     assert stock_of(demo_ledger, "BOTTLE-1L") == ({"B-01-01": 4, "EX-01": 1}, 4)
 
 
-async def test_d1005_live_order_shows_lines_and_its_actions(
-    app: PutbackApp, demo_ledger: Ledger
-):
+async def test_d1005_live_order_shows_lines_and_its_actions(app: PutbackApp, demo_ledger: Ledger):
     before = demo_ledger.stock()
     async with app.run_test(size=(100, 30)) as pilot:
         await signed_in(pilot)
@@ -172,10 +172,17 @@ async def test_d1005_live_order_shows_lines_and_its_actions(
         tone, text = result(app)
         assert tone is Tone.NOTICE
         assert text == "Order D-1005 is live (open): nothing changes by itself."
-        assert not any(b.disabled for b in app.screen.query(Button))
+        # An operator may reject, not cancel: F4 and F5 are dimmed, the permissions named.
+        assert {b.id: b.disabled for b in app.screen.query(Button)} == {
+            "reject": False,
+            "cancel": True,
+            "force-cancel": True,
+        }
         shown = screen_text(app)
         for label in ("Reject item", "Cancel order", "Force cancel", "TSHIRT-BLK-M"):
             assert label in shown
+        assert "F4, F5 dimmed: they need cancel_order, force_cancel (ask a supervisor)." in shown
+        assert "Nothing changes by itself." in shown
     assert demo_ledger.stock() == before
     assert demo_ledger.last_seq() == 0
 
@@ -284,10 +291,10 @@ async def test_product_not_on_the_order_or_not_on_the_line(app: PutbackApp, demo
         assert result(app) == (Tone.REFUSED, "MUG-WHT is not on order D-1002.")
         await scan(pilot, SOCKS)
         await scan(pilot, "LOC:A-02-01")
-        await scan(pilot, TSHIRT)
+        await scan(pilot, MUG)
         assert result(app) == (
             Tone.REFUSED,
-            "TSHIRT-BLK-M is not on line 2 of order D-1002 (SOCKS-3PK).",
+            "MUG-WHT is not on line 2 of order D-1002 (SOCKS-3PK).",
         )
         await scan(pilot, "4006381333932")
         assert result(app) == (
@@ -295,6 +302,62 @@ async def test_product_not_on_the_order_or_not_on_the_line(app: PutbackApp, demo
             "Check digit wrong: 4006381333932 should end in 1. Scan the item.",
         )
     assert demo_ledger.last_seq() == 0
+
+
+async def test_a_refused_order_scan_clears_the_last_orders_done_summary(app: PutbackApp):
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1004")
+        await scan(pilot, BOTTLE)
+        await scan(pilot, "LOC:B-01-01")
+        await scan(pilot, BOTTLE)
+        assert "Order D-1004 is done." in screen_text(app)
+        await scan(pilot, "D-1006")
+        assert result(app)[0] is Tone.REFUSED
+        assert "Order D-1004 is done." not in screen_text(app)
+        await pilot.press("ctrl+z")  # no order in hand any more: nothing to undo
+        await settle(pilot)
+        assert result(app) == (Tone.REFUSED, "No order in hand: nothing to undo.")
+
+
+async def test_leaving_the_supervisor_menu_says_what_the_screen_wants(app: PutbackApp):
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, OrderScreen)
+        assert result(app) == (
+            Tone.INFO,
+            "Back from the supervisor menu. Scan or type an order ID.",
+        )
+
+
+async def test_another_item_of_the_order_on_the_location_step_switches_to_its_line(
+    app: PutbackApp, demo_ledger: Ledger
+):
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1002")
+        await scan(pilot, SOCKS)
+        await scan(pilot, "LOC:A-02-01")
+        await scan(pilot, SOCKS)  # 1 of 2 socks put back
+        await scan(pilot, TSHIRT)  # the T-shirt is in hand now
+        assert result(app) == (
+            Tone.INFO,
+            "Switched to line 1, TSHIRT-BLK-M (1 left): scan its location, then the item once "
+            "per unit.",
+        )
+        assert isinstance(app.screen, LocationScreen)
+        assert app.screen.line_no == 1
+        assert app.screen.location is None  # the socks' location is not the T-shirt's
+        await scan(pilot, "LOC:A-01-01")
+        await scan(pilot, TSHIRT)
+        assert "Line done" in result(app)[1]
+    order = demo_ledger.order("D-1002")
+    assert order is not None
+    assert [line.put_back for line in order.lines] == [1, 1]  # the sock stayed confirmed
 
 
 async def test_over_quantity_is_refused(app: PutbackApp, demo_ledger: Ledger):
@@ -477,9 +540,7 @@ class ButtonScreen(Screen[None]):
         self.pressed += 1
 
 
-async def test_scanned_enter_never_presses_a_focused_button(
-    app: PutbackApp, clock: SteppingClock
-):
+async def test_scanned_enter_never_presses_a_focused_button(app: PutbackApp, clock: SteppingClock):
     async with app.run_test(size=(100, 30)) as pilot:
         await signed_in(pilot)
         screen = ButtonScreen()
@@ -494,9 +555,7 @@ async def test_scanned_enter_never_presses_a_focused_button(
         assert screen.pressed == 1
 
 
-async def test_esc_backs_out_one_step_without_losing_anything(
-    app: PutbackApp, demo_ledger: Ledger
-):
+async def test_esc_backs_out_one_step_without_losing_anything(app: PutbackApp, demo_ledger: Ledger):
     async with app.run_test(size=(100, 30)) as pilot:
         await signed_in(pilot)
         await scan(pilot, "D-1002")

@@ -98,6 +98,10 @@ async def test_reject_mismatch_by_typed_number_and_quantity(app: PutbackApp, dem
             "Rejected 1 unit of TSHIRT-BLK-M (MISMATCH) from order D-1005: they leave this "
             "facility's queue; re-route requested from the central store.",
         )
+        # The headline says how the order stands now, not "Nothing was changed."
+        shown = screen_text(app)
+        assert "1 unit rejected so far." in shown
+        assert "Nothing was changed" not in shown
     [entry] = [e for e in demo_ledger.entries() if e.kind is EntryKind.REJECT]
     assert entry.details.reason is RejectReason.MISMATCH
     assert entry.details.reroute
@@ -208,9 +212,7 @@ async def test_supervisor_cancels_an_order_with_nothing_picked(
     assert stock_of(demo_ledger, "TSHIRT-BLK-M") == ({"A-01-01": 10}, 8)
 
 
-async def test_cancel_refused_when_something_is_picked(
-    app: PutbackApp, demo_ledger: Ledger
-):
+async def test_cancel_refused_when_something_is_picked(app: PutbackApp, demo_ledger: Ledger):
     async with app.run_test(size=(100, 30)) as pilot:
         await sign_in(pilot, "SV-0001")
         await scan(pilot, "D-1008")
@@ -372,8 +374,15 @@ def refused_put_back(ledger: Ledger) -> str:
     with ledger.write() as tx:
         record_answers(
             tx,
-            [Answer(entry.seq, entry.entry_id, refused=True, reason="put-back of 2 would exceed "
-                    "what was picked (another terminal put it back first)")],
+            [
+                Answer(
+                    entry.seq,
+                    entry.entry_id,
+                    refused=True,
+                    reason="put-back of 2 would exceed "
+                    "what was picked (another terminal put it back first)",
+                )
+            ],
         )
     return entry.entry_id
 

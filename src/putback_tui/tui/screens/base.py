@@ -55,6 +55,8 @@ class ScanScreen(Screen[None]):
         self._typed = TypedLine()
         self._result = ResultLine(id="result")
         self._status = StatusBar(show_worklist=self.SHOWS_WORKLIST)
+        self.prompt_now = ""
+        """What the prompt asks for now."""
         self._styled_for: tuple[object, ...] | None = None
         """What the last whole-screen restyle was made for (see ``on_screen_resume``)."""
 
@@ -118,6 +120,7 @@ class ScanScreen(Screen[None]):
 
     def set_prompt(self, text: str) -> None:
         """Say what to scan next (plain text)."""
+        self.prompt_now = text
         self._prompt.update(Text(text), layout=False)
 
     def show_result(self, result: Result) -> None:

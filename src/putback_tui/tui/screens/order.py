@@ -218,6 +218,10 @@ class OrderScreen(ScanScreen):
         app = self.putback
         view = await app.attempt(partial(app.station.open_order, order_id), group="open")
         if view is None:
+            # Refused: the last order's summary no longer describes what is in front.
+            if self.is_current:
+                self.order_in_hand = None
+                self.clear_summary()
             return
         app.post_message(OrderOpened(view))
         self.order_in_hand = None
