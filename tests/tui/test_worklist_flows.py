@@ -62,7 +62,7 @@ async def test_offline_the_worklist_lists_the_waiting_orders_from_the_local_cach
         text = screen_text(app)
         assert "Waiting: 4 orders, 4 overdue." in text
         assert "D-1002  cancelled   4 h 35      3  overdue 4 h 05" in text
-        assert "waiting: 4, 4 overdue" in text  # the status bar
+        assert "4 waiting, 4 overdue" in text  # the status bar
 
 
 async def test_enter_with_nothing_typed_opens_the_top_row(
@@ -110,7 +110,7 @@ async def test_a_cleared_order_leaves_the_list(app: PutbackApp) -> None:
         assert isinstance(app.screen, OrderScreen)
         await settle(pilot)
         assert worklist_keys(app) == ["D-1002", "D-1003", "D-1007"]
-        assert "waiting: 3, 3 overdue" in screen_text(app)
+        assert "3 waiting, 3 overdue" in screen_text(app)
 
 
 async def _wait_for(pilot: Pilot[int], check, rounds: int = 400) -> None:  # type: ignore[no-untyped-def]

@@ -61,7 +61,7 @@ def worklist_rows(worklist: Worklist, limit: int) -> list[Row]:
     ]
 
 
-def worklist_headline(worklist: Worklist | None, shown: int) -> Text:
+def worklist_headline(worklist: Worklist | None) -> Text:
     """The line above the worklist: how many wait, how many are late, and what Enter does."""
     if worklist is None:
         return Text("Reading the waiting orders…", style="dim", no_wrap=True)
@@ -76,8 +76,6 @@ def worklist_headline(worklist: Worklist | None, shown: int) -> Text:
     text.append(f"Waiting: {worklist.waiting} {orders}", style="bold")
     if worklist.overdue:
         text.append(f", {worklist.overdue} overdue", style="bold red")
-    if shown < worklist.waiting:
-        text.append(f" (the {shown} most urgent shown)")
     text.append(".  ")
     text.append("Enter", style="bold")
     text.append(" opens the top one, ")
@@ -162,10 +160,10 @@ class OrderScreen(ScanScreen):
         key = None if top else self._worklist.cursor_key
         keys = [r.key for r in rows]
         self._worklist.set_rows(rows, cursor=keys.index(key) if key in keys else 0)
-        self._worklist.display = bool(rows)
+        self._worklist.visible = bool(rows)  # hidden, it keeps its space: nothing jumps
         if rows and self.focused is None:
             self._worklist.focus()  # arrows and Enter reach it
-        self._worklist_head.update(worklist_headline(worklist, len(rows)))
+        self._worklist_head.update(worklist_headline(worklist))
 
     async def on_line_table_selected(self, event: LineTable.Selected) -> None:
         """Enter (or a click) on a waiting order opens it."""
@@ -179,9 +177,11 @@ class OrderScreen(ScanScreen):
         self._summary_clear = True
         self._summary.update(
             Text.assemble(
-                "Scan an order's barcode or type its ID, or open a waiting order below.  ",
+                "Any order's barcode or ID works here too.  ",
                 ("Esc", "bold"),
-                " signs you out.",
+                " signs you out.  ",
+                ("F1", "bold"),
+                " help.",
             ),
             layout=True,  # its height follows its content (the worklist takes the rest)
         )

@@ -86,7 +86,7 @@ class StatusBar(Static):
         if self.show_worklist and status.worklist is not None:
             waiting, overdue = status.worklist
             line2.append(*SEP)
-            line2.append(f"waiting: {waiting}", style="bold" if waiting else "")
+            line2.append(f"{waiting} waiting", style="bold" if waiting else "")
             if overdue:
                 line2.append(f", {overdue} overdue", style="bold red")
         line2.append(*SEP)
