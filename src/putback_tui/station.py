@@ -573,8 +573,10 @@ class Station:
         """The facility's exception orders waiting for a put-back, most urgent first.
 
         Reads the local ledger only (works offline); needs no permission and records nothing.
+        Reads on a connection of the calling thread's own (:meth:`Ledger.snapshot`), so a
+        long list read in the background never holds up an action.
         """
-        with self.ledger.read() as tx:
+        with self.ledger.snapshot() as tx:
             return build_worklist(
                 tx,
                 self.facility,
