@@ -226,3 +226,48 @@ async def test_an_order_released_by_the_central_store_and_opened_offline_is_rele
     order = t.ledger.order("D-1001")
     assert order is not None
     assert [ln.released for ln in order.lines] == [2, 1]
+
+
+async def test_a_new_exception_pulled_during_a_put_back_is_announced_back_on_the_order_screen(
+    app: PutbackApp, demo_ledger: Ledger, clock: SteppingClock
+) -> None:
+    """The list is not re-read while a put-back is in front (its scans come first); the news
+    waits for the order screen.
+    """
+    from putback_tui.domain.models import Order, OrderLine
+    from putback_tui.ledger import sync as book
+
+    bells = Bells(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1002")
+        assert isinstance(app.screen, PutBackScreen)
+        with demo_ledger.write() as tx:  # a pull round brings D-2001, cancelled, 2 mugs picked
+            book.apply_page(
+                tx,
+                cursor=1,
+                next_cursor=2,
+                has_more=False,
+                applied_through_seq=0,
+                orders=[
+                    Order(
+                        order_id="D-2001",
+                        facility="STORE-01",
+                        status=OrderStatus.CANCELLED,
+                        status_changed_at=FROZEN - timedelta(minutes=3),
+                        lines=(OrderLine(line_no=1, sku="MUG-WHT", quantity=2, picked=2),),
+                    )
+                ],
+            )
+        app.sync_state_changed_from_thread(True, 0, 0, FROZEN, None)
+        await settle(pilot)
+        assert app.result is not None
+        assert not app.result.text.startswith("New exception")
+        assert bells.count == 0
+        clock.advance(1)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, OrderScreen)
+        assert "D-2001" in worklist_keys(app)
+        assert app.result.text == "New exception: D-2001 cancelled, 2 units to put back."
+        assert bells.count == 1

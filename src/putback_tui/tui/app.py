@@ -153,6 +153,8 @@ class PutbackApp(App[int]):
         """Orders a pull brought while the order screen was not in front, to announce there."""
         self._opened: set[str] = set()
         """Orders opened in this session: never announced as new."""
+        self._announce_pending = False
+        """A pull changed the list while the order screen was not in front."""
 
     @property
     def ledger(self) -> Ledger:
@@ -204,8 +206,18 @@ class PutbackApp(App[int]):
                 say so on the order screen and ring the bell (``[worklist] bell``).
             force: Read it even if nothing seems to have changed.
         """
+        from putback_tui.tui.screens.order import OrderScreen
+
         if self.station.operator is None:
             return
+        if not force and not isinstance(self.screen, OrderScreen):
+            # Nobody sees it now: read it when the order screen is back in front, rather than
+            # compete with the scans of a put-back for the processor.
+            self._worklist_version = None
+            self._announce_pending = self._announce_pending or announce
+            return
+        announce = announce or self._announce_pending
+        self._announce_pending = False
         now = self.clock()
         try:
             version = (*self.station.worklist_version(), now.replace(second=0, microsecond=0))
