@@ -155,6 +155,11 @@ class PutbackApp(App[int]):
         """Orders opened in this session: never announced as new."""
         self._announce_pending = False
         """A pull changed the list while the order screen was not in front."""
+        self._worklist_reads = 0
+        self._worklist_shown = 0
+        self._announce_from: int | None = None
+        """The first read whose new orders are news from a pull (None: no pull pending)."""
+        """The number of the newest read started, and of the newest shown."""
 
     @property
     def ledger(self) -> Ledger:
@@ -226,21 +231,32 @@ class PutbackApp(App[int]):
         if not force and version == self._worklist_version:
             return
         self._worklist_version = version
+        self._worklist_reads += 1
+        if announce and self._announce_from is None:
+            self._announce_from = self._worklist_reads
+        # Not exclusive: a read is never cancelled half-way; a result older than the newest
+        # shown is dropped when it arrives instead.
         self.run_worker(
-            partial(self._read_worklist, now, announce),
+            partial(self._read_worklist, now, self._worklist_reads),
             thread=True,
             group="worklist",
-            exclusive=True,
             exit_on_error=False,
         )
 
-    def _read_worklist(self, now: datetime, announce: bool) -> None:
+    def _read_worklist(self, now: datetime, number: int) -> None:
         worklist = self.station.worklist(now=now)
-        self.call_from_thread(self._worklist_read, worklist, announce)
+        self.call_from_thread(self._worklist_read, worklist, number)
 
-    def _worklist_read(self, worklist: Worklist, announce: bool) -> None:
+    def _worklist_read(self, worklist: Worklist, number: int) -> None:
         from putback_tui.tui.screens.order import OrderScreen
 
+        if number < self._worklist_shown:
+            return
+        self._worklist_shown = number
+        # A read asked to announce (or any read after it) compares with the list before it.
+        announce = self._announce_from is not None and number >= self._announce_from
+        if announce:
+            self._announce_from = None
         ids = {r.order_id for r in worklist.rows}
         if announce and self._waiting is not None:
             self._unannounced += [
