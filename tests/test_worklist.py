@@ -30,7 +30,7 @@ from putback_tui.domain.models import (
 from putback_tui.ledger import Ledger, Transaction
 from putback_tui.reports import build_report
 from putback_tui.sla import SlaState, clock, duration
-from putback_tui.worklist import WAITING_SQL, _params, build_worklist
+from putback_tui.worklist import HISTORY_SQL, WAITING_SQL, _params, build_worklist
 
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 F = "STORE-01"
@@ -252,6 +252,17 @@ def test_the_worklist_query_reads_exception_orders_through_indexes(ledger: Ledge
     assert any("order_state_by_local_status" in p for p in plan)
     assert "SEARCH o USING PRIMARY KEY (order_id=?)" in plan
     assert not [p for p in plan if p.startswith("SCAN") and p != "SCAN w"]
+    # The prediction's history: from the recently cleared orders' index, never every order.
+    with ledger.read() as tx:
+        history = [
+            r[3]
+            for r in tx.conn.execute(
+                "EXPLAIN QUERY PLAN " + HISTORY_SQL, (iso_utc(ago(60)), iso_utc(NOW), F)
+            )
+        ]
+    print("\n".join(history))
+    assert any("order_state_by_reconciled" in p for p in history)
+    assert not [p for p in history if p.startswith("SCAN")]
 
 
 def test_putback_worklist_json_has_the_documented_shape(

@@ -79,6 +79,8 @@ class _Waiting:
     since: datetime
     units: dict[str, int]
     """Units to put back, by SKU."""
+    atp: dict[str, int]
+    """This facility's ATP of each of those SKUs."""
 
 
 def _points(value: float) -> str:
@@ -94,7 +96,8 @@ _MARKS = ",".join("?" * len(EXCEPTION_KINDS))
 WAITING_SQL = (
     "SELECT o.order_id, COALESCE(s.local_status, o.status), "
     f"{BECAME_EXCEPTION_SQL}, l.sku, "
-    "SUM(l.picked - COALESCE(p.put_back, 0)) "
+    "SUM(l.picked - COALESCE(p.put_back, 0)), "
+    "COALESCE((SELECT a.atp FROM stock_atp a WHERE a.sku = l.sku), 0) "
     # CROSS JOIN: SQLite keeps the candidates as the outer loop, so each order is looked up
     # by its key instead of every order of the facility being read.
     f"FROM (SELECT order_id FROM orders WHERE facility = ? AND status IN ({_MARKS}) "
@@ -107,7 +110,8 @@ WAITING_SQL = (
     "AND l.picked > COALESCE(p.put_back, 0) "
     "GROUP BY o.order_id, l.sku"
 )
-"""Every exception order of a facility with picked units not yet put back, per SKU. The
+"""Every exception order of a facility with picked units not yet put back, per SKU, with the
+SKU's ATP here. The
 facility's exception orders are found through indexes (``orders_by_status`` and
 ``order_state_by_local_status``): the cost follows them, not the size of the order cache."""
 
@@ -119,12 +123,14 @@ def _params(facility: str) -> tuple[str, ...]:
 def waiting_orders(tx: Transaction, facility: str, now: datetime) -> list[_Waiting]:
     """The facility's exception orders with units to put back (unsorted)."""
     found: dict[str, _Waiting] = {}
-    for order_id, kind, became, sku, units in tx.conn.execute(WAITING_SQL, _params(facility)):
+    rows = tx.conn.execute(WAITING_SQL, _params(facility))
+    for order_id, kind, became, sku, units, atp in rows:
         w = found.get(order_id)
         if w is None:
             since = datetime.fromisoformat(became) if became else _first_entry(tx, order_id, now)
-            w = found[order_id] = _Waiting(order_id, kind, since, {})
+            w = found[order_id] = _Waiting(order_id, kind, since, {}, {})
         w.units[sku] = w.units.get(sku, 0) + int(units)
+        w.atp[sku] = int(atp)
     return list(found.values())
 
 
@@ -134,6 +140,20 @@ def _first_entry(tx: Transaction, order_id: str, now: datetime) -> datetime:
         "SELECT min(created_at) FROM entries WHERE order_id = ?", (order_id,)
     ).fetchone()
     return datetime.fromisoformat(row[0]) if row and row[0] else now
+
+
+HISTORY_SQL = (
+    "SELECT o.order_id, COALESCE(s.local_status, o.status), "
+    f"{BECAME_EXCEPTION_SQL}, s.reconciled_at "
+    # CROSS JOIN: from the recently cleared (order_state_by_reconciled) to their orders, never
+    # from every order of the facility.
+    "FROM order_state s CROSS JOIN orders o ON o.order_id = s.order_id "
+    "WHERE s.reconciled_at >= ? AND s.reconciled_at <= ? AND o.facility = ? "
+    "AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND l.picked > 0) "
+    "ORDER BY s.reconciled_at DESC"
+)
+"""The orders cleared between two moments that had picked units: (order, kind, became an
+exception, cleared), newest first."""
 
 
 def usual_work_minutes(
@@ -146,13 +166,7 @@ def usual_work_minutes(
     operator entry counts from when it became an exception.
     """
     rows = tx.conn.execute(
-        "SELECT o.order_id, COALESCE(s.local_status, o.status), "
-        f"{BECAME_EXCEPTION_SQL}, s.reconciled_at "
-        "FROM order_state s JOIN orders o ON o.order_id = s.order_id "
-        "WHERE s.reconciled_at >= ? AND s.reconciled_at <= ? AND o.facility = ? "
-        "AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND l.picked > 0) "
-        "ORDER BY s.reconciled_at DESC",
-        (iso_utc(now - timedelta(days=days)), iso_utc(now), facility),
+        HISTORY_SQL, (iso_utc(now - timedelta(days=days)), iso_utc(now), facility)
     ).fetchall()
     out: dict[str, list[float]] = defaultdict(list)
     for order_id, kind, became, reconciled_at in rows:
@@ -190,7 +204,6 @@ def build_worklist(
         for kind, minutes in history.items()
         if len(minutes) >= priority.history_min_orders
     }
-    atp: dict[str, int] = {}
     rows = []
     overdue = 0
     for w in waiting:
@@ -206,12 +219,7 @@ def build_worklist(
         terms.append(
             (priority.per_unit * units, f"{_units(units)} to put back", f"for {_units(units)}")
         )
-        ghost_skus = []
-        for sku in sorted(w.units):
-            if sku not in atp:
-                atp[sku] = tx.atp(sku)
-            if atp[sku] == 0:
-                ghost_skus.append(sku)
+        ghost_skus = [sku for sku in sorted(w.units) if w.atp[sku] == 0]
         if ghost_skus:
             ghost = sum(w.units[sku] for sku in ghost_skus)
             terms.append(
