@@ -58,13 +58,9 @@ def describe(scan: Scan, ledger: Ledger | None) -> dict[str, Any]:
             with ledger.read() as tx:
                 product = tx.product_by_barcode(scan.gtin14)
             out["product"] = (
-                {
-                    "sku": product.sku,
-                    "description": product.description,
-                    "lot_tracked": product.lot_tracked,
-                }
-                if product
-                else None
+                {"sku": product.sku, "description": product.description,
+                 "lot_tracked": product.lot_tracked}
+                if product else None
             )
     elif isinstance(scan, InvalidCode):
         out["reason"] = scan.reason
@@ -75,7 +71,8 @@ def _as_text(info: dict[str, Any], store: bool) -> str:
     lines = [f"{info['input']}: {info['kind']}"]
     if info["kind"] == "invalid":
         lines.append(f"  reason: {info['reason']}")
-    for key in ("order_id", "location", "badge", "gtin14", "lot", "serial", "expiry", "symbology"):
+    for key in ("order_id", "location", "badge", "gtin14", "lot", "serial", "expiry",
+                "symbology"):
         if info.get(key) is not None:
             lines.append(f"  {key.replace('_', ' ')}: {info[key]}")
     if info["kind"] == "product":

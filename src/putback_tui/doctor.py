@@ -230,7 +230,9 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
         )
     with ledger.read() as tx:
         (entries,) = tx.conn.execute("SELECT COUNT(*) FROM entries").fetchone()
-    size = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+    size = sum(
+        p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists()
+    )
     return (
         Check(
             "database",
@@ -375,7 +377,9 @@ def check_disk(paths: Paths, disk_usage: Callable[[Path], tuple[int, int, int]])
 # -- central store -----------------------------------------------------------------------------
 
 
-def check_central(settings: Settings, local_seq: int | None, probes: Probes) -> list[Check]:
+def check_central(
+    settings: Settings, local_seq: int | None, probes: Probes
+) -> list[Check]:
     """The central store: reachable, token accepted, clock skew, and sequence numbers.
 
     The last says whether the central store has more of this terminal's entries than its
@@ -563,9 +567,7 @@ def check_scanner(settings: ScannerSettings, info: DeviceInfo | None, probes: Pr
     user = _owner_name(probes.euid)
     if not info.readable:
         return Check(
-            name,
-            Status.FAIL,
-            f"{where}: present, but this user may not read it.",
+            name, Status.FAIL, f"{where}: present, but this user may not read it.",
             permission_fix(user),
         )
     try:
@@ -573,9 +575,7 @@ def check_scanner(settings: ScannerSettings, info: DeviceInfo | None, probes: Pr
     except OSError as exc:
         if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
             return Check(
-                name,
-                Status.FAIL,
-                f"{where}: present, but this user may not read it.",
+                name, Status.FAIL, f"{where}: present, but this user may not read it.",
                 permission_fix(user),
             )
         if exc.errno == errno.EBUSY:
@@ -599,9 +599,7 @@ def check_scanner(settings: ScannerSettings, info: DeviceInfo | None, probes: Pr
                 "restart putback.",
             )
         return Check(
-            name,
-            Status.FAIL,
-            f"{where}: cannot be opened: {exc}",
+            name, Status.FAIL, f"{where}: cannot be opened: {exc}",
             "Replug the scanner; `putback logs -n 50` shows the app's own attempts.",
         )
     device.close()
@@ -721,9 +719,8 @@ def run_checks(paths: Paths, probes: Probes | None = None) -> list[Check]:
             if settings is not None:
                 results.append(check_sync_queue(ledger, settings.sync, probes.clock()))
             with ledger.read() as tx:
-                local_seq = int(
-                    tx.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()[0]
-                )
+                local_seq = int(tx.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries")
+                                .fetchone()[0])
         except LedgerError as exc:
             results.append(Check("database", Status.FAIL, str(exc)))
         finally:
@@ -758,11 +755,8 @@ def render_text(results: Sequence[Check], width: int = 100) -> str:
         if r.fix:
             lines.extend(
                 textwrap.wrap(
-                    r.fix,
-                    width,
-                    initial_indent=indent + "fix: ",
-                    subsequent_indent=indent + "     ",
-                    break_on_hyphens=False,
+                    r.fix, width, initial_indent=indent + "fix: ",
+                    subsequent_indent=indent + "     ", break_on_hyphens=False,
                 )
             )
     counts = {s: sum(r.status is s for r in results) for s in Status}

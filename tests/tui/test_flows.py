@@ -78,10 +78,8 @@ async def test_d1001_nothing_picked_is_released_at_once(app: PutbackApp, demo_le
 
 async def test_d1002_all_picked_put_back_unit_by_unit(app: PutbackApp, demo_ledger: Ledger):
     confirmed: list[PutBackConfirmed] = []
-    async with app.run_test(
-        size=(100, 30),
-        message_hook=lambda m: confirmed.append(m) if isinstance(m, PutBackConfirmed) else None,
-    ) as pilot:
+    async with app.run_test(size=(100, 30), message_hook=lambda m: confirmed.append(m)
+                            if isinstance(m, PutBackConfirmed) else None) as pilot:
         await signed_in(pilot)
         await scan(pilot, "D-1002")
         assert isinstance(app.screen, PutBackScreen)
@@ -163,7 +161,9 @@ async def test_d1004_deleted_put_into_the_exception_area(app: PutbackApp, demo_l
     assert stock_of(demo_ledger, "BOTTLE-1L") == ({"B-01-01": 4, "EX-01": 1}, 4)
 
 
-async def test_d1005_live_order_shows_lines_and_its_actions(app: PutbackApp, demo_ledger: Ledger):
+async def test_d1005_live_order_shows_lines_and_its_actions(
+    app: PutbackApp, demo_ledger: Ledger
+):
     before = demo_ledger.stock()
     async with app.run_test(size=(100, 30)) as pilot:
         await signed_in(pilot)
@@ -174,9 +174,7 @@ async def test_d1005_live_order_shows_lines_and_its_actions(app: PutbackApp, dem
         assert text == "Order D-1005 is live (open): nothing changes by itself."
         # An operator may reject, not cancel: F4 and F5 are dimmed, the permissions named.
         assert {b.id: b.disabled for b in app.screen.query(Button)} == {
-            "reject": False,
-            "cancel": True,
-            "force-cancel": True,
+            "reject": False, "cancel": True, "force-cancel": True,
         }
         shown = screen_text(app)
         for label in ("Reject item", "Cancel order", "Force cancel", "TSHIRT-BLK-M"):
@@ -540,7 +538,9 @@ class ButtonScreen(Screen[None]):
         self.pressed += 1
 
 
-async def test_scanned_enter_never_presses_a_focused_button(app: PutbackApp, clock: SteppingClock):
+async def test_scanned_enter_never_presses_a_focused_button(
+    app: PutbackApp, clock: SteppingClock
+):
     async with app.run_test(size=(100, 30)) as pilot:
         await signed_in(pilot)
         screen = ButtonScreen()
@@ -555,7 +555,9 @@ async def test_scanned_enter_never_presses_a_focused_button(app: PutbackApp, clo
         assert screen.pressed == 1
 
 
-async def test_esc_backs_out_one_step_without_losing_anything(app: PutbackApp, demo_ledger: Ledger):
+async def test_esc_backs_out_one_step_without_losing_anything(
+    app: PutbackApp, demo_ledger: Ledger
+):
     async with app.run_test(size=(100, 30)) as pilot:
         await signed_in(pilot)
         await scan(pilot, "D-1002")

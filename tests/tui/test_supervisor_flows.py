@@ -212,7 +212,9 @@ async def test_supervisor_cancels_an_order_with_nothing_picked(
     assert stock_of(demo_ledger, "TSHIRT-BLK-M") == ({"A-01-01": 10}, 8)
 
 
-async def test_cancel_refused_when_something_is_picked(app: PutbackApp, demo_ledger: Ledger):
+async def test_cancel_refused_when_something_is_picked(
+    app: PutbackApp, demo_ledger: Ledger
+):
     async with app.run_test(size=(100, 30)) as pilot:
         await sign_in(pilot, "SV-0001")
         await scan(pilot, "D-1008")
@@ -374,15 +376,8 @@ def refused_put_back(ledger: Ledger) -> str:
     with ledger.write() as tx:
         record_answers(
             tx,
-            [
-                Answer(
-                    entry.seq,
-                    entry.entry_id,
-                    refused=True,
-                    reason="put-back of 2 would exceed "
-                    "what was picked (another terminal put it back first)",
-                )
-            ],
+            [Answer(entry.seq, entry.entry_id, refused=True, reason="put-back of 2 would exceed "
+                    "what was picked (another terminal put it back first)")],
         )
     return entry.entry_id
 

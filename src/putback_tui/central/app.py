@@ -334,7 +334,9 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
                 "422": {
                     "description": "Validation Error",
                     "content": {
-                        "application/json": {"schema": {"$ref": _SCHEMAS + "HTTPValidationError"}}
+                        "application/json": {
+                            "schema": {"$ref": _SCHEMAS + "HTTPValidationError"}
+                        }
                     },
                 }
             },

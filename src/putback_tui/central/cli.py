@@ -146,7 +146,5 @@ def _add(db_url: str, name: str, facility: str | None, replace: bool) -> None:
     click.echo(token)
     click.echo(f"Token for {kind.value} {name}: it is not stored and is shown only now.", err=True)
     if replace:
-        click.echo(
-            f"The old token of {name} no longer works: run 'putback connect' on it with this one.",
-            err=True,
-        )
+        click.echo(f"The old token of {name} no longer works: run 'putback connect' on it "
+                   "with this one.", err=True)

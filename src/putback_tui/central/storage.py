@@ -654,10 +654,8 @@ class CentralStore:
                     # The terminal re-used a sequence number for a new entry (a re-initialised
                     # ledger): it cannot be placed in the terminal's order any more.
                     results.append(
-                        _refused(
-                            e,
-                            f"sequence number {e.seq} of {name} was already used by another entry",
-                        )
+                        _refused(e, f"sequence number {e.seq} of {name} was already "
+                                    "used by another entry")
                     )
                     continue
                 if e.seq != last_seq + 1:
@@ -698,7 +696,9 @@ class CentralStore:
                         if e.order_id is not None:
                             touched.add(e.order_id)
                     for order_id in touched:
-                        if _note_reconciled(e, orders.get(order_id), lines_of.get(order_id, [])):
+                        if _note_reconciled(
+                            e, orders.get(order_id), lines_of.get(order_id, [])
+                        ):
                             reconciled_changed.add(order_id)
                     results.append(_applied(e))
                     outcome = "applied"
@@ -707,17 +707,8 @@ class CentralStore:
                     outcome = "refused"
                 recorded.append(
                     (
-                        rev,
-                        e.entry_id,
-                        e.terminal,
-                        e.facility,
-                        e.seq,
-                        _KINDS[e.kind],
-                        e.order_id,
-                        outcome,
-                        reason,
-                        received,
-                        body,
+                        rev, e.entry_id, e.terminal, e.facility, e.seq, _KINDS[e.kind],
+                        e.order_id, outcome, reason, received, body,
                     )
                 )
                 existing[e.entry_id] = (name, outcome, reason)
@@ -726,19 +717,9 @@ class CentralStore:
                 return results
             tx.insert_rows(
                 "entries",
-                (
-                    "position bigint",
-                    "entry_id text",
-                    "terminal text",
-                    "facility text",
-                    "seq bigint",
-                    "kind text",
-                    "order_id text",
-                    "outcome text",
-                    "reason text",
-                    "received_at text",
-                    "body text",
-                ),
+                ("position bigint", "entry_id text", "terminal text", "facility text",
+                 "seq bigint", "kind text", "order_id text", "outcome text", "reason text",
+                 "received_at text", "body text"),
                 recorded,
             )
             changed = [(k, v) for k, v in lines.items() if v.changed]
@@ -761,10 +742,8 @@ class CentralStore:
                 "orders",
                 ("reconciled_at text", "reconciled_by text", "reconciled_terminal text"),
                 ("order_id text",),
-                [
-                    (*(orders[oid].reconciled or (None, None, None)), oid)
-                    for oid in sorted(reconciled_changed)
-                ],
+                [(*(orders[oid].reconciled or (None, None, None)), oid)
+                 for oid in sorted(reconciled_changed)],
             )
             facility = client.facility
             qoh_rows = []
@@ -801,43 +780,19 @@ class CentralStore:
             through = tx.all("SELECT last_seq FROM clients WHERE name = ?", (client.name,))
             items: list[tuple[int, str, Row]] = []
             sources = (
-                (
-                    "order",
-                    "SELECT rev, order_id, facility, status, has_label, status_changed_at, "
-                    "reconciled_at, reconciled_by, reconciled_terminal FROM orders "
-                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
-                    True,
-                ),
-                (
-                    "product",
-                    "SELECT rev, sku, description, gtins, lot_tracked, home_location "
-                    "FROM products WHERE rev > ? ORDER BY rev LIMIT ?",
-                    False,
-                ),
-                (
-                    "location",
-                    "SELECT rev, code, facility, kind, barcode FROM locations "
-                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
-                    True,
-                ),
-                (
-                    "operator",
-                    "SELECT rev, badge, name, role FROM operators "
-                    "WHERE rev > ? ORDER BY rev LIMIT ?",
-                    False,
-                ),
-                (
-                    "qoh",
-                    "SELECT rev, sku, location, qoh FROM stock_qoh "
-                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
-                    True,
-                ),
-                (
-                    "atp",
-                    "SELECT rev, sku, atp FROM stock_atp "
-                    "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?",
-                    True,
-                ),
+                ("order", "SELECT rev, order_id, facility, status, has_label, status_changed_at, "
+                          "reconciled_at, reconciled_by, reconciled_terminal FROM orders "
+                          "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                ("product", "SELECT rev, sku, description, gtins, lot_tracked, home_location "
+                            "FROM products WHERE rev > ? ORDER BY rev LIMIT ?", False),
+                ("location", "SELECT rev, code, facility, kind, barcode FROM locations "
+                             "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                ("operator", "SELECT rev, badge, name, role FROM operators "
+                             "WHERE rev > ? ORDER BY rev LIMIT ?", False),
+                ("qoh", "SELECT rev, sku, location, qoh FROM stock_qoh "
+                        "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+                ("atp", "SELECT rev, sku, atp FROM stock_atp "
+                        "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
             )
             for kind, sql, by_facility in sources:
                 params = (facility, cursor, want) if by_facility else (cursor, want)
@@ -1237,16 +1192,14 @@ def _load_stock(
         (r[0], r[1]): int(r[2])
         for r in tx.keyed(
             "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({keys})",
-            keys,
-            facility,
+            keys, facility,
         )
     }
     atp = {
         r[0]: int(r[1])
         for r in tx.keyed(
             "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})",
-            keys,
-            facility,
+            keys, facility,
         )
     }
     return qoh, atp

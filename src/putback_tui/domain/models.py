@@ -143,14 +143,7 @@ class RejectReason(StrEnum):
 
 
 ORDER_LINE_FIELDS = (
-    "line_no",
-    "sku",
-    "quantity",
-    "picked",
-    "pick_location",
-    "lot",
-    "released",
-    "rejected",
+    "line_no", "sku", "quantity", "picked", "pick_location", "lot", "released", "rejected",
     "put_back",
 )
 """The columns a stored order line is read back in, in this order (ledger and central store)."""

@@ -330,7 +330,9 @@ class SyncWorker:
             return None
 
 
-def _answers(batch: book.Outgoing, result: BatchResult) -> tuple[list[book.Answer], str | None]:
+def _answers(
+    batch: book.Outgoing, result: BatchResult
+) -> tuple[list[book.Answer], str | None]:
     """The final answers of a batch, up to the first retryable refusal, and its reason."""
     answers: list[book.Answer] = []
     for seq, entry_id, r in zip(batch.seqs, batch.entry_ids, result.results, strict=True):
@@ -339,9 +341,7 @@ def _answers(batch: book.Outgoing, result: BatchResult) -> tuple[list[book.Answe
         refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
         answers.append(
             book.Answer(
-                seq=seq,
-                entry_id=entry_id,
-                refused=refused,
+                seq=seq, entry_id=entry_id, refused=refused,
                 reason=r.reason if refused else None,
             )
         )

@@ -28,27 +28,18 @@ KEYS = (
 
 DEMO_CODES = (
     ("Badges", "OP-0001 (operator)  SV-0001 (supervisor)"),
-    (
-        "Orders",
-        "D-1001 nothing picked · D-1002 all picked · D-1003 partly picked\n"
-        "D-1004 deleted · D-1005 live · D-1006 shipped · D-1007 lot-tracked\n"
-        "D-1008 live, partly picked (try F4, then F5 as SV-0001)",
-    ),
-    (
-        "Locations",
-        "LOC:A-01-01  LOC:A-01-02  LOC:A-02-01  LOC:A-02-02\n"
-        "LOC:A-03-01  LOC:B-01-01  LOC:EX-01 (exception)",
-    ),
+    ("Orders", "D-1001 nothing picked · D-1002 all picked · D-1003 partly picked\n"
+               "D-1004 deleted · D-1005 live · D-1006 shipped · D-1007 lot-tracked\n"
+               "D-1008 live, partly picked (try F4, then F5 as SV-0001)"),
+    ("Locations", "LOC:A-01-01  LOC:A-01-02  LOC:A-02-01  LOC:A-02-02\n"
+                  "LOC:A-03-01  LOC:B-01-01  LOC:EX-01 (exception)"),
     ("T-shirt", "4006381333931"),
     ("Mug", "5901234123457"),
     ("Socks", "012345678905"),
     ("Cap", "9780201379624"),
     ("Bottle", "96385074"),
-    (
-        "First-aid kit",
-        "]C1010950110153000310AB-123 (one GS1 label with lot AB-123), or scan\n"
-        "09501101530003 and type AB-123 when the screen asks for the lot",
-    ),
+    ("First-aid kit", "]C1010950110153000310AB-123 (one GS1 label with lot AB-123), or scan\n"
+                      "09501101530003 and type AB-123 when the screen asks for the lot"),
 )
 """What to type to try every case of the demo data set (each followed by Enter)."""
 

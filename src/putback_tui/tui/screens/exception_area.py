@@ -115,23 +115,17 @@ class ExceptionAreaScreen(ScanScreen):
                 else " in the exception area: nothing waits there.",
             )
         )
-        self._table.set_rows(
-            [
-                Row(
-                    f"{row.location}\t{row.sku}",
-                    (
-                        Text(row.location, style="bold"),
-                        row.sku,
-                        row.description,
-                        str(row.qoh),
-                        row.since.astimezone().strftime("%Y-%m-%d %H:%M") if row.since else "—",
-                        waited(row.since, now),
-                    ),
-                )
-                for row in self.rows
-            ],
-            cursor=0,
-        )
+        self._table.set_rows([
+            Row(f"{row.location}\t{row.sku}", (
+                Text(row.location, style="bold"),
+                row.sku,
+                row.description,
+                str(row.qoh),
+                row.since.astimezone().strftime("%Y-%m-%d %H:%M") if row.since else "—",
+                waited(row.since, now),
+            ))
+            for row in self.rows
+        ], cursor=0)
 
     def _redraw(self) -> None:
         steps = Text()
@@ -243,7 +237,9 @@ class ExceptionAreaScreen(ScanScreen):
         assert self.source is not None
         assert self.product is not None
         there = sum(
-            r.qoh for r in self.rows if r.location == self.source.code and r.sku == self.product.sku
+            r.qoh
+            for r in self.rows
+            if r.location == self.source.code and r.sku == self.product.sku
         )
         if not 1 <= quantity <= there:
             app.refuse(

@@ -84,7 +84,9 @@ async def reject_item(screen: LiveOrderScreen) -> None:
         )
 
     app.info(f"Rejecting from {line.sku}: choose the reason.")
-    dialog = RejectDialog(order_id, line, view.products.get(line.sku), app.settings.reject_reasons)
+    dialog = RejectDialog(
+        order_id, line, view.products.get(line.sku), app.settings.reject_reasons
+    )
     await app.push_screen(dialog, callback=answered)
 
 
@@ -174,7 +176,9 @@ async def force_cancel(screen: LiveOrderScreen) -> None:
         app.done(result.message)
 
     await app.push_screen(
-        ConfirmDialog(f"Force cancel order {order.order_id}?", body, "Force cancel", danger=True),
+        ConfirmDialog(
+            f"Force cancel order {order.order_id}?", body, "Force cancel", danger=True
+        ),
         callback=answered,
     )
 

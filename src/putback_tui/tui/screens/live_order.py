@@ -87,19 +87,14 @@ class LiveOrderScreen(ScanScreen):
         rows = []
         for line in order.lines:
             product = self.view.products.get(line.sku)
-            rows.append(
-                Row(
-                    str(line.line_no),
-                    (
-                        Text(line.sku, style="bold"),
-                        product.description if product else "",
-                        str(line.quantity),
-                        str(line.picked),
-                        str(line.rejected),
-                        line.pick_location or "—",
-                    ),
-                )
-            )
+            rows.append(Row(str(line.line_no), (
+                Text(line.sku, style="bold"),
+                product.description if product else "",
+                str(line.quantity),
+                str(line.picked),
+                str(line.rejected),
+                line.pick_location or "—",
+            )))
         self._table.set_rows(rows, cursor=cursor)
 
     def _show_permissions(self) -> None:
@@ -148,10 +143,8 @@ class LiveOrderScreen(ScanScreen):
                 return
             rows = [i for i, ln in enumerate(self.view.order.lines) if ln.sku == product.sku]
             if not rows:
-                app.refuse(
-                    f"{product.sku} is not on order {self.view.order.order_id}.",
-                    "product_not_on_order",
-                )
+                app.refuse(f"{product.sku} is not on order {self.view.order.order_id}.",
+                           "product_not_on_order")
                 return
             self._table.move_cursor(row=rows[0])
             app.info(f"{product.sku} highlighted: F3 rejects it.")
@@ -178,11 +171,8 @@ class LiveOrderScreen(ScanScreen):
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         """A click, or the operator's own Enter on a focused button."""
         event.stop()
-        action = {
-            "reject": self.action_reject,
-            "cancel": self.action_cancel_order,
-            "force-cancel": self.action_force_cancel,
-        }.get(event.button.id or "")
+        action = {"reject": self.action_reject, "cancel": self.action_cancel_order,
+                  "force-cancel": self.action_force_cancel}.get(event.button.id or "")
         if action is not None:
             await action()
 

@@ -98,8 +98,7 @@ def summary_table(view: OrderView, entries: list[Entry]) -> Table:
             {
                 e.details.location
                 for e in entries
-                if e.details.location
-                and e.details.sku == line.sku
+                if e.details.location and e.details.sku == line.sku
                 and any(c.line_no == line.line_no for c in e.line_changes)
             }
         )

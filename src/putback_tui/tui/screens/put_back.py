@@ -118,19 +118,14 @@ class PutBackScreen(ScanScreen):
         rows = []
         for line in left:
             product = view.products.get(line.sku)
-            rows.append(
-                Row(
-                    str(line.line_no),
-                    (
-                        Text(line.sku, style="bold"),
-                        product.description if product else "",
-                        str(line.picked),
-                        str(line.put_back),
-                        Text(str(line.to_put_back), style="bold"),
-                        view.suggestions.get(line.line_no) or "—",
-                    ),
-                )
-            )
+            rows.append(Row(str(line.line_no), (
+                Text(line.sku, style="bold"),
+                product.description if product else "",
+                str(line.picked),
+                str(line.put_back),
+                Text(str(line.to_put_back), style="bold"),
+                view.suggestions.get(line.line_no) or "—",
+            )))
         self._table.set_rows(rows, cursor=cursor)
 
     async def handle_scan(self, scan: Scan, text: str) -> None:
@@ -166,7 +161,8 @@ class PutBackScreen(ScanScreen):
 
         product = self.view.products.get(line.sku)
         self.putback.info(
-            f"{line.sku}: scan the location, then the item once per unit ({line.to_put_back} left)."
+            f"{line.sku}: scan the location, then the item once per unit "
+            f"({line.to_put_back} left)."
         )
         step = self.putback.reusable(LocationScreen)
         step.load(self, line.line_no, product)

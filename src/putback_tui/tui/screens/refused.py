@@ -76,20 +76,15 @@ class RefusedEntriesScreen(ScanScreen):
             if self.items
             else Text("Nothing was refused by the central store.")
         )
-        self._table.set_rows(
-            [
-                Row(
-                    item.refused.entry.entry_id,
-                    (
-                        str(item.refused.entry.seq),
-                        resolution_text(item),
-                        describe_entry(item),
-                        item.refused.reason,
-                    ),
-                )
-                for item in self.items
-            ]
-        )
+        self._table.set_rows([
+            Row(item.refused.entry.entry_id, (
+                str(item.refused.entry.seq),
+                resolution_text(item),
+                describe_entry(item),
+                item.refused.reason,
+            ))
+            for item in self.items
+        ])
 
     async def handle_scan(self, scan: Scan, text: str) -> None:
         """A typed # chooses that entry."""

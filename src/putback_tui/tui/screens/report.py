@@ -43,13 +43,8 @@ def render_report(report: ExceptionReport, now_text: str) -> RenderableType:
         parts.append(Text("  " + line))
     parts.append(Text(""))
     by_reason = Table(box=None, header_style="bold", pad_edge=False, expand=False)
-    for name, justify in (
-        ("Day", "left"),
-        ("Kind", "left"),
-        ("Reason", "left"),
-        ("Orders", "right"),
-        ("Units", "right"),
-    ):
+    for name, justify in (("Day", "left"), ("Kind", "left"), ("Reason", "left"),
+                          ("Orders", "right"), ("Units", "right")):
         by_reason.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in report.per_day:
         by_reason.add_row(
@@ -115,7 +110,7 @@ class ReportScreen(ScanScreen):
     def on_mount(self) -> None:
         """Say what can be typed."""
         super().on_mount()
-        self.set_prompt('Exception patterns: type a day (YYYY-MM-DD) and Enter for "since"; Esc')
+        self.set_prompt("Exception patterns: type a day (YYYY-MM-DD) and Enter for \"since\"; Esc")
         self._scroll.focus()
 
     def start(self) -> None:
@@ -132,7 +127,9 @@ class ReportScreen(ScanScreen):
             self._content.update(Text("The report could not be built: see the bar below."))
             return
         self.report = report
-        self._content.update(render_report(report, now.astimezone().strftime("%Y-%m-%d %H:%M")))
+        self._content.update(
+            render_report(report, now.astimezone().strftime("%Y-%m-%d %H:%M"))
+        )
         units = sum(r.orders for r in report.per_day)
         app.done(
             f"Report: {units} exceptions, {len(report.open)} still open"

@@ -300,14 +300,12 @@ class LineTable(Widget, can_focus=True):
         self._widths_for = width
         return self._widths
 
-    def _cells(
-        self, texts: Sequence[str], styles: Sequence[Style | None], base: Style, width: int
-    ) -> Strip:
+    def _cells(self, texts: Sequence[str], styles: Sequence[Style | None], base: Style,
+               width: int) -> Strip:
         widths = self._column_widths(width)
         segments: list[Segment] = []
-        for column, text, cell_width, style in zip(
-            self.columns, texts, widths, styles, strict=False
-        ):
+        for column, text, cell_width, style in zip(self.columns, texts, widths, styles,
+                                                   strict=False):
             if cell_len(text) > cell_width:
                 text = set_cell_size(text, cell_width - 1) + "…"
             pad = " " * (cell_width - cell_len(text))
@@ -320,17 +318,15 @@ class LineTable(Widget, can_focus=True):
         if strip is not None:
             return strip
         base = self._styles()[1]
-        strip = self._cells(
-            [c.label for c in self.columns], [None] * len(self.columns), base, width
-        )
+        strip = self._cells([c.label for c in self.columns], [None] * len(self.columns), base,
+                            width)
         visible = self._visible_rows()
         if len(self.rows) > visible:
             last = min(self._top + visible, len(self.rows))
             note = f" rows {self._top + 1}-{last} of {len(self.rows)} "
             if cell_len(note) < width:
-                strip = Strip.join(
-                    [strip.crop(0, width - cell_len(note)), Strip([Segment(note, base)])]
-                )
+                strip = Strip.join([strip.crop(0, width - cell_len(note)),
+                                    Strip([Segment(note, base)])])
         self._strips[(-1, False)] = strip
         return strip
 
