@@ -9,7 +9,17 @@ a label: the floor any Textual app pays. Measured for putback:
 - order open: scanning an order ID (round robin over the facility's orders; exception orders
   are released on first open, as in real use);
 - put-back confirmation: scanning the item on the location step (order, item and location are
-  scanned first, unmeasured; Ctrl+Z undoes it afterwards so the data set can be reused).
+  scanned first, unmeasured; Ctrl+Z undoes it afterwards so the data set can be reused);
+- worklist open: on the order screen, with the worklist of every waiting exception order on it,
+  scanning a waiting order's ID (round robin over the list); Esc brings the order screen back,
+  unmeasured. Measured twice: with the list read and shown ("list shown"), and with a re-read
+  of the list started in the background just before the scan ("list re-read"), the worst case
+  of the minute tick or a sync round landing on a scan. The time of one read of the list
+  (``Station.worklist``, every waiting order scored) is given too.
+
+For the worklist, generate a data set with a few hundred exception orders, e.g.
+``scripts/gen-data .data/large-500 --exceptions 600`` (200,000 orders; about 600 of them
+waiting once loaded).
 
 Start-up: wall time from spawning a fresh Python process until the first screen is painted and
 ready for a scan, for each app (median of several runs).
@@ -36,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +63,8 @@ from putback_tui.dataset import DEMO_DIR  # noqa: E402
 from putback_tui.ledger import Ledger  # noqa: E402
 from putback_tui.tui.app import PutbackApp  # noqa: E402
 from putback_tui.tui.messages import ScanReceived  # noqa: E402
+from putback_tui.tui.screens.order import OrderScreen  # noqa: E402
+from putback_tui.tui.screens.put_back import PutBackScreen  # noqa: E402
 
 SIZE = (100, 30)
 
@@ -250,6 +263,58 @@ async def bench_putback(home: Path, samples: int) -> tuple[list[float], list[flo
     return opens, confirms
 
 
+async def bench_worklist(home: Path, samples: int) -> dict[str, Any]:
+    """Order opens from the order screen with the worklist on it; and the list's read time."""
+    from putback_tui.station import Station
+
+    ledger, settings = open_home(home)
+    out: dict[str, Any] = {}
+    try:
+        with ledger.read() as tx:
+            badge = tx.conn.execute("SELECT badge FROM operators ORDER BY badge").fetchone()[0]
+        station = Station(ledger, settings)
+        reads = []
+        for _ in range(15):
+            start = time.perf_counter()
+            worklist = station.worklist(now=datetime.now(UTC))
+            reads.append(time.perf_counter() - start)
+        out["waiting"] = worklist.waiting
+        out["read"] = summary(reads)
+        waiting = [r.order_id for r in worklist.rows]
+        if not waiting:
+            return out
+        app = BenchApp(station, settings)
+        shown: list[float] = []
+        reread: list[float] = []
+        async with app.run_test(size=SIZE):
+            await asyncio.sleep(0.1)
+            await untimed_scan(app, badge)
+            await app.workers.wait_for_complete()
+            for i in range(2 * (samples + 10)):
+                busy = i % 2 == 1
+                if busy:
+                    app.refresh_worklist(force=True)  # a re-read now under way, in its thread
+                took = await timed_scan(app, waiting[i % len(waiting)])
+                if i >= 20:
+                    (reread if busy else shown).append(took)
+                if not isinstance(app.screen, PutBackScreen):
+                    raise SystemExit(f"{waiting[i % len(waiting)]} did not open: {app.result}")
+                app.post_message(events.Key("escape", None))  # back to the order screen
+                for _ in range(400):
+                    await asyncio.sleep(0.005)
+                    if isinstance(app.screen, OrderScreen):
+                        break
+                else:
+                    raise SystemExit(f"not back on the order screen: {app.screen!r}")
+                await app.workers.wait_for_complete()
+                await asyncio.sleep(0.005)
+        out["list_shown"] = shown
+        out["list_reread"] = reread
+    finally:
+        ledger.close()
+    return out
+
+
 # -- start-up ------------------------------------------------------------------------------------
 
 
@@ -342,10 +407,16 @@ def main() -> None:
         minimal = statistics.median(startup("minimal", str(home), args.startup_runs)) * 1000
         app = statistics.median(startup("app", str(home), args.startup_runs)) * 1000
         opens, confirms = asyncio.run(bench_putback(home, args.samples))
+        worklist = asyncio.run(bench_worklist(home, args.samples))
     floor_samples += asyncio.run(bench_floor(args.samples))
     floor = summary(floor_samples)
     results: dict[str, Any] = {"data": str(args.data), "floor": floor}
-    for name, samples in (("order_open", opens), ("put_back_confirm", confirms)):
+    measured = [("order_open", opens), ("put_back_confirm", confirms)]
+    for key in ("list_shown", "list_reread"):
+        if key in worklist:
+            measured.append((f"worklist_open_{key}", worklist[key]))
+    results["worklist"] = {"waiting": worklist["waiting"], "read": worklist["read"]}
+    for name, samples in measured:
         stats = summary(samples)
         stats["ratio_median"] = stats["median_ms"] / floor["median_ms"]
         stats["ratio_p99"] = stats["p99_ms"] / floor["p99_ms"]
@@ -361,6 +432,12 @@ def main() -> None:
     show("echo app (floor)", floor)
     show("order open", results["order_open"])
     show("put-back confirm", results["put_back_confirm"])
+    if "worklist_open_list_shown" in results:
+        show("worklist open", results["worklist_open_list_shown"])
+        show("  (list re-read)", results["worklist_open_list_reread"])
+    read = results["worklist"]["read"]
+    print(f"{'worklist read':<18} median {read['median_ms']:6.2f} ms   p99 {read['p99_ms']:6.2f} ms"
+          f"   ({results['worklist']['waiting']} waiting orders, every one scored)")
     print(f"{'start-up':<18} minimal {minimal:6.0f} ms   putback {app:6.0f} ms   "
           f"ratio {app / minimal:.2f}")
     if args.json:

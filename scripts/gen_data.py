@@ -26,7 +26,15 @@ def location_code(n: int) -> str:
     return f"L{aisle:03d}-{bay:03d}-{level}"
 
 
-def generate(out: Path, products: int, locations: int, orders: int, lines: int, seed: int) -> None:
+def generate(
+    out: Path,
+    products: int,
+    locations: int,
+    orders: int,
+    lines: int,
+    seed: int,
+    exceptions: int | None = None,
+) -> None:
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     (out / "dataset.json").write_text(
@@ -73,6 +81,7 @@ def generate(out: Path, products: int, locations: int, orders: int, lines: int, 
         wo, wl = csv.writer(fo), csv.writer(fl)
         wo.writerow(["order_id", "facility", "status", "has_label", "status_changed_at"])
         wl.writerow(["order_id", "line_no", "sku", "quantity", "picked", "pick_location", "lot"])
+        made_exceptions = 0
         for n in range(orders):
             order_id = f"L-{n + 1:07d}"
             roll = rng.random()
@@ -85,6 +94,10 @@ def generate(out: Path, products: int, locations: int, orders: int, lines: int, 
                 if roll < 0.7
                 else EXCEPTION_STATUSES[n % 3]
             )
+            if status in EXCEPTION_STATUSES:
+                made_exceptions += 1
+                if exceptions is not None and made_exceptions > exceptions:
+                    status = "shipped"  # past the wanted number: an ordinary shipped order
             day = 1 + n % 28
             wo.writerow(
                 [
@@ -126,9 +139,17 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20261121)
+    parser.add_argument(
+        "--exceptions",
+        type=int,
+        help="at most this many exception orders (the rest of them ship); default: about 30 %%",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    generate(args.out, args.products, args.locations, args.orders, args.lines, args.seed)
+    generate(
+        args.out, args.products, args.locations, args.orders, args.lines, args.seed,
+        args.exceptions,
+    )
     print(
         f"wrote {args.out} in {time.perf_counter() - started:.1f} s "
         f"({args.products} products, {args.locations} locations, {args.orders} orders, "

@@ -17,6 +17,7 @@ from putback_tui.central.server import BackgroundServer
 from putback_tui.central.storage import CentralStore, open_store
 from putback_tui.config import Settings, SyncSettings, TerminalSettings
 from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.domain.entries import CENTRAL_TERMINAL
 from putback_tui.ledger import Ledger
 from putback_tui.station import Station
 from putback_tui.sync.wire import ClientKind
@@ -76,6 +77,12 @@ def central(store: CentralStore) -> Central:
         "OMS": store.add_client("OMS", ClientKind.SYSTEM, None),
     }
     return Central(store, tokens)
+
+
+def from_terminals(store: CentralStore) -> list[tuple[str, str, str | None]]:
+    """What the terminals sent, as the central store recorded it: its own releases left out."""
+    own = set(store.recorded(CENTRAL_TERMINAL))
+    return [r for r in store.recorded() if r not in own]
 
 
 @pytest.fixture

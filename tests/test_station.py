@@ -47,14 +47,15 @@ def test_d1001_nothing_picked_is_released_and_done_at_once(
     assert stock_of(demo_ledger, "MUG-WHT") == ({"A-01-02": 5}, 4)
 
 
-def test_d1001_opened_again_says_who_reconciled_it_and_changes_nothing(
+def test_d1001_opened_again_says_it_was_already_released_by_whom_and_changes_nothing(
     station: Station, demo_ledger: Ledger
 ) -> None:
     station.open_order("D-1001")
     entries = demo_ledger.entries()
     view = station.open_order("D-1001")
     assert view.outcome is Outcome.RECONCILED
-    assert "reconciled by OP-0001 at PACK-01" in view.message
+    assert view.message.startswith("Order D-1001 was already released, ")
+    assert "by OP-0001 at PACK-01: nothing was picked, nothing to do." in view.message
     assert demo_ledger.entries() == entries
 
 

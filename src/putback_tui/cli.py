@@ -58,6 +58,12 @@ def _connect() -> click.Command:
     return connect
 
 
+def _worklist() -> click.Command:
+    from putback_tui.worklist_cli import worklist
+
+    return worklist
+
+
 def _scanners() -> click.Command:
     from putback_tui.scanners.cli import make_scanners_group
 
@@ -73,6 +79,7 @@ def _scanners() -> click.Command:
         "connect": _connect,
         "scanners": _scanners,
         "sync": _sync,
+        "worklist": _worklist,
     },
     no_location=("central",),
     invoke_without_command=True,
@@ -148,7 +155,13 @@ def init(context: Context, demo: bool, data_dir: Path | None) -> None:
         facility = settings.terminal.facility
         ledger = context.ledger(create=True)
         try:
-            counts = load_dataset(ledger, dataset, facility, roles=settings.roles.keys())
+            counts = load_dataset(
+                ledger,
+                dataset,
+                facility,
+                roles=settings.roles.keys(),
+                release_as=settings.terminal.id,
+            )
         finally:
             ledger.close()
     except (ConfigError, DatasetError, LedgerError) as exc:
@@ -307,6 +320,7 @@ def report(context: Context, since: datetime | None, as_json: bool, as_csv: bool
                 settings.terminal.facility,
                 now=datetime.now(UTC),
                 since=since.date() if since else None,
+                sla=settings.sla,
             )
     finally:
         ledger.close()
@@ -318,6 +332,11 @@ def report(context: Context, since: datetime | None, as_json: bool, as_csv: bool
         out.writerow(["day", "kind", "reason", "orders", "units"])
         for row in result.per_day:
             out.writerow([row.day.isoformat(), row.kind, row.reason or "", row.orders, row.units])
+        # The SLA figures follow as a second table, after an empty line.
+        out.writerow([])
+        out.writerow(SLA_CSV_HEADER)
+        for f in result.sla:
+            out.writerow([_blank(getattr(f, name)) for name in SLA_CSV_FIELDS])
         return
     click.echo(f"Exceptions at {result.facility}" + (f" since {result.since}" if since else ""))
     click.echo()
@@ -346,12 +365,58 @@ def report(context: Context, since: datetime | None, as_json: bool, as_csv: bool
         )
     else:
         click.echo("Ageing: nothing cleared yet")
+    click.echo()
+    click.echo(
+        f"SLA ({'since ' + str(result.since) if since else 'all time'}): "
+        "first response and cycle time in minutes, median / p90"
+    )
+    click.echo(
+        f"  {'kind':<10} {'orders':>6} {'first response':>15} {'cycle time':>15} "
+        f"{'breached':>8} {'overdue now':>11}"
+    )
+    for f in result.sla:
+        first = _pair(f.first_response_median_minutes, f.first_response_p90_minutes)
+        cycle = _pair(f.cycle_median_minutes, f.cycle_p90_minutes)
+        click.echo(
+            f"  {f.kind:<10} {f.orders:>6} {first:>15} {cycle:>15} {f.breached:>8} "
+            f"{f.overdue_now:>11}"
+        )
     click.echo(f"Still open: {len(result.open)}")
     for o in result.open:
         click.echo(
             f"  {o.order_id:<12} {o.kind:<10} since {o.since:%Y-%m-%d %H:%M} "
             f"({o.age_minutes / 60:.1f} h), {o.units_left} left"
         )
+
+
+SLA_CSV_FIELDS = (
+    "kind",
+    "orders",
+    "first_response_median_minutes",
+    "first_response_p90_minutes",
+    "cycle_median_minutes",
+    "cycle_p90_minutes",
+    "breached",
+    "overdue_now",
+)
+SLA_CSV_HEADER = [
+    "kind",
+    "orders",
+    "first_response_median_min",
+    "first_response_p90_min",
+    "cycle_median_min",
+    "cycle_p90_min",
+    "breached",
+    "overdue_now",
+]
+
+
+def _pair(median: float | None, p90: float | None) -> str:
+    return f"{_blank(median) or '-'} / {_blank(p90) or '-'}"
+
+
+def _blank(value: object) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @cli.command("logs")

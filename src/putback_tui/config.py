@@ -97,6 +97,59 @@ class SyncSettings(Section):
         return url
 
 
+class SlaClock(Section):
+    """The service level for one kind of exception."""
+
+    first_action_min: int = Field(default=30, ge=1, le=100_000)
+    """Minutes from becoming an exception to the first operator entry on the order."""
+    cleared_min: int = Field(default=240, ge=1, le=100_000)
+    """Minutes from becoming an exception to its last unit reconciled."""
+
+
+class SlaSettings(Section):
+    """Service levels per exception kind (``[sla.cancelled]`` and so on)."""
+
+    cancelled: SlaClock = SlaClock()
+    deleted: SlaClock = SlaClock()
+    failed: SlaClock = SlaClock()
+    rejected: SlaClock = SlaClock()
+    due_soon_share: float = Field(default=0.8, gt=0, lt=1)
+    """Share of a clock's time after which an order is "due soon"."""
+
+    def clock(self, kind: str) -> SlaClock:
+        """The clock of an exception kind (cancelled, deleted, failed or rejected)."""
+        value = getattr(self, kind, None)
+        return value if isinstance(value, SlaClock) else SlaClock()
+
+
+class PrioritySettings(Section):
+    """The worklist's score: the sum of these terms, each shown in words in its "why"."""
+
+    overdue_per_min: float = Field(default=2.0, ge=0)
+    """Points per minute an order is past its SLA."""
+    due_soon: float = Field(default=30.0, ge=0)
+    """Points for an order that is due soon."""
+    per_unit: float = Field(default=1.0, ge=0)
+    """Points per unit waiting to be put back."""
+    per_ghost_unit: float = Field(default=5.0, ge=0)
+    """Points per waiting unit of a product whose ATP here is 0 (blocking sales now)."""
+    predicted_breach: float = Field(default=40.0, ge=0)
+    """Points when recent history says the order will not be cleared in time."""
+    history_days: int = Field(default=14, ge=1, le=365)
+    """Days of cleared orders the prediction learns from."""
+    history_min_orders: int = Field(default=5, ge=1, le=10_000)
+    """Fewest cleared orders of a kind before a prediction is made."""
+
+
+class WorklistSettings(Section):
+    """The order screen's list of waiting exception orders."""
+
+    bell: bool = True
+    """Ring the terminal bell once when a pull brings a new exception order."""
+    rows: int = Field(default=50, ge=1, le=5000)
+    """Most rows the order screen shows (the count in the status bar covers them all)."""
+
+
 def _default_roles() -> dict[str, list[Permission]]:
     return {role: sorted(perms) for role, perms in DEFAULT_ROLES.items()}
 
@@ -115,6 +168,9 @@ class Settings(Section):
     """Role name to the permissions it grants."""
     reject_reasons: list[RejectReason] = Field(default_factory=lambda: list(RejectReason))
     """The reasons offered when rejecting an item, in order."""
+    sla: SlaSettings = SlaSettings()
+    priority: PrioritySettings = PrioritySettings()
+    worklist: WorklistSettings = WorklistSettings()
 
     def permissions(self) -> dict[str, frozenset[Permission]]:
         """The role map as sets, for the domain's permission check."""

@@ -57,7 +57,12 @@ def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
             )
 
         services.append(
-            SyncWorker(paths.db_path, settings.sync, on_state=report)
+            SyncWorker(
+                paths.db_path,
+                settings.sync,
+                on_state=report,
+                release_as=(settings.terminal.id, settings.terminal.facility),
+            )
             if sync
             else SyncMonitor(paths.db_path, settings.sync, on_state=report)
         )

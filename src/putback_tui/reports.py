@@ -1,18 +1,31 @@
-"""Exception patterns for supervisors (docs/rules.md section 8), computed from the local ledger.
+"""Exception patterns for supervisors (SPEC section 8), computed from the local ledger.
 
 Exceptions are counted by kind (cancelled, deleted, failed, rejected) and reason, per day; top
 rejected products; ageing, from the moment an order became an exception to its last unit
-reconciled (median and p90); and what is still open, for how long.
+reconciled (median and p90); per kind, first response and cycle time against the SLA
+(:mod:`putback_tui.sla`); and what is still open, for how long.
 """
 
 from __future__ import annotations
 
-import statistics
+import json
 from collections import defaultdict
 from datetime import date, datetime
 
+from putback_tui.config import SlaSettings
+from putback_tui.domain.entries import EntryKind
 from putback_tui.domain.models import EXCEPTION_STATUSES, Frozen
 from putback_tui.ledger import Transaction
+from putback_tui.sla import (
+    BECAME_EXCEPTION_SQL,
+    EXCEPTION_KINDS,
+    SlaState,
+    breached,
+    clock,
+    first_response,
+    median_p90,
+    minutes_between,
+)
 
 
 class DayCount(Frozen):
@@ -54,6 +67,23 @@ class OpenException(Frozen):
     units_left: int
 
 
+class SlaFigures(Frozen):
+    """One exception kind against its SLA (SPEC section 6), over the report's period."""
+
+    kind: str
+    orders: int
+    """Exceptions of this kind that arose in the period."""
+    first_response_median_minutes: float | None
+    first_response_p90_minutes: float | None
+    cycle_median_minutes: float | None
+    """Became an exception to last unit reconciled, over the orders cleared."""
+    cycle_p90_minutes: float | None
+    breached: int
+    """Orders of the period that missed a clock (first action or cleared)."""
+    overdue_now: int
+    """Orders not cleared whose clock has run out now."""
+
+
 class ExceptionReport(Frozen):
     """Everything the report screen and ``putback report`` show."""
 
@@ -64,15 +94,18 @@ class ExceptionReport(Frozen):
     top_rejected: list[TopProduct]
     ageing: Ageing
     open: list[OpenException]
-
-
-def _p90(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(round(0.9 * (len(ordered) - 1)), len(ordered) - 1)]
+    sla: list[SlaFigures] = []
+    """Per kind, first response and cycle time against the SLA."""
 
 
 def build_report(
-    tx: Transaction, facility: str, *, now: datetime, since: date | None = None, top: int = 10
+    tx: Transaction,
+    facility: str,
+    *,
+    now: datetime,
+    since: date | None = None,
+    top: int = 10,
+    sla: SlaSettings | None = None,
 ) -> ExceptionReport:
     """Compute the report inside one read transaction.
 
@@ -82,14 +115,31 @@ def build_report(
         now: the moment "open for how long" is measured to (timezone-aware).
         since: only exceptions that arose on or after this day (UTC).
         top: how many rejected products to list.
+        sla: the SLA clocks (default: every default).
     """
-    rows = tx.exception_orders(facility, EXCEPTION_STATUSES)
+    clocks = sla or SlaSettings()
+    statuses = [s.value for s in EXCEPTION_STATUSES]
+    marks = ",".join("?" * len(statuses))
+    # When an order became an exception: a local cancel/bulk reject entry, else the central
+    # store's status change.
+    rows = tx.conn.execute(
+        "SELECT o.order_id, COALESCE(s.local_status, o.status), "
+        f"{BECAME_EXCEPTION_SQL}, s.reconciled_at "
+        "FROM orders o LEFT JOIN order_state s USING (order_id) "
+        f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({marks})",
+        (facility, *statuses),
+    ).fetchall()
     counts: dict[tuple[date, str, str | None], list[int]] = defaultdict(lambda: [0, 0])
     waits: list[float] = []
     still_open: list[OpenException] = []
-    for order_id, kind, start, reconciled_at in rows:
-        if start is None:
+    firsts: dict[str, list[float]] = defaultdict(list)
+    cycles: dict[str, list[float]] = defaultdict(list)
+    per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    """orders, breached, overdue now"""
+    for order_id, kind, became, reconciled_at in rows:
+        if became is None:
             continue
+        start = datetime.fromisoformat(became)
         if since is not None and start.date() < since:
             continue
         order = tx.order(order_id)
@@ -97,8 +147,21 @@ def build_report(
         bucket = counts[(start.date(), kind, "BULK" if kind == "rejected" else None)]
         bucket[0] += 1
         bucket[1] += units
+        cleared = datetime.fromisoformat(reconciled_at) if reconciled_at else None
+        first = first_response(tx, order_id, start)
+        tally = per_kind[kind]
+        tally[0] += 1
+        if first is not None:
+            firsts[kind].append(minutes_between(start, first))
+        if cleared is not None:
+            cycles[kind].append(minutes_between(start, cleared))
+        if breached(clocks, kind, start, now, first_response=first, cleared=cleared):
+            tally[1] += 1
+        if cleared is None:
+            state = clock(clocks, kind, start, now, first_response=first).state
+            tally[2] += state is SlaState.OVERDUE
         if reconciled_at:
-            waits.append((reconciled_at - start).total_seconds() / 60)
+            waits.append((datetime.fromisoformat(reconciled_at) - start).total_seconds() / 60)
         elif order is not None:
             left = sum(line.unpicked_open + line.to_put_back for line in order.lines)
             still_open.append(
@@ -111,9 +174,15 @@ def build_report(
                 )
             )
     rejected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for at, d in tx.standing_rejects(facility):
+    for created_at, details in tx.conn.execute(
+        "SELECT created_at, details FROM entries e WHERE kind = ? AND facility = ? "
+        "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id)",
+        (EntryKind.REJECT.value, facility),
+    ):
+        at = datetime.fromisoformat(created_at)
         if since is not None and at.date() < since:
             continue
+        d = json.loads(details)
         bucket = counts[(at.date(), "rejected", d.get("reason"))]
         bucket[0] += 1
         bucket[1] += int(d.get("quantity", 0))
@@ -131,6 +200,24 @@ def build_report(
                 rejections=times,
             )
         )
+    median, p90 = median_p90(waits)
+    sla_rows = []
+    for kind in EXCEPTION_KINDS:
+        first_median, first_p90 = median_p90(firsts[kind])
+        cycle_median, cycle_p90 = median_p90(cycles[kind])
+        orders, late, overdue = per_kind[kind]
+        sla_rows.append(
+            SlaFigures(
+                kind=kind,
+                orders=orders,
+                first_response_median_minutes=first_median,
+                first_response_p90_minutes=first_p90,
+                cycle_median_minutes=cycle_median,
+                cycle_p90_minutes=cycle_p90,
+                breached=late,
+                overdue_now=overdue,
+            )
+        )
     return ExceptionReport(
         facility=facility,
         since=since,
@@ -142,12 +229,9 @@ def build_report(
             )
         ],
         top_rejected=top_rejected,
-        ageing=Ageing(
-            cleared=len(waits),
-            median_minutes=round(statistics.median(waits), 1) if waits else None,
-            p90_minutes=round(_p90(waits), 1) if waits else None,
-        ),
+        ageing=Ageing(cleared=len(waits), median_minutes=median, p90_minutes=p90),
         open=sorted(still_open, key=lambda o: o.since),
+        sla=sla_rows,
     )
 
 

@@ -17,7 +17,13 @@ from enum import StrEnum
 
 from putback_tui.config import Settings
 from putback_tui.domain import rules
-from putback_tui.domain.entries import Entry, EntryDraft, EntryKind
+from putback_tui.domain.entries import (
+    CENTRAL_TERMINAL,
+    SYSTEM_OPERATOR,
+    Entry,
+    EntryDraft,
+    EntryKind,
+)
 from putback_tui.domain.errors import (
     NothingToResolve,
     NothingToUndo,
@@ -47,8 +53,9 @@ from putback_tui.ledger import Ledger, Reconciled, Transaction
 
 # Every station call may raise it: the screens catch it from here, never importing the ledger.
 from putback_tui.ledger import LedgerError as LedgerError
-from putback_tui.ledger.sync import RefusedEntry, refused_entries
+from putback_tui.ledger.sync import PULL_CURSOR, RefusedEntry, refused_entries
 from putback_tui.reports import ExceptionReport, build_report
+from putback_tui.worklist import Worklist, build_worklist
 
 log = logging.getLogger("putback.station")
 
@@ -100,6 +107,15 @@ class ExceptionStock:
     qoh: int
     since: datetime | None
     """When units last arrived in the (then empty) location."""
+
+
+def who_did(operator: str, terminal: str) -> str:
+    """Who made an entry, in words: an operator at a terminal, or an automatic release."""
+    if operator == SYSTEM_OPERATOR:
+        if terminal == CENTRAL_TERMINAL:
+            return "the central store (automatic release)"
+        return f"{terminal} (automatic release)"
+    return f"{operator} at {terminal}"
 
 
 class Station:
@@ -307,13 +323,19 @@ class Station:
                 )
             done = tx.reconciled(order_id)
             if done is not None:
-                return self._view(
-                    tx,
-                    order,
-                    Outcome.RECONCILED,
-                    f"Order {order_id} was reconciled by {done.operator} at {done.terminal}, "
-                    f"{done.at.astimezone().strftime('%Y-%m-%d %H:%M')}. Nothing to do.",
-                )
+                when = done.at.astimezone().strftime("%Y-%m-%d %H:%M")
+                if not order.picked_units:
+                    message = (
+                        f"Order {order_id} was already released, {when}, by "
+                        f"{who_did(done.operator, done.terminal)}: nothing was picked, "
+                        "nothing to do."
+                    )
+                else:
+                    message = (
+                        f"Order {order_id} was reconciled by "
+                        f"{who_did(done.operator, done.terminal)}, {when}. Nothing to do."
+                    )
+                return self._view(tx, order, Outcome.RECONCILED, message)
             draft = rules.release(order, tx)
             released = self._append(tx, draft) if draft else None
             order = self._order(tx, order_id)
@@ -583,6 +605,33 @@ class Station:
             )
             return self._append(tx, draft)
 
+    # -- the worklist --------------------------------------------------------------------------
+
+    def worklist(self, *, now: datetime, limit: int | None = None) -> Worklist:
+        """The facility's exception orders waiting for a put-back, most urgent first.
+
+        Reads the local ledger only (works offline); needs no permission and records nothing.
+        Reads on a connection of the calling thread's own (:meth:`Ledger.snapshot`), so a
+        long list read in the background never holds up an action.
+        """
+        with self.ledger.snapshot() as tx:
+            return build_worklist(
+                tx,
+                self.facility,
+                sla=self.settings.sla,
+                priority=self.settings.priority,
+                now=now,
+                limit=limit,
+            )
+
+    def worklist_version(self) -> tuple[str | None, int]:
+        """What the worklist depends on besides the clock: the pull cursor and the last entry.
+
+        Cheap (two indexed reads): the screens ask it before rebuilding the list.
+        """
+        with self.ledger.read() as tx:
+            return tx.get_meta(PULL_CURSOR), tx.last_seq()
+
     # -- patterns ----------------------------------------------------------------------------
 
     def report(self, *, now: datetime, since: date | None = None) -> ExceptionReport:
@@ -593,4 +642,4 @@ class Station:
         """
         self._require(Permission.VIEW_REPORTS, "view reports", None)
         with self.ledger.read() as tx:
-            return build_report(tx, self.facility, now=now, since=since)
+            return build_report(tx, self.facility, now=now, since=since, sla=self.settings.sla)

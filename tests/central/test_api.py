@@ -20,7 +20,7 @@ from putback_tui.central.server import BackgroundServer, free_port
 from putback_tui.central.storage import PostgresEngine
 from putback_tui.domain.entries import Entry
 from putback_tui.sync.wire import MAX_BATCH_ENTRIES, EntryBatch
-from tests.central_support import Central, MakeTerminal
+from tests.central_support import Central, MakeTerminal, from_terminals
 
 JSON = {"Content-Type": "application/json"}
 
@@ -82,7 +82,7 @@ def test_a_terminal_pushes_only_its_own_entries(
         response = http.post("/v1/entries", content=_body(entries), headers=JSON)
     assert response.status_code == 403
     assert expect in response.json()["detail"]
-    assert central.store.recorded() == []
+    assert from_terminals(central.store) == []
 
 
 def test_facility_data_is_private(server: BackgroundServer, central: Central) -> None:
@@ -112,7 +112,7 @@ def test_malformed_batches_are_refused_whole(
                              headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["detail"]
-    assert central.store.recorded() == []
+    assert from_terminals(central.store) == []
 
 
 def test_a_batch_with_one_bad_entry_applies_nothing(
@@ -126,7 +126,7 @@ def test_a_batch_with_one_bad_entry_applies_nothing(
         response = http.post("/v1/entries", json=doc)
     assert response.status_code == 422
     assert "increasing seq" in response.json()["detail"][0]["msg"]
-    assert central.store.recorded() == []
+    assert from_terminals(central.store) == []
 
 
 def test_too_many_entries_is_refused(
@@ -137,7 +137,7 @@ def test_too_many_entries_is_refused(
     with _http(server, central.tokens["PACK-01"]) as http:
         response = http.post("/v1/entries", json=doc)
     assert response.status_code == 422
-    assert central.store.recorded() == []
+    assert from_terminals(central.store) == []
 
 
 def test_oversized_bodies_are_refused_before_reading_them(
@@ -281,4 +281,4 @@ def test_serve_with_several_workers_shares_one_store(
     assert answers[0][1] == ["applied"] * len(entries)
     for _, later in answers[1:]:
         assert later == ["duplicate"] * len(entries)
-    assert len(central.store.recorded()) == len(entries)
+    assert len(from_terminals(central.store)) == len(entries)

@@ -20,8 +20,8 @@ from putback_tui.central.storage import (
 )
 from putback_tui.domain.entries import Entry, EntryKind, new_entry_id
 from putback_tui.domain.models import OrderStatus, StockChange
-from putback_tui.sync.wire import ClientKind, Outcome
-from tests.central_support import Central, MakeTerminal
+from putback_tui.sync.wire import ClientKind, Outcome, StockLevel
+from tests.central_support import Central, MakeTerminal, from_terminals
 
 
 def _client(central: Central, name: str = "PACK-01"):
@@ -32,7 +32,8 @@ def _client(central: Central, name: str = "PACK-01"):
 
 def _work(make_terminal: MakeTerminal, name: str = "PACK-01") -> list[Entry]:
     t = make_terminal(name)
-    t.station.open_order("D-1001")  # releases 2 lines
+    # D-1001 was released by the central store at import; a force cancel releases here.
+    t.station.force_cancel("D-1008")  # releases SOCKS-3PK x1, the picked mug waits
     t.station.open_order("D-1002")
     t.station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
     t.station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01", 2)
@@ -62,8 +63,9 @@ def test_a_batch_sent_again_is_applied_once(central: Central, make_terminal: Mak
     assert {r.outcome for r in again} == {Outcome.DUPLICATE}
     assert {r.recorded_as for r in again} == {"applied"}
     assert central.store.stock("STORE-01") == before
-    assert len(central.store.recorded()) == len(entries)
-    assert len(central.store.events(0, 100).events) == len(entries)
+    assert len(from_terminals(central.store)) == len(entries)
+    events = central.store.events(0, 100).events
+    assert len([e for e in events if e.entry.terminal == "PACK-01"]) == len(entries)
 
 
 def test_a_gap_in_sequence_refuses_the_rest_as_retryable_and_records_nothing(
@@ -73,7 +75,7 @@ def test_a_gap_in_sequence_refuses_the_rest_as_retryable_and_records_nothing(
     results = central.store.ingest(_client(central), entries[1:])
     assert all(r.outcome is Outcome.REFUSED and r.retryable for r in results)
     assert "missing seq 1" in (results[0].reason or "")
-    assert central.store.recorded() == []
+    assert from_terminals(central.store) == []
     assert {r.outcome for r in central.store.ingest(_client(central), entries)} == {
         Outcome.APPLIED
     }
@@ -103,7 +105,7 @@ def test_two_terminals_putting_back_the_same_line_one_is_refused_both_recorded(
     assert [r.outcome for r in b] == [Outcome.REFUSED]
     assert not b[0].retryable
     assert b[0].reason == "Nothing of TSHIRT-BLK-M is left to put back on order D-1002."
-    recorded = central.store.recorded()
+    recorded = from_terminals(central.store)
     assert [r[1] for r in recorded] == ["applied", "refused"]
     qoh, _ = central.store.stock("STORE-01")
     assert qoh[("TSHIRT-BLK-M", "A-01-01")] == 11  # put back once, not twice
@@ -163,7 +165,9 @@ def test_changes_feed_pages_add_up_to_everything_and_is_incremental(central: Cen
     after = central.store.changes(client, whole.next_cursor, 1000)
     assert [o.order_id for o in after.orders] == ["D-1005"]
     assert after.orders[0].status is OrderStatus.CANCELLED
-    assert after.stock == ()
+    # Released at once by the central store: 6 + 2 (D-1001, at import) + 2 (D-1005, now).
+    assert after.orders[0].lines[0].released == 2
+    assert after.stock == (StockLevel(sku="TSHIRT-BLK-M", quantity=10),)
     assert after.products == ()
 
 
@@ -182,13 +186,14 @@ def test_event_feed_lists_applied_entries_in_order(
     for t in (first, second):
         t.station.open_order("D-1002")
         t.station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    start = central.store.events(0, 100).next_cursor  # after the import's own releases
     central.store.ingest(_client(central, "PACK-01"), first.ledger.entries())
     central.store.ingest(_client(central, "PACK-02"), second.ledger.entries())
-    page = central.store.events(0, 1)
+    page = central.store.events(start, 1)
     assert page.has_more is False  # the refused one is not an event
     assert [e.entry.entry_id for e in page.events] == [first.ledger.entries()[0].entry_id]
     assert central.store.events(page.next_cursor, 10).events == ()
-    assert central.store.events(0, 10, facility="STORE-99").events == ()
+    assert central.store.events(start, 10, facility="STORE-99").events == ()
 
 
 def test_order_status_from_upstream(central: Central) -> None:
@@ -277,7 +282,7 @@ def test_a_resolve_entry_is_applied_and_changes_only_what_it_lists(
         key = ("TSHIRT-BLK-M", found_in)
         expected[key] = expected.get(key, 0) + 1
     assert qoh == expected
-    assert central.store.recorded()[-1][1] == "applied"
+    assert from_terminals(central.store)[-1][1] == "applied"
 
 
 def test_one_batch_sent_by_many_threads_at_once_is_applied_once(
@@ -296,7 +301,7 @@ def test_one_batch_sent_by_many_threads_at_once_is_applied_once(
     assert outcomes.count({Outcome.DUPLICATE}) == 7
     qoh, _ = central.store.stock("STORE-01")
     assert qoh[("SOCKS-3PK", "A-02-01")] == before_qoh.get(("SOCKS-3PK", "A-02-01"), 0) + 2
-    assert len(central.store.recorded()) == len(entries)
+    assert len(from_terminals(central.store)) == len(entries)
 
 
 def test_a_write_kept_waiting_too_long_fails_as_busy_and_changes_nothing(
@@ -326,4 +331,4 @@ def test_a_write_kept_waiting_too_long_fails_as_busy_and_changes_nothing(
         release.set()
         holder.join()
         impatient.close()
-    assert central.store.recorded() == []
+    assert from_terminals(central.store) == []

@@ -238,6 +238,9 @@ class Tally:
     largest_backlog: int = 0
     outage_rounds: int = 0
     central_refused: int = 0
+    refused_releases: int = 0
+    """Of those, releases of units the central store had released itself at import (until it
+    answers them as already released: issue 13)."""
     lost: int = 0
     duplicated: int = 0
     seconds: float = 0.0
@@ -326,6 +329,12 @@ class Harness:
         import_path(self.store, self.data)
         self.token = self.store.add_client(TERMINAL, ClientKind.TERMINAL, FACILITY)
         self.central_qoh, self.central_atp = self.store.stock(FACILITY)
+        # The import's own releases are in those figures already: the replay starts after them.
+        while True:
+            page = self.store.events(self.events_cursor, 1000, FACILITY)
+            self.events_cursor = page.next_cursor
+            if not page.has_more:
+                break
         cached = self.data.parent / f"{self.data.name}.ledger" / "data" / "putback.sqlite3"
         if self.data != DEMO_DIR and cached.exists():
             # The ledger scripts/bench-ledger loaded from this data set once (minutes saved).
@@ -556,6 +565,9 @@ class Harness:
                                   f"{sorted(missing)[:5]}, extra "
                                   f"{sorted(set(central_ids) - set(ids))[:5]}")
             t.central_refused = sum(1 for r in recorded if r[1] == "refused")
+            t.refused_releases = sum(
+                1 for r in recorded if r[1] == "refused" and "released" in (r[2] or "")
+            )
             local_refused = {r.entry.entry_id for r in led.refused_entries()}
             if local_refused != {r[0] for r in recorded if r[1] == "refused"}:
                 raise CheckFailed("the terminal's refused entries differ from the central store's")

@@ -91,7 +91,7 @@ def test_restore_then_sync_applies_nothing_twice_and_sends_nothing_again(
         assert projections(ledger) == ledger.rebuild_stock()
         station = Station(ledger, Settings())
         station.sign_in("SV-0001")
-        station.open_order("D-1003")  # the replacement carries on at seq n + 1
+        station.force_cancel("D-1005")  # the replacement carries on at seq n + 1
     finally:
         ledger.close()
     sync_once(db, settings)
@@ -112,7 +112,7 @@ def test_a_backup_older_than_the_central_store_takes_its_lost_entries_back(
     backup = tmp_path / "pack-01.sqlite3"
     old.ledger.backup(backup)
     settings = old.sync_settings(server.url, central.tokens["PACK-01"])
-    old.station.open_order("D-1003")  # after the backup, sent before the terminal died
+    old.station.force_cancel("D-1005")  # after the backup, sent before the terminal died
     sync_once(old.path, settings)
     central_last = central.store.last_seq("PACK-01")
     lost = old.ledger.entries()[-1]
@@ -135,9 +135,9 @@ def test_a_backup_older_than_the_central_store_takes_its_lost_entries_back(
         assert len(entries) == central_last
         assert projections(ledger) == central.store.stock("STORE-01")
         assert projections(ledger) == ledger.rebuild_stock()
-        order = ledger.order("D-1003")
+        order = ledger.order("D-1005")
         assert order is not None
-        assert order.line(2).released == 1  # the lost release is counted again
+        assert order.line(1).released == 2  # the lost release is counted again
         station = Station(ledger, Settings(sync=settings))
         station.sign_in("SV-0001")
         station.open_order("D-1004")

@@ -172,10 +172,15 @@ async def test_d1005_live_order_shows_lines_and_its_actions(
         tone, text = result(app)
         assert tone is Tone.NOTICE
         assert text == "Order D-1005 is live (open): nothing changes by itself."
-        assert not any(b.disabled for b in app.screen.query(Button))
+        # An operator may reject, not cancel: F4 and F5 are dimmed, the permissions named.
+        assert {b.id: b.disabled for b in app.screen.query(Button)} == {
+            "reject": False, "cancel": True, "force-cancel": True,
+        }
         shown = screen_text(app)
         for label in ("Reject item", "Cancel order", "Force cancel", "TSHIRT-BLK-M"):
             assert label in shown
+        assert "F4, F5 dimmed: they need cancel_order, force_cancel (ask a supervisor)." in shown
+        assert "Nothing changes by itself." in shown
     assert demo_ledger.stock() == before
     assert demo_ledger.last_seq() == 0
 
@@ -234,8 +239,8 @@ async def test_reconciled_order_says_who_where_when(app: PutbackApp, demo_ledger
         await scan(pilot, "D-1001")
         tone, text = result(app)
         assert tone is Tone.NOTICE
-        assert text.startswith("Order D-1001 was reconciled by OP-0001 at PACK-01, ")
-        assert text.endswith("Nothing to do.")
+        assert text.startswith("Order D-1001 was already released, ")
+        assert text.endswith(", by OP-0001 at PACK-01: nothing was picked, nothing to do.")
     assert demo_ledger.last_seq() == 1
 
 
@@ -284,10 +289,10 @@ async def test_product_not_on_the_order_or_not_on_the_line(app: PutbackApp, demo
         assert result(app) == (Tone.REFUSED, "MUG-WHT is not on order D-1002.")
         await scan(pilot, SOCKS)
         await scan(pilot, "LOC:A-02-01")
-        await scan(pilot, TSHIRT)
+        await scan(pilot, MUG)
         assert result(app) == (
             Tone.REFUSED,
-            "TSHIRT-BLK-M is not on line 2 of order D-1002 (SOCKS-3PK).",
+            "MUG-WHT is not on line 2 of order D-1002 (SOCKS-3PK).",
         )
         await scan(pilot, "4006381333932")
         assert result(app) == (
@@ -295,6 +300,62 @@ async def test_product_not_on_the_order_or_not_on_the_line(app: PutbackApp, demo
             "Check digit wrong: 4006381333932 should end in 1. Scan the item.",
         )
     assert demo_ledger.last_seq() == 0
+
+
+async def test_a_refused_order_scan_clears_the_last_orders_done_summary(app: PutbackApp):
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1004")
+        await scan(pilot, BOTTLE)
+        await scan(pilot, "LOC:B-01-01")
+        await scan(pilot, BOTTLE)
+        assert "Order D-1004 is done." in screen_text(app)
+        await scan(pilot, "D-1006")
+        assert result(app)[0] is Tone.REFUSED
+        assert "Order D-1004 is done." not in screen_text(app)
+        await pilot.press("ctrl+z")  # no order in hand any more: nothing to undo
+        await settle(pilot)
+        assert result(app) == (Tone.REFUSED, "No order in hand: nothing to undo.")
+
+
+async def test_leaving_the_supervisor_menu_says_what_the_screen_wants(app: PutbackApp):
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, OrderScreen)
+        assert result(app) == (
+            Tone.INFO,
+            "Back from the supervisor menu. Scan or type an order ID.",
+        )
+
+
+async def test_another_item_of_the_order_on_the_location_step_switches_to_its_line(
+    app: PutbackApp, demo_ledger: Ledger
+):
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1002")
+        await scan(pilot, SOCKS)
+        await scan(pilot, "LOC:A-02-01")
+        await scan(pilot, SOCKS)  # 1 of 2 socks put back
+        await scan(pilot, TSHIRT)  # the T-shirt is in hand now
+        assert result(app) == (
+            Tone.INFO,
+            "Switched to line 1, TSHIRT-BLK-M (1 left): scan its location, then the item once "
+            "per unit.",
+        )
+        assert isinstance(app.screen, LocationScreen)
+        assert app.screen.line_no == 1
+        assert app.screen.location is None  # the socks' location is not the T-shirt's
+        await scan(pilot, "LOC:A-01-01")
+        await scan(pilot, TSHIRT)
+        assert "Line done" in result(app)[1]
+    order = demo_ledger.order("D-1002")
+    assert order is not None
+    assert [line.put_back for line in order.lines] == [1, 1]  # the sock stayed confirmed
 
 
 async def test_over_quantity_is_refused(app: PutbackApp, demo_ledger: Ledger):

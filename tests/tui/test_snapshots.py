@@ -63,10 +63,16 @@ class TestSignInScreen:
 
 
 class TestOrderScreen:
+    """Every order screen below also shows the worklist: D-1002, D-1003, D-1004, D-1007, all
+    overdue in red, "Waiting: 4 orders, 4 overdue." above them and "4 waiting, 4 overdue" in
+    the status bar (less what was put back).
+    """
+
     @pytest.mark.parametrize("size", SIZES)
     def test_signed_in(self, snap_compare, app: PutbackApp, size):
-        """You should see "Scan or type an order ID", a green "✔ Signed in: Olivia Operator
-        (OP-0001)" bar, and the operator's name in the status bar.
+        """You should see "Scan or type an order ID", the worklist under it with the cursor on
+        D-1002 ("overdue 4 h 05", "493: +490 overdue, +3 for 3 units"), a green "✔ Signed in:
+        Olivia Operator (OP-0001)" bar, and the operator's name in the status bar.
         """
         assert snap_compare(app, terminal_size=size, run_before=scans())
 
@@ -79,8 +85,8 @@ class TestOrderScreen:
 
     @pytest.mark.parametrize("size", SIZES)
     def test_already_reconciled(self, snap_compare, app: PutbackApp, size):
-        """You should see an amber bar: "Order D-1001 was reconciled by OP-0001 at PACK-01,
-        <date>. Nothing to do." above D-1001's summary.
+        """You should see an amber bar: "Order D-1001 was already released, <date>, by OP-0001
+        at PACK-01: nothing was picked, nothing to do." and D-1001's summary above the worklist.
         """
         assert snap_compare(app, terminal_size=size, run_before=scans("D-1001", "D-1001"))
 
@@ -131,8 +137,9 @@ class TestOrderScreen:
 
     @pytest.mark.parametrize("size", SIZES)
     def test_order_completed(self, snap_compare, app: PutbackApp, size):
-        """You should see D-1002's summary (TSHIRT put away to A-01-01, SOCKS to A-02-01) and a
-        green bar: "Order D-1002 done: 3 units put back, every line reconciled."; "not sent: 3".
+        """You should see D-1002's summary (TSHIRT put away to A-01-01, SOCKS to A-02-01), the
+        worklist without D-1002 (3 waiting), and a green bar: "Order D-1002 done: 3 units put
+        back, every line reconciled."; "not sent: 3".
         """
         steps = scans(
             "D-1002", "4006381333931", "LOC:A-01-01", "4006381333931",
@@ -212,8 +219,10 @@ class TestLiveOrderScreen:
     @pytest.mark.parametrize("size", SIZES)
     def test_live_order(self, snap_compare, app: PutbackApp, size):
         """You should see D-1005's line (TSHIRT-BLK-M, ordered 2, picked 0, rejected 0), three
-        buttons (F3 Reject item, F4 Cancel order, F5 Force cancel), F3-F5 in the footer, and an
-        amber bar: "Order D-1005 is live (open): nothing changes by itself.".
+        buttons (F3 Reject item; F4 Cancel order and F5 Force cancel dimmed, with "F4, F5
+        dimmed: they need cancel_order, force_cancel (ask a supervisor)." under them), Esc,
+        Ctrl+Q, F1 and Ctrl+Z in the footer (at 80x24 too), and an amber bar: "Order D-1005 is
+        live (open): nothing changes by itself.".
         """
         assert snap_compare(app, terminal_size=size, run_before=scans("D-1005"))
 
@@ -223,7 +232,8 @@ class TestHelpDialog:
     def test_help_with_demo_codes(self, snap_compare, app: PutbackApp, size):
         """You should see the help panel over the order screen: the keys (F1, F2, Enter, arrows,
         Esc, Ctrl+Z, Ctrl+Q), the scanning rules with "0 so far", and the demo codes (badges,
-        orders...; at 80x24 only their heading shows: the panel scrolls).
+        orders...; the first-aid kit as one GS1 label "]C1010950110153000310AB-123" or its lot
+        typed alone; at 80x24 only their heading shows: the panel scrolls).
         """
 
         async def run_before(pilot: Pilot[int]) -> None:
@@ -239,7 +249,8 @@ class TestStatusBar:
     def test_hid_scanner_and_sync(self, snap_compare, app: PutbackApp, size):
         """You should see the status bar with "scanner zebra: disconnected (unplugged)" in red
         (cut with an ellipsis at 80 columns, never wrapped),
-        "online, last sync 14:00:00", "not sent: 4" and "refused by central: 1".
+        "online, last sync 14:00:00", "not sent: 4", "refused by central: 1" and "4 waiting, 4
+        overdue" (cut at 80 columns).
         """
 
         async def run_before(pilot: Pilot[int]) -> None:

@@ -98,6 +98,10 @@ async def test_reject_mismatch_by_typed_number_and_quantity(app: PutbackApp, dem
             "Rejected 1 unit of TSHIRT-BLK-M (MISMATCH) from order D-1005: they leave this "
             "facility's queue; re-route requested from the central store.",
         )
+        # The headline says how the order stands now, not "Nothing was changed."
+        shown = screen_text(app)
+        assert "1 unit rejected so far." in shown
+        assert "Nothing was changed" not in shown
     [entry] = [e for e in demo_ledger.entries() if e.kind is EntryKind.REJECT]
     assert entry.details.reason is RejectReason.MISMATCH
     assert entry.details.reroute

@@ -37,6 +37,7 @@ from putback_tui.central.engines import (
 )
 from putback_tui.central.feeds import PAGE_BYTES
 from putback_tui.central.ingest import plan_batch
+from putback_tui.central.releases import release_exceptions
 from putback_tui.central.schema import MIGRATIONS, migrate
 from putback_tui.central.state import load_state, order_lines
 from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
@@ -496,6 +497,10 @@ class CentralStore:
     ) -> Order:
         """Set an order's status as the OMS reports it.
 
+        An order that becomes an exception has its unpicked units released at once, by an
+        entry of the central store's own (:mod:`putback_tui.central.releases`), in the same
+        transaction.
+
         Raises:
             UnknownOrderError: no such order.
         """
@@ -507,6 +512,8 @@ class CentralStore:
                 (status.value, at, rev, order_id),
             ):
                 raise UnknownOrderError(f"No order {order_id}.")
+            if status.is_exception:
+                release_exceptions(tx, [order_id])
         order = self.order(order_id)
         assert order is not None
         return order

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from putback_tui.central.engines import Engine
+from putback_tui.central.releases import release_exceptions
 from putback_tui.domain.models import Location, Operator, Order, Permission, Product, iso_utc
 
 
@@ -138,6 +139,11 @@ def import_data(
             )
             tx.many("INSERT INTO roles (role, permissions, rev) VALUES (?, ?, ?)", role_rows)
         tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
+        # Importing an exception counts as learning of it: its unpicked units are released
+        # now, by entries of the central store's own (putback_tui.central.releases).
+        released = release_exceptions(
+            tx, [o.order_id for o in order_list if o.status.is_exception]
+        )
     return {
         **({"roles": len(role_rows)} if roles is not None else {}),
         "products": len(product_rows),
@@ -145,4 +151,5 @@ def import_data(
         "operators": len(operator_rows),
         "orders": len(order_list),
         "stock rows": len(qoh_rows) + len(atp_rows),
+        "released orders": len(released),
     }

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from putback_tui.domain import rules
-from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind
+from putback_tui.domain.entries import (
+    SYSTEM_OPERATOR,
+    Entry,
+    EntryDetails,
+    EntryDraft,
+    EntryKind,
+)
 from putback_tui.domain.errors import (
     NothingToResolve,
     NothingToUndo,
@@ -159,6 +165,8 @@ def check_operator(entry: Entry, state: DerivationState, kind: EntryKind | None 
     Raises:
         UnknownOperator, PermissionDenied.
     """
+    if entry.kind is EntryKind.RELEASE and entry.operator == SYSTEM_OPERATOR:
+        return  # a release made the moment an exception became known: nobody's action
     operator = state.operator(entry.operator)
     if operator is None:
         raise UnknownOperator(f"Operator {entry.operator} is not known at {state.facility}.")

@@ -52,6 +52,13 @@ STATUS_KINDS = frozenset({EntryKind.CANCEL, EntryKind.FORCE_CANCEL, EntryKind.BU
 """The only kinds that change an order's status (a live order's, by its rule). Nothing
 un-cancels, and nothing touches a shipped order: the OMS is the authority on status."""
 
+SYSTEM_OPERATOR = "system"
+"""The operator of an automatic entry: a release made the moment an exception became known,
+by a terminal (on a pull, or when a data set is loaded) or by the central store. Such an entry
+is nobody's first response to the exception (SPEC section 6, SLA)."""
+CENTRAL_TERMINAL = "central"
+"""The terminal name of the central store's own entries (its automatic releases)."""
+
 
 class EntryDetails(Frozen):
     """What the entry was about, beyond its stock changes. Fields unused by a kind stay None."""

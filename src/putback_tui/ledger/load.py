@@ -8,11 +8,17 @@ from typing import Any
 
 from putback_tui.dataset import Dataset, DatasetError
 from putback_tui.domain.models import Order
+from putback_tui.ledger.releases import release_all_known
 from putback_tui.ledger.store import Ledger
 
 
 def load_dataset(
-    ledger: Ledger, dataset: Dataset, facility: str, *, roles: Iterable[str] | None = None
+    ledger: Ledger,
+    dataset: Dataset,
+    facility: str,
+    *,
+    roles: Iterable[str] | None = None,
+    release_as: str | None = None,
 ) -> dict[str, int]:
     """Load a data set's reference data and the facility's stock into a new ledger.
 
@@ -24,6 +30,9 @@ def load_dataset(
         dataset: the data set directory.
         facility: the terminal's facility; only its orders and stock are loaded.
         roles: the roles operators may have (the configured ``[roles]``); default: the built-in.
+        release_as: this terminal's ID: loading then counts as learning of the data set's
+            exception orders, whose unpicked units are released at once, in the same
+            transaction, by automatic entries of that terminal (counted as ``released orders``).
 
     Raises:
         DatasetError: a bad file or row, or no order, stock or ATP row for ``facility``.
@@ -64,4 +73,13 @@ def load_dataset(
             )
         tx.set_meta("facility", facility)
         tx.set_meta("dataset", dataset.info.name)
-    return {**counts, "stock rows": mine["stock"], "ATP rows": mine["atp"]}
+        released = (
+            {}
+            if release_as is None
+            else {
+                "released orders": len(
+                    release_all_known(tx, terminal=release_as, facility=facility)
+                )
+            }
+        )
+    return {**counts, "stock rows": mine["stock"], "ATP rows": mine["atp"], **released}

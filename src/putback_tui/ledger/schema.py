@@ -210,3 +210,22 @@ def migration_names(db: Database) -> tuple[list[str], list[str]]:
     applied = [m.name for m in migrations.applied(db)]
     known = [m.name for m in migrations._migrations]  # sqlite-utils keeps the list private
     return applied, known
+
+
+@migrations()
+def m004_worklist_index(db: Database) -> None:
+    """Indexes for the worklist: local exceptions, and recently cleared orders.
+
+    The worklist reads the facility's exception orders through ``orders_by_status`` (the
+    central store's status) and this index (a local cancel, force cancel or bulk reject), so
+    its cost follows the number of exception orders, not the size of the order cache.
+    """
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS order_state_by_local_status ON order_state (local_status) "
+        "WHERE local_status IS NOT NULL"
+    )
+    # The worklist's prediction reads the orders cleared in the last days.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS order_state_by_reconciled ON order_state (reconciled_at) "
+        "WHERE reconciled_at IS NOT NULL"
+    )

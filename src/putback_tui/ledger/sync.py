@@ -29,6 +29,7 @@ from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Location, Operator, Order, Product, StockChange, now_utc
 from putback_tui.ledger.errors import LedgerError
+from putback_tui.ledger.releases import orders_to_release, release_known
 from putback_tui.ledger.rows import ENTRY_JSON, entry_columns, entry_from_row
 from putback_tui.ledger.transaction import CENTRAL_ROLES, Transaction
 
@@ -266,6 +267,7 @@ def apply_page(
     atp: Iterable[tuple[str, int]] = (),
     reconciled: Iterable[tuple[str, datetime, str, str]] = (),
     roles: Mapping[str, Sequence[str]] | None = None,
+    release_as: tuple[str, str] | None = None,
 ) -> bool:
     """Apply one page of the changes feed; on the last page of a round, rebase stock.
 
@@ -276,6 +278,11 @@ def apply_page(
     ``reconciled`` (order ID, when, operator, terminal) says who reconciled which order, as the
     central store recorded it; it replaces what the terminal knew, so an order another
     terminal finished shows who finished it, where and when.
+
+    ``release_as`` (terminal, facility): when a round completes, the orders it brought that are
+    exceptions with unpicked units still reserved (after the central store's own releases, which
+    arrive in the same round) are released at once by automatic entries of this terminal
+    (:mod:`putback_tui.ledger.releases`), in the same transaction.
 
     Returns:
         True when the page completed a round.
@@ -333,12 +340,23 @@ def apply_page(
     )
     tx.conn.execute("INSERT OR REPLACE INTO baseline_atp SELECT sku, atp FROM sync_pull_atp")
     tx.conn.execute("INSERT OR REPLACE INTO baseline_progress SELECT * FROM sync_pull_progress")
+    if release_as is not None:
+        _only(
+            tx,
+            "temp.pulled_orders",
+            tx.conn.execute("SELECT DISTINCT order_id FROM sync_pull_progress").fetchall(),
+            "order_id",
+        )
     for table in ("sync_pull_qoh", "sync_pull_atp", "sync_pull_progress"):
         tx.conn.execute(f"DELETE FROM {table}")
     tx.set_meta(BASELINE_SEQ, str(new_seq))
     tx.set_meta(PULL_FULL, "0")
     if full or staged or new_seq != old_seq:
         recompute_projections(tx, skus=skus, lines=lines)
+    if release_as is not None:
+        terminal, facility = release_as
+        pulled = orders_to_release(tx, facility, among="temp.pulled_orders")
+        release_known(tx, terminal=terminal, facility=facility, order_ids=pulled)
     return True
 
 

@@ -57,7 +57,12 @@ def sync(once: bool) -> None:
             shown[:] = [key]
             click.echo(_describe(state))
 
-    worker = SyncWorker(context.paths.db_path, settings.sync, on_state=None if once else report)
+    worker = SyncWorker(
+        context.paths.db_path,
+        settings.sync,
+        on_state=None if once else report,
+        release_as=(settings.terminal.id, settings.terminal.facility),
+    )
     try:
         if once:
             state = worker.run_once()

@@ -76,6 +76,9 @@ class SyncWorker:
         backoff_base_s: first retry delay after a failed round; doubles on each failure.
         backoff_max_s: the longest retry delay.
         rng: randomness for the jitter (tests pass a seeded one).
+        release_as: (terminal, facility): a pull that brings an exception order with unpicked
+            units still reserved releases them at once, as this terminal (see
+            :mod:`putback_tui.ledger.releases`); None leaves them for the station.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class SyncWorker:
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 60.0,
         rng: random.Random | None = None,
+        release_as: tuple[str, str] | None = None,
     ) -> None:
         self.db_path = db_path
         self.settings = settings
@@ -98,6 +102,7 @@ class SyncWorker:
         self.backoff_max_s = backoff_max_s
         self._client_factory = client_factory or (lambda url, token: SyncClient(url, token))
         self._rng = rng or random.Random()
+        self.release_as = release_as
         self._ledger: Ledger | None = None
         self._client: SyncClient | None = None
         self._round_lock = threading.Lock()
@@ -324,6 +329,7 @@ class SyncWorker:
                         if page.roles is None
                         else {g.role: [p.value for p in g.permissions] for g in page.roles}
                     ),
+                    release_as=self.release_as,
                 )
             cursor = page.next_cursor
             if done:

@@ -18,6 +18,7 @@ import concurrent.futures
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
@@ -36,6 +37,7 @@ from putback_tui.station import LedgerError, Station
 from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.idle_gc import IdleCollector
 from putback_tui.tui.messages import (
+    OrderOpened,
     ScannerStateChanged,
     ScanReceived,
     ScanRefused,
@@ -43,6 +45,7 @@ from putback_tui.tui.messages import (
 )
 from putback_tui.tui.state import Result, ScannerStatus, Status, SyncStatus, Tone
 from putback_tui.tui.wedge import DoubleReadFilter, WedgeBuffer
+from putback_tui.worklist import Worklist
 
 if TYPE_CHECKING:
     from putback_tui.ledger import Ledger
@@ -142,6 +145,22 @@ class PutbackApp(App[int]):
             max_workers=1, thread_name_prefix="station"
         )
         """Every station call runs here, one at a time and in order (see ``call_station``)."""
+        self.worklist: Worklist | None = None
+        """The waiting exception orders as last read (None until the first read)."""
+        self._worklist_version: tuple[object, ...] | None = None
+        self._waiting: set[str] | None = None
+        """Every order of the last worklist read (None before the first)."""
+        self._unannounced: list[str] = []
+        """Orders a pull brought while the order screen was not in front, to announce there."""
+        self._opened: set[str] = set()
+        """Orders opened in this session: never announced as new."""
+        self._announce_pending = False
+        """A pull changed the list while the order screen was not in front."""
+        self._worklist_reads = 0
+        self._worklist_shown = 0
+        self._announce_from: int | None = None
+        """The first read whose new orders are news from a pull (None: no pull pending)."""
+        """The number of the newest read started, and of the newest shown."""
 
     @property
     def ledger(self) -> Ledger:
@@ -178,6 +197,103 @@ class PutbackApp(App[int]):
         now = self.clock()
         if now.replace(second=0, microsecond=0) != self.status.now.replace(second=0, microsecond=0):
             self.set_status(now=now)
+            self.refresh_worklist()  # ages and SLA clocks move on
+
+    # -- the worklist ----------------------------------------------------------------------------
+
+    def refresh_worklist(self, *, announce: bool = False, force: bool = False) -> None:
+        """Read the worklist again, in a thread, if anything it depends on changed.
+
+        It depends on the ledger (the pull cursor and the last entry: two indexed reads) and on
+        the minute; an unchanged list is not read again, so idle sync rounds cost nothing.
+
+        Args:
+            announce: Orders that were not waiting before are new exceptions a pull brought:
+                say so on the order screen and ring the bell (``[worklist] bell``).
+            force: Read it even if nothing seems to have changed.
+        """
+        from putback_tui.tui.screens.order import OrderScreen
+
+        if self.station.operator is None:
+            return
+        if not force and not isinstance(self.screen, OrderScreen):
+            # Nobody sees it now: read it when the order screen is back in front, rather than
+            # compete with the scans of a put-back for the processor.
+            self._worklist_version = None
+            self._announce_pending = self._announce_pending or announce
+            return
+        announce = announce or self._announce_pending
+        self._announce_pending = False
+        now = self.clock()
+        try:
+            version = (*self.station.worklist_version(), now.replace(second=0, microsecond=0))
+        except LedgerError:
+            return
+        if not force and version == self._worklist_version:
+            return
+        self._worklist_version = version
+        self._worklist_reads += 1
+        if announce and self._announce_from is None:
+            self._announce_from = self._worklist_reads
+        # Not exclusive: a read is never cancelled half-way; a result older than the newest
+        # shown is dropped when it arrives instead.
+        self.run_worker(
+            partial(self._read_worklist, now, self._worklist_reads),
+            thread=True,
+            group="worklist",
+            exit_on_error=False,
+        )
+
+    def _read_worklist(self, now: datetime, number: int) -> None:
+        worklist = self.station.worklist(now=now)
+        self.call_from_thread(self._worklist_read, worklist, number)
+
+    def _worklist_read(self, worklist: Worklist, number: int) -> None:
+        from putback_tui.tui.screens.order import OrderScreen
+
+        if number < self._worklist_shown:
+            return
+        self._worklist_shown = number
+        # A read asked to announce (or any read after it) compares with the list before it.
+        announce = self._announce_from is not None and number >= self._announce_from
+        if announce:
+            self._announce_from = None
+        ids = {r.order_id for r in worklist.rows}
+        if announce and self._waiting is not None:
+            self._unannounced += [
+                r.order_id
+                for r in worklist.rows
+                if r.order_id not in self._waiting and r.order_id not in self._unannounced
+            ]
+        self._waiting = ids
+        self.worklist = worklist
+        self.set_status(worklist=(worklist.waiting, worklist.overdue))
+        for screen in self.screen_stack:
+            if isinstance(screen, OrderScreen):
+                screen.show_worklist(worklist)
+        self.announce_new_exceptions()
+
+    def announce_new_exceptions(self) -> None:
+        """On the order screen: say which new exceptions a pull brought, and ring once."""
+        from putback_tui.tui.screens.order import OrderScreen
+
+        if not isinstance(self.screen, OrderScreen) or self.worklist is None:
+            return
+        rows = {r.order_id: r for r in self.worklist.rows}
+        fresh = [rows[i] for i in self._unannounced if i in rows and i not in self._opened]
+        self._unannounced = []
+        if not fresh:
+            return
+        first = fresh[0]
+        units = f"{first.units_to_put_back} unit{'s' if first.units_to_put_back != 1 else ''}"
+        more = f" (and {len(fresh) - 1} more)" if len(fresh) > 1 else ""
+        self.notice(f"New exception: {first.order_id} {first.kind}, {units} to put back{more}.")
+        if self.settings.worklist.bell:
+            self.bell()
+
+    def on_order_opened(self, message: OrderOpened) -> None:
+        """An order opened here is the operator's own: never announced as new."""
+        self._opened.add(message.view.order.order_id)
 
     # -- key buffer: the one place keys become scans -------------------------------------------
 
@@ -294,6 +410,7 @@ class PutbackApp(App[int]):
             base: A screen on the stack (the order screen, or the list of lines).
             target: The screen to show on top of ``base``; None to show ``base`` itself.
         """
+
         def arrived() -> bool:
             stack = self.screen_stack
             if target is None:
@@ -519,6 +636,7 @@ class PutbackApp(App[int]):
                 failing=message.failing,
             )
         )
+        self.refresh_worklist(announce=True)
 
     # -- actions -------------------------------------------------------------------------------
 

@@ -71,3 +71,6 @@ class Status:
     double_reads: int = 0
     busy: bool = False
     """A ledger write has been running long enough to tell the operator ("saving…")."""
+    worklist: tuple[int, int] | None = None
+    """Exception orders waiting for a put-back, and how many of them are overdue (None: not
+    counted yet)."""

@@ -38,7 +38,8 @@ DEMO_CODES = (
     ("Socks", "012345678905"),
     ("Cap", "9780201379624"),
     ("Bottle", "96385074"),
-    ("First-aid kit", "]C10109501101530003 then 10AB-123 (lot AB-123, no space)"),
+    ("First-aid kit", "]C1010950110153000310AB-123 (one GS1 label with lot AB-123), or scan\n"
+                      "09501101530003 and type AB-123 when the screen asks for the lot"),
 )
 """What to type to try every case of the demo data set (each followed by Enter)."""
 

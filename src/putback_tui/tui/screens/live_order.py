@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
-from putback_tui.domain.models import OrderLine
+from putback_tui.domain.models import OrderLine, Permission
 from putback_tui.station import OrderView
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.screens.order import order_screen
@@ -28,23 +28,33 @@ COLUMNS = (
 )
 
 
+ACTIONS = {
+    "reject": ("F3 Reject item", Permission.REJECT_ITEM),
+    "cancel": ("F4 Cancel order", Permission.CANCEL_ORDER),
+    "force-cancel": ("F5 Force cancel", Permission.FORCE_CANCEL),
+}
+"""Each action's button: its label and the permission it needs."""
+
+
 class LiveOrderScreen(ScanScreen):
     """Shows a live order; nothing changes by itself."""
 
     TITLE_TEXT = "live order"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f3", "reject", "Reject item"),
-        Binding("f4", "cancel_order", "Cancel order"),
-        Binding("f5", "force_cancel", "Force cancel"),
+        Binding("f3", "reject", "Reject item", show=False),
+        Binding("f4", "cancel_order", "Cancel order", show=False),
+        Binding("f5", "force_cancel", "Force cancel", show=False),
     ]
-    """Function keys: printable keys belong to the scan buffer, and Tab ends a scan."""
+    """Function keys: printable keys belong to the scan buffer, and Tab ends a scan. Their
+    buttons name them; the footer keeps room for Esc, Ctrl+Q, F1 and Ctrl+Z at 80 columns."""
 
     def __init__(self) -> None:
         super().__init__()
         self.view: OrderView | None = None
         self._head = Headline(id="order-head")
         self._table = LineTable(COLUMNS, id="lines")
+        self._note = Static("", id="actions-note", markup=False)
 
     def title_text(self) -> str:
         """Name the order in the title."""
@@ -63,13 +73,17 @@ class LiveOrderScreen(ScanScreen):
         if self.view is None:
             return
         order = self.view.order
+        rejected = sum(line.rejected for line in order.lines)
         self._head.show(
             Text.assemble(
                 (f"Order {order.order_id}", "bold"),
-                f" is live ({order.status.value.replace('_', ' ')}): it is still being fulfilled. "
-                "Nothing was changed.",
+                f" is live ({order.status.value.replace('_', ' ')}): it is still being fulfilled.",
+                f" {rejected} unit{'s' if rejected != 1 else ''} rejected so far."
+                if rejected
+                else " Nothing changes by itself.",
             )
         )
+        self._show_permissions()
         rows = []
         for line in order.lines:
             product = self.view.products.get(line.sku)
@@ -83,22 +97,32 @@ class LiveOrderScreen(ScanScreen):
             )))
         self._table.set_rows(rows, cursor=cursor)
 
+    def _show_permissions(self) -> None:
+        """Dim the actions the signed-in operator may not take, naming the permission."""
+        station = self.putback.station
+        for button in self.query(Button):
+            action = ACTIONS.get(button.id or "")
+            if action is None:
+                continue
+            allowed = station.may(action[1])
+            button.disabled = not allowed
+        lacking = [(label.split()[0], p) for label, p in ACTIONS.values() if not station.may(p)]
+        note = Text("Reject acts on the highlighted line (↑ ↓, or scan the item).", style="italic")
+        if lacking:
+            keys = ", ".join(key for key, _ in lacking)
+            needs = ", ".join(p.value for _, p in lacking)
+            verb = "it needs" if len(lacking) == 1 else "they need"
+            note.append(f"\n{keys} dimmed: {verb} {needs} (ask a supervisor).", style="")
+        self._note.update(note)
+
     def compose_body(self) -> ComposeResult:
-        """Lines and the (disabled) actions."""
+        """Lines and the actions (dimmed where the operator lacks the permission)."""
         yield self._head
         yield self._table
         with Horizontal(id="actions"):
-            yield Button("F3 Reject item", id="reject")
-            yield Button("F4 Cancel order", id="cancel")
-            yield Button("F5 Force cancel", id="force-cancel")
-        yield Static(
-            Text(
-                "Reject acts on the highlighted line (↑ ↓, or scan the item).",
-                style="italic",
-            ),
-            id="actions-note",
-            markup=False,
-        )
+            for button_id, (label, _) in ACTIONS.items():
+                yield Button(label, id=button_id)
+        yield self._note
 
     def on_mount(self) -> None:
         """Say what to do next."""

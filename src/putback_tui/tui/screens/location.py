@@ -230,7 +230,7 @@ class LocationScreen(ScanScreen):
 
     async def _item(self, scan: ProductCode) -> None:
         app = self.putback
-        if self.location is None:
+        if self.location is None and self._other_line(scan) is None:
             suggestion = f": {self.suggestion} is suggested" if self.suggestion else ""
             app.refuse(f"Scan the location first{suggestion}.", "location_first")
             return
@@ -239,7 +239,27 @@ class LocationScreen(ScanScreen):
         )
         if product is None:
             return
+        other = self._other_line(scan, product.sku)
+        if other is not None:
+            # Another item of this order in hand: take its line (confirmed units stay so).
+            self.load(self.items, other.line_no, self.items.view.products.get(other.sku))
+            app.info(
+                f"Switched to line {other.line_no}, {other.sku} ({other.to_put_back} left): "
+                "scan its location, then the item once per unit."
+            )
+            return
         await self._confirm(product.sku, scan.lot)
+
+    def _other_line(self, scan: ProductCode, sku: str | None = None) -> OrderLine | None:
+        """Another line of the order still waiting for the scanned product, if there is one."""
+        lines = self.items.view.order.lines
+        if sku is None:  # before the lookup: by barcode, from the order's products
+            products = self.items.view.products
+            skus = {p.sku for p in products.values() if scan.gtin14 in p.gtins}
+            sku = next(iter(skus), None)
+        if sku is None or sku == self.line.sku:
+            return None
+        return next((ln for ln in lines if ln.sku == sku and ln.to_put_back), None)
 
     async def _confirm(self, sku: str, lot: str | None) -> None:
         """Record the put-back; durable before the screen moves on."""

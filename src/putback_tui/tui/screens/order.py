@@ -1,4 +1,9 @@
-"""Order: scan or type an order ID; each kind of order gets its own outcome."""
+"""Order: the worklist of waiting exception orders; scan or type any order ID, or open a row.
+
+Each kind of order gets its own outcome. Under the prompt: the summary of the order last
+finished here (if any), then the worklist (:mod:`putback_tui.worklist`), most urgent first:
+Enter opens the row under the cursor (the top one, unless the arrows moved it).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,76 @@ from functools import partial
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Static
 
 from putback_tui.barcodes import BadgeCode, OrderCode, Scan
 from putback_tui.domain.entries import Entry
+from putback_tui.sla import SlaState, duration
 from putback_tui.station import OrderView, Outcome
 from putback_tui.tui.messages import OrderOpened, PutBackUndone
 from putback_tui.tui.screens.base import ScanScreen, describe_undo
+from putback_tui.tui.widgets import Column, LineTable, Row
+from putback_tui.worklist import Worklist
+
+WORKLIST_COLUMNS = (
+    Column("Order"),
+    Column("Kind"),
+    Column("Waiting", "right"),
+    Column("Units", "right"),
+    Column("SLA"),
+    Column("Score and why", shrink=True),
+)
+"""The worklist's columns: the reasons for the rank give way first when space is short."""
+
+SLA_STYLES = {
+    SlaState.OVERDUE: "bold red",
+    SlaState.DUE_SOON: "bold yellow",
+    SlaState.ON_TIME: "green",
+}
+"""The SLA state's colour (the words say it too)."""
+
+
+def worklist_rows(worklist: Worklist, limit: int) -> list[Row]:
+    """The first ``limit`` waiting orders as table rows, keyed by order ID."""
+    return [
+        Row(
+            r.order_id,
+            (
+                r.order_id,
+                r.kind,
+                duration(r.age_minutes),
+                str(r.units_to_put_back),
+                Text(r.sla_text, style=SLA_STYLES[r.sla]),
+                f"{r.score:g}: {', '.join(r.why_short)}",
+            ),
+        )
+        for r in worklist.rows[:limit]
+    ]
+
+
+def worklist_headline(worklist: Worklist | None) -> Text:
+    """The line above the worklist: how many wait, how many are late, and what Enter does."""
+    if worklist is None:
+        return Text("Reading the waiting orders…", style="dim", no_wrap=True)
+    if not worklist.waiting:
+        return Text(
+            "Nothing waiting: no exception order here holds units to put back.",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    orders = "order" if worklist.waiting == 1 else "orders"
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"Waiting: {worklist.waiting} {orders}", style="bold")
+    if worklist.overdue:
+        text.append(f", {worklist.overdue} overdue", style="bold red")
+    text.append(".  ")
+    text.append("Enter", style="bold")
+    text.append(" opens the top one, ")
+    text.append("↑↓", style="bold")
+    text.append(" choose.")
+    return text
 
 
 def summary_table(view: OrderView, entries: list[Entry]) -> Table:
@@ -51,44 +118,80 @@ class OrderScreen(ScanScreen):
     """Waits for an order ID; shows what opening it did, and the summary of a finished order."""
 
     TITLE_TEXT = "order"
+    SHOWS_WORKLIST = True
 
     def __init__(self) -> None:
         super().__init__()
         self._summary = Static("", id="summary", markup=False)
+        self._worklist_head = Static("", id="worklist-head", markup=False)
+        self._worklist = LineTable(WORKLIST_COLUMNS, id="worklist")
+        self._summary_clear = False
         self.order_in_hand: str | None = None
         """The order last finished here: Ctrl+Z can still undo its last put-back."""
         self.entries: dict[str, list[Entry]] = {}
         """Put-backs confirmed in this session, per order (for "put away to")."""
 
     def compose_body(self) -> ComposeResult:
-        """The summary of the last order (or how to start)."""
+        """The summary of the last order (or how to start), then the worklist."""
         yield self._summary
+        yield self._worklist_head
+        yield self._worklist
 
     def on_mount(self) -> None:
-        """Ask for an order."""
+        """Ask for an order; read the worklist."""
         super().on_mount()
         self.set_prompt("Scan or type an order ID")
         self.clear_summary()
+        self.show_worklist(self.putback.worklist, top=True)
+        self.putback.refresh_worklist(force=True)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Back in front: the most urgent order on top again, and the list brought up to date."""
+        super().on_screen_resume(event)
+        self._worklist.move_cursor(0)
+        self.putback.refresh_worklist()
+        self.putback.announce_new_exceptions()
+
+    def show_worklist(self, worklist: Worklist | None, *, top: bool = False) -> None:
+        """Show the waiting orders; the cursor stays on its order unless ``top``."""
+        limit = self.putback.settings.worklist.rows
+        rows = [] if worklist is None else worklist_rows(worklist, limit)
+        key = None if top else self._worklist.cursor_key
+        keys = [r.key for r in rows]
+        self._worklist.set_rows(rows, cursor=keys.index(key) if key in keys else 0)
+        self._worklist.visible = bool(rows)  # hidden, it keeps its space: nothing jumps
+        if rows and self.focused is None:
+            self._worklist.focus()  # arrows and Enter reach it
+        self._worklist_head.update(worklist_headline(worklist))
+
+    async def on_line_table_selected(self, event: LineTable.Selected) -> None:
+        """Enter (or a click) on a waiting order opens it."""
+        event.stop()
+        await self.open(event.key)
 
     def clear_summary(self) -> None:
         """Show how to start instead of a summary."""
+        if self._summary_clear:
+            return  # most opens land here: no layout pass for the same words
+        self._summary_clear = True
         self._summary.update(
             Text.assemble(
-                "Scan the order's barcode, or type its ID (e.g. D-1002) and press Enter.\n\n",
+                "Any order's barcode or ID works here too.  ",
                 ("Esc", "bold"),
                 " signs you out.  ",
                 ("F1", "bold"),
                 " help.",
             ),
-            layout=False,
+            layout=True,  # its height follows its content (the worklist takes the rest)
         )
 
     def show_summary(self, view: OrderView, headline: str) -> None:
         """Show an order's lines under a headline."""
         entries = self.entries.get(view.order.order_id, [])
+        self._summary_clear = False
         self._summary.update(
             Group(Text(headline, style="bold"), Text(""), summary_table(view, entries)),
-            layout=False,
+            layout=True,  # its height follows its content (the worklist takes the rest)
         )
 
     async def handle_scan(self, scan: Scan, text: str) -> None:
@@ -114,6 +217,10 @@ class OrderScreen(ScanScreen):
         app = self.putback
         view = await app.attempt(partial(app.station.open_order, order_id), group="open")
         if view is None:
+            # Refused: the last order's summary no longer describes what is in front.
+            if self.is_current:
+                self.order_in_hand = None
+                self.clear_summary()
             return
         app.post_message(OrderOpened(view))
         self.order_in_hand = None

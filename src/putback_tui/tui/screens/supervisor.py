@@ -160,9 +160,11 @@ class SupervisorScreen(ScanScreen):
         await MENU[event.option_index].run(self)
 
     async def action_back(self) -> None:
-        """Esc: back to where F2 was pressed."""
-        self.putback.info("Left the supervisor menu.")
+        """Esc: back to where F2 was pressed; the result line says what that screen wants."""
         await self.app.pop_screen()
+        below = self.app.screen
+        prompt = below.prompt_now if isinstance(below, ScanScreen) else ""
+        self.putback.info(f"Back from the supervisor menu. {prompt}." if prompt else "Back.")
 
 
 async def open_supervisor_menu(app: PutbackApp) -> None:

@@ -44,8 +44,15 @@ class StatusBar(Static):
     status: reactive[Status | None] = reactive(None, layout=False)
     """The facts shown."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, show_worklist: bool = False) -> None:
+        """Make the bar.
+
+        Args:
+            show_worklist: Show how many exception orders wait, and how many are overdue (the
+                order screen's bar, under the worklist).
+        """
         super().__init__("", markup=False)
+        self.show_worklist = show_worklist
 
     def watch_status(self, status: Status | None) -> None:
         """Rewrite both lines."""
@@ -80,6 +87,12 @@ class StatusBar(Static):
         if status.busy:
             line2.append(*SEP)
             line2.append("saving…", style="bold reverse")
+        if self.show_worklist and status.worklist is not None:
+            waiting, overdue = status.worklist
+            line2.append(*SEP)
+            line2.append(f"{waiting} waiting", style="bold" if waiting else "")
+            if overdue:
+                line2.append(f", {overdue} overdue", style="bold red")
         line2.append(*SEP)
         line2.append(f"{status.now:%H:%M}")
         # A Group keeps each line's no_wrap: a long scanner message is cut, never wrapped

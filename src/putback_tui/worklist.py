@@ -1,0 +1,264 @@
+"""The worklist: the facility's exception orders still holding picked units, most urgent first.
+
+Read from the local ledger alone, so it works offline. Each order gets a score that is the sum
+of readable terms a supervisor tunes in ``[priority]`` (SPEC section 1.6):
+
+* **SLA**: ``overdue_per_min`` points per minute past its SLA, or ``due_soon`` points once it
+  is due soon (see :mod:`putback_tui.sla`);
+* **units**: ``per_unit`` points per unit waiting to be put back;
+* **ghost stock**: ``per_ghost_unit`` points per waiting unit of a product whose ATP at this
+  facility is 0: sales of it are blocked right now;
+* **predicted breach**: ``predicted_breach`` points when the facility's recent orders of the
+  same kind usually took longer, from first action to cleared, than this order has left.
+
+``why`` lists the terms that scored, largest first, in words with their points: every ranking
+can be re-worked by hand from the list and the ledger. There is no other input.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from putback_tui.config import PrioritySettings, SlaSettings
+from putback_tui.domain.models import Frozen, iso_utc
+from putback_tui.ledger import Transaction
+from putback_tui.sla import (
+    BECAME_EXCEPTION_SQL,
+    EXCEPTION_KINDS,
+    SlaState,
+    clock,
+    duration,
+    first_response,
+    median_p90,
+    minutes_between,
+)
+
+HISTORY_LIMIT = 200
+"""At most this many recently cleared orders per kind feed the prediction."""
+
+
+class WorklistRow(Frozen):
+    """One waiting order, as the order screen and ``putback worklist --json`` show it."""
+
+    order_id: str
+    kind: str
+    """cancelled, deleted, failed or rejected."""
+    since: datetime
+    """When it became an exception."""
+    age_minutes: float
+    units_to_put_back: int
+    sla: SlaState
+    sla_text: str
+    """The SLA state in words: "overdue 12 min", "due in 8 min", "on time"."""
+    due_at: datetime
+    """The running deadline that decides ``sla``."""
+    score: float
+    why: list[str]
+    """The terms that scored, largest first, each in words with its points."""
+    why_short: list[str]
+    """The same terms in a few words each, points first (the order screen's column)."""
+
+
+class Worklist(Frozen):
+    """The waiting orders, most urgent first, and the counts the status bar shows."""
+
+    rows: list[WorklistRow]
+    """At most the limit asked for."""
+    waiting: int
+    """Every waiting order, listed or not."""
+    overdue: int
+    """Waiting orders that are overdue."""
+
+
+@dataclass
+class _Waiting:
+    order_id: str
+    kind: str
+    since: datetime
+    units: dict[str, int]
+    """Units to put back, by SKU."""
+    atp: dict[str, int]
+    """This facility's ATP of each of those SKUs."""
+
+
+def _points(value: float) -> str:
+    return f"+{value:g}" if value == int(value) else f"+{value:.1f}"
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+_MARKS = ",".join("?" * len(EXCEPTION_KINDS))
+
+WAITING_SQL = (
+    "SELECT o.order_id, COALESCE(s.local_status, o.status), "
+    f"{BECAME_EXCEPTION_SQL}, l.sku, "
+    "SUM(l.picked - COALESCE(p.put_back, 0)), "
+    "COALESCE((SELECT a.atp FROM stock_atp a WHERE a.sku = l.sku), 0) "
+    # CROSS JOIN: SQLite keeps the candidates as the outer loop, so each order is looked up
+    # by its key instead of every order of the facility being read.
+    f"FROM (SELECT order_id FROM orders WHERE facility = ? AND status IN ({_MARKS}) "
+    f"      UNION SELECT order_id FROM order_state WHERE local_status IN ({_MARKS})) AS w "
+    "CROSS JOIN orders o ON o.order_id = w.order_id "
+    "LEFT JOIN order_state s ON s.order_id = o.order_id "
+    "JOIN order_lines l ON l.order_id = o.order_id "
+    "LEFT JOIN line_progress p ON p.order_id = l.order_id AND p.line_no = l.line_no "
+    f"WHERE o.facility = ? AND COALESCE(s.local_status, o.status) IN ({_MARKS}) "
+    "AND l.picked > COALESCE(p.put_back, 0) "
+    "GROUP BY o.order_id, l.sku"
+)
+"""Every exception order of a facility with picked units not yet put back, per SKU, with the
+SKU's ATP here. The
+facility's exception orders are found through indexes (``orders_by_status`` and
+``order_state_by_local_status``): the cost follows them, not the size of the order cache."""
+
+
+def _params(facility: str) -> tuple[str, ...]:
+    return (facility, *EXCEPTION_KINDS, *EXCEPTION_KINDS, facility, *EXCEPTION_KINDS)
+
+
+def waiting_orders(tx: Transaction, facility: str, now: datetime) -> list[_Waiting]:
+    """The facility's exception orders with units to put back (unsorted)."""
+    found: dict[str, _Waiting] = {}
+    rows = tx.conn.execute(WAITING_SQL, _params(facility))
+    for order_id, kind, became, sku, units, atp in rows:
+        w = found.get(order_id)
+        if w is None:
+            since = datetime.fromisoformat(became) if became else _first_entry(tx, order_id, now)
+            w = found[order_id] = _Waiting(order_id, kind, since, {}, {})
+        w.units[sku] = w.units.get(sku, 0) + int(units)
+        w.atp[sku] = int(atp)
+    return list(found.values())
+
+
+def _first_entry(tx: Transaction, order_id: str, now: datetime) -> datetime:
+    # An order with no status time: the moment this terminal first recorded anything of it.
+    row = tx.conn.execute(
+        "SELECT min(created_at) FROM entries WHERE order_id = ?", (order_id,)
+    ).fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else now
+
+
+HISTORY_SQL = (
+    "SELECT o.order_id, COALESCE(s.local_status, o.status), "
+    f"{BECAME_EXCEPTION_SQL}, s.reconciled_at "
+    # CROSS JOIN: from the recently cleared (order_state_by_reconciled) to their orders, never
+    # from every order of the facility.
+    "FROM order_state s CROSS JOIN orders o ON o.order_id = s.order_id "
+    "WHERE s.reconciled_at >= ? AND s.reconciled_at <= ? AND o.facility = ? "
+    "AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND l.picked > 0) "
+    "ORDER BY s.reconciled_at DESC"
+)
+"""The orders cleared between two moments that had picked units: (order, kind, became an
+exception, cleared), newest first."""
+
+
+def usual_work_minutes(
+    tx: Transaction, facility: str, now: datetime, days: int
+) -> dict[str, list[float]]:
+    """Per kind: minutes from first action to cleared of the recently cleared orders.
+
+    Orders cleared in the last ``days`` days that had picked units (the ones that needed a
+    visit); at most :data:`HISTORY_LIMIT` per kind, newest first. An order cleared with no
+    operator entry counts from when it became an exception.
+    """
+    rows = tx.conn.execute(
+        HISTORY_SQL, (iso_utc(now - timedelta(days=days)), iso_utc(now), facility)
+    ).fetchall()
+    out: dict[str, list[float]] = defaultdict(list)
+    for order_id, kind, became, reconciled_at in rows:
+        if became is None or len(out[kind]) >= HISTORY_LIMIT:
+            continue
+        since = datetime.fromisoformat(became)
+        started = first_response(tx, order_id, since) or since
+        out[kind].append(max(minutes_between(started, datetime.fromisoformat(reconciled_at)), 0))
+    return dict(out)
+
+
+def build_worklist(
+    tx: Transaction,
+    facility: str,
+    *,
+    sla: SlaSettings,
+    priority: PrioritySettings,
+    now: datetime,
+    limit: int | None = None,
+) -> Worklist:
+    """Score and sort the waiting orders inside one read transaction.
+
+    Args:
+        tx: an open ledger transaction (a stable snapshot).
+        facility: this terminal's facility.
+        sla: the SLA clocks.
+        priority: the score's weights.
+        now: the moment ages and clocks are measured at (timezone-aware).
+        limit: most rows to return (None: all).
+    """
+    waiting = waiting_orders(tx, facility, now)
+    history = usual_work_minutes(tx, facility, now, priority.history_days)
+    usual = {
+        kind: median_p90(minutes)[0]
+        for kind, minutes in history.items()
+        if len(minutes) >= priority.history_min_orders
+    }
+    rows = []
+    overdue = 0
+    for w in waiting:
+        started = first_response(tx, w.order_id, w.since)
+        c = clock(sla, w.kind, w.since, now, first_response=started)
+        terms: list[tuple[float, str, str]] = []
+        if c.state is SlaState.OVERDUE:
+            overdue += 1
+            terms.append((priority.overdue_per_min * c.minutes, c.text, "overdue"))
+        elif c.state is SlaState.DUE_SOON:
+            terms.append((priority.due_soon, c.text, "due soon"))
+        units = sum(w.units.values())
+        terms.append(
+            (priority.per_unit * units, f"{_units(units)} to put back", f"for {_units(units)}")
+        )
+        ghost_skus = [sku for sku in sorted(w.units) if w.atp[sku] == 0]
+        if ghost_skus:
+            ghost = sum(w.units[sku] for sku in ghost_skus)
+            terms.append(
+                (
+                    priority.per_ghost_unit * ghost,
+                    f"{_units(ghost)} of {', '.join(ghost_skus)}, ATP 0 here",
+                    f"ATP 0: {', '.join(ghost_skus)}",
+                )
+            )
+        typical = usual.get(w.kind)
+        if typical is not None and c.state is not SlaState.OVERDUE:
+            cleared_due = w.since + timedelta(minutes=sla.clock(w.kind).cleared_min)
+            left = minutes_between(now, cleared_due)
+            needed = typical - (minutes_between(started, now) if started else 0)
+            if needed > left:
+                terms.append(
+                    (
+                        priority.predicted_breach,
+                        f"usually takes {duration(typical)} here, {duration(left)} left",
+                        f"usually {duration(typical)}",
+                    )
+                )
+        scored = sorted((t for t in terms if t[0] > 0), key=lambda t: -t[0])
+        rows.append(
+            WorklistRow(
+                order_id=w.order_id,
+                kind=w.kind,
+                since=w.since,
+                age_minutes=round(minutes_between(w.since, now), 1),
+                units_to_put_back=units,
+                sla=c.state,
+                sla_text=c.text,
+                due_at=c.due_at,
+                score=round(sum(p for p, _, _ in scored), 1),
+                why=[f"{text} ({_points(p)})" for p, text, _ in scored],
+                why_short=[f"{_points(p)} {short}" for p, _, short in scored],
+            )
+        )
+    rows.sort(key=lambda r: (-r.score, r.since, r.order_id))
+    return Worklist(
+        rows=rows if limit is None else rows[:limit], waiting=len(rows), overdue=overdue
+    )
