@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.crash.harness import Harness
 
 
@@ -33,9 +31,7 @@ def test_fifty_kills_lose_nothing_and_apply_nothing_twice(tmp_path: Path) -> Non
     assert tally.drains > 10  # the backlog was drained and checked many times
     assert tally.outage_rounds > 0  # some rounds ran with the central store down
     assert tally.ledger_errors == 0  # sync never held the ledger long enough to fail a scan
-    # One terminal: the central store agrees with it. The one disagreement left until the central
-    # store answers a release of units it released itself (at import) as "already released"
-    # (issue 13's ingest): the terminal releasing D-1001 / D-1003 before its first pull.
-    assert tally.central_refused == tally.refused_releases
-    if tally.refused_releases:
-        pytest.xfail(f"{tally.refused_releases} releases refused as released already (issue 13)")
+    # One terminal: the central store agrees with it. A release of units the central store
+    # released itself (at import) is answered "already released", never refused.
+    assert tally.central_refused == 0
+    assert tally.refused_releases == 0

@@ -16,11 +16,6 @@ from putback_tui.sync.client import CentralRefused, SyncClient
 from tests.central_support import Central
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="init --demo and the central import both release D-1001 and D-1003; the central "
-    "store must answer the terminal's later release as already released (issue 13's ingest)",
-)
 def test_connect_checks_the_token_then_writes_an_owner_only_config(
     server: BackgroundServer, central: Central, tmp_path: Path
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from pydantic import SecretStr
 from textual.pilot import Pilot
 
@@ -197,11 +196,6 @@ async def test_the_bell_can_be_turned_off(
         assert bells.count == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the central store must answer the terminal's release of units it released itself "
-    "as already released, not refuse it (issue 13's ingest)",
-)
 async def test_an_order_released_by_the_central_store_and_opened_offline_is_released_once(
     server: BackgroundServer, central: Central, make_terminal: MakeTerminal
 ) -> None:
