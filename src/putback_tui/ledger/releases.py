@@ -15,7 +15,7 @@ from putback_tui.domain import rules
 from putback_tui.domain.entries import SYSTEM_OPERATOR, Entry
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import EXCEPTION_STATUSES
-from putback_tui.ledger.store import Transaction
+from putback_tui.ledger.transaction import Transaction
 
 _EXCEPTIONS = tuple(sorted(s.value for s in EXCEPTION_STATUSES))
 
