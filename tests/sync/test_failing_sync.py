@@ -50,7 +50,7 @@ def test_a_batch_failing_more_rounds_than_allowed_is_a_failure_naming_the_entry(
     t = make_terminal()
     n = work(t)
     first = t.ledger.entries()[0]
-    break_order(central, "D-1001")  # the terminal's first entry releases D-1001
+    break_order(central, "D-1008")  # the terminal's first entry force-cancels D-1008
     worker = _worker(t, server, central)
     try:
         states = [worker.run_once() for _ in range(3)]
@@ -73,7 +73,7 @@ def test_a_batch_failing_more_rounds_than_allowed_is_a_failure_naming_the_entry(
 
         # Repaired at the central store: the batch goes through, the failure is forgotten.
         with central.store.engine.write() as tx:
-            tx.run("UPDATE orders SET status = 'cancelled' WHERE order_id = 'D-1001'")
+            tx.run("UPDATE orders SET status = 'in_progress' WHERE order_id = 'D-1008'")
         state = worker.run_once()
     finally:
         worker.stop()
