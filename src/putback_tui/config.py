@@ -12,7 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -97,6 +98,29 @@ def _default_roles() -> dict[str, list[Permission]]:
     return {role: sorted(perms) for role, perms in DEFAULT_ROLES.items()}
 
 
+DEFAULT_LINE_EDIT_REASONS = ("CUSTOMER REQUEST", "PRICE ERROR", "DUPLICATE ORDER")
+"""The reasons offered for cancelling a line or reducing its quantity, unless a site lists its
+own."""
+
+ReasonCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9 ._/-]*$")
+]
+"""A site's reason code: capitals, digits, spaces and ``._/-``, at most 64 characters."""
+
+
+class ReasonSettings(Section):
+    """The reason codes a site offers for each order modification, numbered 1, 2, ... in order."""
+
+    cancel_line: list[ReasonCode] = Field(
+        default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS), min_length=1, max_length=9
+    )
+    """Reasons for cancelling one line of a live order (F6)."""
+    reduce_line: list[ReasonCode] = Field(
+        default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS), min_length=1, max_length=9
+    )
+    """Reasons for reducing a line's quantity (F7)."""
+
+
 class Settings(Section):
     """The whole configuration file."""
 
@@ -111,6 +135,8 @@ class Settings(Section):
     """Role name to the permissions it grants."""
     reject_reasons: list[RejectReason] = Field(default_factory=lambda: list(RejectReason))
     """The reasons offered when rejecting an item, in order."""
+    reasons: ReasonSettings = ReasonSettings()
+    """Reason codes for order modifications (``[reasons]``)."""
 
     def permissions(self) -> dict[str, frozenset[Permission]]:
         """The role map as sets, for the domain's permission check."""

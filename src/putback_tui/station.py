@@ -272,6 +272,14 @@ class Station:
         self._require(None, "open order", order_id)
         with self._lock, self.ledger.write() as tx:
             order = self._order(tx, order_id)
+            if order.status.is_live and order.units_owed:
+                return self._view(
+                    tx,
+                    order,
+                    Outcome.PUT_BACK,
+                    f"Order {order_id} is live: {_units(order.units_owed)} taken off by a line "
+                    "edit to put back.",
+                )
             if order.status.is_live:
                 return self._view(
                     tx,
@@ -431,6 +439,66 @@ class Station:
                 f"{_units(waiting)} to put back.",
                 entry,
             )
+
+    def cancel_line(self, order_id: str, line_no: int, reason_code: str) -> OrderView:
+        """Cancel one line of a live order: unpicked released, picked owed a put-back.
+
+        Returns:
+            The order as it now stands (live), the entry in ``released``.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded), UnknownOrder, Refused (reason not
+            offered here) and the refusals of :func:`putback_tui.domain.rules.cancel_line`.
+        """
+        self._require(Permission.EDIT_LINES, "cancel line", order_id)
+        self._check_reason(reason_code, self.settings.reasons.cancel_line)
+        with self._lock, self.ledger.write() as tx:
+            draft = rules.cancel_line(self._order(tx, order_id), line_no, reason_code, tx)
+            return self._edited(tx, self._append(tx, draft))
+
+    def reduce_line(
+        self, order_id: str, line_no: int, new_quantity: int, reason_code: str
+    ) -> OrderView:
+        """Lower a live line's quantity: unpicked released first, then picked owed a put-back.
+
+        Returns:
+            The order as it now stands (live), the entry in ``released``.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded), UnknownOrder, Refused (reason not
+            offered here) and the refusals of :func:`putback_tui.domain.rules.reduce_line`.
+        """
+        self._require(Permission.EDIT_LINES, "reduce line", order_id)
+        self._check_reason(reason_code, self.settings.reasons.reduce_line)
+        with self._lock, self.ledger.write() as tx:
+            order = self._order(tx, order_id)
+            draft = rules.reduce_line(order, line_no, new_quantity, reason_code, tx)
+            return self._edited(tx, self._append(tx, draft))
+
+    @staticmethod
+    def _check_reason(reason_code: str, offered: list[str]) -> None:
+        if reason_code not in offered:
+            raise Refused(f"Reason {reason_code!r} is not used at this site for this action.")
+
+    def _edited(self, tx: Transaction, entry: Entry) -> OrderView:
+        """The order after a line edit, with a sentence saying what it did to stock."""
+        assert entry.order_id is not None
+        order = self._order(tx, entry.order_id)
+        details = entry.details
+        released = sum(c.released for c in entry.line_changes)
+        withdrawn = sum(c.withdrawn for c in entry.line_changes)
+        what = (
+            f"line {details.line_no} ({details.sku}) cancelled"
+            if entry.kind is EntryKind.CANCEL_LINE
+            else f"line {details.line_no} ({details.sku}) reduced from {details.from_quantity} "
+            f"to {details.quantity}"
+        )
+        message = (
+            f"Order {order.order_id}: {what} ({details.reason_code}); "
+            f"{_units(released)} returned to available stock"
+        )
+        message += f", {_units(withdrawn)} to put back." if withdrawn else "."
+        return self._view(tx, order, Outcome.LIVE, message, entry)
 
     def bulk_reject_preview(self, status: OrderStatus) -> tuple[int, int]:
         """How many orders and open unpicked units a bulk reject of ``status`` would touch."""

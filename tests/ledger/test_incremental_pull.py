@@ -82,9 +82,9 @@ def test_projections_equal_the_full_rebuild_after_every_pull(
             assert projections(ledger) == ledger.rebuild_stock()
             with ledger.read() as tx:
                 progress = {
-                    (r[0], r[1]): (r[2], r[3], r[4])
+                    (r[0], r[1]): (r[2], r[3], r[4], r[5])
                     for r in tx.conn.execute(
-                        "SELECT order_id, line_no, released, rejected, put_back "
+                        "SELECT order_id, line_no, released, rejected, put_back, withdrawn "
                         "FROM line_progress"
                     )
                 }

@@ -154,4 +154,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "line edits: picked units withdrawn from a live line",
+        (
+            # Picked units a cancel-line or reduce-line entry took off a live line, owed a
+            # put-back while the order stays live (the unpicked ones count as released).
+            "ALTER TABLE order_lines ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0 "
+            "CHECK (withdrawn >= 0)",
+        ),
+    ),
 )

@@ -656,10 +656,10 @@ class CentralStore:
             changed = sorted(state.changed_lines)
             tx.update_rows(
                 "order_lines",
-                ("released int", "rejected int", "put_back int"),
+                ("released int", "rejected int", "put_back int", "withdrawn int"),
                 ("order_id text", "line_no int"),
                 [
-                    (line.released, line.rejected, line.put_back, order_id, line_no)
+                    (line.released, line.rejected, line.put_back, line.withdrawn, order_id, line_no)
                     for order_id, line_no in changed
                     for line in (state.orders[order_id].line(line_no),)
                 ],
@@ -1218,7 +1218,7 @@ def _order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]
     out: dict[str, list[OrderLine]] = {}
     for r in tx.keyed(
         "SELECT order_id, line_no, sku, quantity, picked, pick_location, lot, released, "
-        "rejected, put_back FROM order_lines WHERE order_id IN ({keys}) "
+        "rejected, put_back, withdrawn FROM order_lines WHERE order_id IN ({keys}) "
         "ORDER BY order_id, line_no",
         list(order_ids),
     ):

@@ -44,6 +44,8 @@ PERMISSION_FOR_KIND: Mapping[EntryKind, Permission | None] = {
     EntryKind.UNDO: None,
     EntryKind.REFUSAL: None,
     EntryKind.RESOLVE: Permission.RESOLVE_REFUSED,
+    EntryKind.CANCEL_LINE: Permission.EDIT_LINES,
+    EntryKind.REDUCE_LINE: Permission.EDIT_LINES,
 }
 """The permission each kind of entry needs. A release is automatic (opening an exception order
 makes it), an undo needs the permission of what it undoes, and a refusal records an action that
@@ -278,7 +280,26 @@ def _derive(entry: Entry, state: DerivationState) -> EntryDraft | None:
             facility=state.facility,
             stock=stock,
         )
+    if kind in (EntryKind.CANCEL_LINE, EntryKind.REDUCE_LINE):
+        return _derive_line_edit(entry, state)
     raise Refused(f"Entries of kind {kind.value} are not known here.")  # pragma: no cover
+
+
+def _derive_line_edit(entry: Entry, state: DerivationState) -> EntryDraft:
+    """A cancel-line or reduce-line entry, judged by the line named in its details."""
+    details = entry.details
+    order = _order(state, entry.order_id)
+    if details.line_no is None:
+        raise ProductNotOnOrder("A line edit entry must name its line.")
+    line = order.line(details.line_no)
+    if details.sku is not None and details.sku != line.sku:
+        raise ProductNotOnOrder(
+            f"{details.sku} is not on line {line.line_no} of order {order.order_id} ({line.sku})."
+        )
+    reason = details.reason_code or ""
+    if entry.kind is EntryKind.CANCEL_LINE:
+        return rules.cancel_line(order, line.line_no, reason, state.stock)
+    return rules.reduce_line(order, line.line_no, _quantity(entry), reason, state.stock)
 
 
 def check_limits(

@@ -40,9 +40,17 @@ class EntryKind(StrEnum):
     """A supervisor's resolution of an entry the central store refused: it references the
     refused entry and either changes nothing (acknowledged) or counts units found into an
     exception location. The refused entry itself is never touched."""
+    CANCEL_LINE = "cancel_line"
+    """One line of a live order cancelled: unpicked units released, picked ones withdrawn
+    for a put-back (order modification)."""
+    REDUCE_LINE = "reduce_line"
+    """A live line's quantity lowered: unpicked units released first, then picked ones
+    withdrawn for a put-back (order modification)."""
 
 
 UNDOABLE_KINDS = frozenset({EntryKind.PUT_BACK, EntryKind.MOVE_OUT})
+LINE_EDIT_KINDS = frozenset({EntryKind.CANCEL_LINE, EntryKind.REDUCE_LINE})
+"""Order modifications: an OMS reads them on the event feed (re-route, re-invoice)."""
 STATUS_KINDS = frozenset({EntryKind.CANCEL, EntryKind.FORCE_CANCEL, EntryKind.BULK_REJECT})
 """The only kinds that change an order's status (a live order's, by its rule). Nothing
 un-cancels, and nothing touches a shipped order: the OMS is the authority on status."""
@@ -72,6 +80,12 @@ class EntryDetails(Frozen):
     """For a resolve: the entry ID of the refused entry it resolves."""
     note: str | None = None
     """For a resolve: what the supervisor decided, in words."""
+    line_no: int | None = None
+    """For a line edit: the line it changed."""
+    from_quantity: int | None = None
+    """For a line edit: the line's ordered quantity before it (``quantity`` is after)."""
+    reason_code: str | None = None
+    """For a line edit: the site's reason code (see the configuration's ``[reasons]``)."""
 
 
 class EntryDraft(Frozen):

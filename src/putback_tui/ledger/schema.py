@@ -203,3 +203,16 @@ def m003_operators_and_roles(db: Database) -> None:
         ALTER TABLE operators ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
         """
     )
+
+
+@migrations()
+def m004_withdrawn(db: Database) -> None:
+    """Line edits: picked units withdrawn from a live line, in every line-progress table."""
+    db.executescript(
+        """
+        ALTER TABLE line_progress ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0
+            CHECK (withdrawn >= 0);
+        ALTER TABLE baseline_progress ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sync_pull_progress ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
+        """
+    )

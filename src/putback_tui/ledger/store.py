@@ -488,7 +488,8 @@ class Transaction:
             OrderLine.from_row(r)
             for r in self.conn.execute(
                 "SELECT l.line_no, l.sku, l.quantity, l.picked, l.pick_location, l.lot, "
-                "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0) "
+                "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0), "
+                "COALESCE(p.withdrawn, 0) "
                 "FROM order_lines l LEFT JOIN line_progress p USING (order_id, line_no) "
                 "WHERE l.order_id = ? ORDER BY l.line_no",
                 (order_id,),
@@ -704,14 +705,15 @@ class Transaction:
         for c in changes:
             cur = self.conn.execute(
                 "UPDATE line_progress SET released = released + ?, rejected = rejected + ?, "
-                "put_back = put_back + ? WHERE order_id = ? AND line_no = ?",
-                (c.released, c.rejected, c.put_back, c.order_id, c.line_no),
+                "put_back = put_back + ?, withdrawn = withdrawn + ? "
+                "WHERE order_id = ? AND line_no = ?",
+                (c.released, c.rejected, c.put_back, c.withdrawn, c.order_id, c.line_no),
             )
             if cur.rowcount == 0:
                 self.conn.execute(
-                    "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (c.order_id, c.line_no, c.released, c.rejected, c.put_back),
+                    "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back, "
+                    "withdrawn) VALUES (?, ?, ?, ?, ?, ?)",
+                    (c.order_id, c.line_no, c.released, c.rejected, c.put_back, c.withdrawn),
                 )
 
     def _update_reconciled(self, order_id: str, at: datetime, operator: str, terminal: str) -> None:

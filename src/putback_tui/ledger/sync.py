@@ -27,7 +27,15 @@ from datetime import UTC, datetime
 
 from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.entries import Entry
-from putback_tui.domain.models import Location, Operator, Order, Product, StockChange, now_utc
+from putback_tui.domain.models import (
+    LINE_COUNTERS,
+    Location,
+    Operator,
+    Order,
+    Product,
+    StockChange,
+    now_utc,
+)
 from putback_tui.ledger.store import (
     _ENTRY_COLUMNS,
     _ENTRY_JSON,
@@ -225,9 +233,10 @@ def apply_page(
     tx.upsert_operators(operators)
     tx.upsert_orders(order_list)
     tx.conn.executemany(
-        "INSERT OR REPLACE INTO sync_pull_progress VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO sync_pull_progress "
+        "(order_id, line_no, released, rejected, put_back, withdrawn) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (o.order_id, ln.line_no, ln.released, ln.rejected, ln.put_back)
+            (o.order_id, ln.line_no, ln.released, ln.rejected, ln.put_back, ln.withdrawn)
             for o in order_list
             for ln in o.lines
         ],
@@ -337,7 +346,7 @@ def rebuilt_stock(
 
 def rebuilt_progress(
     tx: Transaction, lines: set[tuple[str, int]] | None = None
-) -> dict[tuple[str, int], tuple[int, int, int]]:
+) -> dict[tuple[str, int], tuple[int, int, int, int]]:
     """Line progress from the central baseline plus every entry after ``baseline_seq``.
 
     With ``lines``, only those (order, line) keys.
@@ -347,9 +356,10 @@ def rebuilt_progress(
         _only(tx, "temp.affected_lines", lines, "order_id, line_no")
         where = " WHERE (order_id, line_no) IN (SELECT order_id, line_no FROM temp.affected_lines)"
     progress: dict[tuple[str, int], list[int]] = {
-        (r[0], r[1]): [r[2], r[3], r[4]]
+        (r[0], r[1]): [r[2], r[3], r[4], r[5]]
         for r in tx.conn.execute(
-            f"SELECT order_id, line_no, released, rejected, put_back FROM baseline_progress{where}"
+            "SELECT order_id, line_no, released, rejected, put_back, withdrawn "
+            f"FROM baseline_progress{where}"
         )
     }
     for (changes_json,) in tx.conn.execute(
@@ -359,11 +369,10 @@ def rebuilt_progress(
         for c in json.loads(changes_json):
             if lines is not None and (c["order_id"], c["line_no"]) not in lines:
                 continue
-            p = progress.setdefault((c["order_id"], c["line_no"]), [0, 0, 0])
-            p[0] = max(0, p[0] + c.get("released", 0))
-            p[1] = max(0, p[1] + c.get("rejected", 0))
-            p[2] = max(0, p[2] + c.get("put_back", 0))
-    return {k: (v[0], v[1], v[2]) for k, v in progress.items()}
+            p = progress.setdefault((c["order_id"], c["line_no"]), [0, 0, 0, 0])
+            for i, counter in enumerate(LINE_COUNTERS):
+                p[i] = max(0, p[i] + c.get(counter, 0))
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in progress.items()}
 
 
 def recompute_projections(
@@ -418,8 +427,8 @@ def recompute_projections(
             "(SELECT order_id, line_no FROM temp.affected_lines)"
         )
     tx.conn.executemany(
-        "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back, withdrawn) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         [(k[0], k[1], *v) for k, v in progress.items()],
     )
 

@@ -1,4 +1,4 @@
-"""The actions of a live order: reject an item, cancel, force cancel (SPEC sections 3 and 4).
+"""The actions of a live order: reject, cancel, force cancel, edit a line (SPEC sections 3, 4).
 
 Each checks the operator's permission first (a refusal names the missing permission and is
 recorded), asks in a dialog, then calls the station; the screen shows the order as it now stands.
@@ -17,8 +17,9 @@ from putback_tui.domain.models import Permission
 from putback_tui.ledger import LedgerError
 from putback_tui.station import Outcome
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
+from putback_tui.tui.dialogs.line_edit import LineEditChoice, LineEditDialog
 from putback_tui.tui.dialogs.reject import RejectChoice, RejectDialog
-from putback_tui.tui.messages import ItemRejected, OrderCancelled
+from putback_tui.tui.messages import ItemRejected, LineEdited, OrderCancelled
 from putback_tui.tui.screens.order import order_screen
 
 if TYPE_CHECKING:
@@ -181,6 +182,62 @@ async def force_cancel(screen: LiveOrderScreen) -> None:
         ),
         callback=answered,
     )
+
+
+async def edit_line(screen: LiveOrderScreen, *, reduce: bool) -> None:
+    """Cancel the highlighted line (F6) or reduce its quantity (F7): reason, quantity, confirm.
+
+    Refused before the dialog when the operator lacks ``edit_lines`` (recorded) or the order or
+    line does not allow it; after it, withdrawn picked units go straight to put-back.
+    """
+    app = screen.putback
+    view = screen.view
+    if view is None:
+        return
+    order = view.order
+    action = "reduce line" if reduce else "cancel line"
+    if not await permitted(app, Permission.EDIT_LINES, action, order.order_id):
+        return
+    line = screen.highlighted_line()
+    try:
+        rules.check_line_edit(order, line.line_no, "reduced" if reduce else "cancelled")
+    except Refused as refused:
+        app.refuse(str(refused), refused.code)
+        return
+    reasons = app.settings.reasons.reduce_line if reduce else app.settings.reasons.cancel_line
+
+    async def answered(choice: LineEditChoice | None) -> None:
+        if choice is None:
+            app.info(f"Line {line.line_no} of order {order.order_id} was not changed.")
+            return
+        if reduce:
+            call = partial(
+                app.station.reduce_line,
+                order.order_id,
+                choice.line_no,
+                choice.new_quantity,
+                choice.reason_code,
+            )
+        else:
+            call = partial(
+                app.station.cancel_line, order.order_id, choice.line_no, choice.reason_code
+            )
+        result = await app.attempt(call, group="edit-line")
+        if result is None:
+            return
+        if result.released is not None:
+            app.post_message(LineEdited(result.released))
+        if result.outcome is Outcome.LIVE and result.order.units_owed:
+            await order_screen(screen).put_back_now(result)
+        else:
+            screen.load(result, cursor=screen.highlighted_row)
+        app.done(result.message)
+
+    app.info(f"{'Reducing' if reduce else 'Cancelling'} line {line.line_no}: choose the reason.")
+    dialog = LineEditDialog(
+        order.order_id, line, view.products.get(line.sku), reasons, reduce=reduce
+    )
+    await app.push_screen(dialog, callback=answered)
 
 
 async def _finish(screen: LiveOrderScreen, order_id: str, headline: str) -> None:

@@ -1,4 +1,4 @@
-"""A live order: its lines and the actions that apply (reject an item, cancel, force cancel)."""
+"""A live order: its lines and the actions that apply (reject, cancel, force cancel, edit lines)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ class LiveOrderScreen(ScanScreen):
         Binding("f3", "reject", "Reject item"),
         Binding("f4", "cancel_order", "Cancel order"),
         Binding("f5", "force_cancel", "Force cancel"),
+        Binding("f6", "cancel_line", "Cancel line"),
+        Binding("f7", "reduce_line", "Reduce quantity"),
     ]
     """Function keys: printable keys belong to the scan buffer, and Tab ends a scan."""
 
@@ -76,7 +78,8 @@ class LiveOrderScreen(ScanScreen):
             rows.append(Row(str(line.line_no), (
                 Text(line.sku, style="bold"),
                 product.description if product else "",
-                str(line.quantity),
+                str(line.ordered) if line.ordered == line.quantity
+                else f"{line.ordered} of {line.quantity}",
                 str(line.picked),
                 str(line.rejected),
                 line.pick_location or "—",
@@ -91,9 +94,12 @@ class LiveOrderScreen(ScanScreen):
             yield Button("F3 Reject item", id="reject")
             yield Button("F4 Cancel order", id="cancel")
             yield Button("F5 Force cancel", id="force-cancel")
+            yield Button("F6 Cancel line", id="cancel-line")
+            yield Button("F7 Reduce qty", id="reduce-line")
         yield Static(
             Text(
-                "Reject acts on the highlighted line (↑ ↓, or scan the item).",
+                "Reject, cancel line and reduce act on the highlighted line (↑ ↓, or scan the "
+                "item).",
                 style="italic",
             ),
             id="actions-note",
@@ -127,6 +133,11 @@ class LiveOrderScreen(ScanScreen):
         else:
             self.refuse_scan(scan, "This order is live: scan another order.")
 
+    @property
+    def highlighted_row(self) -> int:
+        """The table row under the cursor."""
+        return self._table.cursor_row
+
     def highlighted_line(self) -> OrderLine:
         """The line under the table's cursor (the first line if none)."""
         assert self.view is not None
@@ -148,7 +159,9 @@ class LiveOrderScreen(ScanScreen):
         """A click, or the operator's own Enter on a focused button."""
         event.stop()
         action = {"reject": self.action_reject, "cancel": self.action_cancel_order,
-                  "force-cancel": self.action_force_cancel}.get(event.button.id or "")
+                  "force-cancel": self.action_force_cancel,
+                  "cancel-line": self.action_cancel_line,
+                  "reduce-line": self.action_reduce_line}.get(event.button.id or "")
         if action is not None:
             await action()
 
@@ -169,3 +182,15 @@ class LiveOrderScreen(ScanScreen):
         from putback_tui.tui.screens.live_actions import force_cancel
 
         await force_cancel(self)
+
+    async def action_cancel_line(self) -> None:
+        """F6: cancel the highlighted line; its picked units go straight to put-back."""
+        from putback_tui.tui.screens.live_actions import edit_line
+
+        await edit_line(self, reduce=False)
+
+    async def action_reduce_line(self) -> None:
+        """F7: reduce the highlighted line's quantity (never raise it)."""
+        from putback_tui.tui.screens.live_actions import edit_line
+
+        await edit_line(self, reduce=True)

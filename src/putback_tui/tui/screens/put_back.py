@@ -104,8 +104,8 @@ class PutBackScreen(ScanScreen):
 
     def _draw(self, view: OrderView, *, cursor: int | None) -> None:
         order = view.order
-        left = [line for line in order.lines if line.to_put_back]
-        units = sum(line.to_put_back for line in left)
+        left = [line for line in order.lines if order.owed(line)]
+        units = order.units_owed
         done = len(order.lines) - len(left)
         self._head.show(
             Text.assemble(
@@ -123,7 +123,7 @@ class PutBackScreen(ScanScreen):
                 product.description if product else "",
                 str(line.picked),
                 str(line.put_back),
-                Text(str(line.to_put_back), style="bold"),
+                Text(str(order.owed(line)), style="bold"),
                 view.suggestions.get(line.line_no) or "—",
             )))
         self._table.set_rows(rows, cursor=cursor)
@@ -152,7 +152,7 @@ class PutBackScreen(ScanScreen):
         """Enter (or a click) on a line chooses it."""
         event.stop()
         line = self.view.order.line(int(event.key))
-        if line.to_put_back:
+        if self.view.order.owed(line):
             await self.choose(line)
 
     async def choose(self, line: OrderLine) -> None:
@@ -162,7 +162,7 @@ class PutBackScreen(ScanScreen):
         product = self.view.products.get(line.sku)
         self.putback.info(
             f"{line.sku}: scan the location, then the item once per unit "
-            f"({line.to_put_back} left)."
+            f"({self.view.order.owed(line)} left)."
         )
         step = self.putback.reusable(LocationScreen)
         step.load(self, line.line_no, product)
