@@ -94,12 +94,10 @@ class LiveOrderScreen(ScanScreen):
             yield Button("F3 Reject item", id="reject")
             yield Button("F4 Cancel order", id="cancel")
             yield Button("F5 Force cancel", id="force-cancel")
-            yield Button("F6 Cancel line", id="cancel-line")
-            yield Button("F7 Reduce qty", id="reduce-line")
         yield Static(
             Text(
-                "Reject, cancel line and reduce act on the highlighted line (↑ ↓, or scan the "
-                "item).",
+                "F3 reject, F6 cancel line, F7 reduce quantity: on the highlighted line (↑ ↓, "
+                "or scan the item).",
                 style="italic",
             ),
             id="actions-note",
@@ -159,9 +157,7 @@ class LiveOrderScreen(ScanScreen):
         """A click, or the operator's own Enter on a focused button."""
         event.stop()
         action = {"reject": self.action_reject, "cancel": self.action_cancel_order,
-                  "force-cancel": self.action_force_cancel,
-                  "cancel-line": self.action_cancel_line,
-                  "reduce-line": self.action_reduce_line}.get(event.button.id or "")
+                  "force-cancel": self.action_force_cancel}.get(event.button.id or "")
         if action is not None:
             await action()
 

@@ -106,11 +106,13 @@ class PutBackScreen(ScanScreen):
         order = view.order
         left = [line for line in order.lines if order.owed(line)]
         units = order.units_owed
-        done = len(order.lines) - len(left)
+        # A live order's other lines are still being fulfilled, not reconciled.
+        done = len(order.lines) - len(left) if order.status.is_exception else 0
         self._head.show(
             Text.assemble(
                 (f"Order {order.order_id}", "bold"),
-                f" ({order.status.value})  ·  {units} unit{'s' if units != 1 else ''} "
+                f" ({order.status.value.replace('_', ' ')})  ·  "
+                f"{units} unit{'s' if units != 1 else ''} "
                 f"on {len(left)} line{'s' if len(left) != 1 else ''} to put back",
                 f"  ·  {done} line{'s' if done != 1 else ''} reconciled" if done else "",
             )
