@@ -39,8 +39,12 @@ def test_missing_file_means_defaults(tmp_path: Path) -> None:
         ("[terminal]\nnmae = 'x'\n", "terminal.nmae: Extra inputs are not permitted"),
         ("[roles]\noperator = ['fly']\n", "roles.operator.0"),
         ("[codes]\norder = '('\n", "codes"),
+        ("[reasons]\ncancel_line = ['oops']\n", "reasons.cancel_line"),
+        ("[reasons]\nreduce_line = []\n", "reasons.reduce_line"),
+        ("[reasons]\ncancel_line = ['A', 'A']\n", "a reason code is listed twice"),
     ],
-    ids=["bad-toml", "typo", "unknown-permission", "bad-regex"],
+    ids=["bad-toml", "typo", "unknown-permission", "bad-regex", "bad-reason-code",
+         "no-reasons", "reason-twice"],
 )
 def test_invalid_settings_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "config.toml"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -22,7 +23,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    StringConstraints,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -102,23 +102,34 @@ DEFAULT_LINE_EDIT_REASONS = ("CUSTOMER REQUEST", "PRICE ERROR", "DUPLICATE ORDER
 """The reasons offered for cancelling a line or reducing its quantity, unless a site lists its
 own."""
 
-ReasonCode = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9 ._/-]*$")
-]
+REASON_CODE = re.compile(r"[A-Z0-9][A-Z0-9 ._/-]{0,63}")
 """A site's reason code: capitals, digits, spaces and ``._/-``, at most 64 characters."""
 
 
 class ReasonSettings(Section):
     """The reason codes a site offers for each order modification, numbered 1, 2, ... in order."""
 
-    cancel_line: list[ReasonCode] = Field(
+    cancel_line: list[str] = Field(
         default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS), min_length=1, max_length=9
     )
     """Reasons for cancelling one line of a live order (F6)."""
-    reduce_line: list[ReasonCode] = Field(
+    reduce_line: list[str] = Field(
         default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS), min_length=1, max_length=9
     )
     """Reasons for reducing a line's quantity (F7)."""
+
+    @field_validator("cancel_line", "reduce_line")
+    @classmethod
+    def _codes(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if not REASON_CODE.fullmatch(code):
+                raise ValueError(
+                    f"{code!r} is not a reason code: use capitals, digits, spaces and ._/- "
+                    "(at most 64 characters), e.g. 'CUSTOMER REQUEST'"
+                )
+        if len(set(codes)) != len(codes):
+            raise ValueError("a reason code is listed twice")
+        return codes
 
 
 class Settings(Section):
