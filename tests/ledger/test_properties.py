@@ -13,9 +13,10 @@ from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderStatus, RejectReason
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.sync import rebuilt_progress
 from putback_tui.station import Station
 
-ORDERS = ["D-1001", "D-1002", "D-1003", "D-1004", "D-1005", "D-1007"]
+ORDERS = ["D-1001", "D-1002", "D-1003", "D-1004", "D-1005", "D-1007", "D-1008"]
 LOCATIONS = ["A-01-01", "A-01-02", "A-02-01", "A-02-02", "A-03-01", "B-01-01", "EX-01", "PACK-01"]
 SKUS = ["TSHIRT-BLK-M", "MUG-WHT", "SOCKS-3PK", "CAP-RED", "BOTTLE-1L", "FIRSTAID-KIT"]
 
@@ -40,6 +41,11 @@ actions = st.one_of(
         st.sampled_from(LOCATIONS),
         st.integers(1, 3),
     ),
+    st.tuples(st.just("cancel_line"), st.sampled_from(ORDERS), st.integers(1, 2)),
+    st.tuples(
+        st.just("reduce_line"), st.sampled_from(["D-1005", "D-1008"]), st.integers(1, 2),
+        st.integers(-1, 3),
+    ),
 )
 
 
@@ -60,6 +66,10 @@ def _apply(station: Station, action: tuple[object, ...]) -> None:
         station.bulk_reject(action[1])  # type: ignore[arg-type]
     elif kind == "move_out":
         station.move_out(str(action[1]), "EX-01", str(action[2]), int(action[3]))
+    elif kind == "cancel_line":
+        station.cancel_line(str(action[1]), int(action[2]), "CUSTOMER REQUEST")  # type: ignore[call-overload]
+    elif kind == "reduce_line":
+        station.reduce_line(str(action[1]), int(action[2]), int(action[3]), "PRICE ERROR")  # type: ignore[call-overload]
 
 
 def _check_invariants(ledger: Ledger) -> None:
@@ -75,6 +85,20 @@ def _check_invariants(ledger: Ledger) -> None:
         for line in order.lines:
             assert 0 <= line.put_back <= line.picked, (order_id, line)
             assert line.released + line.rejected <= line.unpicked, (order_id, line)
+            assert 0 <= line.withdrawn <= line.picked, (order_id, line)
+            if order.status.is_live:
+                # A live order is put back only for what a line edit withdrew.
+                assert line.put_back <= line.withdrawn, (order_id, line)
+                assert 0 <= line.ordered <= line.quantity, (order_id, line)
+    with ledger.read() as tx:
+        projected = {
+            (r[0], r[1]): (r[2], r[3], r[4], r[5])
+            for r in tx.conn.execute(
+                "SELECT order_id, line_no, released, rejected, put_back, withdrawn "
+                "FROM line_progress"
+            )
+        }
+        assert projected == rebuilt_progress(tx)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
