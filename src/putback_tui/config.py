@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticUndefined
 
@@ -33,6 +33,12 @@ from putback_tui import files
 from putback_tui.barcodes import CodePatterns
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.permissions import DEFAULT_ROLES
+from putback_tui.domain.reasons import (
+    BUILT_IN_EFFECTS,
+    DEFAULT_LINE_EDIT_REASONS,
+    RejectReasonDef,
+    SiteReasons,
+)
 from putback_tui.scanners.settings import ScannerSettings
 
 APP_NAME = "putback"
@@ -98,38 +104,21 @@ def _default_roles() -> dict[str, list[Permission]]:
     return {role: sorted(perms) for role, perms in DEFAULT_ROLES.items()}
 
 
-DEFAULT_LINE_EDIT_REASONS = ("CUSTOMER REQUEST", "PRICE ERROR", "DUPLICATE ORDER")
-"""The reasons offered for cancelling a line or reducing its quantity, unless a site lists its
-own."""
-
-REASON_CODE = re.compile(r"[A-Z0-9][A-Z0-9 ._/-]{0,63}")
-"""A site's reason code: capitals, digits, spaces and ``._/-``, at most 64 characters."""
-
-
 class ReasonSettings(Section):
-    """The reason codes a site offers for each order modification, numbered 1, 2, ... in order."""
+    """The reasons a site offers, per action, numbered 1, 2, ... in order (``[reasons]``).
 
-    cancel_line: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS), min_length=1, max_length=9
-    )
+    Once the terminal has received the central store's reason lists, it offers those instead:
+    the central store holds the one list every terminal and itself judge by.
+    """
+
+    reject: list[RejectReasonDef] | None = None
+    """Reject reasons, each with its stock effect (``zero_stock``, ``remove_from_stock``,
+    ``unsellable``, ``no_variance``), e.g. ``[{code = "SHORT PICK", effect = "no_variance"}]``;
+    unset: the built-in reasons of ``reject_reasons``."""
+    cancel_line: list[str] = Field(default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS))
     """Reasons for cancelling one line of a live order (F6)."""
-    reduce_line: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS), min_length=1, max_length=9
-    )
+    reduce_line: list[str] = Field(default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS))
     """Reasons for reducing a line's quantity (F7)."""
-
-    @field_validator("cancel_line", "reduce_line")
-    @classmethod
-    def _codes(cls, codes: list[str]) -> list[str]:
-        for code in codes:
-            if not REASON_CODE.fullmatch(code):
-                raise ValueError(
-                    f"{code!r} is not a reason code: use capitals, digits, spaces and ._/- "
-                    "(at most 64 characters), e.g. 'CUSTOMER REQUEST'"
-                )
-        if len(set(codes)) != len(codes):
-            raise ValueError("a reason code is listed twice")
-        return codes
 
 
 class Settings(Section):
@@ -148,6 +137,25 @@ class Settings(Section):
     """The reasons offered when rejecting an item, in order."""
     reasons: ReasonSettings = ReasonSettings()
     """Reason codes for order modifications (``[reasons]``)."""
+
+    def site_reasons(self) -> SiteReasons:
+        """The reason lists this configuration gives (before any are received centrally)."""
+        reject = self.reasons.reject
+        if reject is None:
+            reject = [
+                RejectReasonDef(code=r.value, effect=BUILT_IN_EFFECTS[r])
+                for r in self.reject_reasons
+            ]
+        return SiteReasons(
+            reject=tuple(reject),
+            cancel_line=tuple(self.reasons.cancel_line),
+            reduce_line=tuple(self.reasons.reduce_line),
+        )
+
+    @model_validator(mode="after")
+    def _reasons_valid(self) -> Settings:
+        self.site_reasons()  # the same checks the central store's lists pass
+        return self
 
     def permissions(self) -> dict[str, frozenset[Permission]]:
         """The role map as sets, for the domain's permission check."""

@@ -39,6 +39,7 @@ from putback_tui.domain.models import (
     RejectReason,
 )
 from putback_tui.domain.permissions import check_permission
+from putback_tui.domain.reasons import SiteReasons
 from putback_tui.ledger import Ledger, Reconciled, Transaction
 from putback_tui.ledger.sync import RefusedEntry, refused_entries
 from putback_tui.reports import ExceptionReport, build_report
@@ -112,6 +113,7 @@ class Station:
         self.terminal = settings.terminal.id
         self.facility = settings.terminal.facility
         self._local_roles = settings.permissions()
+        self._local_reasons = settings.site_reasons()
         self._operator: Operator | None = None
         self._lock = threading.Lock()
 
@@ -161,6 +163,15 @@ class Station:
         """
         central = self.ledger.central_roles()
         return self._local_roles if central is None else central
+
+    @property
+    def site_reasons(self) -> SiteReasons:
+        """The reason lists in force: the central store's, once received; else the configuration's.
+
+        Offline, the terminal keeps offering the last lists it received.
+        """
+        central = self.ledger.central_reasons()
+        return self._local_reasons if central is None else central
 
     def may(self, permission: Permission) -> bool:
         """True when the signed-in operator's role grants ``permission`` (nothing recorded)."""
@@ -382,16 +393,20 @@ class Station:
 
     # -- supervisor and exception-area actions -------------------------------------------------
 
-    def reject(self, order_id: str, line_no: int, reason: RejectReason, quantity: int) -> Entry:
+    def reject(
+        self, order_id: str, line_no: int, reason: RejectReason | str, quantity: int
+    ) -> Entry:
         """Reject unpicked units of a live order's line; the line is marked for re-routing.
 
+        ``reason`` is a reason code of the site's reject list; the stock effect it names
+        decides the arithmetic.
+
         Raises:
-            NotSignedIn, PermissionDenied, UnknownOrder, Refused (reason not offered here,
-            order not live, over quantity); LedgerError.
+            NotSignedIn, PermissionDenied, UnknownOrder, UnknownReason (not offered here),
+            Refused (order not live, over quantity); LedgerError.
         """
         self._require(Permission.REJECT_ITEM, "reject item", order_id)
-        if reason not in self.settings.reject_reasons:
-            raise Refused(f"Reason {reason.value} is not used at this site.")
+        effect = self.site_reasons.reject_effect(str(reason))
         with self._lock, self.ledger.write() as tx:
             order = self._order(tx, order_id)
             product = tx.product(order.line(line_no).sku)
@@ -402,6 +417,7 @@ class Station:
                 quantity,
                 tx,
                 home_location=product.home_location if product else None,
+                effect=effect,
             )
             return self._append(tx, draft)
 
@@ -451,7 +467,7 @@ class Station:
             offered here) and the refusals of :func:`putback_tui.domain.rules.cancel_line`.
         """
         self._require(Permission.EDIT_LINES, "cancel line", order_id)
-        self._check_reason(reason_code, self.settings.reasons.cancel_line)
+        self.site_reasons.check_line_edit(reason_code, cancel=True)
         with self._lock, self.ledger.write() as tx:
             draft = rules.cancel_line(self._order(tx, order_id), line_no, reason_code, tx)
             return self._edited(tx, self._append(tx, draft))
@@ -469,16 +485,11 @@ class Station:
             offered here) and the refusals of :func:`putback_tui.domain.rules.reduce_line`.
         """
         self._require(Permission.EDIT_LINES, "reduce line", order_id)
-        self._check_reason(reason_code, self.settings.reasons.reduce_line)
+        self.site_reasons.check_line_edit(reason_code, cancel=False)
         with self._lock, self.ledger.write() as tx:
             order = self._order(tx, order_id)
             draft = rules.reduce_line(order, line_no, new_quantity, reason_code, tx)
             return self._edited(tx, self._append(tx, draft))
-
-    @staticmethod
-    def _check_reason(reason_code: str, offered: list[str]) -> None:
-        if reason_code not in offered:
-            raise Refused(f"Reason {reason_code!r} is not used at this site for this action.")
 
     def _edited(self, tx: Transaction, entry: Entry) -> OrderView:
         """The order after a line edit, with a sentence saying what it did to stock."""

@@ -37,6 +37,7 @@ from putback_tui.domain.models import (
     apply_line_changes,
     iso_utc,
 )
+from putback_tui.domain.reasons import DEFAULT_REASONS, SiteReasons
 from putback_tui.sync.wire import EntryResult, Outcome, ResultCode
 
 NO_EFFECTS = '{"changes":[],"line_changes":[]}'
@@ -91,6 +92,8 @@ class BatchState(DerivationState):
     locations: dict[str, Location]
     operators: dict[str, Operator]
     role_map: Mapping[str, Set[Permission]]
+    site_reasons: SiteReasons = DEFAULT_REASONS
+    """The reason lists the central store holds (a reject reason's effect is read here)."""
     applied_refs: dict[str, Entry] = field(default_factory=dict)
     """Applied entries the batch may undo, with the effects that were applied for them."""
     refused_refs: dict[str, Entry] = field(default_factory=dict)
@@ -124,6 +127,10 @@ class BatchState(DerivationState):
     def roles(self) -> Mapping[str, Set[Permission]]:
         """The role -> permissions map the central store holds."""
         return self.role_map
+
+    def reasons(self) -> SiteReasons:
+        """The reason lists the central store holds."""
+        return self.site_reasons
 
     def applied(self, entry_id: str) -> Entry | None:
         """An applied entry of this facility, with its applied effects."""

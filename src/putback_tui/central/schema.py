@@ -164,4 +164,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CHECK (withdrawn >= 0)",
         ),
     ),
+    Migration(
+        5,
+        "the site's reason lists",
+        (
+            # One row: the reason lists per action (JSON of domain.reasons.SiteReasons), sent
+            # whole with the changes feed; no row: the built-in defaults.
+            """CREATE TABLE site_reasons (
+                name TEXT PRIMARY KEY,
+                body TEXT NOT NULL,
+                rev {big} NOT NULL
+            )""",
+        ),
+    ),
 )

@@ -55,6 +55,7 @@ from putback_tui.domain.models import (
     now_utc,
 )
 from putback_tui.domain.permissions import DEFAULT_ROLES
+from putback_tui.domain.reasons import DEFAULT_REASONS, SiteReasons
 from putback_tui.sync.wire import (
     AppliedEntry,
     ChangesPage,
@@ -736,6 +737,10 @@ class CentralStore:
             [(roles_rev,)] = tx.all("SELECT MAX(rev) FROM roles")
             if roles_rev is not None and int(roles_rev) > cursor:
                 items.append((int(roles_rev), "roles", ()))
+            # The reason lists travel whole too (one row).
+            for (reasons_rev,) in tx.all("SELECT rev FROM site_reasons"):
+                if int(reasons_rev) > cursor:
+                    items.append((int(reasons_rev), "reasons", ()))
             # The first `limit` items over all sources, by revision: each source gave its own
             # first limit+1, so more than `limit` in total means there is more to read.
             items.sort(key=lambda item: item[0])
@@ -750,6 +755,9 @@ class CentralStore:
                 )
                 if any(kind == "roles" for _, kind, _ in page)
                 else None
+            )
+            reasons = (
+                _reasons(tx) if any(kind == "reasons" for _, kind, _ in page) else None
             )
         return ChangesPage(
             cursor=cursor,
@@ -803,6 +811,7 @@ class CentralStore:
                 if kind in ("qoh", "atp")
             ),
             roles=roles,
+            reasons=reasons,
         )
 
     def events(self, cursor: int, limit: int, facility: str | None = None) -> EventsPage:
@@ -875,6 +884,11 @@ class CentralStore:
             }
         return qoh, atp
 
+    def site_reasons(self) -> SiteReasons:
+        """The reason lists every terminal and the central store judge by."""
+        with self.engine.read() as tx:
+            return _reasons(tx)
+
     def order(self, order_id: str) -> Order | None:
         """The order with its central progress, or None."""
         with self.engine.read() as tx:
@@ -928,6 +942,7 @@ class CentralStore:
         stock: Iterable[tuple[str, str, str, int]] = (),
         atp: Iterable[tuple[str, str, int]] = (),
         roles: Mapping[str, Iterable[Permission]] | None = None,
+        reasons: SiteReasons | None = None,
     ) -> dict[str, int]:
         """Insert or replace reference data and set stock, in one transaction.
 
@@ -1045,9 +1060,12 @@ class CentralStore:
                     for role, perms in sorted(roles.items())
                 )
                 tx.many("INSERT INTO roles (role, permissions, rev) VALUES (?, ?, ?)", role_rows)
+            if reasons is not None:
+                _set_reasons(tx, reasons, rev := rev + 1)
             tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
         return {
             **({"roles": len(role_rows)} if roles is not None else {}),
+            **({"reason lists": 1} if reasons is not None else {}),
             "products": len(product_rows),
             "locations": len(location_rows),
             "operators": len(operator_rows),
@@ -1172,6 +1190,7 @@ def _load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
         locations=locations,
         operators=operators,
         role_map=_roles(tx),
+        site_reasons=_reasons(tx),
         applied_refs=applied_refs,
         refused_refs=refused_refs,
         undone_ids=undone,
@@ -1191,6 +1210,21 @@ def _roles(tx: Tx) -> dict[str, frozenset[Permission]]:
 
 
 _PERMISSIONS = {p.value for p in Permission}
+
+
+def _reasons(tx: Tx) -> SiteReasons:
+    """The site's reason lists held here; the built-in defaults while none is imported."""
+    rows = tx.all("SELECT body FROM site_reasons WHERE name = 'reasons'")
+    return SiteReasons.model_validate_json(rows[0][0]) if rows else DEFAULT_REASONS
+
+
+def _set_reasons(tx: Tx, reasons: SiteReasons, rev: int) -> None:
+    """Replace the reason lists (whole) at revision ``rev``."""
+    tx.run("DELETE FROM site_reasons")
+    tx.run(
+        "INSERT INTO site_reasons (name, body, rev) VALUES ('reasons', ?, ?)",
+        (reasons.model_dump_json(), rev),
+    )
 
 
 def _load_stock(

@@ -32,6 +32,7 @@ from putback_tui.domain.errors import (
 )
 from putback_tui.domain.models import Location, Operator, Order, Permission, Product, StockChange
 from putback_tui.domain.permissions import check_permission
+from putback_tui.domain.reasons import SiteReasons
 
 PERMISSION_FOR_KIND: Mapping[EntryKind, Permission | None] = {
     EntryKind.RELEASE: None,
@@ -92,6 +93,10 @@ class DerivationState(Protocol):
 
     def roles(self) -> Mapping[str, Set[Permission]]:
         """The role -> permissions map in force."""
+        ...
+
+    def reasons(self) -> SiteReasons:
+        """The site's reason lists in force (a reject reason's effect comes from here)."""
         ...
 
     def applied(self, entry_id: str) -> Entry | None:
@@ -221,16 +226,20 @@ def _derive(entry: Entry, state: DerivationState) -> EntryDraft | None:
             raise ProductNotOnOrder(
                 f"{details.sku} is not on line {line_no} of order {order.order_id} ({line.sku})."
             )
-        if details.reason is None:
+        code = details.reason_code or (details.reason.value if details.reason else None)
+        if code is None:
             raise OverQuantity("A reject entry must name its reason.")
+        # The effect is the site's, as the central store holds it: never the terminal's say.
+        effect = state.reasons().reject_effect(code)
         product = state.product(line.sku)
         return rules.reject(
             order,
             line_no,
-            details.reason,
+            code,
             _quantity(entry),
             stock,
             home_location=product.home_location if product else None,
+            effect=effect,
         )
     if kind is EntryKind.BULK_REJECT:
         return rules.bulk_reject(_order(state, entry.order_id), stock)
@@ -297,7 +306,10 @@ def _derive_line_edit(entry: Entry, state: DerivationState) -> EntryDraft:
             f"{details.sku} is not on line {line.line_no} of order {order.order_id} ({line.sku})."
         )
     reason = details.reason_code or ""
-    if entry.kind is EntryKind.CANCEL_LINE:
+    cancel = entry.kind is EntryKind.CANCEL_LINE
+    if reason:
+        state.reasons().check_line_edit(reason, cancel=cancel)
+    if cancel:
         return rules.cancel_line(order, line.line_no, reason, state.stock)
     return rules.reduce_line(order, line.line_no, _quantity(entry), reason, state.stock)
 

@@ -128,6 +128,12 @@ class LineEditNotAllowed(Refused):
     code = "line_edit_not_allowed"
 
 
+class UnknownReason(Refused):
+    """A reason code the site does not list for the action."""
+
+    code = "unknown_reason"
+
+
 class NotEnoughStock(Refused):
     """Moving more units out of a location than sit there."""
 

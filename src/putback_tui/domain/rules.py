@@ -26,6 +26,7 @@ from putback_tui.domain.errors import (
     OverQuantity,
     ProductNotOnOrder,
     UndoNotExact,
+    UnknownReason,
     WrongFacility,
     WrongLocationKind,
     WrongLot,
@@ -41,6 +42,7 @@ from putback_tui.domain.models import (
     RejectReason,
     StockChange,
 )
+from putback_tui.domain.reasons import BUILT_IN_EFFECTS, ReasonEffect, reason_of
 
 
 class StockView(Protocol):
@@ -305,21 +307,30 @@ def _check_live(order: Order, action: str) -> None:
 def reject(
     order: Order,
     line_no: int,
-    reason: RejectReason,
+    reason: RejectReason | str,
     quantity: int,
     stock: StockView,
     *,
     home_location: str | None = None,
+    effect: ReasonEffect | None = None,
 ) -> EntryDraft:
     """Reject unpicked units of a live order's line for ``reason`` (SPEC sections 3 and 9).
 
-    The units' reservation is released first (ATP + q); then NOT IN STOCK sets ATP and every
-    location's QOH to 0, MISMATCH takes q from QOH at the pick location and from ATP, DAMAGE and
-    WORN DISPLAY take q from ATP. The line is marked for re-routing.
+    The units' reservation is released first (ATP + q); then the reason's ``effect`` applies:
+    ``zero_stock`` (NOT IN STOCK) sets ATP and every location's QOH to 0, ``remove_from_stock``
+    (MISMATCH) takes q from QOH at the pick location and from ATP, ``unsellable`` (DAMAGE, WORN
+    DISPLAY) takes q from ATP, ``no_variance`` changes nothing more. ``effect`` None: the
+    built-in reason's own. The line is marked for re-routing.
 
     Raises:
-        OrderShipped, OrderNotLive, InvalidQuantity, OverQuantity.
+        OrderShipped, OrderNotLive, InvalidQuantity, OverQuantity, UnknownReason (a site's
+        code without an effect).
     """
+    built_in = reason_of(reason)
+    if effect is None:
+        if built_in is None:
+            raise UnknownReason(f"Reason {reason} is not a reject reason at this site.")
+        effect = BUILT_IN_EFFECTS[built_in]
     _check_live(order, "rejected")
     check_quantity(quantity)
     line = order.line(line_no)
@@ -330,12 +341,12 @@ def reject(
         )
     delta = StockDelta(stock)
     delta.add_atp(line.sku, quantity)
-    if reason is RejectReason.NOT_IN_STOCK:
+    if effect is ReasonEffect.ZERO_STOCK:
         for location in sorted(stock.qoh_by_location(line.sku)):  # the same order everywhere
             delta.set_qoh(line.sku, location, 0)
         delta.set_atp(line.sku, 0)
-    else:
-        if reason is RejectReason.MISMATCH:
+    elif effect is not ReasonEffect.NO_VARIANCE:
+        if effect is ReasonEffect.REMOVE_FROM_STOCK:
             where = line.pick_location or home_location
             if where:
                 delta.add_qoh(line.sku, where, -quantity)
@@ -346,7 +357,9 @@ def reject(
         details=EntryDetails(
             sku=line.sku,
             quantity=quantity,
-            reason=reason,
+            reason=built_in,
+            # A site's own code is recorded as written (a built-in one as the reason itself).
+            reason_code=None if built_in is not None else str(reason),
             reroute=True,
             location=line.pick_location or home_location,
         ),

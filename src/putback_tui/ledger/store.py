@@ -39,9 +39,12 @@ from putback_tui.domain.models import (
     iso_utc,
     now_utc,
 )
+from putback_tui.domain.reasons import SiteReasons
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
 
 CENTRAL_ROLES = "central.roles"
+CENTRAL_REASONS = "central.reasons"
+"""``meta`` key of the central store's reason lists, as last received (JSON)."""
 """Meta key: the central store's role map (JSON: role -> permission names), once received."""
 
 if TYPE_CHECKING:
@@ -286,6 +289,11 @@ class Ledger:
             role: frozenset(Permission(p) for p in perms if p in known)
             for role, perms in json.loads(raw).items()
         }
+
+    def central_reasons(self) -> SiteReasons | None:
+        """The central store's reason lists, as last received; None: none yet."""
+        raw = self.get_meta(CENTRAL_REASONS)
+        return None if raw is None else SiteReasons.model_validate_json(raw)
 
     # -- convenience reads (each its own snapshot) -------------------------------------------
 

@@ -36,9 +36,11 @@ from putback_tui.domain.models import (
     StockChange,
     now_utc,
 )
+from putback_tui.domain.reasons import SiteReasons
 from putback_tui.ledger.store import (
     _ENTRY_COLUMNS,
     _ENTRY_JSON,
+    CENTRAL_REASONS,
     CENTRAL_ROLES,
     LedgerError,
     Transaction,
@@ -206,6 +208,7 @@ def apply_page(
     atp: Iterable[tuple[str, int]] = (),
     reconciled: Iterable[tuple[str, datetime, str, str]] = (),
     roles: Mapping[str, Sequence[str]] | None = None,
+    reasons: SiteReasons | None = None,
 ) -> bool:
     """Apply one page of the changes feed; on the last page of a round, rebase stock.
 
@@ -227,6 +230,9 @@ def apply_page(
     if roles is not None:
         # The whole map, whenever any role changed: a role the central store dropped goes.
         tx.set_meta(CENTRAL_ROLES, json.dumps({r: list(p) for r, p in roles.items()}))
+    if reasons is not None:
+        # The whole lists: offline, the terminal keeps offering the last ones it received.
+        tx.set_meta(CENTRAL_REASONS, reasons.model_dump_json())
     order_list = list(orders)
     tx.upsert_products(products)
     tx.upsert_locations(locations)

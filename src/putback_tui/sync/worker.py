@@ -298,6 +298,7 @@ class SyncWorker:
                         if page.roles is None
                         else {g.role: [p.value for p in g.permissions] for g in page.roles}
                     ),
+                    reasons=page.reasons,
                 )
             cursor = page.next_cursor
             if done:

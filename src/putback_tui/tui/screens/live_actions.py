@@ -79,14 +79,14 @@ async def reject_item(screen: LiveOrderScreen) -> None:
         app.post_message(ItemRejected(entry))
         await screen.reload()
         app.done(
-            f"Rejected {_units(choice.quantity)} of {line.sku} ({choice.reason.value}) from order "
+            f"Rejected {_units(choice.quantity)} of {line.sku} ({choice.reason}) from order "
             f"{order_id}: they leave this facility's queue; re-route requested from the central "
             "store."
         )
 
     app.info(f"Rejecting from {line.sku}: choose the reason.")
     dialog = RejectDialog(
-        order_id, line, view.products.get(line.sku), app.settings.reject_reasons
+        order_id, line, view.products.get(line.sku), app.station.site_reasons.reject
     )
     await app.push_screen(dialog, callback=answered)
 
@@ -204,7 +204,7 @@ async def edit_line(screen: LiveOrderScreen, *, reduce: bool) -> None:
     except Refused as refused:
         app.refuse(str(refused), refused.code)
         return
-    reasons = app.settings.reasons.reduce_line if reduce else app.settings.reasons.cancel_line
+    reasons = list(app.station.site_reasons.line_edit_codes(cancel=not reduce))
 
     async def answered(choice: LineEditChoice | None) -> None:
         if choice is None:
