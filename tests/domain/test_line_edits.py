@@ -16,6 +16,7 @@ from putback_tui.domain.errors import (
     OverQuantity,
     Refused,
     UnknownLine,
+    UnknownReason,
 )
 from putback_tui.domain.models import (
     LineChange,
@@ -26,6 +27,7 @@ from putback_tui.domain.models import (
     StockChange,
     apply_line_changes,
 )
+from putback_tui.domain.reasons import ReasonEffect, RejectReasonDef, SiteReasons
 from putback_tui.domain.rules import cancel_line, put_back, reduce_line, reject, release
 
 TSHIRT, MUG, SOCKS = "TSHIRT-BLK-M", "MUG-WHT", "SOCKS-3PK"
@@ -249,3 +251,52 @@ def test_a_cancelled_line_cannot_be_cancelled_again(stock):
     order = after(order, cancel_line(order, 2, "CUSTOMER REQUEST", stock))
     with pytest.raises(LineEditNotAllowed, match="has nothing left here to take off"):
         cancel_line(order, 2, "CUSTOMER REQUEST", stock)
+
+
+# --- reasons a site defines -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("effect", "after"),
+    [
+        pytest.param(ReasonEffect.ZERO_STOCK, ({"A-01-01": 0}, 0), id="zero_stock"),
+        pytest.param(ReasonEffect.REMOVE_FROM_STOCK, ({"A-01-01": 9}, 6), id="remove_from_stock"),
+        pytest.param(ReasonEffect.UNSELLABLE, ({"A-01-01": 10}, 6), id="unsellable"),
+        pytest.param(ReasonEffect.NO_VARIANCE, ({"A-01-01": 10}, 7), id="no_variance"),
+    ],
+)
+def test_a_site_reason_s_effect_decides_the_arithmetic(orders, stock, effect, after):
+    """1 T-shirt of D-1005 (QOH 10, ATP 6) rejected for a site's code with each effect."""
+    draft = reject(orders["D-1005"], 1, "SHORT PICK", 1, stock, effect=effect)
+    assert draft.details.reason is None
+    assert draft.details.reason_code == "SHORT PICK"
+    assert draft.details.reroute
+    stock.apply(draft)
+    assert ({"A-01-01": stock.qoh(TSHIRT, "A-01-01")}, stock.atp(TSHIRT)) == after
+
+
+def test_built_in_reasons_keep_their_own_effect_and_record_no_code(orders, stock):
+    draft = reject(orders["D-1005"], 1, RejectReason.DAMAGE, 1, stock)
+    assert draft.details.reason is RejectReason.DAMAGE
+    assert draft.details.reason_code is None
+    assert draft.changes == ()  # released 1, then 1 taken from ATP: nets to nothing
+
+
+def test_a_site_code_without_an_effect_is_refused(orders, stock):
+    with pytest.raises(UnknownReason, match="Reason SHORT PICK is not a reject reason"):
+        reject(orders["D-1005"], 1, "SHORT PICK", 1, stock)
+
+
+def test_the_site_lists_refuse_unknown_codes_and_bad_lists():
+    reasons = SiteReasons(
+        reject=(RejectReasonDef(code="SHORT PICK", effect=ReasonEffect.NO_VARIANCE),),
+    )
+    assert reasons.reject_effect("SHORT PICK") is ReasonEffect.NO_VARIANCE
+    with pytest.raises(UnknownReason, match="Reason DAMAGE is not a reject reason at this site"):
+        reasons.reject_effect("DAMAGE")
+    with pytest.raises(UnknownReason, match="not a reason for cancelling a line"):
+        reasons.check_line_edit("OOPS", cancel=True)
+    with pytest.raises(ValueError, match="reduce_line: list 1 to 9 reasons, not 0"):
+        SiteReasons(reduce_line=())
+    with pytest.raises(ValueError, match="is not a reason code"):
+        SiteReasons(cancel_line=("bad\x1b[31m",))

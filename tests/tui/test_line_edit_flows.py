@@ -9,6 +9,7 @@ from __future__ import annotations
 from putback_tui.config import ReasonSettings, Settings
 from putback_tui.domain.entries import EntryKind
 from putback_tui.domain.models import OrderStatus
+from putback_tui.domain.reasons import ReasonEffect, RejectReasonDef
 from putback_tui.ledger import Ledger
 from putback_tui.tui.app import PutbackApp, make_app
 from putback_tui.tui.dialogs.line_edit import LineEditDialog
@@ -172,3 +173,34 @@ async def test_esc_backs_out_and_nothing_changes(app: PutbackApp, demo_ledger: L
         assert isinstance(app.screen, LiveOrderScreen)
         assert result(app)[1] == "Line 1 of order D-1005 was not changed."
     assert [e.kind for e in demo_ledger.entries()] == []
+
+
+async def test_a_site_defined_no_variance_reason_releases_only(
+    demo_ledger: Ledger, clock: SteppingClock
+):
+    settings = Settings(
+        reasons=ReasonSettings(
+            reject=[
+                RejectReasonDef(code="NOT IN STOCK", effect=ReasonEffect.ZERO_STOCK),
+                RejectReasonDef(code="SHORT PICK", effect=ReasonEffect.NO_VARIANCE),
+            ]
+        )
+    )
+    qoh, atp = stock_of(demo_ledger, "TSHIRT-BLK-M")
+    app = make_app(demo_ledger, settings, clock=lambda: FROZEN, monotonic=clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "OP-0001")
+        await scan(pilot, "D-1005")
+        await key(pilot, "f3")
+        text = screen_text(app)
+        assert "2  SHORT PICK" in text
+        assert "nothing else: no stock problem, QOH unchanged" in text
+        assert "MISMATCH" not in text
+        await scan(pilot, "2")
+        await scan(pilot, "1")
+        assert "Reject 1 unit of TSHIRT-BLK-M for SHORT PICK." in flat(app)
+        await own_enter(pilot)
+        assert result(app)[1].startswith("Rejected 1 unit of TSHIRT-BLK-M (SHORT PICK)")
+    [entry] = [e for e in demo_ledger.entries() if e.kind is EntryKind.REJECT]
+    assert entry.details.reason_code == "SHORT PICK"
+    assert stock_of(demo_ledger, "TSHIRT-BLK-M") == (qoh, atp + 1)
