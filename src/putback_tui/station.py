@@ -421,6 +421,60 @@ class Station:
             )
             return self._append(tx, draft)
 
+    def other_open_lines(self, sku: str, except_order: str) -> list[tuple[str, int, int]]:
+        """Lines of the facility's other live orders with ``sku`` unpicked and still reserved.
+
+        Returns:
+            (order ID, line number, open unpicked units), by order ID: what a NOT IN STOCK
+            reject offers to reject too.
+        """
+        with self.ledger.read() as tx:
+            return self._other_open_lines(tx, sku, except_order)
+
+    def _other_open_lines(
+        self, tx: Transaction, sku: str, except_order: str
+    ) -> list[tuple[str, int, int]]:
+        found = []
+        live = (OrderStatus.OPEN, OrderStatus.IN_PROGRESS)
+        for order_id in sorted(tx.order_ids(self.facility, live)):
+            order = tx.order(order_id)
+            if order is None or order_id == except_order:
+                continue
+            found += [
+                (order_id, line.line_no, line.unpicked_open)
+                for line in order.lines
+                if line.sku == sku and line.unpicked_open
+            ]
+        return found
+
+    def reject_on_other_orders(
+        self, sku: str, reason: RejectReason | str, except_order: str
+    ) -> list[Entry]:
+        """Reject ``sku``'s open unpicked units on every other live order, in one transaction.
+
+        What a NOT IN STOCK reject offers: the product is not there for those orders either.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded), UnknownReason; LedgerError.
+        """
+        self._require(Permission.REJECT_ITEM, "reject item on other orders", None)
+        effect = self.site_reasons.reject_effect(str(reason))
+        with self._lock, self.ledger.write() as tx:
+            entries = []
+            for order_id, line_no, units in self._other_open_lines(tx, sku, except_order):
+                product = tx.product(sku)
+                draft = rules.reject(
+                    self._order(tx, order_id),
+                    line_no,
+                    reason,
+                    units,
+                    tx,
+                    home_location=product.home_location if product else None,
+                    effect=effect,
+                )
+                entries.append(self._append(tx, draft))
+            return entries
+
     def cancel(self, order_id: str) -> Entry:
         """Cancel a live order with nothing picked and no label; releases everything.
 

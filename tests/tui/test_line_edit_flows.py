@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from putback_tui.config import ReasonSettings, Settings
 from putback_tui.domain.entries import EntryKind
-from putback_tui.domain.models import OrderStatus
+from putback_tui.domain.models import Order, OrderLine, OrderStatus
 from putback_tui.domain.reasons import ReasonEffect, RejectReasonDef
 from putback_tui.ledger import Ledger
 from putback_tui.tui.app import PutbackApp, make_app
+from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.dialogs.line_edit import LineEditDialog
 from putback_tui.tui.screens.live_order import LiveOrderScreen
 from putback_tui.tui.screens.location import LocationScreen
@@ -204,3 +205,63 @@ async def test_a_site_defined_no_variance_reason_releases_only(
     [entry] = [e for e in demo_ledger.entries() if e.kind is EntryKind.REJECT]
     assert entry.details.reason_code == "SHORT PICK"
     assert stock_of(demo_ledger, "TSHIRT-BLK-M") == (qoh, atp + 1)
+
+
+def _two_more_mug_orders(ledger: Ledger) -> None:
+    """Two more live orders reserving mugs: D-2001 (open, 2) and D-2002 (in progress, 1)."""
+    with ledger.write() as tx:
+        tx.upsert_orders([
+            Order(order_id="D-2001", facility="STORE-01", status=OrderStatus.OPEN,
+                  lines=(OrderLine(line_no=1, sku="MUG-WHT", quantity=2, picked=0),)),
+            Order(order_id="D-2002", facility="STORE-01", status=OrderStatus.IN_PROGRESS,
+                  lines=(OrderLine(line_no=1, sku="SOCKS-3PK", quantity=1, picked=1),
+                         OrderLine(line_no=2, sku="MUG-WHT", quantity=1, picked=0))),
+        ])
+
+
+async def test_not_in_stock_offers_the_product_s_other_open_orders(
+    app: PutbackApp, demo_ledger: Ledger
+):
+    _two_more_mug_orders(demo_ledger)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "OP-0001")
+        await scan(pilot, "D-1008")
+        await key(pilot, "f3")  # line 1, the mugs: 1 unpicked
+        await scan(pilot, "1")  # NOT IN STOCK (one unit: straight to the confirmation)
+        await own_enter(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        said = flat(app)
+        assert "Reject MUG-WHT on 2 other orders?" in said
+        assert "2 other open orders still reserve 3 units of it (D-2001, D-2002)" in said
+        await own_enter(pilot)
+        assert isinstance(app.screen, LiveOrderScreen)
+        assert result(app) == (
+            Tone.DONE,
+            "Rejected 3 units of MUG-WHT (NOT IN STOCK) on 2 other order lines too: re-route "
+            "requested.",
+        )
+    rejects = [e for e in demo_ledger.entries() if e.kind is EntryKind.REJECT]
+    assert [(e.order_id, e.details.quantity) for e in rejects] == [
+        ("D-1008", 1), ("D-2001", 2), ("D-2002", 1)
+    ]
+    qoh, atp = stock_of(demo_ledger, "MUG-WHT")
+    assert atp == 0
+    assert set(qoh.values()) == {0}
+    for order_id in ("D-2001", "D-2002"):
+        order = demo_ledger.order(order_id)
+        assert order is not None
+        assert all(ln.unpicked_open == 0 for ln in order.lines)
+
+
+async def test_the_offer_can_be_declined(app: PutbackApp, demo_ledger: Ledger):
+    _two_more_mug_orders(demo_ledger)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "OP-0001")
+        await scan(pilot, "D-1008")
+        await key(pilot, "f3")
+        await scan(pilot, "1")
+        await own_enter(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await key(pilot, "escape")
+        assert result(app)[1] == "The other orders with MUG-WHT were left as they are."
+    assert [e.order_id for e in demo_ledger.entries() if e.kind is EntryKind.REJECT] == ["D-1008"]

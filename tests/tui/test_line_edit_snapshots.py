@@ -8,6 +8,7 @@ from textual.pilot import Pilot
 from putback_tui.tui.app import PutbackApp
 
 from .conftest import settle
+from .test_line_edit_flows import _two_more_mug_orders
 from .test_supervisor_snapshots import SIZES, frozen_ledger_time, steps
 
 __all__ = ["frozen_ledger_time"]  # the autouse fixture, used here too
@@ -80,3 +81,22 @@ class TestReduceLineDialog:
         """
         run = steps("OP-0001", "D-1005", "key:f7")
         assert snap_compare(app, terminal_size=size, run_before=run)
+
+
+class TestNotInStockOffer:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_offer(self, snap_compare, app: PutbackApp, demo_ledger, size):
+        """You should see "Reject MUG-WHT on 2 other orders?": MUG-WHT is not in stock here,
+        and 2 other open orders still reserve 3 units of it (D-2001, D-2002); a red "Reject on
+        them too" button beside the way back; the result line behind says the mug of D-1008
+        was rejected.
+        """
+        _two_more_mug_orders(demo_ledger)
+
+        async def run_before(pilot: Pilot[int]) -> None:
+            await steps("OP-0001", "D-1008", "key:f3", "1")(pilot)
+            pilot.app.monotonic.advance(1.0)  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await settle(pilot)
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -13,7 +13,8 @@ from rich.text import Text
 
 from putback_tui.domain import rules
 from putback_tui.domain.errors import Refused
-from putback_tui.domain.models import Permission
+from putback_tui.domain.models import Permission, RejectReason
+from putback_tui.domain.reasons import ReasonEffect
 from putback_tui.ledger import LedgerError
 from putback_tui.station import Outcome
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
@@ -83,12 +84,67 @@ async def reject_item(screen: LiveOrderScreen) -> None:
             f"{order_id}: they leave this facility's queue; re-route requested from the central "
             "store."
         )
+        if app.station.site_reasons.reject_effect(str(choice.reason)) is ReasonEffect.ZERO_STOCK:
+            await offer_other_orders(screen, line.sku, choice.reason, order_id)
 
     app.info(f"Rejecting from {line.sku}: choose the reason.")
     dialog = RejectDialog(
         order_id, line, view.products.get(line.sku), app.station.site_reasons.reject
     )
     await app.push_screen(dialog, callback=answered)
+
+
+async def offer_other_orders(
+    screen: LiveOrderScreen, sku: str, reason: RejectReason | str, order_id: str
+) -> None:
+    """After a NOT IN STOCK reject: offer to reject ``sku`` on the other live orders too.
+
+    One confirmation states how many orders and units; nothing happens without it.
+    """
+    app = screen.putback
+    others = await app.attempt(
+        partial(app.station.other_open_lines, sku, order_id), group="lookup", write=False
+    )
+    if not others:
+        return
+    orders = len({o for o, _, _ in others})
+    units = sum(n for _, _, n in others)
+    body = Text.assemble(
+        f"{sku} is not in stock here, and ",
+        (f"{orders} other open order{'s' if orders != 1 else ''}", "bold"),
+        " still reserve ",
+        (_units(units), "bold"),
+        f" of it ({', '.join(sorted({o for o, _, _ in others}))}).\n"
+        f"Reject them too, for {reason}: they leave this facility's queue and a re-route is "
+        "requested from the central store.",
+    )
+
+    async def answered(yes: bool | None) -> None:
+        if not yes:
+            app.info(f"The other orders with {sku} were left as they are.")
+            return
+        entries = await app.attempt(
+            partial(app.station.reject_on_other_orders, sku, reason, order_id), group="reject"
+        )
+        if entries is None:
+            return
+        for entry in entries:
+            app.post_message(ItemRejected(entry))
+        done = sum(e.details.quantity or 0 for e in entries)
+        app.done(
+            f"Rejected {_units(done)} of {sku} ({reason}) on {len(entries)} other "
+            f"order line{'s' if len(entries) != 1 else ''} too: re-route requested."
+        )
+
+    await app.push_screen(
+        ConfirmDialog(
+            f"Reject {sku} on {orders} other order{'s' if orders != 1 else ''}?",
+            body,
+            "Reject on them too",
+            danger=True,
+        ),
+        callback=answered,
+    )
 
 
 async def cancel_order(screen: LiveOrderScreen) -> None:
