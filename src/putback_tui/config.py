@@ -36,6 +36,7 @@ from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.domain.reasons import (
     BUILT_IN_EFFECTS,
     DEFAULT_LINE_EDIT_REASONS,
+    OrderAction,
     RejectReasonDef,
     SiteReasons,
 )
@@ -119,6 +120,14 @@ class ReasonSettings(Section):
     """Reasons for cancelling one line of a live order (F6)."""
     reduce_line: list[str] = Field(default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS))
     """Reasons for reducing a line's quantity (F7)."""
+    cancel: list[str] = Field(default_factory=list)
+    """Reasons for cancelling an order (F4); empty: no reason is asked."""
+    force_cancel: list[str] = Field(default_factory=list)
+    """Reasons for a force cancel (F5); empty: no reason is asked."""
+    bulk_reject: list[str] = Field(default_factory=list)
+    """Reasons for a bulk reject; empty: no reason is asked."""
+    mandatory: list[OrderAction] = Field(default_factory=list)
+    """Of ``cancel``, ``force_cancel``, ``bulk_reject``: those that must name a reason."""
 
 
 class Settings(Section):
@@ -150,6 +159,10 @@ class Settings(Section):
             reject=tuple(reject),
             cancel_line=tuple(self.reasons.cancel_line),
             reduce_line=tuple(self.reasons.reduce_line),
+            cancel=tuple(self.reasons.cancel),
+            force_cancel=tuple(self.reasons.force_cancel),
+            bulk_reject=tuple(self.reasons.bulk_reject),
+            mandatory=tuple(self.reasons.mandatory),
         )
 
     @model_validator(mode="after")

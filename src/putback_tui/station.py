@@ -475,17 +475,20 @@ class Station:
                 entries.append(self._append(tx, draft))
             return entries
 
-    def cancel(self, order_id: str) -> Entry:
+    def cancel(self, order_id: str, reason_code: str | None = None) -> Entry:
         """Cancel a live order with nothing picked and no label; releases everything.
 
         Raises:
-            NotSignedIn, PermissionDenied, UnknownOrder, CancelNotAllowed, OrderNotLive.
+            NotSignedIn, PermissionDenied, UnknownOrder, CancelNotAllowed, OrderNotLive,
+            UnknownReason (a mandatory reason missing, or one not listed).
         """
         self._require(Permission.CANCEL_ORDER, "cancel order", order_id)
+        self.site_reasons.check_order_reason("cancel", reason_code)
         with self._lock, self.ledger.write() as tx:
-            return self._append(tx, rules.cancel(self._order(tx, order_id), tx))
+            draft = rules.cancel(self._order(tx, order_id), tx, reason_code=reason_code)
+            return self._append(tx, draft)
 
-    def force_cancel(self, order_id: str) -> OrderView:
+    def force_cancel(self, order_id: str, reason_code: str | None = None) -> OrderView:
         """Cancel whatever the state; the picked units then wait for put-back.
 
         Returns:
@@ -495,8 +498,10 @@ class Station:
             NotSignedIn, PermissionDenied, UnknownOrder, OrderNotLive.
         """
         self._require(Permission.FORCE_CANCEL, "force cancel", order_id)
+        self.site_reasons.check_order_reason("force_cancel", reason_code)
         with self._lock, self.ledger.write() as tx:
-            entry = self._append(tx, rules.force_cancel(self._order(tx, order_id), tx))
+            draft = rules.force_cancel(self._order(tx, order_id), tx, reason_code=reason_code)
+            entry = self._append(tx, draft)
             order = self._order(tx, order_id)
             units = sum(c.released for c in entry.line_changes)
             waiting = sum(line.to_put_back for line in order.lines)
@@ -576,7 +581,7 @@ class Station:
                     units += sum(line.unpicked_open for line in order.lines)
             return len(ids), units
 
-    def bulk_reject(self, status: OrderStatus) -> list[Entry]:
+    def bulk_reject(self, status: OrderStatus, reason_code: str | None = None) -> list[Entry]:
         """Reject every live order of the facility with ``status``, in one transaction.
 
         Raises:
@@ -585,9 +590,12 @@ class Station:
         self._require(Permission.BULK_REJECT, "bulk reject", None)
         if not status.is_live:
             raise Refused(f"Bulk reject applies to open or in-progress orders, not {status.value}.")
+        self.site_reasons.check_order_reason("bulk_reject", reason_code)
         with self._lock, self.ledger.write() as tx:
             return [
-                self._append(tx, rules.bulk_reject(self._order(tx, order_id), tx))
+                self._append(
+                    tx, rules.bulk_reject(self._order(tx, order_id), tx, reason_code=reason_code)
+                )
                 for order_id in tx.order_ids(self.facility, (status,))
             ]
 

@@ -15,7 +15,7 @@ from putback_tui.central.imports import import_path
 from putback_tui.central.server import BackgroundServer
 from putback_tui.config import ReasonSettings, Settings, TerminalSettings
 from putback_tui.dataset import DatasetError
-from putback_tui.domain.entries import EntryKind
+from putback_tui.domain.entries import EntryDetails, EntryKind
 from putback_tui.domain.errors import UnknownReason
 from putback_tui.domain.reasons import ReasonEffect, RejectReasonDef, SiteReasons
 from putback_tui.station import Station
@@ -126,3 +126,33 @@ def test_line_edit_kinds_carry_their_reason_on_the_feed(
     assert (details.line_no, details.from_quantity, details.quantity, details.reason_code) == (
         1, 2, 1, "PRICE ERROR"
     )
+
+
+def test_a_mandatory_reason_is_required_by_the_central_store_too(central: Central) -> None:
+    central.store.import_data(
+        reasons=SiteReasons(bulk_reject=("STORE CLOSED",), mandatory=("bulk_reject",))
+    )
+    from tests.central.test_hostile import Forger
+
+    f = Forger(central)
+    before = central.store.stock("STORE-01")
+    [bare, named, wrong] = f.send(
+        f.entry(EntryKind.BULK_REJECT, order_id="D-1005"),
+        f.entry(EntryKind.BULK_REJECT, order_id="D-1005",
+                details=EntryDetails(reason_code="STORE CLOSED")),
+        f.entry(EntryKind.BULK_REJECT, order_id="D-1008",
+                details=EntryDetails(reason_code="BORED")),
+    )
+    assert bare.outcome is Outcome.REFUSED
+    assert bare.reason == "A reason is required for a bulk reject at this site."
+    assert named.outcome is Outcome.APPLIED
+    assert wrong.outcome is Outcome.REFUSED
+    assert wrong.reason == "Reason BORED is not a reason for a bulk reject at this site."
+    assert central.store.stock("STORE-01") != before  # the named one released D-1005's units
+    [event] = central.store.events(0, 10).events
+    assert event.entry.details.reason_code == "STORE CLOSED"
+
+
+def test_a_mandatory_action_needs_a_list() -> None:
+    with pytest.raises(ValueError, match="cancel: a mandatory reason needs a list of reasons"):
+        SiteReasons(mandatory=("cancel",))

@@ -6,14 +6,18 @@ scans, and the operator's own Enter comes a second after the last key.
 
 from __future__ import annotations
 
+import pytest
+
 from putback_tui.config import ReasonSettings, Settings
 from putback_tui.domain.entries import EntryKind
+from putback_tui.domain.errors import UnknownReason
 from putback_tui.domain.models import Order, OrderLine, OrderStatus
 from putback_tui.domain.reasons import ReasonEffect, RejectReasonDef
 from putback_tui.ledger import Ledger
 from putback_tui.tui.app import PutbackApp, make_app
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.dialogs.line_edit import LineEditDialog
+from putback_tui.tui.dialogs.reason import ReasonDialog
 from putback_tui.tui.screens.live_order import LiveOrderScreen
 from putback_tui.tui.screens.location import LocationScreen
 from putback_tui.tui.screens.put_back import PutBackScreen
@@ -265,3 +269,45 @@ async def test_the_offer_can_be_declined(app: PutbackApp, demo_ledger: Ledger):
         await key(pilot, "escape")
         assert result(app)[1] == "The other orders with MUG-WHT were left as they are."
     assert [e.order_id for e in demo_ledger.entries() if e.kind is EntryKind.REJECT] == ["D-1008"]
+
+
+async def test_a_site_s_mandatory_cancel_reason_is_asked_and_recorded(
+    demo_ledger: Ledger, clock: SteppingClock
+):
+    settings = Settings(
+        reasons=ReasonSettings(cancel=["OUT OF AREA", "FRAUD"], mandatory=["cancel"])
+    )
+    app = make_app(demo_ledger, settings, clock=lambda: FROZEN, monotonic=clock)
+    qoh, atp = stock_of(demo_ledger, "TSHIRT-BLK-M")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "SV-0001")
+        await scan(pilot, "D-1005")
+        await key(pilot, "f4")
+        assert isinstance(app.screen, ReasonDialog)
+        assert "2  FRAUD" in screen_text(app)
+        await scan(pilot, "7")
+        assert result(app)[0] is Tone.REFUSED
+        await scan(pilot, "2")
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Reason: FRAUD." in flat(app)
+        await own_enter(pilot)
+        assert result(app)[1].startswith("Order D-1005 cancelled")
+    [entry] = [e for e in demo_ledger.entries() if e.kind is EntryKind.CANCEL]
+    assert entry.details.reason_code == "FRAUD"
+    assert stock_of(demo_ledger, "TSHIRT-BLK-M") == (qoh, atp + 2)
+    station = app.station
+    with pytest.raises(UnknownReason, match="A reason is required for a cancel at this site"):
+        station.cancel("D-1005")
+
+
+async def test_esc_on_the_reason_cancels_nothing(demo_ledger: Ledger, clock: SteppingClock):
+    settings = Settings(reasons=ReasonSettings(bulk_reject=["STORE CLOSED"]))
+    app = make_app(demo_ledger, settings, clock=lambda: FROZEN, monotonic=clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "SV-0001")
+        await key(pilot, "f2")
+        await scan(pilot, "1")  # bulk reject open orders
+        assert isinstance(app.screen, ReasonDialog)
+        await key(pilot, "escape")
+        assert result(app)[1] == "Nothing was done."
+    assert demo_ledger.entries() == []

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
-from putback_tui.tui.app import PutbackApp
+from putback_tui.config import ReasonSettings, Settings
+from putback_tui.tui.app import PutbackApp, make_app
 
-from .conftest import settle
+from .conftest import FROZEN, settle
 from .test_line_edit_flows import _two_more_mug_orders
 from .test_supervisor_snapshots import SIZES, frozen_ledger_time, steps
 
@@ -100,3 +101,18 @@ class TestNotInStockOffer:
             await settle(pilot)
 
         assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+class TestOrderReasonDialog:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_cancel_reason(self, snap_compare, demo_ledger, clock, size):
+        """You should see "Cancel order D-1005: why?", "Cancelling order D-1005.", the site's
+        two reasons numbered 1 OUT OF AREA and 2 FRAUD (the first highlighted), and how to
+        answer; no buttons.
+        """
+        settings = Settings(
+            reasons=ReasonSettings(cancel=["OUT OF AREA", "FRAUD"], mandatory=["cancel"])
+        )
+        app = make_app(demo_ledger, settings, clock=lambda: FROZEN, monotonic=clock)
+        run = steps("SV-0001", "D-1005", "key:f4")
+        assert snap_compare(app, terminal_size=size, run_before=run)

@@ -242,11 +242,18 @@ def _derive(entry: Entry, state: DerivationState) -> EntryDraft | None:
             effect=effect,
         )
     if kind is EntryKind.BULK_REJECT:
-        return rules.bulk_reject(_order(state, entry.order_id), stock)
+        state.reasons().check_order_reason("bulk_reject", details.reason_code)
+        return rules.bulk_reject(
+            _order(state, entry.order_id), stock, reason_code=details.reason_code
+        )
     if kind is EntryKind.CANCEL:
-        return rules.cancel(_order(state, entry.order_id), stock)
+        state.reasons().check_order_reason("cancel", details.reason_code)
+        return rules.cancel(_order(state, entry.order_id), stock, reason_code=details.reason_code)
     if kind is EntryKind.FORCE_CANCEL:
-        return rules.force_cancel(_order(state, entry.order_id), stock)
+        state.reasons().check_order_reason("force_cancel", details.reason_code)
+        return rules.force_cancel(
+            _order(state, entry.order_id), stock, reason_code=details.reason_code
+        )
     if kind is EntryKind.MOVE_OUT:
         return rules.move_out(
             _product(state, details.sku),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 
@@ -51,6 +52,10 @@ BUILT_IN_EFFECTS = {
 """The built-in reject reasons and their effects (SPEC section 9)."""
 
 DEFAULT_LINE_EDIT_REASONS = ("CUSTOMER REQUEST", "PRICE ERROR", "DUPLICATE ORDER")
+
+OrderAction = Literal["cancel", "force_cancel", "bulk_reject"]
+"""The whole-order actions a site may ask (or require) a reason for."""
+ORDER_ACTIONS: tuple[OrderAction, ...] = ("cancel", "force_cancel", "bulk_reject")
 
 REASON_CODE = re.compile(r"[A-Z0-9][A-Z0-9 ._/-]{0,63}")
 """A reason code: capitals, digits, spaces and ``._/-``, at most 64 characters."""
@@ -98,8 +103,17 @@ class SiteReasons(Frozen):
     )
     cancel_line: tuple[str, ...] = DEFAULT_LINE_EDIT_REASONS
     reduce_line: tuple[str, ...] = DEFAULT_LINE_EDIT_REASONS
+    cancel: tuple[str, ...] = ()
+    """Reasons for cancelling an order (F4); none: no reason asked."""
+    force_cancel: tuple[str, ...] = ()
+    """Reasons for a force cancel (F5); none: no reason asked."""
+    bulk_reject: tuple[str, ...] = ()
+    """Reasons for a bulk reject; none: no reason asked."""
+    mandatory: tuple[OrderAction, ...] = ()
+    """Order actions that must name one of their reasons (``cancel``, ``force_cancel``,
+    ``bulk_reject``): an entry without one is refused."""
 
-    @field_validator("cancel_line", "reduce_line")
+    @field_validator("cancel_line", "reduce_line", "cancel", "force_cancel", "bulk_reject")
     @classmethod
     def _codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
         for code in codes:
@@ -117,7 +131,34 @@ class SiteReasons(Frozen):
                 raise ValueError(f"{name}: list 1 to 9 reasons, not {len(codes)}")
             if len(set(codes)) != len(codes):
                 raise ValueError(f"{name}: a reason code is listed twice")
+        for action in ORDER_ACTIONS:
+            offered = self.order_codes(action)
+            if len(offered) > 9 or len(set(offered)) != len(offered):
+                raise ValueError(f"{action}: list at most 9 reasons, each once")
+            if action in self.mandatory and not offered:
+                raise ValueError(f"{action}: a mandatory reason needs a list of reasons")
         return self
+
+    def order_codes(self, action: OrderAction) -> tuple[str, ...]:
+        """The codes offered for a whole-order action (cancel, force cancel, bulk reject)."""
+        return {
+            "cancel": self.cancel, "force_cancel": self.force_cancel,
+            "bulk_reject": self.bulk_reject,
+        }[action]
+
+    def check_order_reason(self, action: OrderAction, code: str | None) -> None:
+        """Refuse a missing mandatory reason, or a code the site does not list for ``action``.
+
+        Raises:
+            UnknownReason: the reason is missing (mandatory) or not listed.
+        """
+        words = action.replace("_", " ")
+        if code is None:
+            if action in self.mandatory:
+                raise UnknownReason(f"A reason is required for a {words} at this site.")
+            return
+        if code not in self.order_codes(action):
+            raise UnknownReason(f"Reason {code} is not a reason for a {words} at this site.")
 
     def reject_effect(self, code: str) -> ReasonEffect:
         """The stock effect of reject reason ``code``.

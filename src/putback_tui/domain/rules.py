@@ -368,14 +368,20 @@ def reject(
     )
 
 
-def cancel(order: Order, stock: StockView) -> EntryDraft:
+def cancel(order: Order, stock: StockView, *, reason_code: str | None = None) -> EntryDraft:
     """Cancel an order: only while nothing is picked and no label exists. Releases everything.
+
+    ``reason_code``: the site's reason, recorded as given (the site's list is checked by the
+    caller, see :class:`putback_tui.domain.reasons.SiteReasons`).
 
     Raises:
         OrderShipped, OrderNotLive, CancelNotAllowed.
     """
     check_cancel(order)
-    return _release_all(order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False)
+    return _release_all(
+        order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False,
+        reason_code=reason_code,
+    )
 
 
 def check_cancel(order: Order) -> None:
@@ -394,17 +400,24 @@ def check_cancel(order: Order) -> None:
         raise CancelNotAllowed(f"Order {order.order_id} has a shipping label: use force cancel.")
 
 
-def force_cancel(order: Order, stock: StockView) -> EntryDraft:
+def force_cancel(
+    order: Order, stock: StockView, *, reason_code: str | None = None
+) -> EntryDraft:
     """Cancel whatever the state: release the unpicked now; the picked become a put-back.
 
     Raises:
         OrderShipped, OrderNotLive.
     """
     _check_live(order, "cancelled")
-    return _release_all(order, stock, EntryKind.FORCE_CANCEL, OrderStatus.CANCELLED, reject=False)
+    return _release_all(
+        order, stock, EntryKind.FORCE_CANCEL, OrderStatus.CANCELLED, reject=False,
+        reason_code=reason_code,
+    )
 
 
-def bulk_reject(order: Order, stock: StockView) -> EntryDraft:
+def bulk_reject(
+    order: Order, stock: StockView, *, reason_code: str | None = None
+) -> EntryDraft:
     """Reject a whole live order with no inventory fault (SPEC section 9, bulk reject).
 
     ATP + the unpicked quantity (reservations released), QOH unchanged; the lines are marked for
@@ -414,11 +427,20 @@ def bulk_reject(order: Order, stock: StockView) -> EntryDraft:
         OrderShipped, OrderNotLive.
     """
     _check_live(order, "rejected")
-    return _release_all(order, stock, EntryKind.BULK_REJECT, OrderStatus.REJECTED, reject=True)
+    return _release_all(
+        order, stock, EntryKind.BULK_REJECT, OrderStatus.REJECTED, reject=True,
+        reason_code=reason_code,
+    )
 
 
 def _release_all(
-    order: Order, stock: StockView, kind: EntryKind, status: OrderStatus, *, reject: bool
+    order: Order,
+    stock: StockView,
+    kind: EntryKind,
+    status: OrderStatus,
+    *,
+    reject: bool,
+    reason_code: str | None,
 ) -> EntryDraft:
     delta = StockDelta(stock)
     line_changes = []
@@ -437,7 +459,9 @@ def _release_all(
     return EntryDraft(
         kind=kind,
         order_id=order.order_id,
-        details=EntryDetails(quantity=moved, order_status=status, reroute=reject),
+        details=EntryDetails(
+            quantity=moved, order_status=status, reroute=reject, reason_code=reason_code
+        ),
         changes=delta.changes(),
         line_changes=tuple(line_changes),
     )

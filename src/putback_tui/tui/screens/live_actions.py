@@ -6,6 +6,7 @@ recorded), asks in a dialog, then calls the station; the screen shows the order 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -14,11 +15,12 @@ from rich.text import Text
 from putback_tui.domain import rules
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Permission, RejectReason
-from putback_tui.domain.reasons import ReasonEffect
+from putback_tui.domain.reasons import OrderAction, ReasonEffect
 from putback_tui.ledger import LedgerError
 from putback_tui.station import Outcome
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.dialogs.line_edit import LineEditChoice, LineEditDialog
+from putback_tui.tui.dialogs.reason import ReasonDialog
 from putback_tui.tui.dialogs.reject import RejectChoice, RejectDialog
 from putback_tui.tui.messages import ItemRejected, LineEdited, OrderCancelled
 from putback_tui.tui.screens.order import order_screen
@@ -30,6 +32,32 @@ if TYPE_CHECKING:
 
 def _units(n: int) -> str:
     return f"{n} unit" if n == 1 else f"{n} units"
+
+
+async def with_reason(
+    app: PutbackApp,
+    action: OrderAction,
+    title: str,
+    head: Text,
+    then: Callable[[str | None], Awaitable[None]],
+) -> None:
+    """Ask for the site's reason for ``action`` (when it lists any), then go on with ``then``.
+
+    No list for the action: ``then(None)`` at once. Esc on the reason: nothing is done.
+    """
+    codes = app.station.site_reasons.order_codes(action)
+    if not codes:
+        await then(None)
+        return
+
+    async def chosen(code: str | None) -> None:
+        if code is None:
+            app.info("Nothing was done.")
+            return
+        app.info(f"Reason: {code}.")
+        await then(code)
+
+    await app.push_screen(ReasonDialog(title, head, codes), callback=chosen)
 
 
 async def permitted(
@@ -169,11 +197,15 @@ async def cancel_order(screen: LiveOrderScreen) -> None:
         " back to available stock (ATP). Nothing was picked, so nothing needs a put-back.",
     )
 
+    reason: str | None = None
+
     async def answered(yes: bool | None) -> None:
         if not yes:
             app.info(f"Order {order.order_id} was not cancelled.")
             return
-        entry = await app.attempt(partial(app.station.cancel, order.order_id), group="cancel")
+        entry = await app.attempt(
+            partial(app.station.cancel, order.order_id, reason), group="cancel"
+        )
         if entry is None:
             return
         app.post_message(OrderCancelled(entry))
@@ -183,9 +215,18 @@ async def cancel_order(screen: LiveOrderScreen) -> None:
             f"Order {order.order_id} cancelled: {_units(released)} returned to available stock."
         )
 
-    await app.push_screen(
-        ConfirmDialog(f"Cancel order {order.order_id}?", body, "Cancel the order"),
-        callback=answered,
+    async def confirm(code: str | None) -> None:
+        nonlocal reason
+        reason = code
+        said = body if code is None else Text.assemble(body, f"\nReason: {code}.")
+        await app.push_screen(
+            ConfirmDialog(f"Cancel order {order.order_id}?", said, "Cancel the order"),
+            callback=answered,
+        )
+
+    await with_reason(
+        app, "cancel", f"Cancel order {order.order_id}: why?",
+        Text(f"Cancelling order {order.order_id}."), confirm,
     )
 
 
@@ -209,12 +250,14 @@ async def force_cancel(screen: LiveOrderScreen) -> None:
         else " picked: nothing to put back.",
     )
 
+    reason: str | None = None
+
     async def answered(yes: bool | None) -> None:
         if not yes:
             app.info(f"Order {order.order_id} was not cancelled.")
             return
         result = await app.attempt(
-            partial(app.station.force_cancel, order.order_id), group="cancel"
+            partial(app.station.force_cancel, order.order_id, reason), group="cancel"
         )
         if result is None:
             return
@@ -232,11 +275,20 @@ async def force_cancel(screen: LiveOrderScreen) -> None:
             await _finish(screen, order.order_id, f"Order {order.order_id} is cancelled.")
         app.done(result.message)
 
-    await app.push_screen(
-        ConfirmDialog(
-            f"Force cancel order {order.order_id}?", body, "Force cancel", danger=True
-        ),
-        callback=answered,
+    async def confirm(code: str | None) -> None:
+        nonlocal reason
+        reason = code
+        said = body if code is None else Text.assemble(body, f"\nReason: {code}.")
+        await app.push_screen(
+            ConfirmDialog(
+                f"Force cancel order {order.order_id}?", said, "Force cancel", danger=True
+            ),
+            callback=answered,
+        )
+
+    await with_reason(
+        app, "force_cancel", f"Force cancel order {order.order_id}: why?",
+        Text(f"Force cancelling order {order.order_id}."), confirm,
     )
 
 
