@@ -31,6 +31,7 @@ from pydantic_core import PydanticUndefined
 
 from putback_tui import files
 from putback_tui.barcodes import CodePatterns
+from putback_tui.domain.bounds import Code
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.domain.reasons import (
@@ -60,9 +61,9 @@ class Section(BaseModel):
 class TerminalSettings(Section):
     """Who this terminal is."""
 
-    id: str = "PACK-01"
+    id: Code = "PACK-01"
     """The terminal's name, recorded on every ledger entry."""
-    facility: str = "STORE-01"
+    facility: Code = "STORE-01"
     """The facility (warehouse or store) the terminal belongs to."""
 
 
@@ -86,6 +87,9 @@ class SyncSettings(Section):
     """Ledger entries sent per batch."""
     interval_s: float = Field(default=2.0, gt=0, le=3600)
     """Seconds between sync rounds while idle."""
+    failure_rounds: int = Field(default=5, ge=0, le=10_000)
+    """Rounds in a row the same batch may fail at the central store (a server error answering
+    it) before the status bar and ``putback doctor`` show it as a failure naming the entry."""
 
     @field_validator("url")
     @classmethod
@@ -286,7 +290,7 @@ def save_settings(path: Path, settings: Settings) -> None:
     if problems:
         raise ConfigError(f"Refusing to write {path}: {problems[0]}")
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files.make_dirs(path.parent, 0o700)
         files.write_atomic(path, settings_to_toml(settings, reveal_secrets=True).encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"Cannot write {path}: {exc.strerror or exc}") from exc

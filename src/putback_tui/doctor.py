@@ -386,6 +386,20 @@ def check_sync_queue(ledger: Ledger, settings: SyncSettings, now: datetime) -> C
     last = counts.last_success
     last_text = f"last sync {last.astimezone():%Y-%m-%d %H:%M:%S}" if last else "never synced"
     summary = f"{counts.waiting} waiting, {counts.refused} refused, {last_text}."
+    failure = counts.failure
+    if failure is not None and failure.shows(settings.failure_rounds):
+        return Check(
+            "sync queue",
+            Status.FAIL,
+            f"{summary} Since {failure.since.astimezone():%Y-%m-%d %H:%M:%S}, "
+            f"{failure.describe()}.",
+            "The central store answers but cannot apply this batch: `putback central doctor` "
+            "there lists the failure with its entry IDs. The entries stay here and are sent "
+            "again every round."
+            if failure.kind == "push"
+            else "The central store sent a figure out of bounds; nothing of it was stored "
+            "here. Check the central store's data (`putback central doctor`).",
+        )
     if refused:
         shown = "; ".join(
             f"#{r.entry.seq} {r.entry.kind.value} {r.entry.order_id or ''}: {r.reason}"

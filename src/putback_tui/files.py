@@ -25,6 +25,7 @@ through this module, so one set of rules holds everywhere:
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
 import secrets
@@ -38,7 +39,11 @@ _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOE
 
 
 def fsync_directory(directory: Path) -> None:
-    """Make the names in ``directory`` (a rename, a new link) durable.
+    """Make the names in ``directory`` (a rename, a new link, a new entry) durable.
+
+    A rename is only a change to the directory: until the directory is synced, a power cut can
+    bring back the old name (found by ``scripts/powercut``). A file system that cannot sync a
+    directory (``EINVAL``, as some network ones answer) is taken at its word, as SQLite does.
 
     Raises:
         OSError: the directory cannot be opened or synced.
@@ -46,8 +51,34 @@ def fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
     finally:
         os.close(fd)
+
+
+def make_dirs(directory: Path, mode: int = 0o777) -> None:
+    """Create ``directory`` and its missing parents, each one's name synced in its parent.
+
+    ``Path.mkdir(parents=True)`` alone leaves a new directory's name in its parent's cache: a
+    power cut then takes the directory, and every file in it however well synced (found by
+    ``scripts/powercut``: a freshly set-up terminal lost its ledger).
+
+    Raises:
+        OSError: a directory cannot be created or synced.
+    """
+    missing = []
+    d = directory
+    while not d.exists():
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode)
+        except FileExistsError:
+            continue  # made meanwhile by someone else, who syncs it
+        fsync_directory(d.parent)
 
 
 def _temporary_name(dest: Path) -> Path:

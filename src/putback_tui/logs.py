@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from putback_tui.files import make_dirs
+
 LOG_NAME = "putback.log"
 MAX_BYTES = 2_000_000
 BACKUPS = 5
@@ -67,7 +69,7 @@ def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = loggin
     Returns:
         The log file's path. Calling again replaces the handler (no duplicate lines).
     """
-    log_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(log_dir)
     path = log_dir / LOG_NAME
     logger = logging.getLogger("putback")
     for old in [h for h in logger.handlers if getattr(h, "_putback", False)]:

@@ -293,16 +293,16 @@ def test_an_entry_that_would_cross_the_stock_cap_is_refused(central: Central) ->
     assert _snapshot(central) == before
 
 
-def test_a_huge_quantity_is_refused_by_the_rule(central: Central) -> None:
+def test_a_quantity_beyond_what_there_is_is_refused_by_the_rule(central: Central) -> None:
     f = Forger(central)
     before = _snapshot(central)
     results = f.send(
         f.entry(EntryKind.MOVE_OUT,
-                details=EntryDetails(sku="MUG-WHT", quantity=2**40, from_location="EX-01",
+                details=EntryDetails(sku="MUG-WHT", quantity=9_999, from_location="EX-01",
                                      location="A-01-02")),
         f.entry(EntryKind.PUT_BACK, order_id="D-1002",
-                details=EntryDetails(sku="TSHIRT-BLK-M", quantity=2**40, location="A-01-01"),
-                line_changes=(LineChange(order_id="D-1002", line_no=1, put_back=2**40),)),
+                details=EntryDetails(sku="TSHIRT-BLK-M", quantity=9_999, location="A-01-01"),
+                line_changes=(LineChange(order_id="D-1002", line_no=1, put_back=9_999),)),
     )
     assert [r.outcome for r in results] == [Outcome.REFUSED, Outcome.REFUSED]
     assert _snapshot(central) == before
@@ -463,11 +463,6 @@ def test_a_cancel_line_carrying_forged_figures_releases_what_the_line_holds(
             EntryDetails(line_no=1, quantity=3, reason_code="PRICE ERROR"), "D-1005",
             "Raising line 1 from 2 to 3 needs a new reservation: change it in the OMS.",
             id="raising",
-        ),
-        pytest.param(
-            EntryDetails(line_no=1, quantity=-5, reason_code="PRICE ERROR"), "D-1005",
-            "The new quantity must be 0 or more, not -5.",
-            id="negative",
         ),
         pytest.param(
             EntryDetails(line_no=1, reason_code="PRICE ERROR"), "D-1005",

@@ -23,6 +23,7 @@ import putback_tui.central.app
 import putback_tui.cli
 import putback_tui.sync.client
 import tests.crash.terminal
+import tests.powerfs.terminal
 
 
 def _say(line: str) -> None:
@@ -54,6 +55,9 @@ def _child(role: str, argv: list[str], log: str) -> None:
         if role == "terminal":
             sys.argv = ["terminal", *argv]
             tests.crash.terminal.main()
+        elif role == "powerterm":
+            sys.argv = ["powerterm", *argv]
+            tests.powerfs.terminal.main()
         else:
             putback_tui.cli.cli.main(args=argv, prog_name="putback", standalone_mode=False)
     except SystemExit as exc:

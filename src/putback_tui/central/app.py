@@ -9,13 +9,16 @@ in both cases nothing of it is applied.
 
 # No "from __future__ import annotations": FastAPI reads the endpoints' annotations at runtime,
 # and they name dependencies local to create_app().
+import logging
+import math
 import sqlite3
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -24,9 +27,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from putback_tui.central.limits import CentralLimits
 from putback_tui.central.storage import CentralStore, Client, StoreError, UnknownOrderError
+from putback_tui.domain.bounds import (
+    CODE_PATTERN,
+    MAX_CODE,
+    MAX_SEQ,
+    TEXT_PATTERN,
+    check_code,
+    check_text,
+)
 from putback_tui.domain.entries import Entry
-from putback_tui.domain.models import Order, OrderStatus
+from putback_tui.domain.models import Order, OrderStatus, now_utc
 from putback_tui.sync.wire import (
     API_PREFIX,
     API_VERSION,
@@ -44,6 +56,8 @@ from putback_tui.sync.wire import (
     OwnEntry,
 )
 
+log = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """Largest request body accepted: a full batch of entries is well under 4 MiB."""
 
@@ -58,7 +72,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or unknown token."},
     403: {"model": ErrorBody, "description": "The token may not do this."},
     413: {"model": ErrorBody, "description": "Request body too large."},
-    503: {"model": ErrorBody, "description": "The database is unreachable; retry later."},
+    503: {
+        "model": ErrorBody,
+        "description": "The database is unreachable, or applying the batch failed unexpectedly "
+        "(nothing of it was applied); retry later.",
+    },
 }
 
 
@@ -150,6 +168,68 @@ def _strict_query(request: Request) -> None:
                 for key in unknown
             ]
         )
+
+
+_ECHO_CHARS = 200
+"""How much of a refused value a 422 answer echoes back."""
+
+
+def _echo(value: Any, depth: int = 0) -> Any:
+    """``value`` as a 422 answer can carry it in JSON: short, and finite.
+
+    A refused value is echoed so the sender sees what was wrong, but JSON has no NaN or
+    Infinity (FastAPI's own answer failed with a 500 on them), and a huge string or list must
+    not come back whole.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value if len(value) <= _ECHO_CHARS else value[:_ECHO_CHARS] + "…"
+    if isinstance(value, bytes):
+        return _echo(value.decode("utf-8", "replace"), depth)
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    if depth >= 2:
+        return "…"
+    if isinstance(value, dict):
+        items = list(value.items())
+        return {str(k): _echo(v, depth + 1) for k, v in items[:20]}
+    if isinstance(value, list | tuple):
+        return [_echo(v, depth + 1) for v in value[:20]]
+    return _echo(str(value), depth)
+
+
+def _control_character(error: Any) -> str | None:
+    """For a value refused by the ID or free-text pattern: which character, where; else None."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    value = error.get("input")
+    if error.get("type") != "string_pattern_mismatch" or not isinstance(value, str):
+        return None
+    if pattern == CODE_PATTERN:
+        check = check_code
+    elif pattern == TEXT_PATTERN:
+        check = check_text
+    else:
+        return None
+    try:
+        check(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def validation_answer(errors: Sequence[Any]) -> JSONResponse:
+    """The 422 answer for these validation errors: each names its field (``loc``)."""
+    detail = []
+    for error in errors:
+        item = {k: _echo(v) for k, v in dict(error).items() if k not in ("ctx", "url")}
+        if (why := _control_character(error)) is not None:
+            item["msg"] = why
+        item["loc"] = [p if isinstance(p, int) else str(p) for p in error.get("loc", ())]
+        if "ctx" in error:
+            item["ctx"] = {str(k): _echo(v) for k, v in error["ctx"].items()}
+        detail.append(item)
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 _SCHEMAS = "#/components/schemas/"
@@ -265,8 +345,22 @@ def _publish_request_models(app: FastAPI, *models: type[BaseModel]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend
 
 
-def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The API over ``store``. The caller owns the store and closes it."""
+def create_app(
+    store: CentralStore,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    limits: CentralLimits | None = None,
+    clock: Callable[[], datetime] = now_utc,
+) -> FastAPI:
+    """The API over ``store``. The caller owns the store and closes it.
+
+    Args:
+        store: the central store.
+        max_body_bytes: larger request bodies are answered 413.
+        limits: the site's limits on quantities and times (defaults if None).
+        clock: the server's clock, which entries' times are held to (tests pass another).
+    """
+    limits = limits or CentralLimits()
     app = FastAPI(
         title="putback central store",
         version=f"{API_VERSION}.0",
@@ -308,6 +402,10 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database went away or stayed locked: the client retries the whole call later.
         return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_answer(exc.errors())
 
     @app.get(f"{API_PREFIX}/whoami", tags=["terminals"])
     def whoami(caller: Annotated[Client, Depends(client)]) -> ClientInfo:
@@ -372,7 +470,15 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
                         }
                     ]
                 )
-        results = store.ingest(caller, batch.entries, bodies=batch.bodies)
+        errors = limits.entry_errors(batch.entries, clock())
+        if errors:
+            raise RequestValidationError(errors)
+        try:
+            results = store.ingest(caller, batch.entries, bodies=batch.bodies)
+        except (StoreError, sqlite3.OperationalError, psycopg.OperationalError):
+            raise  # the database: answered 503 by `unavailable`
+        except Exception as exc:
+            return _ingest_failed(store, caller, batch.entries, exc)
         result = BatchResult.model_construct(results=tuple(results))
         # Serialised here, once: FastAPI would validate the answer again and go through dicts.
         return Response(result.model_dump_json(), media_type="application/json")
@@ -380,7 +486,7 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
     @app.get(f"{API_PREFIX}/entries/own", tags=["terminals"])
     def get_own_entries(
         caller: Annotated[Client, Depends(terminal)],
-        after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
     ) -> OwnEntriesPage:
         """The caller's own entries after ``after_seq`` with their answers, in seq order.
@@ -400,7 +506,7 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
     @app.get(f"{API_PREFIX}/changes", tags=["terminals"])
     def get_changes(
         caller: Annotated[Client, Depends(terminal)],
-        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        cursor: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
     ) -> ChangesPage:
         """Orders, products, barcodes, locations, operators and stock changed after ``cursor``.
@@ -412,9 +518,11 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
     @app.get(f"{API_PREFIX}/events", tags=["systems"])
     def get_events(
         caller: Annotated[Client, Depends(client)],
-        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        cursor: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
-        facility: Annotated[str | None, Query(max_length=200)] = None,
+        facility: Annotated[
+            str | None, Query(max_length=MAX_CODE, pattern=CODE_PATTERN)
+        ] = None,
     ) -> EventsPage:
         """Every applied entry after ``cursor``, in the order applied (for OMS and ERP).
 
@@ -432,9 +540,18 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
         responses={404: {"model": ErrorBody, "description": "No such order."}},
     )
     def put_order_status(
-        order_id: str, update: OrderStatusUpdate, caller: Annotated[Client, Depends(system)]
+        order_id: Annotated[str, Path(max_length=MAX_CODE, pattern=CODE_PATTERN)],
+        update: OrderStatusUpdate,
+        caller: Annotated[Client, Depends(system)],
     ) -> Order:
         """Set an order's status (cancelled, deleted, failed) as the OMS reports it."""
+        if update.changed_at is not None:
+            why = limits.time_error(update.changed_at, clock())
+            if why is not None:
+                raise RequestValidationError([{
+                    "type": "value_error", "loc": ("body", "changed_at"), "msg": why,
+                    "input": update.changed_at.isoformat(),
+                }])
         try:
             return store.set_order_status(
                 order_id, OrderStatus(update.status.value), update.changed_at
@@ -444,6 +561,38 @@ def create_app(store: CentralStore, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
 
     _publish_request_models(app, EntryBatch)
     return app
+
+
+def _ingest_failed(
+    store: CentralStore, caller: Client, entries: Sequence[Entry], exc: Exception
+) -> JSONResponse:
+    """The answer to a batch whose ingest failed unexpectedly: 503, for this terminal alone.
+
+    The batch's transaction was rolled back, so nothing of it was applied and the terminal
+    sends it again. Which entry caused the failure is not known (the batch is applied as one),
+    so every entry ID is logged, and the failure is recorded for ``putback central doctor``.
+    Other terminals' batches are not affected: each is its own transaction.
+    """
+    ids = [e.entry_id for e in entries]
+    log.error(
+        "ingest of %d entries from %s failed (%s: %s); entry IDs: %s",
+        len(ids), caller.name, type(exc).__name__, exc, " ".join(ids), exc_info=exc,
+    )
+    try:
+        failure = store.record_failure(caller.name, ids, f"{type(exc).__name__}: {exc}")
+        noted = f"recorded as failure {failure}"
+    except Exception:  # the record is a courtesy: the answer matters more
+        log.exception("could not record the ingest failure")
+        failure, noted = None, "not recorded"
+    return JSONResponse(
+        ErrorBody(
+            detail=f"the central store could not apply this batch of {len(ids)} entries "
+            f"(first {ids[0]}): an unexpected error, {noted}; nothing was applied, "
+            "send it again later",
+            failure=failure,
+        ).model_dump(exclude_none=True),
+        status_code=503,
+    )
 
 
 def app_from_environment() -> FastAPI:
@@ -464,7 +613,7 @@ def app_from_environment() -> FastAPI:
     store.limits = Limits(
         max_stock=int(os.environ.get(MAX_STOCK_ENV, DEFAULT_LIMITS.max_stock))
     )
-    app = create_app(store)
+    app = create_app(store, limits=CentralLimits.from_environment(os.environ))
     tune_garbage_collector()
     return app
 

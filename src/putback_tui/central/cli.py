@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
-
 if TYPE_CHECKING:
     from putback_tui.central.storage import CentralStore
 
@@ -61,19 +59,72 @@ def central() -> None:
 )
 @click.option(
     "--max-stock",
-    default=DEFAULT_LIMITS.max_stock,
+    default=10_000_000,  # domain.derive.DEFAULT_LIMITS, written out as --max-quantity's
     show_default=True,
     envvar=MAX_STOCK_ENV,
     type=click.IntRange(1, 10**12),
     help="Cap on every QOH and ATP figure: an entry that would take one above it is refused.",
 )
-def serve(db_url: str, host: str, port: int, workers: int, max_stock: int) -> None:
-    """Serve the HTTP API (OpenAPI at /docs and /openapi.json) until interrupted."""
+# 10,000 below is domain.bounds.MAX_QUANTITY, written out: importing the domain here would load
+# pydantic for every `putback` command.
+@click.option(
+    "--max-quantity",
+    envvar="PUTBACK_CENTRAL_MAX_QUANTITY",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="The most units one put-back, rejection or move may be about "
+    "(env: PUTBACK_CENTRAL_MAX_QUANTITY).",
+)
+@click.option(
+    "--max-ahead",
+    envvar="PUTBACK_CENTRAL_MAX_AHEAD_S",
+    default=86400.0,
+    show_default=True,
+    type=click.FloatRange(0, 366 * 86400),
+    metavar="SECONDS",
+    help="How far ahead of this server's clock an entry's time may be "
+    "(env: PUTBACK_CENTRAL_MAX_AHEAD_S).",
+)
+@click.option(
+    "--max-age",
+    envvar="PUTBACK_CENTRAL_MAX_AGE_DAYS",
+    default=366.0,
+    show_default=True,
+    type=click.FloatRange(0, 36600),
+    metavar="DAYS",
+    help="How far behind this server's clock an entry's time may be "
+    "(env: PUTBACK_CENTRAL_MAX_AGE_DAYS).",
+)
+def serve(
+    db_url: str,
+    host: str,
+    port: int,
+    workers: int,
+    max_quantity: int,
+    max_ahead: float,
+    max_age: float,
+    max_stock: int,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs and /openapi.json) until interrupted.
+
+    Entries out of the limits (--max-quantity, --max-ahead, --max-age) are answered 422 naming
+    the field, and nothing of their batch is applied.
+    """
     import os
+    from datetime import timedelta
 
     import uvicorn
 
     from putback_tui.central.app import create_app, tune_garbage_collector
+    from putback_tui.central.limits import CentralLimits
+    from putback_tui.domain.derive import Limits
+
+    limits = CentralLimits(
+        max_quantity=max_quantity,
+        max_ahead=timedelta(seconds=max_ahead),
+        max_age=timedelta(days=max_age),
+    )
 
     os.environ[MAX_STOCK_ENV] = str(max_stock)  # for worker processes, as DB_ENV below
     with _store(db_url) as store:  # migrates once, before any worker starts
@@ -82,12 +133,13 @@ def serve(db_url: str, host: str, port: int, workers: int, max_stock: int) -> No
             f"central store ({store.kind}) on http://{host}:{port}, {workers} worker(s)", err=True
         )
         if workers == 1:
-            app = create_app(store)
+            app = create_app(store, limits=limits)
             tune_garbage_collector()
             uvicorn.run(app, host=host, port=port, log_level="info")
             return
     # Each worker process opens its own store, named by the environment it inherits.
     os.environ[DB_ENV] = db_url
+    os.environ.update(limits.environment())
     uvicorn.run(
         "putback_tui.central.app:app_from_environment",
         factory=True,
@@ -170,3 +222,52 @@ def _add(db_url: str, name: str, facility: str | None, replace: bool) -> None:
     if replace:
         click.echo(f"The old token of {name} no longer works: run 'putback connect' on it "
                    "with this one.", err=True)
+
+
+@central.command()
+@db_option
+@click.option("--failures", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the most recent ingest failures to list.")
+@click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0),
+              help="A failure this recent makes the check fail (exit 1).")
+def doctor(db_url: str, failures: int, hours: float) -> None:
+    """Check the central store: schema, clients, entries, and batches that failed to apply.
+
+    A failed batch (an unexpected error while applying it, answered 503 and rolled back) is
+    listed with its terminal and entry IDs. Exits 1 when a failure happened in the last
+    --hours or the schema is behind, 0 otherwise.
+    """
+    from datetime import timedelta
+
+    from putback_tui.central.storage import StoreError
+    from putback_tui.domain.models import now_utc
+
+    with _store(db_url) as store:
+        try:
+            health = store.health(failures=failures)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+    recent = [f for f in health.failures if now_utc() - f.at <= timedelta(hours=hours)]
+    ok = health.schema_version >= health.latest_schema and not recent
+    schema_state = "current" if health.schema_version >= health.latest_schema else "BEHIND"
+    click.echo(f"database: {health.engine}, schema version {health.schema_version} "
+               f"({schema_state}; latest {health.latest_schema})")
+    click.echo(f"clients: {len(health.clients)}")
+    for name, kind, facility, last_seq in health.clients:
+        where = f" at {facility}" if facility else ""
+        seq = f", last seq {last_seq}" if kind == "terminal" else ""
+        click.echo(f"  {kind} {name}{where}{seq}")
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(health.entries.items()))
+    click.echo(f"entries: {counts or 'none yet'}")
+    if not health.failures_total:
+        click.echo("ingest failures: none")
+    else:
+        click.echo(f"ingest failures: {health.failures_total}, {len(recent)} in the last "
+                   f"{hours:g} hours (newest first)")
+        for f in health.failures:
+            click.echo(f"  FAIL #{f.failure_id} {f.at:%Y-%m-%d %H:%M:%S} {f.terminal}: "
+                       f"{f.entries} entries, first {f.entry_ids[0] if f.entry_ids else '-'}: "
+                       f"{f.error}")
+            click.echo(f"    entry IDs: {' '.join(f.entry_ids)}")
+    if not ok:
+        raise SystemExit(1)

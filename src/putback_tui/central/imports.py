@@ -6,11 +6,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from putback_tui.central.storage import CentralStore
 from putback_tui.dataset import (
-    MAX_COUNT,
     Dataset,
     DatasetError,
     known_operators,
@@ -20,6 +19,7 @@ from putback_tui.dataset import (
     unique_orders,
     unique_products,
 )
+from putback_tui.domain.bounds import Code, Figure
 from putback_tui.domain.models import Frozen, Location, Operator, Order, Permission, Product
 from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.domain.reasons import SiteReasons
@@ -30,18 +30,18 @@ T = TypeVar("T")
 class StockRow(Frozen):
     """QOH of a product at a location of a facility."""
 
-    facility: str
-    sku: str
-    location: str
-    qoh: int = Field(ge=0, le=MAX_COUNT)
+    facility: Code
+    sku: Code
+    location: Code
+    qoh: Figure
 
 
 class AtpRow(Frozen):
     """ATP of a product at a facility."""
 
-    facility: str
-    sku: str
-    atp: int = Field(ge=0, le=MAX_COUNT)
+    facility: Code
+    sku: Code
+    atp: Figure
 
 
 class ImportDocument(Frozen):

@@ -156,6 +156,24 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         4,
+        "ingest failures",
+        (
+            # A batch whose ingest failed unexpectedly (not a refusal: a bug or bad data the
+            # checks let through) is rolled back and answered 503; what it was is kept here
+            # for `putback central doctor`, with every entry ID of the batch.
+            """CREATE TABLE ingest_failures (
+                failure_id {pk},
+                at TEXT NOT NULL,
+                terminal TEXT NOT NULL,
+                entries INTEGER NOT NULL,
+                entry_ids TEXT NOT NULL,
+                error TEXT NOT NULL
+            )""",
+            "CREATE INDEX ingest_failures_by_at ON ingest_failures (at)",
+        ),
+    ),
+    Migration(
+        5,
         "line edits: picked units withdrawn from a live line",
         (
             # Picked units a cancel-line or reduce-line entry took off a live line, owed a
@@ -165,7 +183,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        5,
+        6,
         "the site's reason lists",
         (
             # One row: the reason lists per action (JSON of domain.reasons.SiteReasons), sent

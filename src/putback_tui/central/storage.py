@@ -73,6 +73,16 @@ WAIT_S = 30.0
 """How long a call waits for a database connection, or for its turn to write, by default."""
 _CHUNK = 500
 """Keys per ``IN (...)`` list on SQLite: well under its parameter limit."""
+PAGE_BYTES = 1_000_000
+"""A feed page stops once its items come to about this many bytes of JSON (always at least
+one item): a page is held whole in memory on both sides."""
+_ITEM_OVERHEAD = 64
+"""Bytes of JSON an item takes beyond its values (field names, quotes, commas)."""
+
+
+def _size(row: Iterable[Any]) -> int:
+    """About how many bytes of JSON a row's values take in a page."""
+    return _ITEM_OVERHEAD + sum(len(str(v)) for v in row)
 
 
 class StoreError(Exception):
@@ -475,6 +485,34 @@ class Client:
         return ClientInfo(name=self.name, kind=self.kind, facility=self.facility)
 
 
+@dataclass(frozen=True)
+class IngestFailure:
+    """A batch whose ingest failed unexpectedly (rolled back, answered 503)."""
+
+    failure_id: int
+    at: datetime
+    terminal: str
+    entries: int
+    entry_ids: tuple[str, ...]
+    error: str
+
+
+@dataclass(frozen=True)
+class Health:
+    """The central store's state as ``putback central doctor`` reports it."""
+
+    engine: str
+    schema_version: int
+    latest_schema: int
+    clients: list[tuple[str, str, str | None, int]]
+    """(name, kind, facility, last seq) of every enrolled client."""
+    entries: dict[str, int]
+    """Recorded entries by outcome."""
+    failures_total: int
+    failures: list[IngestFailure]
+    """The most recent failures, newest first."""
+
+
 class CentralStore:
     """Every read and write of the central store, over either engine."""
 
@@ -705,10 +743,14 @@ class CentralStore:
 
     # -- feeds ---------------------------------------------------------------------------
 
-    def changes(self, client: Client, cursor: int, limit: int) -> ChangesPage:
+    def changes(
+        self, client: Client, cursor: int, limit: int, *, max_bytes: int = PAGE_BYTES
+    ) -> ChangesPage:
         """What changed for the client's facility after ``cursor``, at most ``limit`` items.
 
-        Orders, locations and stock of the facility; every product and operator.
+        Orders, locations and stock of the facility; every product and operator. The page
+        also stops before its items pass about ``max_bytes`` of JSON (an order counts with its
+        lines), but always holds at least one item.
         """
         facility = client.facility or ""
         want = limit + 1
@@ -746,8 +788,16 @@ class CentralStore:
             items.sort(key=lambda item: item[0])
             has_more = len(items) > limit
             page = items[:limit]
+            lines = _order_lines(tx, [r[1] for _, kind, r in page if kind == "order"])
+            size = 0
+            for n, (_, kind, r) in enumerate(page):
+                size += _size(r)
+                if kind == "order":
+                    size += sum(_size(vars(line).values()) for line in lines.get(r[1], ()))
+                if n and size > max_bytes:
+                    page, has_more = page[:n], True
+                    break
             order_rows = [r for _, kind, r in page if kind == "order"]
-            lines = _order_lines(tx, [r[1] for r in order_rows])
             roles = (
                 tuple(
                     RoleGrant(role=role, permissions=tuple(sorted(perms)))
@@ -814,9 +864,22 @@ class CentralStore:
             reasons=reasons,
         )
 
-    def events(self, cursor: int, limit: int, facility: str | None = None) -> EventsPage:
-        """Applied entries after position ``cursor``, in the order applied."""
-        sql = "SELECT position, received_at, body, effects FROM entries WHERE outcome = 'applied' "
+    def events(
+        self,
+        cursor: int,
+        limit: int,
+        facility: str | None = None,
+        *,
+        max_bytes: int = PAGE_BYTES,
+    ) -> EventsPage:
+        """Applied entries after position ``cursor``, in the order applied.
+
+        At most ``limit`` of them, and the page stops before their bodies pass about
+        ``max_bytes`` (always at least one entry).
+        """
+        sql = (
+            "SELECT position, received_at, body, effects FROM entries WHERE outcome = 'applied' "
+        )
         params: list[Any] = []
         if facility is not None:
             sql += "AND facility = ? "
@@ -826,10 +889,17 @@ class CentralStore:
         with self.engine.read() as tx:
             rows = tx.all(sql, params)
         page = rows[:limit]
+        has_more = len(rows) > limit
+        size = 0
+        for n, row in enumerate(page):
+            size += _size(row)
+            if n and size > max_bytes:
+                page, has_more = page[:n], True
+                break
         return EventsPage(
             cursor=cursor,
             next_cursor=int(page[-1][0]) if page else cursor,
-            has_more=len(rows) > limit,
+            has_more=has_more,
             events=tuple(
                 AppliedEntry(
                     position=int(r[0]),
@@ -908,6 +978,60 @@ class CentralStore:
             has_label=bool(r[3]),
             status_changed_at=datetime.fromisoformat(r[4]) if r[4] else None,
             lines=tuple(lines.get(order_id, ())),
+        )
+
+    # -- failures and health -------------------------------------------------------------
+
+    def record_failure(self, terminal: str, entry_ids: Sequence[str], error: str) -> int:
+        """Keep a batch whose ingest failed unexpectedly, for ``putback central doctor``.
+
+        Returns:
+            The failure's number (also in the 503 answer and the log).
+        """
+        with self.engine.write() as tx:
+            failure = int(
+                tx.all("SELECT COALESCE(MAX(failure_id), 0) + 1 FROM ingest_failures")[0][0]
+            )
+            tx.run(
+                "INSERT INTO ingest_failures "
+                "(failure_id, at, terminal, entries, entry_ids, error) VALUES (?, ?, ?, ?, ?, ?)",
+                (failure, iso_utc(now_utc()), terminal, len(entry_ids), " ".join(entry_ids),
+                 error[:2000]),
+            )
+        return failure
+
+    def health(self, *, failures: int = 20) -> Health:
+        """What ``putback central doctor`` reports: schema, clients, counts, recent failures."""
+        with self.engine.read() as tx:
+            versions = [int(r[0]) for r in tx.all("SELECT version FROM central_schema")]
+            clients = [
+                (str(r[0]), str(r[1]), r[2], int(r[3]))
+                for r in tx.all(
+                    "SELECT name, kind, facility, last_seq FROM clients ORDER BY kind, name"
+                )
+            ]
+            outcomes = {
+                str(r[0]): int(r[1])
+                for r in tx.all("SELECT outcome, COUNT(*) FROM entries GROUP BY outcome")
+            }
+            total = int(tx.all("SELECT COUNT(*) FROM ingest_failures")[0][0])
+            recent = [
+                IngestFailure(int(r[0]), datetime.fromisoformat(r[1]), str(r[2]), int(r[3]),
+                              tuple(str(r[4]).split()), str(r[5]))
+                for r in tx.all(
+                    "SELECT failure_id, at, terminal, entries, entry_ids, error "
+                    "FROM ingest_failures ORDER BY failure_id DESC LIMIT ?",
+                    (failures,),
+                )
+            ]
+        return Health(
+            engine=self.kind,
+            schema_version=max(versions, default=0),
+            latest_schema=MIGRATIONS[-1].version,
+            clients=clients,
+            entries=outcomes,
+            failures_total=total,
+            failures=recent,
         )
 
     # -- upstream input ------------------------------------------------------------------

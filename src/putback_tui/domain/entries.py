@@ -7,9 +7,11 @@ import threading
 import time
 import uuid
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
+from putback_tui.domain.bounds import CODE_PATTERN, Code, Figure, FreeText, LineNo, Seq
 from putback_tui.domain.models import (
     AwareDatetime,
     Frozen,
@@ -48,6 +50,9 @@ class EntryKind(StrEnum):
     withdrawn for a put-back (order modification)."""
 
 
+EntryId = Annotated[str, Field(min_length=36, max_length=36, pattern=CODE_PATTERN)]
+"""An entry ID: 36 characters (a UUID's text), no control characters."""
+
 UNDOABLE_KINDS = frozenset({EntryKind.PUT_BACK, EntryKind.MOVE_OUT})
 LINE_EDIT_KINDS = frozenset({EntryKind.CANCEL_LINE, EntryKind.REDUCE_LINE})
 """Order modifications: an OMS reads them on the event feed (re-route, re-invoice)."""
@@ -59,40 +64,42 @@ un-cancels, and nothing touches a shipped order: the OMS is the authority on sta
 class EntryDetails(Frozen):
     """What the entry was about, beyond its stock changes. Fields unused by a kind stay None."""
 
-    sku: str | None = None
-    quantity: int | None = None
-    location: str | None = None
+    sku: Code | None = None
+    quantity: Figure | None = None
+    """Units the entry is about (a total for a release, cancel or bulk reject)."""
+    location: Code | None = None
     """Destination: where units were put back or moved to."""
-    from_location: str | None = None
-    lot: str | None = None
+    from_location: Code | None = None
+    lot: Code | None = None
     reason: RejectReason | None = None
     reroute: bool = False
     """A rejected line to be re-routed by the central store to another facility."""
     order_status: OrderStatus | None = None
     """The status the entry gave the order locally (cancel, force cancel, bulk reject)."""
-    undoes: str | None = None
+    undoes: Code | None = None
     """For an undo: the entry ID it compensates."""
-    permission: str | None = None
+    permission: Code | None = None
     """For a refusal: the permission that was missing."""
-    message: str | None = None
+    message: FreeText | None = None
     """For a refusal: the sentence the operator saw."""
-    resolves: str | None = None
+    resolves: Code | None = None
     """For a resolve: the entry ID of the refused entry it resolves."""
-    note: str | None = None
+    note: FreeText | None = None
     """For a resolve: what the supervisor decided, in words."""
-    line_no: int | None = None
+    line_no: LineNo | None = None
     """For a line edit: the line it changed."""
-    from_quantity: int | None = None
+    from_quantity: Figure | None = None
     """For a line edit: the line's ordered quantity before it (``quantity`` is after)."""
-    reason_code: str | None = None
-    """For a line edit: the site's reason code (see the configuration's ``[reasons]``)."""
+    reason_code: Code | None = None
+    """A site's own reason code: a line edit's, a cancel's, force cancel's or bulk reject's,
+    or a reject reason that is not built in (see :mod:`putback_tui.domain.reasons`)."""
 
 
 class EntryDraft(Frozen):
     """What a rule decided. The ledger turns it into an entry in one transaction."""
 
     kind: EntryKind
-    order_id: str | None = None
+    order_id: Code | None = None
     details: EntryDetails = EntryDetails()
     changes: tuple[StockChange, ...] = ()
     line_changes: tuple[LineChange, ...] = ()
@@ -101,13 +108,13 @@ class EntryDraft(Frozen):
 class Entry(EntryDraft):
     """A recorded ledger entry. Never updated or deleted."""
 
-    entry_id: str = Field(min_length=36, max_length=36)
+    entry_id: EntryId
     """Globally unique and time-ordered (a UUIDv7)."""
-    seq: int = Field(ge=1)
+    seq: Seq
     """Per-terminal sequence number: the order the terminal made its entries in."""
-    terminal: str
-    facility: str
-    operator: str
+    terminal: Code
+    facility: Code
+    operator: Code
     created_at: AwareDatetime
 
 

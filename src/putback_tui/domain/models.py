@@ -5,17 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from putback_tui.domain.bounds import Code, Delta, Figure, FreeText, LineNo, Timestamp
 from putback_tui.domain.errors import UnknownLine
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("timestamps must carry a timezone")
-    return value
 
 
 def now_utc() -> datetime:
@@ -28,8 +23,9 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-"""A datetime that must carry its timezone: naive timestamps are refused at the boundary."""
+AwareDatetime = Timestamp
+"""A datetime that must carry its timezone (and lie between 2000 and 2200): naive timestamps
+are refused at the boundary."""
 
 
 class Frozen(BaseModel):
@@ -49,24 +45,24 @@ class LocationKind(StrEnum):
 class Location(Frozen):
     """A place stock can sit in, at one facility."""
 
-    code: str
+    code: Code
     """Short code printed on the label, e.g. ``A-01-01``."""
-    facility: str
+    facility: Code
     kind: LocationKind
-    barcode: str
+    barcode: Code
     """What the location's label scans as, e.g. ``LOC:A-01-01``."""
 
 
 class Product(Frozen):
     """A product (SKU) with every barcode it may be scanned by."""
 
-    sku: str
-    description: str
-    gtins: tuple[str, ...] = ()
+    sku: Code
+    description: FreeText
+    gtins: tuple[Code, ...] = ()
     """GTINs normalised to 14 digits."""
     lot_tracked: bool = False
     """A lot-tracked product must be put back with its lot (GS1 scan or typed)."""
-    home_location: str | None = None
+    home_location: Code | None = None
 
 
 class Role(StrEnum):
@@ -100,10 +96,10 @@ class Permission(StrEnum):
 class Operator(Frozen):
     """A person who signs in with a badge."""
 
-    badge: str
-    name: str
-    role: str
-    facility: str | None = None
+    badge: Code
+    name: FreeText
+    role: Code
+    facility: Code | None = None
     """The facility the operator works at; None: every facility."""
     active: bool = True
     """An inactive operator (left, suspended) can no longer sign in or make entries."""
@@ -166,20 +162,20 @@ LINE_COUNTERS = ("released", "rejected", "put_back", "withdrawn")
 class OrderLine(Frozen):
     """One line of an order: the central store's facts plus this terminal's progress."""
 
-    line_no: int
-    sku: str
-    quantity: int = Field(ge=0)
-    picked: int = Field(ge=0)
-    pick_location: str | None = None
+    line_no: LineNo
+    sku: Code
+    quantity: Figure
+    picked: Figure
+    pick_location: Code | None = None
     """Where the picked units were taken from (or would be picked from)."""
-    lot: str | None = None
-    released: int = 0
+    lot: Code | None = None
+    released: Delta = 0
     """Unpicked units whose reservation was dropped."""
-    rejected: int = 0
+    rejected: Delta = 0
     """Unpicked units rejected from the line."""
-    put_back: int = 0
+    put_back: Delta = 0
     """Picked units put back into a location."""
-    withdrawn: int = 0
+    withdrawn: Delta = 0
     """Picked units a line edit took off a live line: they are owed a put-back while the order
     stays live. (The unpicked units a line edit takes off are counted in ``released``.)"""
 
@@ -231,8 +227,8 @@ class OrderLine(Frozen):
 class Order(Frozen):
     """An order as this terminal knows it."""
 
-    order_id: str
-    facility: str
+    order_id: Code
+    facility: Code
     status: OrderStatus
     lines: tuple[OrderLine, ...]
     has_label: bool = False
@@ -308,10 +304,10 @@ class StockChange(Frozen):
         }
     )
 
-    sku: str
-    location: str | None = None
-    qoh: int = 0
-    atp: int = 0
+    sku: Code
+    location: Code | None = None
+    qoh: Delta = 0
+    atp: Delta = 0
 
     @model_validator(mode="after")
     def _one_figure(self) -> StockChange:
@@ -326,12 +322,12 @@ class StockChange(Frozen):
 class LineChange(Frozen):
     """How an entry changed the progress counters of one order line."""
 
-    order_id: str
-    line_no: int
-    released: int = 0
-    rejected: int = 0
-    put_back: int = 0
-    withdrawn: int = 0
+    order_id: Code
+    line_no: LineNo
+    released: Delta = 0
+    rejected: Delta = 0
+    put_back: Delta = 0
+    withdrawn: Delta = 0
 
 
 def apply_line_changes(order: Order, changes: Iterable[LineChange]) -> Order:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from putback_tui.domain.bounds import MAX_QUANTITY, check_code_length, clip_text
 from putback_tui.domain.entries import UNDOABLE_KINDS, Entry, EntryDetails, EntryDraft, EntryKind
 from putback_tui.domain.errors import (
     CancelNotAllowed,
@@ -126,13 +127,15 @@ _KIND_NAMES = {kind: kind.value.replace("_", " ") for kind in EntryKind} | {
 
 
 def check_quantity(quantity: int) -> None:
-    """Refuse a quantity that is not a positive whole number.
+    """Refuse a quantity that is not a whole number from 1 to ``MAX_QUANTITY`` (10,000).
 
     Raises:
-        InvalidQuantity: zero or negative.
+        InvalidQuantity: zero, negative, or over the maximum.
     """
     if quantity < 1:
         raise InvalidQuantity(f"Quantity must be at least 1, not {quantity}.")
+    if quantity > MAX_QUANTITY:
+        raise InvalidQuantity(f"Quantity must be at most {MAX_QUANTITY:,}, not {quantity:,}.")
 
 
 def check_can_open(order: Order, facility: str) -> None:
@@ -266,6 +269,10 @@ def put_back(
     if product.lot_tracked:
         if not lot:
             raise LotRequired(f"{product.sku} is lot-tracked: scan the GS1 label or type the lot.")
+        try:
+            check_code_length(lot)
+        except ValueError as exc:
+            raise WrongLot(f"That lot cannot be recorded: {exc}.") from None
         if line.lot and lot != line.lot:
             raise WrongLot(f"Lot {lot} is not the lot picked for this line ({line.lot}).")
     if not owed:
@@ -668,7 +675,10 @@ def refusal(kind_of_action: str, permission: str, message: str, order_id: str | 
     return EntryDraft(
         kind=EntryKind.REFUSAL,
         order_id=order_id,
-        details=EntryDetails(permission=permission, message=f"{kind_of_action}: {message}"),
+        # The message names the operator, whose name may be long: the entry stays in bounds.
+        details=EntryDetails(
+            permission=permission, message=clip_text(f"{kind_of_action}: {message}")
+        ),
     )
 
 

@@ -49,7 +49,7 @@ def restore(source: Path, db: Path) -> Restored:
         )
     _check_is_sqlite(source)
     _refuse_if_open(db)
-    db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files.make_dirs(db.parent, 0o700)
     try:
         with files.private_directory(db.parent) as private:
             copy = private / db.name

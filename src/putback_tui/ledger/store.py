@@ -112,7 +112,7 @@ class Ledger:
                 f"No local database at {path}. Run 'putback init --demo' or 'putback init "
                 "--data DIR' first."
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(path.parent)
         try:
             conn = sqlite3.connect(
                 path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False

@@ -52,6 +52,7 @@ BASELINE_SEQ = "sync.baseline_seq"
 PULL_CURSOR = "sync.pull_cursor"
 PULL_FULL = "sync.pull_full"
 LAST_SUCCESS = "sync.last_success"
+FAILURE = "sync.failure"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,37 @@ class RefusedEntry:
 
 
 @dataclass(frozen=True)
+class SyncFailure:
+    """A sync step that failed at the same place in every round since ``since``.
+
+    ``push``: the batch starting at entry ``subject`` was answered with a server error (the
+    central store could not apply it); ``pull``: a page of the changes feed held a value out of
+    bounds (``subject`` its cursor) and was refused.
+    """
+
+    kind: str
+    subject: str
+    rounds: int
+    error: str
+    since: datetime
+
+    def shows(self, rounds_allowed: int) -> bool:
+        """True when this is a failure to show, not a passing hitch.
+
+        A refused page shows at once; a failing batch once it failed in more than
+        ``rounds_allowed`` rounds in a row (a central store restarting fails a round or two).
+        """
+        return self.kind == "pull" or self.rounds > rounds_allowed
+
+    def describe(self) -> str:
+        """The failure in one sentence, naming the entry (or the page)."""
+        if self.kind == "push":
+            return (f"entry {self.subject} failed to apply at the central store in "
+                    f"{self.rounds} rounds in a row: {self.error}")
+        return f"refused a changes page ({self.error})"
+
+
+@dataclass(frozen=True)
 class SyncCounts:
     """What the status bar shows, read in one snapshot."""
 
@@ -81,6 +113,8 @@ class SyncCounts:
     """Entries not yet answered by the central store."""
     refused: int
     last_success: datetime | None
+    failure: SyncFailure | None = None
+    """A sync step failing at the same place round after round, if any."""
 
 
 def _meta_int(tx: Transaction, key: str) -> int:
@@ -163,7 +197,47 @@ def counts(tx: Transaction) -> SyncCounts:
         waiting=int(waiting),
         refused=int(refused),
         last_success=datetime.fromisoformat(last) if last else None,
+        failure=failure(tx),
     )
+
+
+def failure(tx: Transaction) -> SyncFailure | None:
+    """The sync step failing round after round at the same place, if any."""
+    raw = tx.get_meta(FAILURE)
+    if not raw:
+        return None
+    doc = json.loads(raw)
+    return SyncFailure(
+        kind=doc["kind"], subject=doc["subject"], rounds=int(doc["rounds"]), error=doc["error"],
+        since=datetime.fromisoformat(doc["since"]),
+    )
+
+
+def note_failure(
+    tx: Transaction, kind: str, subject: str, error: str, at: datetime | None = None
+) -> SyncFailure:
+    """Count one more round failing at ``subject`` (the count restarts at a new subject)."""
+    seen = failure(tx)
+    same = seen is not None and (seen.kind, seen.subject) == (kind, subject)
+    noted = SyncFailure(
+        kind=kind,
+        subject=subject,
+        rounds=seen.rounds + 1 if same and seen else 1,
+        error=error,
+        since=seen.since if same and seen else (at or now_utc()),
+    )
+    tx.set_meta(FAILURE, json.dumps({
+        "kind": noted.kind, "subject": noted.subject, "rounds": noted.rounds,
+        "error": noted.error, "since": noted.since.isoformat(timespec="microseconds"),
+    }))
+    return noted
+
+
+def clear_failure(tx: Transaction, kind: str) -> None:
+    """Forget a failure of ``kind`` (``push`` or ``pull``): that step got through."""
+    seen = failure(tx)
+    if seen is not None and seen.kind == kind:
+        tx.set_meta(FAILURE, "")
 
 
 def refused_entries(tx: Transaction) -> list[RefusedEntry]:

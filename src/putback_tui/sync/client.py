@@ -33,7 +33,22 @@ class SyncError(Exception):
 
 
 class CentralUnavailable(SyncError):
-    """The central store cannot be reached or is failing (network, timeout, 5xx): retry."""
+    """The central store cannot be reached or is failing (network, timeout, 5xx): retry.
+
+    Attributes:
+        status: the HTTP status of a failing answer (5xx, 429); None when nothing answered.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AnswerRefused(SyncError):
+    """The central store's answer holds a value out of this terminal's bounds.
+
+    Nothing of it is used or stored (a stock figure near 2**63, a float, a NUL in an ID...).
+    """
 
 
 class CentralRefused(SyncError):
@@ -110,7 +125,9 @@ class SyncClient:
             raise CentralUnavailable(f"{self.base_url} unreachable: {exc}") from exc
         status = response.status_code
         if status >= 500 or status == 429:
-            raise CentralUnavailable(f"{self.base_url} answered {status}: {_detail(response)}")
+            raise CentralUnavailable(
+                f"{self.base_url} answered {status}: {_detail(response)}", status
+            )
         if status >= 400:
             raise CentralRefused(status, f"central store refused ({status}): {_detail(response)}")
         return response
@@ -127,7 +144,10 @@ class SyncClient:
                     f"{self.base_url} answers in protocol version {version}; this terminal "
                     f"speaks version {API_VERSION}: upgrade putback on this terminal"
                 ) from exc
-            raise SyncError(f"{self.base_url} gave an answer this terminal cannot read") from exc
+            raise AnswerRefused(
+                f"{self.base_url} gave an answer this terminal refuses "
+                f"({_first_error(exc)}); nothing of it was stored"
+            ) from exc
 
     def whoami(self) -> ClientInfo:
         """Who the token belongs to.
@@ -214,6 +234,19 @@ class SyncClient:
         """
         params = {"cursor": cursor, "limit": limit}
         return self._call(ChangesPage, "GET", "/changes", params=params)
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first problem of an answer in words: the field, the value (cut short), why."""
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return "unreadable"
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the body"
+    value = repr(first.get("input"))
+    value = value if len(value) <= 40 else value[:39] + "…"
+    more = f", and {len(errors) - 1} more" if len(errors) > 1 else ""
+    return f"{where} = {value}: {first['msg']}{more}"
 
 
 def _version_of(response: httpx.Response) -> object:

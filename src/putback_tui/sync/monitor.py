@@ -32,6 +32,7 @@ class SyncMonitor:
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.db_path = db_path
+        self.settings = settings
         self.on_state = on_state
         self.clock = clock
         self.every_s = min(settings.interval_s, 5.0)
@@ -47,12 +48,18 @@ class SyncMonitor:
             counts = bookkeeping.counts(tx)
         last = counts.last_success
         online = last is not None and self.clock() - last <= self.stale_after
+        failure = counts.failure
         return SyncState(
             online=online,
             waiting=counts.waiting,
             refused=counts.refused,
             last_success=last,
             last_error=None if online else "the sync service has not got through lately",
+            failing=(
+                failure.describe()
+                if failure and failure.shows(self.settings.failure_rounds)
+                else None
+            ),
         )
 
     def start(self) -> None:

@@ -20,7 +20,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from putback_tui.domain.entries import Entry
+from putback_tui.domain.bounds import Code, Cursor, Figure, Seq
+from putback_tui.domain.entries import Entry, EntryId
 from putback_tui.domain.models import (
     AwareDatetime,
     Frozen,
@@ -96,8 +97,8 @@ class ResultCode(StrEnum):
 class EntryResult(Frozen):
     """The central store's answer for one entry."""
 
-    entry_id: str
-    seq: int
+    entry_id: EntryId
+    seq: Seq
     outcome: Outcome
     recorded_as: Literal["applied", "refused"] | None = None
     """For an applied entry, or a duplicate: what the central store recorded it as."""
@@ -124,18 +125,18 @@ class BatchResult(Frozen):
 class StockLevel(Frozen):
     """A QOH row (``location`` set) or an ATP row (``location`` None) of one facility."""
 
-    sku: str
-    location: str | None = None
-    quantity: int = Field(ge=0)
+    sku: Code
+    location: Code | None = None
+    quantity: Figure
 
 
 class OrderReconciled(Frozen):
     """Who reconciled an order, where and when: the entry that accounted for its last unit."""
 
-    order_id: str
+    order_id: Code
     at: AwareDatetime
-    operator: str
-    terminal: str
+    operator: Code
+    terminal: Code
 
 
 class RoleGrant(Frozen):
@@ -154,10 +155,10 @@ class ChangesPage(Frozen):
     """
 
     version: Version = 1
-    cursor: int
-    next_cursor: int
+    cursor: Cursor
+    next_cursor: Cursor
     has_more: bool
-    applied_through_seq: int
+    applied_through_seq: Cursor
     """The highest sequence number of the calling terminal the central store has answered,
     read in the same snapshot as the page: stock in the page includes exactly those entries."""
     orders: tuple[Order, ...] = ()
@@ -178,7 +179,7 @@ class ChangesPage(Frozen):
 class AppliedEntry(Frozen):
     """One event of the event feed: an entry the central store applied."""
 
-    position: int
+    position: Seq
     """Position in the feed; strictly increasing, the cursor for the next read."""
     received_at: AwareDatetime
     entry: Entry
@@ -188,8 +189,8 @@ class EventsPage(Frozen):
     """One page of the event feed (for OMS, ERP): applied entries in the order applied."""
 
     version: Version = 1
-    cursor: int
-    next_cursor: int
+    cursor: Cursor
+    next_cursor: Cursor
     has_more: bool
     events: tuple[AppliedEntry, ...] = ()
 
@@ -223,10 +224,10 @@ class ClientInfo(Frozen):
     """Who the central store takes the caller to be (``GET /v1/whoami``)."""
 
     version: Version = 1
-    name: str
+    name: Code
     kind: ClientKind
-    facility: str | None = None
-    last_seq: int | None = Field(default=None, ge=0)
+    facility: Code | None = None
+    last_seq: Cursor | None = None
     """Terminals only: the highest of the terminal's sequence numbers the central store has
     recorded (0: none yet). A ledger whose entries end below it is behind the central store."""
 
@@ -252,6 +253,8 @@ class OwnEntriesPage(Frozen):
 
 
 class ErrorBody(Frozen):
-    """The body of every error the central store answers itself (4xx other than 422)."""
+    """The body of every error the central store answers itself (4xx other than 422, 503)."""
 
     detail: str
+    failure: int | None = None
+    """503 only: the number the central store recorded an unexpected failure under."""

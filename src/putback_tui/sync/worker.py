@@ -25,7 +25,13 @@ from putback_tui.config import SyncSettings
 from putback_tui.domain.models import AwareDatetime, Frozen
 from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.ledger import sync as book
-from putback_tui.sync.client import CentralRefused, CentralUnavailable, SyncClient, SyncError
+from putback_tui.sync.client import (
+    AnswerRefused,
+    CentralRefused,
+    CentralUnavailable,
+    SyncClient,
+    SyncError,
+)
 from putback_tui.sync.wire import BatchResult, Outcome
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,10 @@ class SyncState(Frozen):
     """When a round last completed (push and pull)."""
     last_error: str | None = None
     """Why the last round failed, for the operator; None after a good round."""
+    failing: str | None = None
+    """A sync step failing round after round at the same place, naming the entry: the central
+    store answers but cannot apply it (``sync.failure_rounds``), or sent a page out of bounds.
+    Shown as a failure, not as "offline"."""
 
 
 class _Retry(SyncError):
@@ -256,7 +266,16 @@ class SyncWorker:
             while True:
                 with ledger.read() as tx:  # the next batch, read while this one is in flight
                     upcoming = book.outgoing(tx, batch.seqs[-1], size)
-                answers, retry = _answers(batch, in_flight.result())
+                try:
+                    result = in_flight.result()
+                except CentralUnavailable as exc:
+                    if exc.status is not None and exc.status >= 500:
+                        # The central store answered but could not apply the batch: count the
+                        # rounds it fails at this entry, to tell a failure from an outage.
+                        with ledger.write() as tx:
+                            book.note_failure(tx, "push", batch.entry_ids[0], str(exc))
+                    raise
+                answers, retry = _answers(batch, result)
                 if retry is not None or self._stop.is_set():
                     upcoming = book.Outgoing((), (), ())
                 if upcoming.seqs:
@@ -265,6 +284,7 @@ class SyncWorker:
                     )
                 with ledger.write() as tx:
                     book.record_answers(tx, answers)
+                    book.clear_failure(tx, "push")
                 self._publish(online=True, error=None)
                 if retry is not None:
                     raise _Retry(retry)
@@ -276,7 +296,13 @@ class SyncWorker:
         with ledger.read() as tx:
             cursor = book.pull_cursor(tx)
         while not self._stop.is_set():
-            page = client.changes(cursor, self.page_size)
+            try:
+                page = client.changes(cursor, self.page_size)
+            except AnswerRefused as exc:
+                log.error("refused a changes page after cursor %d: %s", cursor, exc)
+                with ledger.write() as tx:
+                    book.note_failure(tx, "pull", f"cursor {cursor}", str(exc))
+                raise
             with ledger.write() as tx:
                 done = book.apply_page(
                     tx,
@@ -302,16 +328,24 @@ class SyncWorker:
                 )
             cursor = page.next_cursor
             if done:
+                with ledger.write() as tx:
+                    book.clear_failure(tx, "pull")
                 return
 
     def _publish(self, *, online: bool, error: str | None) -> SyncState:
         counts = self._counts()
+        failure = counts.failure if counts else None
         state = SyncState(
             online=online,
             waiting=counts.waiting if counts else self._state.waiting,
             refused=counts.refused if counts else self._state.refused,
             last_success=counts.last_success if counts else self._state.last_success,
             last_error=error,
+            failing=(
+                failure.describe()
+                if failure and failure.shows(self.settings.failure_rounds)
+                else None if counts else self._state.failing
+            ),
         )
         self._state = state
         if self.on_state is not None:

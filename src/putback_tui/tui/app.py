@@ -488,6 +488,7 @@ class PutbackApp(App[int]):
         refused: int,
         last_success: datetime | None,
         last_error: str | None,
+        failing: str | None = None,
     ) -> None:
         """Report the sync worker's state from its thread (thread-safe, never blocks).
 
@@ -497,8 +498,11 @@ class PutbackApp(App[int]):
             refused: Entries the central store refused.
             last_success: When the last sync round succeeded (timezone-aware), if ever.
             last_error: The last failure, in words, if any.
+            failing: A sync step failing round after round at the same entry, if any.
         """
-        self.post_message(SyncStateChanged(online, waiting, refused, last_success, last_error))
+        self.post_message(
+            SyncStateChanged(online, waiting, refused, last_success, last_error, failing)
+        )
 
     def on_sync_state_changed(self, message: SyncStateChanged) -> None:
         """Show the sync worker's report; from now on it owns the "not sent" count."""
@@ -511,6 +515,7 @@ class PutbackApp(App[int]):
                 refused=message.refused,
                 last_success=message.last_success,
                 last_error=message.last_error,
+                failing=message.failing,
             )
         )
 

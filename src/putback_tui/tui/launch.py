@@ -48,7 +48,7 @@ def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
 
         def report(s: SyncState) -> None:
             app.sync_state_changed_from_thread(
-                s.online, s.waiting, s.refused, s.last_success, s.last_error
+                s.online, s.waiting, s.refused, s.last_success, s.last_error, s.failing
             )
 
         services.append(

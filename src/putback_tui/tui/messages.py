@@ -53,6 +53,7 @@ class SyncStateChanged(Message):
         refused: int,
         last_success: datetime | None,
         last_error: str | None,
+        failing: str | None = None,
     ) -> None:
         super().__init__()
         self.online = online
@@ -62,6 +63,8 @@ class SyncStateChanged(Message):
         """Entries the central store refused (kept for a supervisor)."""
         self.last_success = last_success
         self.last_error = last_error
+        self.failing = failing
+        """A sync step failing round after round at the same entry, in words (not offline)."""
 
     def can_replace(self, message: Message) -> bool:
         """Sync reports are snapshots: a newer one makes a queued older one pointless."""

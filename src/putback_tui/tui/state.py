@@ -53,6 +53,8 @@ class SyncStatus:
     refused: int = 0
     last_success: datetime | None = None
     last_error: str | None = None
+    failing: str | None = None
+    """A sync step failing round after round at the same entry: shown as a failure."""
 
 
 @dataclass(frozen=True)

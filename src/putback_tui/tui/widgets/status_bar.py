@@ -17,6 +17,10 @@ def describe_sync(status: Status) -> tuple[str, str]:
     sync = status.sync
     if not sync.configured:
         return "offline (no central store configured)", "bold"
+    if sync.failing:
+        # The central store answers, but cannot take this terminal's entries (or sends what
+        # the terminal refuses): "offline" would send someone to check the network.
+        return f"SYNC FAILING: {sync.failing}", "bold red"
     if sync.online:
         when = f", last sync {sync.last_success:%H:%M:%S}" if sync.last_success else ""
         return f"online{when}", "bold green"
