@@ -16,7 +16,7 @@ from putback_tui.central.app import create_app
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.server import BackgroundServer
 from putback_tui.domain.models import now_utc
-from tests.central_support import Central, MakeTerminal
+from tests.central_support import Central, MakeTerminal, from_terminals
 
 JSON = {"Content-Type": "application/json"}
 Doc = dict[str, Any]
@@ -93,7 +93,7 @@ def test_a_hostile_field_is_a_422_naming_it_and_nothing_is_applied(
     assert response.status_code == 422, response.text
     where = [".".join(str(p) for p in e["loc"]) for e in response.json()["detail"]]
     assert f"body.entries.0.{path}" in where
-    assert central.store.recorded() == []
+    assert from_terminals(central.store) == []
     assert central.store.stock("STORE-01") == before
 
 
@@ -174,7 +174,7 @@ def test_an_entry_time_far_from_the_servers_clock_is_a_422(
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "entries", 0, "created_at"]
     assert words in error["msg"]
-    assert central.store.recorded() == []
+    assert from_terminals(central.store) == []
 
 
 def test_the_sites_maximum_quantity_is_a_422_naming_the_quantity(

@@ -45,13 +45,14 @@ def test_an_event_page_stops_at_its_size_with_at_least_one_event(
     central: Central, make_terminal: MakeTerminal
 ) -> None:
     entries = _work(make_terminal)
+    start = central.store.events(0, 1000).next_cursor  # after the import's own releases
     central.store.ingest(_client(central), entries)
-    everything = central.store.events(0, 1000)
+    everything = central.store.events(start, 1000)
     assert len(everything.events) == len(entries) >= 3
-    one = central.store.events(0, 1000, max_bytes=1)
+    one = central.store.events(start, 1000, max_bytes=1)
     assert [e.entry.entry_id for e in one.events] == [entries[0].entry_id]
     assert one.has_more
-    read, cursor = [], 0
+    read, cursor = [], start
     while True:
         page = central.store.events(cursor, 1000, max_bytes=700)
         read += [e.entry.entry_id for e in page.events]

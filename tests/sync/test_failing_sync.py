@@ -50,7 +50,10 @@ def test_a_batch_failing_more_rounds_than_allowed_is_a_failure_naming_the_entry(
     t = make_terminal()
     n = work(t)
     first = t.ledger.entries()[0]
-    break_order(central, "D-1001")  # the terminal's first entry releases D-1001
+    assert first.order_id is not None
+    order = central.store.order(first.order_id)
+    assert order is not None
+    break_order(central, first.order_id)  # the order of the terminal's first entry
     worker = _worker(t, server, central)
     try:
         states = [worker.run_once() for _ in range(3)]
@@ -73,7 +76,8 @@ def test_a_batch_failing_more_rounds_than_allowed_is_a_failure_naming_the_entry(
 
         # Repaired at the central store: the batch goes through, the failure is forgotten.
         with central.store.engine.write() as tx:
-            tx.run("UPDATE orders SET status = 'cancelled' WHERE order_id = 'D-1001'")
+            tx.run("UPDATE orders SET status = ? WHERE order_id = ?",
+                   (order.status.value, first.order_id))
         state = worker.run_once()
     finally:
         worker.stop()
