@@ -25,7 +25,10 @@ def test_help_lists_the_commands() -> None:
 def test_init_demo_then_stock_json_has_the_demo_figures(isolated_home: Path) -> None:
     code, out = _run("init", "--demo")
     assert code == 0, out
-    assert "6 products, 8 locations, 2 operators, 8 orders, 2 released orders" in out
+    assert (
+        "6 products, 8 locations, 2 operators, 8 orders, 6 stock rows, 6 ATP rows, "
+        "2 released orders"
+    ) in out
     code, out = _run("stock", "--json")
     data = json.loads(out)
     assert data["facility"] == "STORE-01"

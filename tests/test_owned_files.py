@@ -129,9 +129,16 @@ def test_exclusive_creation_never_follows_or_reuses_a_name(tmp_path: Path) -> No
 # -- 2. restore ----------------------------------------------------------------------------------
 
 
+LOAD = 2
+"""Entries `init --demo` makes: the releases of D-1001 and D-1003, known exceptions."""
+
+
 @pytest.fixture
 def terminal(isolated_home: Path, tmp_path: Path) -> Path:
-    """A demo terminal and an empty-ledger backup of it, taken before one put-back."""
+    """A demo terminal and a backup of it, taken before one put-back.
+
+    The backup holds the releases made at load (D-1001, D-1003): ``LOAD`` entries.
+    """
     assert run("init", "--demo").exit_code == 0
     backup = tmp_path / "empty.sqlite3"
     assert run("backup", str(backup)).exit_code == 0
@@ -162,7 +169,7 @@ def test_two_restores_in_a_row_keep_both_replaced_ledgers(terminal: Path) -> Non
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
     # The ledger with the put-back and the first restored one are both still there.
-    assert sorted(entry_counts(db.parent, "putback.sqlite3.replaced-*")) == [0, 1]
+    assert sorted(entry_counts(db.parent, "putback.sqlite3.replaced-*")) == [LOAD, LOAD + 1]
 
 
 def test_restoring_the_live_database_onto_itself_is_refused(terminal: Path) -> None:
@@ -171,7 +178,7 @@ def test_restoring_the_live_database_onto_itself_is_refused(terminal: Path) -> N
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit), result.exception
     assert "is the live database itself" in result.output
-    assert entry_counts(db.parent, "putback.sqlite3") == [1]
+    assert entry_counts(db.parent, "putback.sqlite3") == [LOAD + 1]
     assert not list(db.parent.glob("*.replaced-*"))
 
 
@@ -199,7 +206,7 @@ def test_restore_is_refused_while_another_process_has_the_ledger_open(terminal: 
     assert result.exit_code == 1
     assert f"(pid {holder.pid})" in result.output
     assert "Quit the app" in result.output
-    assert entry_counts(db.parent, "putback.sqlite3") == [1]
+    assert entry_counts(db.parent, "putback.sqlite3") == [LOAD + 1]
     assert run("restore", str(terminal)).exit_code == 0  # once it has let go
 
 
@@ -242,7 +249,7 @@ def test_backup_never_writes_through_a_planted_partial_link(
     assert result.exit_code == 0, result.output
     assert digest(other) == before
     assert Path(f"{dest}.partial").is_symlink()
-    assert entry_counts(tmp_path, "b1.sqlite3") == [0]
+    assert entry_counts(tmp_path, "b1.sqlite3") == [LOAD]
 
 
 def test_backup_leaves_an_unrelated_partial_file_alone(isolated_home: Path, tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def test_installed_wheel_runs_the_first_commands_outside_the_checkout(
     stock = json.loads(run(putback, "--home", home, "stock", "--json", cwd=tmp_path).stdout)
     assert stock["facility"] == "STORE-01"
     assert {"sku": "TSHIRT-BLK-M", "location": "A-01-01", "qoh": 10} in stock["qoh"]
-    assert {"sku": "TSHIRT-BLK-M", "atp": 6} in stock["atp"]
+    assert {"sku": "TSHIRT-BLK-M", "atp": 8} in stock["atp"]  # 6 + 2 released from D-1001
 
     code = run(putback, "--home", home, "barcode", "4006381333931", "--json", cwd=tmp_path)
     (found,) = json.loads(code.stdout)["codes"]
@@ -178,8 +178,8 @@ def test_a_command_of_a_missing_extra_names_the_extra(installed: Path, tmp_path:
     # Reading a HID scanner without evdev: the scanner's state says which extra.
     probe = run(
         installed / "python", "-c",
-        "from putback_tui.scanners.source import _open_with_evdev\n"
-        "try:\n    _open_with_evdev('/dev/null', False)\nexcept OSError as e:\n    print(e)",
+        "from putback_tui.scanners.source import open_with_evdev\n"
+        "try:\n    open_with_evdev('/dev/null', False)\nexcept OSError as e:\n    print(e)",
         cwd=tmp_path,
     )
     assert "needs putback's 'scanners' extra" in probe.stdout

@@ -23,7 +23,6 @@ from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderStatus, RejectReason
 from putback_tui.ledger import Ledger
-from putback_tui.ledger.releases import release_all_known
 from putback_tui.station import Station
 from putback_tui.sync.wire import ClientKind, Outcome, ResultCode
 
@@ -34,11 +33,9 @@ ACTIONS = ["open", "put_back", "undo", "reject", "cancel", "force_cancel", "bulk
 
 def _terminal(root: Path, name: str) -> Station:
     ledger = Ledger(root / name / "putback.sqlite3")
-    load_dataset(ledger, Dataset(DEMO_DIR), "STORE-01")
-    # The central store released the data set's exception orders as it imported them; a
-    # terminal that learns of them releases them too (answered 'already released' centrally).
-    with ledger.write() as tx:
-        release_all_known(tx, terminal=name, facility="STORE-01")
+    # As `putback init` does: the data set's exceptions are released at load (the central store
+    # released them at its import too: the terminal's releases are answered "already released").
+    load_dataset(ledger, Dataset(DEMO_DIR), "STORE-01", release_as=name)
     station = Station(ledger, Settings(terminal=TerminalSettings(id=name, facility="STORE-01")))
     station.sign_in("SV-0001")
     return station
@@ -170,7 +167,7 @@ def test_two_terminals_central_stock_is_start_plus_every_applied_effect(
         root = Path(tmp)
         store = _central(root, "PACK-01", "PACK-02")
         start_qoh, start_atp = store.stock("STORE-01")
-        start = store.events(0, 5000).next_cursor  # the import's own releases are in the start
+        start_position = store.events(0, 5000).next_cursor  # after the import's own releases
         stations = [_terminal(root, "PACK-01"), _terminal(root, "PACK-02")]
         sent = [0, 0]
         try:
@@ -186,7 +183,7 @@ def test_two_terminals_central_stock_is_start_plus_every_applied_effect(
             for i in (0, 1):
                 sent[i], _ = _push(store, stations[i], sent[i])
             qoh, atp = dict(start_qoh), dict(start_atp)
-            for applied in store.events(start, 5000).events:
+            for applied in store.events(start_position, 5000).events:
                 apply_stock_changes(qoh, atp, applied.entry.changes)
             cq, ca = store.stock("STORE-01")
             assert {k: v for k, v in qoh.items() if v or k in cq} == cq

@@ -45,7 +45,7 @@ def test_an_event_page_stops_at_its_size_with_at_least_one_event(
     central: Central, make_terminal: MakeTerminal
 ) -> None:
     entries = _work(make_terminal)
-    start = central.store.events(0, 1000).next_cursor  # after the import's own releases
+    start = central.store.events(0, 1000).next_cursor  # after the central store's own releases
     central.store.ingest(_client(central), entries)
     everything = central.store.events(start, 1000)
     assert len(everything.events) == len(entries) >= 3

@@ -83,7 +83,8 @@ from putback_tui.ledger import Ledger
 from putback_tui.station import Station
 station = Station(Ledger(Path(sys.argv[1]), create=False), Settings())
 station.sign_in("OP-0001")
-station.open_order("D-1001")
+station.open_order("D-1002")
+station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
 print("confirmed", flush=True)
 time.sleep(60)
 """
@@ -103,12 +104,14 @@ def test_a_restore_that_said_restored_survives_a_power_cut(
     backup = powerloss.mountpoint / "b.sqlite3"
     assert putback(home, "backup", str(backup)).returncode == 0
     db = resolve_paths(home=home).db_path
+    in_backup = _entries(db)  # the releases made at load
     ledger = Ledger(db, create=False)
     station = Station(ledger, Settings())
     station.sign_in("OP-0001")
-    station.open_order("D-1001")  # releases its unpicked units: an entry the backup lacks
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")  # an entry the backup lacks
     ledger.close()
-    assert _entries(db) > 0
+    assert _entries(db) == in_backup + 1
     powerloss.sync()
     done = putback(home, "restore", str(backup))
     assert done.returncode == 0, done.stderr
@@ -128,7 +131,7 @@ def test_a_restore_that_said_restored_survives_a_power_cut(
         made = 1
     powerloss.cut("torn", seed=2)
     powerloss.start()
-    assert _entries(db) == made
+    assert _entries(db) == in_backup + made
     ledger = Ledger(db, create=False)
     assert ledger.check() == []
     ledger.close()
@@ -144,6 +147,7 @@ def test_a_freshly_set_up_terminal_keeps_its_ledger_through_a_power_cut(
     home = powerloss.mountpoint / "term"
     assert putback(home, "init", "--demo").returncode == 0
     db = resolve_paths(home=home).db_path
+    at_load = _entries(db)  # the releases made at load
     terminal = subprocess.Popen(
         [sys.executable, "-c", _ONE_ACTION, str(db)], stdout=subprocess.PIPE,
         cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")},
@@ -155,5 +159,5 @@ def test_a_freshly_set_up_terminal_keeps_its_ledger_through_a_power_cut(
     powerloss.cut("clean")
     powerloss.start()
     assert db.exists()
-    assert _entries(db) == 1
+    assert _entries(db) == at_load + 1
     assert load_settings(home / "config.toml").terminal.id == "PACK-01"

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 
 from putback_tui.config import Settings
 from putback_tui.domain.models import Order, OrderLine, OrderStatus
-from putback_tui.ledger import Ledger, store
+from putback_tui.ledger import Ledger, transaction
 from putback_tui.tui.app import PutbackApp, make_app
 
 from .conftest import FROZEN, SteppingClock, scan, settle
@@ -23,7 +23,7 @@ SKUS = ("TSHIRT-BLK-M", "MUG-WHT", "SOCKS-3PK", "CAP-RED", "BOTTLE-1L")
 @pytest.fixture(autouse=True)
 def frozen_ledger_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Entries get the frozen time and are shown in UTC."""
-    monkeypatch.setattr(store, "now_utc", lambda: FROZEN)
+    monkeypatch.setattr(transaction, "now_utc", lambda: FROZEN)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield
