@@ -39,8 +39,13 @@ def test_missing_file_means_defaults(tmp_path: Path) -> None:
         ("[terminal]\nnmae = 'x'\n", "terminal.nmae: Extra inputs are not permitted"),
         ("[roles]\noperator = ['fly']\n", "roles.operator.0"),
         ("[codes]\norder = '('\n", "codes"),
+        ("[reasons]\ncancel_line = ['oops']\n", "'oops' is not a reason code"),
+        ("[reasons]\nreduce_line = []\n", "reduce_line: list 1 to 9 reasons, not 0"),
+        ("[reasons]\ncancel_line = ['A', 'A']\n", "cancel_line: a reason code is listed twice"),
+        ("[[reasons.reject]]\ncode = 'SHORT'\neffect = 'lost'\n", "reasons.reject.0.effect"),
     ],
-    ids=["bad-toml", "typo", "unknown-permission", "bad-regex"],
+    ids=["bad-toml", "typo", "unknown-permission", "bad-regex", "bad-reason-code",
+         "no-reasons", "reason-twice", "unknown-effect"],
 )
 def test_invalid_settings_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "config.toml"

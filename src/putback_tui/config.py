@@ -25,6 +25,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticUndefined
 
@@ -33,6 +34,13 @@ from putback_tui.barcodes import CodePatterns
 from putback_tui.domain.bounds import Code
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.permissions import DEFAULT_ROLES
+from putback_tui.domain.reasons import (
+    BUILT_IN_EFFECTS,
+    DEFAULT_LINE_EDIT_REASONS,
+    OrderAction,
+    RejectReasonDef,
+    SiteReasons,
+)
 from putback_tui.scanners.settings import ScannerSettings
 
 APP_NAME = "putback"
@@ -154,6 +162,31 @@ def _default_roles() -> dict[str, list[Permission]]:
     return {role: sorted(perms) for role, perms in DEFAULT_ROLES.items()}
 
 
+class ReasonSettings(Section):
+    """The reasons a site offers, per action, numbered 1, 2, ... in order (``[reasons]``).
+
+    Once the terminal has received the central store's reason lists, it offers those instead:
+    the central store holds the one list every terminal and itself judge by.
+    """
+
+    reject: list[RejectReasonDef] | None = None
+    """Reject reasons, each with its stock effect (``zero_stock``, ``remove_from_stock``,
+    ``unsellable``, ``no_variance``), e.g. ``[{code = "SHORT PICK", effect = "no_variance"}]``;
+    unset: the built-in reasons of ``reject_reasons``."""
+    cancel_line: list[str] = Field(default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS))
+    """Reasons for cancelling one line of a live order (F6)."""
+    reduce_line: list[str] = Field(default_factory=lambda: list(DEFAULT_LINE_EDIT_REASONS))
+    """Reasons for reducing a line's quantity (F7)."""
+    cancel: list[str] = Field(default_factory=list)
+    """Reasons for cancelling an order (F4); empty: no reason is asked."""
+    force_cancel: list[str] = Field(default_factory=list)
+    """Reasons for a force cancel (F5); empty: no reason is asked."""
+    bulk_reject: list[str] = Field(default_factory=list)
+    """Reasons for a bulk reject; empty: no reason is asked."""
+    mandatory: list[OrderAction] = Field(default_factory=list)
+    """Of ``cancel``, ``force_cancel``, ``bulk_reject``: those that must name a reason."""
+
+
 class Settings(Section):
     """The whole configuration file."""
 
@@ -171,6 +204,31 @@ class Settings(Section):
     sla: SlaSettings = SlaSettings()
     priority: PrioritySettings = PrioritySettings()
     worklist: WorklistSettings = WorklistSettings()
+    reasons: ReasonSettings = ReasonSettings()
+    """Reason codes for order modifications (``[reasons]``)."""
+
+    def site_reasons(self) -> SiteReasons:
+        """The reason lists this configuration gives (before any are received centrally)."""
+        reject = self.reasons.reject
+        if reject is None:
+            reject = [
+                RejectReasonDef(code=r.value, effect=BUILT_IN_EFFECTS[r])
+                for r in self.reject_reasons
+            ]
+        return SiteReasons(
+            reject=tuple(reject),
+            cancel_line=tuple(self.reasons.cancel_line),
+            reduce_line=tuple(self.reasons.reduce_line),
+            cancel=tuple(self.reasons.cancel),
+            force_cancel=tuple(self.reasons.force_cancel),
+            bulk_reject=tuple(self.reasons.bulk_reject),
+            mandatory=tuple(self.reasons.mandatory),
+        )
+
+    @model_validator(mode="after")
+    def _reasons_valid(self) -> Settings:
+        self.site_reasons()  # the same checks the central store's lists pass
+        return self
 
     def permissions(self) -> dict[str, frozenset[Permission]]:
         """The role map as sets, for the domain's permission check."""

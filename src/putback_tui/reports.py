@@ -183,12 +183,14 @@ def build_report(
         if since is not None and at.date() < since:
             continue
         d = json.loads(details)
-        bucket = counts[(at.date(), "rejected", d.get("reason"))]
+        # A site's own reason is recorded as its code.
+        bucket = counts[(at.date(), "rejected", d.get("reason") or d.get("reason_code"))]
         bucket[0] += 1
         bucket[1] += int(d.get("quantity", 0))
         tally = rejected[d["sku"]]
         tally[0] += int(d.get("quantity", 0))
         tally[1] += 1
+    _count_line_edits(tx, facility, since, counts)
     top_rejected = []
     for sku, (units, times) in sorted(rejected.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]:
         product = tx.product(sku)
@@ -263,3 +265,27 @@ def chart_lines(report: ExceptionReport, width: int = 40) -> list[str]:
         lines.append(f"{day.isoformat()} {bar} {sum(kinds.values())}")
     lines.append("C cancelled  D deleted  F failed  R rejected")
     return lines
+
+
+LINE_EDIT_ACTIONS = {EntryKind.CANCEL_LINE: "line cancelled", EntryKind.REDUCE_LINE: "line reduced"}
+"""How order modifications show in the report's kind column."""
+
+
+def _count_line_edits(
+    tx: Transaction,
+    facility: str,
+    since: date | None,
+    counts: dict[tuple[date, str, str | None], list[int]],
+) -> None:
+    """Add order modifications per day, action and reason code: orders, units taken off."""
+    for kind, created_at, details in tx.conn.execute(
+        "SELECT kind, created_at, details FROM entries WHERE kind IN (?, ?) AND facility = ?",
+        (EntryKind.CANCEL_LINE.value, EntryKind.REDUCE_LINE.value, facility),
+    ):
+        at = datetime.fromisoformat(created_at)
+        if since is not None and at.date() < since:
+            continue
+        d = json.loads(details)
+        bucket = counts[(at.date(), LINE_EDIT_ACTIONS[EntryKind(kind)], d.get("reason_code"))]
+        bucket[0] += 1
+        bucket[1] += int(d.get("from_quantity", 0)) - int(d.get("quantity", 0))

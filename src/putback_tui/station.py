@@ -47,6 +47,7 @@ from putback_tui.domain.models import (
     RejectReason,
 )
 from putback_tui.domain.permissions import check_permission
+from putback_tui.domain.reasons import SiteReasons
 from putback_tui.domain.wording import lines as _lines
 from putback_tui.domain.wording import units as _units
 from putback_tui.ledger import Ledger, Reconciled, Transaction
@@ -127,6 +128,7 @@ class Station:
         self.terminal = settings.terminal.id
         self.facility = settings.terminal.facility
         self._local_roles = settings.permissions()
+        self._local_reasons = settings.site_reasons()
         self._operator: Operator | None = None
         self._lock = threading.Lock()
 
@@ -176,6 +178,15 @@ class Station:
         """
         central = self.ledger.central_roles()
         return self._local_roles if central is None else central
+
+    @property
+    def site_reasons(self) -> SiteReasons:
+        """The reason lists in force: the central store's, once received; else the configuration's.
+
+        Offline, the terminal keeps offering the last lists it received.
+        """
+        central = self.ledger.central_reasons()
+        return self._local_reasons if central is None else central
 
     def may(self, permission: Permission) -> bool:
         """True when the signed-in operator's role grants ``permission`` (nothing recorded)."""
@@ -254,6 +265,23 @@ class Station:
         """
         rules.check_cancel(order)
 
+    def line_edit_effect(self, line: OrderLine, new_quantity: int) -> tuple[int, int]:
+        """How taking ``line`` down to ``new_quantity`` splits (see :func:`rules.line_edit_effect`).
+
+        Returns:
+            (units released to available stock, picked units to put back).
+        """
+        return rules.line_edit_effect(line, line.ordered - new_quantity)
+
+    def check_line_edit(self, order: Order, line_no: int, action: str) -> None:
+        """Refuse a line edit now, before the operator is asked for its reason and quantity.
+
+        Raises:
+            OrderShipped, OrderNotLive, UnknownLine, LineEditNotAllowed (see
+            :func:`rules.check_line_edit`).
+        """
+        rules.check_line_edit(order, line_no, action)
+
     def check_location(self, location: Location, *, allowed: Iterable[LocationKind]) -> None:
         """Refuse a scanned location of another facility or of a kind not ``allowed`` here.
 
@@ -313,6 +341,14 @@ class Station:
         self._require(None, "open order", order_id)
         with self._lock, self.ledger.write() as tx:
             order = self._order(tx, order_id)
+            if order.status.is_live and order.units_owed:
+                return self._view(
+                    tx,
+                    order,
+                    Outcome.PUT_BACK,
+                    f"Order {order_id} is live: {_units(order.units_owed)} taken off by a line "
+                    "edit to put back.",
+                )
             if order.status.is_live:
                 return self._view(
                     tx,
@@ -421,16 +457,20 @@ class Station:
 
     # -- supervisor and exception-area actions -------------------------------------------------
 
-    def reject(self, order_id: str, line_no: int, reason: RejectReason, quantity: int) -> Entry:
+    def reject(
+        self, order_id: str, line_no: int, reason: RejectReason | str, quantity: int
+    ) -> Entry:
         """Reject unpicked units of a live order's line; the line is marked for re-routing.
 
+        ``reason`` is a reason code of the site's reject list; the stock effect it names
+        decides the arithmetic.
+
         Raises:
-            NotSignedIn, PermissionDenied, UnknownOrder, Refused (reason not offered here,
-            order not live, over quantity); LedgerError.
+            NotSignedIn, PermissionDenied, UnknownOrder, UnknownReason (not offered here),
+            Refused (order not live, over quantity); LedgerError.
         """
         self._require(Permission.REJECT_ITEM, "reject item", order_id)
-        if reason not in self.settings.reject_reasons:
-            raise Refused(f"Reason {reason.value} is not used at this site.")
+        effect = self.site_reasons.reject_effect(str(reason))
         with self._lock, self.ledger.write() as tx:
             order = self._order(tx, order_id)
             product = tx.product(order.line(line_no).sku)
@@ -441,20 +481,78 @@ class Station:
                 quantity,
                 tx,
                 home_location=product.home_location if product else None,
+                effect=effect,
             )
             return self._append(tx, draft)
 
-    def cancel(self, order_id: str) -> Entry:
+    def other_open_lines(self, sku: str, except_order: str) -> list[tuple[str, int, int]]:
+        """Lines of the facility's other live orders with ``sku`` unpicked and still reserved.
+
+        Returns:
+            (order ID, line number, open unpicked units), by order ID: what a NOT IN STOCK
+            reject offers to reject too.
+        """
+        with self.ledger.read() as tx:
+            return self._other_open_lines(tx, sku, except_order)
+
+    def _other_open_lines(
+        self, tx: Transaction, sku: str, except_order: str
+    ) -> list[tuple[str, int, int]]:
+        found = []
+        live = (OrderStatus.OPEN, OrderStatus.IN_PROGRESS)
+        for order_id in sorted(tx.order_ids(self.facility, live)):
+            order = tx.order(order_id)
+            if order is None or order_id == except_order:
+                continue
+            found += [
+                (order_id, line.line_no, line.unpicked_open)
+                for line in order.lines
+                if line.sku == sku and line.unpicked_open
+            ]
+        return found
+
+    def reject_on_other_orders(
+        self, sku: str, reason: RejectReason | str, except_order: str
+    ) -> list[Entry]:
+        """Reject ``sku``'s open unpicked units on every other live order, in one transaction.
+
+        What a NOT IN STOCK reject offers: the product is not there for those orders either.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded), UnknownReason; LedgerError.
+        """
+        self._require(Permission.REJECT_ITEM, "reject item on other orders", None)
+        effect = self.site_reasons.reject_effect(str(reason))
+        with self._lock, self.ledger.write() as tx:
+            entries = []
+            for order_id, line_no, units in self._other_open_lines(tx, sku, except_order):
+                product = tx.product(sku)
+                draft = rules.reject(
+                    self._order(tx, order_id),
+                    line_no,
+                    reason,
+                    units,
+                    tx,
+                    home_location=product.home_location if product else None,
+                    effect=effect,
+                )
+                entries.append(self._append(tx, draft))
+            return entries
+
+    def cancel(self, order_id: str, reason_code: str | None = None) -> Entry:
         """Cancel a live order with nothing picked and no label; releases everything.
 
         Raises:
-            NotSignedIn, PermissionDenied, UnknownOrder, CancelNotAllowed, OrderNotLive.
+            NotSignedIn, PermissionDenied, UnknownOrder, CancelNotAllowed, OrderNotLive,
+            UnknownReason (a mandatory reason missing, or one not listed).
         """
         self._require(Permission.CANCEL_ORDER, "cancel order", order_id)
+        self.site_reasons.check_order_reason("cancel", reason_code)
         with self._lock, self.ledger.write() as tx:
-            return self._append(tx, rules.cancel(self._order(tx, order_id), tx))
+            draft = rules.cancel(self._order(tx, order_id), tx, reason_code=reason_code)
+            return self._append(tx, draft)
 
-    def force_cancel(self, order_id: str) -> OrderView:
+    def force_cancel(self, order_id: str, reason_code: str | None = None) -> OrderView:
         """Cancel whatever the state; the picked units then wait for put-back.
 
         Returns:
@@ -464,8 +562,10 @@ class Station:
             NotSignedIn, PermissionDenied, UnknownOrder, OrderNotLive.
         """
         self._require(Permission.FORCE_CANCEL, "force cancel", order_id)
+        self.site_reasons.check_order_reason("force_cancel", reason_code)
         with self._lock, self.ledger.write() as tx:
-            entry = self._append(tx, rules.force_cancel(self._order(tx, order_id), tx))
+            draft = rules.force_cancel(self._order(tx, order_id), tx, reason_code=reason_code)
+            entry = self._append(tx, draft)
             order = self._order(tx, order_id)
             units = sum(c.released for c in entry.line_changes)
             waiting = sum(line.to_put_back for line in order.lines)
@@ -479,6 +579,61 @@ class Station:
                 entry,
             )
 
+    def cancel_line(self, order_id: str, line_no: int, reason_code: str) -> OrderView:
+        """Cancel one line of a live order: unpicked released, picked owed a put-back.
+
+        Returns:
+            The order as it now stands (live), the entry in ``released``.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded), UnknownOrder, Refused (reason not
+            offered here) and the refusals of :func:`putback_tui.domain.rules.cancel_line`.
+        """
+        self._require(Permission.EDIT_LINES, "cancel line", order_id)
+        self.site_reasons.check_line_edit(reason_code, cancel=True)
+        with self._lock, self.ledger.write() as tx:
+            draft = rules.cancel_line(self._order(tx, order_id), line_no, reason_code, tx)
+            return self._edited(tx, self._append(tx, draft))
+
+    def reduce_line(
+        self, order_id: str, line_no: int, new_quantity: int, reason_code: str
+    ) -> OrderView:
+        """Lower a live line's quantity: unpicked released first, then picked owed a put-back.
+
+        Returns:
+            The order as it now stands (live), the entry in ``released``.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded), UnknownOrder, Refused (reason not
+            offered here) and the refusals of :func:`putback_tui.domain.rules.reduce_line`.
+        """
+        self._require(Permission.EDIT_LINES, "reduce line", order_id)
+        self.site_reasons.check_line_edit(reason_code, cancel=False)
+        with self._lock, self.ledger.write() as tx:
+            order = self._order(tx, order_id)
+            draft = rules.reduce_line(order, line_no, new_quantity, reason_code, tx)
+            return self._edited(tx, self._append(tx, draft))
+
+    def _edited(self, tx: Transaction, entry: Entry) -> OrderView:
+        """The order after a line edit, with a sentence saying what it did to stock."""
+        assert entry.order_id is not None
+        order = self._order(tx, entry.order_id)
+        details = entry.details
+        released = sum(c.released for c in entry.line_changes)
+        withdrawn = sum(c.withdrawn for c in entry.line_changes)
+        what = (
+            f"line {details.line_no} ({details.sku}) cancelled"
+            if entry.kind is EntryKind.CANCEL_LINE
+            else f"line {details.line_no} ({details.sku}) reduced from {details.from_quantity} "
+            f"to {details.quantity}"
+        )
+        message = (
+            f"Order {order.order_id}: {what} ({details.reason_code}); "
+            f"{_units(released)} returned to available stock"
+        )
+        message += f", {_units(withdrawn)} to put back." if withdrawn else "."
+        return self._view(tx, order, Outcome.LIVE, message, entry)
+
     def bulk_reject_preview(self, status: OrderStatus) -> tuple[int, int]:
         """How many orders and open unpicked units a bulk reject of ``status`` would touch."""
         with self.ledger.read() as tx:
@@ -490,7 +645,7 @@ class Station:
                     units += sum(line.unpicked_open for line in order.lines)
             return len(ids), units
 
-    def bulk_reject(self, status: OrderStatus) -> list[Entry]:
+    def bulk_reject(self, status: OrderStatus, reason_code: str | None = None) -> list[Entry]:
         """Reject every live order of the facility with ``status``, in one transaction.
 
         Raises:
@@ -499,9 +654,12 @@ class Station:
         self._require(Permission.BULK_REJECT, "bulk reject", None)
         if not status.is_live:
             raise Refused(f"Bulk reject applies to open or in-progress orders, not {status.value}.")
+        self.site_reasons.check_order_reason("bulk_reject", reason_code)
         with self._lock, self.ledger.write() as tx:
             return [
-                self._append(tx, rules.bulk_reject(self._order(tx, order_id), tx))
+                self._append(
+                    tx, rules.bulk_reject(self._order(tx, order_id), tx, reason_code=reason_code)
+                )
                 for order_id in tx.order_ids(self.facility, (status,))
             ]
 

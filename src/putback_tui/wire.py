@@ -34,6 +34,7 @@ from putback_tui.domain.models import (
     Product,
     StockChange,
 )
+from putback_tui.domain.reasons import SiteReasons
 
 API_VERSION = 1
 """The protocol version these models speak."""
@@ -170,6 +171,9 @@ class ChangesPage(Frozen):
     roles: tuple[RoleGrant, ...] | None = None
     """The central store's whole role -> permissions map, when it changed within this page
     (None: unchanged). Terminals judge permissions by it, as the central store does."""
+    reasons: SiteReasons | None = None
+    """The site's whole reason lists, when they changed within this page (None: unchanged).
+    Terminals offer these reasons, and a reject reason's effect is judged by them."""
 
 
 class AppliedEntry(Frozen):

@@ -28,7 +28,7 @@ from putback_tui.sync.wire import ClientKind, Outcome, ResultCode
 
 ORDERS = ["D-1001", "D-1002", "D-1003", "D-1004", "D-1005", "D-1007", "D-1008"]
 ACTIONS = ["open", "put_back", "undo", "reject", "cancel", "force_cancel", "bulk_reject",
-           "move_out"]
+           "move_out", "cancel_line", "reduce_line"]
 
 
 def _terminal(root: Path, name: str) -> Station:
@@ -52,13 +52,13 @@ def _act(station: Station, data: st.DataObject) -> str | None:
         elif action == "put_back":
             order = ledger.order(order_id)
             assert order is not None
-            waiting = [ln for ln in order.lines if ln.to_put_back]
+            waiting = [ln for ln in order.lines if order.owed(ln)]
             if not waiting:
                 return None
             line = data.draw(st.sampled_from(waiting))
             codes = ["A-01-01", "A-01-02", "A-02-01", "A-02-02", "A-03-01", "B-01-01", "EX-01"]
             where = data.draw(st.sampled_from([line.pick_location or codes[0], *codes]))
-            qty = data.draw(st.integers(1, line.to_put_back))
+            qty = data.draw(st.integers(1, order.owed(line)))
             station.put_back(order_id, line.line_no, line.sku, where, qty, lot=line.lot)
         elif action == "undo":
             station.undo_last_put_back(order_id)
@@ -86,6 +86,17 @@ def _act(station: Station, data: st.DataObject) -> str | None:
             sku, n = data.draw(st.sampled_from(held))
             station.move_out(sku, "EX-01", data.draw(st.sampled_from(["A-01-01", "A-02-01"])),
                              data.draw(st.integers(1, n)))
+        elif action in ("cancel_line", "reduce_line"):
+            order_id = data.draw(st.sampled_from(["D-1005", "D-1008"]))  # the live ones
+            order = ledger.order(order_id)
+            assert order is not None
+            line = data.draw(st.sampled_from(order.lines))
+            reason = data.draw(st.sampled_from(["CUSTOMER REQUEST", "PRICE ERROR"]))
+            if action == "cancel_line":
+                station.cancel_line(order_id, line.line_no, reason)
+            else:
+                new = data.draw(st.integers(0, max(line.ordered - 1, 0)))
+                station.reduce_line(order_id, line.line_no, new, reason)
     except Refused:
         return None
     return action
@@ -139,9 +150,9 @@ def test_one_honest_terminal_is_derived_exactly_as_it_recorded(data: st.DataObje
                 assert mine is not None
                 assert theirs is not None
                 assert mine.status == theirs.status
-                assert [(ln.released, ln.rejected, ln.put_back) for ln in mine.lines] == [
-                    (ln.released, ln.rejected, ln.put_back) for ln in theirs.lines
-                ]
+                assert [
+                    (ln.released, ln.rejected, ln.put_back, ln.withdrawn) for ln in mine.lines
+                ] == [(ln.released, ln.rejected, ln.put_back, ln.withdrawn) for ln in theirs.lines]
         finally:
             station.ledger.close()
             store.close()

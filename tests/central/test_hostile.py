@@ -67,7 +67,10 @@ def _snapshot(central: Central) -> tuple[Any, ...]:
         order = central.store.order(f"D-{n}")
         assert order is not None
         orders.append(
-            (order.status, tuple((ln.released, ln.rejected, ln.put_back) for ln in order.lines))
+            (
+                order.status,
+                tuple((ln.released, ln.rejected, ln.put_back, ln.withdrawn) for ln in order.lines),
+            )
         )
     return central.store.stock("STORE-01"), tuple(orders)
 
@@ -413,3 +416,163 @@ def test_line_changes_an_entry_names_are_not_believed(central: Central, kind: En
     assert d1001 is not None
     assert d1002.lines[0].put_back == 0
     assert all(ln.released <= ln.quantity - ln.picked for ln in d1001.lines)
+
+
+# --- line edits (order modification) ---------------------------------------------------------
+
+
+def test_a_cancel_line_carrying_forged_figures_releases_what_the_line_holds(
+    central: Central, make_terminal: MakeTerminal
+) -> None:
+    f = Forger(central)
+    _, atp0 = central.store.stock("STORE-01")
+    start = central.store.events(0, 1000).next_cursor  # after the import's own releases
+    [result] = f.send(
+        f.entry(
+            EntryKind.CANCEL_LINE,
+            order_id="D-1008",
+            details=EntryDetails(line_no=1, sku="MUG-WHT", reason_code="CUSTOMER REQUEST"),
+            changes=(StockChange(sku="MUG-WHT", atp=1_000),
+                     StockChange(sku="MUG-WHT", location="A-01-02", qoh=1_000)),
+            line_changes=(LineChange(order_id="D-1008", line_no=1, released=2, withdrawn=9),),
+        )
+    )
+    assert result.outcome is Outcome.APPLIED
+    assert result.code is ResultCode.APPLIED_AS_DERIVED
+    assert result.changes == (StockChange(sku="MUG-WHT", atp=1),)
+    assert result.line_changes == (
+        LineChange(order_id="D-1008", line_no=1, released=1, withdrawn=1),
+    )
+    _, atp = central.store.stock("STORE-01")
+    assert atp["MUG-WHT"] == atp0["MUG-WHT"] + 1
+    order = central.store.order("D-1008")
+    assert order is not None
+    assert order.status is OrderStatus.IN_PROGRESS
+    assert order.line(1).ordered == 0
+    assert order.units_owed == 1
+    [event] = central.store.events(start, 10).events
+    assert (event.entry.kind, event.entry.details.line_no, event.entry.details.from_quantity,
+            event.entry.details.quantity, event.entry.details.reason_code) == (
+        EntryKind.CANCEL_LINE, 1, 2, 0, "CUSTOMER REQUEST"
+    )
+    _honest_batch_still_applies(central, make_terminal)
+
+
+@pytest.mark.parametrize(
+    ("details", "order_id", "reason"),
+    [
+        pytest.param(
+            EntryDetails(line_no=1, quantity=3, reason_code="PRICE ERROR"), "D-1005",
+            "Raising line 1 from 2 to 3 needs a new reservation: change it in the OMS.",
+            id="raising",
+        ),
+        pytest.param(
+            EntryDetails(line_no=1, reason_code="PRICE ERROR"), "D-1005",
+            "A reduce line entry must name a quantity.",
+            id="no quantity",
+        ),
+        pytest.param(
+            EntryDetails(quantity=1, reason_code="PRICE ERROR"), "D-1005",
+            "A line edit entry must name its line.",
+            id="no line",
+        ),
+        pytest.param(
+            EntryDetails(line_no=7, quantity=1, reason_code="PRICE ERROR"), "D-1005",
+            "Order D-1005 has no line 7.",
+            id="unknown line",
+        ),
+        pytest.param(
+            EntryDetails(line_no=1, sku="MUG-WHT", quantity=1, reason_code="PRICE ERROR"),
+            "D-1005",
+            "MUG-WHT is not on line 1 of order D-1005 (TSHIRT-BLK-M).",
+            id="another product",
+        ),
+        pytest.param(
+            EntryDetails(line_no=1, quantity=1), "D-1005",
+            "A line edit names a reason code of 1 to 64 characters.",
+            id="no reason",
+        ),
+        pytest.param(
+            EntryDetails(line_no=1, quantity=0, reason_code="PRICE ERROR"), "D-1001",
+            "Order D-1001 is cancelled: its lines are not reduced, it is handled by release and "
+            "put-back.",
+            id="exception order",
+        ),
+        pytest.param(
+            EntryDetails(line_no=1, quantity=0, reason_code="PRICE ERROR"), "D-1006",
+            "Order D-1006 has shipped: handle it as a return.",
+            id="shipped",
+        ),
+    ],
+)
+def test_a_forged_reduce_line_is_refused_and_changes_nothing(
+    central: Central, details: EntryDetails, order_id: str, reason: str
+) -> None:
+    before = _snapshot(central)
+    f = Forger(central)
+    [result] = f.send(
+        f.entry(
+            EntryKind.REDUCE_LINE,
+            order_id=order_id,
+            details=details,
+            changes=(StockChange(sku="TSHIRT-BLK-M", atp=50),),
+            line_changes=(LineChange(order_id=order_id, line_no=1, released=50),),
+        )
+    )
+    assert result.outcome is Outcome.REFUSED
+    assert result.reason == reason
+    assert _snapshot(central) == before
+
+
+def test_a_line_edit_by_an_operator_without_edit_lines_is_refused(central: Central) -> None:
+    before = _snapshot(central)
+    f = Forger(central)
+    [result] = f.send(
+        f.entry(
+            EntryKind.CANCEL_LINE,
+            order_id="D-1008",
+            operator="OP-0001",
+            details=EntryDetails(line_no=2, reason_code="CUSTOMER REQUEST"),
+        )
+    )
+    assert result.outcome is Outcome.REFUSED
+    assert result.reason is not None
+    assert "permission 'edit_lines' is missing" in result.reason
+    assert _snapshot(central) == before
+
+
+def test_a_put_back_on_a_live_order_is_limited_to_the_withdrawn_units(central: Central) -> None:
+    f = Forger(central)
+    [reduced, over, once, again] = f.send(
+        f.entry(
+            EntryKind.REDUCE_LINE,
+            order_id="D-1008",
+            details=EntryDetails(line_no=1, quantity=1, reason_code="PRICE ERROR"),
+        ),
+        # 2 mugs, 1 picked, reduced to 1: the unpicked one is released, nothing is withdrawn.
+        f.entry(
+            EntryKind.PUT_BACK,
+            order_id="D-1008",
+            details=EntryDetails(sku="MUG-WHT", quantity=1, location="A-01-02"),
+            line_changes=(LineChange(order_id="D-1008", line_no=1, put_back=1),),
+        ),
+        f.entry(
+            EntryKind.CANCEL_LINE,
+            order_id="D-1008",
+            details=EntryDetails(line_no=1, reason_code="PRICE ERROR"),
+        ),
+        f.entry(
+            EntryKind.PUT_BACK,
+            order_id="D-1008",
+            details=EntryDetails(sku="MUG-WHT", quantity=2, location="A-01-02"),
+            line_changes=(LineChange(order_id="D-1008", line_no=1, put_back=2),),
+        ),
+    )
+    assert reduced.outcome is Outcome.APPLIED
+    assert over.outcome is Outcome.REFUSED
+    assert over.reason == (
+        "Order D-1008 is in progress: only exception orders are put back."
+    )
+    assert once.outcome is Outcome.APPLIED
+    assert again.outcome is Outcome.REFUSED
+    assert again.reason == "Only 1 unit of MUG-WHT is left to put back on order D-1008, not 2."

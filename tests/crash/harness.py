@@ -513,9 +513,10 @@ class Harness:
                         raise CheckFailed(f"local ATP of {sku}: {tx.atp(sku)}, rebuilt "
                                           f"{ra.get(sku, 0)}")
             progress = {
-                (r[0], r[1]): (r[2], r[3], r[4])
+                (r[0], r[1]): (r[2], r[3], r[4], r[5])
                 for r in tx.conn.execute(
-                    "SELECT order_id, line_no, released, rejected, put_back FROM line_progress"
+                    "SELECT order_id, line_no, released, rejected, put_back, withdrawn "
+                    "FROM line_progress"
                 )
             }
             rebuilt = book.rebuilt_progress(tx)

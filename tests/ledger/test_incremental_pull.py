@@ -28,6 +28,7 @@ ACTIONS = [
     ("put", ("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")), ("put", ("D-1002", 2, "SOCKS-3PK", "EX-01")),
     ("put", ("D-1003", 1, "MUG-WHT", "A-01-02")), ("put", ("D-1004", 1, "BOTTLE-1L", "EX-01")),
     ("undo", "D-1002"), ("undo", "D-1004"), ("move", ("SOCKS-3PK", "EX-01", "A-02-01")),
+    ("cancel_line", ("D-1008", 1, "CUSTOMER REQUEST")), ("reduce", ("D-1005", 1, 1, "PRICE ERROR")),
 ]
 SKUS = ["TSHIRT-BLK-M", "MUG-WHT", "SOCKS-3PK", "BOTTLE-1L"]
 LOCATIONS = ["A-01-01", "A-01-02", "A-02-01", "EX-01", "B-01-01"]
@@ -47,16 +48,17 @@ steps = st.lists(st.one_of(st.sampled_from(ACTIONS), pull.map(lambda p: ("pull",
 
 Qoh = dict[tuple[str, str], int]
 Atp = dict[str, int]
-Progress = dict[tuple[str, int], tuple[int, int, int]]
+Progress = dict[tuple[str, int], tuple[int, int, int, int]]
 
 
 def projections(ledger: Ledger) -> tuple[Qoh, Atp, Progress]:
     qoh, atp = ledger.stock()
     with ledger.read() as tx:
         progress = {
-            (r[0], r[1]): (r[2], r[3], r[4])
+            (r[0], r[1]): (r[2], r[3], r[4], r[5])
             for r in tx.conn.execute(
-                "SELECT order_id, line_no, released, rejected, put_back FROM line_progress"
+                "SELECT order_id, line_no, released, rejected, put_back, withdrawn "
+                "FROM line_progress"
             )
         }
     return {(s, loc): n for s, loc, n in qoh}, dict(atp), progress
@@ -74,10 +76,10 @@ def replay(
             else:
                 atp[c.sku] = max(0, atp.get(c.sku, 0) + c.atp)
         for lc in entry.line_changes:
-            p = lines.setdefault((lc.order_id, lc.line_no), [0, 0, 0])
-            for i, delta in enumerate((lc.released, lc.rejected, lc.put_back)):
+            p = lines.setdefault((lc.order_id, lc.line_no), [0, 0, 0, 0])
+            for i, delta in enumerate((lc.released, lc.rejected, lc.put_back, lc.withdrawn)):
                 p[i] = max(0, p[i] + delta)
-    return qoh, atp, {k: (v[0], v[1], v[2]) for k, v in lines.items()}
+    return qoh, atp, {k: (v[0], v[1], v[2], v[3]) for k, v in lines.items()}
 
 
 def _orders_with_progress(order_ids: set[str], progress: Progress) -> list[Order]:
@@ -87,9 +89,9 @@ def _orders_with_progress(order_ids: set[str], progress: Progress) -> list[Order
         if order.order_id in order_ids:
             lines = []
             for line in order.lines:
-                rel, rej, put = progress.get((order.order_id, line.line_no), (0, 0, 0))
+                rel, rej, put, wd = progress.get((order.order_id, line.line_no), (0, 0, 0, 0))
                 lines.append(line.model_copy(update={"released": rel, "rejected": rej,
-                                                     "put_back": put}))
+                                                     "put_back": put, "withdrawn": wd}))
             out.append(order.model_copy(update={"lines": tuple(lines)}))
     return out
 
@@ -127,6 +129,10 @@ def test_projections_equal_the_full_rebuild_after_every_pull(
                     station.undo_last_put_back(arg)  # type: ignore[arg-type]
                 elif kind == "move":
                     station.move_out(*arg)  # type: ignore[misc]
+                elif kind == "cancel_line":
+                    station.cancel_line(*arg)  # type: ignore[misc]
+                elif kind == "reduce":
+                    station.reduce_line(*arg)  # type: ignore[misc]
             except Refused:
                 pass  # the only outcome besides success; a refusal changes nothing
             if kind != "pull":
@@ -152,7 +158,7 @@ def test_projections_equal_the_full_rebuild_after_every_pull(
             )
             for order_id in touched | set(more_orders):
                 for line in DEMO_ORDERS[order_id].lines:
-                    base_progress.setdefault((order_id, line.line_no), (0, 0, 0))
+                    base_progress.setdefault((order_id, line.line_no), (0, 0, 0, 0))
             base_seq = new_seq
             want = replay(base_qoh, base_atp, base_progress, entries[base_seq:])
             assert projections(ledger) == want

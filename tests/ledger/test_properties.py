@@ -16,6 +16,7 @@ from putback_tui.domain.entries import EntryKind
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderStatus, RejectReason
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.sync import rebuilt_progress
 from putback_tui.station import Station
 
 ORDERS = ["D-1001", "D-1002", "D-1003", "D-1004", "D-1005", "D-1006", "D-1007", "D-1008"]
@@ -35,6 +36,8 @@ ACCEPTED = {
     "force_cancel": EntryKind.FORCE_CANCEL,
     "bulk_reject": EntryKind.BULK_REJECT,
     "move_out": EntryKind.MOVE_OUT,
+    "cancel_line": EntryKind.CANCEL_LINE,
+    "reduce_line": EntryKind.REDUCE_LINE,
 }
 """Every action of the station that changes stock, and what it records when accepted."""
 
@@ -86,6 +89,19 @@ def _draw_action(data: st.DataObject, ledger: Ledger) -> tuple[object, ...]:
         quantity = data.draw(_mostly(list(range(1, left + 1)), [0, left + 1]))
         lot = data.draw(_mostly([line.lot], [None, "XX"]))
         return (kind, order.order_id, line.line_no, sku, where, quantity, lot)
+    if kind in ("cancel_line", "reduce_line"):
+        editable = [
+            o for o in LIVE if (order := orders[o]) and order.status.is_live
+            and any(ln.held for ln in order.lines)
+        ]
+        order = orders[data.draw(_mostly(editable, ORDERS))]
+        assert order is not None
+        line = data.draw(_mostly([ln for ln in order.lines if ln.held], list(order.lines)))
+        if kind == "cancel_line":
+            return (kind, order.order_id, line.line_no)
+        # A new quantity below what the line orders, else one refused (raising it, or negative).
+        new = data.draw(_mostly(list(range(line.ordered)), [line.ordered + 1, -1]))
+        return (kind, order.order_id, line.line_no, new)
     if kind == "reject":
         order = orders[data.draw(_mostly(LIVE, ORDERS))]
         assert order is not None
@@ -127,6 +143,10 @@ def _apply(station: Station, action: tuple[object, ...]) -> None:
         station.bulk_reject(action[1])  # type: ignore[arg-type]
     elif kind == "move_out":
         station.move_out(str(action[1]), "EX-01", str(action[2]), int(action[3]))
+    elif kind == "cancel_line":
+        station.cancel_line(str(action[1]), int(action[2]), "CUSTOMER REQUEST")  # type: ignore[call-overload]
+    elif kind == "reduce_line":
+        station.reduce_line(str(action[1]), int(action[2]), int(action[3]), "PRICE ERROR")  # type: ignore[call-overload]
 
 
 def _check_invariants(ledger: Ledger) -> None:
@@ -142,6 +162,20 @@ def _check_invariants(ledger: Ledger) -> None:
         for line in order.lines:
             assert 0 <= line.put_back <= line.picked, (order_id, line)
             assert line.released + line.rejected <= line.unpicked, (order_id, line)
+            assert 0 <= line.withdrawn <= line.picked, (order_id, line)
+            if order.status.is_live:
+                # A live order is put back only for what a line edit withdrew.
+                assert line.put_back <= line.withdrawn, (order_id, line)
+                assert 0 <= line.ordered <= line.quantity, (order_id, line)
+    with ledger.read() as tx:
+        projected = {
+            (r[0], r[1]): (r[2], r[3], r[4], r[5])
+            for r in tx.conn.execute(
+                "SELECT order_id, line_no, released, rejected, put_back, withdrawn "
+                "FROM line_progress"
+            )
+        }
+        assert projected == rebuilt_progress(tx)
 
 
 def test_random_action_sequences_keep_every_invariant() -> None:

@@ -220,8 +220,9 @@ class TestLiveOrderScreen:
     def test_live_order(self, snap_compare, app: PutbackApp, size):
         """You should see D-1005's line (TSHIRT-BLK-M, ordered 2, picked 0, rejected 0), three
         buttons (F3 Reject item; F4 Cancel order and F5 Force cancel dimmed, with "F4, F5
-        dimmed: they need cancel_order, force_cancel (ask a supervisor)." under them), Esc,
-        Ctrl+Q, F1 and Ctrl+Z in the footer (at 80x24 too), and an amber bar: "Order D-1005 is
+        dimmed: they need cancel_order, force_cancel (ask a supervisor)." under them, then "F6
+        cancel line, F7 reduce quantity: they need edit_lines."), Esc, Ctrl+Q, F1 and Ctrl+Z in
+        the footer (at 80x24 too), and an amber bar: "Order D-1005 is
         live (open): nothing changes by itself.".
         """
         assert snap_compare(app, terminal_size=size, run_before=scans("D-1005"))

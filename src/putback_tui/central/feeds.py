@@ -13,7 +13,7 @@ from typing import Any
 
 from putback_tui.central.engines import Engine, Row
 from putback_tui.central.ingest import with_effects
-from putback_tui.central.state import load_roles, order_lines
+from putback_tui.central.state import load_reasons, load_roles, order_lines
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import (
     Location,
@@ -85,6 +85,10 @@ def changes(
         [(roles_rev,)] = tx.all("SELECT MAX(rev) FROM roles")
         if roles_rev is not None and int(roles_rev) > cursor:
             items.append((int(roles_rev), "roles", ()))
+        # The reason lists travel whole too (one row).
+        for (reasons_rev,) in tx.all("SELECT rev FROM site_reasons"):
+            if int(reasons_rev) > cursor:
+                items.append((int(reasons_rev), "reasons", ()))
         # The first `limit` items over all sources, by revision: each source gave its own
         # first limit+1, so more than `limit` in total means there is more to read.
         items.sort(key=lambda item: item[0])
@@ -108,6 +112,7 @@ def changes(
             if any(kind == "roles" for _, kind, _ in page)
             else None
         )
+        reasons = load_reasons(tx) if any(kind == "reasons" for _, kind, _ in page) else None
     return ChangesPage(
         cursor=cursor,
         next_cursor=page[-1][0] if page else cursor,
@@ -160,6 +165,7 @@ def changes(
             if kind in ("qoh", "atp")
         ),
         roles=roles,
+        reasons=reasons,
     )
 
 

@@ -22,6 +22,7 @@ from putback_tui.dataset import (
 from putback_tui.domain.bounds import Code, Figure
 from putback_tui.domain.models import Frozen, Location, Operator, Order, Permission, Product
 from putback_tui.domain.permissions import DEFAULT_ROLES
+from putback_tui.domain.reasons import SiteReasons
 
 T = TypeVar("T")
 
@@ -55,6 +56,9 @@ class ImportDocument(Frozen):
     roles: dict[str, tuple[Permission, ...]] | None = None
     """The role -> permissions map every terminal and the central store judge by; replaces
     the whole map. Left out: unchanged (the built-in defaults until a map is imported)."""
+    reasons: SiteReasons | None = None
+    """The site's reason lists (``reject`` with each reason's stock effect, ``cancel_line``,
+    ``reduce_line``); replace the whole lists. Left out: unchanged (the built-in defaults)."""
 
 
 def import_path(
@@ -123,5 +127,6 @@ def import_path(
         stock=stock,
         atp=atp,
         roles=doc.roles,
+        reasons=doc.reasons,
     )
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 
 from putback_tui.domain.derive import DerivationState, Limits, apply_stock_changes, derive
 from putback_tui.domain.entries import (
+    LINE_EDIT_KINDS,
     STATUS_KINDS,
     UNDOABLE_KINDS,
     Entry,
+    EntryDetails,
     EntryDraft,
     EntryKind,
 )
@@ -35,6 +37,7 @@ from putback_tui.domain.models import (
     apply_line_changes,
     iso_utc,
 )
+from putback_tui.domain.reasons import DEFAULT_REASONS, SiteReasons
 from putback_tui.wire import EntryResult, Outcome, ResultCode
 
 NO_EFFECTS = '{"changes":[],"line_changes":[]}'
@@ -89,6 +92,8 @@ class BatchState(DerivationState):
     locations: dict[str, Location]
     operators: dict[str, Operator]
     role_map: Mapping[str, Set[Permission]]
+    site_reasons: SiteReasons = DEFAULT_REASONS
+    """The reason lists the central store holds (a reject reason's effect is read here)."""
     applied_refs: dict[str, Entry] = field(default_factory=dict)
     """Applied entries the batch may undo, with the effects that were applied for them."""
     refused_refs: dict[str, Entry] = field(default_factory=dict)
@@ -122,6 +127,10 @@ class BatchState(DerivationState):
     def roles(self) -> Mapping[str, Set[Permission]]:
         """The role -> permissions map the central store holds."""
         return self.role_map
+
+    def reasons(self) -> SiteReasons:
+        """The reason lists the central store holds."""
+        return self.site_reasons
 
     def applied(self, entry_id: str) -> Entry | None:
         """An applied entry of this facility, with its applied effects."""
@@ -193,13 +202,26 @@ def _as_applied(entry: Entry, draft: EntryDraft) -> Entry:
 
 
 def effects_json(draft: EntryDraft) -> str:
-    """What is stored as an entry's applied effects when they differ from what it carried."""
-    return json.dumps(
-        {
-            "changes": [c.model_dump(mode="json") for c in draft.changes],
-            "line_changes": [c.model_dump(mode="json") for c in draft.line_changes],
-        },
-        separators=(",", ":"),
+    """What is stored as an entry's applied effects when they differ from what it carried.
+
+    A line edit's derived details (line, old and new quantity, reason) are stored too: the
+    event feed tells an OMS what the central store derived, not what a terminal claimed.
+    """
+    effects: dict[str, object] = {
+        "changes": [c.model_dump(mode="json") for c in draft.changes],
+        "line_changes": [c.model_dump(mode="json") for c in draft.line_changes],
+    }
+    if draft.kind in LINE_EDIT_KINDS:
+        effects["details"] = draft.details.model_dump(mode="json", exclude_defaults=True)
+    return json.dumps(effects, separators=(",", ":"))
+
+
+def same_effects(entry: Entry, draft: EntryDraft) -> bool:
+    """True when ``draft`` derives exactly what ``entry`` carries (a line edit: its details too)."""
+    return (
+        draft.changes == entry.changes
+        and draft.line_changes == entry.line_changes
+        and (entry.kind not in LINE_EDIT_KINDS or draft.details == entry.details)
     )
 
 
@@ -212,6 +234,9 @@ def with_effects(entry: Entry, effects: str | None) -> Entry:
         update={
             "changes": tuple(StockChange.model_validate(c) for c in applied["changes"]),
             "line_changes": tuple(LineChange.model_validate(c) for c in applied["line_changes"]),
+            "details": EntryDetails.model_validate(applied["details"])
+            if "details" in applied
+            else entry.details,
         }
     )
 
@@ -326,7 +351,7 @@ def plan_batch(
                 recorded.append(Recorded(e, "applied", None, body, effects, ref))
             else:
                 state.apply(e, draft)
-                same = draft.changes == e.changes and draft.line_changes == e.line_changes
+                same = same_effects(e, draft)
                 results.append(
                     EntryResult(
                         entry_id=e.entry_id,

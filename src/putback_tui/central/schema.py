@@ -183,6 +183,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX ingest_failures_by_at ON ingest_failures (at)",
         ),
     ),
+    Migration(
+        5,
+        "line edits: picked units withdrawn from a live line",
+        (
+            # Picked units a cancel-line or reduce-line entry took off a live line, owed a
+            # put-back while the order stays live (the unpicked ones count as released).
+            "ALTER TABLE order_lines ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0 "
+            "CHECK (withdrawn >= 0)",
+        ),
+    ),
+    Migration(
+        6,
+        "the site's reason lists",
+        (
+            # One row: the reason lists per action (JSON of domain.reasons.SiteReasons), sent
+            # whole with the changes feed; no row: the built-in defaults.
+            """CREATE TABLE site_reasons (
+                name TEXT PRIMARY KEY,
+                body TEXT NOT NULL,
+                rev {big} NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

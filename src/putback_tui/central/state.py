@@ -25,6 +25,7 @@ from putback_tui.domain.models import (
     Product,
 )
 from putback_tui.domain.permissions import DEFAULT_ROLES
+from putback_tui.domain.reasons import DEFAULT_REASONS, SiteReasons
 
 _STATUSES = {s.value: s for s in OrderStatus}
 
@@ -130,6 +131,7 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
         locations=locations,
         operators=operators,
         role_map=load_roles(tx),
+        site_reasons=load_reasons(tx),
         applied_refs=applied_refs,
         refused_refs=refused_refs,
         undone_ids=undone,
@@ -149,6 +151,21 @@ def load_roles(tx: Tx) -> dict[str, frozenset[Permission]]:
 
 
 _PERMISSIONS = {p.value for p in Permission}
+
+
+def load_reasons(tx: Tx) -> SiteReasons:
+    """The site's reason lists held here; the built-in defaults while none is imported."""
+    rows = tx.all("SELECT body FROM site_reasons WHERE name = 'reasons'")
+    return SiteReasons.model_validate_json(rows[0][0]) if rows else DEFAULT_REASONS
+
+
+def set_reasons(tx: Tx, reasons: SiteReasons, rev: int) -> None:
+    """Replace the reason lists (whole) at revision ``rev``."""
+    tx.run("DELETE FROM site_reasons")
+    tx.run(
+        "INSERT INTO site_reasons (name, body, rev) VALUES ('reasons', ?, ?)",
+        (reasons.model_dump_json(), rev),
+    )
 
 
 def _load_stock(
@@ -177,7 +194,7 @@ def order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:
     out: dict[str, list[OrderLine]] = {}
     for r in tx.keyed(
         "SELECT order_id, line_no, sku, quantity, picked, pick_location, lot, released, "
-        "rejected, put_back FROM order_lines WHERE order_id IN ({keys}) "
+        "rejected, put_back, withdrawn FROM order_lines WHERE order_id IN ({keys}) "
         "ORDER BY order_id, line_no",
         list(order_ids),
     ):

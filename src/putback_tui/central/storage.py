@@ -39,7 +39,7 @@ from putback_tui.central.feeds import PAGE_BYTES
 from putback_tui.central.ingest import plan_batch
 from putback_tui.central.releases import release_exceptions
 from putback_tui.central.schema import MIGRATIONS, migrate
-from putback_tui.central.state import load_state, order_lines
+from putback_tui.central.state import load_reasons, load_state, order_lines
 from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 from putback_tui.domain.entries import Entry, EntryKind
 from putback_tui.domain.models import (
@@ -52,6 +52,7 @@ from putback_tui.domain.models import (
     iso_utc,
     now_utc,
 )
+from putback_tui.domain.reasons import SiteReasons
 from putback_tui.wire import (
     ChangesPage,
     ClientInfo,
@@ -299,10 +300,10 @@ class CentralStore:
             changed = sorted(state.changed_lines)
             tx.update_rows(
                 "order_lines",
-                ("released int", "rejected int", "put_back int"),
+                ("released int", "rejected int", "put_back int", "withdrawn int"),
                 ("order_id text", "line_no int"),
                 [
-                    (line.released, line.rejected, line.put_back, order_id, line_no)
+                    (line.released, line.rejected, line.put_back, line.withdrawn, order_id, line_no)
                     for order_id, line_no in changed
                     for line in (state.orders[order_id].line(line_no),)
                 ],
@@ -414,6 +415,11 @@ class CentralStore:
                 for r in tx.all("SELECT sku, atp FROM stock_atp WHERE facility = ?", (facility,))
             }
         return qoh, atp
+
+    def site_reasons(self) -> SiteReasons:
+        """The reason lists every terminal and the central store judge by."""
+        with self.engine.read() as tx:
+            return load_reasons(tx)
 
     def order(self, order_id: str) -> Order | None:
         """The order with its central progress, or None."""
@@ -528,6 +534,7 @@ class CentralStore:
         stock: Iterable[tuple[str, str, str, int]] = (),
         atp: Iterable[tuple[str, str, int]] = (),
         roles: Mapping[str, Iterable[Permission]] | None = None,
+        reasons: SiteReasons | None = None,
     ) -> dict[str, int]:
         """Insert or replace reference data and set stock, in one transaction.
 
@@ -545,6 +552,7 @@ class CentralStore:
             stock=stock,
             atp=atp,
             roles=roles,
+            reasons=reasons,
         )
 
     @staticmethod

@@ -8,7 +8,9 @@ from typing import Any
 
 from putback_tui.central.engines import Engine
 from putback_tui.central.releases import release_exceptions
+from putback_tui.central.state import set_reasons
 from putback_tui.domain.models import Location, Operator, Order, Permission, Product, iso_utc
+from putback_tui.domain.reasons import SiteReasons
 
 
 def import_data(
@@ -21,6 +23,7 @@ def import_data(
     stock: Iterable[tuple[str, str, str, int]] = (),
     atp: Iterable[tuple[str, str, int]] = (),
     roles: Mapping[str, Iterable[Permission]] | None = None,
+    reasons: SiteReasons | None = None,
 ) -> dict[str, int]:
     """Insert or replace reference data and set stock, in one transaction.
 
@@ -138,6 +141,8 @@ def import_data(
                 for role, perms in sorted(roles.items())
             )
             tx.many("INSERT INTO roles (role, permissions, rev) VALUES (?, ?, ?)", role_rows)
+        if reasons is not None:
+            set_reasons(tx, reasons, rev := rev + 1)
         tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
         # Importing an exception counts as learning of it: its unpicked units are released
         # now, by entries of the central store's own (putback_tui.central.releases).
@@ -146,6 +151,7 @@ def import_data(
         )
     return {
         **({"roles": len(role_rows)} if roles is not None else {}),
+        **({"reason lists": 1} if reasons is not None else {}),
         "products": len(product_rows),
         "locations": len(location_rows),
         "operators": len(operator_rows),

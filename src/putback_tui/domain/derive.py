@@ -38,6 +38,7 @@ from putback_tui.domain.errors import (
 )
 from putback_tui.domain.models import Location, Operator, Order, Permission, Product, StockChange
 from putback_tui.domain.permissions import check_permission
+from putback_tui.domain.reasons import SiteReasons
 
 PERMISSION_FOR_KIND: Mapping[EntryKind, Permission | None] = {
     EntryKind.RELEASE: None,
@@ -50,6 +51,8 @@ PERMISSION_FOR_KIND: Mapping[EntryKind, Permission | None] = {
     EntryKind.UNDO: None,
     EntryKind.REFUSAL: None,
     EntryKind.RESOLVE: Permission.RESOLVE_REFUSED,
+    EntryKind.CANCEL_LINE: Permission.EDIT_LINES,
+    EntryKind.REDUCE_LINE: Permission.EDIT_LINES,
 }
 """The permission each kind of entry needs. A release is automatic (opening an exception order
 makes it), an undo needs the permission of what it undoes, and a refusal records an action that
@@ -96,6 +99,10 @@ class DerivationState(Protocol):
 
     def roles(self) -> Mapping[str, Set[Permission]]:
         """The role -> permissions map in force."""
+        ...
+
+    def reasons(self) -> SiteReasons:
+        """The site's reason lists in force (a reject reason's effect comes from here)."""
         ...
 
     def applied(self, entry_id: str) -> Entry | None:
@@ -227,23 +234,34 @@ def _derive(entry: Entry, state: DerivationState) -> EntryDraft | None:
             raise ProductNotOnOrder(
                 f"{details.sku} is not on line {line_no} of order {order.order_id} ({line.sku})."
             )
-        if details.reason is None:
+        code = details.reason_code or (details.reason.value if details.reason else None)
+        if code is None:
             raise OverQuantity("A reject entry must name its reason.")
+        # The effect is the site's, as the central store holds it: never the terminal's say.
+        effect = state.reasons().reject_effect(code)
         product = state.product(line.sku)
         return rules.reject(
             order,
             line_no,
-            details.reason,
+            code,
             _quantity(entry),
             stock,
             home_location=product.home_location if product else None,
+            effect=effect,
         )
     if kind is EntryKind.BULK_REJECT:
-        return rules.bulk_reject(_order(state, entry.order_id), stock)
+        state.reasons().check_order_reason("bulk_reject", details.reason_code)
+        return rules.bulk_reject(
+            _order(state, entry.order_id), stock, reason_code=details.reason_code
+        )
     if kind is EntryKind.CANCEL:
-        return rules.cancel(_order(state, entry.order_id), stock)
+        state.reasons().check_order_reason("cancel", details.reason_code)
+        return rules.cancel(_order(state, entry.order_id), stock, reason_code=details.reason_code)
     if kind is EntryKind.FORCE_CANCEL:
-        return rules.force_cancel(_order(state, entry.order_id), stock)
+        state.reasons().check_order_reason("force_cancel", details.reason_code)
+        return rules.force_cancel(
+            _order(state, entry.order_id), stock, reason_code=details.reason_code
+        )
     if kind is EntryKind.MOVE_OUT:
         return rules.move_out(
             _product(state, details.sku),
@@ -286,7 +304,29 @@ def _derive(entry: Entry, state: DerivationState) -> EntryDraft | None:
             facility=state.facility,
             stock=stock,
         )
+    if kind in (EntryKind.CANCEL_LINE, EntryKind.REDUCE_LINE):
+        return _derive_line_edit(entry, state)
     raise Refused(f"Entries of kind {kind.value} are not known here.")  # pragma: no cover
+
+
+def _derive_line_edit(entry: Entry, state: DerivationState) -> EntryDraft:
+    """A cancel-line or reduce-line entry, judged by the line named in its details."""
+    details = entry.details
+    order = _order(state, entry.order_id)
+    if details.line_no is None:
+        raise ProductNotOnOrder("A line edit entry must name its line.")
+    line = order.line(details.line_no)
+    if details.sku is not None and details.sku != line.sku:
+        raise ProductNotOnOrder(
+            f"{details.sku} is not on line {line.line_no} of order {order.order_id} ({line.sku})."
+        )
+    reason = details.reason_code or ""
+    cancel = entry.kind is EntryKind.CANCEL_LINE
+    if reason:
+        state.reasons().check_line_edit(reason, cancel=cancel)
+    if cancel:
+        return rules.cancel_line(order, line.line_no, reason, state.stock)
+    return rules.reduce_line(order, line.line_no, _quantity(entry), reason, state.stock)
 
 
 def check_limits(

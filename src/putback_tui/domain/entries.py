@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from putback_tui.domain.bounds import CODE_PATTERN, Code, Figure, FreeText, Seq
+from putback_tui.domain.bounds import CODE_PATTERN, Code, Figure, FreeText, LineNo, Seq
 from putback_tui.domain.models import (
     AwareDatetime,
     Frozen,
@@ -42,12 +42,20 @@ class EntryKind(StrEnum):
     """A supervisor's resolution of an entry the central store refused: it references the
     refused entry and either changes nothing (acknowledged) or counts units found into an
     exception location. The refused entry itself is never touched."""
+    CANCEL_LINE = "cancel_line"
+    """One line of a live order cancelled: unpicked units released, picked ones withdrawn
+    for a put-back (order modification)."""
+    REDUCE_LINE = "reduce_line"
+    """A live line's quantity lowered: unpicked units released first, then picked ones
+    withdrawn for a put-back (order modification)."""
 
 
 EntryId = Annotated[str, Field(min_length=36, max_length=36, pattern=CODE_PATTERN)]
 """An entry ID: 36 characters (a UUID's text), no control characters."""
 
 UNDOABLE_KINDS = frozenset({EntryKind.PUT_BACK, EntryKind.MOVE_OUT})
+LINE_EDIT_KINDS = frozenset({EntryKind.CANCEL_LINE, EntryKind.REDUCE_LINE})
+"""Order modifications: an OMS reads them on the event feed (re-route, re-invoice)."""
 STATUS_KINDS = frozenset({EntryKind.CANCEL, EntryKind.FORCE_CANCEL, EntryKind.BULK_REJECT})
 """The only kinds that change an order's status (a live order's, by its rule). Nothing
 un-cancels, and nothing touches a shipped order: the OMS is the authority on status."""
@@ -85,6 +93,13 @@ class EntryDetails(Frozen):
     """For a resolve: the entry ID of the refused entry it resolves."""
     note: FreeText | None = None
     """For a resolve: what the supervisor decided, in words."""
+    line_no: LineNo | None = None
+    """For a line edit: the line it changed."""
+    from_quantity: Figure | None = None
+    """For a line edit: the line's ordered quantity before it (``quantity`` is after)."""
+    reason_code: Code | None = None
+    """A site's own reason code: a line edit's, a cancel's, force cancel's or bulk reject's,
+    or a reject reason that is not built in (see :mod:`putback_tui.domain.reasons`)."""
 
 
 class EntryDraft(Frozen):

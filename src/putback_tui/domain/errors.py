@@ -122,6 +122,18 @@ class CancelNotAllowed(Refused):
     code = "cancel_not_allowed"
 
 
+class LineEditNotAllowed(Refused):
+    """A line edit the order or line does not allow (exception order, label, raising it)."""
+
+    code = "line_edit_not_allowed"
+
+
+class UnknownReason(Refused):
+    """A reason code the site does not list for the action."""
+
+    code = "unknown_reason"
+
+
 class NotEnoughStock(Refused):
     """Moving more units out of a location than sit there."""
 

@@ -84,6 +84,8 @@ class Permission(StrEnum):
     VIEW_REPORTS = "view_reports"
     RESOLVE_REFUSED = "resolve_refused"
     """Resolve an entry the central store refused (with a compensating entry)."""
+    EDIT_LINES = "edit_lines"
+    """Cancel a line of a live order, or reduce its quantity (order modification)."""
 
     @property
     def label(self) -> str:
@@ -148,9 +150,13 @@ class RejectReason(StrEnum):
 
 ORDER_LINE_FIELDS = (
     "line_no", "sku", "quantity", "picked", "pick_location", "lot", "released", "rejected",
-    "put_back",
+    "put_back", "withdrawn",
 )
 """The columns a stored order line is read back in, in this order (ledger and central store)."""
+
+
+LINE_COUNTERS = ("released", "rejected", "put_back", "withdrawn")
+"""The progress counters of a line, in the order they are stored (after the central facts)."""
 
 
 class OrderLine(Frozen):
@@ -169,6 +175,9 @@ class OrderLine(Frozen):
     """Unpicked units rejected from the line."""
     put_back: Delta = 0
     """Picked units put back into a location."""
+    withdrawn: Delta = 0
+    """Picked units a line edit took off a live line: they are owed a put-back while the order
+    stays live. (The unpicked units a line edit takes off are counted in ``released``.)"""
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> OrderLine:
@@ -194,6 +203,25 @@ class OrderLine(Frozen):
     def reconciled(self) -> bool:
         """True when every unit of the line is accounted for."""
         return self.unpicked_open == 0 and self.to_put_back == 0
+
+    @property
+    def ordered(self) -> int:
+        """What a live line still orders: its quantity less what line edits took off.
+
+        On a live order only line edits release units (a release, cancel or force cancel makes
+        the order an exception first), so released plus withdrawn is what the edits took off.
+        """
+        return max(self.quantity - self.released - self.withdrawn, 0)
+
+    @property
+    def withdrawn_open(self) -> int:
+        """Withdrawn units still waiting for their put-back (a live order's put-back)."""
+        return max(self.withdrawn - self.put_back, 0)
+
+    @property
+    def held(self) -> int:
+        """Units a line edit can still take off here: the open unpicked, then the picked."""
+        return self.unpicked_open + max(self.picked - self.withdrawn, 0)
 
 
 class Order(Frozen):
@@ -226,6 +254,23 @@ class Order(Frozen):
         record who reconciled an order when this turns true.
         """
         return self.status.is_exception and bool(self.lines) and self.reconciled
+
+    def owed(self, line: OrderLine) -> int:
+        """Picked units of ``line`` waiting for a put-back on this order.
+
+        An exception order owes every picked unit not yet put back; a live order owes only the
+        units a line edit withdrew (the rest are still to ship).
+        """
+        if self.status.is_exception:
+            return line.to_put_back
+        if self.status.is_live:
+            return line.withdrawn_open
+        return 0
+
+    @property
+    def units_owed(self) -> int:
+        """Picked units of the order waiting for a put-back (see :meth:`owed`)."""
+        return sum(self.owed(line) for line in self.lines)
 
     def line(self, line_no: int) -> OrderLine:
         """The line with this number.
@@ -282,6 +327,7 @@ class LineChange(Frozen):
     released: Delta = 0
     rejected: Delta = 0
     put_back: Delta = 0
+    withdrawn: Delta = 0
 
 
 def apply_line_changes(order: Order, changes: Iterable[LineChange]) -> Order:
@@ -308,6 +354,7 @@ def apply_line_changes(order: Order, changes: Iterable[LineChange]) -> Order:
                 "released": line.released + change.released,
                 "rejected": line.rejected + change.rejected,
                 "put_back": line.put_back + change.put_back,
+                "withdrawn": line.withdrawn + change.withdrawn,
             }
         )
     return order.model_copy(update={"lines": tuple(lines)})

@@ -15,6 +15,7 @@ from putback_tui.domain.entries import UNDOABLE_KINDS, Entry, EntryDetails, Entr
 from putback_tui.domain.errors import (
     CancelNotAllowed,
     InvalidQuantity,
+    LineEditNotAllowed,
     LotRequired,
     NotEnoughStock,
     NothingToResolve,
@@ -26,6 +27,7 @@ from putback_tui.domain.errors import (
     OverQuantity,
     ProductNotOnOrder,
     UndoNotExact,
+    UnknownReason,
     WrongFacility,
     WrongLocationKind,
     WrongLot,
@@ -41,6 +43,7 @@ from putback_tui.domain.models import (
     RejectReason,
     StockChange,
 )
+from putback_tui.domain.reasons import BUILT_IN_EFFECTS, ReasonEffect, reason_of
 from putback_tui.domain.wording import units as _units
 
 
@@ -203,7 +206,7 @@ def line_for_product(order: Order, sku: str) -> OrderLine:
     if not lines:
         raise ProductNotOnOrder(f"{sku} is not on order {order.order_id}.")
     for line in lines:
-        if line.to_put_back:
+        if order.owed(line):
             return line
     raise OrderReconciled(f"{sku} of order {order.order_id} is already all put back.")
 
@@ -239,25 +242,27 @@ def put_back(
 ) -> EntryDraft:
     """Put ``quantity`` picked units of a line back into ``location``.
 
-    Storage: QOH(L) + q and ATP + q. Exception location: QOH(X) + q, ATP unchanged.
+    Storage: QOH(L) + q and ATP + q. Exception location: QOH(X) + q, ATP unchanged. A live
+    order is put back only for the picked units a line edit withdrew from it.
 
     Raises:
         OrderShipped, OrderNotException, ProductNotOnOrder, OverQuantity, LotRequired, WrongLot,
         WrongFacility, WrongLocationKind, InvalidQuantity.
     """
     _check_not_shipped(order)
-    if not order.status.is_exception:
+    line = order.line(line_no)
+    if not order.status.is_exception and not (order.status.is_live and line.withdrawn):
         raise OrderNotException(
             f"Order {order.order_id} is {order.status.value.replace('_', ' ')}: "
             "only exception orders are put back."
         )
     check_quantity(quantity)
-    line = order.line(line_no)
     if line.sku != product.sku:
         raise ProductNotOnOrder(
             f"{product.sku} is not on line {line_no} of order {order.order_id} ({line.sku})."
         )
     check_location(location, order.facility, allowed=(LocationKind.STORAGE, LocationKind.EXCEPTION))
+    owed = order.owed(line)
     if product.lot_tracked:
         if not lot:
             raise LotRequired(f"{product.sku} is lot-tracked: scan the GS1 label or type the lot.")
@@ -267,14 +272,14 @@ def put_back(
             raise WrongLot(f"That lot cannot be recorded: {exc}.") from None
         if line.lot and lot != line.lot:
             raise WrongLot(f"Lot {lot} is not the lot picked for this line ({line.lot}).")
-    if not line.to_put_back:
+    if not owed:
         raise OverQuantity(
             f"Nothing of {product.sku} is left to put back on order {order.order_id}."
         )
-    if quantity > line.to_put_back:
+    if quantity > owed:
         raise OverQuantity(
-            f"Only {_units(line.to_put_back)} of {product.sku} "
-            f"{'is' if line.to_put_back == 1 else 'are'} left to put back "
+            f"Only {_units(owed)} of {product.sku} "
+            f"{'is' if owed == 1 else 'are'} left to put back "
             f"on order {order.order_id}, not {quantity}."
         )
     delta = StockDelta(stock)
@@ -306,21 +311,30 @@ def _check_live(order: Order, action: str) -> None:
 def reject(
     order: Order,
     line_no: int,
-    reason: RejectReason,
+    reason: RejectReason | str,
     quantity: int,
     stock: StockView,
     *,
     home_location: str | None = None,
+    effect: ReasonEffect | None = None,
 ) -> EntryDraft:
     """Reject unpicked units of a live order's line for ``reason`` (docs/rules.md sections 3 and 9).
 
-    The units' reservation is released first (ATP + q); then NOT IN STOCK sets ATP and every
-    location's QOH to 0, MISMATCH takes q from QOH at the pick location and from ATP, DAMAGE and
-    WORN DISPLAY take q from ATP. The line is marked for re-routing.
+    The units' reservation is released first (ATP + q); then the reason's ``effect`` applies:
+    ``zero_stock`` (NOT IN STOCK) sets ATP and every location's QOH to 0, ``remove_from_stock``
+    (MISMATCH) takes q from QOH at the pick location and from ATP, ``unsellable`` (DAMAGE, WORN
+    DISPLAY) takes q from ATP, ``no_variance`` changes nothing more. ``effect`` None: the
+    built-in reason's own. The line is marked for re-routing.
 
     Raises:
-        OrderShipped, OrderNotLive, InvalidQuantity, OverQuantity.
+        OrderShipped, OrderNotLive, InvalidQuantity, OverQuantity, UnknownReason (a site's
+        code without an effect).
     """
+    built_in = reason_of(reason)
+    if effect is None:
+        if built_in is None:
+            raise UnknownReason(f"Reason {reason} is not a reject reason at this site.")
+        effect = BUILT_IN_EFFECTS[built_in]
     _check_live(order, "rejected")
     check_quantity(quantity)
     line = order.line(line_no)
@@ -331,12 +345,12 @@ def reject(
         )
     delta = StockDelta(stock)
     delta.add_atp(line.sku, quantity)
-    if reason is RejectReason.NOT_IN_STOCK:
+    if effect is ReasonEffect.ZERO_STOCK:
         for location in sorted(stock.qoh_by_location(line.sku)):  # the same order everywhere
             delta.set_qoh(line.sku, location, 0)
         delta.set_atp(line.sku, 0)
-    else:
-        if reason is RejectReason.MISMATCH:
+    elif effect is not ReasonEffect.NO_VARIANCE:
+        if effect is ReasonEffect.REMOVE_FROM_STOCK:
             where = line.pick_location or home_location
             if where:
                 delta.add_qoh(line.sku, where, -quantity)
@@ -347,7 +361,9 @@ def reject(
         details=EntryDetails(
             sku=line.sku,
             quantity=quantity,
-            reason=reason,
+            reason=built_in,
+            # A site's own code is recorded as written (a built-in one as the reason itself).
+            reason_code=None if built_in is not None else str(reason),
             reroute=True,
             location=line.pick_location or home_location,
         ),
@@ -356,14 +372,20 @@ def reject(
     )
 
 
-def cancel(order: Order, stock: StockView) -> EntryDraft:
+def cancel(order: Order, stock: StockView, *, reason_code: str | None = None) -> EntryDraft:
     """Cancel an order: only while nothing is picked and no label exists. Releases everything.
+
+    ``reason_code``: the site's reason, recorded as given (the site's list is checked by the
+    caller, see :class:`putback_tui.domain.reasons.SiteReasons`).
 
     Raises:
         OrderShipped, OrderNotLive, CancelNotAllowed.
     """
     check_cancel(order)
-    return _release_all(order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False)
+    return _release_all(
+        order, stock, EntryKind.CANCEL, OrderStatus.CANCELLED, reject=False,
+        reason_code=reason_code,
+    )
 
 
 def check_cancel(order: Order) -> None:
@@ -382,17 +404,24 @@ def check_cancel(order: Order) -> None:
         raise CancelNotAllowed(f"Order {order.order_id} has a shipping label: use force cancel.")
 
 
-def force_cancel(order: Order, stock: StockView) -> EntryDraft:
+def force_cancel(
+    order: Order, stock: StockView, *, reason_code: str | None = None
+) -> EntryDraft:
     """Cancel whatever the state: release the unpicked now; the picked become a put-back.
 
     Raises:
         OrderShipped, OrderNotLive.
     """
     _check_live(order, "cancelled")
-    return _release_all(order, stock, EntryKind.FORCE_CANCEL, OrderStatus.CANCELLED, reject=False)
+    return _release_all(
+        order, stock, EntryKind.FORCE_CANCEL, OrderStatus.CANCELLED, reject=False,
+        reason_code=reason_code,
+    )
 
 
-def bulk_reject(order: Order, stock: StockView) -> EntryDraft:
+def bulk_reject(
+    order: Order, stock: StockView, *, reason_code: str | None = None
+) -> EntryDraft:
     """Reject a whole live order with no inventory fault (docs/rules.md section 9, bulk reject).
 
     ATP + the unpicked quantity (reservations released), QOH unchanged; the lines are marked for
@@ -402,11 +431,20 @@ def bulk_reject(order: Order, stock: StockView) -> EntryDraft:
         OrderShipped, OrderNotLive.
     """
     _check_live(order, "rejected")
-    return _release_all(order, stock, EntryKind.BULK_REJECT, OrderStatus.REJECTED, reject=True)
+    return _release_all(
+        order, stock, EntryKind.BULK_REJECT, OrderStatus.REJECTED, reject=True,
+        reason_code=reason_code,
+    )
 
 
 def _release_all(
-    order: Order, stock: StockView, kind: EntryKind, status: OrderStatus, *, reject: bool
+    order: Order,
+    stock: StockView,
+    kind: EntryKind,
+    status: OrderStatus,
+    *,
+    reject: bool,
+    reason_code: str | None,
 ) -> EntryDraft:
     delta = StockDelta(stock)
     line_changes = []
@@ -425,10 +463,128 @@ def _release_all(
     return EntryDraft(
         kind=kind,
         order_id=order.order_id,
-        details=EntryDetails(quantity=moved, order_status=status, reroute=reject),
+        details=EntryDetails(
+            quantity=moved, order_status=status, reroute=reject, reason_code=reason_code
+        ),
         changes=delta.changes(),
         line_changes=tuple(line_changes),
     )
+
+
+def check_line_edit(order: Order, line_no: int, action: str) -> OrderLine:
+    """Refuse a line edit the order does not allow; the line to edit otherwise.
+
+    Raises:
+        OrderShipped, OrderNotLive (an exception order is handled by release and put-back),
+        UnknownLine, LineEditNotAllowed (a shipping label, or nothing left on the line here).
+    """
+    _check_not_shipped(order)
+    if not order.status.is_live:
+        raise OrderNotLive(
+            f"Order {order.order_id} is {order.status.value}: its lines are not {action}, "
+            "it is handled by release and put-back."
+        )
+    line = order.line(line_no)
+    if order.has_label:
+        raise LineEditNotAllowed(
+            f"Order {order.order_id} has a shipping label: its lines cannot be {action}. "
+            "Force cancel it, or change it in the OMS."
+        )
+    if not line.held:
+        raise LineEditNotAllowed(
+            f"Line {line_no} of order {order.order_id} has nothing left here to take off."
+        )
+    return line
+
+
+def cancel_line(
+    order: Order, line_no: int, reason_code: str, stock: StockView
+) -> EntryDraft:
+    """Cancel one line of a live order (docs/rules.md section 9, cancel a line).
+
+    The line's open unpicked units are released (ATP + unpicked, QOH unchanged); its picked
+    units are withdrawn and owed a put-back, which then follows the put-back rows.
+
+    Raises:
+        OrderShipped, OrderNotLive, UnknownLine, LineEditNotAllowed.
+    """
+    line = check_line_edit(order, line_no, "cancelled")
+    return _take_off(order, line, line.held, EntryKind.CANCEL_LINE, reason_code, stock)
+
+
+def reduce_line(
+    order: Order, line_no: int, new_quantity: int, reason_code: str, stock: StockView
+) -> EntryDraft:
+    """Lower a live line's ordered quantity from q to q' (docs/rules.md section 9, reduce a line).
+
+    The q - q' units taken off come from the open unpicked units first (released: ATP +), the
+    rest from the picked units (withdrawn: owed a put-back). Raising is refused: it needs a new
+    reservation, made upstream.
+
+    Raises:
+        OrderShipped, OrderNotLive, UnknownLine, LineEditNotAllowed, InvalidQuantity.
+    """
+    line = check_line_edit(order, line_no, "reduced")
+    if new_quantity < 0:
+        raise InvalidQuantity(f"The new quantity must be 0 or more, not {new_quantity}.")
+    if new_quantity >= line.ordered:
+        if new_quantity > line.ordered:
+            raise LineEditNotAllowed(
+                f"Raising line {line_no} from {line.ordered} to {new_quantity} needs a new "
+                "reservation: change it in the OMS."
+            )
+        raise LineEditNotAllowed(
+            f"Line {line_no} already orders {line.ordered}: type a smaller quantity."
+        )
+    taken = line.ordered - new_quantity
+    if taken > line.held:
+        raise LineEditNotAllowed(
+            f"Line {line_no} can go down to {line.ordered - line.held} here, not {new_quantity}: "
+            "the rest was rejected and is re-routed."
+        )
+    return _take_off(order, line, taken, EntryKind.REDUCE_LINE, reason_code, stock)
+
+
+def _take_off(
+    order: Order,
+    line: OrderLine,
+    taken: int,
+    kind: EntryKind,
+    reason_code: str,
+    stock: StockView,
+) -> EntryDraft:
+    if not reason_code.strip() or len(reason_code) > 64:
+        raise LineEditNotAllowed("A line edit names a reason code of 1 to 64 characters.")
+    released, withdrawn = line_edit_effect(line, taken)
+    delta = StockDelta(stock)
+    if released:
+        delta.add_atp(line.sku, released)
+    return EntryDraft(
+        kind=kind,
+        order_id=order.order_id,
+        details=EntryDetails(
+            sku=line.sku,
+            line_no=line.line_no,
+            from_quantity=line.ordered,
+            quantity=line.ordered - taken,
+            reason_code=reason_code,
+        ),
+        changes=delta.changes(),
+        line_changes=(
+            LineChange(
+                order_id=order.order_id,
+                line_no=line.line_no,
+                released=released,
+                withdrawn=withdrawn,
+            ),
+        ),
+    )
+
+
+def line_edit_effect(line: OrderLine, taken: int) -> tuple[int, int]:
+    """How ``taken`` units off ``line`` split: (released to available stock, to put back)."""
+    released = min(line.unpicked_open, taken)
+    return released, taken - released
 
 
 def move_out(
@@ -504,6 +660,7 @@ def undo(entry: Entry, *, already_undone: bool, stock: StockView) -> EntryDraft:
                 released=-c.released,
                 rejected=-c.rejected,
                 put_back=-c.put_back,
+                withdrawn=-c.withdrawn,
             )
             for c in entry.line_changes
         ),

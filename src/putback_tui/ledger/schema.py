@@ -229,3 +229,16 @@ def m004_worklist_index(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS order_state_by_reconciled ON order_state (reconciled_at) "
         "WHERE reconciled_at IS NOT NULL"
     )
+
+
+@migrations()
+def m005_withdrawn(db: Database) -> None:
+    """Line edits: picked units withdrawn from a live line, in every line-progress table."""
+    db.executescript(
+        """
+        ALTER TABLE line_progress ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0
+            CHECK (withdrawn >= 0);
+        ALTER TABLE baseline_progress ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sync_pull_progress ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
+        """
+    )

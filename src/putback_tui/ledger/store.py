@@ -23,6 +23,7 @@ from sqlite_utils import Database
 from putback_tui import files
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Order, Permission
+from putback_tui.domain.reasons import SiteReasons
 from putback_tui.ledger import sync
 from putback_tui.ledger.errors import (
     LedgerCorrupt,
@@ -32,7 +33,7 @@ from putback_tui.ledger.errors import (
     translate,
 )
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
-from putback_tui.ledger.transaction import CENTRAL_ROLES, Reconciled, Transaction
+from putback_tui.ledger.transaction import CENTRAL_REASONS, CENTRAL_ROLES, Reconciled, Transaction
 
 __all__ = [
     "SQLITE_HEADER",
@@ -273,6 +274,11 @@ class Ledger:
             role: frozenset(Permission(p) for p in perms if p in known)
             for role, perms in json.loads(raw).items()
         }
+
+    def central_reasons(self) -> SiteReasons | None:
+        """The central store's reason lists, as last received; None: none yet."""
+        raw = self.get_meta(CENTRAL_REASONS)
+        return None if raw is None else SiteReasons.model_validate_json(raw)
 
     # -- convenience reads (each its own snapshot) -------------------------------------------
 

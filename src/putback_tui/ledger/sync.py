@@ -27,11 +27,20 @@ from datetime import UTC, datetime
 
 from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.entries import Entry
-from putback_tui.domain.models import Location, Operator, Order, Product, StockChange, now_utc
+from putback_tui.domain.models import (
+    LINE_COUNTERS,
+    Location,
+    Operator,
+    Order,
+    Product,
+    StockChange,
+    now_utc,
+)
+from putback_tui.domain.reasons import SiteReasons
 from putback_tui.ledger.errors import LedgerError
 from putback_tui.ledger.releases import orders_to_release, release_known
 from putback_tui.ledger.rows import ENTRY_JSON, entry_columns, entry_from_row
-from putback_tui.ledger.transaction import CENTRAL_ROLES, Transaction
+from putback_tui.ledger.transaction import CENTRAL_REASONS, CENTRAL_ROLES, Transaction
 
 ACKED_THROUGH = "sync.acked_through"
 BASELINE_SEQ = "sync.baseline_seq"
@@ -268,6 +277,7 @@ def apply_page(
     reconciled: Iterable[tuple[str, datetime, str, str]] = (),
     roles: Mapping[str, Sequence[str]] | None = None,
     release_as: tuple[str, str] | None = None,
+    reasons: SiteReasons | None = None,
 ) -> bool:
     """Apply one page of the changes feed; on the last page of a round, rebase stock.
 
@@ -294,15 +304,19 @@ def apply_page(
     if roles is not None:
         # The whole map, whenever any role changed: a role the central store dropped goes.
         tx.set_meta(CENTRAL_ROLES, json.dumps({r: list(p) for r, p in roles.items()}))
+    if reasons is not None:
+        # The whole lists: offline, the terminal keeps offering the last ones it received.
+        tx.set_meta(CENTRAL_REASONS, reasons.model_dump_json())
     order_list = list(orders)
     tx.upsert_products(products)
     tx.upsert_locations(locations)
     tx.upsert_operators(operators)
     tx.upsert_orders(order_list)
     tx.conn.executemany(
-        "INSERT OR REPLACE INTO sync_pull_progress VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO sync_pull_progress "
+        "(order_id, line_no, released, rejected, put_back, withdrawn) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (o.order_id, ln.line_no, ln.released, ln.rejected, ln.put_back)
+            (o.order_id, ln.line_no, ln.released, ln.rejected, ln.put_back, ln.withdrawn)
             for o in order_list
             for ln in o.lines
         ],
@@ -423,7 +437,7 @@ def rebuilt_stock(
 
 def rebuilt_progress(
     tx: Transaction, lines: set[tuple[str, int]] | None = None
-) -> dict[tuple[str, int], tuple[int, int, int]]:
+) -> dict[tuple[str, int], tuple[int, int, int, int]]:
     """Line progress from the central baseline plus every entry after ``baseline_seq``.
 
     With ``lines``, only those (order, line) keys.
@@ -433,9 +447,10 @@ def rebuilt_progress(
         _only(tx, "temp.affected_lines", lines, "order_id, line_no")
         where = " WHERE (order_id, line_no) IN (SELECT order_id, line_no FROM temp.affected_lines)"
     progress: dict[tuple[str, int], list[int]] = {
-        (r[0], r[1]): [r[2], r[3], r[4]]
+        (r[0], r[1]): [r[2], r[3], r[4], r[5]]
         for r in tx.conn.execute(
-            f"SELECT order_id, line_no, released, rejected, put_back FROM baseline_progress{where}"
+            "SELECT order_id, line_no, released, rejected, put_back, withdrawn "
+            f"FROM baseline_progress{where}"
         )
     }
     for (changes_json,) in tx.conn.execute(
@@ -445,11 +460,10 @@ def rebuilt_progress(
         for c in json.loads(changes_json):
             if lines is not None and (c["order_id"], c["line_no"]) not in lines:
                 continue
-            p = progress.setdefault((c["order_id"], c["line_no"]), [0, 0, 0])
-            p[0] = max(0, p[0] + c.get("released", 0))
-            p[1] = max(0, p[1] + c.get("rejected", 0))
-            p[2] = max(0, p[2] + c.get("put_back", 0))
-    return {k: (v[0], v[1], v[2]) for k, v in progress.items()}
+            p = progress.setdefault((c["order_id"], c["line_no"]), [0, 0, 0, 0])
+            for i, counter in enumerate(LINE_COUNTERS):
+                p[i] = max(0, p[i] + c.get(counter, 0))
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in progress.items()}
 
 
 def recompute_projections(
@@ -504,8 +518,8 @@ def recompute_projections(
             "(SELECT order_id, line_no FROM temp.affected_lines)"
         )
     tx.conn.executemany(
-        "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back, withdrawn) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         [(k[0], k[1], *v) for k, v in progress.items()],
     )
 

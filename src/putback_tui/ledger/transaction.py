@@ -40,6 +40,8 @@ from putback_tui.ledger.rows import (
 
 CENTRAL_ROLES = "central.roles"
 """Meta key: the central store's role map (JSON: role -> permission names), once received."""
+CENTRAL_REASONS = "central.reasons"
+"""Meta key: the central store's reason lists, as last received (JSON)."""
 
 
 class Reconciled:
@@ -202,7 +204,8 @@ class Transaction:
             OrderLine.from_row(r)
             for r in self.conn.execute(
                 "SELECT l.line_no, l.sku, l.quantity, l.picked, l.pick_location, l.lot, "
-                "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0) "
+                "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0), "
+                "COALESCE(p.withdrawn, 0) "
                 "FROM order_lines l LEFT JOIN line_progress p USING (order_id, line_no) "
                 "WHERE l.order_id = ? ORDER BY l.line_no",
                 (order_id,),
@@ -467,14 +470,15 @@ class Transaction:
         for c in changes:
             cur = self.conn.execute(
                 "UPDATE line_progress SET released = released + ?, rejected = rejected + ?, "
-                "put_back = put_back + ? WHERE order_id = ? AND line_no = ?",
-                (c.released, c.rejected, c.put_back, c.order_id, c.line_no),
+                "put_back = put_back + ?, withdrawn = withdrawn + ? "
+                "WHERE order_id = ? AND line_no = ?",
+                (c.released, c.rejected, c.put_back, c.withdrawn, c.order_id, c.line_no),
             )
             if cur.rowcount == 0:
                 self.conn.execute(
-                    "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (c.order_id, c.line_no, c.released, c.rejected, c.put_back),
+                    "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back, "
+                    "withdrawn) VALUES (?, ?, ?, ?, ?, ?)",
+                    (c.order_id, c.line_no, c.released, c.rejected, c.put_back, c.withdrawn),
                 )
 
     def _update_reconciled(self, order_id: str, at: datetime, operator: str, terminal: str) -> None:

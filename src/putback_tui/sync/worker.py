@@ -330,6 +330,7 @@ class SyncWorker:
                         else {g.role: [p.value for p in g.permissions] for g in page.roles}
                     ),
                     release_as=self.release_as,
+                    reasons=page.reasons,
                 )
             cursor = page.next_cursor
             if done:

@@ -113,6 +113,14 @@ class ItemRejected(Message):
         self.entry = entry
 
 
+class LineEdited(Message):
+    """A live order's line was cancelled or its quantity reduced (order modification)."""
+
+    def __init__(self, entry: Entry) -> None:
+        super().__init__()
+        self.entry = entry
+
+
 class OrderCancelled(Message):
     """A live order was cancelled or force-cancelled from this terminal."""
 

@@ -13,27 +13,20 @@ from textual.widgets.option_list import Option
 
 from putback_tui.barcodes import Scan
 from putback_tui.domain.models import OrderLine, Product, RejectReason
+from putback_tui.domain.reasons import RejectReasonDef, reason_of
 from putback_tui.domain.wording import units as _units
 from putback_tui.tui.dialogs.base import ScanDialog
 
 NUMBER = re.compile(r"[0-9]{1,3}")
 """A typed choice or quantity. A GTIN has at least 8 digits, so the two never collide."""
 
-EFFECT: dict[RejectReason, str] = {
-    RejectReason.NOT_IN_STOCK: "QOH of every location and ATP set to 0",
-    RejectReason.MISMATCH: "QOH at the pick location and ATP minus the quantity",
-    RejectReason.DAMAGE: "ATP minus the quantity; QOH unchanged",
-    RejectReason.WORN_DISPLAY: "ATP minus the quantity; QOH unchanged",
-}
-"""What each reason does to stock after the reservation is released (docs/rules.md section 9)."""
-
-
 @dataclass(frozen=True)
 class RejectChoice:
     """What the operator chose: the line, the reason and how many unpicked units."""
 
     line_no: int
-    reason: RejectReason
+    reason: RejectReason | str
+    """A built-in reason, or a site's own code."""
     quantity: int
 
 
@@ -47,7 +40,7 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
         order_id: str,
         line: OrderLine,
         product: Product | None,
-        reasons: list[RejectReason],
+        reasons: tuple[RejectReasonDef, ...] | list[RejectReasonDef],
     ) -> None:
         """Ask about one line.
 
@@ -55,7 +48,7 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
             order_id: The live order.
             line: The line to reject from (its unpicked open units are the most).
             product: The line's product, for its description.
-            reasons: The site's reasons, in the order offered (``reject_reasons``).
+            reasons: The site's reject reasons with their effects, in the order offered.
         """
         super().__init__(f"Reject an item of order {order_id}")
         self.order_id = order_id
@@ -63,11 +56,12 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
         self.product = product
         self.reasons = list(reasons)
         self.step = "reason"
-        self.reason: RejectReason | None = None
+        self.reason: RejectReason | str | None = None
+        self.effect_words = ""
         self.quantity: int | None = None
         self._options = OptionList(
             *(
-                Option(Text.assemble((f"{i}  {r.value:<13}", "bold"), EFFECT[r]), id=r.name)
+                Option(Text.assemble((f"{i}  {r.code:<13}", "bold"), r.effect.words), id=f"r{i}")
                 for i, r in enumerate(self.reasons, 1)
             ),
             id="reasons",
@@ -119,7 +113,7 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
             return
         assert self.reason is not None
         if self.step == "quantity":
-            head.append(f"\n\nReason: {self.reason.value}. ", style="bold")
+            head.append(f"\n\nReason: {self.reason}. ", style="bold")
             head.append(f"How many? Type 1 to {self.most} and Enter.")
             self.set_body(head)
             self.set_focus(None)
@@ -127,10 +121,10 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
         quantity = self.quantity or 1
         head.append("\n\n")
         head.append(
-            f"Reject {_units(quantity)} of {self.line.sku} for {self.reason.value}.\n", "bold"
+            f"Reject {_units(quantity)} of {self.line.sku} for {self.reason}.\n", "bold"
         )
         head.append(
-            f"Stock: the reservation is released, then {EFFECT[self.reason]}.\n"
+            f"Stock: the reservation is released, then {self.effect_words}.\n"
             "The line leaves this facility's queue; a re-route is requested from the "
             "central store.\n\nEnter rejects. Esc goes back."
         )
@@ -176,14 +170,15 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
         event.stop()
         self._choose(self.reasons[event.option_index])
 
-    def _choose(self, reason: RejectReason) -> None:
-        self.reason = reason
+    def _choose(self, reason: RejectReasonDef) -> None:
+        self.reason = reason_of(reason.code) or reason.code
+        self.effect_words = reason.effect.words
         if self.most == 1:
             self.quantity = 1
             self.step = "confirm"
         else:
             self.step = "quantity"
-        self.putback.info(f"Reason: {reason.value}.")
+        self.putback.info(f"Reason: {reason.code}.")
         self._show_step()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

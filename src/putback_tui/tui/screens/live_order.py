@@ -1,4 +1,4 @@
-"""A live order: its lines and the actions that apply (reject an item, cancel, force cancel)."""
+"""A live order: its lines and the actions that apply (reject, cancel, force cancel, edit lines)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ class LiveOrderScreen(ScanScreen):
         Binding("f3", "reject", "Reject item", show=False),
         Binding("f4", "cancel_order", "Cancel order", show=False),
         Binding("f5", "force_cancel", "Force cancel", show=False),
+        Binding("f6", "cancel_line", "Cancel line", show=False),
+        Binding("f7", "reduce_line", "Reduce quantity", show=False),
     ]
     """Function keys: printable keys belong to the scan buffer, and Tab ends a scan. Their
     buttons name them; the footer keeps room for Esc, Ctrl+Q, F1 and Ctrl+Z at 80 columns."""
@@ -90,7 +92,8 @@ class LiveOrderScreen(ScanScreen):
             rows.append(Row(str(line.line_no), (
                 Text(line.sku, style="bold"),
                 product.description if product else "",
-                str(line.quantity),
+                str(line.ordered) if line.ordered == line.quantity
+                else f"{line.ordered} of {line.quantity}",
                 str(line.picked),
                 str(line.rejected),
                 line.pick_location or "—",
@@ -107,12 +110,24 @@ class LiveOrderScreen(ScanScreen):
             allowed = station.may(action[1])
             button.disabled = not allowed
         lacking = [(label.split()[0], p) for label, p in ACTIONS.values() if not station.may(p)]
-        note = Text("Reject acts on the highlighted line (↑ ↓, or scan the item).", style="italic")
+        edits = station.may(Permission.EDIT_LINES)
+        note = Text(
+            "F3 reject, F6 cancel line, F7 reduce quantity: on the highlighted line (↑ ↓, "
+            "or scan the item)."
+            if edits
+            else "Reject acts on the highlighted line (↑ ↓, or scan the item).",
+            style="italic",
+        )
         if lacking:
             keys = ", ".join(key for key, _ in lacking)
             needs = ", ".join(p.value for _, p in lacking)
             verb = "it needs" if len(lacking) == 1 else "they need"
             note.append(f"\n{keys} dimmed: {verb} {needs} (ask a supervisor).", style="")
+        if not edits:
+            note.append(
+                f"\nF6 cancel line, F7 reduce quantity: they need {Permission.EDIT_LINES.value}.",
+                style="",
+            )
         self._note.update(note)
 
     def compose_body(self) -> ComposeResult:
@@ -150,6 +165,11 @@ class LiveOrderScreen(ScanScreen):
             app.info(f"{product.sku} highlighted: F3 rejects it.")
         else:
             self.refuse_scan(scan, "This order is live: scan another order.")
+
+    @property
+    def highlighted_row(self) -> int:
+        """The table row under the cursor."""
+        return self._table.cursor_row
 
     def highlighted_line(self) -> OrderLine:
         """The line under the table's cursor (the first line if none)."""
@@ -193,3 +213,15 @@ class LiveOrderScreen(ScanScreen):
         from putback_tui.tui.screens.live_actions import force_cancel
 
         await force_cancel(self)
+
+    async def action_cancel_line(self) -> None:
+        """F6: cancel the highlighted line; its picked units go straight to put-back."""
+        from putback_tui.tui.screens.live_actions import edit_line
+
+        await edit_line(self, reduce=False)
+
+    async def action_reduce_line(self) -> None:
+        """F7: reduce the highlighted line's quantity (never raise it)."""
+        from putback_tui.tui.screens.live_actions import edit_line
+
+        await edit_line(self, reduce=True)

@@ -83,6 +83,11 @@ class LocationScreen(ScanScreen):
         return self.items.view.order.line(self.line_no)
 
     @property
+    def left(self) -> int:
+        """Units of the line in hand still to put back."""
+        return self.items.view.order.owed(self.line)
+
+    @property
     def suggestion(self) -> str | None:
         """Where the item should go."""
         return self.items.view.suggestions.get(self.line_no)
@@ -113,7 +118,7 @@ class LocationScreen(ScanScreen):
                 (line.sku, "bold"),
                 f"  {description}\n" if description else "\n",
                 f"Picked {line.picked}  ·  put back {line.put_back}  ·  ",
-                (f"{line.to_put_back} left", "bold"),
+                (f"{self.left} left", "bold"),
                 ("  ·  lot " + line.lot) if line.lot else "",
             )
         )
@@ -135,7 +140,7 @@ class LocationScreen(ScanScreen):
             if self.lot_wanted_for is not None:
                 self.set_prompt(f"Type or scan the lot of {self.lot_wanted_for}")
             else:
-                self.set_prompt(f"Scan the item once per unit ({line.to_put_back} left)")
+                self.set_prompt(f"Scan the item once per unit ({self.left} left)")
         pending: list[str] = []
         if self.quantity is not None:
             pending.append(
@@ -192,7 +197,7 @@ class LocationScreen(ScanScreen):
         return "Scan the item." if self.location else "Scan the location."
 
     def _set_quantity(self, quantity: int) -> None:
-        left = self.line.to_put_back
+        left = self.left
         if quantity < 1:
             self.putback.refuse(f"Quantity must be at least 1, not {quantity}.", "invalid_quantity")
         elif quantity > left:
@@ -301,9 +306,11 @@ class LocationScreen(ScanScreen):
             f"Put back {_units(quantity)} of {sku}{lot_text} to {location.code}: "
             f"{line.put_back} of {line.picked} done."
         )
-        if view.order.reconciled:
+        if view.order.status.is_live and not view.order.units_owed:
+            await order_screen(self).resume_live(view, f"{said} Nothing more to put back.")
+        elif view.order.reconciled:
             await order_screen(self).completed(view)
-        elif not line.to_put_back:
+        elif not self.left:
             app.done(f"{said} Line done: scan the next item.")
             await app.bring_forward(self.items)
         else:

@@ -243,6 +243,26 @@ class OrderScreen(ScanScreen):
             items.load(view)
         await app.bring_forward(self, target)
 
+    async def resume_live(self, view: OrderView, said: str) -> None:
+        """A live order's put-back (after a line edit) is finished: show the live order again."""
+        from putback_tui.tui.screens.live_order import LiveOrderScreen
+
+        app = self.putback
+        live = app.reusable(LiveOrderScreen)
+        live.load(view)
+        app.done(f"{said} Order {view.order.order_id} stays live.")
+        await app.bring_forward(self, live)
+
+    async def put_back_now(self, view: OrderView) -> None:
+        """Start the put-back of ``view``'s order right away (force cancel, line edits)."""
+        from putback_tui.tui.screens.put_back import PutBackScreen
+
+        app = self.putback
+        self.clear_summary()
+        items = app.reusable(PutBackScreen)
+        items.load(view)
+        await app.bring_forward(self, items)
+
     async def completed(self, view: OrderView) -> None:
         """A put-back finished the order: unwind to here and show the summary."""
         app = self.putback

@@ -103,13 +103,15 @@ class PutBackScreen(ScanScreen):
 
     def _draw(self, view: OrderView, *, cursor: int | None) -> None:
         order = view.order
-        left = [line for line in order.lines if line.to_put_back]
-        units = sum(line.to_put_back for line in left)
-        done = len(order.lines) - len(left)
+        left = [line for line in order.lines if order.owed(line)]
+        units = order.units_owed
+        # A live order's other lines are still being fulfilled, not reconciled.
+        done = len(order.lines) - len(left) if order.status.is_exception else 0
         self._head.show(
             Text.assemble(
                 (f"Order {order.order_id}", "bold"),
-                f" ({order.status.value})  ·  {units} unit{'s' if units != 1 else ''} "
+                f" ({order.status.value.replace('_', ' ')})  ·  "
+                f"{units} unit{'s' if units != 1 else ''} "
                 f"on {len(left)} line{'s' if len(left) != 1 else ''} to put back",
                 f"  ·  {done} line{'s' if done != 1 else ''} reconciled" if done else "",
             )
@@ -122,7 +124,7 @@ class PutBackScreen(ScanScreen):
                 product.description if product else "",
                 str(line.picked),
                 str(line.put_back),
-                Text(str(line.to_put_back), style="bold"),
+                Text(str(order.owed(line)), style="bold"),
                 view.suggestions.get(line.line_no) or "—",
             )))
         self._table.set_rows(rows, cursor=cursor)
@@ -151,7 +153,7 @@ class PutBackScreen(ScanScreen):
         """Enter (or a click) on a line chooses it."""
         event.stop()
         line = self.view.order.line(int(event.key))
-        if line.to_put_back:
+        if self.view.order.owed(line):
             await self.choose(line)
 
     async def choose(self, line: OrderLine) -> None:
@@ -161,7 +163,7 @@ class PutBackScreen(ScanScreen):
         product = self.view.products.get(line.sku)
         self.putback.info(
             f"{line.sku}: scan the location, then the item once per unit "
-            f"({line.to_put_back} left)."
+            f"({self.view.order.owed(line)} left)."
         )
         step = self.putback.reusable(LocationScreen)
         step.load(self, line.line_no, product)

@@ -25,7 +25,7 @@ from putback_tui.domain.wording import units as _units
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.messages import OrdersBulkRejected
 from putback_tui.tui.screens.base import ScanScreen
-from putback_tui.tui.screens.live_actions import permitted
+from putback_tui.tui.screens.live_actions import permitted, with_reason
 
 if TYPE_CHECKING:
     from putback_tui.tui.app import PutbackApp
@@ -206,11 +206,15 @@ async def bulk_reject(screen: ScanScreen, status: OrderStatus) -> None:
         "open each order to put them back.",
     )
 
+    reason: str | None = None
+
     async def answered(yes: bool | None) -> None:
         if not yes:
             app.info("Nothing was rejected.")
             return
-        entries = await app.attempt(partial(app.station.bulk_reject, status), group="reject")
+        entries = await app.attempt(
+            partial(app.station.bulk_reject, status, reason), group="reject"
+        )
         if entries is None:
             return
         app.post_message(OrdersBulkRejected(entries))
@@ -220,9 +224,19 @@ async def bulk_reject(screen: ScanScreen, status: OrderStatus) -> None:
             f"{_units(done)} released, re-route requested from the central store."
         )
 
-    await app.push_screen(
-        ConfirmDialog(
-            f"Bulk reject {orders} {label} {noun}?", body, f"Reject {orders} {noun}", danger=True
-        ),
-        callback=answered,
+    async def confirm(code: str | None) -> None:
+        nonlocal reason
+        reason = code
+        said = body if code is None else Text.assemble(body, f"\nReason: {code}.")
+        await app.push_screen(
+            ConfirmDialog(
+                f"Bulk reject {orders} {label} {noun}?", said, f"Reject {orders} {noun}",
+                danger=True,
+            ),
+            callback=answered,
+        )
+
+    await with_reason(
+        app, "bulk_reject", f"Bulk reject {orders} {label} {noun}: why?",
+        Text(f"Bulk rejecting every {label} order of {facility}."), confirm,
     )
