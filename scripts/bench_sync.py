@@ -63,8 +63,8 @@ from putback_tui.domain.models import (
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
 from putback_tui.sync.client import SyncClient
-from putback_tui.sync.wire import ClientKind, batch_json
 from putback_tui.sync.worker import SyncWorker
+from putback_tui.wire import ClientKind, batch_json
 
 SKUS = [f"SKU-{i:04d}" for i in range(200)]
 ORDERS = 2000

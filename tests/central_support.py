@@ -16,11 +16,12 @@ from putback_tui.central.imports import import_path
 from putback_tui.central.server import BackgroundServer
 from putback_tui.central.storage import CentralStore, open_store
 from putback_tui.config import Settings, SyncSettings, TerminalSettings
-from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.entries import CENTRAL_TERMINAL
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
-from putback_tui.sync.wire import ClientKind
+from putback_tui.wire import ClientKind
 from tests.support.throwaway_pg import PostgresUnavailable, ThrowawayPostgres
 from tests.unavailable import unavailable
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from putback_tui.config import Settings, resolve_paths, save_settings
-from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
 
 # No per-example deadline: on a loaded 2-core CI machine a first import (biip, ~150 ms) or a

@@ -24,8 +24,9 @@ from putback_tui.central.imports import import_path
 from putback_tui.central.storage import open_store
 from putback_tui.cli import cli
 from putback_tui.config import ConfigError, Settings, load_settings
-from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.load import load_dataset
 from putback_tui.scanners import events as ev
 from putback_tui.scanners.decoder import ScanDecoder
 from putback_tui.scanners.recordings import RecordingError, parse_recording

@@ -482,14 +482,3 @@ def _short(exc: Exception) -> str:
         where = ".".join(str(p) for p in first["loc"])
         return f"{where}: {first['msg']}" if where else str(first["msg"])
     return str(exc)
-
-
-def __getattr__(name: str) -> Any:
-    # Transitional: ``load_dataset`` moved to putback_tui.ledger.load (this module is read by
-    # the central store, which must not import the terminal's ledger). Kept only while other
-    # branches still import it from here; remove after they are merged.
-    if name == "load_dataset":
-        import importlib
-
-        return importlib.import_module("putback_tui.ledger.load").load_dataset
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

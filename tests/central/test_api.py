@@ -19,7 +19,7 @@ import putback_tui
 from putback_tui.central.server import BackgroundServer, free_port
 from putback_tui.central.storage import PostgresEngine
 from putback_tui.domain.entries import Entry
-from putback_tui.sync.wire import MAX_BATCH_ENTRIES, EntryBatch
+from putback_tui.wire import MAX_BATCH_ENTRIES, EntryBatch
 from tests.central_support import Central, MakeTerminal, from_terminals
 
 JSON = {"Content-Type": "application/json"}

@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 from putback_tui.central.imports import import_path
 from putback_tui.central.storage import CentralStore, Client, open_store
 from putback_tui.config import Settings, TerminalSettings
-from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderStatus, RejectReason
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
-from putback_tui.sync.wire import ClientKind, Outcome, ResultCode
+from putback_tui.wire import ClientKind, Outcome, ResultCode
 
 ORDERS = ["D-1001", "D-1002", "D-1003", "D-1004", "D-1005", "D-1007", "D-1008"]
 ACTIONS = ["open", "put_back", "undo", "reject", "cancel", "force_cancel", "bulk_reject",

@@ -15,7 +15,7 @@ from putback_tui.central.server import BackgroundServer
 from putback_tui.central.storage import PostgresEngine
 from putback_tui.cli import cli
 from putback_tui.domain.entries import Entry
-from putback_tui.sync.wire import EntryBatch
+from putback_tui.wire import EntryBatch
 from tests.central_support import Central, MakeTerminal
 
 JSON = {"Content-Type": "application/json"}

@@ -23,7 +23,7 @@ from putback_tui.domain.models import (
     RejectReason,
     StockChange,
 )
-from putback_tui.sync.wire import Outcome, ResultCode
+from putback_tui.wire import Outcome, ResultCode
 from tests.central_support import Central, MakeTerminal
 
 

@@ -10,7 +10,7 @@ from putback_tui.domain.derive import DEFAULT_LIMITS
 from putback_tui.domain.entries import Entry, EntryDetails, EntryKind, new_entry_id
 from putback_tui.domain.models import LineChange
 from putback_tui.domain.permissions import DEFAULT_ROLES
-from putback_tui.sync.wire import Outcome
+from putback_tui.wire import Outcome
 
 FACILITY = "STORE-01"
 

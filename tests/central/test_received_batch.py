@@ -9,7 +9,7 @@ import pytest
 from putback_tui.central.app import split_batch
 from putback_tui.domain.entries import Entry
 from putback_tui.ledger import sync as book
-from putback_tui.sync.wire import EntryBatch, batch_json
+from putback_tui.wire import EntryBatch, batch_json
 from tests.central_support import Central, MakeTerminal, Terminal
 
 

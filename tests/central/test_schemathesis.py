@@ -39,7 +39,7 @@ from putback_tui.central.limits import CentralLimits
 from putback_tui.central.server import BackgroundServer
 from putback_tui.central.storage import open_store
 from putback_tui.dataset import DEMO_DIR
-from putback_tui.sync.wire import ClientKind
+from putback_tui.wire import ClientKind
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 EXAMPLES = 100

@@ -20,7 +20,7 @@ from putback_tui.central.storage import (
 )
 from putback_tui.domain.entries import Entry, EntryKind, new_entry_id
 from putback_tui.domain.models import OrderStatus, StockChange
-from putback_tui.sync.wire import ClientKind, Outcome, StockLevel
+from putback_tui.wire import ClientKind, Outcome, StockLevel
 from tests.central_support import Central, MakeTerminal, from_terminals
 
 

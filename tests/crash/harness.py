@@ -47,12 +47,13 @@ from putback_tui.central.imports import import_path
 from putback_tui.central.server import free_port
 from putback_tui.central.storage import CentralStore, open_store
 from putback_tui.config import SyncSettings
-from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.entries import Entry
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
-from putback_tui.sync.wire import ClientKind
+from putback_tui.ledger.load import load_dataset
 from putback_tui.sync.worker import SyncWorker
+from putback_tui.wire import ClientKind
 
 ROOT = Path(__file__).resolve().parents[2]
 FACILITY = "STORE-01"

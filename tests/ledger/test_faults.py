@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from putback_tui.config import Settings
-from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.ledger import Ledger, LedgerCorrupt, LedgerError, LedgerLocked
+from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
 from tests.unavailable import unavailable
 

@@ -15,12 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from putback_tui.config import Settings
-from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Order
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
+from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
 
 ACTIONS = [

@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from putback_tui.config import Settings
-from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.entries import EntryKind
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderStatus, RejectReason
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.load import load_dataset
 from putback_tui.ledger.sync import rebuilt_progress
 from putback_tui.station import Station
 

@@ -49,9 +49,10 @@ from putback_tui.config import (
     resolve_paths,
     save_settings,
 )
-from putback_tui.dataset import Dataset, load_dataset
+from putback_tui.dataset import Dataset
 from putback_tui.ledger import Ledger
-from putback_tui.sync.wire import ClientKind
+from putback_tui.ledger.load import load_dataset
+from putback_tui.wire import ClientKind
 from tests.crash.harness import (
     FACILITY,
     TERMINAL,

@@ -137,8 +137,9 @@ def test_a_loaded_data_set_counts_as_learning_of_its_exceptions(
     make_terminal: MakeTerminal,
 ) -> None:
     """``putback init --demo`` (release_as): D-1001 needs no visit, D-1003 only its put-back."""
-    from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+    from putback_tui.dataset import DEMO_DIR, Dataset
     from putback_tui.ledger import Ledger
+    from putback_tui.ledger.load import load_dataset
 
     t = make_terminal()
     fresh = Ledger(t.path.with_name("fresh.sqlite3"))

@@ -21,11 +21,12 @@ from putback_tui.config import (
     resolve_paths,
     save_settings,
 )
-from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.ledger import Ledger
+from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
-from putback_tui.sync.wire import BatchResult, ClientKind
 from putback_tui.sync.worker import SyncWorker
+from putback_tui.wire import BatchResult, ClientKind
 from tests.central_support import Central, MakeTerminal
 from tests.sync.test_worker import projections, work
 

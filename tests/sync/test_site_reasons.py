@@ -19,7 +19,7 @@ from putback_tui.domain.entries import EntryDetails, EntryKind
 from putback_tui.domain.errors import UnknownReason
 from putback_tui.domain.reasons import ReasonEffect, RejectReasonDef, SiteReasons
 from putback_tui.station import Station
-from putback_tui.sync.wire import Outcome
+from putback_tui.wire import Outcome
 from tests.central_support import Central, MakeTerminal
 from tests.sync.test_worker import worker_for
 
@@ -69,8 +69,9 @@ def test_a_terminal_s_own_reason_the_central_store_does_not_hold_is_refused_ther
     central: Central,
     tmp_path: Path,
 ) -> None:
-    from putback_tui.dataset import DEMO_DIR, Dataset, load_dataset
+    from putback_tui.dataset import DEMO_DIR, Dataset
     from putback_tui.ledger import Ledger
+    from putback_tui.ledger.load import load_dataset
 
     ledger = Ledger(tmp_path / "t" / "putback.sqlite3")
     load_dataset(ledger, Dataset(DEMO_DIR), "STORE-01")

@@ -250,7 +250,7 @@ class ReceivedBatch:
 
 
 _BATCH_OPENINGS = (f'{{"version":{API_VERSION},"entries":[', '{"entries":[')
-"""How a batch in ``sync.wire.batch_json``'s shape opens (``version`` may be left out)."""
+"""How a batch in ``wire.batch_json``'s shape opens (``version`` may be left out)."""
 _BATCH_CLOSING = "]}"
 _validate_entry = Entry.__pydantic_validator__.validate_json
 
