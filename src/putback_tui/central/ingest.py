@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from putback_tui.domain.derive import DerivationState, Limits, apply_stock_changes, derive
 from putback_tui.domain.entries import (
@@ -320,14 +321,7 @@ def plan_batch(
         except Refused as refused:
             reason = refused.message
             results.append(
-                EntryResult(
-                    entry_id=e.entry_id,
-                    seq=e.seq,
-                    outcome=Outcome.REFUSED,
-                    recorded_as="refused",
-                    reason=reason,
-                    code=ResultCode.REFUSED,
-                )
+                _result(e, Outcome.REFUSED, ResultCode.REFUSED, "refused", reason=reason)
             )
             recorded.append(Recorded(e, "refused", reason, body, None, ref))
             state.refused_refs[e.entry_id] = e
@@ -336,53 +330,50 @@ def plan_batch(
             if draft is None:
                 note = f"Order {e.order_id} had nothing left to release: already released."
                 results.append(
-                    EntryResult(
-                        entry_id=e.entry_id,
-                        seq=e.seq,
-                        outcome=Outcome.APPLIED,
-                        recorded_as="applied",
-                        reason=note,
-                        code=ResultCode.ALREADY_RELEASED,
-                        changes=(),
-                        line_changes=(),
-                    )
+                    _result(e, Outcome.APPLIED, ResultCode.ALREADY_RELEASED, "applied",
+                            reason=note, changes=(), line_changes=())
                 )
                 effects = None if not (e.changes or e.line_changes) else NO_EFFECTS
                 recorded.append(Recorded(e, "applied", None, body, effects, ref))
             else:
                 state.apply(e, draft)
-                same = same_effects(e, draft)
-                results.append(
-                    EntryResult(
-                        entry_id=e.entry_id,
-                        seq=e.seq,
-                        outcome=Outcome.APPLIED,
-                        recorded_as="applied",
-                        code=ResultCode.APPLIED if same else ResultCode.APPLIED_AS_DERIVED,
-                        changes=None if same else draft.changes,
-                        line_changes=None if same else draft.line_changes,
+                if same_effects(e, draft):
+                    results.append(_result(e, Outcome.APPLIED, ResultCode.APPLIED, "applied"))
+                    effects = None
+                else:
+                    results.append(
+                        _result(e, Outcome.APPLIED, ResultCode.APPLIED_AS_DERIVED, "applied",
+                                changes=draft.changes, line_changes=draft.line_changes)
                     )
-                )
-                recorded.append(
-                    Recorded(e, "applied", None, body, None if same else effects_json(draft), ref)
-                )
+                    effects = effects_json(draft)
+                recorded.append(Recorded(e, "applied", None, body, effects, ref))
             seen[e.entry_id] = (client, "applied", None)
         last_seq = e.seq
     return Plan(results, recorded, last_seq)
 
 
-def _not_recorded(
-    entry: Entry, reason: str, code: ResultCode, *, retryable: bool = False
+def _result(
+    entry: Entry,
+    outcome: Outcome,
+    code: ResultCode,
+    recorded_as: Literal["applied", "refused"] | None,
+    **answer: Any,
 ) -> EntryResult:
+    """The answer for one entry: what became of it, and what was recorded (None: nothing)."""
     return EntryResult(
         entry_id=entry.entry_id,
         seq=entry.seq,
-        outcome=Outcome.REFUSED,
-        recorded_as=None,
-        reason=reason,
-        retryable=retryable,
+        outcome=outcome,
         code=code,
+        recorded_as=recorded_as,
+        **answer,
     )
+
+
+def _not_recorded(
+    entry: Entry, reason: str, code: ResultCode, *, retryable: bool = False
+) -> EntryResult:
+    return _result(entry, Outcome.REFUSED, code, None, reason=reason, retryable=retryable)
 
 
 def _duplicate(
@@ -396,14 +387,8 @@ def _duplicate(
             "recorded (entry IDs are made new for every entry)",
             ResultCode.ENTRY_ID_TAKEN,
         )
-    return EntryResult(
-        entry_id=entry.entry_id,
-        seq=entry.seq,
-        outcome=Outcome.DUPLICATE,
-        recorded_as="refused" if outcome == "refused" else "applied",
-        reason=reason,
-        code=ResultCode.DUPLICATE,
-    )
+    recorded_as: Literal["applied", "refused"] = "refused" if outcome == "refused" else "applied"
+    return _result(entry, Outcome.DUPLICATE, ResultCode.DUPLICATE, recorded_as, reason=reason)
 
 
 def state_entries(rows: Iterable[tuple[str, str, str, str | None]], facility: str) -> tuple[

@@ -17,8 +17,8 @@ from textual.widgets.option_list import Option
 from putback_tui.barcodes import Scan
 from putback_tui.domain.models import OrderLine, Product
 from putback_tui.domain.wording import units as _units
-from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.dialogs.reject import NUMBER
+from putback_tui.tui.dialogs.steps import StepsDialog
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def stock_effect(released: int, withdrawn: int) -> str:
     return "\n".join(said) or "Stock unchanged."
 
 
-class LineEditDialog(ScanDialog[LineEditChoice | None]):
+class LineEditDialog(StepsDialog[LineEditChoice]):
     """Cancel (reason, confirm) or reduce (reason, new quantity, confirm) one line."""
 
     STEPS: ClassVar[tuple[str, ...]] = ("reason", "quantity", "confirm")
@@ -206,11 +206,6 @@ class LineEditDialog(ScanDialog[LineEditChoice | None]):
         self.putback.info(f"New quantity {number}? Enter reduces, Esc goes back.")
         self._show_step()
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        """The operator's own Enter on a highlighted reason."""
-        event.stop()
-        self._choose(self.reasons[event.option_index])
-
     def _choose(self, reason: str) -> None:
         self.reason = reason
         if self.reduce:
@@ -221,28 +216,18 @@ class LineEditDialog(ScanDialog[LineEditChoice | None]):
         self.putback.info(f"Reason: {reason}.")
         self._show_step()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Confirm (own Enter or click) answers; Back steps back."""
-        event.stop()
-        if event.button.id == "confirm" and self.reason is not None:
-            self.dismiss(LineEditChoice(self.line.line_no, self.reason, self.new_quantity or 0))
-        else:
-            self._back()
+    @property
+    def has_quantity_step(self) -> bool:
+        """Only a reduction asks for the new quantity."""
+        return self.reduce
 
-    async def action_back(self) -> None:
-        """Esc: back one step; from the reason, close without changing anything."""
-        if self.step == "reason":
-            self.dismiss(None)
-            return
-        self._back()
-
-    def _back(self) -> None:
-        if self.step == "confirm" and self.reduce:
-            self.step = "quantity"
-            self.new_quantity = None
-        else:
-            self.step = "reason"
+    def _forget(self, *, reason: bool) -> None:
+        self.new_quantity = None
+        if reason:
             self.reason = None
-            self.new_quantity = None
-        self.putback.info("Back one step: nothing was changed.")
-        self._show_step()
+
+    def answer(self) -> LineEditChoice | None:
+        """The reason and the new quantity, once a reason is chosen."""
+        if self.reason is None:
+            return None
+        return LineEditChoice(self.line.line_no, self.reason, self.new_quantity or 0)

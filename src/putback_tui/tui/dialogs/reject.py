@@ -15,7 +15,7 @@ from putback_tui.barcodes import Scan
 from putback_tui.domain.models import OrderLine, Product, RejectReason
 from putback_tui.domain.reasons import RejectReasonDef, reason_of
 from putback_tui.domain.wording import units as _units
-from putback_tui.tui.dialogs.base import ScanDialog
+from putback_tui.tui.dialogs.steps import StepsDialog
 
 NUMBER = re.compile(r"[0-9]{1,3}")
 """A typed choice or quantity. A GTIN has at least 8 digits, so the two never collide."""
@@ -30,9 +30,10 @@ class RejectChoice:
     quantity: int
 
 
-class RejectDialog(ScanDialog[RejectChoice | None]):
+class RejectDialog(StepsDialog[RejectChoice]):
     """Three steps: reason, quantity (skipped when one unit is open), confirm."""
 
+    BACK_WORDS = "nothing was rejected."
     STEPS: ClassVar[tuple[str, ...]] = ("reason", "quantity", "confirm")
 
     def __init__(
@@ -165,11 +166,6 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
         self.putback.info(f"Reject {_units(number)}? Enter rejects, Esc goes back.")
         self._show_step()
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        """The operator's own Enter on a highlighted reason."""
-        event.stop()
-        self._choose(self.reasons[event.option_index])
-
     def _choose(self, reason: RejectReasonDef) -> None:
         self.reason = reason_of(reason.code) or reason.code
         self.effect_words = reason.effect.words
@@ -181,28 +177,18 @@ class RejectDialog(ScanDialog[RejectChoice | None]):
         self.putback.info(f"Reason: {reason.code}.")
         self._show_step()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Reject (own Enter or click) answers; Back steps back."""
-        event.stop()
-        if event.button.id == "confirm" and self.reason is not None:
-            self.dismiss(RejectChoice(self.line.line_no, self.reason, self.quantity or 1))
-        else:
-            self._back()
+    @property
+    def has_quantity_step(self) -> bool:
+        """A line with one unit open skips the quantity."""
+        return self.most > 1
 
-    async def action_back(self) -> None:
-        """Esc: back one step; from the reason, close without rejecting."""
-        if self.step == "reason":
-            self.dismiss(None)
-            return
-        self._back()
-
-    def _back(self) -> None:
-        if self.step == "confirm" and self.most > 1:
-            self.step = "quantity"
-            self.quantity = None
-        else:
-            self.step = "reason"
+    def _forget(self, *, reason: bool) -> None:
+        self.quantity = None
+        if reason:
             self.reason = None
-            self.quantity = None
-        self.putback.info("Back one step: nothing was rejected.")
-        self._show_step()
+
+    def answer(self) -> RejectChoice | None:
+        """The reason and quantity, once a reason is chosen."""
+        if self.reason is None:
+            return None
+        return RejectChoice(self.line.line_no, self.reason, self.quantity or 1)
