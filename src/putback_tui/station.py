@@ -4,6 +4,9 @@ Each call checks the signed-in operator's permission, reads what it needs and re
 in one ledger transaction, so a call that returns has made its change durable, and a call that
 raises (a :class:`~putback_tui.domain.errors.Refused` or a ledger error) changed nothing. The
 only exception is a permission refusal, which is itself recorded (docs/rules.md section 5).
+
+Over 600 lines as one unit: it is the one facade every operator action goes through, each method
+a short transaction around a rule of :mod:`putback_tui.domain.rules`.
 """
 
 from __future__ import annotations

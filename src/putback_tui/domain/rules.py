@@ -3,6 +3,9 @@
 Every function reads current stock through a :class:`StockView`, refuses with a typed
 :class:`~putback_tui.domain.errors.Refused`, or returns an :class:`EntryDraft` listing the exact
 changes to make (after stopping at zero). Nothing here writes anything.
+
+Over 600 lines as one unit: it is docs/rules.md as code, one function per rule, so each rule is
+read next to the rules it shares the stock view and the refusals with.
 """
 
 from __future__ import annotations

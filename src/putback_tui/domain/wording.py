@@ -5,6 +5,8 @@ In ``domain`` so the rules' refusals can use it too; pure string functions, noth
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``n`` and the noun, singular for exactly one: ``plural(1, "unit")`` is ``"1 unit"``.
@@ -25,3 +27,22 @@ def units(n: int) -> str:
 def lines(n: int) -> str:
     """``"1 line"``, ``"3 lines"``."""
     return plural(n, "line")
+
+
+def orders(n: int) -> str:
+    """``"1 order"``, ``"3 orders"``."""
+    return plural(n, "order")
+
+
+def waited(since: datetime | None, now: datetime) -> str:
+    """How long units have sat there, in words short enough for a table cell."""
+    if since is None:
+        return "—"
+    minutes = max(int((now - since).total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {mins:02d} min"
+    return f"{mins} min"

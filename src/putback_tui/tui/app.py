@@ -10,6 +10,10 @@ see STYLE.md). HID scanners post the same message through :meth:`PutbackApp.scan
 Scans are handled one at a time, in arrival order: :meth:`on_scan_received` awaits the station
 call (on the station thread) before the App takes its next message, so no scan is lost or
 reordered while the ledger writes; a slow write is waited for in a worker, painting meanwhile.
+
+Over 600 lines as one unit: Textual puts the key events, the screen stack, the workers and the
+timers on the App object, and the scan path runs through all of them. Which screen follows which
+lives in :mod:`putback_tui.tui.navigation`; the screens in ``screens/``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from putback_tui.barcodes import classify
 from putback_tui.config import Settings
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import now_utc
+from putback_tui.domain.wording import units as _units
 from putback_tui.station import LedgerError, Station
 from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.idle_gc import IdleCollector
@@ -43,13 +48,14 @@ from putback_tui.tui.messages import (
     ScanRefused,
     SyncStateChanged,
 )
+from putback_tui.tui.navigation import Navigator
+from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.state import Result, ScannerStatus, Status, SyncStatus, Tone
 from putback_tui.tui.wedge import DoubleReadFilter, WedgeBuffer
 from putback_tui.worklist import Worklist
 
 if TYPE_CHECKING:
     from putback_tui.ledger import Ledger
-    from putback_tui.tui.screens.base import ScanScreen
 
 T = TypeVar("T")
 S = TypeVar("S", bound=Screen[None])
@@ -138,6 +144,8 @@ class PutbackApp(App[int]):
         self.services = tuple(services)
         self.idle_gc = IdleCollector(monotonic)
         """Full garbage collections wait for a pause between scans (see ``idle_gc``)."""
+        self.navigator = Navigator(self)
+        """Which screen follows which (see ``navigation``)."""
         self._sync_reported = False
         self._echo_pending = False
         self._saving_timer: Timer | None = None
@@ -171,12 +179,10 @@ class PutbackApp(App[int]):
 
     async def on_mount(self) -> None:
         """Start signed out, ready for a badge scan."""
-        from putback_tui.tui.screens.sign_in import SignInScreen
-
         self.set_interval(1.0, self._tick)
         waiting = self.ledger.last_seq()
         self.set_status(sync=self._placeholder_sync(waiting))
-        await self.push_screen(SignInScreen())
+        await self.navigator.start()
         for service in self.services:
             service.start()
         # After the first paint: the full collection before the freeze takes tens of ms.
@@ -212,11 +218,9 @@ class PutbackApp(App[int]):
                 say so on the order screen and ring the bell (``[worklist] bell``).
             force: Read it even if nothing seems to have changed.
         """
-        from putback_tui.tui.screens.order import OrderScreen
-
         if self.station.operator is None:
             return
-        if not force and not isinstance(self.screen, OrderScreen):
+        if not force and not self.navigator.on_order_screen():
             # Nobody sees it now: read it when the order screen is back in front, rather than
             # compete with the scans of a put-back for the processor.
             self._worklist_version = None
@@ -249,8 +253,6 @@ class PutbackApp(App[int]):
         self.call_from_thread(self._worklist_read, worklist, number)
 
     def _worklist_read(self, worklist: Worklist, number: int) -> None:
-        from putback_tui.tui.screens.order import OrderScreen
-
         if number < self._worklist_shown:
             return
         self._worklist_shown = number
@@ -268,16 +270,12 @@ class PutbackApp(App[int]):
         self._waiting = ids
         self.worklist = worklist
         self.set_status(worklist=(worklist.waiting, worklist.overdue))
-        for screen in self.screen_stack:
-            if isinstance(screen, OrderScreen):
-                screen.show_worklist(worklist)
+        self.navigator.show_worklist(worklist)
         self.announce_new_exceptions()
 
     def announce_new_exceptions(self) -> None:
         """On the order screen: say which new exceptions a pull brought, and ring once."""
-        from putback_tui.tui.screens.order import OrderScreen
-
-        if not isinstance(self.screen, OrderScreen) or self.worklist is None:
+        if not self.navigator.on_order_screen() or self.worklist is None:
             return
         rows = {r.order_id: r for r in self.worklist.rows}
         fresh = [rows[i] for i in self._unannounced if i in rows and i not in self._opened]
@@ -285,7 +283,7 @@ class PutbackApp(App[int]):
         if not fresh:
             return
         first = fresh[0]
-        units = f"{first.units_to_put_back} unit{'s' if first.units_to_put_back != 1 else ''}"
+        units = _units(first.units_to_put_back)
         more = f" (and {len(fresh) - 1} more)" if len(fresh) > 1 else ""
         self.notice(f"New exception: {first.order_id} {first.kind}, {units} to put back{more}.")
         if self.settings.worklist.bell:
@@ -447,8 +445,6 @@ class PutbackApp(App[int]):
         return super()._background_screens
 
     def _scan_screen(self) -> ScanScreen | None:
-        from putback_tui.tui.screens.base import ScanScreen
-
         for screen in reversed(self.screen_stack):
             if isinstance(screen, ScanScreen):
                 return screen
@@ -651,9 +647,7 @@ class PutbackApp(App[int]):
 
     async def action_supervisor(self) -> None:
         """Open the supervisor menu (always; each of its actions checks its permission)."""
-        from putback_tui.tui.screens.supervisor import open_supervisor_menu
-
-        await open_supervisor_menu(self)
+        await self.navigator.open_supervisor_menu()
 
     async def action_undo(self) -> None:
         """Undo the last confirmed put-back of the order in hand."""

@@ -11,6 +11,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from putback_tui.barcodes import Scan
+from putback_tui.domain.wording import units as _units
 from putback_tui.station import RefusedItem
 from putback_tui.tui.dialogs.base import ScanDialog
 
@@ -72,7 +73,7 @@ class ResolveDialog(ScanDialog[ResolveChoice | None]):
                 Option(
                     Text.assemble(
                         ("2  Units found", "bold"),
-                        f": bring the {self.found} unit{'s' if self.found != 1 else ''} to "
+                        f": bring the {_units(self.found)} to "
                         f"{exception_location} and count them there (QOH + {self.found}, "
                         "not for sale until moved out).",
                     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -13,6 +14,8 @@ from textual.widgets import Static
 
 from putback_tui.barcodes import BadgeCode, InvalidCode, Scan
 from putback_tui.domain.entries import Entry
+from putback_tui.domain.wording import units as _units
+from putback_tui.tui.messages import PutBackUndone
 from putback_tui.tui.state import Result, Status
 from putback_tui.tui.widgets import KeyFooter, ResultLine, StatusBar, TypedLine
 
@@ -24,10 +27,21 @@ def describe_undo(entry: Entry) -> str:
     """One sentence for an undo entry: what went back out of where."""
     details = entry.details
     qty = details.quantity or 0
-    noun = "unit" if qty == 1 else "units"
-    units = f"{qty} {noun} of {details.sku}" if details.sku else "the put-back"
+    units = f"{_units(qty)} of {details.sku}" if details.sku else "the put-back"
     where = f" from {details.location}" if details.location else ""
     return f"Undone: {units} taken back out{where}; put it back again when ready."
+
+
+async def undo_put_back(screen: ScanScreen, order_id: str) -> Entry | None:
+    """Undo the last put-back of ``order_id`` and say so; None if refused (reason shown)."""
+    app = screen.putback
+    entry = await app.attempt(partial(app.station.undo_last_put_back, order_id), group="undo")
+    if entry is None:
+        return None
+    app.navigator.order_screen().forget(entry)
+    app.post_message(PutBackUndone(entry))
+    app.done(describe_undo(entry))
+    return entry
 
 
 class ScanScreen(Screen[None]):

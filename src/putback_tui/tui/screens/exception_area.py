@@ -8,7 +8,6 @@ location and ATP goes up by the units moved (docs/rules.md section 9): they are 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from functools import partial
 
 from rich.text import Text
@@ -18,6 +17,7 @@ from textual.widgets import Static
 from putback_tui.barcodes import LocationCode, OrderCode, ProductCode, Scan
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Location, LocationKind, Product
+from putback_tui.domain.wording import plural, waited
 from putback_tui.domain.wording import units as _units
 from putback_tui.station import ExceptionStock
 from putback_tui.tui.messages import MovedOut
@@ -34,20 +34,6 @@ COLUMNS = (
     Column("Waiting"),
 )
 """A typed quantity: up to 999 (a GTIN has at least 8 digits)."""
-
-
-def waited(since: datetime | None, now: datetime) -> str:
-    """How long units have sat there, in words short enough for a table cell."""
-    if since is None:
-        return "—"
-    minutes = max(int((now - since).total_seconds() // 60), 0)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {mins:02d} min"
-    return f"{mins} min"
 
 
 class ExceptionAreaScreen(ScanScreen):
@@ -105,7 +91,7 @@ class ExceptionAreaScreen(ScanScreen):
         self._head.show(
             Text.assemble(
                 (f"{_units(units)}", "bold"),
-                f" in {places} exception location{'s' if places != 1 else ''}: counted on hand, "
+                f" in {plural(places, 'exception location')}: counted on hand, "
                 "not for sale until moved out."
                 if units
                 else " in the exception area: nothing waits there.",
@@ -175,9 +161,7 @@ class ExceptionAreaScreen(ScanScreen):
         elif isinstance(scan, ProductCode):
             await self._set_product(scan.gtin14)
         elif isinstance(scan, OrderCode):
-            from putback_tui.tui.screens.order import order_screen
-
-            await order_screen(self).open(scan.order_id)
+            await self.putback.navigator.open_order(scan.order_id)
         else:
             self.refuse_scan(scan, self.prompt_text())
 

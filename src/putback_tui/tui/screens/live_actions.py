@@ -15,6 +15,8 @@ from rich.text import Text
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.reasons import OrderAction, ReasonEffect
+from putback_tui.domain.wording import lines as _lines
+from putback_tui.domain.wording import plural
 from putback_tui.domain.wording import units as _units
 from putback_tui.station import LedgerError, Outcome
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
@@ -22,7 +24,6 @@ from putback_tui.tui.dialogs.line_edit import LineEditChoice, LineEditDialog
 from putback_tui.tui.dialogs.reason import ReasonDialog
 from putback_tui.tui.dialogs.reject import RejectChoice, RejectDialog
 from putback_tui.tui.messages import ItemRejected, LineEdited, OrderCancelled
-from putback_tui.tui.screens.order import order_screen
 
 if TYPE_CHECKING:
     from putback_tui.tui.app import PutbackApp
@@ -134,7 +135,7 @@ async def offer_other_orders(
     units = sum(n for _, _, n in others)
     body = Text.assemble(
         f"{sku} is not in stock here, and ",
-        (f"{orders} other open order{'s' if orders != 1 else ''}", "bold"),
+        (plural(orders, "other open order"), "bold"),
         " still reserve ",
         (_units(units), "bold"),
         f" of it ({', '.join(sorted({o for o, _, _ in others}))}).\n"
@@ -155,13 +156,13 @@ async def offer_other_orders(
             app.post_message(ItemRejected(entry))
         done = sum(e.details.quantity or 0 for e in entries)
         app.done(
-            f"Rejected {_units(done)} of {sku} ({reason}) on {len(entries)} other "
-            f"order line{'s' if len(entries) != 1 else ''} too: re-route requested."
+            f"Rejected {_units(done)} of {sku} ({reason}) on "
+            f"{plural(len(entries), 'other order line')} too: re-route requested."
         )
 
     await app.push_screen(
         ConfirmDialog(
-            f"Reject {sku} on {orders} other order{'s' if orders != 1 else ''}?",
+            f"Reject {sku} on {plural(orders, 'other order')}?",
             body,
             "Reject on them too",
             danger=True,
@@ -188,7 +189,7 @@ async def cancel_order(screen: LiveOrderScreen) -> None:
     lines = sum(1 for line in order.lines if line.unpicked_open)
     body = Text.assemble(
         "Every reservation of the order is released: ",
-        (f"{lines} line{'s' if lines != 1 else ''}, {_units(units)}", "bold"),
+        (f"{_lines(lines)}, {_units(units)}", "bold"),
         " back to available stock (ATP). Nothing was picked, so nothing needs a put-back.",
     )
 
@@ -259,13 +260,7 @@ async def force_cancel(screen: LiveOrderScreen) -> None:
         if result.released is not None:
             app.post_message(OrderCancelled(result.released))
         if result.outcome is Outcome.PUT_BACK:
-            from putback_tui.tui.screens.put_back import PutBackScreen
-
-            home = order_screen(screen)
-            home.clear_summary()
-            items = app.reusable(PutBackScreen)
-            items.load(result)
-            await app.bring_forward(home, items)
+            await app.navigator.to_put_back(result)
         else:
             await _finish(screen, order.order_id, f"Order {order.order_id} is cancelled.")
         app.done(result.message)
@@ -331,7 +326,7 @@ async def edit_line(screen: LiveOrderScreen, *, reduce: bool) -> None:
         if result.released is not None:
             app.post_message(LineEdited(result.released))
         if result.outcome is Outcome.LIVE and result.order.units_owed:
-            await order_screen(screen).put_back_now(result)
+            await app.navigator.to_put_back(result)
         else:
             screen.load(result, cursor=screen.highlighted_row)
         app.done(result.message)
@@ -347,7 +342,4 @@ async def _finish(screen: LiveOrderScreen, order_id: str, headline: str) -> None
     """Back to the order screen, showing the order as it now stands."""
     app = screen.putback
     view = await app.attempt(partial(app.station.view, order_id), group="lookup", write=False)
-    home = order_screen(screen)
-    if view is not None:
-        home.show_summary(view, headline)
-    await app.bring_forward(home)
+    await app.navigator.back_to_order_screen(view, headline)

@@ -13,9 +13,10 @@ from textual.widgets import Button, Static
 
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
 from putback_tui.domain.models import OrderLine, Permission
+from putback_tui.domain.wording import units as _units
 from putback_tui.station import OrderView
 from putback_tui.tui.screens.base import ScanScreen
-from putback_tui.tui.screens.order import order_screen
+from putback_tui.tui.screens.live_actions import cancel_order, edit_line, force_cancel, reject_item
 from putback_tui.tui.widgets import Column, Headline, LineTable, Row
 
 COLUMNS = (
@@ -80,7 +81,7 @@ class LiveOrderScreen(ScanScreen):
             Text.assemble(
                 (f"Order {order.order_id}", "bold"),
                 f" is live ({order.status.value.replace('_', ' ')}): it is still being fulfilled.",
-                f" {rejected} unit{'s' if rejected != 1 else ''} rejected so far."
+                f" {_units(rejected)} rejected so far."
                 if rejected
                 else " Nothing changes by itself.",
             )
@@ -148,7 +149,7 @@ class LiveOrderScreen(ScanScreen):
     async def handle_scan(self, scan: Scan, text: str) -> None:
         """Another order opens; an item highlights its line; the rest is refused."""
         if isinstance(scan, OrderCode):
-            await order_screen(self).open(scan.order_id)
+            await self.putback.navigator.open_order(scan.order_id)
         elif isinstance(scan, ProductCode) and self.view is not None:
             app = self.putback
             product = await app.attempt(
@@ -198,30 +199,20 @@ class LiveOrderScreen(ScanScreen):
 
     async def action_reject(self) -> None:
         """F3: reject units of the highlighted line."""
-        from putback_tui.tui.screens.live_actions import reject_item
-
         await reject_item(self)
 
     async def action_cancel_order(self) -> None:
         """F4: cancel the order (only with nothing picked and no label)."""
-        from putback_tui.tui.screens.live_actions import cancel_order
-
         await cancel_order(self)
 
     async def action_force_cancel(self) -> None:
         """F5: force cancel; the picked units go straight to put-back."""
-        from putback_tui.tui.screens.live_actions import force_cancel
-
         await force_cancel(self)
 
     async def action_cancel_line(self) -> None:
         """F6: cancel the highlighted line; its picked units go straight to put-back."""
-        from putback_tui.tui.screens.live_actions import edit_line
-
         await edit_line(self, reduce=False)
 
     async def action_reduce_line(self) -> None:
         """F7: reduce the highlighted line's quantity (never raise it)."""
-        from putback_tui.tui.screens.live_actions import edit_line
-
         await edit_line(self, reduce=True)

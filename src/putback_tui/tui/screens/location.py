@@ -15,8 +15,7 @@ from putback_tui.domain.errors import LotRequired, Refused
 from putback_tui.domain.models import Location, LocationKind, OrderLine, Product
 from putback_tui.domain.wording import units as _units
 from putback_tui.tui.messages import PutBackConfirmed
-from putback_tui.tui.screens.base import ScanScreen
-from putback_tui.tui.screens.order import order_screen, undo_put_back
+from putback_tui.tui.screens.base import ScanScreen, undo_put_back
 from putback_tui.tui.widgets import Headline, LocationSign
 
 if TYPE_CHECKING:
@@ -187,7 +186,7 @@ class LocationScreen(ScanScreen):
         elif isinstance(scan, ProductCode):
             await self._item(scan)
         elif isinstance(scan, OrderCode):
-            await order_screen(self).open(scan.order_id)
+            await self.putback.navigator.open_order(scan.order_id)
         else:
             self.refuse_scan(scan, self._expected())
 
@@ -290,7 +289,7 @@ class LocationScreen(ScanScreen):
         except Exception as failed:  # LedgerError: nothing was saved, and the screen says so
             app.refuse(str(failed), "ledger_error")
             return
-        order_screen(self).record(entry)
+        self.putback.navigator.order_screen().record(entry)
         app.post_message(PutBackConfirmed(entry))
         self.quantity = None
         self.lot_wanted_for = None
@@ -307,9 +306,10 @@ class LocationScreen(ScanScreen):
             f"{line.put_back} of {line.picked} done."
         )
         if view.order.status.is_live and not view.order.units_owed:
-            await order_screen(self).resume_live(view, f"{said} Nothing more to put back.")
+            home = self.putback.navigator.order_screen()
+            await home.resume_live(view, f"{said} Nothing more to put back.")
         elif view.order.reconciled:
-            await order_screen(self).completed(view)
+            await self.putback.navigator.order_screen().completed(view)
         elif not self.left:
             app.done(f"{said} Line done: scan the next item.")
             await app.bring_forward(self.items)

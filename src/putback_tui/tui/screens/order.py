@@ -18,10 +18,12 @@ from textual.widgets import Static
 
 from putback_tui.barcodes import BadgeCode, OrderCode, Scan
 from putback_tui.domain.entries import Entry
+from putback_tui.domain.wording import orders as _orders
+from putback_tui.domain.wording import units as _units
 from putback_tui.sla import SlaState, duration
 from putback_tui.station import OrderView, Outcome
-from putback_tui.tui.messages import OrderOpened, PutBackUndone
-from putback_tui.tui.screens.base import ScanScreen, describe_undo
+from putback_tui.tui.messages import OrderOpened
+from putback_tui.tui.screens.base import ScanScreen, undo_put_back
 from putback_tui.tui.widgets import Column, LineTable, Row
 from putback_tui.worklist import Worklist
 
@@ -71,9 +73,8 @@ def worklist_headline(worklist: Worklist | None) -> Text:
             no_wrap=True,
             overflow="ellipsis",
         )
-    orders = "order" if worklist.waiting == 1 else "orders"
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"Waiting: {worklist.waiting} {orders}", style="bold")
+    text.append(f"Waiting: {_orders(worklist.waiting)}", style="bold")
     if worklist.overdue:
         text.append(f", {worklist.overdue} overdue", style="bold red")
     text.append(".  ")
@@ -199,9 +200,7 @@ class OrderScreen(ScanScreen):
         if isinstance(scan, OrderCode):
             await self.open(scan.order_id)
         elif isinstance(scan, BadgeCode):
-            from putback_tui.tui.screens.sign_in import sign_in
-
-            await sign_in(self, scan.badge)
+            await self.putback.navigator.sign_in(self, scan.badge)
         else:
             self.refuse_scan(scan, "Scan an order.")
 
@@ -211,9 +210,6 @@ class OrderScreen(ScanScreen):
         Args:
             order_id: The order ID as classified (printable, matches the site's pattern).
         """
-        from putback_tui.tui.screens.live_order import LiveOrderScreen
-        from putback_tui.tui.screens.put_back import PutBackScreen
-
         app = self.putback
         view = await app.attempt(partial(app.station.open_order, order_id), group="open")
         if view is None:
@@ -234,34 +230,19 @@ class OrderScreen(ScanScreen):
         elif view.outcome is Outcome.LIVE:
             self.clear_summary()
             app.notice(view.message)
-            live = target = app.reusable(LiveOrderScreen)
-            live.load(view)
+            target = app.navigator.live_order(view)
         else:
             self.clear_summary()
             (app.done if view.released is not None else app.info)(view.message)
-            items = target = app.reusable(PutBackScreen)
-            items.load(view)
+            target = app.navigator.put_back(view)
         await app.bring_forward(self, target)
 
     async def resume_live(self, view: OrderView, said: str) -> None:
         """A live order's put-back (after a line edit) is finished: show the live order again."""
-        from putback_tui.tui.screens.live_order import LiveOrderScreen
-
         app = self.putback
-        live = app.reusable(LiveOrderScreen)
-        live.load(view)
+        live = app.navigator.live_order(view)
         app.done(f"{said} Order {view.order.order_id} stays live.")
         await app.bring_forward(self, live)
-
-    async def put_back_now(self, view: OrderView) -> None:
-        """Start the put-back of ``view``'s order right away (force cancel, line edits)."""
-        from putback_tui.tui.screens.put_back import PutBackScreen
-
-        app = self.putback
-        self.clear_summary()
-        items = app.reusable(PutBackScreen)
-        items.load(view)
-        await app.bring_forward(self, items)
 
     async def completed(self, view: OrderView) -> None:
         """A put-back finished the order: unwind to here and show the summary."""
@@ -271,7 +252,7 @@ class OrderScreen(ScanScreen):
         units = sum(line.put_back for line in view.order.lines)
         self.show_summary(view, f"Order {order_id} is done.")
         app.done(
-            f"Order {order_id} done: {units} unit{'s' if units != 1 else ''} put back, "
+            f"Order {order_id} done: {_units(units)} put back, "
             "every line reconciled. Scan the next order."
         )
         await app.bring_forward(self)
@@ -289,8 +270,6 @@ class OrderScreen(ScanScreen):
 
     async def undo(self) -> None:
         """Ctrl+Z after an order finished: undo its last put-back and resume the order."""
-        from putback_tui.tui.screens.put_back import PutBackScreen
-
         order_id = self.order_in_hand
         if order_id is None:
             await super().undo()
@@ -302,10 +281,7 @@ class OrderScreen(ScanScreen):
         view = await app.attempt(partial(app.station.view, order_id), group="lookup", write=False)
         if view is not None and not view.order.reconciled:
             self.order_in_hand = None
-            self.clear_summary()
-            items = app.reusable(PutBackScreen)
-            items.load(view)
-            await app.bring_forward(self, items)
+            await app.navigator.to_put_back(view)
 
     async def action_back(self) -> None:
         """Esc: sign out (nothing is lost: every put-back is already recorded)."""
@@ -315,22 +291,3 @@ class OrderScreen(ScanScreen):
         app.info("Signed out. Scan your badge to sign in.")
         await app.pop_screen()
 
-
-def order_screen(screen: ScanScreen) -> OrderScreen:
-    """The order screen under ``screen`` (there is always one while signed in)."""
-    for candidate in reversed(screen.app.screen_stack):
-        if isinstance(candidate, OrderScreen):
-            return candidate
-    raise LookupError("no order screen: nobody is signed in")
-
-
-async def undo_put_back(screen: ScanScreen, order_id: str) -> Entry | None:
-    """Undo the last put-back of ``order_id`` and say so; None if refused (reason shown)."""
-    app = screen.putback
-    entry = await app.attempt(partial(app.station.undo_last_put_back, order_id), group="undo")
-    if entry is None:
-        return None
-    order_screen(screen).forget(entry)
-    app.post_message(PutBackUndone(entry))
-    app.done(describe_undo(entry))
-    return entry

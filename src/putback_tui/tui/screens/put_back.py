@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import OrderLine
+from putback_tui.domain.wording import lines as _lines
+from putback_tui.domain.wording import units as _units
 from putback_tui.station import OrderView
-from putback_tui.tui.screens.base import ScanScreen
-from putback_tui.tui.screens.order import order_screen, undo_put_back
+from putback_tui.tui.screens.base import ScanScreen, undo_put_back
 from putback_tui.tui.widgets import Column, Headline, LineTable, Row
 
 COLUMNS = (
@@ -111,9 +112,8 @@ class PutBackScreen(ScanScreen):
             Text.assemble(
                 (f"Order {order.order_id}", "bold"),
                 f" ({order.status.value.replace('_', ' ')})  ·  "
-                f"{units} unit{'s' if units != 1 else ''} "
-                f"on {len(left)} line{'s' if len(left) != 1 else ''} to put back",
-                f"  ·  {done} line{'s' if done != 1 else ''} reconciled" if done else "",
+                f"{_units(units)} on {_lines(len(left))} to put back",
+                f"  ·  {_lines(done)} reconciled" if done else "",
             )
         )
         rows = []
@@ -145,7 +145,7 @@ class PutBackScreen(ScanScreen):
                 return
             await self.choose(line)
         elif isinstance(scan, OrderCode):
-            await order_screen(self).open(scan.order_id)
+            await self.putback.navigator.open_order(scan.order_id)
         else:
             self.refuse_scan(scan, "Scan the item first (or choose its line), then its location.")
 
@@ -158,16 +158,12 @@ class PutBackScreen(ScanScreen):
 
     async def choose(self, line: OrderLine) -> None:
         """Go to the location step for ``line``."""
-        from putback_tui.tui.screens.location import LocationScreen
-
         product = self.view.products.get(line.sku)
         self.putback.info(
             f"{line.sku}: scan the location, then the item once per unit "
             f"({self.view.order.owed(line)} left)."
         )
-        step = self.putback.reusable(LocationScreen)
-        step.load(self, line.line_no, product)
-        await self.putback.bring_forward(self, step)
+        await self.putback.navigator.to_location(self, line.line_no, product)
 
     async def undo(self) -> None:
         """Ctrl+Z: undo the order's last put-back and show the lines again."""

@@ -14,9 +14,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from putback_tui.barcodes import Scan
+from putback_tui.domain.wording import waited
 from putback_tui.reports import ExceptionReport, chart_lines
 from putback_tui.tui.screens.base import ScanScreen
-from putback_tui.tui.screens.exception_area import waited
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 """A typed day for "since": YYYY-MM-DD."""

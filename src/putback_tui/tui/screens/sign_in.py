@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
@@ -39,21 +37,8 @@ class SignInScreen(ScanScreen):
         if not isinstance(scan, BadgeCode):
             self.refuse_scan(scan, "Scan your badge to sign in first.")
             return
-        await sign_in(self, scan.badge)
+        await self.putback.navigator.sign_in(self, scan.badge)
 
     async def action_back(self) -> None:
         """Esc: there is no step before signing in."""
 
-
-async def sign_in(screen: ScanScreen, badge: str) -> None:
-    """Sign ``badge`` in and bring up the order screen (from the sign-in or order screen)."""
-    from putback_tui.tui.screens.order import OrderScreen
-
-    app = screen.putback
-    operator = await app.attempt(partial(app.station.sign_in, badge), group="lookup", write=False)
-    if operator is None:
-        return
-    app.set_status(operator=f"{operator.name} ({operator.badge})")
-    app.done(f"Signed in: {operator.name} ({operator.badge}). Scan an order.")
-    if not isinstance(screen, OrderScreen):
-        await app.push_screen(OrderScreen())

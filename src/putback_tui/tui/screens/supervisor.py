@@ -21,6 +21,8 @@ from textual.widgets.option_list import Option
 
 from putback_tui.barcodes import OrderCode, Scan
 from putback_tui.domain.models import OrderStatus, Permission
+from putback_tui.domain.wording import orders as _orders
+from putback_tui.domain.wording import plural
 from putback_tui.domain.wording import units as _units
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
 from putback_tui.tui.messages import OrdersBulkRejected
@@ -52,46 +54,31 @@ async def _bulk_in_progress(screen: SupervisorScreen) -> None:
 
 
 async def _exception_area(screen: SupervisorScreen) -> None:
-    from putback_tui.tui.screens.exception_area import ExceptionAreaScreen
-
     app = screen.putback
     if not await permitted(app, Permission.MOVE_OUT, "open the exception area"):
         return
-    area = app.reusable(ExceptionAreaScreen)
-    area.reset()
-    await area.refresh_stock()
-    app.info("Exception area: scan an exception location to move units out.")
-    await app.push_screen(area)
+    await app.navigator.to_exception_area()
 
 
 async def _refused_entries(screen: SupervisorScreen) -> None:
-    from putback_tui.tui.screens.refused import RefusedEntriesScreen
-
     app = screen.putback
     items = await app.attempt(app.station.refused_entries, group="lookup")
     if items is None:
         return
-    refused = app.reusable(RefusedEntriesScreen)
-    refused.set_items(items)
     open_ones = sum(1 for i in items if i.resolution is None)
     app.info(
         f"{len(items)} refused by the central store, {open_ones} to resolve."
         if items
         else "Nothing was refused by the central store."
     )
-    await app.push_screen(refused)
+    await app.navigator.to_refused_entries(items)
 
 
 async def _report(screen: SupervisorScreen) -> None:
-    from putback_tui.tui.screens.report import ReportScreen
-
     app = screen.putback
     if not await permitted(app, Permission.VIEW_REPORTS, "view reports"):
         return
-    report = app.reusable(ReportScreen)
-    app.info("Exception patterns: building the report…")
-    await app.push_screen(report)
-    report.start()
+    await app.navigator.to_report()
 
 
 MENU = (
@@ -148,9 +135,7 @@ class SupervisorScreen(ScanScreen):
             else:
                 self.putback.refuse(f"No entry {number}: type 1 to {len(MENU)}.", "wrong_step")
         elif isinstance(scan, OrderCode):
-            from putback_tui.tui.screens.order import order_screen
-
-            await order_screen(self).open(scan.order_id)
+            await self.putback.navigator.open_order(scan.order_id)
         else:
             self.refuse_scan(scan, f"Type 1 to {len(MENU)} and Enter.")
 
@@ -197,10 +182,9 @@ async def bulk_reject(screen: ScanScreen, status: OrderStatus) -> None:
     if not orders:
         app.notice(f"No {label} orders at {facility}: nothing to bulk reject.")
         return
-    noun = "order" if orders == 1 else "orders"
     body = Text.assemble(
         f"Every {label} order of {facility} is rejected: ",
-        (f"{orders} {noun}, {_units(units)} not yet picked", "bold"),
+        (f"{_orders(orders)}, {_units(units)} not yet picked", "bold"),
         ".\nTheir reservations are released (ATP + the unpicked units, QOH unchanged) and every "
         "line is marked for re-routing by the central store. Picked units wait for put-back: "
         "open each order to put them back.",
@@ -220,7 +204,7 @@ async def bulk_reject(screen: ScanScreen, status: OrderStatus) -> None:
         app.post_message(OrdersBulkRejected(entries))
         done = sum(c.rejected for e in entries for c in e.line_changes)
         app.done(
-            f"Bulk rejected {len(entries)} {label} {'order' if len(entries) == 1 else 'orders'}: "
+            f"Bulk rejected {plural(len(entries), f'{label} order')}: "
             f"{_units(done)} released, re-route requested from the central store."
         )
 
@@ -230,13 +214,14 @@ async def bulk_reject(screen: ScanScreen, status: OrderStatus) -> None:
         said = body if code is None else Text.assemble(body, f"\nReason: {code}.")
         await app.push_screen(
             ConfirmDialog(
-                f"Bulk reject {orders} {label} {noun}?", said, f"Reject {orders} {noun}",
+                f"Bulk reject {plural(orders, f'{label} order')}?", said,
+                f"Reject {_orders(orders)}",
                 danger=True,
             ),
             callback=answered,
         )
 
     await with_reason(
-        app, "bulk_reject", f"Bulk reject {orders} {label} {noun}: why?",
+        app, "bulk_reject", f"Bulk reject {plural(orders, f'{label} order')}: why?",
         Text(f"Bulk rejecting every {label} order of {facility}."), confirm,
     )
