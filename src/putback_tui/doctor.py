@@ -35,6 +35,7 @@ from putback_tui.config import (
     path_problems,
 )
 from putback_tui.domain.models import now_utc
+from putback_tui.domain.wording import plural
 from putback_tui.files import open_by
 from putback_tui.ledger import Ledger, LedgerError, LedgerLocked
 from putback_tui.ledger import sync as book
@@ -182,7 +183,7 @@ def check_config(paths: Paths) -> tuple[Check, Settings | None]:
             "configuration",
             Status.OK,
             f"{path}: valid; terminal {settings.terminal.id} at {settings.terminal.facility}, "
-            f"{len(settings.scanners)} scanner(s), central store {central}.",
+            f"{plural(len(settings.scanners), 'scanner')}, central store {central}.",
         ),
         settings,
     )
@@ -818,7 +819,7 @@ def render_text(results: Sequence[Check], width: int = 100) -> str:
     lines.append("")
     verdict = "Something is wrong" if counts[Status.FAIL] else "Nothing is wrong"
     lines.append(
-        f"{verdict}: {counts[Status.FAIL]} failed, {counts[Status.WARN]} warning(s), "
+        f"{verdict}: {counts[Status.FAIL]} failed, {plural(counts[Status.WARN], 'warning')}, "
         f"{counts[Status.OK]} OK, {counts[Status.SKIP]} skipped."
     )
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from putback_tui.config import PrioritySettings, SlaSettings
 from putback_tui.domain.models import Frozen, iso_utc
+from putback_tui.domain.wording import units as _units
 from putback_tui.ledger import Transaction
 from putback_tui.sla import (
     BECAME_EXCEPTION_SQL,
@@ -85,10 +86,6 @@ class _Waiting:
 
 def _points(value: float) -> str:
     return f"+{value:g}" if value == int(value) else f"+{value:.1f}"
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 _MARKS = ",".join("?" * len(EXCEPTION_KINDS))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
+from putback_tui.domain.wording import plural
 
 if TYPE_CHECKING:
     from putback_tui.central.storage import CentralStore
@@ -136,7 +137,8 @@ def serve(
     with _store(db_url) as store:  # migrates once, before any worker starts
         store.limits = Limits(max_stock=max_stock)
         click.echo(
-            f"central store ({store.kind}) on http://{host}:{port}, {workers} worker(s)", err=True
+            f"central store ({store.kind}) on http://{host}:{port}, {plural(workers, 'worker')}",
+            err=True,
         )
         if workers == 1:
             app = create_app(store, limits=limits)

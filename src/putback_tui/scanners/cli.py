@@ -9,6 +9,7 @@ from typing import Literal
 
 import click
 
+from putback_tui.domain.wording import plural
 from putback_tui.packaged import UDEV_RULE_PATH
 from putback_tui.scanners.decoder import ScanDecoder
 from putback_tui.scanners.discovery import (
@@ -159,15 +160,16 @@ def make_scanners_group(
                 click.echo(escape_controls(scan.text))
         device = f" of {escape_controls(recording.name)!r}" if recording.name else ""
         click.echo(
-            f"{len(scans) + len(unterminated)} scan(s) from the {recording.format} recording"
-            f"{device}, layout {settings.layout} ({source}).",
+            f"{plural(len(scans) + len(unterminated), 'scan')} from the {recording.format} "
+            f"recording{device}, layout {settings.layout} ({source}).",
             err=True,
         )
         if unterminated:
             click.echo("The last scan had no terminator: the recording's end ended it.", err=True)
         if decoder.dropped_scans:
             click.echo(
-                f"{decoder.dropped_scans} scan(s) dropped: the kernel lost events (SYN_DROPPED).",
+                f"{plural(decoder.dropped_scans, 'scan')} dropped: the kernel lost events "
+                "(SYN_DROPPED).",
                 err=True,
             )
 
