@@ -80,6 +80,21 @@ def test_config_valid(demo_ledger: Ledger) -> None:
     assert "terminal PACK-01 at STORE-01" in check.detail
 
 
+def test_config_counts_its_scanners_in_words(isolated_home: Path) -> None:
+    paths = resolve_paths()
+    for n, said in ((1, "1 scanner,"), (2, "2 scanners,")):
+        scanners = [ScannerSettings(name=f"s{i}", device=f"/dev/input/event{i}") for i in range(n)]
+        save_settings(paths.config_file, Settings(scanners=scanners))
+        check, _ = doctor.check_config(paths)
+        assert said in check.detail, check.detail
+
+
+def test_the_verdict_counts_warnings_in_words() -> None:
+    one = [Check("a", Status.WARN, "x"), Check("b", Status.OK, "y")]
+    assert "0 failed, 1 warning, 1 OK, 0 skipped." in doctor.render_text(one)
+    assert "0 failed, 0 warnings, 1 OK" in doctor.render_text(one[1:])
+
+
 def test_config_missing_is_a_warning_with_the_command_to_write_it(isolated_home: Path) -> None:
     check, settings = doctor.check_config(resolve_paths())
     assert check.status is Status.WARN
