@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from putback_tui.barcodes import LocationCode, ProductCode
 from putback_tui.config import Settings
 from putback_tui.domain import rules
 from putback_tui.domain.entries import (
@@ -245,6 +246,34 @@ class Station:
         if product is None:
             raise UnknownProduct(f"No product has barcode {gtin14.lstrip('0') or gtin14} here.")
         return product
+
+    def typed_code(self, text: str) -> LocationCode | ProductCode | None:
+        """What a code typed as shown on screen names, when it is no barcode of its own.
+
+        Labels and screens show a location as ``A-01-01`` and a product by its SKU, while the
+        barcodes carry ``LOC:A-01-01`` and a GTIN. Typed by an operator (a damaged label, a
+        keyboard), the shown form means the same: a location known here (of any facility, so
+        that a foreign one is refused as such) or a product's SKU with a barcode. Upper case is
+        tried too. Nothing else is guessed: an unknown text stays unknown.
+
+        Args:
+            text: The typed text, as the scan arrived.
+
+        Returns:
+            The location or product it names, or None.
+        """
+        body = text.strip()
+        candidates = dict.fromkeys((body, body.upper()))
+        with self.ledger.read() as tx:
+            for code in candidates:
+                location = tx.location(code)
+                if location is not None:
+                    return LocationCode(raw=text, code=location.code)
+            for code in candidates:
+                product = tx.product(code)
+                if product is not None and product.gtins:
+                    return ProductCode(raw=text, gtin14=product.gtins[0], source="gtin")
+        return None
 
     def location(self, code: str) -> Location:
         """The location with this code.

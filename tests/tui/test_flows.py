@@ -680,3 +680,28 @@ async def test_an_order_scanned_on_the_location_step_replaces_the_steps_and_esc_
         await scan(pilot, "D-1002")
         assert isinstance(app.screen, PutBackScreen)
         assert "SOCKS-3PK" in screen_text(app)  # nothing was put back: both lines still open
+
+
+async def test_codes_typed_as_the_screen_shows_them(app: PutbackApp, demo_ledger: Ledger):
+    """A damaged label: the operator types what the screen shows. The SKU and the location code
+    (in any case) work like their barcodes; a made-up text is still refused by name.
+    """
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1002")
+        await scan(pilot, "TSHIRT-BLK-M")
+        assert isinstance(app.screen, LocationScreen)
+        await scan(pilot, "a-01-01")
+        await scan(pilot, "tshirt-blk-m")
+        assert result(app) == (
+            Tone.DONE,
+            "Put back 1 unit of TSHIRT-BLK-M to A-01-01: 1 of 1 done. Line done: scan the next "
+            "item.",
+        )
+        await scan(pilot, "SOCKS-3PK")
+        await scan(pilot, "A-03-02")
+        assert result(app) == (
+            Tone.REFUSED,
+            "Not a known code: A-03-02. Scan the location.",
+        )
+    assert stock_of(demo_ledger, "TSHIRT-BLK-M") == ({"A-01-01": 11}, 7)

@@ -19,6 +19,7 @@ lives in :mod:`putback_tui.tui.navigation`; the screens in ``screens/``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -33,7 +34,7 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.worker import WorkerFailed
 
-from putback_tui.barcodes import classify
+from putback_tui.barcodes import InvalidCode, classify
 from putback_tui.config import Settings
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import now_utc
@@ -365,6 +366,19 @@ class PutbackApp(App[int]):
             self.call_after_refresh(self.scan_shown, message.text)
             return
         scan = classify(message.text, self.settings.codes)
+        if (
+            isinstance(scan, InvalidCode)
+            and self.station.operator is not None
+            and not isinstance(self.screen, ScanDialog)
+        ):
+            # A location or SKU typed as the screen shows it (A-01-01, TSHIRT-BLK-M); a
+            # question in front (a quantity, a lot) keeps its typed answer as it is.
+            with contextlib.suppress(LedgerError):
+                typed = await self.call_station(
+                    partial(self.station.typed_code, message.text), group="lookup", write=False
+                )
+                if typed is not None:
+                    scan = typed
         if isinstance(self.screen, ScanDialog):
             # A question in front takes typed answers itself (and refuses other scans).
             await self.screen.handle_scan(scan, message.text)
