@@ -26,6 +26,7 @@ from putback_tui.config import (
     settings_to_toml,
 )
 from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
+from putback_tui.domain import wording
 from putback_tui.ledger import LedgerError
 from putback_tui.ledger.load import load_dataset
 from putback_tui.reports import build_report, chart_lines
@@ -271,7 +272,7 @@ def backup(context: Context, dest: Path) -> None:
     finally:
         ledger.close()
     click.echo(
-        f"Backed up {context.paths.db_path} to {dest}: {entries} entries, "
+        f"Backed up {context.paths.db_path} to {dest}: {wording.entries(entries)}, "
         f"{dest.stat().st_size / 1e6:.1f} MB."
     )
 
@@ -297,7 +298,7 @@ def restore(context: Context, source: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     if done.kept is not None:
         click.echo(f"Kept the previous database as {done.kept}.")
-    click.echo(f"Restored {source} to {db}: {done.entries} entries.")
+    click.echo(f"Restored {source} to {db}: {wording.entries(done.entries)}.")
 
 
 @cli.command()

@@ -34,6 +34,7 @@ from putback_tui.config import (
     load_settings,
     path_problems,
 )
+from putback_tui.domain import wording
 from putback_tui.domain.models import now_utc
 from putback_tui.domain.wording import plural
 from putback_tui.files import open_by
@@ -276,7 +277,7 @@ def open_database(paths: Paths, euid: int) -> tuple[Check, Ledger | None]:
         Check(
             "database",
             Status.OK,
-            f"{db}: opened; {entries} entries, {size / 1e6:.1f} MB.",
+            f"{db}: opened; {wording.entries(entries)}, {size / 1e6:.1f} MB.",
         ),
         ledger,
     )
@@ -377,7 +378,8 @@ def check_facility(ledger: Ledger, facility: str) -> Check:
             "Load the data set for this facility (`putback init --data DIR`) or let the app "
             "sync with the central store.",
         )
-    return Check("facility", Status.OK, f"{facility}: {orders} orders, {stock} stock rows.")
+    counts = f"{wording.orders(orders)}, {wording.plural(stock, 'stock row')}"
+    return Check("facility", Status.OK, f"{facility}: {counts}.")
 
 
 def check_sync_queue(ledger: Ledger, settings: SyncSettings, now: datetime) -> Check:

@@ -76,7 +76,7 @@ def test_one_terminals_failing_batch_is_a_503_for_it_alone_and_central_doctor_na
     assert code == 1
     assert "ingest failures: 1, 1 in the last 24 hours" in output
     assert "FAIL #1" in output
-    assert "PACK-01: 1 entries" in output
+    assert "PACK-01: 1 entry, first" in output
     assert failing[0].entry_id in output
     assert "KeyError" in output
     assert "terminal PACK-02 at STORE-01" in output

@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.storage import CentralStore, Client, StoreError, UnknownOrderError
+from putback_tui.domain import wording
 from putback_tui.domain.bounds import (
     CODE_PATTERN,
     MAX_CODE,
@@ -590,7 +591,7 @@ def _ingest_failed(
         failure, noted = None, "not recorded"
     return JSONResponse(
         ErrorBody(
-            detail=f"the central store could not apply this batch of {len(ids)} entries "
+            detail=f"the central store could not apply this batch of {wording.entries(len(ids))} "
             f"(first {ids[0]}): an unexpected error, {noted}; nothing was applied, "
             "send it again later",
             failure=failure,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
+from putback_tui.domain import wording
 from putback_tui.domain.wording import plural
 
 if TYPE_CHECKING:
@@ -278,7 +279,8 @@ def doctor(db_url: str, failures: int, hours: float) -> None:
                    f"{hours:g} hours (newest first)")
         for f in health.failures:
             click.echo(f"  FAIL #{f.failure_id} {f.at:%Y-%m-%d %H:%M:%S} {f.terminal}: "
-                       f"{f.entries} entries, first {f.entry_ids[0] if f.entry_ids else '-'}: "
+                       f"{wording.entries(f.entries)}, first "
+                       f"{f.entry_ids[0] if f.entry_ids else '-'}: "
                        f"{f.error}")
             click.echo(f"    entry IDs: {' '.join(f.entry_ids)}")
     if not ok:

@@ -34,6 +34,11 @@ def orders(n: int) -> str:
     return plural(n, "order")
 
 
+def entries(n: int) -> str:
+    """``"1 entry"``, ``"3 entries"``."""
+    return plural(n, "entry", "entries")
+
+
 def waited(since: datetime | None, now: datetime) -> str:
     """How long units have sat there, in words short enough for a table cell."""
     if since is None:
