@@ -1,5 +1,6 @@
 """Facilities write in parallel: per-facility writers, the event feed across them, and the upgrade
-to schema 7 (SQLite and PostgreSQL)."""
+to schema 7 (SQLite and PostgreSQL).
+"""
 
 from __future__ import annotations
 

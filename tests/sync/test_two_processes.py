@@ -146,7 +146,7 @@ def test_two_processes_on_two_ports_through_races_and_a_kill_are_one_central_sto
                                                          "refused"]
     order = store.order("D-1002")
     assert order is not None
-    assert [line.put_back for line in order.lines][0] == 1
+    assert order.line(1).put_back == 1
     kinds = {e.kind for t in terminals.values() for e in t.ledger.entries()}
     assert kinds == {EntryKind.PUT_BACK, EntryKind.UNDO}
     assert store.health().failures_total == 0

@@ -366,7 +366,7 @@ class CentralStore:
         *,
         max_bytes: int = PAGE_BYTES,
     ) -> EventsPage:
-        """Applied entries after position ``cursor``, in the order applied.
+        """Applied entries after event position ``cursor`` (see :func:`feeds.publish`).
 
         See :func:`putback_tui.central.feeds.events`.
         """
