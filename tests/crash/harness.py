@@ -352,7 +352,7 @@ class Harness:
             # central store is now, as a terminal set up from the central store's snapshot would,
             # rather than pull a million unchanged rows on the first round.
             with self.store.engine.read() as tx:
-                rev = tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0]
+                rev = tx.revision()
             ledger.set_meta(book.PULL_CURSOR, str(rev))
         ledger.close()
         self.log(f"set up {self.data.name} in {time.monotonic() - started:.1f} s")

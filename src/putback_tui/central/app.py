@@ -530,6 +530,8 @@ def create_app(
     ) -> EventsPage:
         """Every applied entry after ``cursor``, in the order applied (for OMS and ERP).
 
+        Within a facility in the order applied; across facilities in the order committed. An
+        entry takes its position once committed: a reader never passes one still in flight.
         A system reads every facility (or one); a terminal only its own facility.
         """
         if caller.kind is ClientKind.TERMINAL:

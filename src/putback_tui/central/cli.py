@@ -60,8 +60,8 @@ def central() -> None:
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Server processes. Batches are validated in parallel, one per process; their writes "
-    "still take turns. About one per core.",
+    help="Server processes. Batches are validated in parallel, one per process; on PostgreSQL "
+    "writes of different facilities proceed in parallel too. About one per core.",
 )
 @click.option(
     "--max-stock",

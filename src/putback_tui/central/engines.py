@@ -1,22 +1,30 @@
 """The central store's two engines, SQLite and PostgreSQL, behind one :class:`Engine` protocol.
 
 The store's queries are written once with ``?`` placeholders against :class:`Tx`; an engine
-supplies how a connection is made (a small pool), how a write transaction takes the lock, and
-the dialect (placeholders, bulk writes, column types).
+supplies how a connection is made (a small pool), how a write transaction takes its locks, and
+the dialect (placeholders, bulk writes, column types, how revisions are handed out).
 
 Transactions: **one per batch**. A batch is the unit the terminal retries, so making it atomic
 means a retried batch finds either all of it or none of it; and one commit per batch (not per
-entry) is what lets ingest keep up with a backlog. Writers are serialised: SQLite by
-``BEGIN IMMEDIATE``, PostgreSQL by a row lock on the revision counter taken first. That keeps
-the feeds' cursors safe (a position, once read past, can never appear later) and makes the line
-limits race-free without retry loops; a batch of hundreds of entries holds the lock for a few
-milliseconds, so a site's terminals do not queue behind each other for long. Within one server
-process, writers take turns on a lock before they open their transaction (:class:`_WriterTurn`):
-many terminals pushing at once then queue there, not inside the database.
+entry) is what lets ingest keep up with a backlog.
+
+Writers are serialised **per facility**, never across facilities (docs/design.md, "Facilities
+never wait on each other"). A write names its scope: a facility (a terminal's batch, an order's
+status) or the whole network (imports of reference data, enrolment). On PostgreSQL a facility's
+writers take that facility's transaction-scoped advisory lock, exclusive, and the network lock
+shared; a network-wide write takes the network lock exclusive, so it waits for the facilities'
+writes in flight and they wait for it. Revisions come from one sequence, taken after the locks:
+within a facility (and its view of the network-wide rows) they become visible in the order they
+were handed out, which keeps the changes feed's cursor exact, while writers of two facilities
+never wait for each other. Nothing of this lives in a process's memory, so any number of API
+processes on any number of hosts can write to one database. SQLite has one writer at a time
+anyway (``BEGIN IMMEDIATE``); within one process its writers take turns on a lock first
+(:class:`_WriterTurn`), so that many terminals pushing at once queue there, not inside SQLite.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import sqlite3
@@ -76,6 +84,16 @@ class Tx(Protocol):
         ``extra`` parameters come before the keys. Written ``column IN ({keys})``.
         """
 
+    def revisions(self, n: int) -> list[int]:
+        """``n`` new revisions (also feed positions), increasing; each handed out once.
+
+        Within the write's scope they are greater than every revision committed before, so
+        take them inside the write transaction, after its locks (see the module).
+        """
+
+    def revision(self) -> int:
+        """The newest revision handed out so far (0: none)."""
+
 
 class Engine(Protocol):
     """One database the central store runs on: how transactions are opened, and its dialect.
@@ -93,8 +111,16 @@ class Engine(Protocol):
     def location(self) -> str:
         """Where the database is: a file path or a URL."""
 
-    def write(self) -> AbstractContextManager[Tx]:
-        """A write transaction, holding the writers' lock (see the module): commit on exit."""
+    def write(self, facility: str | None = None) -> AbstractContextManager[Tx]:
+        """A write transaction holding the writers' locks of its scope: commit on exit.
+
+        ``facility``: the one facility whose rows it writes (its writers are serialised,
+        other facilities' are not); None: the whole network (waits for every facility's
+        writes in flight, and they for it). See the module.
+        """
+
+    def publishing(self) -> AbstractContextManager[Tx]:
+        """A transaction for giving committed entries their event positions, one at a time."""
 
     def read(self) -> AbstractContextManager[Tx]:
         """A read-only transaction over one snapshot."""
@@ -162,12 +188,13 @@ class _Pool(Generic[C]):
 class _WriterTurn:
     """This process's writers, one at a time (a lock, with a limit on the wait).
 
-    The database lets one writer in at a time anyway (module docstring). Without this, every
+    SQLite lets one writer in at a time anyway (module docstring). Without this, every
     thread with a batch to write would open its transaction and wait inside the database: each
     holds a pooled connection while it waits, SQLite's waiters poll with sleeps of up to 100 ms
     (the lock can sit free meanwhile), and the waiting threads' Python work fights the one
     writer for the interpreter. Waiting here hands the turn over at once. Writers in other
-    processes (``central serve --workers``) still take turns in the database.
+    processes (``central serve --workers``) still take turns in the database. PostgreSQL
+    has no such turn: its writers of different facilities must not wait for each other.
     """
 
     def __init__(self, wait_s: float) -> None:
@@ -221,6 +248,16 @@ class _SqliteTx:
         self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
     ) -> None:
         self.conn.executemany(_upsert_sql(table, columns, keys, "?"), rows)
+
+    def revision(self) -> int:
+        return int(self.conn.execute("SELECT value FROM counters WHERE name = 'rev'").fetchone()[0])
+
+    def revisions(self, n: int) -> list[int]:
+        # Inside BEGIN IMMEDIATE: no other writer can read the counter in between.
+        value = self.revision()
+        if n > 0:
+            self.conn.execute("UPDATE counters SET value = ? WHERE name = 'rev'", (value + n,))
+        return list(range(value + 1, value + n + 1))
 
     def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
         out: list[Row] = []
@@ -283,6 +320,21 @@ class _PgTx:
         select = f"SELECT {', '.join(_names(every))} FROM {_recordset(every)}"
         self.conn.execute(_upsert_sql(table, columns, keys, select), [_json_rows(every, rows)])
 
+    def revision(self) -> int:
+        [(value, called)] = self.conn.execute(
+            "SELECT last_value, is_called FROM central_revs"
+        ).fetchall()
+        return int(value) if called else 0
+
+    def revisions(self, n: int) -> list[int]:
+        if n <= 0:
+            return []
+        # One sequence, no cache (schema.py, migration 7): values come in the order asked.
+        rows = self.conn.execute(
+            "SELECT nextval('central_revs') FROM generate_series(1, %s)", (n,)
+        ).fetchall()
+        return sorted(int(r[0]) for r in rows)
+
     def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
         query = self._sql(sql).format(keys="SELECT json_array_elements_text(%s::json)")
         return self.conn.execute(query, [*extra, json.dumps(list(keys))]).fetchall()
@@ -335,8 +387,11 @@ class SqliteEngine:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
-        """A write transaction; ``BEGIN IMMEDIATE`` takes the writers' lock at once."""
+    def write(self, facility: str | None = None) -> Iterator[Tx]:
+        """A write transaction; ``BEGIN IMMEDIATE`` takes the one writers' lock at once.
+
+        SQLite has one writer at a time whatever the scope: ``facility`` changes nothing.
+        """
         with self._writer.turn(), self._pool.get() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -358,6 +413,10 @@ class SqliteEngine:
 
     def migrating(self) -> AbstractContextManager[Tx]:
         """A transaction for schema changes: a write (``BEGIN IMMEDIATE`` serialises them)."""
+        return self.write()
+
+    def publishing(self) -> AbstractContextManager[Tx]:
+        """A write: SQLite's one writer at a time is all the ordering publishing needs."""
         return self.write()
 
     @property
@@ -385,7 +444,9 @@ class PostgresEngine:
         self._pool: _Pool[psycopg.Connection[Row]] = _Pool(
             self._connect, _close_pg, pool_size, wait_s=wait_s
         )
-        self._writer = _WriterTurn(wait_s)
+        self._wait_s = wait_s
+        # Waiting for a lock is PostgreSQL's: no process keeps a turn of its own (module).
+        self._lock_timeout = f"SET LOCAL lock_timeout = '{max(1, int(wait_s * 1000))}ms'"
 
     def _connect(self) -> psycopg.Connection[Row]:
         try:
@@ -395,12 +456,21 @@ class PostgresEngine:
             raise StoreError(f"Cannot connect to PostgreSQL: {exc}".strip()) from exc
 
     @contextmanager
-    def _locked(self, lock_sql: str) -> Iterator[Tx]:
-        """A transaction that takes ``lock_sql``'s lock first; commit on exit, else roll back."""
+    def _locked(self, lock_sql: str, *, patient: bool = False) -> Iterator[Tx]:
+        """A transaction that takes ``lock_sql``'s locks first; commit on exit, else roll back.
+
+        ``lock_sql`` is one or more statements of this module, no parameters (one round trip).
+        A lock not granted within ``wait_s`` fails as :class:`StoreError`, unless ``patient``.
+        """
         with self._pool.get() as conn:
             conn.execute("BEGIN")
             try:
-                conn.execute(lock_sql)
+                try:
+                    conn.execute(lock_sql if patient else f"{self._lock_timeout}; {lock_sql}")
+                except psycopg.errors.LockNotAvailable as exc:
+                    raise StoreError(
+                        f"another write kept the database busy for {self._wait_s:g} s"
+                    ) from exc
                 yield _PgTx(conn)
             except BaseException:
                 if not conn.broken:
@@ -409,13 +479,21 @@ class PostgresEngine:
             conn.execute("COMMIT")
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
-        """A write transaction holding the revision counter's row lock (see the module)."""
-        with (
-            self._writer.turn(),
-            self._locked("SELECT value FROM counters WHERE name = 'rev' FOR UPDATE") as tx,
-        ):
+    def write(self, facility: str | None = None) -> Iterator[Tx]:
+        """A write transaction holding its scope's advisory locks (see the module)."""
+        if facility is None:
+            lock = f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, 0)"
+        else:
+            lock = (
+                f"SELECT pg_advisory_xact_lock_shared({_LOCK_CLASS}, 0), "
+                f"pg_advisory_xact_lock({_FACILITY_CLASS}, {facility_key(facility)})"
+            )
+        with self._locked(lock) as tx:
             yield tx
+
+    def publishing(self) -> AbstractContextManager[Tx]:
+        """A transaction holding the publishers' lock (only publishers wait for it)."""
+        return self._locked(f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, 1)")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -430,7 +508,8 @@ class PostgresEngine:
 
     def migrating(self) -> AbstractContextManager[Tx]:
         """A transaction for schema changes, serialised by an advisory lock."""
-        return self._locked("SELECT pg_advisory_xact_lock(7365001)")
+        # Patient: another process's migration may take longer than a request may wait.
+        return self._locked("SELECT pg_advisory_xact_lock(7365001)", patient=True)
 
     @property
     def location(self) -> str:
@@ -444,6 +523,24 @@ class PostgresEngine:
 
 def _close_pg(conn: psycopg.Connection[Row]) -> None:
     conn.close()
+
+
+_LOCK_CLASS = 7365002
+"""Advisory locks (two-number form) of the central store: (class, 0) the network, (class, 1)
+the event publishers. 7365001 is the migrations' lock."""
+_FACILITY_CLASS = 7365003
+"""Advisory locks (two-number form) of the facilities: (class, :func:`facility_key`)."""
+
+
+def facility_key(facility: str) -> int:
+    """The facility's advisory lock number: a stable 32-bit hash of its name.
+
+    Two facilities whose names hash alike share a lock: they take turns, which is slower
+    but never wrong.
+    """
+    return int.from_bytes(
+        hashlib.blake2b(facility.encode("utf-8"), digest_size=4).digest(), "big", signed=True
+    )
 
 
 def open_engine(url: str, *, wait_s: float = WAIT_S) -> Engine:

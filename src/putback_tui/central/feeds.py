@@ -2,6 +2,12 @@
 
 A page holds at most ``limit`` items and stops before their JSON passes about ``max_bytes``
 (always at least one item), since each side holds a page whole in memory.
+
+The changes feed is one facility's (with the network's reference data): its cursor is a
+revision, and a facility's revisions become visible in the order they were handed out
+(engines.py). The event feed spans facilities, whose writes commit in any order; its positions
+are therefore given after commit, by :func:`publish` (docs/design.md, "The event feed across
+facilities").
 """
 
 from __future__ import annotations
@@ -169,6 +175,47 @@ def changes(
     )
 
 
+PUBLISH_CHUNK = 5000
+"""Entries given their event positions per publishing transaction."""
+
+
+def publish(engine: Engine) -> int:
+    """Give every committed applied entry still without an event position the next positions.
+
+    One publisher at a time (:meth:`Engine.publishing`), in the order of the entries' own
+    positions, which within a facility is the order they were applied. An entry whose
+    transaction commits after a publisher looked gets a position after every one given so
+    far: a reader that has read up to a position can never find a smaller one appear later.
+
+    Returns:
+        How many entries were given positions.
+    """
+    with engine.read() as tx:
+        if not tx.all(
+            "SELECT 1 FROM entries WHERE event_pos IS NULL AND outcome = 'applied' LIMIT 1"
+        ):
+            return 0
+    given = 0
+    while True:
+        with engine.publishing() as tx:
+            last = int(tx.all("SELECT value FROM counters WHERE name = 'events'")[0][0])
+            rows = tx.all(
+                "SELECT position FROM entries WHERE event_pos IS NULL AND outcome = 'applied' "
+                "ORDER BY position LIMIT ?",
+                (PUBLISH_CHUNK,),
+            )
+            tx.update_rows(
+                "entries",
+                ("event_pos bigint",),
+                ("position bigint",),
+                [(last + n, r[0]) for n, r in enumerate(rows, 1)],
+            )
+            tx.run("UPDATE counters SET value = ? WHERE name = 'events'", (last + len(rows),))
+        given += len(rows)
+        if len(rows) < PUBLISH_CHUNK:
+            return given
+
+
 def events(
     engine: Engine,
     cursor: int,
@@ -177,19 +224,18 @@ def events(
     *,
     max_bytes: int = PAGE_BYTES,
 ) -> EventsPage:
-    """Applied entries after position ``cursor``, in the order applied.
+    """Applied entries after position ``cursor``, in the order published (see :func:`publish`).
 
-    At most ``limit`` of them, and the page stops before their bodies pass about
-    ``max_bytes`` (always at least one entry).
+    Whatever has committed is published first. At most ``limit`` entries, and the page stops
+    before their bodies pass about ``max_bytes`` (always at least one entry).
     """
-    sql = (
-        "SELECT position, received_at, body, effects FROM entries WHERE outcome = 'applied' "
-    )
+    publish(engine)
+    sql = "SELECT event_pos, received_at, body, effects FROM entries WHERE "
     params: list[Any] = []
     if facility is not None:
-        sql += "AND facility = ? "
+        sql += "facility = ? AND "
         params.append(facility)
-    sql += "AND position > ? ORDER BY position LIMIT ?"
+    sql += "event_pos > ? ORDER BY event_pos LIMIT ?"
     params += [cursor, limit + 1]
     with engine.read() as tx:
         rows = tx.all(sql, params)

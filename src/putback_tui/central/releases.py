@@ -84,8 +84,9 @@ def _order(tx: Tx, order_id: str) -> Order | None:
 def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
     """Release what is still reserved on these orders, if they are exceptions; one entry each.
 
-    Runs inside the caller's write transaction; takes revisions from the shared counter, so
-    the entries (feed positions), the orders and the ATP rows they change appear on the feeds.
+    Runs inside the caller's write transaction, whose scope must hold the orders' facilities;
+    takes revisions there, so the entries, the orders and the ATP rows they change appear on
+    the feeds.
 
     Returns:
         The central store's entries, in the order made.
@@ -102,9 +103,10 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
             continue
         if draft is None:
             continue
-        rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
+        # One revision for the entry, one per ATP row, one for the order: in that order.
+        revs = iter(tx.revisions(len(draft.changes) + 2))
         now = now_utc()
-        position = rev + 1
+        position = next(revs)
         entry = Entry(
             **draft.model_dump(),
             entry_id=new_entry_id(),
@@ -130,27 +132,24 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
                 entry.model_dump_json(),
             ),
         )
-        rev = position
         for c in draft.line_changes:
             tx.run(
                 "UPDATE order_lines SET released = released + ? WHERE order_id = ? AND line_no = ?",
                 (c.released, c.order_id, c.line_no),
             )
         for change in draft.changes:
-            rev += 1
             tx.run(
                 "INSERT INTO stock_atp (facility, sku, atp, rev) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (facility, sku) DO UPDATE SET atp = stock_atp.atp + excluded.atp, "
                 "rev = excluded.rev",
-                (order.facility, change.sku, change.atp, rev),
+                (order.facility, change.sku, change.atp, next(revs)),
             )
-        rev += 1
         done = all(line.to_put_back == 0 for line in order.lines)
         tx.run(
             "UPDATE orders SET rev = ?, reconciled_at = ?, reconciled_by = ?, "
             "reconciled_terminal = ? WHERE order_id = ?",
             (
-                rev,
+                next(revs),
                 *(
                     (iso_utc(now), SYSTEM_OPERATOR, CENTRAL_TERMINAL)
                     if done
@@ -159,7 +158,6 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
                 order_id,
             ),
         )
-        tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
         made.append(entry)
     return made
 

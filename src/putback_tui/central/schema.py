@@ -12,7 +12,8 @@ sqlite-utils' ``_sqlite_migrations`` table, so it keeps that runner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from putback_tui.domain.models import iso_utc, now_utc
@@ -28,6 +29,8 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Statements for one engine (by :attr:`Engine.name`), run after the common ones."""
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -35,9 +38,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         1,
         "initial",
         (
-            # One counter hands out every revision and feed position. Writers take its row lock
-            # first, so positions become visible in the order they were handed out and a feed
-            # reader that has seen position N can never later find a smaller one appear.
+            # One counter hands out every revision and feed position (until migration 7: see there).
             "CREATE TABLE counters (name TEXT PRIMARY KEY, value {big} NOT NULL)",
             "INSERT INTO counters (name, value) VALUES ('rev', 0)",
             # Terminals and systems; only the SHA-256 of a token is kept.
@@ -206,6 +207,35 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        7,
+        "facilities write in parallel; event positions given at publishing",
+        (
+            # An applied entry's place on the event feed (GET /v1/events), given once it has
+            # committed, by one publisher at a time (feeds.publish): a reader can then never
+            # pass a position that an entry still in flight would take. Entries recorded before
+            # keep their position as their place, so the cursors readers hold stay good.
+            "ALTER TABLE entries ADD COLUMN event_pos {big}",
+            "UPDATE entries SET event_pos = position WHERE outcome = 'applied'",
+            "CREATE UNIQUE INDEX entries_by_event ON entries (event_pos)",
+            "CREATE INDEX entries_events_by_facility ON entries (facility, event_pos)",
+            "CREATE INDEX entries_unpublished ON entries (position) "
+            "WHERE event_pos IS NULL AND outcome = 'applied'",
+            "INSERT INTO counters (name, value) "
+            "SELECT 'events', COALESCE(MAX(event_pos), 0) FROM entries",
+        ),
+        only={
+            # Revisions come from a sequence instead of the counter row every writer locked:
+            # taking one waits for no transaction (engines.py). CACHE 1, so that values come
+            # in the order they are asked for across sessions: a facility's writers, taking
+            # turns, then get increasing revisions in the order they commit.
+            "postgresql": (
+                "CREATE SEQUENCE central_revs AS BIGINT MINVALUE 0 START WITH 0 CACHE 1",
+                "SELECT setval('central_revs', value, true) FROM counters WHERE name = 'rev'",
+                "DELETE FROM counters WHERE name = 'rev'",
+            ),
+        },
+    ),
 )
 
 
@@ -228,7 +258,7 @@ def migrate(engine: Engine) -> list[int]:
         with engine.migrating() as tx:
             if tx.all("SELECT 1 FROM central_schema WHERE version = ?", (migration.version,)):
                 continue
-            for statement in migration.statements:
+            for statement in (*migration.statements, *migration.only.get(engine.name, ())):
                 tx.run(statement.format(**engine.types))
             tx.run(
                 "INSERT INTO central_schema (version, name, applied_at) VALUES (?, ?, ?)",

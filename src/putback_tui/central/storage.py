@@ -257,8 +257,7 @@ class CentralStore:
             bodies = [e.model_dump_json() for e in entries]
         elif len(bodies) != len(entries):
             raise ValueError("one body per entry")
-        with self.engine.write() as tx:
-            rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
+        with self.engine.write(facility) as tx:
             last_seq = int(tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0])
             existing: dict[str, tuple[str, str, str | None]] = {
                 r[0]: (r[1], r[2], r[3])
@@ -280,13 +279,21 @@ class CentralStore:
             )
             if not plan.recorded:
                 return plan.results
+            changed = sorted(state.changed_lines)
+            changed_orders = sorted({k[0] for k in changed} | set(state.status_changes))
+            stock = state.stock
+            # Every row written gets a revision of its own, in this order: entries, orders, QOH,
+            # ATP (the changes feed's cursor moves over them; see engines.py).
+            revs = iter(tx.revisions(
+                len(plan.recorded) + len(changed_orders) + len(stock.touched_qoh)
+                + len(stock.touched_atp)
+            ))
             rows = []
             for r in plan.recorded:
-                rev += 1
                 e = r.entry
                 rows.append(
                     (
-                        rev, e.entry_id, e.terminal, e.facility, e.seq, _KINDS[e.kind],
+                        next(revs), e.entry_id, e.terminal, e.facility, e.seq, _KINDS[e.kind],
                         e.order_id, r.outcome, r.reason, received, r.body, r.effects, r.ref,
                     )
                 )
@@ -297,7 +304,6 @@ class CentralStore:
                  "received_at text", "body text", "effects text", "ref text"),
                 rows,
             )
-            changed = sorted(state.changed_lines)
             tx.update_rows(
                 "order_lines",
                 ("released int", "rejected int", "put_back int", "withdrawn int"),
@@ -308,10 +314,7 @@ class CentralStore:
                     for line in (state.orders[order_id].line(line_no),)
                 ],
             )
-            order_revs: list[tuple[Any, ...]] = []
-            for order_id in sorted({k[0] for k in changed} | set(state.status_changes)):
-                rev += 1
-                order_revs.append((rev, order_id))
+            order_revs: list[tuple[Any, ...]] = [(next(revs), oid) for oid in changed_orders]
             tx.update_rows("orders", ("rev bigint",), ("order_id text",), order_revs)
             tx.many(
                 "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
@@ -324,26 +327,22 @@ class CentralStore:
                 [(*(state.reconciled[oid] or (None, None, None)), oid)
                  for oid in sorted(state.reconciled_changed)],
             )
-            stock = state.stock
-            qoh_rows = []
-            for sku, location in sorted(stock.touched_qoh):
-                rev += 1
-                qoh_rows.append((facility, sku, location, stock.qoh(sku, location), rev))
+            qoh_rows = [
+                (facility, sku, location, stock.qoh(sku, location), next(revs))
+                for sku, location in sorted(stock.touched_qoh)
+            ]
             tx.upsert_rows(
                 "stock_qoh",
                 ("qoh bigint", "rev bigint"),
                 ("facility text", "sku text", "location text"),
                 qoh_rows,
             )
-            atp_rows = []
-            for sku in sorted(stock.touched_atp):
-                rev += 1
-                atp_rows.append((facility, sku, stock.atp(sku), rev))
+            atp_rows = [(facility, sku, stock.atp(sku), next(revs))
+                        for sku in sorted(stock.touched_atp)]
             tx.upsert_rows(
                 "stock_atp", ("atp bigint", "rev bigint"), ("facility text", "sku text"), atp_rows
             )
             tx.run("UPDATE clients SET last_seq = ? WHERE name = ?", (plan.last_seq, name))
-            tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
         return plan.results
 
     # -- feeds ---------------------------------------------------------------------------
@@ -367,7 +366,7 @@ class CentralStore:
         *,
         max_bytes: int = PAGE_BYTES,
     ) -> EventsPage:
-        """Applied entries after position ``cursor``, in the order applied.
+        """Applied entries after event position ``cursor`` (see :func:`feeds.publish`).
 
         See :func:`putback_tui.central.feeds.events`.
         """
@@ -511,15 +510,16 @@ class CentralStore:
             UnknownOrderError: no such order.
         """
         at = iso_utc(changed_at or now_utc())
-        with self.engine.write() as tx:
-            rev = self._next_rev(tx, 1)
-            if not tx.run(
-                "UPDATE orders SET status = ?, status_changed_at = ?, rev = ? WHERE order_id = ?",
-                (status.value, at, rev, order_id),
-            ):
-                raise UnknownOrderError(f"No order {order_id}.")
-            if status.is_exception:
-                release_exceptions(tx, [order_id])
+        with self.engine.read() as tx:
+            rows = tx.all("SELECT facility FROM orders WHERE order_id = ?", (order_id,))
+        if not rows:
+            raise UnknownOrderError(f"No order {order_id}.")
+        # The order's facility's writers take turns; the others go on. Should an import have
+        # moved the order to another facility meanwhile, the network-wide write is always right.
+        if not self._set_status(order_id, status, at, rows[0][0]) and not self._set_status(
+            order_id, status, at, None
+        ):
+            raise UnknownOrderError(f"No order {order_id}.")
         order = self.order(order_id)
         assert order is not None
         return order
@@ -555,12 +555,21 @@ class CentralStore:
             reasons=reasons,
         )
 
-    @staticmethod
-    def _next_rev(tx: Tx, n: int) -> int:
-        rows = tx.all("SELECT value FROM counters WHERE name = 'rev'")
-        value = int(rows[0][0]) + n
-        tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (value,))
-        return value
+    def _set_status(
+        self, order_id: str, status: OrderStatus, at: str, facility: str | None
+    ) -> bool:
+        """Set the status in a write of ``facility`` (None: network-wide); False: not found."""
+        with self.engine.write(facility) as tx:
+            [rev] = tx.revisions(1)
+            where = "order_id = ?" if facility is None else "order_id = ? AND facility = ?"
+            if not tx.run(
+                f"UPDATE orders SET status = ?, status_changed_at = ?, rev = ? WHERE {where}",
+                (status.value, at, rev, order_id, *([] if facility is None else [facility])),
+            ):
+                return False
+            if status.is_exception:
+                release_exceptions(tx, [order_id])
+        return True
 
 
 def open_store(url: str, *, migrate: bool = True, wait_s: float = WAIT_S) -> CentralStore:

@@ -33,16 +33,19 @@ def import_data(
     Returns:
         How many of each kind were loaded.
     """
+    products, locations, operators = list(products), list(locations), list(operators)
+    order_list, stock, atp = list(orders), list(stock), list(atp)
+    role_list = sorted(roles.items()) if roles is not None else []
+    # Reference data is the network's, and an import may touch any facility: a network-wide
+    # write, which the facilities' writes in flight finish before (engines.py).
     with engine.write() as tx:
-        rev = int(tx.all("SELECT value FROM counters WHERE name = 'rev'")[0][0])
+        taken = iter(tx.revisions(
+            len(products) + len(locations) + len(operators) + len(order_list) + len(stock)
+            + len(atp) + len(role_list) + (reasons is not None)
+        ))
 
         def revs(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-            nonlocal rev
-            out = []
-            for row in rows:
-                rev += 1
-                out.append((*row, rev))
-            return out
+            return [(*row, next(taken)) for row in rows]
 
         product_rows = revs(
             (
@@ -81,7 +84,6 @@ def import_data(
             "facility = excluded.facility, active = excluded.active, rev = excluded.rev",
             operator_rows,
         )
-        order_list = list(orders)
         tx.many(
             "INSERT INTO orders (order_id, facility, status, has_label, status_changed_at, "
             "rev) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
@@ -137,13 +139,11 @@ def import_data(
             # The whole map is replaced: a role left out is dropped.
             tx.run("DELETE FROM roles")
             role_rows = revs(
-                (role, json.dumps(sorted(p.value for p in perms)))
-                for role, perms in sorted(roles.items())
+                (role, json.dumps(sorted(p.value for p in perms))) for role, perms in role_list
             )
             tx.many("INSERT INTO roles (role, permissions, rev) VALUES (?, ?, ?)", role_rows)
         if reasons is not None:
-            set_reasons(tx, reasons, rev := rev + 1)
-        tx.run("UPDATE counters SET value = ? WHERE name = 'rev'", (rev,))
+            set_reasons(tx, reasons, next(taken))
         # Importing an exception counts as learning of it: its unpicked units are released
         # now, by entries of the central store's own (putback_tui.central.releases).
         released = release_exceptions(
