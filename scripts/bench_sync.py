@@ -217,8 +217,8 @@ def recording(store: CentralStore, calls: list[Calls]) -> Iterator[None]:
     write = engine.write
 
     @contextmanager
-    def recorded() -> Iterator[Any]:
-        with write() as tx:
+    def recorded(*scope: Any) -> Iterator[Any]:
+        with write(*scope) as tx:
             calls.append([])
             yield _Recorder(tx, calls[-1])
 
@@ -285,7 +285,7 @@ def _ladder(
     store = fresh("ladder_replay")
     start = time.perf_counter()
     for transaction in calls:
-        with store.engine.write() as tx:
+        with store.engine.write("F1") as tx:
             for name, args in transaction:
                 getattr(tx, name)(*args)
     replay_s = time.perf_counter() - start
