@@ -371,6 +371,13 @@ class CpuMeter:
         return self.used
 
 
+def machine_cpu() -> float:
+    """CPU seconds every process of the machine has used so far (all cores, from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 def postgres_pid(pg: Any) -> int | None:
     """The postmaster's pid of the throwaway cluster (its backends are its children)."""
     for found in Path(pg.root).rglob("postmaster.pid"):
@@ -522,6 +529,7 @@ def fan_in(
             t.start()
         meter.start()
         client_cpu = os.times()
+        machine = machine_cpu()
         start = time.perf_counter()
         go.set()
         for t in threads:
@@ -529,6 +537,7 @@ def fan_in(
         took = time.perf_counter() - start
         cpu = meter.stop()
         after = os.times()
+        machine = machine_cpu() - machine
     finally:
         proc.terminate()
         proc.wait()
@@ -546,6 +555,7 @@ def fan_in(
         **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()},
         "cpu_us_terminals": clients / n * 1e6,
         "cpu_busy": (sum(cpu.values()) + clients) / took,
+        "machine_busy": machine / took,
     }
 
 
@@ -647,8 +657,9 @@ def main() -> None:
                       f"CPU per entry: server "
                       f"{fmt(col['cpu_us_server'], ' us', 1)}, PostgreSQL "
                       f"{fmt(col.get('cpu_us_database', [0.0]), ' us', 1)}, the 50 terminals "
-                      f"{fmt(col['cpu_us_terminals'], ' us', 1)}; cores busy "
-                      f"{fmt(col['cpu_busy'], digits=2)} of {os.cpu_count()}", flush=True)
+                      f"{fmt(col['cpu_us_terminals'], ' us', 1)}; cores busy with these "
+                      f"{fmt(col['cpu_busy'], digits=2)}, with anything (the machine) "
+                      f"{fmt(col['machine_busy'], digits=2)} of {os.cpu_count()}", flush=True)
                 figures[f"fan_in_postgresql_{workers}"] = {
                     k: {"min": lo, "median": mid, "max": hi}
                     for k, v in col.items() for lo, mid, hi in [spread(v)]
