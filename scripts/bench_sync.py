@@ -159,11 +159,17 @@ def insert_straight(store: CentralStore, table: str, entries: list[Entry], batch
         rows = [
             (1_000_000_000 + i + k, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
              e.order_id, "applied", None, e.created_at.isoformat(), e.model_dump_json(),
-             None, None, None)
+             None, None)
             for k, e in enumerate(entries[i : i + batch])
         ]
         with store.engine.write() as tx:
-            tx.many(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+            # The columns named: the same statement before and after schema 7 (event_pos).
+            tx.many(
+                f"INSERT INTO {table} (position, entry_id, terminal, facility, seq, kind, "
+                "order_id, outcome, reason, received_at, body, effects, ref) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
     return len(entries) / (time.perf_counter() - start)
 
 
