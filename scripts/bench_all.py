@@ -122,28 +122,39 @@ def ledger_rows(quick: bool) -> list[Row]:
 
 
 def sync_rows(quick: bool) -> list[Row]:
-    argv = ["scripts/bench_sync.py", *(["--quick", "-n", "5000", "--per", "100"] if quick else [])]
+    argv = ["scripts/bench_sync.py",
+            *(["--quick", "-n", "5000", "--per", "100", "--runs", "1"] if quick else [])]
     data, why = run_json("sync", argv, 3600)
     group = "sync"
     if data is None:
         return [Row(group, name, None, "entries/s", "direct insert", None, "higher", why)
-                for name in ("drain into SQLite", "drain into PostgreSQL",
-                             "50 terminals at once on PostgreSQL")]
+                for name in ("ingest into SQLite", "drain into SQLite", "ingest into PostgreSQL",
+                             "drain into PostgreSQL", "50 terminals at once on PostgreSQL")]
     rows = []
+    runs = f"median of {data['runs']} run{'s' if data['runs'] > 1 else ''}"
     for kind, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
-        fig = data[f"drain_{kind}"]
-        rows.append(Row(group, f"drain of {data['entries']:,} entries into {label}",
-                        fig["entries_per_s"], "entries/s",
-                        f"same entries inserted directly into {label}",
-                        fig["baseline_entries_per_s"], "higher",
-                        f"batches of {data['batch']}, real SyncWorker over HTTP"))
-    fan = data["fan_in_postgresql"]
-    rows.append(Row(group, f"{data['fan_in_terminals']} terminals at once on PostgreSQL",
-                    fan["entries_per_s"], "entries/s",
-                    "direct insert into PostgreSQL (drain baseline above)",
-                    data["drain_postgresql"]["baseline_entries_per_s"], "higher",
-                    f"{data['fan_in_per_terminal']:,} entries each; batch answer p50 "
-                    f"{fan['p50_ms']:.0f} ms, p99 {fan['p99_ms']:.0f} ms"))
+        for name, what in (("ingest", "pre-built batches over HTTP"),
+                           ("drain", "real SyncWorker over HTTP")):
+            fig = data[f"{name}_{kind}"]
+            rows.append(Row(group, f"{name} of {data['entries']:,} entries into {label}",
+                            fig["rate"]["median"], "entries/s",
+                            f"same entries inserted directly into {label}",
+                            fig["baseline"]["median"], "higher",
+                            f"batches of {data['batch']}, {what}; server CPU "
+                            f"{fig['cpu_us_server']['median']:.0f} us/entry; {runs}"))
+    base = data["drain_postgresql"]["baseline"]["median"]
+    for workers in (1, 2):
+        fan = data.get(f"fan_in_postgresql_{workers}")
+        if fan is None:
+            continue
+        rows.append(Row(group, f"{data['fan_in_terminals']} terminals over "
+                        f"{data['fan_in_facilities']} facilities on PostgreSQL, {workers} "
+                        f"server process{'es' if workers > 1 else ''}",
+                        fan["rate"]["median"], "entries/s",
+                        "direct insert into PostgreSQL (drain baseline above)", base, "higher",
+                        f"{data['fan_in_per_terminal']:,} entries each; batch answer p50 "
+                        f"{fan['p50_ms']['median']:.0f} ms, p99 {fan['p99_ms']['median']:.0f} ms; "
+                        f"{runs}"))
     return rows
 
 

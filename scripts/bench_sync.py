@@ -1,12 +1,23 @@
 """Benchmark of sync into the central store; run through scripts/bench-sync.
 
-1. Drain: one terminal's backlog of N ledger entries (put-backs with line and stock changes)
-   sent by the real SyncWorker over HTTP to a central store served by `putback central serve`
-   in its own process, on SQLite and on PostgreSQL. Baseline, measured in the same run: the
-   same entries inserted straight into the same database (executemany, one transaction per
-   batch of the same size, no HTTP, no checks).
-2. Fan-in: 50 terminals pushing concurrently to PostgreSQL: entries per second and the p99
-   time to answer one batch.
+Every figure is run ``--runs`` times (3 by default), each run on fresh databases with its own
+baseline measured in the same run; the table gives min / median / max over the runs.
+
+(a) ingest     the central store's own rate over HTTP: one terminal's batches, built before
+               the clock starts (the JSON the sync worker sends), posted one after another to
+               a central store served by ``putback central serve`` in its own process.
+(b) drain      the same backlog sent by the real SyncWorker from a terminal's ledger.
+               Baseline of (a) and (b): the same entries inserted straight into the same
+               database (executemany, one transaction per batch of the same size, no HTTP, no
+               checks, a table of the entries' columns without keys or indexes).
+(c) fan-in     50 terminals over 10 facilities pushing pre-built batches of 200 at once, to
+               PostgreSQL, with 1 and with 2 server processes: entries/s and the p50 / p99
+               time to answer one batch.
+(d) CPU        CPU time per entry of the central store's processes (and of PostgreSQL's),
+               read from /proc before and after each timed part.
+
+SQLite and PostgreSQL (a throwaway cluster, durable: fsync on). --quick: 10,000 entries and
+50 x 200; full: 100,000 and 50 x 2,000.
 
 With --ladder, also where the drain's time goes, as rates against the same baseline: each rung
 adds one part of what the drain does, on the same entries, each into a fresh database.
@@ -148,11 +159,17 @@ def insert_straight(store: CentralStore, table: str, entries: list[Entry], batch
         rows = [
             (1_000_000_000 + i + k, e.entry_id, e.terminal, e.facility, e.seq, e.kind.value,
              e.order_id, "applied", None, e.created_at.isoformat(), e.model_dump_json(),
-             None, None, None)
+             None, None)
             for k, e in enumerate(entries[i : i + batch])
         ]
         with store.engine.write() as tx:
-            tx.many(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+            # The columns named: the same statement before and after schema 7 (event_pos).
+            tx.many(
+                f"INSERT INTO {table} (position, entry_id, terminal, facility, seq, kind, "
+                "order_id, outcome, reason, received_at, body, effects, ref) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
     return len(entries) / (time.perf_counter() - start)
 
 
@@ -206,8 +223,8 @@ def recording(store: CentralStore, calls: list[Calls]) -> Iterator[None]:
     write = engine.write
 
     @contextmanager
-    def recorded() -> Iterator[Any]:
-        with write() as tx:
+    def recorded(*scope: Any) -> Iterator[Any]:
+        with write(*scope) as tx:
             calls.append([])
             yield _Recorder(tx, calls[-1])
 
@@ -274,7 +291,7 @@ def _ladder(
     store = fresh("ladder_replay")
     start = time.perf_counter()
     for transaction in calls:
-        with store.engine.write() as tx:
+        with store.engine.write("F1") as tx:
             for name, args in transaction:
                 getattr(tx, name)(*args)
     replay_s = time.perf_counter() - start
@@ -297,48 +314,188 @@ def serve(db: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     while True:
         try:
             urllib.request.urlopen(url + "/openapi.json", timeout=1).close()
-            return proc, url
+            break
         except OSError:
             if time.monotonic() > deadline:
                 proc.kill()
                 raise SystemExit("central store did not start") from None
             time.sleep(0.1)
+    if workers > 1:  # every worker process must be up, not only the first to answer
+        while len(process_tree(proc.pid)) < workers + 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+    return proc, url
 
 
-def drain(db: str, store: CentralStore, n: int, batch: int, work: Path) -> tuple[float, float]:
+# -- CPU time, from /proc --------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) of ``pid``, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def process_tree(root: int) -> dict[int, float]:
+    """CPU seconds used so far by ``root`` and every process below it, by pid."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (st := _stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = st
+    tree = {root}
+    grew = True
+    while grew:
+        below = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+        tree |= below
+        grew = bool(below)
+    return {pid: stats[pid][1] for pid in tree if pid in stats}
+
+
+class CpuMeter:
+    """CPU seconds the process trees under ``roots`` use between start() and stop()."""
+
+    def __init__(self, **roots: int | None) -> None:
+        self.roots = {name: pid for name, pid in roots.items() if pid is not None}
+        self.before: dict[str, dict[int, float]] = {}
+        self.used: dict[str, float] = {}
+
+    def start(self) -> None:
+        """Note every process's CPU time so far."""
+        self.before = {name: process_tree(pid) for name, pid in self.roots.items()}
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds used since start(), by tree."""
+        for name, pid in self.roots.items():
+            after = process_tree(pid)
+            self.used[name] = sum(t - self.before[name].get(p, 0.0) for p, t in after.items())
+        return self.used
+
+
+def machine_cpu() -> float:
+    """CPU seconds every process of the machine has used so far (all cores, from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+def postgres_pid(pg: Any) -> int | None:
+    """The postmaster's pid of the throwaway cluster (its backends are its children)."""
+    for found in Path(pg.root).rglob("postmaster.pid"):
+        return int(found.read_text().split()[0])
+    return None
+
+
+# -- the figures -------------------------------------------------------------------------------
+
+
+def prepared(kind: str, db: str, n: int, work: Path, tag: str) -> tuple[CentralStore, str, Path]:
+    """A fresh central store with the reference data and terminal T1, its token, a ledger.
+
+    The terminal's ledger holds ``n`` unsent put-backs. None of this is timed.
+    """
+    store = open_store(db)
     setup_reference(store, "F1")
     token = store.add_client("T1", ClientKind.TERMINAL, "F1")
-    backlog(work / f"{store.kind}-terminal.sqlite3", n)  # not timed
+    ledger = work / f"{kind}-{tag}-terminal.sqlite3"
+    backlog(ledger, n)
+    return store, token, ledger
+
+
+def outgoing_batches(ledger_path: Path, batch: int) -> list[tuple[list[str], list[str]]]:
+    """The ledger's unsent entries as the sync worker sends them: (entry IDs, entries' JSON)."""
+    ledger = Ledger(ledger_path)
+    out: list[tuple[list[str], list[str]]] = []
+    with ledger.read() as tx:
+        after = 0
+        while (page := book.outgoing(tx, after, batch)).seqs:
+            ids = [json.loads(e)["entry_id"] for e in page.entries_json]
+            out.append((ids, list(page.entries_json)))
+            after = page.seqs[-1]
+    ledger.close()
+    return out
+
+
+def check_recorded(what: str, store: CentralStore, n: int) -> None:
+    if len(store.recorded("T1")) != n:
+        raise CheckFailed(f"{what}: {len(store.recorded('T1'))} of {n} entries recorded")
+
+
+def ingest_http(
+    kind: str, db: str, n: int, batch: int, work: Path, pg_pid: int | None, tag: str
+) -> dict[str, float]:
+    """(a): pre-built batches posted one after another over HTTP, against the baseline."""
+    store, token, ledger = prepared(kind, db, n, work, tag)
+    batches = outgoing_batches(ledger, batch)
     proc, url = serve(db)
+    meter = CpuMeter(server=proc.pid, database=pg_pid)
+    outcomes: list[str] = []
     try:
-        worker = SyncWorker(
-            work / f"{store.kind}-terminal.sqlite3",
-            SyncSettings(url=url, token=SecretStr(token), batch_size=batch),
-        )
+        with SyncClient(url, token, timeout_s=300) as client:
+            meter.start()
+            start = time.perf_counter()
+            for ids, bodies in batches:
+                outcomes += [r.outcome.value for r in client.push_json(ids, bodies).results]
+            took = time.perf_counter() - start
+            cpu = meter.stop()
+    finally:
+        proc.terminate()
+        proc.wait()
+    check_applied(f"ingest into {kind}", outcomes, n)
+    check_recorded(f"ingest into {kind}", store, n)
+    base = baseline(store, entries_for("T1", "F1", n), batch)
+    store.close()
+    return {"rate": n / took, "baseline": base, "ratio": n / took / base,
+            **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()}}
+
+
+def drain(
+    kind: str, db: str, n: int, batch: int, work: Path, pg_pid: int | None, tag: str
+) -> dict[str, float]:
+    """(b): the real SyncWorker drains the ledger's backlog, against the baseline."""
+    store, token, ledger = prepared(kind, db, n, work, tag)
+    proc, url = serve(db)
+    meter = CpuMeter(server=proc.pid, database=pg_pid)
+    try:
+        worker = SyncWorker(ledger, SyncSettings(url=url, token=SecretStr(token),
+                                                 batch_size=batch))
+        meter.start()
         start = time.perf_counter()
         state = worker.run_once()
         took = time.perf_counter() - start
+        cpu = meter.stop()
         worker.stop()
     finally:
         proc.terminate()
         proc.wait()
     if (state.waiting, state.refused, state.last_error) != (0, 0, None):
-        raise CheckFailed(f"drain into {store.kind}: {state.waiting} entries left waiting, "
+        raise CheckFailed(f"drain into {kind}: {state.waiting} entries left waiting, "
                           f"{state.refused} refused, last error {state.last_error}")
-    if len(store.recorded("T1")) != n:
-        raise CheckFailed(f"drain into {store.kind}: {len(store.recorded('T1'))} of {n} entries "
-                          "recorded")
-    rate = n / took
+    check_recorded(f"drain into {kind}", store, n)
     base = baseline(store, entries_for("T1", "F1", n), batch)
-    return rate, base
+    store.close()
+    return {"rate": n / took, "baseline": base, "ratio": n / took / base,
+            **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()}}
+
+
+FACILITIES = 10
 
 
 def fan_in(
-    db: str, store: CentralStore, terminals: int, per: int, batch: int, workers: int
+    db: str, store: CentralStore, terminals: int, per: int, batch: int, workers: int,
+    pg_pid: int | None,
 ) -> dict[str, float]:
+    """(c): ``terminals`` terminals over 10 facilities pushing pre-built batches at once."""
     names = [f"T{i:02d}" for i in range(terminals)]
-    setup_reference(store, "F2")
-    tokens = {t: store.add_client(t, ClientKind.TERMINAL, "F2") for t in names}
+    facility = {t: f"F{i % FACILITIES}" for i, t in enumerate(names)}
+    for f in sorted(set(facility.values())):
+        setup_reference(store, f)
+    tokens = {t: store.add_client(t, ClientKind.TERMINAL, facility[t]) for t in names}
     # Each terminal's batches as the sync worker sends them (the entries' JSON as the ledger
     # holds it), built before the clock starts: the figure is the central store's, not the
     # cost of 50 simulated terminals serialising models on the same two cores.
@@ -348,17 +505,20 @@ def fan_in(
             for chunk in (es[i : i + batch] for i in range(0, len(es), batch))
         ]
         for t in names
-        for es in [entries_for(t, "F2", per)]
+        for es in [entries_for(t, facility[t], per)]
     }
     proc, url = serve(db, workers)
+    meter = CpuMeter(server=proc.pid, database=pg_pid)
     times: list[float] = []
     outcomes: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()
+    go = threading.Event()
 
     def push(name: str) -> None:
         try:
-            with SyncClient(url, tokens[name], timeout_s=120) as client:
+            with SyncClient(url, tokens[name], timeout_s=300) as client:
+                go.wait()
                 for entry_ids, entries_json in batches[name]:
                     t0 = time.perf_counter()
                     result = client.push_json(entry_ids, entries_json)
@@ -371,12 +531,19 @@ def fan_in(
 
     try:
         threads = [threading.Thread(target=push, args=(t,)) for t in names]
-        start = time.perf_counter()
         for t in threads:
             t.start()
+        meter.start()
+        client_cpu = os.times()
+        machine = machine_cpu()
+        start = time.perf_counter()
+        go.set()
         for t in threads:
             t.join()
         took = time.perf_counter() - start
+        cpu = meter.stop()
+        after = os.times()
+        machine = machine_cpu() - machine
     finally:
         proc.terminate()
         proc.wait()
@@ -385,67 +552,144 @@ def fan_in(
                           f"{errors[0]}")
     check_applied("fan-in", outcomes, terminals * per)
     times.sort()
+    n = terminals * per
+    clients = (after.user - client_cpu.user) + (after.system - client_cpu.system)
     return {
-        "entries_per_s": terminals * per / took,
+        "rate": n / took,
         "p50_ms": statistics.median(times) * 1000,
         "p99_ms": times[max(0, int(len(times) * 0.99) - 1)] * 1000,
+        **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()},
+        "cpu_us_terminals": clients / n * 1e6,
+        "cpu_busy": (sum(cpu.values()) + clients) / took,
+        "machine_busy": machine / took,
     }
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    return min(values), statistics.median(values), max(values)
+
+
+def fmt(values: list[float], unit: str = "", digits: int = 0) -> str:
+    lo, mid, hi = spread(values)
+    return f"{mid:,.{digits}f}{unit} ({lo:,.{digits}f}-{hi:,.{digits}f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 entries, 50 x 400")
+    parser.add_argument("--quick", action="store_true", help="10,000 entries, 50 x 200")
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("-n", type=int, help="entries to drain (default 100,000; 10,000 quick)")
-    parser.add_argument("--per", type=int, help="entries per fan-in terminal (2,000; 400 quick)")
+    parser.add_argument("-n", type=int, help="entries for (a) and (b) (100,000; 10,000 quick)")
+    parser.add_argument("--per", type=int, help="entries per fan-in terminal (2,000; 200 quick)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of every figure (3)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--ladder", action="store_true",
                         help="also show where the drain's time goes (see the module docstring)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="server processes for the fan-in (central serve --workers)")
+    parser.add_argument("--only", choices=["a", "b", "c"], action="append",
+                        help="only these figures (repeat; default all)")
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], action="append",
+                        help="only these engines for (a) and (b) (default both)")
+    parser.add_argument("--workers", type=int, action="append",
+                        help="server processes for the fan-in (repeat; default 1 and 2)")
     args = parser.parse_args()
-    figures: dict[str, object] = {"entries": 0, "batch": args.batch}
+    only = set(args.only or "abc")
+    engines = args.engine or ["sqlite", "postgresql"]
+    workers_list = args.workers or [1, 2]
     n = args.n or (10_000 if args.quick else 100_000)
-    per = args.per or (400 if args.quick else 2000)
-    figures.update(entries=n, fan_in_terminals=50, fan_in_per_terminal=per)
+    per = args.per or (200 if args.quick else 2000)
+    figures: dict[str, Any] = {"entries": n, "batch": args.batch, "runs": args.runs,
+                               "fan_in_terminals": 50, "fan_in_facilities": FACILITIES,
+                               "fan_in_per_terminal": per, "cpus": os.cpu_count()}
     work = Path(tempfile.mkdtemp(prefix="putback-bench-"))
-    print(f"drain of {n:,} entries, batches of {args.batch}; fan-in 50 terminals x {per:,} "
-          f"entries in batches of 200 (cpus: {os.cpu_count()})")
+    print(f"(a) ingest and (b) drain of {n:,} entries in batches of {args.batch}; (c) fan-in of "
+          f"50 terminals over {FACILITIES} facilities x {per:,} entries in batches of 200; "
+          f"{args.runs} runs each, median (min-max); cpus: {os.cpu_count()}, load average "
+          f"{os.getloadavg()[0]:.1f}", flush=True)
     # The throwaway cluster is test support (tests/support), not part of the package.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.support.throwaway_pg import ThrowawayPostgres
 
     pg = ThrowawayPostgres(durable=True).start()
-    try:
-        for kind in ("sqlite", "postgresql"):
-            db = str(work / "central.sqlite3") if kind == "sqlite" else pg.create_database("bench")
-            store = open_store(db)
-            rate, base = drain(db, store, n, args.batch, work)
-            print(f"{kind:<10} drain {rate:>9,.0f} entries/s   baseline {base:>9,.0f} entries/s "
-                  f"  ratio {rate / base:.2f}")
-            figures[f"drain_{kind}"] = {"entries_per_s": rate, "baseline_entries_per_s": base,
-                                        "ratio": rate / base}
-            store.close()
-            if args.ladder:
-                def new_db(name: str, kind: str = kind) -> str:
-                    if kind == "sqlite":
-                        return str(work / f"{name}.sqlite3")
-                    return pg.create_database(name)
+    pg_pid = postgres_pid(pg)
+    counter = iter(range(10**6))
 
-                rungs = ladder(kind, new_db, n, args.batch, work)
+    def new_db(kind: str) -> str:
+        tag = next(counter)
+        if kind == "sqlite":
+            return str(work / f"central-{tag}.sqlite3")
+        return pg.create_database(f"bench{tag}")
+
+    try:
+        for kind in engines:
+            for letter, name, measure in (("a", "ingest", ingest_http), ("b", "drain", drain)):
+                if letter not in only:
+                    continue
+                runs = []
+                for _ in range(args.runs):
+                    db = new_db(kind)
+                    runs.append(measure(kind, db, n, args.batch, work,
+                                        pg_pid if kind == "postgresql" else None,
+                                        str(next(counter))))
+                    if kind == "sqlite":
+                        for f in work.glob(f"{Path(db).name}*"):
+                            f.unlink()
+                    else:
+                        pg.drop_database(db)
+                    for f in work.glob("*-terminal.sqlite3*"):
+                        f.unlink()
+                col = {k: [r[k] for r in runs] for k in runs[0]}
+                cpu = f"server CPU {fmt(col['cpu_us_server'], ' us', 1)}/entry"
+                if "cpu_us_database" in col:
+                    cpu += f", PostgreSQL {fmt(col['cpu_us_database'], ' us', 1)}/entry"
+                print(f"({letter}) {name:<6} {kind:<10} {fmt(col['rate'])} entries/s   baseline "
+                      f"{fmt(col['baseline'])} /s   ratio {fmt(col['ratio'], digits=2)}   "
+                      f"{cpu}", flush=True)
+                figures[f"{name}_{kind}"] = {k: {"min": lo, "median": mid, "max": hi}
+                                             for k, v in col.items()
+                                             for lo, mid, hi in [spread(v)]}
+                figures[f"{name}_{kind}"]["runs"] = runs
+        if "c" in only:
+            for workers in workers_list:
+                runs = []
+                for _ in range(args.runs):
+                    db = new_db("postgresql")
+                    store = open_store(db)
+                    runs.append(fan_in(db, store, 50, per, 200, workers, pg_pid))
+                    store.close()
+                    pg.drop_database(db)
+                col = {k: [r[k] for r in runs] for k in runs[0]}
+                procs = f"{workers} server process{'es' if workers > 1 else ''}"
+                print(f"(c) fan-in postgresql, {procs}: {fmt(col['rate'])} entries/s   batch "
+                      f"answer p50 {fmt(col['p50_ms'], ' ms')}, p99 {fmt(col['p99_ms'], ' ms')}   "
+                      f"CPU per entry: server "
+                      f"{fmt(col['cpu_us_server'], ' us', 1)}, PostgreSQL "
+                      f"{fmt(col.get('cpu_us_database', [0.0]), ' us', 1)}, the 50 terminals "
+                      f"{fmt(col['cpu_us_terminals'], ' us', 1)}; cores busy with these "
+                      f"{fmt(col['cpu_busy'], digits=2)}, with anything (the machine) "
+                      f"{fmt(col['machine_busy'], digits=2)} of {os.cpu_count()}", flush=True)
+                figures[f"fan_in_postgresql_{workers}"] = {
+                    k: {"min": lo, "median": mid, "max": hi}
+                    for k, v in col.items() for lo, mid, hi in [spread(v)]
+                } | {"runs": runs, "workers": workers}
+            one, two = (figures.get(f"fan_in_postgresql_{w}") for w in (1, 2))
+            if one and two:
+                pairs = zip(one["runs"], two["runs"], strict=True)
+                gain = [b["rate"] / a["rate"] for a, b in pairs]
+                print(f"(c) 2 processes against 1 (run by run): {fmt(gain, 'x', 2)}")
+                figures["fan_in_two_against_one"] = dict(
+                    zip(("min", "median", "max"), spread(gain), strict=True)
+                )
+        if args.ladder:
+            for kind in engines:
+                store = open_store(new_db(kind))
+                base = baseline(store, entries_for("T1", "F1", n), args.batch)
+                store.close()
+                rungs = ladder(kind, lambda name, kind=kind: new_db(kind), n, args.batch, work)
+                print(f"ladder {kind}: baseline {base:,.0f} entries/s")
                 for rung, value in rungs.items():
                     print(f"{'':<10} {rung:<16} {value:>9,.0f} entries/s   "
                           f"ratio {value / base:.2f}")
                 figures[f"ladder_{kind}"] = {r: {"entries_per_s": v, "ratio": v / base}
                                              for r, v in rungs.items()}
-        db = pg.create_database("fanin")
-        store = open_store(db)
-        fig = fan_in(db, store, 50, per, 200, args.workers)
-        store.close()
-        print(f"postgresql 50 terminals {fig['entries_per_s']:>9,.0f} entries/s   batch answer "
-              f"p50 {fig['p50_ms']:.0f} ms, p99 {fig['p99_ms']:.0f} ms "
-              f"({args.workers} server workers)")
-        figures["fan_in_postgresql"] = {**fig, "workers": args.workers}
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
     finally:

@@ -9,7 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from putback_tui.domain.entries import new_entry_id
-from putback_tui.domain.models import LineChange, Order, OrderStatus, apply_line_changes
+from putback_tui.domain.models import (
+    LineChange,
+    Order,
+    OrderStatus,
+    apply_line_changes,
+    replaced,
+)
 
 
 def test_apply_line_changes_adds_counters_and_leaves_the_original(orders):
@@ -26,6 +32,21 @@ def test_apply_line_changes_adds_counters_and_leaves_the_original(orders):
     assert after.reconciled
     assert [(ln.released, ln.put_back) for ln in order.lines] == [(0, 0), (0, 0)]
     assert not order.reconciled
+
+
+def test_replaced_is_model_copy_with_an_update(orders):
+    """The hot path's copy gives what pydantic's own gives, and stays frozen and independent."""
+    order = orders["D-1003"]
+    update = {"status": OrderStatus.DELETED, "has_label": True}
+    fast = replaced(order, **update)
+    slow = order.model_copy(update=update)
+    assert fast == slow
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert fast.model_fields_set == slow.model_fields_set
+    assert (order.status, order.has_label) == (OrderStatus.FAILED, False)  # untouched
+    with pytest.raises(ValidationError):
+        fast.status = OrderStatus.OPEN  # type: ignore[misc]  # frozen, as the original
+
 
 
 def test_apply_line_changes_undo_goes_back(orders):

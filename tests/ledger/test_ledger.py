@@ -183,3 +183,35 @@ def test_projections_equal_the_rebuild_from_the_ledger(
     rebuilt_qoh, rebuilt_atp = demo_ledger.rebuild_stock()
     assert {(s, loc): n for s, loc, n in qoh} == {k: v for k, v in rebuilt_qoh.items()}
     assert dict(atp) == rebuilt_atp
+
+
+def _rows_written(ledger: Ledger) -> int:
+    with ledger.read() as tx:
+        return tx.conn.total_changes
+
+
+def test_an_entry_writes_only_the_rows_it_changes(station: Station, demo_ledger: Ledger) -> None:
+    """Every row written is a page the commit makes durable: none is rewritten with what it held.
+
+    D-1002 is reconciled, then opened again by an undo (its "reconciled by" record is cleared);
+    a second undo writes its entry, the QOH and ATP rows and the line's progress, and leaves
+    the already cleared record alone.
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01", 2)
+    with demo_ledger.read() as tx:
+        done = tx.reconciled("D-1002")
+    assert done is not None
+    assert (done.operator, done.terminal) == ("OP-0001", station.terminal)
+    station.undo_last_put_back("D-1002")
+    with demo_ledger.read() as tx:
+        assert tx.reconciled("D-1002") is None
+    before = _rows_written(demo_ledger)
+    station.undo_last_put_back("D-1002")
+    assert _rows_written(demo_ledger) - before == 4  # entry, QOH, ATP, line progress
+    with demo_ledger.read() as tx:
+        assert tx.reconciled("D-1002") is None
+        order = tx.order("D-1002")
+    assert order is not None
+    assert [line.put_back for line in order.lines] == [0, 0]

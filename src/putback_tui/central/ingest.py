@@ -37,6 +37,7 @@ from putback_tui.domain.models import (
     StockChange,
     apply_line_changes,
     iso_utc,
+    replaced,
 )
 from putback_tui.domain.reasons import DEFAULT_REASONS, SiteReasons
 from putback_tui.wire import EntryResult, Outcome, ResultCode
@@ -97,6 +98,8 @@ class BatchState(DerivationState):
     """The reason lists the central store holds (a reject reason's effect is read here)."""
     applied_refs: dict[str, Entry] = field(default_factory=dict)
     """Applied entries the batch may undo, with the effects that were applied for them."""
+    applied_in_batch: dict[str, tuple[Entry, EntryDraft]] = field(default_factory=dict)
+    """Undoable entries applied earlier in this batch, with their drafts: see applied()."""
     refused_refs: dict[str, Entry] = field(default_factory=dict)
     undone_ids: set[str] = field(default_factory=set)
     resolved_ids: set[str] = field(default_factory=set)
@@ -135,7 +138,10 @@ class BatchState(DerivationState):
 
     def applied(self, entry_id: str) -> Entry | None:
         """An applied entry of this facility, with its applied effects."""
-        return self.applied_refs.get(entry_id)
+        found = self.applied_refs.get(entry_id)
+        if found is None and entry_id in self.applied_in_batch:
+            found = self.applied_refs[entry_id] = _as_applied(*self.applied_in_batch[entry_id])
+        return found
 
     def undone(self, entry_id: str) -> bool:
         """True when an applied undo compensates it."""
@@ -164,8 +170,8 @@ class BatchState(DerivationState):
         if status is not None and draft.order_id is not None:
             at = iso_utc(entry.created_at)
             self.status_changes[draft.order_id] = (status.value, at)
-            self.orders[draft.order_id] = self.orders[draft.order_id].model_copy(
-                update={"status": status, "status_changed_at": entry.created_at}
+            self.orders[draft.order_id] = replaced(
+                self.orders[draft.order_id], status=status, status_changed_at=entry.created_at
             )
         touched = set(by_order)
         if draft.order_id is not None:
@@ -173,7 +179,8 @@ class BatchState(DerivationState):
         for order_id in touched:
             self._note_reconciled(order_id, entry)
         if draft.kind in UNDOABLE_KINDS:
-            self.applied_refs[entry.entry_id] = _as_applied(entry, draft)
+            # Built only if an undo in this batch asks for it (see applied()).
+            self.applied_in_batch[entry.entry_id] = (entry, draft)
         elif draft.kind is EntryKind.UNDO and draft.details.undoes is not None:
             self.undone_ids.add(draft.details.undoes)
         elif draft.kind is EntryKind.RESOLVE and draft.details.resolves is not None:
@@ -193,12 +200,8 @@ class BatchState(DerivationState):
 
 
 def _as_applied(entry: Entry, draft: EntryDraft) -> Entry:
-    return entry.model_copy(
-        update={
-            "details": draft.details,
-            "changes": draft.changes,
-            "line_changes": draft.line_changes,
-        }
+    return replaced(
+        entry, details=draft.details, changes=draft.changes, line_changes=draft.line_changes
     )
 
 

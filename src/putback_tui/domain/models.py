@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -32,6 +32,30 @@ class Frozen(BaseModel):
     """Base of every value model: immutable, and unknown fields are an error."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_F = TypeVar("_F", bound=Frozen)
+_SLOTS = BaseModel.__dict__
+_set_dict = _SLOTS["__dict__"].__set__
+_set_fields_set = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
+
+
+def replaced(model: _F, **update: Any) -> _F:
+    """``model.model_copy(update=update)``, for a hot path: the same model, a fifth of the time.
+
+    Like ``model_copy`` it does not validate ``update`` (the caller's values must be what
+    validation would give). It fills the four slots ``model_copy`` fills, straight through
+    their descriptors, skipping its deep-copy machinery: a frozen, extra="forbid" model has no
+    extra fields and no private attributes to copy.
+    """
+    new = object.__new__(type(model))
+    _set_dict(new, {**model.__dict__, **update})
+    _set_fields_set(new, model.__pydantic_fields_set__ | update.keys())
+    _set_extra(new, None)
+    _set_private(new, None)
+    return new
 
 
 class LocationKind(StrEnum):
@@ -349,12 +373,11 @@ def apply_line_changes(order: Order, changes: Iterable[LineChange]) -> Order:
         if i is None:
             raise KeyError(change.line_no)
         line = lines[i]
-        lines[i] = line.model_copy(
-            update={
-                "released": line.released + change.released,
-                "rejected": line.rejected + change.rejected,
-                "put_back": line.put_back + change.put_back,
-                "withdrawn": line.withdrawn + change.withdrawn,
-            }
+        lines[i] = replaced(
+            line,
+            released=line.released + change.released,
+            rejected=line.rejected + change.rejected,
+            put_back=line.put_back + change.put_back,
+            withdrawn=line.withdrawn + change.withdrawn,
         )
-    return order.model_copy(update={"lines": tuple(lines)})
+    return replaced(order, lines=tuple(lines))

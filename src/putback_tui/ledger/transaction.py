@@ -24,8 +24,10 @@ from putback_tui.domain.models import (
     OrderStatus,
     Product,
     StockChange,
+    apply_line_changes,
     iso_utc,
     now_utc,
+    replaced,
 )
 from putback_tui.ledger.errors import LedgerError
 from putback_tui.ledger.rows import (
@@ -60,6 +62,9 @@ class Transaction:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._orders_read: dict[str, tuple[int, Order]] = {}
+        """Orders read in this transaction, each with ``total_changes`` when it was read (or
+        last brought up to date by :meth:`append`): still current while that is unchanged."""
 
     # -- StockView ---------------------------------------------------------------------------
 
@@ -211,7 +216,7 @@ class Transaction:
                 (order_id,),
             )
         )
-        return Order(
+        order = Order(
             order_id=row[0],
             facility=row[1],
             status=OrderStatus(row[2]),
@@ -219,6 +224,13 @@ class Transaction:
             status_changed_at=parse_ts(row[4]),
             lines=lines,
         )
+        self._orders_read[order_id] = (self.conn.total_changes, order)
+        return order
+
+    def _order_as_read(self, order_id: str) -> Order | None:
+        """The order as :meth:`order` read it, if nothing was written since; else None."""
+        read = self._orders_read.get(order_id)
+        return read[1] if read is not None and read[0] == self.conn.total_changes else None
 
     def reconciled(self, order_id: str) -> Reconciled | None:
         """Who reconciled the order, where and when; None while it is not reconciled."""
@@ -364,6 +376,7 @@ class Transaction:
         """
         created = at or now_utc()
         entry_id = new_entry_id()
+        before = self._order_as_read(draft.order_id) if draft.order_id is not None else None
         cur = self.conn.execute(
             "INSERT INTO entries (entry_id, created_at, terminal, facility, operator, kind, "
             "order_id, details, changes, line_changes, undoes) "
@@ -392,9 +405,16 @@ class Transaction:
                 (draft.order_id, draft.details.order_status.value),
             )
         if draft.line_changes and draft.order_id is not None:
-            self._update_reconciled(draft.order_id, created, operator, terminal)
+            after = _after(before, draft) if before is not None else None
+            self._update_reconciled(draft.order_id, created, operator, terminal, after)
+        # The draft's parts as they are (validated models, which pydantic takes as they are),
+        # not dumped to dicts and validated again: a put-back's entry in a sixth of the time.
         return Entry(
-            **draft.model_dump(),
+            kind=draft.kind,
+            order_id=draft.order_id,
+            details=draft.details,
+            changes=draft.changes,
+            line_changes=draft.line_changes,
             entry_id=entry_id,
             seq=seq,
             terminal=terminal,
@@ -481,8 +501,14 @@ class Transaction:
                     (c.order_id, c.line_no, c.released, c.rejected, c.put_back, c.withdrawn),
                 )
 
-    def _update_reconciled(self, order_id: str, at: datetime, operator: str, terminal: str) -> None:
-        order = self.order(order_id)
+    def _update_reconciled(
+        self, order_id: str, at: datetime, operator: str, terminal: str, after: Order | None
+    ) -> None:
+        """Record who reconciled the order when it is cleared now; clear the record if not.
+
+        ``after``: the order as the entry just left it, when known without reading it again.
+        """
+        order = after if after is not None else self.order(order_id)
         if order is None:
             return
         done = order.cleared
@@ -495,11 +521,14 @@ class Transaction:
                 (order_id, iso_utc(at), operator, terminal),
             )
         else:
+            # Only where a record is there to clear: rewriting a row with what it holds still
+            # writes its page, one more page for the commit to make durable.
             self.conn.execute(
                 "UPDATE order_state SET reconciled_at = NULL, reconciled_by = NULL, "
-                "reconciled_terminal = NULL WHERE order_id = ?",
+                "reconciled_terminal = NULL WHERE order_id = ? AND reconciled_at IS NOT NULL",
                 (order_id,),
             )
+        self._orders_read[order_id] = (self.conn.total_changes, order)
 
     # -- loading reference data --------------------------------------------------------------
 
@@ -596,3 +625,19 @@ class Transaction:
             "INSERT INTO stock_qoh (sku, location, qoh) SELECT sku, location, qoh FROM baseline_qoh"
         )
         self.conn.execute("INSERT INTO stock_atp SELECT sku, atp FROM baseline_atp")
+
+
+def _after(before: Order, draft: EntryDraft) -> Order | None:
+    """The order as :meth:`Transaction.order` would read it after ``draft`` was appended.
+
+    Its lines' progress plus the draft's line changes, and the local status the draft set (a
+    local status wins over the central one). None when a change names a line the order does
+    not have: then the order is read again.
+    """
+    line_nos = {line.line_no for line in before.lines}
+    own = [c for c in draft.line_changes if c.order_id == before.order_id]
+    if any(c.line_no not in line_nos for c in own):
+        return None
+    after = apply_line_changes(before, own)
+    status = draft.details.order_status
+    return after if status is None else replaced(after, status=status)
