@@ -2,7 +2,7 @@
 
 Every figure comes from a handful of queries over all the facilities asked for at once, each
 reading through an index of migration 8: the facility's unreconciled exception orders
-(``orders_by_status``), the last 24 hours of orders becoming exceptions and being cleared
+(``orders_by_reconciled``), the last 24 hours of orders becoming exceptions and being cleared
 (``orders_by_status_changed``, ``orders_by_reconciled``), the reasons counted per hour by ingest
 (``reason_counts``) and the refused entries (``entries_refused``). Nothing reads the entries
 table at large, so the answer's cost follows the backlog, not the history.
@@ -190,7 +190,7 @@ def _read(tx: Tx, facilities: Sequence[str], now: datetime) -> dict[str, _Figure
         "SELECT o.facility, o.order_id, o.status, o.status_changed_at, o.first_action_at, "
         "l.sku, l.quantity, l.picked, l.released, l.rejected, l.put_back "
         f"FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
-        f"WHERE o.facility IN ({fac}) AND o.status IN ({_EXC}) AND o.reconciled_at IS NULL",
+        f"WHERE o.facility IN ({fac}) AND o.reconciled_at IS NULL AND o.status IN ({_EXC})",
         (*facilities, *EXCEPTION_KINDS),
     ):
         f = out[r[0]]
@@ -240,7 +240,7 @@ def _read(tx: Tx, facilities: Sequence[str], now: datetime) -> dict[str, _Figure
     for facility, count in tx.all(
         f"SELECT e.facility, COUNT(*) FROM entries e WHERE e.facility IN ({fac}) "
         "AND e.outcome = 'refused' AND NOT EXISTS (SELECT 1 FROM entries r "
-        "WHERE r.ref = e.entry_id AND r.kind = 'resolve') GROUP BY e.facility",
+        "WHERE r.kind = 'resolve' AND r.ref = e.entry_id) GROUP BY e.facility",
         facilities,
     ):
         out[facility].refused = int(count)
@@ -261,16 +261,25 @@ def _read(tx: Tx, facilities: Sequence[str], now: datetime) -> dict[str, _Figure
     return out
 
 
+def _hours(now: datetime) -> list[tuple[datetime, str]]:
+    """The flow's 24 hours, oldest first: each hour's start and its stored text."""
+    start = now.replace(minute=0, second=0, microsecond=0)
+    hours = [start - timedelta(hours=h) for h in range(FLOW_HOURS - 1, -1, -1)]
+    return [(h, _hour(h)) for h in hours]
+
+
 def _summary(
-    facility: str, f: _Figures, sla: SlaSettings, now: datetime
+    facility: str,
+    f: _Figures,
+    sla: SlaSettings,
+    now: datetime,
+    hours: Sequence[tuple[datetime, str]],
 ) -> FacilityBacklog:
     overdue = due_soon = 0
     for w in f.waiting.values():
         state = clock(sla, w.kind, w.since, now, first_response=w.first_action).state
         overdue += state is SlaState.OVERDUE
         due_soon += state is SlaState.DUE_SOON
-    start = now.replace(minute=0, second=0, microsecond=0)
-    hours = [start - timedelta(hours=h) for h in range(FLOW_HOURS - 1, -1, -1)]
     reasons = sorted(f.reasons.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
     return FacilityBacklog(
         facility=facility,
@@ -284,8 +293,8 @@ def _summary(
         cycle_median_minutes=median_p90(f.medians[1])[0],
         flow=tuple(
             HourFlow(hour=h, incoming=n[0], cleared=n[1])
-            for h in hours
-            for n in (f.flow.get(_hour(h), [0, 0]),)
+            for h, text in hours
+            for n in (f.flow.get(text, [0, 0]),)
         ),
         top_reasons=tuple(
             ReasonCount(kind=k, reason=r, entries=n[0], units=n[1])
@@ -303,8 +312,10 @@ def backlog(
     names = sorted(set(facilities))
     with engine.read() as tx:
         figures = _read(tx, names, now)
+    hours = _hours(now)
     return Backlog(
-        as_of=now, facilities=tuple(_summary(f, figures[f], sla, now) for f in names)
+        as_of=now,
+        facilities=tuple(_summary(f, figures[f], sla, now, hours) for f in names),
     )
 
 
@@ -345,7 +356,7 @@ def facility_detail(
         refused = tx.all(
             "SELECT e.entry_id, e.terminal, e.kind, e.order_id, e.reason, e.received_at "
             "FROM entries e WHERE e.facility = ? AND e.outcome = 'refused' AND NOT EXISTS "
-            "(SELECT 1 FROM entries r WHERE r.ref = e.entry_id AND r.kind = 'resolve') "
+            "(SELECT 1 FROM entries r WHERE r.kind = 'resolve' AND r.ref = e.entry_id) "
             "ORDER BY e.position LIMIT ?",
             (facility, REFUSED_LISTED),
         )
@@ -378,7 +389,7 @@ def facility_detail(
     orders.sort(key=lambda o: (-o.score, o.since, o.order_id))
     return FacilityDetail(
         as_of=now,
-        backlog=_summary(facility, f, sla, now),
+        backlog=_summary(facility, f, sla, now, _hours(now)),
         orders=tuple(orders),
         refused=tuple(
             RefusedEntry(

@@ -229,13 +229,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             # The first operator entry on an exception order since it became one (SLA), set
             # by ingest; NULL for orders cleared before this migration.
             "ALTER TABLE orders ADD COLUMN first_action_at TEXT",
-            "CREATE INDEX orders_by_status ON orders (facility, status)",
             "CREATE INDEX orders_by_status_changed ON orders (facility, status_changed_at)",
-            "CREATE INDEX orders_by_reconciled ON orders (facility, reconciled_at)",
+            # The backlog (reconciled_at NULL, exception statuses) and the recently cleared.
+            "CREATE INDEX orders_by_reconciled ON orders (facility, reconciled_at, status)",
             "CREATE INDEX entries_by_order ON entries (order_id, position)",
             # Refused entries are few: a partial index costs ingest nothing for the others.
             "CREATE INDEX entries_refused ON entries (facility, position) "
             "WHERE outcome = 'refused'",
+            # Which refused entries a supervisor resolved (most entries have no ref at all).
+            "CREATE INDEX entries_resolves ON entries (ref) WHERE kind = 'resolve'",
             # Applied entries with a reason, counted per facility, hour, kind and reason by
             # ingest: the backlog's top reasons read a few hundred rows, never the entries.
             """CREATE TABLE reason_counts (
