@@ -78,13 +78,17 @@ def generate(facilities: int, entries: int, now: datetime, seed: int = 19) -> di
             elif waiting and rnd.random() < 0.5:
                 first = changed + timedelta(minutes=rnd.uniform(1, 30))
                 first = min(first, now)
+            picks = [rnd.randint(0, 2) if exception else 0 for _ in (1, 2)]
+            by = "OP-1"
+            if exception and not any(picks):
+                # Nothing picked: its release cleared it at once, by nobody.
+                waiting, first, reconciled, by = False, None, changed, "system"
             rows["orders"].append((
                 oid, fac, status, 0, iso_utc(changed), 1,
-                iso_utc(reconciled) if reconciled else None, "OP-1" if reconciled else None,
+                iso_utc(reconciled) if reconciled else None, by if reconciled else None,
                 terminals[0] if reconciled else None, iso_utc(first) if first else None,
             ))
-            for line in (1, 2):
-                picked = rnd.randint(0, 2) if exception else 0
+            for line, picked in enumerate(picks, start=1):
                 quantity = picked + rnd.randint(0, 1)
                 done = picked if reconciled else 0
                 released = quantity - picked if exception else 0
@@ -102,7 +106,7 @@ def generate(facilities: int, entries: int, now: datetime, seed: int = 19) -> di
                     reason = rnd.choice(REASONS)
                     details["reason"] = reason
                     if not refused:
-                        key = (fac, iso_utc(at)[:13], "reject", reason)
+                        key = (fac, iso_utc(at)[:10], "reject", reason)
                         reasons.setdefault(key, [0, 0])
                         reasons[key][0] += 1
                         reasons[key][1] += 1
@@ -135,7 +139,7 @@ TABLES = {
     "entries": "entries (position, entry_id, terminal, facility, seq, kind, order_id, outcome, "
                "reason, received_at, body, effects, ref)",
     "atp": "stock_atp (facility, sku, atp, rev)",
-    "reasons": "reason_counts (facility, hour, kind, reason, entries, units)",
+    "reasons": "reason_counts (facility, day, kind, reason, entries, units)",
 }
 
 
