@@ -186,38 +186,70 @@ def _ts(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+_TO_PUT_BACK = "CASE WHEN l.picked > l.put_back THEN l.picked - l.put_back ELSE 0 END"
+"""A line's picked units not yet put back (``OrderLine.to_put_back``)."""
+_UNPICKED = "CASE WHEN l.quantity > l.picked THEN l.quantity - l.picked ELSE 0 END"
+_RESERVED = (
+    f"CASE WHEN {_UNPICKED} - l.released - l.rejected > 0 "
+    f"THEN {_UNPICKED} - l.released - l.rejected ELSE 0 END"
+)
+"""A line's unpicked units still reserved (``OrderLine.unpicked_open``)."""
+
+
+def _waiting_by_sku(
+    tx: Tx, out: dict[str, _Figures], facilities: Sequence[str], now: datetime
+) -> None:
+    """The waiting orders with their units per SKU (the detail's ATP term needs them)."""
+    for r in tx.all(
+        "SELECT o.facility, o.order_id, o.status, o.status_changed_at, o.first_action_at, "
+        f"l.sku, {_TO_PUT_BACK}, {_RESERVED} "
+        "FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
+        f"WHERE o.facility IN ({_marks(len(facilities))}) AND o.reconciled_at IS NULL "
+        f"AND o.status IN ({_EXC})",
+        (*facilities, *EXCEPTION_KINDS),
+    ):
+        f = out[r[0]]
+        f.reserved += int(r[7])
+        if not r[6]:
+            continue
+        w = f.waiting.get(r[1])
+        if w is None:
+            # No status time (imported as an exception without one): counted from now.
+            w = f.waiting[r[1]] = _Waiting(r[1], str(r[2]), _ts(r[3]) or now, _ts(r[4]))
+        w.units[r[5]] = w.units.get(r[5], 0) + int(r[6])
+
+
 def _read(
     tx: Tx, facilities: Sequence[str], now: datetime, *, by_sku: bool = False
 ) -> dict[str, _Figures]:
     """Every figure of ``facilities`` but the scores, in the caller's snapshot.
 
     ``by_sku``: count each waiting order's units per SKU (the detail's ATP term needs them);
-    otherwise the lines are read from their covering index alone, per line number.
+    otherwise the lines are read from their covering index alone and summed per order.
     """
     out = {f: _Figures() for f in facilities}
     if not facilities:
         return out
     fac = _marks(len(facilities))
     # The unreconciled exception orders with their lines: the backlog itself.
-    for r in tx.all(
-        "SELECT o.facility, o.order_id, o.status, o.status_changed_at, o.first_action_at, "
-        f"{'l.sku' if by_sku else 'l.line_no'}, l.quantity, l.picked, l.released, l.rejected, "
-        "l.put_back FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
-        f"WHERE o.facility IN ({fac}) AND o.reconciled_at IS NULL AND o.status IN ({_EXC})",
-        (*facilities, *EXCEPTION_KINDS),
-    ):
-        f = out[r[0]]
-        quantity, picked, released, rejected, put_back = (int(x) for x in r[6:11])
-        f.reserved += max(max(quantity - picked, 0) - released - rejected, 0)
-        waiting = max(picked - put_back, 0)
-        if not waiting:
-            continue
-        w = f.waiting.get(r[1])
-        if w is None:
-            # No status time (imported as an exception without one): counted from now.
-            w = f.waiting[r[1]] = _Waiting(r[1], str(r[2]), _ts(r[3]) or now, _ts(r[4]))
-        key = str(r[5])
-        w.units[key] = w.units.get(key, 0) + waiting
+    if by_sku:
+        _waiting_by_sku(tx, out, facilities, now)
+    else:
+        for facility, order_id, kind, since, first, waiting, reserved in tx.all(
+            f"SELECT o.facility, o.order_id, o.status, o.status_changed_at, o.first_action_at, "
+            f"SUM({_TO_PUT_BACK}), SUM({_RESERVED}) "
+            "FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
+            f"WHERE o.facility IN ({fac}) AND o.reconciled_at IS NULL AND o.status IN ({_EXC}) "
+            # Grouped by the key: the other columns of the order follow from it.
+            "GROUP BY o.order_id, o.facility, o.status, o.status_changed_at, o.first_action_at",
+            (*facilities, *EXCEPTION_KINDS),
+        ):
+            f = out[facility]
+            f.reserved += int(reserved)
+            if waiting:
+                f.waiting[order_id] = _Waiting(
+                    order_id, kind, _ts(since) or now, _ts(first), {"": int(waiting)}
+                )
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=FLOW_HOURS - 1)
     window = iso_utc(start)
     # An order cleared by nobody ('system': nothing was picked, its release cleared it) never
@@ -271,7 +303,7 @@ def _read(
         facilities,
     ):
         out[facility].terminals.append(
-            TerminalContact(
+            TerminalContact.model_construct(
                 terminal=name,
                 last_contact=_ts(contact),
                 waiting_to_send=None if waiting is None else int(waiting),
@@ -301,7 +333,8 @@ def _summary(
         overdue += state is SlaState.OVERDUE
         due_soon += state is SlaState.DUE_SOON
     reasons = sorted(f.reasons.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
-    return FacilityBacklog(
+    # Built from the central store's own rows: nothing to validate (model_construct).
+    return FacilityBacklog.model_construct(
         facility=facility,
         waiting_orders=len(f.waiting),
         units_to_put_back=sum(sum(w.units.values()) for w in f.waiting.values()),
@@ -312,12 +345,12 @@ def _summary(
         first_response_median_minutes=median_p90(f.medians[0])[0],
         cycle_median_minutes=median_p90(f.medians[1])[0],
         flow=tuple(
-            HourFlow(hour=h, incoming=n[0], cleared=n[1])
+            HourFlow.model_construct(hour=h, incoming=n[0], cleared=n[1])
             for h, text in hours
             for n in (f.flow.get(text, [0, 0]),)
         ),
         top_reasons=tuple(
-            ReasonCount(kind=k, reason=r, entries=n[0], units=n[1])
+            ReasonCount.model_construct(kind=k, reason=r, entries=n[0], units=n[1])
             for (k, r), n in reasons[:TOP_REASONS]
         ),
         refused_waiting=f.refused,
@@ -333,7 +366,7 @@ def backlog(
     with engine.read() as tx:
         figures = _read(tx, names, now)
     hours = _hours(now)
-    return Backlog(
+    return Backlog.model_construct(
         as_of=now,
         facilities=tuple(_summary(f, figures[f], sla, now, hours) for f in names),
     )
