@@ -240,6 +240,69 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         },
     ),
+    Migration(
+        8,
+        "viewers and the backlog",
+        (
+            # Read-only clients (dashboards): the backlog, event feed and order histories of
+            # their facilities (JSON list; NULL: every facility). Apart from `clients`, whose
+            # kinds are fixed by a CHECK that SQLite cannot alter in place.
+            """CREATE TABLE viewers (
+                name TEXT PRIMARY KEY,
+                facilities TEXT,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL
+            )""",
+            # Each terminal's last sync call and the entries it said were waiting to be sent.
+            """CREATE TABLE terminal_contacts (
+                terminal TEXT PRIMARY KEY,
+                facility TEXT NOT NULL,
+                last_contact TEXT NOT NULL,
+                waiting_to_send {big}
+            )""",
+            # The first operator entry on an exception order since it became one (SLA), set
+            # by ingest; NULL for orders cleared before this migration.
+            "ALTER TABLE orders ADD COLUMN first_action_at TEXT",
+            # The backlog reads only these covering indexes, never the orders themselves: the
+            # waiting orders (unreconciled exception orders: a few per facility, where the
+            # live and shipped orders are many; queries repeat this predicate word for word,
+            # which both engines need to use a partial index),
+            "CREATE INDEX orders_waiting ON orders "
+            "(facility, order_id, status, status_changed_at, first_action_at) "
+            "WHERE reconciled_at IS NULL "
+            "AND status IN ('cancelled', 'deleted', 'failed', 'rejected')",
+            # the recently cleared (and the waiting orders again, for SQLite: without
+            # statistics its planner prefers this index's three equalities to the partial
+            # index's one),
+            "CREATE INDEX orders_by_reconciled ON orders (facility, reconciled_at, status, "
+            "reconciled_by, status_changed_at, first_action_at, order_id)",
+            # the orders that became exceptions lately,
+            "CREATE INDEX orders_by_status_changed ON orders "
+            "(facility, status_changed_at, status, reconciled_by)",
+            # and the waiting orders' lines' progress.
+            "CREATE INDEX order_lines_progress ON order_lines "
+            "(order_id, quantity, picked, released, rejected, put_back)",
+            # An order's history.
+            "CREATE INDEX entries_by_order ON entries (order_id, position)",
+            # Refused entries and resolves are few: partial indexes cost ingest nothing for
+            # the other entries.
+            "CREATE INDEX entries_refused ON entries (facility, position) "
+            "WHERE outcome = 'refused'",
+            "CREATE INDEX entries_resolves ON entries (facility, ref) WHERE kind = 'resolve'",
+            # Applied entries with a reason, counted per facility, day (UTC), kind and reason
+            # by ingest: the backlog's top reasons read a few rows per facility, never the
+            # entries.
+            """CREATE TABLE reason_counts (
+                facility TEXT NOT NULL,
+                day TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                entries {big} NOT NULL,
+                units {big} NOT NULL,
+                PRIMARY KEY (facility, day, kind, reason)
+            )""",
+        ),
+    ),
 )
 
 
