@@ -224,6 +224,42 @@ def add_system(db_url: str, replace: bool, name: str) -> None:
     _add(db_url, name, None, replace)
 
 
+@central.command("add-viewer")
+@db_option
+@click.option(
+    "--facility",
+    "facilities",
+    multiple=True,
+    metavar="F",
+    help="A facility the viewer may read; repeat for more (none: every facility).",
+)
+@replace_option
+@click.argument("name")
+def add_viewer(db_url: str, facilities: tuple[str, ...], replace: bool, name: str) -> None:
+    """Enrol a read-only viewer NAME (a dashboard) and print its token (shown once).
+
+    A viewer reads the backlog (GET /v1/backlog), the event feed and order histories of its
+    facilities and nothing else: every write, and every other facility, is answered 403.
+    """
+    from putback_tui.central.storage import StoreError
+    from putback_tui.domain.bounds import check_code_length
+
+    for facility in facilities:
+        try:
+            check_code_length(facility)
+        except ValueError as exc:
+            raise click.BadParameter(f"{facility!r}: {exc}", param_hint="--facility") from None
+    with _store(db_url) as store:
+        try:
+            token = store.add_viewer(name, list(facilities) or None, replace=replace)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(token)
+    scope = ", ".join(sorted(set(facilities))) if facilities else "every facility"
+    click.echo(f"Token for viewer {name} ({scope}): it is not stored and is shown only now.",
+               err=True)
+
+
 def _add(db_url: str, name: str, facility: str | None, replace: bool) -> None:
     from putback_tui.central.storage import StoreError
     from putback_tui.wire import ClientKind
