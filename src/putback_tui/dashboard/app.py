@@ -51,6 +51,7 @@ class DashboardApp(App[None]):
     """
 
     TITLE = "putback · network backlog"
+    ENABLE_COMMAND_PALETTE = False
 
     CSS = """
     Screen { layout: vertical; }
@@ -62,6 +63,8 @@ class DashboardApp(App[None]):
     #body { height: 1fr; }
     .stale #body { opacity: 50%; }
     .figures { height: auto; padding: 0 1; }
+    #charts { height: 3; }
+    .chart { width: 1fr; height: 3; }
     .chart-label { height: 1; padding: 0 1; }
     Sparkline { height: 2; margin: 0 1; }
     #incoming > .sparkline--max-color { color: $warning; }
@@ -106,9 +109,11 @@ class DashboardApp(App[None]):
 
     def action_refresh_now(self) -> None:
         """Fetch the figures of the screen in front (a fetch still running is replaced)."""
-        screen = self.screen
-        if isinstance(screen, DashboardScreen):
-            screen.reload()
+        # The topmost dashboard screen: under the help panel too, its figures keep coming.
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, DashboardScreen):
+                screen.reload()
+                return
 
     def action_help(self) -> None:
         """Open (or close) the help on every figure."""

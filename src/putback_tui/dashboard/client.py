@@ -12,7 +12,7 @@ from urllib.parse import quote
 from putback_tui.sync.client import SyncClient
 from putback_tui.wire import Backlog, FacilityDetail, OrderHistory
 
-__all__ = ["BacklogClient", "Backlog", "FacilityDetail", "OrderHistory"]
+__all__ = ["Backlog", "BacklogClient", "FacilityDetail", "OrderHistory"]
 
 
 def _segment(value: str) -> str:

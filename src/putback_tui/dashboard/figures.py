@@ -14,17 +14,26 @@ from rich.color import Color
 from rich.text import Text
 from textual.renderables.sparkline import Sparkline
 
-from putback_tui.domain.wording import duration
+from putback_tui.domain.sla import duration
 
 OVERDUE = "bold white on dark_red"
 DUE_SOON = "bold black on yellow"
 ON_TIME = "green"
 MUTED = "dim"
+DASH = "\N{EN DASH}"
+"""Shown for "nothing" (no age, no median, no claim)."""
 
 
 def text(value: object, style: str = "") -> Text:
     """Any value as plain text (no markup read from it)."""
     return Text("" if value is None else str(value), style=style)
+
+
+def optional(value: object) -> Text:
+    """A value, or a dim dash when it is None or empty."""
+    if value is None or value == "":
+        return Text(DASH, style=MUTED)
+    return Text(str(value))
 
 
 def count(n: int, style_if_any: str = "") -> Text:
@@ -35,14 +44,14 @@ def count(n: int, style_if_any: str = "") -> Text:
 def age(since: datetime | None, now: datetime) -> Text:
     """How long ago ``since`` was ("12 min", "3 h 05", "2 d 4 h"); a dash when never."""
     if since is None:
-        return Text("–", style=MUTED)
+        return Text(DASH, style=MUTED)
     return Text(duration((now - since).total_seconds() / 60))
 
 
 def minutes(value: float | None) -> Text:
     """A median in minutes, worded like an age; a dash when there is nothing to measure."""
     if value is None:
-        return Text("–", style=MUTED)
+        return Text(DASH, style=MUTED)
     return Text(duration(value))
 
 
@@ -66,7 +75,7 @@ def claim(held: object) -> Text:
     terminal, the operator and since when).
     """
     if held is None:
-        return Text("–", style=MUTED)
+        return Text(DASH, style=MUTED)
     terminal = getattr(held, "terminal", None)
     operator = getattr(held, "operator", None) or getattr(held, "badge", None)
     since = getattr(held, "since", None) or getattr(held, "claimed_at", None)

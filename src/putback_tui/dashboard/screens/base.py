@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -68,9 +67,6 @@ class StatusLine(Static):
 class DashboardScreen(Screen[None], Generic[T]):
     """A screen whose figures come from one API call, fetched again on every refresh."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
-    """Esc goes back one screen (the network view stays)."""
-
     title_text: str = "putback · network backlog"
     """The line at the top."""
 
@@ -108,7 +104,7 @@ class DashboardScreen(Screen[None], Generic[T]):
         """Put fetched figures on screen (on the UI thread)."""
 
     def on_mount(self) -> None:
-        """Show the connection as it stands, then fetch."""
+        """Show the connection as it stands, then fetch (Textual calls a subclass's too)."""
         self.query_one(StatusLine).show(self.dashboard.connection, stale=False)
         self.reload()
 
@@ -141,6 +137,8 @@ class DashboardScreen(Screen[None], Generic[T]):
             app.call_from_thread(self._fetched, data)
 
     def _fetched(self, data: T) -> None:
+        if not self.is_attached:  # left (Esc) while the answer was on its way
+            return
         connection = self.dashboard.answered()
         self.show(data)
         self.has_figures = True
@@ -148,6 +146,8 @@ class DashboardScreen(Screen[None], Generic[T]):
         self.query_one(StatusLine).show(connection, stale=False)
 
     def _failed(self, problem: str) -> None:
+        if not self.is_attached:
+            return
         connection = self.dashboard.failed(problem)
         self.set_class(self.has_figures, "stale")
         self.query_one(StatusLine).show(connection, stale=self.has_figures)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Sparkline, Static, TabbedContent, TabPane
 
 from putback_tui.dashboard import figures as fig
@@ -25,15 +28,19 @@ class FacilityScreen(DashboardScreen[FacilityDetail]):
         self.facility = facility
         self.title_text = f"putback · facility {facility}"
 
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+    """Esc goes back to the network view."""
+
     def body(self) -> ComposeResult:
         """Its figures, the two hourly charts, then tabs: orders, terminals, reasons."""
         yield Static(Text("Fetching …"), id="figures", classes="figures", markup=False)
-        with Horizontal(classes="charts"):
-            yield Static(Text(""), id="incoming-label", classes="chart-label", markup=False)
-            yield Static(Text(""), id="cleared-label", classes="chart-label", markup=False)
-        with Horizontal(classes="charts"):
-            yield Sparkline([], id="incoming")
-            yield Sparkline([], id="cleared")
+        with Horizontal(id="charts"):
+            with Vertical(classes="chart"):
+                yield Static(Text(""), id="incoming-label", classes="chart-label", markup=False)
+                yield Sparkline([], id="incoming")
+            with Vertical(classes="chart"):
+                yield Static(Text(""), id="cleared-label", classes="chart-label", markup=False)
+                yield Sparkline([], id="cleared")
         with TabbedContent(id="tabs"):
             with TabPane("Waiting orders", id="orders-tab"):
                 orders: DataTable[object] = DataTable(
@@ -58,6 +65,10 @@ class FacilityScreen(DashboardScreen[FacilityDetail]):
                     refused.add_column(Text(label), key=label.lower())
                 yield refused
 
+    def on_mount(self) -> None:
+        """The orders table has the keys: Enter opens an order."""
+        self.query_one("#orders", DataTable).focus()
+
     def fetch(self, client: BacklogClient) -> FacilityDetail:
         """``GET /v1/backlog/{facility}``."""
         return client.facility(self.facility)
@@ -67,29 +78,25 @@ class FacilityScreen(DashboardScreen[FacilityDetail]):
         f, now = data.backlog, data.as_of
         line = Text()
         line.append(plural(f.waiting_orders, "order"), style="bold")
-        line.append(f" waiting ({units(f.units_to_put_back)} to put back) · ")
+        line.append(f" waiting · {units(f.units_to_put_back)} · ")
         line.append(f"{f.overdue} overdue", style=fig.OVERDUE if f.overdue else fig.MUTED)
         line.append(" · ")
         line.append(f"{f.due_soon} due soon", style=fig.DUE_SOON if f.due_soon else fig.MUTED)
         line.append(" · oldest ")
         line.append(fig.age(f.oldest_since, now))
-        line.append("\nmedian first action ")
+        line.append("\nmedian 1st action ")
         line.append(fig.minutes(f.first_response_median_minutes))
         line.append(" · median cycle ")
         line.append(fig.minutes(f.cycle_median_minutes))
-        line.append(" · refused entries for a supervisor ")
+        line.append(" · refused ")
         line.append(fig.count(f.refused_waiting, "bold red"))
-        line.append(" · units reserved on exceptions ")
+        line.append(" · reserved ")
         line.append(fig.count(f.units_reserved_on_exceptions, "bold red"))
         self.query_one("#figures", Static).update(line)
         incoming = [h.incoming for h in f.flow]
         cleared = [h.cleared for h in f.flow]
-        self.query_one("#incoming-label", Static).update(
-            Text(f"In, last 24 h: {plural(sum(incoming), 'order')} (peak {max(incoming, default=0)}/h)")
-        )
-        self.query_one("#cleared-label", Static).update(
-            Text(f"Cleared, last 24 h: {plural(sum(cleared), 'order')} (peak {max(cleared, default=0)}/h)")
-        )
+        self.query_one("#incoming-label", Static).update(_series("In", incoming))
+        self.query_one("#cleared-label", Static).update(_series("Cleared", cleared))
         self.query_one("#incoming", Sparkline).data = incoming
         self.query_one("#cleared", Sparkline).data = cleared
 
@@ -137,8 +144,8 @@ class FacilityScreen(DashboardScreen[FacilityDetail]):
                 fig.age(e.received_at, now),
                 fig.text(e.terminal),
                 fig.text(e.kind.replace("_", " ")),
-                fig.text(e.order_id or "–"),
-                fig.text(e.reason or "–"),
+                fig.optional(e.order_id),
+                fig.optional(e.reason),
                 key=e.entry_id,
             )
 
@@ -149,3 +156,8 @@ class FacilityScreen(DashboardScreen[FacilityDetail]):
         if event.data_table.id == "orders" and event.row_key.value is not None:
             self.app.push_screen(OrderScreen(event.row_key.value))
 
+
+
+def _series(label: str, hourly: list[int]) -> Text:
+    """A chart's caption: its total and its peak hour."""
+    return Text(f"{label}, 24 h: {sum(hourly)} (peak {max(hourly, default=0)}/h)")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from putback_tui.dashboard import figures as fig
@@ -14,7 +16,9 @@ from putback_tui.dashboard.screens.base import DashboardScreen
 from putback_tui.domain.wording import plural, units
 
 ENTRY_COLUMNS = ("When", "What", "Line", "SKU", "Qty", "Where", "Who", "Terminal", "Outcome")
-LINE_COLUMNS = ("Line", "SKU", "Ordered", "Picked", "Put back", "Released", "Rejected", "To put back")
+LINE_COLUMNS = (
+    "Line", "SKU", "Ordered", "Picked", "Put back", "Released", "Rejected", "To put back",
+)
 
 
 def _when(at: datetime) -> Text:
@@ -33,6 +37,9 @@ class OrderScreen(DashboardScreen[OrderHistory]):
         self.order_id = order_id
         self.title_text = f"putback · order {order_id}"
 
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+    """Esc goes back to the facility."""
+
     def body(self) -> ComposeResult:
         """The order in one line, then its entries and its lines."""
         yield Static(Text("Fetching …"), id="order-figures", classes="figures", markup=False)
@@ -49,6 +56,10 @@ class OrderScreen(DashboardScreen[OrderHistory]):
                 for label in LINE_COLUMNS:
                     lines.add_column(Text(label), key=label.lower())
                 yield lines
+
+    def on_mount(self) -> None:
+        """The entries table has the keys."""
+        self.query_one("#entries", DataTable).focus()
 
     def fetch(self, client: BacklogClient) -> OrderHistory:
         """``GET /v1/orders/{order_id}/history``."""
