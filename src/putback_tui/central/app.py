@@ -722,8 +722,10 @@ def app_from_environment() -> FastAPI:
         StoreError: the database cannot be reached.
     """
     import os
+    from pathlib import Path
 
-    from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
+    from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV, SLA_ENV
+    from putback_tui.central.sla_config import load_sla_config
     from putback_tui.central.storage import open_store
     from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 
@@ -731,6 +733,8 @@ def app_from_environment() -> FastAPI:
     store.limits = Limits(
         max_stock=int(os.environ.get(MAX_STOCK_ENV, DEFAULT_LIMITS.max_stock))
     )
+    sla_file = os.environ.get(SLA_ENV)
+    store.sla, store.priority = load_sla_config(Path(sla_file) if sla_file else None)
     app = create_app(store, limits=CentralLimits.from_environment(os.environ))
     tune_garbage_collector()
     return app

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
+from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV, SLA_ENV
 
 if TYPE_CHECKING:
     from putback_tui.central.storage import CentralStore
@@ -110,6 +110,14 @@ def central(ctx: click.Context) -> None:
     help="How far behind this server's clock an entry's time may be "
     "(env: PUTBACK_CENTRAL_MAX_AGE_DAYS).",
 )
+@click.option(
+    "--sla-config",
+    envvar=SLA_ENV,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A TOML file whose [sla] and [priority] sections the backlog judges waiting orders by "
+    "(a terminal's config.toml will do; env: PUTBACK_CENTRAL_SLA). Default: the built-in ones.",
+)
 def serve(
     db_url: str,
     host: str,
@@ -119,6 +127,7 @@ def serve(
     max_ahead: float,
     max_age: float,
     max_stock: int,
+    sla_config: Path | None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs and /openapi.json) until interrupted.
 
@@ -132,7 +141,13 @@ def serve(
 
     from putback_tui.central.app import create_app, tune_garbage_collector
     from putback_tui.central.limits import CentralLimits
+    from putback_tui.central.sla_config import SlaConfigError, load_sla_config
     from putback_tui.domain.derive import Limits
+
+    try:
+        sla, priority = load_sla_config(sla_config)
+    except SlaConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
     limits = CentralLimits(
         max_quantity=max_quantity,
@@ -143,6 +158,7 @@ def serve(
     os.environ[MAX_STOCK_ENV] = str(max_stock)  # for worker processes, as DB_ENV below
     with _store(db_url) as store:  # migrates once, before any worker starts
         store.limits = Limits(max_stock=max_stock)
+        store.sla, store.priority = sla, priority
         click.echo(
             f"central store ({store.kind}) on http://{host}:{port}, {workers} worker(s)", err=True
         )
@@ -153,6 +169,8 @@ def serve(
             return
     # Each worker process opens its own store, named by the environment it inherits.
     os.environ[DB_ENV] = db_url
+    if sla_config is not None:
+        os.environ[SLA_ENV] = str(sla_config.resolve())
     os.environ.update(limits.environment())
     uvicorn.run(
         "putback_tui.central.app:app_from_environment",

@@ -17,6 +17,7 @@ from putback_tui.domain.models import now_utc
 from putback_tui.wire import (
     API_PREFIX,
     API_VERSION,
+    OUTBOX_HEADER,
     BatchResult,
     ChangesPage,
     ClientInfo,
@@ -96,6 +97,9 @@ class SyncClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.outbox: int | None = None
+        """Entries waiting to be sent, as last counted by the sync worker: sent with each push
+        and pull (``X-Putback-Outbox``) so the central store's backlog shows it."""
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}"},
@@ -220,7 +224,7 @@ class SyncClient:
             "POST",
             "/entries",
             content=body,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **self._outbox_header()},
         )
         if [r.entry_id for r in result.results] != list(entry_ids):
             raise SyncError("the central store's answer does not match the batch sent")
@@ -233,7 +237,12 @@ class SyncClient:
             CentralUnavailable, CentralRefused, SyncError.
         """
         params = {"cursor": cursor, "limit": limit}
-        return self._call(ChangesPage, "GET", "/changes", params=params)
+        return self._call(
+            ChangesPage, "GET", "/changes", params=params, headers=self._outbox_header()
+        )
+
+    def _outbox_header(self) -> dict[str, str]:
+        return {} if self.outbox is None else {OUTBOX_HEADER: str(self.outbox)}
 
 
 def _first_error(exc: ValidationError) -> str:
