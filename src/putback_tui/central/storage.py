@@ -319,7 +319,7 @@ class CentralStore:
                 "terminal_contacts",
                 ("facility text", "last_contact text", "waiting_to_send bigint"),
                 ("terminal text",),
-                [(client.facility or "", iso_utc(now_utc()), waiting_to_send, client.name)],
+                [(client.name, client.facility or "", iso_utc(now_utc()), waiting_to_send)],
             )
 
     # -- the backlog ---------------------------------------------------------------------

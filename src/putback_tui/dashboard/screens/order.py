@@ -13,9 +13,12 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from putback_tui.dashboard import figures as fig
 from putback_tui.dashboard.client import BacklogClient, OrderHistory
 from putback_tui.dashboard.screens.base import DashboardScreen
+from putback_tui.domain.entries import Entry
 from putback_tui.domain.wording import plural, units
 
-ENTRY_COLUMNS = ("When", "What", "Line", "SKU", "Qty", "Where", "Who", "Terminal", "Outcome")
+ENTRY_COLUMNS = (
+    "When", "What", "Line", "SKU", "Qty", "Where", "Who", "Terminal", "Outcome", "Reason",
+)
 LINE_COLUMNS = (
     "Line", "SKU", "Ordered", "Picked", "Put back", "Released", "Rejected", "To put back",
 )
@@ -23,6 +26,20 @@ LINE_COLUMNS = (
 
 def _when(at: datetime) -> Text:
     return fig.text(f"{at.astimezone():%m-%d %H:%M}")
+
+
+def _lines(entry: Entry) -> str:
+    """The order lines an entry is about: a line edit's own, else those it changed."""
+    if entry.details.line_no is not None:
+        return str(entry.details.line_no)
+    return ", ".join(str(n) for n in sorted({c.line_no for c in entry.line_changes}))
+
+
+def _reason(entry: Entry) -> str:
+    """Why it was done: a reject reason, a site's reason code, a supervisor's note."""
+    d = entry.details
+    parts = [d.reason.value if d.reason else None, d.reason_code, d.note, d.message]
+    return " · ".join(p for p in parts if p)
 
 
 class OrderScreen(DashboardScreen[OrderHistory]):
@@ -96,13 +113,14 @@ class OrderScreen(DashboardScreen[OrderHistory]):
             entries.add_row(
                 _when(e.created_at),
                 fig.text(e.kind.value.replace("_", " "), "bold"),
-                fig.text(d.line_no if d.line_no is not None else ""),
+                fig.text(_lines(e)),
                 fig.text(d.sku or ""),
                 fig.text(d.quantity if d.quantity is not None else ""),
                 fig.text(where),
                 fig.text(e.operator),
                 fig.text(e.terminal),
                 outcome,
+                fig.text(_reason(e)),
                 key=f"{item.position}",
             )
         lines: DataTable[object] = self.query_one("#lines", DataTable)
