@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich.color import Color
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.text import Text
 from textual.renderables.sparkline import Sparkline
 
@@ -101,3 +103,20 @@ def spark(values: Sequence[int], colour: str) -> Sparkline[int]:
     """
     base = Color.parse(colour)
     return Sparkline(list(values) or [0], width=len(values) or 1, min_color=base, max_color=base)
+
+
+class Stacked:
+    """Renderables one above the other, each on its own line(s).
+
+    Rich's ``Group`` would run Textual's sparkline renderables together on one line: they end
+    without a line break.
+    """
+
+    def __init__(self, *parts: RenderableType) -> None:
+        self.parts = parts
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for n, part in enumerate(self.parts):
+            if n:
+                yield Segment.line()
+            yield from console.render(part, options)

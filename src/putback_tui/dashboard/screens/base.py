@@ -128,7 +128,8 @@ class DashboardScreen(Screen[None], Generic[T]):
         try:
             data = self.fetch(app.client)
         except CentralUnavailable as exc:
-            app.call_from_thread(self._failed, str(exc))
+            # "http://…:8700 unreachable: …": the address is on screen already.
+            app.call_from_thread(self._failed, str(exc).removeprefix(f"{app.client.base_url} "))
         except CentralRefused as exc:
             app.call_from_thread(self._failed, _refusal(exc))
         except SyncError as exc:

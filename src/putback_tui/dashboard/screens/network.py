@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
@@ -64,7 +63,7 @@ class NetworkScreen(DashboardScreen[Backlog]):
                 fig.count(f.due_soon, fig.DUE_SOON),
                 fig.count(f.units_to_put_back),
                 fig.age(f.oldest_since, now),
-                Group(
+                fig.Stacked(
                     fig.spark([h.incoming for h in f.flow], INCOMING),
                     fig.spark([h.cleared for h in f.flow], CLEARED),
                 ),
