@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from putback_tui.central.storage import CentralStore, open_store
 from putback_tui.dashboard.app import DashboardApp, make_app
 from putback_tui.dashboard.screens.base import DashboardScreen, StatusLine
 from putback_tui.dataset import DEMO_DIR
+from putback_tui.domain.models import Order, OrderLine, OrderStatus
 from putback_tui.wire import ClientKind
 
 FROZEN = datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
@@ -53,6 +54,28 @@ def serve_network(tmp_path: Path, clock: Callable[[], datetime] | None = None) -
     server = BackgroundServer(app)
     server.start()
     return Network(store, server, viewer, terminals)
+
+
+def more_orders(net: Network, now: datetime) -> None:
+    """Add to the demo: STORE-01 X-2001 cancelled 5 minutes before ``now`` (on time), X-2002
+    failed 26 minutes before (due soon); STORE-02 (terminal PACK-21) X-3001 cancelled 40
+    minutes before (overdue by the default clocks).
+    """
+    net.store.add_client("PACK-21", ClientKind.TERMINAL, "STORE-02")
+
+    def order(order_id: str, facility: str, status: OrderStatus, minutes: int, sku: str,
+              units: int) -> Order:
+        return Order(
+            order_id=order_id, facility=facility, status=status,
+            status_changed_at=now - timedelta(minutes=minutes),
+            lines=(OrderLine(line_no=1, sku=sku, quantity=units, picked=units),),
+        )
+
+    net.store.import_data(orders=[
+        order("X-2001", "STORE-01", OrderStatus.CANCELLED, 5, "SOCKS-3PK", 1),
+        order("X-2002", "STORE-01", OrderStatus.FAILED, 26, "BOTTLE-1L", 2),
+        order("X-3001", "STORE-02", OrderStatus.CANCELLED, 40, "MUG-WHT", 1),
+    ])
 
 
 @pytest.fixture

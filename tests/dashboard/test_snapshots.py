@@ -18,13 +18,11 @@ from textual.pilot import Pilot
 from putback_tui.dashboard.app import DashboardApp
 from putback_tui.dashboard.screens.facility import FacilityScreen
 from putback_tui.dashboard.screens.order import OrderScreen
-from putback_tui.domain.models import Order, OrderLine, OrderStatus
 from putback_tui.ledger import transaction
 from putback_tui.sync.worker import SyncWorker
-from putback_tui.wire import ClientKind
 from tests.central_support import MakeTerminal
 
-from .conftest import FROZEN, Network, front, serve_network, shown, until
+from .conftest import FROZEN, Network, front, more_orders, serve_network, shown, until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 
@@ -32,21 +30,13 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36"
 @pytest.fixture
 def frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
            make_terminal: MakeTerminal) -> Iterator[Network]:
-    """The demo central store at 14:05, with more orders, a second facility and a sync.
-
-    STORE-01: the four demo orders (overdue), X-2001 cancelled 5 minutes ago (on time), X-2002
-    failed 26 minutes ago (due soon); PACK-01 put back all of D-1002 at 13:50 and 13:52.
-    STORE-02: X-3001, cancelled 40 minutes ago, one unit (overdue by the default clocks).
+    """The demo central store at 14:05 with :func:`more_orders`, and PACK-01 having put back
+    all of D-1002 at 13:50 and 13:52.
     """
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     net = serve_network(tmp_path, clock=lambda: FROZEN)
-    net.store.add_client("PACK-21", ClientKind.TERMINAL, "STORE-02")
-    net.store.import_data(orders=[
-        _order("X-2001", "STORE-01", OrderStatus.CANCELLED, 5, "SOCKS-3PK", 1),
-        _order("X-2002", "STORE-01", OrderStatus.FAILED, 26, "BOTTLE-1L", 2),
-        _order("X-3001", "STORE-02", OrderStatus.CANCELLED, 40, "MUG-WHT", 1),
-    ])
+    more_orders(net, FROZEN)
     t = make_terminal("PACK-01")
     t.station.sign_in("OP-0001")
     monkeypatch.setattr(transaction, "now_utc", lambda: FROZEN - timedelta(minutes=15))
@@ -62,15 +52,6 @@ def frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     net.store.close()
     monkeypatch.undo()
     time.tzset()
-
-
-def _order(order_id: str, facility: str, status: OrderStatus, minutes: int, sku: str,
-           units: int) -> Order:
-    return Order(
-        order_id=order_id, facility=facility, status=status,
-        status_changed_at=FROZEN - timedelta(minutes=minutes),
-        lines=(OrderLine(line_no=1, sku=sku, quantity=units, picked=units),),
-    )
 
 
 def _app(net: Network) -> DashboardApp:
