@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -77,15 +77,43 @@ def _scope(caller: Client) -> str:
     return "no access"
 
 
-Outbox = Annotated[
-    int | None,
-    Header(
-        alias=OUTBOX_HEADER,
-        ge=0,
-        le=MAX_SEQ,
-        description="The terminal's entries waiting to be sent (kept for the backlog).",
-    ),
-]
+_OUTBOX_PARAMETER = {
+    "name": OUTBOX_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "The terminal's entries waiting to be sent (kept for the backlog).",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+}
+"""The outbox header as the OpenAPI documents it: an integer, or left out (never ``null``)."""
+
+
+def outbox(request: Request) -> int | None:
+    """The ``X-Putback-Outbox`` header: the entries the terminal has waiting to be sent.
+
+    Read by hand rather than declared: FastAPI would document an optional header as
+    ``integer | null``, and a header cannot carry a null.
+
+    Raises:
+        RequestValidationError: not a whole number from 0 to the largest sequence number.
+    """
+    value = request.headers.get(OUTBOX_HEADER)
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEQ:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "int_parsing",
+                    "loc": ("header", OUTBOX_HEADER),
+                    "msg": f"must be a whole number from 0 to {MAX_SEQ}",
+                    "input": value,
+                }
+            ]
+        )
+    return int(value)
+
+
+Outbox = Annotated[int | None, Depends(outbox)]
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """Largest request body accepted: a full batch of entries is well under 4 MiB."""
@@ -468,6 +496,7 @@ def create_app(
         tags=["terminals"],
         response_model=BatchResult,
         openapi_extra={
+            "parameters": [_OUTBOX_PARAMETER],
             "requestBody": {
                 "content": {"application/json": {"schema": {"$ref": _SCHEMAS + "EntryBatch"}}},
                 "required": True,
@@ -549,7 +578,11 @@ def create_app(
             has_more=len(rows) > limit,
         )
 
-    @app.get(f"{API_PREFIX}/changes", tags=["terminals"])
+    @app.get(
+        f"{API_PREFIX}/changes",
+        tags=["terminals"],
+        openapi_extra={"parameters": [_OUTBOX_PARAMETER]},
+    )
     def get_changes(
         caller: Annotated[Client, Depends(terminal)],
         cursor: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
