@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
 
 from putback_tui.sync.client import CentralRefused, CentralUnavailable, SyncError
 
@@ -73,6 +74,7 @@ class DashboardScreen(Screen[None], Generic[T]):
     def __init__(self) -> None:
         super().__init__()
         self.has_figures = False
+        self._covered = False
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -108,9 +110,17 @@ class DashboardScreen(Screen[None], Generic[T]):
         self.query_one(StatusLine).show(self.dashboard.connection, stale=False)
         self.reload()
 
+    def on_screen_suspend(self) -> None:
+        """Another screen went on top (a drill-down, the help)."""
+        self._covered = True
+
     def on_screen_resume(self) -> None:
-        """Back in front (Esc from a drill-down): fetch again at once."""
-        if self.is_mounted:
+        """Back in front (Esc from a drill-down): fetch again at once.
+
+        Not on the first show: mounting fetched already.
+        """
+        if self._covered:
+            self._covered = False
             self.reload()
 
     def reload(self) -> None:
@@ -125,6 +135,7 @@ class DashboardScreen(Screen[None], Generic[T]):
 
     def _fetch_in_thread(self) -> None:
         app = self.dashboard
+        worker = get_current_worker()
         try:
             data = self.fetch(app.client)
         except CentralUnavailable as exc:
@@ -135,7 +146,8 @@ class DashboardScreen(Screen[None], Generic[T]):
         except SyncError as exc:
             app.call_from_thread(self._failed, str(exc))
         else:
-            app.call_from_thread(self._fetched, data)
+            if not worker.is_cancelled:  # a newer fetch replaced this one: its answer wins
+                app.call_from_thread(self._fetched, data)
 
     def _fetched(self, data: T) -> None:
         if not self.is_attached:  # left (Esc) while the answer was on its way

@@ -33,7 +33,7 @@ FIGURES = (
     ("Overdue", "Waiting orders past a running SLA clock (time to first action, or time to "
      "cleared: the central store's [sla] settings, the same rules as the terminals' "
      "worklist). Red when any."),
-    ("Due soon", "Waiting orders not overdue that have used most of a clock's time. Yellow "
+    ("Soon", "Due soon: waiting orders not overdue that have used most of a clock's time. Yellow "
      "when any. A facility's name takes the colour of its worst order (green: all on time)."),
     ("Units", "Picked units of the waiting orders not yet put back."),
     ("Oldest", "How long ago the oldest waiting order became an exception."),

@@ -16,21 +16,24 @@ INCOMING = "#e0a030"
 CLEARED = "#40b060"
 """Colour of the cleared series (exception orders cleared per hour)."""
 
-COLUMNS = (
-    ("Facility", "facility"),
-    ("Orders", "waiting"),
-    ("Overdue", "overdue"),
-    ("Due soon", "due_soon"),
-    ("Units", "units"),
-    ("Oldest", "oldest"),
-    ("Last 24 h: in / cleared", "hourly"),
-    ("1st action", "first_response"),
-    ("Cycle", "cycle"),
-    ("Refused", "refused"),
-    ("Reserved", "reserved"),
-    ("Terminals", "terminals"),
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("Facility", "facility", None),
+    ("Orders", "waiting", 6),
+    ("Overdue", "overdue", 7),
+    ("Soon", "due_soon", 5),
+    ("Units", "units", 5),
+    ("Oldest", "oldest", 8),
+    ("Last 24 h: in / cleared", "hourly", 24),
+    ("1st action", "first_response", 10),
+    ("Cycle", "cycle", 9),
+    ("Refused", "refused", 7),
+    ("Reserved", "reserved", 8),
+    ("Terminals", "terminals", 9),
 )
-"""The table's columns (label, key): what fits 80 columns first, the rest to the right."""
+"""The table's columns (label, key, width): what fits 80 columns first, the rest to the right.
+Fixed widths, so the columns never move as the figures change from one refresh to the next
+(and the first seven fit 80 columns; an age of 10 days and more is cut to its days and hours
+there)."""
 
 
 class NetworkScreen(DashboardScreen[Backlog]):
@@ -40,8 +43,8 @@ class NetworkScreen(DashboardScreen[Backlog]):
         """The network's totals, then the table of facilities."""
         yield Static(Text("Fetching the backlog …"), id="totals", classes="figures", markup=False)
         table: DataTable[object] = DataTable(id="facilities", cursor_type="row", zebra_stripes=True)
-        for label, key in COLUMNS:
-            table.add_column(Text(label), key=key)
+        for label, key, width in COLUMNS:
+            table.add_column(Text(label), key=key, width=width)
         yield table
 
     def fetch(self, client: BacklogClient) -> Backlog:
