@@ -278,3 +278,27 @@ def test_add_viewer_prints_a_token_that_reads_the_backlog(tmp_path: Path) -> Non
     bad = runner.invoke(cli, ["central", "add-viewer", "--db", db, "--facility", "A\x1bB", "X"])
     assert bad.exit_code == 2
     assert "control character" in bad.output
+
+
+def test_replace_gives_a_viewer_a_new_token_and_scope_and_doctor_lists_it(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "central.sqlite3")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["central", "add-viewer", "--db", db, "WALL"]).stdout.strip()
+    second = runner.invoke(
+        cli, ["central", "add-viewer", "--db", db, "--replace", "--facility", "STORE-02", "WALL"]
+    )
+    assert second.exit_code == 0, second.output
+    from putback_tui.central.storage import open_store
+
+    store = open_store(db)
+    try:
+        assert store.authenticate(first) is None  # the old token stopped working
+        viewer = store.authenticate(second.stdout.strip())
+        assert viewer is not None
+        assert (viewer.kind, viewer.facilities) == (ClientKind.VIEWER, ("STORE-02",))
+    finally:
+        store.close()
+    doctor = runner.invoke(cli, ["central", "doctor", "--db", db])
+    assert "viewer WALL at STORE-02" in doctor.output

@@ -627,8 +627,8 @@ def create_app(
             readable(caller, facility)
         return store.events(cursor, limit, facility)
 
-    @app.get(f"{API_PREFIX}/backlog", tags=["viewers"])
-    def get_backlog(caller: Annotated[Client, Depends(client)]) -> Backlog:
+    @app.get(f"{API_PREFIX}/backlog", tags=["viewers"], response_model=Backlog)
+    def get_backlog(caller: Annotated[Client, Depends(client)]) -> Response:
         """The exception backlog of every facility the caller may read, by facility.
 
         A viewer reads its facilities (all when enrolled without any), a system every facility
@@ -643,17 +643,20 @@ def create_app(
             names = caller.facilities
         else:
             names = store.facilities()
-        return store.backlog(names, clock())
+        # Serialised here, once: the figures are built from the store's own rows, and FastAPI
+        # would validate them all again (a fifth of the answer's time for 100 facilities).
+        return _json(store.backlog(names, clock()))
 
     @app.get(
         f"{API_PREFIX}/backlog/{{facility}}",
         tags=["viewers"],
+        response_model=FacilityDetail,
         responses={404: {"model": ErrorBody, "description": "No such facility."}},
     )
     def get_facility_backlog(
         facility: Annotated[str, Path(max_length=MAX_CODE, pattern=CODE_PATTERN)],
         caller: Annotated[Client, Depends(client)],
-    ) -> FacilityDetail:
+    ) -> Response:
         """One facility's backlog, its waiting orders most urgent first, its refused entries.
 
         Orders are ranked by the terminals' worklist score, with the central store's SLA.
@@ -663,7 +666,7 @@ def create_app(
             raise HTTPException(
                 404, f"No facility {facility}: no location, order or terminal names it."
             )
-        return store.facility_detail(facility, clock())
+        return _json(store.facility_detail(facility, clock()))
 
     @app.get(
         f"{API_PREFIX}/orders/{{order_id}}/history",
@@ -712,6 +715,11 @@ def create_app(
 
     _publish_request_models(app, EntryBatch)
     return app
+
+
+def _json(model: BaseModel) -> Response:
+    """``model`` as the answer's JSON body, serialised once."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _ingest_failed(

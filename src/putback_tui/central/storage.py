@@ -618,6 +618,11 @@ class CentralStore:
                     "SELECT name, kind, facility, last_seq FROM clients ORDER BY kind, name"
                 )
             ]
+            clients += [
+                (str(r[0]), ClientKind.VIEWER.value,
+                 ", ".join(json.loads(r[1])) if r[1] else "every facility", 0)
+                for r in tx.all("SELECT name, facilities FROM viewers ORDER BY name")
+            ]
             outcomes = {
                 str(r[0]): int(r[1])
                 for r in tx.all("SELECT outcome, COUNT(*) FROM entries GROUP BY outcome")

@@ -15,6 +15,7 @@ once a running clock has used ``due_soon_share`` of its time, else *on time*.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -136,28 +137,36 @@ def clock(
     A cleared order's clocks have stopped: it is on time, due at its cleared deadline.
     """
     sla = settings.clock(kind)
-    running: list[tuple[datetime, timedelta]] = []
+    first_span, cleared_span, first_soon, cleared_soon = _spans(
+        sla.first_action_min, sla.cleared_min, settings.due_soon_share
+    )
+    # (deadline, when it is due soon), for each clock still running.
+    running: list[tuple[datetime, datetime]] = []
     if first_response is None and cleared is None:
-        running.append(
-            (since + timedelta(minutes=sla.first_action_min), _span(sla.first_action_min))
-        )
+        due = since + first_span
+        running.append((due, due - first_soon))
     if cleared is None:
-        running.append((since + timedelta(minutes=sla.cleared_min), _span(sla.cleared_min)))
+        due = since + cleared_span
+        running.append((due, due - cleared_soon))
     if not running:
-        due = since + timedelta(minutes=sla.cleared_min)
-        return Clock(SlaState.ON_TIME, due, 0)
+        return Clock(SlaState.ON_TIME, since + cleared_span, 0)
     overdue = [due for due, _ in running if now > due]
     if overdue:
         due = min(overdue)
         return Clock(SlaState.OVERDUE, due, math.floor(minutes_between(due, now)))
-    soon = [due for due, span in running if now >= due - span * (1 - settings.due_soon_share)]
+    soon = [due for due, from_ in running if now >= from_]
     due = min(soon) if soon else min(due for due, _ in running)
     left = math.ceil(minutes_between(now, due))
     return Clock(SlaState.DUE_SOON if soon else SlaState.ON_TIME, due, left)
 
 
-def _span(minutes: int) -> timedelta:
-    return timedelta(minutes=minutes)
+@functools.lru_cache(maxsize=64)
+def _spans(
+    first_min: int, cleared_min: int, share: float
+) -> tuple[timedelta, timedelta, timedelta, timedelta]:
+    """Both clocks' spans, and how long before each deadline an order is due soon."""
+    first, cleared = timedelta(minutes=first_min), timedelta(minutes=cleared_min)
+    return first, cleared, first * (1 - share), cleared * (1 - share)
 
 
 def breached(
