@@ -156,7 +156,22 @@ async def test_a_wrong_token_is_said_in_words(network: Network) -> None:
     app.client = type(app.client)(network.server.url, "not-a-token")
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.connection.answering is False, "the refusal shown")
+        assert "refuses this view" in status(app)
         assert "the token is not known there" in status(app)
+
+
+async def test_a_facility_the_viewer_may_not_read_is_refused_in_words(network: Network) -> None:
+    north = network.store.add_viewer("NORTH", ["STORE-02"])
+    app = network.app()
+    app.client = type(app.client)(network.server.url, north)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, shown(app), "the network view")
+        assert keys(app, "facilities") == ["STORE-02"]
+        app.push_screen(FacilityScreen("STORE-01"))
+        await until(pilot, lambda: app.connection.answering is False, "the refusal shown")
+        assert "refuses this view" in status(app)
+        assert "this viewer may not see that" in status(app)
+        assert "NOT ANSWERING" not in status(app)
 
 
 async def test_text_from_the_central_store_is_never_read_as_markup(network: Network) -> None:

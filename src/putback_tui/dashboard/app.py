@@ -39,6 +39,9 @@ class Connection:
     """When the calls started failing (None while it answers)."""
     problem: str | None = None
     """Why the last call failed, in words (no token in it)."""
+    refused: bool = False
+    """The last call was answered, with a refusal (bad token, not this viewer's facility,
+    unknown order): the central store is up, but this view cannot be shown."""
 
 
 class DashboardApp(App[None]):
@@ -125,15 +128,27 @@ class DashboardApp(App[None]):
     def answered(self) -> Connection:
         """Record that the central store answered just now; the new state."""
         self.connection = replace(
-            self.connection, answering=True, last_ok=self.clock(), down_since=None, problem=None
+            self.connection,
+            answering=True,
+            last_ok=self.clock(),
+            down_since=None,
+            problem=None,
+            refused=False,
         )
         return self.connection
 
-    def failed(self, problem: str) -> Connection:
-        """Record that a call failed just now, and why; the new state."""
+    def failed(self, problem: str, *, refused: bool = False) -> Connection:
+        """Record that a call failed just now, and why; the new state.
+
+        Args:
+            problem: why, in words.
+            refused: the central store answered with a refusal (it is up).
+        """
         was = self.connection
         since = was.down_since if was.down_since is not None else self.clock()
-        self.connection = replace(was, answering=False, down_since=since, problem=problem)
+        self.connection = replace(
+            was, answering=False, down_since=since, problem=problem, refused=refused
+        )
         return self.connection
 
 

@@ -53,7 +53,11 @@ class StatusLine(Static):
             return
         self.set_classes("down")
         assert connection.down_since is not None
-        text = Text(f"✖ CENTRAL STORE NOT ANSWERING since {clock_time(connection.down_since)}: ")
+        since = clock_time(connection.down_since)
+        if connection.refused:
+            text = Text(f"✖ The central store refuses this view (since {since}): ")
+        else:
+            text = Text(f"✖ CENTRAL STORE NOT ANSWERING since {since}: ")
         text.append(connection.problem or "no answer")
         if stale and connection.last_ok is not None:
             text.append(
@@ -142,9 +146,9 @@ class DashboardScreen(Screen[None], Generic[T]):
             # "http://…:8700 unreachable: …": the address is on screen already.
             app.call_from_thread(self._failed, str(exc).removeprefix(f"{app.client.base_url} "))
         except CentralRefused as exc:
-            app.call_from_thread(self._failed, _refusal(exc))
+            app.call_from_thread(self._failed, _refusal(exc), True)
         except SyncError as exc:
-            app.call_from_thread(self._failed, str(exc))
+            app.call_from_thread(self._failed, str(exc), True)
         else:
             if not worker.is_cancelled:  # a newer fetch replaced this one: its answer wins
                 app.call_from_thread(self._fetched, data)
@@ -158,10 +162,10 @@ class DashboardScreen(Screen[None], Generic[T]):
         self.remove_class("stale")
         self.query_one(StatusLine).show(connection, stale=False)
 
-    def _failed(self, problem: str) -> None:
+    def _failed(self, problem: str, refused: bool = False) -> None:
         if not self.is_attached:
             return
-        connection = self.dashboard.failed(problem)
+        connection = self.dashboard.failed(problem, refused=refused)
         self.set_class(self.has_figures, "stale")
         self.query_one(StatusLine).show(connection, stale=self.has_figures)
 
@@ -177,6 +181,8 @@ def _refusal(exc: CentralRefused) -> str:
         return "the token is not known there (make one with putback central add-viewer)"
     if exc.status == 403:
         return f"this viewer may not see that ({exc})"
+    if exc.status == 404:
+        return f"not found there ({exc})"
     return str(exc)
 
 
