@@ -1,5 +1,9 @@
 """Fill .venv/wheelhouse: every wheel putback's core needs, per claimed Python version.
 
+The ``web`` extra's wheels too (textual-serve, aiohttp and the compiled parts under it:
+multidict, yarl, frozenlist, propcache), so a pin without a wheel for one claimed version fails
+here, naming it.
+
 The versions are those of pyproject.toml's ``Programming Language :: Python :: 3.N``
 classifiers; each needs an interpreter, found as ``python3.N`` on PATH or under pyenv
 (``$PYENV_ROOT/versions/3.N.*``), or named in ``PUTBACK_PYTHON_3_N``. The interpreters found go
@@ -62,7 +66,10 @@ def main() -> None:
     if not args.force and stamp_file.exists() and stamp_file.read_text() == stamp:
         return
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    requirements = pyproject["project"]["dependencies"]
+    requirements = [
+        *pyproject["project"]["dependencies"],
+        *pyproject["project"]["optional-dependencies"]["web"],
+    ]
     pythons: dict[str, str] = {}
     started = time.monotonic()
     for version in claimed_versions(pyproject):

@@ -1,6 +1,7 @@
 """What a test does when a part it needs is missing here: fail, or skip when someone asked to.
 
-A test that cannot run its real part (PostgreSQL, a tmpfs mount, root, systemd-analyze, evdev)
+A test that cannot run its real part (PostgreSQL, a tmpfs mount, root, systemd-analyze, evdev,
+Chromium)
 calls :func:`unavailable` instead of ``pytest.skip``. Whether that skips or fails:
 
 * in CI (``CI`` set to true/1/yes) every part must be there: it fails, with the reason;
@@ -10,7 +11,7 @@ calls :func:`unavailable` instead of ``pytest.skip``. Whether that skips or fail
   failure into a skip for the parts it names, in CI too: a decision somebody made, and the
   run's "not run" list still says what was left out.
 
-Names: ``postgres``, ``tmpfs``, ``root``, ``systemd-analyze``, ``evdev``.
+Names: ``postgres``, ``tmpfs``, ``root``, ``systemd-analyze``, ``evdev``, ``chromium``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import NoReturn
 import pytest
 
 ALLOW_SKIP = "PUTBACK_ALLOW_SKIP"
-NAMES = ("postgres", "tmpfs", "root", "systemd-analyze", "evdev")
+NAMES = ("postgres", "tmpfs", "root", "systemd-analyze", "evdev", "chromium")
 REQUIRED_OUTSIDE_CI = frozenset({"postgres"})
 """Parts whose absence fails even a developer's run unless ``PUTBACK_ALLOW_SKIP`` names them."""
 

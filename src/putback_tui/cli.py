@@ -43,7 +43,11 @@ def _barcode() -> click.Command:
 
 def _central() -> click.Command:
     from putback_tui.central.cli import central
+    from putback_tui.dashboard.cli import dashboard
 
+    # Added here, not in central/cli.py: the central store's package imports no Textual, and
+    # the dashboard is a Textual app (a client of the API, in a package of its own).
+    central.add_command(dashboard)
     return central
 
 

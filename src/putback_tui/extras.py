@@ -1,7 +1,8 @@
 """Optional parts of putback (pip extras) and the message a command gives when one is missing.
 
 A packing-station terminal installs ``putback`` alone; the central store needs the ``central``
-extra (FastAPI, uvicorn, psycopg) and HID scanners the ``scanners`` extra (evdev).
+extra (FastAPI, uvicorn, psycopg), HID scanners the ``scanners`` extra (evdev) and the dashboard
+in a browser the ``web`` extra (textual-serve).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import importlib.util
 EXTRAS: dict[str, tuple[str, ...]] = {
     "central": ("fastapi", "uvicorn", "psycopg"),
     "scanners": ("evdev",),
+    "web": ("textual_serve",),
 }
 """Each extra and the modules it brings (as ``pyproject.toml`` declares them)."""
 
 WHAT_NEEDS: dict[str, str] = {
     "central": "The central store",
     "scanners": "Reading HID scanners",
+    "web": "Serving the dashboard to browsers (--web)",
 }
 
 

@@ -42,11 +42,19 @@ def _store(db_url: str) -> Iterator[CentralStore]:
         store.close()
 
 
+CLIENT_COMMANDS = frozenset({"dashboard"})
+"""Sub-commands that are clients of the HTTP API (added by putback_tui.cli): they run without
+the central extra, on a machine that only watches."""
+
+
 @click.group("central")
-def central() -> None:
-    """Run and administer the central store (SQLite or PostgreSQL)."""
+@click.pass_context
+def central(ctx: click.Context) -> None:
+    """Run and administer the central store (SQLite or PostgreSQL), or watch it (dashboard)."""
     from putback_tui.extras import MissingExtraError, require_extra
 
+    if ctx.invoked_subcommand in CLIENT_COMMANDS:
+        return
     try:
         require_extra("central")
     except MissingExtraError as exc:
