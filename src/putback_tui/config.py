@@ -42,6 +42,7 @@ from putback_tui.domain.reasons import (
     SiteReasons,
 )
 from putback_tui.scanners.settings import ScannerSettings
+from putback_tui.wire import MAX_CLAIM_IDLE_S, MIN_CLAIM_IDLE_S
 
 APP_NAME = "putback"
 HOME_ENV = "PUTBACK_HOME"
@@ -103,6 +104,23 @@ class SyncSettings(Section):
                 "'http://central.local:8700'"
             )
         return url
+
+
+class ClaimSettings(Section):
+    """Claims on the exception order being cleared here (``[claims]``).
+
+    While online, the order opened for put-back is claimed at the central store, so other
+    terminals show who is clearing it. A claim is never a lock.
+    """
+
+    enabled: bool = True
+    """Claim the exception order opened for put-back (only while a central store is set)."""
+    idle_s: int = Field(default=300, ge=MIN_CLAIM_IDLE_S, le=MAX_CLAIM_IDLE_S)
+    """Seconds without a scan or key on the order after which its claim ends by itself. The
+    central store ends it, so the claim of a terminal that died or lost its network ends too."""
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
+    """Longest wait for the central store's answer to a claim call. Claim calls run on their
+    own thread: a slow central store never holds up a scan, the claim is simply missing."""
 
 
 class SlaClock(Section):
@@ -195,6 +213,7 @@ class Settings(Section):
     """Patterns that tell order IDs, locations and badges apart (per site)."""
     scan: ScanSettings = ScanSettings()
     sync: SyncSettings = SyncSettings()
+    claims: ClaimSettings = ClaimSettings()
     scanners: list[ScannerSettings] = Field(default_factory=list)
     """HID scanners read through evdev (``[[scanners]]`` tables); none: keyboard-wedge only."""
     roles: dict[str, list[Permission]] = Field(default_factory=_default_roles)

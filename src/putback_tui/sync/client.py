@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -19,6 +20,10 @@ from putback_tui.wire import (
     API_VERSION,
     BatchResult,
     ChangesPage,
+    ClaimAnswer,
+    ClaimReleased,
+    ClaimRequest,
+    ClaimsPage,
     ClientInfo,
     EntryBatch,
     OwnEntriesPage,
@@ -234,6 +239,39 @@ class SyncClient:
         """
         params = {"cursor": cursor, "limit": limit}
         return self._call(ChangesPage, "GET", "/changes", params=params)
+
+    def claim(
+        self, order_id: str, operator: str, *, idle_s: int, take_over: bool = False
+    ) -> ClaimAnswer:
+        """Take or renew this terminal's claim on an order (see ``PUT /v1/claims/{order}``).
+
+        Raises:
+            CentralUnavailable, CentralRefused (404 unknown order), SyncError.
+        """
+        body = ClaimRequest(operator=operator, idle_s=idle_s, take_over=take_over)
+        return self._call(
+            ClaimAnswer,
+            "PUT",
+            f"/claims/{quote(order_id, safe='')}",
+            content=body.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    def release_claim(self, order_id: str) -> ClaimReleased:
+        """End this terminal's claim on an order (nothing changes if it held none).
+
+        Raises:
+            CentralUnavailable, CentralRefused, SyncError.
+        """
+        return self._call(ClaimReleased, "DELETE", f"/claims/{quote(order_id, safe='')}")
+
+    def claims(self) -> ClaimsPage:
+        """The current claims of this terminal's facility.
+
+        Raises:
+            CentralUnavailable, CentralRefused, SyncError.
+        """
+        return self._call(ClaimsPage, "GET", "/claims")
 
 
 def _first_error(exc: ValidationError) -> str:
