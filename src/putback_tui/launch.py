@@ -55,6 +55,8 @@ def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
             app.sync_state_changed_from_thread(
                 s.online, s.waiting, s.refused, s.last_success, s.last_error, s.failing
             )
+            if sync:
+                app.claims_changed_from_thread(s.claims)
 
         services.append(
             SyncWorker(
@@ -66,6 +68,20 @@ def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
             if sync
             else SyncMonitor(paths.db_path, settings.sync, on_state=report)
         )
+        if settings.claims.enabled:
+            from putback_tui.sync.claims import ClaimKeeper
+
+            services.append(
+                ClaimKeeper(
+                    settings.sync,
+                    settings.claims,
+                    on_other=app.claim_held_elsewhere_from_thread,
+                    on_claims=app.claims_changed_from_thread,
+                    # The sync worker brings the claims with its pull; on a kiosk it runs in
+                    # another process, so the keeper reads them itself.
+                    poll_s=None if sync else min(settings.sync.interval_s, 5.0),
+                )
+            )
     # The services need the app for their callbacks, so they are handed over after it is built.
     app.services = tuple(services)
     try:
