@@ -12,27 +12,14 @@ import pytest
 
 from putback_tui.central.app import create_app
 from putback_tui.central.server import BackgroundServer
-from tests.central_support import Central
+from tests.central_support import Central, CentralClock
 
 START = datetime(2026, 11, 20, 10, 31, tzinfo=UTC)
 
 
-class CentralClock:
-    """The central store's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def central_clock() -> CentralClock:
-    return CentralClock()
+    return CentralClock(START)
 
 
 @pytest.fixture
