@@ -116,8 +116,9 @@ class ClaimSettings(Section):
     enabled: bool = True
     """Claim the exception order opened for put-back (only while a central store is set)."""
     idle_s: int = Field(default=300, ge=MIN_CLAIM_IDLE_S, le=MAX_CLAIM_IDLE_S)
-    """Seconds without a scan or key on the order after which its claim ends by itself. The
-    central store ends it, so the claim of a terminal that died or lost its network ends too."""
+    """Seconds without a scan or key on the order after which its claim ends by itself (renewals
+    go out at most every quarter of this, so it ends up to a quarter later). The central store
+    ends it, so the claim of a terminal that died or lost its network ends too."""
     timeout_s: float = Field(default=2.0, gt=0, le=30)
     """Longest wait for the central store's answer to a claim call. Claim calls run on their
     own thread: a slow central store never holds up a scan, the claim is simply missing."""
