@@ -74,10 +74,11 @@ def _why(row: WorklistRow, claim: Claim | None) -> str | Text:
     why = f"{row.score:g}: {', '.join(row.why_short)}"
     if claim is None:
         return why
-    return Text.assemble((claim_text(claim), CLAIM_STYLE), f" · {why}")
+    # The table styles whole cells: the claim colours the whole of it.
+    return Text(f"{claim_text(claim)} · {why}", style=CLAIM_STYLE)
 
 
-CLAIM_STYLE = "bold magenta"
+CLAIM_STYLE = "bold cyan"
 """How "being cleared at PACK-02 by ..." stands out on the worklist."""
 
 
