@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from putback_tui.config import PrioritySettings, SlaClock, SlaSettings
 from putback_tui.domain import rules
 from putback_tui.domain.entries import SYSTEM_OPERATOR
 from putback_tui.domain.models import (
@@ -27,6 +26,7 @@ from putback_tui.domain.models import (
     Product,
     iso_utc,
 )
+from putback_tui.domain.sla import PrioritySettings, SlaClock, SlaSettings
 from putback_tui.ledger import Ledger, Transaction
 from putback_tui.reports import build_report
 from putback_tui.sla import SlaState, clock, duration

@@ -41,6 +41,7 @@ from putback_tui.domain.reasons import (
     RejectReasonDef,
     SiteReasons,
 )
+from putback_tui.domain.sla import PrioritySettings, SlaSettings
 from putback_tui.scanners.settings import ScannerSettings
 from putback_tui.wire import MAX_CLAIM_IDLE_S, MIN_CLAIM_IDLE_S
 
@@ -122,50 +123,6 @@ class ClaimSettings(Section):
     timeout_s: float = Field(default=2.0, gt=0, le=30)
     """Longest wait for the central store's answer to a claim call. Claim calls run on their
     own thread: a slow central store never holds up a scan, the claim is simply missing."""
-
-
-class SlaClock(Section):
-    """The service level for one kind of exception."""
-
-    first_action_min: int = Field(default=30, ge=1, le=100_000)
-    """Minutes from becoming an exception to the first operator entry on the order."""
-    cleared_min: int = Field(default=240, ge=1, le=100_000)
-    """Minutes from becoming an exception to its last unit reconciled."""
-
-
-class SlaSettings(Section):
-    """Service levels per exception kind (``[sla.cancelled]`` and so on)."""
-
-    cancelled: SlaClock = SlaClock()
-    deleted: SlaClock = SlaClock()
-    failed: SlaClock = SlaClock()
-    rejected: SlaClock = SlaClock()
-    due_soon_share: float = Field(default=0.8, gt=0, lt=1)
-    """Share of a clock's time after which an order is "due soon"."""
-
-    def clock(self, kind: str) -> SlaClock:
-        """The clock of an exception kind (cancelled, deleted, failed or rejected)."""
-        value = getattr(self, kind, None)
-        return value if isinstance(value, SlaClock) else SlaClock()
-
-
-class PrioritySettings(Section):
-    """The worklist's score: the sum of these terms, each shown in words in its "why"."""
-
-    overdue_per_min: float = Field(default=2.0, ge=0)
-    """Points per minute an order is past its SLA."""
-    due_soon: float = Field(default=30.0, ge=0)
-    """Points for an order that is due soon."""
-    per_unit: float = Field(default=1.0, ge=0)
-    """Points per unit waiting to be put back."""
-    per_ghost_unit: float = Field(default=5.0, ge=0)
-    """Points per waiting unit of a product whose ATP here is 0 (blocking sales now)."""
-    predicted_breach: float = Field(default=40.0, ge=0)
-    """Points when recent history says the order will not be cleared in time."""
-    history_days: int = Field(default=14, ge=1, le=365)
-    """Days of cleared orders the prediction learns from."""
-    history_min_orders: int = Field(default=5, ge=1, le=10_000)
-    """Fewest cleared orders of a kind before a prediction is made."""
 
 
 class WorklistSettings(Section):

@@ -12,9 +12,9 @@ import json
 from collections import defaultdict
 from datetime import date, datetime
 
-from putback_tui.config import SlaSettings
 from putback_tui.domain.entries import EntryKind
 from putback_tui.domain.models import EXCEPTION_STATUSES, Frozen
+from putback_tui.domain.sla import SlaSettings
 from putback_tui.ledger import Transaction
 from putback_tui.sla import (
     BECAME_EXCEPTION_SQL,

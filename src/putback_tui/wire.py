@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from putback_tui.domain.bounds import Code, Cursor, Figure, Seq
 from putback_tui.domain.entries import Entry, EntryId
@@ -35,6 +36,7 @@ from putback_tui.domain.models import (
     StockChange,
 )
 from putback_tui.domain.reasons import SiteReasons
+from putback_tui.domain.sla import SlaState
 
 API_VERSION = 1
 """The protocol version these models speak."""
@@ -282,6 +284,8 @@ class ClientKind(StrEnum):
     TERMINAL = "terminal"
     SYSTEM = "system"
     """An upstream or downstream system (OMS, ERP): reads events, sets order status."""
+    VIEWER = "viewer"
+    """Read-only (a dashboard): the backlog, event feed and order histories of its facilities."""
 
 
 class ClientInfo(Frozen):
@@ -291,6 +295,8 @@ class ClientInfo(Frozen):
     name: Code
     kind: ClientKind
     facility: Code | None = None
+    facilities: tuple[Code, ...] | None = None
+    """Viewers only: the facilities it may read (None: every facility)."""
     last_seq: Cursor | None = None
     """Terminals only: the highest of the terminal's sequence numbers the central store has
     recorded (0: none yet). A ledger whose entries end below it is behind the central store."""
@@ -322,3 +328,222 @@ class ErrorBody(Frozen):
     detail: str
     failure: int | None = None
     """503 only: the number the central store recorded an unexpected failure under."""
+
+
+# -- the backlog (GET /v1/backlog): read by viewers (dashboards), systems and terminals ----------
+
+OUTBOX_HEADER = "X-Putback-Outbox"
+"""Header a terminal's sync sends with each call: its entries waiting to be sent (a count)."""
+
+_AT = "2026-12-06T10:00:00Z"
+_BACKLOG_EXAMPLE: JsonDict = {
+    "facility": "STORE-01",
+    "waiting_orders": 3,
+    "units_to_put_back": 7,
+    "units_reserved_on_exceptions": 0,
+    "overdue": 1,
+    "due_soon": 1,
+    "oldest_since": "2026-12-06T06:12:00Z",
+    "first_response_median_minutes": 12.5,
+    "cycle_median_minutes": 48.0,
+    "flow": [{"hour": "2026-12-06T09:00:00Z", "incoming": 2, "cleared": 1}],
+    "top_reasons": [
+        {"kind": "reject", "reason": "DAMAGE", "entries": 4, "units": 5}
+    ],
+    "refused_waiting": 1,
+    "terminals": [
+        {
+            "terminal": "PACK-01",
+            "last_contact": "2026-12-06T09:59:58Z",
+            "waiting_to_send": 0,
+            "last_seq": 412,
+        }
+    ],
+}
+"""The OpenAPI example of a facility's backlog."""
+
+
+class HourFlow(Frozen):
+    """One hour of a facility's backlog flow: orders that entered it and left it."""
+
+    hour: AwareDatetime
+    """The start of the hour (UTC)."""
+    incoming: Figure
+    """Exception orders holding picked units that became exceptions in this hour."""
+    cleared: Figure
+    """Orders with picked units whose last unit was reconciled in this hour."""
+
+
+class ReasonCount(Frozen):
+    """How often one reason was recorded (top reasons)."""
+
+    kind: str
+    """The entry kind: reject, cancel, force_cancel, bulk_reject, cancel_line, reduce_line."""
+    reason: str
+    """The reason code (a reject reason, or a site's own code)."""
+    entries: Figure
+    units: Figure
+
+
+class TerminalContact(Frozen):
+    """A terminal of a facility: when the central store last heard from it, what it waits on."""
+
+    terminal: Code
+    last_contact: AwareDatetime | None = None
+    """The last sync call (send or pull) the central store answered (None: never)."""
+    waiting_to_send: Figure | None = None
+    """The entries the terminal reported waiting to be sent at that call (None: not reported,
+    e.g. an older terminal)."""
+    last_seq: Cursor = 0
+    """The highest of its sequence numbers the central store has recorded."""
+
+
+class FacilityBacklog(Frozen):
+    """One facility's exception backlog, as ``GET /v1/backlog`` answers it.
+
+    A waiting order is an exception order (cancelled, deleted, failed, rejected) that still
+    holds picked units not put back. SLA states are judged by the same rules as the terminals'
+    worklist, with the central store's ``[sla]`` clocks.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                _BACKLOG_EXAMPLE
+            ]
+        }
+    )
+
+    facility: Code
+    waiting_orders: Figure
+    """Exception orders still holding picked units to put back."""
+    units_to_put_back: Figure
+    """Picked units of those orders not yet put back."""
+    units_reserved_on_exceptions: Figure
+    """Unpicked units of exception orders still reserved (neither released nor rejected):
+    0 while releases happen the moment an exception is known."""
+    overdue: Figure
+    """Waiting orders past a running SLA clock."""
+    due_soon: Figure
+    """Waiting orders that are due soon (not overdue)."""
+    oldest_since: AwareDatetime | None = None
+    """When the oldest waiting order became an exception (None: nothing waits)."""
+    first_response_median_minutes: float | None = None
+    """Median minutes from becoming an exception to the first operator entry, over the orders
+    cleared in the last 24 hours that had picked units (None: none)."""
+    cycle_median_minutes: float | None = None
+    """Median minutes from becoming an exception to cleared, over the same orders."""
+    flow: tuple[HourFlow, ...] = ()
+    """The last 24 hours, oldest first, one item per hour (the current hour last)."""
+    top_reasons: tuple[ReasonCount, ...] = ()
+    """The most recorded reasons of the last 7 days (at most 5), most entries first."""
+    refused_waiting: Figure = 0
+    """Entries the central store refused that no supervisor has resolved yet."""
+    terminals: tuple[TerminalContact, ...] = ()
+    """The facility's enrolled terminals, by name."""
+
+
+class Backlog(Frozen):
+    """``GET /v1/backlog``: every facility the caller may read, by name."""
+
+    version: Version = 1
+    as_of: AwareDatetime
+    """The moment the figures were computed (the central store's clock)."""
+    facilities: tuple[FacilityBacklog, ...]
+
+
+class WaitingOrder(Frozen):
+    """One waiting order of a facility, most urgent first (as a terminal's worklist ranks it)."""
+
+    order_id: Code
+    kind: str
+    """cancelled, deleted, failed or rejected."""
+    since: AwareDatetime
+    """When it became an exception."""
+    age_minutes: float
+    units_to_put_back: Figure
+    sla: SlaState
+    sla_text: str
+    """The SLA state in words: "overdue 12 min", "due in 8 min", "on time"."""
+    due_at: AwareDatetime
+    """The running deadline that decides ``sla``."""
+    first_response: AwareDatetime | None = None
+    """The first operator entry on the order since it became an exception (None: none yet)."""
+    score: float
+    why: tuple[str, ...]
+    """The score's terms, largest first, each in words with its points."""
+    claim: Claim | None = None
+    """The terminal clearing it now, if one holds a claim on it (None: nobody claims it)."""
+
+
+class RefusedEntry(Frozen):
+    """An entry the central store refused, waiting for a supervisor to resolve it."""
+
+    entry_id: EntryId
+    terminal: Code
+    kind: str
+    order_id: Code | None = None
+    reason: str | None = None
+    """Why it was refused."""
+    received_at: AwareDatetime
+
+
+class FacilityDetail(Frozen):
+    """``GET /v1/backlog/{facility}``: the figures, the waiting orders and refused entries."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": 1,
+                    "as_of": _AT,
+                    "backlog": _BACKLOG_EXAMPLE,
+                    "orders": [
+                        {
+                            "order_id": "SO-1001",
+                            "kind": "cancelled",
+                            "since": "2026-12-06T06:12:00Z",
+                            "age_minutes": 228.0,
+                            "units_to_put_back": 3,
+                            "sla": "due_soon",
+                            "sla_text": "due in 12 min",
+                            "due_at": "2026-12-06T10:12:00Z",
+                            "first_response": "2026-12-06T06:20:00Z",
+                            "score": 33.0,
+                            "why": ["due in 12 min (+30)", "3 units to put back (+3)"],
+                        }
+                    ],
+                    "refused": [],
+                }
+            ]
+        }
+    )
+
+    version: Version = 1
+    as_of: AwareDatetime
+    backlog: FacilityBacklog
+    orders: tuple[WaitingOrder, ...]
+    """Every waiting order, most urgent first (highest score; then oldest)."""
+    refused: tuple[RefusedEntry, ...] = ()
+    """Refused entries not yet resolved, oldest first (at most 100)."""
+
+
+class HistoryEntry(Frozen):
+    """One entry of an order's history, as the central store recorded it."""
+
+    position: Seq
+    received_at: AwareDatetime
+    outcome: Literal["applied", "refused"]
+    reason: str | None = None
+    """Why it was refused."""
+    entry: Entry
+    """Who did what where and when (for an applied entry, with the effects applied)."""
+
+
+class OrderHistory(Frozen):
+    """``GET /v1/orders/{order_id}/history``: an order and every entry on it, in order."""
+
+    version: Version = 1
+    order: Order
+    entries: tuple[HistoryEntry, ...]
+    """In the order the central store recorded them (at most 1,000, the first ones)."""

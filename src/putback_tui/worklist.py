@@ -21,15 +21,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from putback_tui.config import PrioritySettings, SlaSettings
 from putback_tui.domain.models import Frozen, iso_utc
+from putback_tui.domain.sla import PrioritySettings, SlaSettings, score_order
 from putback_tui.ledger import Transaction
 from putback_tui.sla import (
     BECAME_EXCEPTION_SQL,
     EXCEPTION_KINDS,
     SlaState,
-    clock,
-    duration,
     first_response,
     median_p90,
     minutes_between,
@@ -81,14 +79,6 @@ class _Waiting:
     """Units to put back, by SKU."""
     atp: dict[str, int]
     """This facility's ATP of each of those SKUs."""
-
-
-def _points(value: float) -> str:
-    return f"+{value:g}" if value == int(value) else f"+{value:.1f}"
-
-
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 _MARKS = ",".join("?" * len(EXCEPTION_KINDS))
@@ -208,54 +198,26 @@ def build_worklist(
     overdue = 0
     for w in waiting:
         started = first_response(tx, w.order_id, w.since)
-        c = clock(sla, w.kind, w.since, now, first_response=started)
-        terms: list[tuple[float, str, str]] = []
+        scored = score_order(
+            sla, priority, kind=w.kind, since=w.since, now=now, first_response=started,
+            units=w.units, atp=w.atp, typical=usual.get(w.kind),
+        )
+        c = scored.clock
         if c.state is SlaState.OVERDUE:
             overdue += 1
-            terms.append((priority.overdue_per_min * c.minutes, c.text, "overdue"))
-        elif c.state is SlaState.DUE_SOON:
-            terms.append((priority.due_soon, c.text, "due soon"))
-        units = sum(w.units.values())
-        terms.append(
-            (priority.per_unit * units, f"{_units(units)} to put back", f"for {_units(units)}")
-        )
-        ghost_skus = [sku for sku in sorted(w.units) if w.atp[sku] == 0]
-        if ghost_skus:
-            ghost = sum(w.units[sku] for sku in ghost_skus)
-            terms.append(
-                (
-                    priority.per_ghost_unit * ghost,
-                    f"{_units(ghost)} of {', '.join(ghost_skus)}, ATP 0 here",
-                    f"ATP 0: {', '.join(ghost_skus)}",
-                )
-            )
-        typical = usual.get(w.kind)
-        if typical is not None and c.state is not SlaState.OVERDUE:
-            cleared_due = w.since + timedelta(minutes=sla.clock(w.kind).cleared_min)
-            left = minutes_between(now, cleared_due)
-            needed = typical - (minutes_between(started, now) if started else 0)
-            if needed > left:
-                terms.append(
-                    (
-                        priority.predicted_breach,
-                        f"usually takes {duration(typical)} here, {duration(left)} left",
-                        f"usually {duration(typical)}",
-                    )
-                )
-        scored = sorted((t for t in terms if t[0] > 0), key=lambda t: -t[0])
         rows.append(
             WorklistRow(
                 order_id=w.order_id,
                 kind=w.kind,
                 since=w.since,
                 age_minutes=round(minutes_between(w.since, now), 1),
-                units_to_put_back=units,
+                units_to_put_back=sum(w.units.values()),
                 sla=c.state,
                 sla_text=c.text,
                 due_at=c.due_at,
-                score=round(sum(p for p, _, _ in scored), 1),
-                why=[f"{text} ({_points(p)})" for p, text, _ in scored],
-                why_short=[f"{_points(p)} {short}" for p, _, short in scored],
+                score=scored.score,
+                why=scored.why,
+                why_short=scored.why_short,
             )
         )
     rows.sort(key=lambda r: (-r.score, r.since, r.order_id))

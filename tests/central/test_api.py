@@ -46,7 +46,8 @@ def entries(make_terminal: MakeTerminal) -> list[Entry]:
 def test_every_call_needs_a_valid_token(server: BackgroundServer) -> None:
     calls = [("GET", "/v1/whoami"), ("POST", "/v1/entries"), ("GET", "/v1/changes"),
              ("GET", "/v1/events"), ("PUT", "/v1/orders/D-1001/status"),
-             ("GET", "/v1/entries/own")]
+             ("GET", "/v1/entries/own"), ("GET", "/v1/backlog"), ("GET", "/v1/backlog/STORE-01"),
+             ("GET", "/v1/orders/D-1002/history")]
     for token in (None, "pbk_not-a-token"):
         with _http(server, token) as http:
             for method, path in calls:

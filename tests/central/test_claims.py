@@ -169,3 +169,17 @@ def test_bad_claims_are_a_clear_4xx_and_change_nothing(
     assert response.status_code == status, response.text
     assert says in response.text
     assert central.store.claims("STORE-01", START) == ()
+
+
+def test_the_backlog_shows_who_is_clearing_each_waiting_order(
+    claims_server: BackgroundServer, central: Central
+) -> None:
+    with _http(claims_server, central.tokens["PACK-01"]) as one:
+        assert _claim(one, "D-1003", "OP-0001").json()["held"] is True
+    detail = central.store.facility_detail("STORE-01", START)
+    claims = {o.order_id: o.claim for o in detail.orders}
+    assert set(claims) == {"D-1002", "D-1003", "D-1004", "D-1007"}
+    claim = claims.pop("D-1003")
+    assert claim is not None
+    assert (claim.terminal, claim.operator, claim.since) == ("PACK-01", "OP-0001", START)
+    assert set(claims.values()) == {None}

@@ -1,9 +1,9 @@
 """Property-based checks of the published OpenAPI against the running app (schemathesis), on both
 engines, with hostile values mixed into what it generates.
 
-Every operation gets a bounded number of generated requests, with a terminal's token (and,
-for the systems' operations, a system's), and every check schemathesis has is run on every
-answer (not only the default set): no 5xx; status codes, content types, headers and bodies as
+Every operation gets a bounded number of generated requests, with a terminal's token (for the
+systems' operations, a system's; for the backlog and order histories, a viewer's), and every
+check schemathesis has is run on every answer (not only the default set): no 5xx; status codes, content types, headers and bodies as
 documented; invalid data refused and valid data accepted; missing required headers and
 unsupported methods answered properly; requests whose token is dropped refused; another
 client's objects not reachable.
@@ -163,6 +163,7 @@ def api_schema(
     import_path(store, DEMO_DIR)
     TOKENS["terminal"] = store.add_client("PACK-01", ClientKind.TERMINAL, "STORE-01")
     TOKENS["system"] = store.add_client("OMS", ClientKind.SYSTEM, None)
+    TOKENS["viewer"] = store.add_viewer("WALL", None)
     # Generated times lie anywhere in 2001-2199: the window is opened that wide here (the
     # window itself is tested in test_bounds.py).
     wide = CentralLimits(max_ahead=timedelta(days=80_000), max_age=timedelta(days=80_000))
@@ -190,7 +191,12 @@ schema = schemathesis.pytest.from_fixture("api_schema")
                            HealthCheck.function_scoped_fixture],
 )
 def test_api_conforms_to_its_openapi(case: schemathesis.Case) -> None:
-    who = "system" if "/orders/" in case.path else "terminal"
+    if case.path.endswith("/status"):
+        who = "system"
+    elif case.path.startswith(("/v1/backlog", "/v1/orders/")):
+        who = "viewer"  # the backlog and order histories: a dashboard's token
+    else:
+        who = "terminal"
     # A generated request carries a made-up Authorization header: it gets a real token, so the
     # request reaches the operation. One generated *without* it (a negative case: the header
     # is required) is sent without it, and must be refused.

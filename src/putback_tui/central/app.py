@@ -54,6 +54,8 @@ from putback_tui.wire import (
     API_VERSION,
     MAX_BATCH_ENTRIES,
     MAX_PAGE,
+    OUTBOX_HEADER,
+    Backlog,
     BatchResult,
     ChangesPage,
     ClaimAnswer,
@@ -65,12 +67,63 @@ from putback_tui.wire import (
     EntryBatch,
     ErrorBody,
     EventsPage,
+    FacilityDetail,
+    OrderHistory,
     OrderStatusUpdate,
     OwnEntriesPage,
     OwnEntry,
 )
 
 log = logging.getLogger(__name__)
+
+_READ_ONLY = "{} is a read-only viewer: it may read the backlog, events and order histories only"
+
+
+def _scope(caller: Client) -> str:
+    if caller.kind is ClientKind.TERMINAL:
+        return f"it may read only {caller.facility}"
+    if caller.facilities is not None:
+        return f"it may read only {', '.join(caller.facilities)}"
+    return "no access"
+
+
+_OUTBOX_PARAMETER = {
+    "name": OUTBOX_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "The terminal's entries waiting to be sent (kept for the backlog).",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+}
+"""The outbox header as the OpenAPI documents it: an integer, or left out (never ``null``)."""
+
+
+def outbox(request: Request) -> int | None:
+    """The ``X-Putback-Outbox`` header: the entries the terminal has waiting to be sent.
+
+    Read by hand rather than declared: FastAPI would document an optional header as
+    ``integer | null``, and a header cannot carry a null.
+
+    Raises:
+        RequestValidationError: not a whole number from 0 to the largest sequence number.
+    """
+    value = request.headers.get(OUTBOX_HEADER)
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEQ:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "int_parsing",
+                    "loc": ("header", OUTBOX_HEADER),
+                    "msg": f"must be a whole number from 0 to {MAX_SEQ}",
+                    "input": value,
+                }
+            ]
+        )
+    return int(value)
+
+
+Outbox = Annotated[int | None, Depends(outbox)]
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """Largest request body accepted: a full batch of entries is well under 4 MiB."""
@@ -401,14 +454,29 @@ def create_app(
         return found
 
     def terminal(caller: Annotated[Client, Depends(client)]) -> Client:
+        if caller.kind is ClientKind.VIEWER:
+            raise HTTPException(403, _READ_ONLY.format(caller.name))
         if caller.kind is not ClientKind.TERMINAL:
             raise HTTPException(403, f"{caller.name} is not a terminal")
         return caller
 
     def system(caller: Annotated[Client, Depends(client)]) -> Client:
+        if caller.kind is ClientKind.VIEWER:
+            raise HTTPException(403, _READ_ONLY.format(caller.name))
         if caller.kind is not ClientKind.SYSTEM:
             raise HTTPException(403, f"{caller.name} is a terminal, not an upstream system")
         return caller
+
+    def readable(caller: Client, facility: str) -> None:
+        if not caller.may_read(facility):
+            raise HTTPException(403, f"{caller.name} may not read {facility}: {_scope(caller)}")
+
+    def contact(caller: Client, waiting: int | None) -> None:
+        # A courtesy for the backlog's figures: a pull or a batch never fails for it.
+        try:
+            store.note_contact(caller, waiting)
+        except Exception:
+            log.warning("could not note the contact of %s", caller.name, exc_info=True)
 
     @app.exception_handler(StoreError)
     @app.exception_handler(sqlite3.OperationalError)
@@ -438,6 +506,7 @@ def create_app(
         tags=["terminals"],
         response_model=BatchResult,
         openapi_extra={
+            "parameters": [_OUTBOX_PARAMETER],
             "requestBody": {
                 "content": {"application/json": {"schema": {"$ref": _SCHEMAS + "EntryBatch"}}},
                 "required": True,
@@ -458,6 +527,7 @@ def create_app(
         # The token first: an anonymous caller gets 401 whatever the body.
         caller: Annotated[Client, Depends(terminal)],
         batch: Annotated[ReceivedBatch, Depends(entry_batch)],
+        waiting: Outbox = None,
     ) -> Response:
         """Apply a batch of the caller's ledger entries, each at most once, in sequence order.
 
@@ -493,6 +563,7 @@ def create_app(
             raise  # the database: answered 503 by `unavailable`
         except Exception as exc:
             return _ingest_failed(store, caller, batch.entries, exc)
+        contact(caller, waiting)
         result = BatchResult.model_construct(results=tuple(results))
         # Serialised here, once: FastAPI would validate the answer again and go through dicts.
         return Response(result.model_dump_json(), media_type="application/json")
@@ -517,16 +588,23 @@ def create_app(
             has_more=len(rows) > limit,
         )
 
-    @app.get(f"{API_PREFIX}/changes", tags=["terminals"])
+    @app.get(
+        f"{API_PREFIX}/changes",
+        tags=["terminals"],
+        openapi_extra={"parameters": [_OUTBOX_PARAMETER]},
+    )
     def get_changes(
         caller: Annotated[Client, Depends(terminal)],
         cursor: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+        waiting: Outbox = None,
     ) -> ChangesPage:
         """Orders, products, barcodes, locations, operators and stock changed after ``cursor``.
 
-        Read from ``next_cursor`` again while ``has_more``.
+        Read from ``next_cursor`` again while ``has_more``. The terminal's contact (and the
+        entries it reports waiting to be sent) is kept for the backlog.
         """
+        contact(caller, waiting)
         return store.changes(caller, cursor, limit, now=clock())
 
     claim_path = f"{API_PREFIX}/claims/{{order_id}}"
@@ -585,13 +663,82 @@ def create_app(
     ) -> EventsPage:
         """Every applied entry after ``cursor``, in the order applied (for OMS and ERP).
 
-        A system reads every facility (or one); a terminal only its own facility.
+        A system reads every facility (or one); a terminal only its own facility; a viewer its
+        facilities (one at a time when it has several).
         """
         if caller.kind is ClientKind.TERMINAL:
             if facility is not None and facility != caller.facility:
                 raise HTTPException(403, f"{caller.name} may read only {caller.facility}")
             facility = caller.facility
+        elif caller.kind is ClientKind.VIEWER and caller.facilities is not None:
+            if facility is None and len(caller.facilities) == 1:
+                facility = caller.facilities[0]
+            elif facility is None:
+                raise HTTPException(
+                    403,
+                    f"{caller.name} may read only {', '.join(caller.facilities)}: "
+                    "name one with ?facility=",
+                )
+            readable(caller, facility)
         return store.events(cursor, limit, facility)
+
+    @app.get(f"{API_PREFIX}/backlog", tags=["viewers"])
+    def get_backlog(caller: Annotated[Client, Depends(client)]) -> Backlog:
+        """The exception backlog of every facility the caller may read, by facility.
+
+        A viewer reads its facilities (all when enrolled without any), a system every facility
+        the central store knows, a terminal its own. Per facility: the waiting orders and
+        units, the SLA counts, medians over the last 24 hours, incoming against cleared per
+        hour, the top reasons of the last 7 days, refused entries waiting for a supervisor, and
+        each terminal's last contact with the entries it reported waiting to be sent.
+        """
+        if caller.kind is ClientKind.TERMINAL:
+            names: Sequence[str] = [caller.facility or ""]
+        elif caller.kind is ClientKind.VIEWER and caller.facilities is not None:
+            names = caller.facilities
+        else:
+            names = store.facilities()
+        return store.backlog(names, clock())
+
+    @app.get(
+        f"{API_PREFIX}/backlog/{{facility}}",
+        tags=["viewers"],
+        responses={404: {"model": ErrorBody, "description": "No such facility."}},
+    )
+    def get_facility_backlog(
+        facility: Annotated[str, Path(max_length=MAX_CODE, pattern=CODE_PATTERN)],
+        caller: Annotated[Client, Depends(client)],
+    ) -> FacilityDetail:
+        """One facility's backlog, its waiting orders most urgent first, its refused entries.
+
+        Orders are ranked by the terminals' worklist score, with the central store's SLA.
+        """
+        readable(caller, facility)
+        if not store.facility_exists(facility):
+            raise HTTPException(
+                404, f"No facility {facility}: no location, order or terminal names it."
+            )
+        return store.facility_detail(facility, clock())
+
+    @app.get(
+        f"{API_PREFIX}/orders/{{order_id}}/history",
+        tags=["viewers"],
+        responses={404: {"model": ErrorBody, "description": "No such order."}},
+    )
+    def get_order_history(
+        order_id: Annotated[str, Path(max_length=MAX_CODE, pattern=CODE_PATTERN)],
+        caller: Annotated[Client, Depends(client)],
+    ) -> OrderHistory:
+        """An order with every entry recorded on it, in order: who did what, where and when.
+
+        Refused entries are listed too, with their reason. The caller must be allowed to read
+        the order's facility.
+        """
+        history = store.order_history(order_id)
+        if history is None:
+            raise HTTPException(404, f"No order {order_id}.")
+        readable(caller, history.order.facility)
+        return history
 
     @app.put(
         f"{API_PREFIX}/orders/{{order_id}}/status",
@@ -663,8 +810,10 @@ def app_from_environment() -> FastAPI:
         StoreError: the database cannot be reached.
     """
     import os
+    from pathlib import Path
 
-    from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
+    from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV, SLA_ENV
+    from putback_tui.central.sla_config import load_sla_config
     from putback_tui.central.storage import open_store
     from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 
@@ -672,6 +821,8 @@ def app_from_environment() -> FastAPI:
     store.limits = Limits(
         max_stock=int(os.environ.get(MAX_STOCK_ENV, DEFAULT_LIMITS.max_stock))
     )
+    sla_file = os.environ.get(SLA_ENV)
+    store.sla, store.priority = load_sla_config(Path(sla_file) if sla_file else None)
     app = create_app(store, limits=CentralLimits.from_environment(os.environ))
     tune_garbage_collector()
     return app

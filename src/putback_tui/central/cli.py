@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV
+from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV, SLA_ENV
 
 if TYPE_CHECKING:
     from putback_tui.central.storage import CentralStore
@@ -102,6 +102,14 @@ def central() -> None:
     help="How far behind this server's clock an entry's time may be "
     "(env: PUTBACK_CENTRAL_MAX_AGE_DAYS).",
 )
+@click.option(
+    "--sla-config",
+    envvar=SLA_ENV,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A TOML file whose [sla] and [priority] sections the backlog judges waiting orders by "
+    "(a terminal's config.toml will do; env: PUTBACK_CENTRAL_SLA). Default: the built-in ones.",
+)
 def serve(
     db_url: str,
     host: str,
@@ -111,6 +119,7 @@ def serve(
     max_ahead: float,
     max_age: float,
     max_stock: int,
+    sla_config: Path | None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs and /openapi.json) until interrupted.
 
@@ -124,7 +133,13 @@ def serve(
 
     from putback_tui.central.app import create_app, tune_garbage_collector
     from putback_tui.central.limits import CentralLimits
+    from putback_tui.central.sla_config import SlaConfigError, load_sla_config
     from putback_tui.domain.derive import Limits
+
+    try:
+        sla, priority = load_sla_config(sla_config)
+    except SlaConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
     limits = CentralLimits(
         max_quantity=max_quantity,
@@ -135,6 +150,7 @@ def serve(
     os.environ[MAX_STOCK_ENV] = str(max_stock)  # for worker processes, as DB_ENV below
     with _store(db_url) as store:  # migrates once, before any worker starts
         store.limits = Limits(max_stock=max_stock)
+        store.sla, store.priority = sla, priority
         click.echo(
             f"central store ({store.kind}) on http://{host}:{port}, {workers} worker(s)", err=True
         )
@@ -145,6 +161,8 @@ def serve(
             return
     # Each worker process opens its own store, named by the environment it inherits.
     os.environ[DB_ENV] = db_url
+    if sla_config is not None:
+        os.environ[SLA_ENV] = str(sla_config.resolve())
     os.environ.update(limits.environment())
     uvicorn.run(
         "putback_tui.central.app:app_from_environment",
@@ -214,6 +232,42 @@ def add_terminal(db_url: str, facility: str, replace: bool, name: str) -> None:
 def add_system(db_url: str, replace: bool, name: str) -> None:
     """Enrol an upstream system (OMS, ERP) NAME and print its token (shown once)."""
     _add(db_url, name, None, replace)
+
+
+@central.command("add-viewer")
+@db_option
+@click.option(
+    "--facility",
+    "facilities",
+    multiple=True,
+    metavar="F",
+    help="A facility the viewer may read; repeat for more (none: every facility).",
+)
+@replace_option
+@click.argument("name")
+def add_viewer(db_url: str, facilities: tuple[str, ...], replace: bool, name: str) -> None:
+    """Enrol a read-only viewer NAME (a dashboard) and print its token (shown once).
+
+    A viewer reads the backlog (GET /v1/backlog), the event feed and order histories of its
+    facilities and nothing else: every write, and every other facility, is answered 403.
+    """
+    from putback_tui.central.storage import StoreError
+    from putback_tui.domain.bounds import check_code_length
+
+    for facility in facilities:
+        try:
+            check_code_length(facility)
+        except ValueError as exc:
+            raise click.BadParameter(f"{facility!r}: {exc}", param_hint="--facility") from None
+    with _store(db_url) as store:
+        try:
+            token = store.add_viewer(name, list(facilities) or None, replace=replace)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(token)
+    scope = ", ".join(sorted(set(facilities))) if facilities else "every facility"
+    click.echo(f"Token for viewer {name} ({scope}): it is not stored and is shown only now.",
+               err=True)
 
 
 def _add(db_url: str, name: str, facility: str | None, replace: bool) -> None:

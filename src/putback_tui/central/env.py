@@ -5,3 +5,7 @@ DB_ENV = "PUTBACK_CENTRAL_DB"
 
 MAX_STOCK_ENV = "PUTBACK_CENTRAL_MAX_STOCK"
 """The cap on any stock figure (``--max-stock``)."""
+
+SLA_ENV = "PUTBACK_CENTRAL_SLA"
+"""A TOML file whose ``[sla]`` and ``[priority]`` sections the backlog judges by
+(``--sla-config``)."""

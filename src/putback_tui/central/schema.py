@@ -207,6 +207,49 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        8,
+        "viewers and the backlog",
+        (
+            # Read-only clients (dashboards): the backlog, event feed and order histories of
+            # their facilities (JSON list; NULL: every facility). Apart from `clients`, whose
+            # kinds are fixed by a CHECK that SQLite cannot alter in place.
+            """CREATE TABLE viewers (
+                name TEXT PRIMARY KEY,
+                facilities TEXT,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL
+            )""",
+            # Each terminal's last sync call and the entries it said were waiting to be sent.
+            """CREATE TABLE terminal_contacts (
+                terminal TEXT PRIMARY KEY,
+                facility TEXT NOT NULL,
+                last_contact TEXT NOT NULL,
+                waiting_to_send {big}
+            )""",
+            # The first operator entry on an exception order since it became one (SLA), set
+            # by ingest; NULL for orders cleared before this migration.
+            "ALTER TABLE orders ADD COLUMN first_action_at TEXT",
+            "CREATE INDEX orders_by_status ON orders (facility, status)",
+            "CREATE INDEX orders_by_status_changed ON orders (facility, status_changed_at)",
+            "CREATE INDEX orders_by_reconciled ON orders (facility, reconciled_at)",
+            "CREATE INDEX entries_by_order ON entries (order_id, position)",
+            # Refused entries are few: a partial index costs ingest nothing for the others.
+            "CREATE INDEX entries_refused ON entries (facility, position) "
+            "WHERE outcome = 'refused'",
+            # Applied entries with a reason, counted per facility, hour, kind and reason by
+            # ingest: the backlog's top reasons read a few hundred rows, never the entries.
+            """CREATE TABLE reason_counts (
+                facility TEXT NOT NULL,
+                hour TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                entries {big} NOT NULL,
+                units {big} NOT NULL,
+                PRIMARY KEY (facility, hour, kind, reason)
+            )""",
+        ),
+    ),
+    Migration(
         9,
         "claims: which terminal is clearing an exception order",
         (

@@ -17,14 +17,16 @@ Transactions: one per batch, writers serialised (see :mod:`~putback_tui.central.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from putback_tui.central import backlog, feeds, upstream
 from putback_tui.central import claims as claiming
-from putback_tui.central import feeds, upstream
 from putback_tui.central.claims import ClaimRefused
 from putback_tui.central.engines import (
     DRIVER_ERRORS,
@@ -38,7 +40,7 @@ from putback_tui.central.engines import (
     redact,
 )
 from putback_tui.central.feeds import PAGE_BYTES
-from putback_tui.central.ingest import plan_batch
+from putback_tui.central.ingest import plan_batch, with_effects
 from putback_tui.central.releases import release_exceptions
 from putback_tui.central.schema import MIGRATIONS, migrate
 from putback_tui.central.state import load_reasons, load_state, order_lines
@@ -55,7 +57,9 @@ from putback_tui.domain.models import (
     now_utc,
 )
 from putback_tui.domain.reasons import SiteReasons
+from putback_tui.domain.sla import PrioritySettings, SlaSettings
 from putback_tui.wire import (
+    Backlog,
     ChangesPage,
     Claim,
     ClaimAnswer,
@@ -64,6 +68,9 @@ from putback_tui.wire import (
     ClientKind,
     EntryResult,
     EventsPage,
+    FacilityDetail,
+    HistoryEntry,
+    OrderHistory,
 )
 
 __all__ = [
@@ -84,6 +91,9 @@ __all__ = [
     "hash_token",
     "open_store",
 ]
+
+CONTACT_EVERY_S = 10.0
+"""How often a terminal's last contact is written at most, when its outbox did not change."""
 
 _KINDS = {k: k.value for k in EntryKind}
 """Each kind's stored text: a dict lookup is cheaper than an enum's ``.value`` per entry."""
@@ -112,10 +122,25 @@ class Client:
     name: str
     kind: ClientKind
     facility: str | None
+    facilities: tuple[str, ...] | None = None
+    """A viewer's facilities (None: every facility); unused for the other kinds."""
 
     def info(self) -> ClientInfo:
         """The caller as the wire shows it."""
-        return ClientInfo(name=self.name, kind=self.kind, facility=self.facility)
+        return ClientInfo(
+            name=self.name,
+            kind=self.kind,
+            facility=self.facility,
+            facilities=self.facilities if self.kind is ClientKind.VIEWER else None,
+        )
+
+    def may_read(self, facility: str) -> bool:
+        """True when the caller may read ``facility``'s backlog, events and orders."""
+        if self.kind is ClientKind.TERMINAL:
+            return facility == self.facility
+        if self.kind is ClientKind.VIEWER:
+            return self.facilities is None or facility in self.facilities
+        return True
 
 
 @dataclass(frozen=True)
@@ -153,6 +178,11 @@ class CentralStore:
         self.engine = engine
         self.limits = limits
         """The caps every entry is held to (:class:`~putback_tui.domain.derive.Limits`)."""
+        self.sla = SlaSettings()
+        """The SLA clocks the backlog judges waiting orders by (``serve --sla-config``)."""
+        self.priority = PrioritySettings()
+        """The score's weights the backlog ranks waiting orders by."""
+        self._contacts: dict[str, tuple[float, int | None]] = {}
 
     @property
     def kind(self) -> str:
@@ -191,8 +221,12 @@ class CentralStore:
         """
         if kind is ClientKind.TERMINAL and not facility:
             raise StoreError("A terminal needs a facility.")
+        if kind is ClientKind.VIEWER:
+            raise StoreError("Enrol a viewer with add_viewer.")
         token = "pbk_" + secrets.token_urlsafe(32)
         with self.engine.write() as tx:
+            if tx.all("SELECT 1 FROM viewers WHERE name = ?", (name,)):
+                raise ClientExists(f"{name} is already enrolled as a viewer.")
             rows = tx.all("SELECT kind, facility FROM clients WHERE name = ?", (name,))
             if rows and not replace:
                 raise ClientExists(f"{name} is already enrolled (--replace issues a new token).")
@@ -216,17 +250,128 @@ class CentralStore:
             )
         return token
 
+    def add_viewer(
+        self, name: str, facilities: Sequence[str] | None, *, replace: bool = False
+    ) -> str:
+        """Enrol a read-only viewer of ``facilities`` (None: all) and return its new token.
+
+        With ``replace``, an enrolled viewer gets a new token and the facilities given; its old
+        token stops working at once.
+
+        Raises:
+            ClientExists: the name is taken by any client (and ``replace`` is false).
+            StoreError: ``replace`` for a name not enrolled as a viewer.
+        """
+        token = "pbk_" + secrets.token_urlsafe(32)
+        stored = backlog.facilities_json(facilities)
+        with self.engine.write() as tx:
+            taken = tx.all("SELECT kind FROM clients WHERE name = ?", (name,))
+            if taken:
+                raise ClientExists(f"{name} is already enrolled as a {taken[0][0]}.")
+            found = tx.all("SELECT 1 FROM viewers WHERE name = ?", (name,))
+            if found and not replace:
+                raise ClientExists(f"{name} is already enrolled (--replace issues a new token).")
+            if replace and not found:
+                raise StoreError(f"{name} is not enrolled: there is no token to replace.")
+            if found:
+                tx.run(
+                    "UPDATE viewers SET token_hash = ?, facilities = ? WHERE name = ?",
+                    (hash_token(token), stored, name),
+                )
+            else:
+                tx.run(
+                    "INSERT INTO viewers (name, facilities, token_hash, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (name, stored, hash_token(token), iso_utc(now_utc())),
+                )
+        return token
+
     def authenticate(self, token: str) -> Client | None:
         """The client holding ``token``, or None."""
+        hashed = hash_token(token)
         with self.engine.read() as tx:
             rows = tx.all(
-                "SELECT name, kind, facility FROM clients WHERE token_hash = ?",
-                (hash_token(token),),
+                "SELECT name, kind, facility FROM clients WHERE token_hash = ?", (hashed,)
             )
-        if not rows:
-            return None
+            if not rows:
+                viewers = tx.all(
+                    "SELECT name, facilities FROM viewers WHERE token_hash = ?", (hashed,)
+                )
+                if not viewers:
+                    return None
+                name, facilities = viewers[0]
+                return Client(
+                    name=name,
+                    kind=ClientKind.VIEWER,
+                    facility=None,
+                    facilities=None if facilities is None else tuple(json.loads(facilities)),
+                )
         name, kind, facility = rows[0]
         return Client(name=name, kind=ClientKind(kind), facility=facility)
+
+    def note_contact(self, client: Client, waiting_to_send: int | None) -> None:
+        """Remember that terminal ``client`` called just now, with its outbox as it reported it.
+
+        Written at most every :data:`CONTACT_EVERY_S` seconds per terminal and process unless
+        the count changed: a pull every two seconds must not queue for the writers' turn.
+        """
+        now = time.monotonic()
+        was = self._contacts.get(client.name)
+        if was is not None and was[1] == waiting_to_send and now - was[0] < CONTACT_EVERY_S:
+            return
+        self._contacts[client.name] = (now, waiting_to_send)
+        with self.engine.write() as tx:
+            tx.upsert_rows(
+                "terminal_contacts",
+                ("facility text", "last_contact text", "waiting_to_send bigint"),
+                ("terminal text",),
+                [(client.name, client.facility or "", iso_utc(now_utc()), waiting_to_send)],
+            )
+
+    # -- the backlog ---------------------------------------------------------------------
+
+    def facilities(self) -> list[str]:
+        """Every facility the central store knows (see :func:`backlog.known_facilities`)."""
+        return backlog.known_facilities(self.engine)
+
+    def facility_exists(self, facility: str) -> bool:
+        """True when the central store knows ``facility``."""
+        return backlog.facility_exists(self.engine, facility)
+
+    def backlog(self, facilities: Sequence[str], now: datetime | None = None) -> Backlog:
+        """The backlog of ``facilities``; see :mod:`putback_tui.central.backlog`."""
+        return backlog.backlog(self.engine, facilities, self.sla, now or now_utc())
+
+    def facility_detail(self, facility: str, now: datetime | None = None) -> FacilityDetail:
+        """One facility's backlog with its waiting orders, most urgent first."""
+        return backlog.facility_detail(
+            self.engine, facility, self.sla, self.priority, now or now_utc()
+        )
+
+    def order_history(self, order_id: str, limit: int = 1000) -> OrderHistory | None:
+        """The order and every entry recorded on it, in order (None: no such order)."""
+        order = self.order(order_id)
+        if order is None:
+            return None
+        with self.engine.read() as tx:
+            rows = tx.all(
+                "SELECT position, received_at, outcome, reason, body, effects FROM entries "
+                "WHERE order_id = ? ORDER BY position LIMIT ?",
+                (order_id, limit),
+            )
+        return OrderHistory(
+            order=order,
+            entries=tuple(
+                HistoryEntry(
+                    position=int(r[0]),
+                    received_at=datetime.fromisoformat(r[1]),
+                    outcome=r[2],
+                    reason=r[3],
+                    entry=with_effects(Entry.model_validate_json(r[4]), r[5]),
+                )
+                for r in rows
+            ),
+        )
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -330,6 +475,7 @@ class CentralStore:
                 [(*(state.reconciled[oid] or (None, None, None)), oid)
                  for oid in sorted(state.reconciled_changed)],
             )
+            backlog.note_entries(tx, [(r.entry, r.outcome) for r in plan.recorded])
             stock = state.stock
             qoh_rows = []
             for sku, location in sorted(stock.touched_qoh):

@@ -18,6 +18,7 @@ from putback_tui.domain.models import now_utc
 from putback_tui.wire import (
     API_PREFIX,
     API_VERSION,
+    OUTBOX_HEADER,
     BatchResult,
     ChangesPage,
     ClaimAnswer,
@@ -101,6 +102,9 @@ class SyncClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.outbox: int | None = None
+        """Entries waiting to be sent, as last counted by the sync worker: sent with each push
+        and pull (``X-Putback-Outbox``) so the central store's backlog shows it."""
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}"},
@@ -225,7 +229,7 @@ class SyncClient:
             "POST",
             "/entries",
             content=body,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **self._outbox_header()},
         )
         if [r.entry_id for r in result.results] != list(entry_ids):
             raise SyncError("the central store's answer does not match the batch sent")
@@ -238,7 +242,12 @@ class SyncClient:
             CentralUnavailable, CentralRefused, SyncError.
         """
         params = {"cursor": cursor, "limit": limit}
-        return self._call(ChangesPage, "GET", "/changes", params=params)
+        return self._call(
+            ChangesPage, "GET", "/changes", params=params, headers=self._outbox_header()
+        )
+
+    def _outbox_header(self) -> dict[str, str]:
+        return {} if self.outbox is None else {OUTBOX_HEADER: str(self.outbox)}
 
     def claim(
         self, order_id: str, operator: str, *, idle_s: int, take_over: bool = False

@@ -270,6 +270,7 @@ class SyncWorker:
         size = self.settings.batch_size
         with ledger.read() as tx:
             batch = book.unsent_json(tx, size)
+            client.outbox = book.counts(tx).waiting
         if not batch.seqs:
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="putback-push") as sender:
@@ -306,6 +307,7 @@ class SyncWorker:
     def _pull(self, ledger: Ledger, client: SyncClient) -> None:
         with ledger.read() as tx:
             cursor = book.pull_cursor(tx)
+            client.outbox = book.counts(tx).waiting
         while not self._stop.is_set():
             try:
                 page = client.changes(cursor, self.page_size)
