@@ -30,6 +30,8 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.storage import (
@@ -484,6 +486,20 @@ def create_app(
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database went away or stayed locked: the client retries the whole call later.
         return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # A path served by several routes (PUT and DELETE of a claim): Starlette's 405 names
+        # only the first route's methods in Allow; every method of the path is named here.
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed: set[str] = set()
+            for route in app.routes:
+                if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
+                    allowed |= route.methods or set()
+            if allowed:
+                headers["Allow"] = ", ".join(sorted(allowed))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
