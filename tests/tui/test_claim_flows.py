@@ -9,8 +9,10 @@ working as before with no claim anywhere.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from textual.pilot import Pilot
@@ -20,6 +22,7 @@ from putback_tui.central.server import BackgroundServer
 from putback_tui.config import ClaimSettings, SyncSettings
 from putback_tui.launch import reporter
 from putback_tui.sync.claims import ClaimKeeper
+from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncWorker
 from putback_tui.tui.app import PutbackApp, make_app
 from putback_tui.tui.dialogs.claimed import ClaimedDialog, claim_text
@@ -276,3 +279,76 @@ async def test_an_offline_terminal_works_unhindered_and_claims_nothing(
         assert app.claims == {}
     assert holders(central, central_clock) == {}
 
+
+
+class StalledClaims(httpx.HTTPTransport):
+    """A central store that takes its time over claims: each waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+        self.waiting = threading.Event()
+        self.answered: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v1/claims"):
+            self.waiting.set()
+            self.go.wait(30)
+            response = super().handle_request(request)
+            self.answered.append(request.method)
+            return response
+        return super().handle_request(request)
+
+
+async def test_a_slow_central_store_holds_up_no_scan(
+    claims_server: BackgroundServer,
+    central: Central,
+    central_clock: CentralClock,
+    make_terminal: MakeTerminal,
+) -> None:
+    stalled = StalledClaims()
+    app, keeper = terminal_app(
+        make_terminal("PACK-02"), claims_server.url, central.tokens["PACK-02"]
+    )
+    keeper._client_factory = lambda url, token, timeout_s: SyncClient(
+        url, token, timeout_s=timeout_s, transport=stalled
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1004")
+        await until(pilot, stalled.waiting.is_set)  # the claim call is out, and stuck
+        # The whole put-back goes on meanwhile, each scan answered on screen.
+        assert isinstance(app.screen, PutBackScreen)
+        await scan(pilot, "96385074")
+        await scan(pilot, "LOC:B-01-01")
+        await scan(pilot, "96385074")
+        assert isinstance(app.screen, OrderScreen)
+        assert app.result is not None
+        assert app.result.text.startswith("Order D-1004 done")
+        assert holders(central, central_clock) == {}
+        stalled.go.set()  # the central store answers at last: claimed, then released
+        await until(pilot, lambda: stalled.answered == ["PUT", "DELETE"])
+        assert holders(central, central_clock) == {}
+        assert keeper.held is None
+
+
+async def test_quitting_while_a_claim_is_in_flight_still_releases_it(
+    claims_server: BackgroundServer,
+    central: Central,
+    central_clock: CentralClock,
+    make_terminal: MakeTerminal,
+) -> None:
+    stalled = StalledClaims()
+    app, keeper = terminal_app(
+        make_terminal("PACK-02"), claims_server.url, central.tokens["PACK-02"]
+    )
+    keeper._client_factory = lambda url, token, timeout_s: SyncClient(
+        url, token, timeout_s=timeout_s, transport=stalled
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await signed_in(pilot)
+        await scan(pilot, "D-1004")
+        await until(pilot, stalled.waiting.is_set)
+        stalled.go.set()  # answered while the app quits
+    assert stalled.answered == ["PUT", "DELETE"]
+    assert holders(central, central_clock) == {}

@@ -157,12 +157,12 @@ class ClaimKeeper:
             self._client = None
 
     def _loop(self) -> None:
-        while True:
+        while not self._stop.is_set():
             self.step()
-            if self._stop.is_set():
-                return
             self._wake.wait(self._next_wait())
             self._wake.clear()
+        # Stopping: release what is held, even a claim whose answer came in while stopping.
+        self.step()
 
     def _next_wait(self) -> float:
         waits = [60.0]

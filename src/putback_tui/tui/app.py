@@ -671,7 +671,8 @@ class PutbackApp(App[int]):
                 failing=message.failing,
             )
         )
-        self.refresh_worklist(announce=True)
+        if self.screen_stack:  # a report that arrives while the app shuts down has no screen
+            self.refresh_worklist(announce=True)
 
     # -- claims --------------------------------------------------------------------------------
 
