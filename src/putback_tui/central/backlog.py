@@ -1,11 +1,12 @@
 """The network's exception backlog (``GET /v1/backlog``), read from indexed queries.
 
 Every figure comes from a handful of queries over all the facilities asked for at once, each
-reading through an index of migration 8: the facility's unreconciled exception orders
-(``orders_by_status``), the last 24 hours of orders becoming exceptions and being cleared
-(``orders_by_status_changed``, ``orders_by_reconciled``), the reasons counted per hour by ingest
-(``reason_counts``) and the refused entries (``entries_refused``). Nothing reads the entries
-table at large, so the answer's cost follows the backlog, not the history.
+reading through an index of migration 8, most of them covering: the unreconciled exception
+orders and the recently cleared (``orders_by_reconciled``), the orders that became exceptions
+in the last 24 hours (``orders_by_status_changed``), the waiting orders' lines
+(``order_lines_progress``), the reasons counted per day by ingest (``reason_counts``) and the
+refused and resolving entries (``entries_refused``, ``entries_resolves``). Nothing reads the
+entries table at large, so the answer's cost follows the backlog, not the history.
 
 The SLA states and scores are the terminal's own rules (:mod:`putback_tui.domain.sla`), fed with
 the central store's facts: when the order became an exception (``status_changed_at``), its
@@ -50,7 +51,7 @@ from putback_tui.wire import (
 FLOW_HOURS = 24
 """Hours of incoming against cleared, and the window of the medians."""
 REASON_DAYS = 7
-"""Days the top reasons count."""
+"""Days the top reasons count: today (UTC) and the six before."""
 TOP_REASONS = 5
 REFUSED_LISTED = 100
 """Most refused entries a facility's detail lists (the count covers them all)."""
@@ -82,6 +83,11 @@ def _hour(value: datetime) -> str:
     return iso_utc(value)[:13]
 
 
+def _day(value: datetime) -> str:
+    """The stored text of the day ``value`` falls in: ``2026-12-06`` (UTC)."""
+    return iso_utc(value)[:10]
+
+
 # -- written by ingest -------------------------------------------------------------------------
 
 
@@ -90,7 +96,7 @@ def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
 
     * An order's ``first_action_at``: the earliest operator entry (not an automatic one) on an
       exception order at or after it became one; a refused entry counts, as on the terminal.
-    * ``reason_counts``: applied entries with a reason, per facility, hour, kind and reason.
+    * ``reason_counts``: applied entries with a reason, per facility, day, kind and reason.
 
     Args:
         tx: the ingest's write transaction, after the orders' statuses were written.
@@ -109,7 +115,7 @@ def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
         reason = d.reason_code or (d.reason.value if d.reason else None)
         if reason is None:
             continue
-        key = (entry.facility, _hour(entry.created_at), entry.kind.value, reason)
+        key = (entry.facility, _day(entry.created_at), entry.kind.value, reason)
         n = counts.setdefault(key, [0, 0])
         n[0] += 1
         n[1] += d.quantity or 0
@@ -122,8 +128,8 @@ def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
         )
     if counts:
         tx.many(
-            "INSERT INTO reason_counts (facility, hour, kind, reason, entries, units) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (facility, hour, kind, reason) DO UPDATE "
+            "INSERT INTO reason_counts (facility, day, kind, reason, entries, units) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (facility, day, kind, reason) DO UPDATE "
             "SET entries = reason_counts.entries + excluded.entries, "
             "units = reason_counts.units + excluded.units",
             [(*key, n[0], n[1]) for key, n in sorted(counts.items())],
@@ -181,7 +187,14 @@ def _ts(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _read(tx: Tx, facilities: Sequence[str], now: datetime) -> dict[str, _Figures]:
+def _read(
+    tx: Tx, facilities: Sequence[str], now: datetime, *, by_sku: bool = False
+) -> dict[str, _Figures]:
+    """Every figure of ``facilities`` but the scores, in the caller's snapshot.
+
+    ``by_sku``: count each waiting order's units per SKU (the detail's ATP term needs them);
+    otherwise the lines are read from their covering index alone, per line number.
+    """
     out = {f: _Figures() for f in facilities}
     if not facilities:
         return out
@@ -189,9 +202,9 @@ def _read(tx: Tx, facilities: Sequence[str], now: datetime) -> dict[str, _Figure
     # The unreconciled exception orders with their lines: the backlog itself.
     for r in tx.all(
         "SELECT o.facility, o.order_id, o.status, o.status_changed_at, o.first_action_at, "
-        "l.sku, l.quantity, l.picked, l.released, l.rejected, l.put_back "
-        f"FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
-        f"WHERE o.facility IN ({fac}) AND o.status IN ({_EXC}) AND o.reconciled_at IS NULL",
+        f"{'l.sku' if by_sku else 'l.line_no'}, l.quantity, l.picked, l.released, l.rejected, "
+        "l.put_back FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
+        f"WHERE o.facility IN ({fac}) AND o.reconciled_at IS NULL AND o.status IN ({_EXC})",
         (*facilities, *EXCEPTION_KINDS),
     ):
         f = out[r[0]]
@@ -204,23 +217,24 @@ def _read(tx: Tx, facilities: Sequence[str], now: datetime) -> dict[str, _Figure
         if w is None:
             # No status time (imported as an exception without one): counted from now.
             w = f.waiting[r[1]] = _Waiting(r[1], str(r[2]), _ts(r[3]) or now, _ts(r[4]))
-        w.units[r[5]] = w.units.get(r[5], 0) + waiting
+        key = str(r[5])
+        w.units[key] = w.units.get(key, 0) + waiting
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=FLOW_HOURS - 1)
     window = iso_utc(start)
-    had_picked = (
-        "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND l.picked > 0)"
-    )
+    # An order cleared by nobody ('system': nothing was picked, its release cleared it) never
+    # entered the backlog: it is neither incoming nor cleared.
+    by_someone = f"(o.reconciled_by IS NULL OR o.reconciled_by != '{SYSTEM_OPERATOR}')"
     for facility, hour, count in tx.all(
         f"SELECT o.facility, substr(o.status_changed_at, 1, 13), COUNT(*) FROM orders o "
         f"WHERE o.facility IN ({fac}) AND o.status_changed_at >= ? AND o.status IN ({_EXC}) "
-        f"AND {had_picked} GROUP BY o.facility, substr(o.status_changed_at, 1, 13)",
+        f"AND {by_someone} GROUP BY o.facility, substr(o.status_changed_at, 1, 13)",
         (*facilities, window, *EXCEPTION_KINDS),
     ):
         out[facility].flow.setdefault(hour, [0, 0])[0] += int(count)
     for facility, became, first, cleared in tx.all(
         f"SELECT o.facility, o.status_changed_at, o.first_action_at, o.reconciled_at "
         f"FROM orders o WHERE o.facility IN ({fac}) AND o.reconciled_at >= ? "
-        f"AND o.status IN ({_EXC}) AND {had_picked}",
+        f"AND o.status IN ({_EXC}) AND {by_someone}",
         (*facilities, window, *EXCEPTION_KINDS),
     ):
         f = out[facility]
@@ -234,17 +248,23 @@ def _read(tx: Tx, facilities: Sequence[str], now: datetime) -> dict[str, _Figure
             f.medians[0].append(max(minutes_between(b, datetime.fromisoformat(first)), 0))
     for facility, kind, reason, entries, units in tx.all(
         "SELECT facility, kind, reason, SUM(entries), SUM(units) FROM reason_counts "
-        f"WHERE facility IN ({fac}) AND hour >= ? GROUP BY facility, kind, reason",
-        (*facilities, _hour(now - timedelta(days=REASON_DAYS))),
+        f"WHERE facility IN ({fac}) AND day >= ? GROUP BY facility, kind, reason",
+        (*facilities, _day(now - timedelta(days=REASON_DAYS - 1))),
     ):
         out[facility].reasons[(kind, reason)] = [int(entries), int(units)]
+    # Refused entries less the ones a supervisor resolved (each counted once).
     for facility, count in tx.all(
-        f"SELECT e.facility, COUNT(*) FROM entries e WHERE e.facility IN ({fac}) "
-        "AND e.outcome = 'refused' AND NOT EXISTS (SELECT 1 FROM entries r "
-        "WHERE r.ref = e.entry_id AND r.kind = 'resolve') GROUP BY e.facility",
+        f"SELECT facility, COUNT(*) FROM entries WHERE facility IN ({fac}) "
+        "AND outcome = 'refused' GROUP BY facility",
         facilities,
     ):
-        out[facility].refused = int(count)
+        out[facility].refused += int(count)
+    for facility, count in tx.all(
+        f"SELECT facility, COUNT(DISTINCT ref) FROM entries WHERE facility IN ({fac}) "
+        "AND kind = 'resolve' AND outcome = 'applied' GROUP BY facility",
+        facilities,
+    ):
+        out[facility].refused -= int(count)
     for name, facility, last_seq, contact, waiting in tx.all(
         "SELECT c.name, c.facility, c.last_seq, t.last_contact, t.waiting_to_send "
         "FROM clients c LEFT JOIN terminal_contacts t ON t.terminal = c.name "
@@ -262,16 +282,25 @@ def _read(tx: Tx, facilities: Sequence[str], now: datetime) -> dict[str, _Figure
     return out
 
 
+def _hours(now: datetime) -> list[tuple[datetime, str]]:
+    """The flow's 24 hours, oldest first: each hour's start and its stored text."""
+    start = now.replace(minute=0, second=0, microsecond=0)
+    hours = [start - timedelta(hours=h) for h in range(FLOW_HOURS - 1, -1, -1)]
+    return [(h, _hour(h)) for h in hours]
+
+
 def _summary(
-    facility: str, f: _Figures, sla: SlaSettings, now: datetime
+    facility: str,
+    f: _Figures,
+    sla: SlaSettings,
+    now: datetime,
+    hours: Sequence[tuple[datetime, str]],
 ) -> FacilityBacklog:
     overdue = due_soon = 0
     for w in f.waiting.values():
         state = clock(sla, w.kind, w.since, now, first_response=w.first_action).state
         overdue += state is SlaState.OVERDUE
         due_soon += state is SlaState.DUE_SOON
-    start = now.replace(minute=0, second=0, microsecond=0)
-    hours = [start - timedelta(hours=h) for h in range(FLOW_HOURS - 1, -1, -1)]
     reasons = sorted(f.reasons.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
     return FacilityBacklog(
         facility=facility,
@@ -285,8 +314,8 @@ def _summary(
         cycle_median_minutes=median_p90(f.medians[1])[0],
         flow=tuple(
             HourFlow(hour=h, incoming=n[0], cleared=n[1])
-            for h in hours
-            for n in (f.flow.get(_hour(h), [0, 0]),)
+            for h, text in hours
+            for n in (f.flow.get(text, [0, 0]),)
         ),
         top_reasons=tuple(
             ReasonCount(kind=k, reason=r, entries=n[0], units=n[1])
@@ -304,8 +333,10 @@ def backlog(
     names = sorted(set(facilities))
     with engine.read() as tx:
         figures = _read(tx, names, now)
+    hours = _hours(now)
     return Backlog(
-        as_of=now, facilities=tuple(_summary(f, figures[f], sla, now) for f in names)
+        as_of=now,
+        facilities=tuple(_summary(f, figures[f], sla, now, hours) for f in names),
     )
 
 
@@ -318,7 +349,7 @@ def facility_detail(
 ) -> FacilityDetail:
     """One facility's backlog with its waiting orders ranked as a terminal's worklist ranks them."""
     with engine.read() as tx:
-        f = _read(tx, [facility], now)[facility]
+        f = _read(tx, [facility], now, by_sku=True)[facility]
         skus = sorted({sku for w in f.waiting.values() for sku in w.units})
         atp: dict[str, int] = {}
         for i in range(0, len(skus), 500):
@@ -335,8 +366,8 @@ def facility_detail(
         for kind, became, first, cleared in tx.all(
             "SELECT o.status, o.status_changed_at, o.first_action_at, o.reconciled_at "
             "FROM orders o WHERE o.facility = ? AND o.reconciled_at >= ? "
-            f"AND o.status IN ({_EXC}) AND EXISTS (SELECT 1 FROM order_lines l "
-            "WHERE l.order_id = o.order_id AND l.picked > 0) ORDER BY o.reconciled_at DESC",
+            f"AND o.status IN ({_EXC}) AND o.reconciled_by != '{SYSTEM_OPERATOR}' "
+            "ORDER BY o.reconciled_at DESC",
             (facility, iso_utc(now - timedelta(days=priority.history_days)), *EXCEPTION_KINDS),
         ):
             if became is None or len(history[kind]) >= HISTORY_LIMIT:
@@ -346,7 +377,8 @@ def facility_detail(
         refused = tx.all(
             "SELECT e.entry_id, e.terminal, e.kind, e.order_id, e.reason, e.received_at "
             "FROM entries e WHERE e.facility = ? AND e.outcome = 'refused' AND NOT EXISTS "
-            "(SELECT 1 FROM entries r WHERE r.ref = e.entry_id AND r.kind = 'resolve') "
+            "(SELECT 1 FROM entries r WHERE r.kind = 'resolve' AND r.facility = e.facility "
+            "AND r.ref = e.entry_id AND r.outcome = 'applied') "
             "ORDER BY e.position LIMIT ?",
             (facility, REFUSED_LISTED),
         )
@@ -381,7 +413,7 @@ def facility_detail(
     orders.sort(key=lambda o: (-o.score, o.since, o.order_id))
     return FacilityDetail(
         as_of=now,
-        backlog=_summary(facility, f, sla, now),
+        backlog=_summary(facility, f, sla, now, _hours(now)),
         orders=tuple(orders),
         refused=tuple(
             RefusedEntry(

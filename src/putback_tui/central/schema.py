@@ -229,23 +229,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             # The first operator entry on an exception order since it became one (SLA), set
             # by ingest; NULL for orders cleared before this migration.
             "ALTER TABLE orders ADD COLUMN first_action_at TEXT",
-            "CREATE INDEX orders_by_status ON orders (facility, status)",
-            "CREATE INDEX orders_by_status_changed ON orders (facility, status_changed_at)",
-            "CREATE INDEX orders_by_reconciled ON orders (facility, reconciled_at)",
+            # The backlog reads only these covering indexes, never the orders themselves:
+            # the unreconciled exception orders (reconciled_at NULL) and the recently cleared,
+            "CREATE INDEX orders_by_reconciled ON orders (facility, reconciled_at, status, "
+            "reconciled_by, status_changed_at, first_action_at, order_id)",
+            # the orders that became exceptions lately,
+            "CREATE INDEX orders_by_status_changed ON orders "
+            "(facility, status_changed_at, status, reconciled_by)",
+            # and the waiting orders' lines' progress.
+            "CREATE INDEX order_lines_progress ON order_lines "
+            "(order_id, quantity, picked, released, rejected, put_back)",
+            # An order's history.
             "CREATE INDEX entries_by_order ON entries (order_id, position)",
-            # Refused entries are few: a partial index costs ingest nothing for the others.
+            # Refused entries and resolves are few: partial indexes cost ingest nothing for
+            # the other entries.
             "CREATE INDEX entries_refused ON entries (facility, position) "
             "WHERE outcome = 'refused'",
-            # Applied entries with a reason, counted per facility, hour, kind and reason by
-            # ingest: the backlog's top reasons read a few hundred rows, never the entries.
+            "CREATE INDEX entries_resolves ON entries (facility, ref) WHERE kind = 'resolve'",
+            # Applied entries with a reason, counted per facility, day (UTC), kind and reason
+            # by ingest: the backlog's top reasons read a few rows per facility, never the
+            # entries.
             """CREATE TABLE reason_counts (
                 facility TEXT NOT NULL,
-                hour TEXT NOT NULL,
+                day TEXT NOT NULL,
                 kind TEXT NOT NULL,
                 reason TEXT NOT NULL,
                 entries {big} NOT NULL,
                 units {big} NOT NULL,
-                PRIMARY KEY (facility, hour, kind, reason)
+                PRIMARY KEY (facility, day, kind, reason)
             )""",
         ),
     ),
