@@ -352,3 +352,30 @@ async def test_quitting_while_a_claim_is_in_flight_still_releases_it(
         stalled.go.set()  # answered while the app quits
     assert stalled.answered == ["PUT", "DELETE"]
     assert holders(central, central_clock) == {}
+
+
+async def test_a_kiosk_terminal_reads_the_claims_itself(
+    claims_server: BackgroundServer, central: Central, central_clock: CentralClock
+) -> None:
+    """Where the sync worker runs in its own process, the keeper polls ``GET /v1/claims``."""
+    one = keeper_of(claims_server.url, central.tokens["PACK-01"])
+    one.hold("D-1007", "OP-0001")
+    one.step()
+    seen: list[tuple[str, ...] | None] = []
+    sync = SyncSettings(url=claims_server.url, token=SecretStr(central.tokens["PACK-02"]))
+    kiosk = ClaimKeeper(
+        sync, IDLE, poll_s=2.0, monotonic=SteppingClock(),
+        on_claims=lambda claims: seen.append(
+            None if claims is None else tuple(f"{c.order_id} {c.terminal}" for c in claims)
+        ),
+    )
+    kiosk.step()
+    assert seen == [("D-1007 PACK-01",)]
+    kiosk.step()  # not yet due again
+    assert len(seen) == 1
+    claims_server.stop()  # the central store goes away: the claims are no longer known
+    clock = kiosk._monotonic
+    assert isinstance(clock, SteppingClock)
+    clock.advance(2)
+    kiosk.step()
+    assert seen[-1] is None
