@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralSto
     yield s
     s.close()
     cluster.drop_database(url)
+
+
+class CentralClock:
+    """The central store's clock (``create_app(clock=...)``), moved by the test."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 @dataclass

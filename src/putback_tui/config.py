@@ -43,6 +43,7 @@ from putback_tui.domain.reasons import (
 )
 from putback_tui.domain.sla import PrioritySettings, SlaSettings
 from putback_tui.scanners.settings import ScannerSettings
+from putback_tui.wire import MAX_CLAIM_IDLE_S, MIN_CLAIM_IDLE_S
 
 APP_NAME = "putback"
 HOME_ENV = "PUTBACK_HOME"
@@ -106,6 +107,24 @@ class SyncSettings(Section):
         return url
 
 
+class ClaimSettings(Section):
+    """Claims on the exception order being cleared here (``[claims]``).
+
+    While online, the order opened for put-back is claimed at the central store, so other
+    terminals show who is clearing it. A claim is never a lock.
+    """
+
+    enabled: bool = True
+    """Claim the exception order opened for put-back (only while a central store is set)."""
+    idle_s: int = Field(default=300, ge=MIN_CLAIM_IDLE_S, le=MAX_CLAIM_IDLE_S)
+    """Seconds without a scan or key on the order after which its claim ends by itself (renewals
+    go out at most every quarter of this, so it ends up to a quarter later). The central store
+    ends it, so the claim of a terminal that died or lost its network ends too."""
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
+    """Longest wait for the central store's answer to a claim call. Claim calls run on their
+    own thread: a slow central store never holds up a scan, the claim is simply missing."""
+
+
 class WorklistSettings(Section):
     """The order screen's list of waiting exception orders."""
 
@@ -152,6 +171,7 @@ class Settings(Section):
     """Patterns that tell order IDs, locations and badges apart (per site)."""
     scan: ScanSettings = ScanSettings()
     sync: SyncSettings = SyncSettings()
+    claims: ClaimSettings = ClaimSettings()
     scanners: list[ScannerSettings] = Field(default_factory=list)
     """HID scanners read through evdev (``[[scanners]]`` tables); none: keyboard-wedge only."""
     roles: dict[str, list[Permission]] = Field(default_factory=_default_roles)

@@ -8,9 +8,33 @@ itself never imports the ledger, the scanners' devices or the sync worker.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from putback_tui.config import Paths, Settings
 from putback_tui.ledger import Ledger, LedgerError
+
+if TYPE_CHECKING:
+    from putback_tui.sync.worker import SyncState
+    from putback_tui.tui.app import PutbackApp
+
+
+def reporter(app: PutbackApp, *, claims: bool = True) -> Callable[[SyncState], None]:
+    """The sync worker's ``on_state`` for ``app``: the status bar, and the facility's claims.
+
+    Args:
+        app: The app to report to (from the worker's thread).
+        claims: Pass on the claims each pull brings (False for a monitor, which has none).
+    """
+
+    def report(s: SyncState) -> None:
+        app.sync_state_changed_from_thread(
+            s.online, s.waiting, s.refused, s.last_success, s.last_error, s.failing
+        )
+        if claims:
+            app.claims_changed_from_thread(s.claims)
+
+    return report
 
 
 def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
@@ -49,13 +73,9 @@ def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
         )
     if settings.sync.url and settings.sync.token:
         from putback_tui.sync.monitor import SyncMonitor
-        from putback_tui.sync.worker import SyncState, SyncWorker
+        from putback_tui.sync.worker import SyncWorker
 
-        def report(s: SyncState) -> None:
-            app.sync_state_changed_from_thread(
-                s.online, s.waiting, s.refused, s.last_success, s.last_error, s.failing
-            )
-
+        report = reporter(app, claims=sync)
         services.append(
             SyncWorker(
                 paths.db_path,
@@ -66,6 +86,20 @@ def launch(paths: Paths, settings: Settings, *, sync: bool = True) -> int:
             if sync
             else SyncMonitor(paths.db_path, settings.sync, on_state=report)
         )
+        if settings.claims.enabled:
+            from putback_tui.sync.claims import ClaimKeeper
+
+            services.append(
+                ClaimKeeper(
+                    settings.sync,
+                    settings.claims,
+                    on_other=app.claim_held_elsewhere_from_thread,
+                    on_claims=app.claims_changed_from_thread,
+                    # The sync worker brings the claims with its pull; on a kiosk it runs in
+                    # another process, so the keeper reads them itself.
+                    poll_s=None if sync else min(settings.sync.interval_s, 5.0),
+                )
+            )
     # The services need the app for their callbacks, so they are handed over after it is built.
     app.services = tuple(services)
     try:

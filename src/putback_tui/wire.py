@@ -148,6 +148,67 @@ class RoleGrant(Frozen):
     permissions: tuple[Permission, ...]
 
 
+MIN_CLAIM_IDLE_S = 10
+"""The shortest idle time a claim may ask for."""
+MAX_CLAIM_IDLE_S = 8 * 3600
+"""The longest: a claim left by a dead terminal ends within a shift."""
+
+
+class ClaimRequest(Frozen):
+    """``PUT /v1/claims/{order_id}``: take (or renew) a claim on an order of the caller's facility.
+
+    For an operator, lasting ``idle_s`` seconds from now unless renewed again.
+    """
+
+    version: Version = 1
+    operator: Code = Field(min_length=1)
+    """Who is clearing the order (shown to other terminals)."""
+    idle_s: int = Field(default=300, ge=MIN_CLAIM_IDLE_S, le=MAX_CLAIM_IDLE_S)
+    """Seconds without a renewal after which the claim ends by itself."""
+    take_over: bool = False
+    """Take the claim even if another terminal holds it (its operator confirmed)."""
+
+
+class Claim(Frozen):
+    """Who is clearing an exception order, where, since when, until when unless renewed."""
+
+    order_id: Code
+    terminal: Code
+    operator: Code
+    since: AwareDatetime
+    """When this terminal took the claim (renewals keep it)."""
+    expires_at: AwareDatetime
+    """When it ends by itself unless renewed (the central store's clock)."""
+
+
+class ClaimAnswer(Frozen):
+    """The answer to a claim or renewal."""
+
+    version: Version = 1
+    held: bool
+    """True: the caller holds the claim now. False: another terminal does (``claim``), and
+    the caller did not ask to take it over; nothing changed."""
+    claim: Claim
+    """The claim as it stands after the call: the caller's own, or the other terminal's."""
+
+
+class ClaimReleased(Frozen):
+    """The answer to ``DELETE /v1/claims/{order_id}``."""
+
+    version: Version = 1
+    released: bool
+    """True: the caller's claim ended now. False: the caller held none on the order (never,
+    expired, or another terminal took it over); nothing changed."""
+
+
+class ClaimsPage(Frozen):
+    """``GET /v1/claims``: the current claims of the caller's facility, oldest first."""
+
+    version: Version = 1
+    facility: Code
+    claims: tuple[Claim, ...] = ()
+
+
 class ChangesPage(Frozen):
     """One page of the changes feed for a terminal's facility.
 
@@ -176,6 +237,9 @@ class ChangesPage(Frozen):
     reasons: SiteReasons | None = None
     """The site's whole reason lists, when they changed within this page (None: unchanged).
     Terminals offer these reasons, and a reject reason's effect is judged by them."""
+    claims: tuple[Claim, ...] | None = None
+    """The facility's current claims (every one, whole), read with the page: who is clearing
+    which exception order now. None from a central store that does not know claims."""
 
 
 class AppliedEntry(Frozen):
@@ -408,6 +472,8 @@ class WaitingOrder(Frozen):
     score: float
     why: tuple[str, ...]
     """The score's terms, largest first, each in words with its points."""
+    claim: Claim | None = None
+    """The terminal clearing it now, if one holds a claim on it (None: nobody claims it)."""
 
 
 class RefusedEntry(Frozen):

@@ -30,9 +30,17 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from putback_tui.central.limits import CentralLimits
-from putback_tui.central.storage import CentralStore, Client, StoreError, UnknownOrderError
+from putback_tui.central.storage import (
+    CentralStore,
+    ClaimRefused,
+    Client,
+    StoreError,
+    UnknownOrderError,
+)
 from putback_tui.domain import wording
 from putback_tui.domain.bounds import (
     CODE_PATTERN,
@@ -53,6 +61,10 @@ from putback_tui.wire import (
     Backlog,
     BatchResult,
     ChangesPage,
+    ClaimAnswer,
+    ClaimReleased,
+    ClaimRequest,
+    ClaimsPage,
     ClientInfo,
     ClientKind,
     EntryBatch,
@@ -476,6 +488,20 @@ def create_app(
         # The database went away or stayed locked: the client retries the whole call later.
         return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # A path served by several routes (PUT and DELETE of a claim): Starlette's 405 names
+        # only the first route's methods in Allow; every method of the path is named here.
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed: set[str] = set()
+            for route in app.routes:
+                if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
+                    allowed |= route.methods or set()
+            if allowed:
+                headers["Allow"] = ", ".join(sorted(allowed))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return validation_answer(exc.errors())
@@ -596,7 +622,52 @@ def create_app(
         entries it reports waiting to be sent) is kept for the backlog.
         """
         contact(caller, waiting)
-        return store.changes(caller, cursor, limit)
+        return store.changes(caller, cursor, limit, now=clock())
+
+    claim_path = f"{API_PREFIX}/claims/{{order_id}}"
+    claim_errors: dict[int | str, dict[str, Any]] = {
+        403: {"model": ErrorBody, "description": "An order of another facility, or not a "
+              "terminal."},
+        404: {"model": ErrorBody, "description": "No such order."},
+    }
+
+    @app.put(claim_path, tags=["terminals"], responses=claim_errors)
+    def put_claim(
+        order_id: Annotated[str, Path(min_length=1, max_length=MAX_CODE, pattern=CODE_PATTERN)],
+        request: ClaimRequest,
+        caller: Annotated[Client, Depends(terminal)],
+    ) -> ClaimAnswer:
+        """Claim (or renew the claim on) an order of the caller's facility.
+
+        The claim says which terminal and operator are clearing the order, so other terminals
+        can show it; it blocks nothing. It lasts ``idle_s`` seconds from this call and ends
+        by itself then unless renewed (the same call again). When another terminal holds it,
+        nothing changes and ``held`` is false, unless ``take_over`` is set.
+        """
+        try:
+            return store.claim(caller, order_id, request, clock())
+        except ClaimRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+
+    @app.delete(claim_path, tags=["terminals"])
+    def delete_claim(
+        order_id: Annotated[str, Path(min_length=1, max_length=MAX_CODE, pattern=CODE_PATTERN)],
+        caller: Annotated[Client, Depends(terminal)],
+    ) -> ClaimReleased:
+        """End the caller's claim on an order (done, left, or the operator signed out).
+
+        Releasing a claim the caller does not hold changes nothing (``released`` false).
+        """
+        return ClaimReleased(released=store.release_claim(caller, order_id, clock()))
+
+    @app.get(f"{API_PREFIX}/claims", tags=["terminals"])
+    def get_claims(caller: Annotated[Client, Depends(terminal)]) -> ClaimsPage:
+        """The current claims of the caller's facility, oldest first.
+
+        The changes feed carries the same list on every page (``claims``).
+        """
+        facility = caller.facility or ""
+        return ClaimsPage(facility=facility, claims=store.claims(facility, clock()))
 
     @app.get(f"{API_PREFIX}/events", tags=["systems"])
     def get_events(

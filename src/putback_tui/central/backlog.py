@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from putback_tui.central.claims import current as current_claims
 from putback_tui.central.engines import Engine, Tx
 from putback_tui.domain.entries import SYSTEM_OPERATOR, Entry, EntryKind
 from putback_tui.domain.models import iso_utc
@@ -435,6 +436,7 @@ def facility_detail(
             "ORDER BY e.position LIMIT ?",
             (facility, REFUSED_LISTED),
         )
+        claims = {c.order_id: c for c in current_claims(tx, facility, now)}
     usual = {
         kind: median_p90(minutes)[0]
         for kind, minutes in history.items()
@@ -459,6 +461,7 @@ def facility_detail(
                 first_response=w.first_action,
                 score=scored.score,
                 why=tuple(scored.why),
+                claim=claims.get(w.order_id),
             )
         )
     orders.sort(key=lambda o: (-o.score, o.since, o.order_id))

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from putback_tui.central.claims import current as current_claims
 from putback_tui.central.engines import Engine, Row
 from putback_tui.central.ingest import with_effects
 from putback_tui.central.state import load_reasons, load_roles, order_lines
@@ -58,12 +59,15 @@ def changes(
     limit: int,
     *,
     max_bytes: int = PAGE_BYTES,
+    now: datetime | None = None,
 ) -> ChangesPage:
     """What changed for the client's facility after ``cursor``, at most ``limit`` items.
 
     Orders, locations and stock of the facility; every product and operator. The page
     also stops before its items pass about ``max_bytes`` of JSON (an order counts with its
-    lines), but always holds at least one item.
+    lines), but always holds at least one item. With ``now`` (the central store's clock),
+    the page also carries the facility's claims running then, whole, on every page: they
+    are not revisions, and a terminal learns of them with its next pull.
     """
     want = limit + 1
     with engine.read() as tx:
@@ -119,6 +123,7 @@ def changes(
             else None
         )
         reasons = load_reasons(tx) if any(kind == "reasons" for _, kind, _ in page) else None
+        claims = None if now is None else current_claims(tx, facility, now)
     return ChangesPage(
         cursor=cursor,
         next_cursor=page[-1][0] if page else cursor,
@@ -172,6 +177,7 @@ def changes(
         ),
         roles=roles,
         reasons=reasons,
+        claims=claims,
     )
 
 

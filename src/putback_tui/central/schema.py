@@ -303,6 +303,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        9,
+        "claims: which terminal is clearing an exception order",
+        (
+            # One row per claimed order: best effort, never a lock (a claim blocks no entry).
+            # A claim ends when released, or by itself at expires_at (a dead terminal's too):
+            # rows past it are ignored by every read and swept by the next claim write.
+            """CREATE TABLE claims (
+                facility TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                terminal TEXT NOT NULL,
+                operator TEXT NOT NULL,
+                since TEXT NOT NULL,
+                renewed_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                PRIMARY KEY (facility, order_id)
+            )""",
+            "CREATE INDEX claims_by_expiry ON claims (facility, expires_at)",
+        ),
+    ),
 )
 
 

@@ -26,6 +26,8 @@ from datetime import datetime
 from typing import Any
 
 from putback_tui.central import backlog, feeds, upstream
+from putback_tui.central import claims as claiming
+from putback_tui.central.claims import ClaimRefused
 from putback_tui.central.engines import (
     DRIVER_ERRORS,
     WAIT_S,
@@ -59,6 +61,9 @@ from putback_tui.domain.sla import PrioritySettings, SlaSettings
 from putback_tui.wire import (
     Backlog,
     ChangesPage,
+    Claim,
+    ClaimAnswer,
+    ClaimRequest,
     ClientInfo,
     ClientKind,
     EntryResult,
@@ -72,6 +77,7 @@ __all__ = [
     "PAGE_BYTES",
     "WAIT_S",
     "CentralStore",
+    "ClaimRefused",
     "Client",
     "ClientExists",
     "Engine",
@@ -494,15 +500,54 @@ class CentralStore:
     # -- feeds ---------------------------------------------------------------------------
 
     def changes(
-        self, client: Client, cursor: int, limit: int, *, max_bytes: int = PAGE_BYTES
+        self,
+        client: Client,
+        cursor: int,
+        limit: int,
+        *,
+        max_bytes: int = PAGE_BYTES,
+        now: datetime | None = None,
     ) -> ChangesPage:
         """What changed for the client's facility after ``cursor``, at most ``limit`` items.
 
+        With the facility's claims running at ``now`` (the central store's clock).
         See :func:`putback_tui.central.feeds.changes`.
         """
         return feeds.changes(
-            self.engine, client.name, client.facility or "", cursor, limit, max_bytes=max_bytes
+            self.engine, client.name, client.facility or "", cursor, limit,
+            max_bytes=max_bytes, now=now or now_utc(),
         )
+
+    # -- claims --------------------------------------------------------------------------
+
+    def claim(
+        self, client: Client, order_id: str, request: ClaimRequest, now: datetime | None = None
+    ) -> ClaimAnswer:
+        """Take or renew the terminal's claim on an order of its facility.
+
+        See :func:`putback_tui.central.claims.take`.
+
+        Raises:
+            ClaimRefused: no such order (404), or an order of another facility (403).
+        """
+        return claiming.take(
+            self.engine, client.name, client.facility or "", order_id, request, now or now_utc()
+        )
+
+    def release_claim(self, client: Client, order_id: str, now: datetime | None = None) -> bool:
+        """End the terminal's claim on ``order_id``; False when it held none there."""
+        return claiming.release(
+            self.engine, client.name, client.facility or "", order_id, now or now_utc()
+        )
+
+    def claims(self, facility: str, now: datetime | None = None) -> tuple[Claim, ...]:
+        """The facility's current claims, oldest first.
+
+        Each with its order, terminal, operator, since and expires_at; claims past their
+        expiry at ``now`` are left out. For the backlog and the dashboard as much as for
+        terminals: one indexed read.
+        """
+        return claiming.read(self.engine, facility, now or now_utc())
 
     def events(
         self,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -20,6 +21,10 @@ from putback_tui.wire import (
     OUTBOX_HEADER,
     BatchResult,
     ChangesPage,
+    ClaimAnswer,
+    ClaimReleased,
+    ClaimRequest,
+    ClaimsPage,
     ClientInfo,
     EntryBatch,
     OwnEntriesPage,
@@ -243,6 +248,39 @@ class SyncClient:
 
     def _outbox_header(self) -> dict[str, str]:
         return {} if self.outbox is None else {OUTBOX_HEADER: str(self.outbox)}
+
+    def claim(
+        self, order_id: str, operator: str, *, idle_s: int, take_over: bool = False
+    ) -> ClaimAnswer:
+        """Take or renew this terminal's claim on an order (see ``PUT /v1/claims/{order}``).
+
+        Raises:
+            CentralUnavailable, CentralRefused (404 unknown order), SyncError.
+        """
+        body = ClaimRequest(operator=operator, idle_s=idle_s, take_over=take_over)
+        return self._call(
+            ClaimAnswer,
+            "PUT",
+            f"/claims/{quote(order_id, safe='')}",
+            content=body.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    def release_claim(self, order_id: str) -> ClaimReleased:
+        """End this terminal's claim on an order (nothing changes if it held none).
+
+        Raises:
+            CentralUnavailable, CentralRefused, SyncError.
+        """
+        return self._call(ClaimReleased, "DELETE", f"/claims/{quote(order_id, safe='')}")
+
+    def claims(self) -> ClaimsPage:
+        """The current claims of this terminal's facility.
+
+        Raises:
+            CentralUnavailable, CentralRefused, SyncError.
+        """
+        return self._call(ClaimsPage, "GET", "/claims")
 
 
 def _first_error(exc: ValidationError) -> str:

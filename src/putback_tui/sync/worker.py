@@ -32,7 +32,7 @@ from putback_tui.sync.client import (
     SyncClient,
     SyncError,
 )
-from putback_tui.wire import BatchResult, Outcome
+from putback_tui.wire import BatchResult, Claim, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ class SyncState(Frozen):
     """A sync step failing round after round at the same place, naming the entry: the central
     store answers but cannot apply it (``sync.failure_rounds``), or sent a page out of bounds.
     Shown as a failure, not as "offline"."""
+    claims: tuple[Claim, ...] | None = None
+    """The facility's claims as the last pull read them: who is clearing which order now
+    (this terminal's own among them). None when unknown: offline, or an older central store."""
 
 
 class _Retry(SyncError):
@@ -112,6 +115,7 @@ class SyncWorker:
         self._recovered = False
         self._failures = 0
         self._state = SyncState(online=False, waiting=0, refused=0)
+        self._claims: tuple[Claim, ...] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -210,6 +214,8 @@ class SyncWorker:
             except Exception as exc:  # a bug must not kill the worker thread silently
                 log.exception("sync round failed")
                 error = f"sync failed: {exc}"
+            if error is not None:
+                self._claims = None  # no longer known: a claim is never shown from memory
             self._failures = 0 if error is None else self._failures + 1
             return self._publish(online=online, error=error)
 
@@ -336,6 +342,7 @@ class SyncWorker:
                 )
             cursor = page.next_cursor
             if done:
+                self._claims = page.claims
                 with ledger.write() as tx:
                     book.clear_failure(tx, "pull")
                 return
@@ -354,6 +361,7 @@ class SyncWorker:
                 if failure and failure.shows(self.settings.failure_rounds)
                 else None if counts else self._state.failing
             ),
+            claims=self._claims,
         )
         self._state = state
         if self.on_state is not None:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from textual import events
 from textual.app import App
@@ -43,6 +43,8 @@ from putback_tui.station import LedgerError, Station
 from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.idle_gc import IdleCollector
 from putback_tui.tui.messages import (
+    ClaimHeldElsewhere,
+    ClaimsChanged,
     OrderOpened,
     ScannerStateChanged,
     ScanReceived,
@@ -53,6 +55,7 @@ from putback_tui.tui.navigation import Navigator
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.state import Result, ScannerStatus, Status, SyncStatus, Tone
 from putback_tui.tui.wedge import DoubleReadFilter, WedgeBuffer
+from putback_tui.wire import Claim
 from putback_tui.worklist import Worklist
 
 if TYPE_CHECKING:
@@ -81,6 +84,27 @@ class BackgroundService(Protocol):
 
     def stop(self) -> None:
         """Stop and release everything; may wait briefly for the thread."""
+        ...
+
+
+@runtime_checkable
+class ClaimService(Protocol):
+    """Keeps this terminal's claim on the order in hand (``sync.claims.ClaimKeeper``).
+
+    Every method only records the wish and returns at once: the calls to the central store
+    happen on the service's own thread.
+    """
+
+    def hold(self, order_id: str, operator: str, *, take_over: bool = False) -> None:
+        """The operator has ``order_id`` in hand (``take_over``: confirmed over another's)."""
+        ...
+
+    def release(self) -> None:
+        """No order in hand any more."""
+        ...
+
+    def activity(self, at: float | None = None) -> None:
+        """The operator did something."""
         ...
 
 
@@ -159,6 +183,13 @@ class PutbackApp(App[int]):
         self._worklist_version: tuple[object, ...] | None = None
         self._waiting: set[str] | None = None
         """Every order of the last worklist read (None before the first)."""
+        self.claims: dict[str, Claim] = {}
+        """Other terminals' claims on this facility's orders, by order, as last read (empty
+        while not known: offline, or no central store)."""
+        self._take_over: set[str] = set()
+        self._claimer: ClaimService | None = None
+        self._claimer_for: Sequence[BackgroundService] | None = None
+        """Orders opened here over another terminal's claim, once confirmed: asked once."""
         self._unannounced: list[str] = []
         """Orders a pull brought while the order screen was not in front, to announce there."""
         self._opened: set[str] = set()
@@ -183,6 +214,7 @@ class PutbackApp(App[int]):
         self.set_interval(1.0, self._tick)
         waiting = self.ledger.last_seq()
         self.set_status(sync=self._placeholder_sync(waiting))
+        self.screen_change_signal.subscribe(self, self._claim_in_hand)
         await self.navigator.start()
         for service in self.services:
             service.start()
@@ -307,6 +339,8 @@ class PutbackApp(App[int]):
         """Buffer a key; True when the key was a scan's and must go no further."""
         now = self.monotonic()
         self.idle_gc.activity(now)
+        if (claimer := self.claimer) is not None:
+            claimer.activity(now)
         key = event.key
         if key in TERMINATORS:
             done = self.wedge.terminate(now)
@@ -391,6 +425,7 @@ class PutbackApp(App[int]):
         if screen is not None:
             await screen.handle_scan(scan, message.text)
         self.call_after_refresh(self.scan_shown, message.text)
+        self._claim_in_hand()  # a scanned order may have replaced the one in hand
 
     def scan_shown(self, text: str) -> None:
         """Called once the screen shows the outcome of a scan; a no-op hook for benchmarks.
@@ -646,7 +681,94 @@ class PutbackApp(App[int]):
                 failing=message.failing,
             )
         )
-        self.refresh_worklist(announce=True)
+        if self.screen_stack:  # a report that arrives while the app shuts down has no screen
+            self.refresh_worklist(announce=True)
+
+    # -- claims --------------------------------------------------------------------------------
+
+    @property
+    def claimer(self) -> ClaimService | None:
+        """The service keeping this terminal's claims, if one was handed in."""
+        # Asked on every key: looked up again only when the services are handed in anew.
+        if self._claimer_for is not self.services:
+            self._claimer_for = self.services
+            self._claimer = next((s for s in self.services if isinstance(s, ClaimService)), None)
+        return self._claimer
+
+    def claimed_elsewhere(self, order_id: str) -> Claim | None:
+        """Another terminal's claim on ``order_id`` not yet confirmed here; None: open freely.
+
+        Read from what the last pull brought: never a network call on the way to a screen.
+        """
+        if order_id in self._take_over:
+            return None
+        return self.claims.get(order_id)
+
+    def take_over(self, order_id: str) -> None:
+        """The operator confirmed opening ``order_id`` over another terminal's claim."""
+        self._take_over.add(order_id)
+
+    def _claim_in_hand(self, _screen: object = None) -> None:
+        """Tell the claim service which exception order is in hand now, if any.
+
+        The order in hand is the one on the put-back screens in the stack; none (done, Esc out
+        of the order, signed out) releases the claim. Called when the screens change and after
+        each scan.
+        """
+        from putback_tui.tui.screens.put_back import PutBackScreen
+
+        claimer = self.claimer
+        if claimer is None:
+            return
+        operator = self.station.operator
+        for screen in self.screen_stack:
+            if isinstance(screen, PutBackScreen) and operator is not None:
+                try:
+                    order = screen.view.order
+                except LookupError:
+                    continue
+                if order.status.is_exception:
+                    order_id = order.order_id
+                    claimer.hold(order_id, operator.badge, take_over=order_id in self._take_over)
+                    return
+        claimer.release()
+
+    def claims_changed_from_thread(self, claims: Sequence[Claim] | None) -> None:
+        """Report the facility's claims as read from the central store (thread-safe).
+
+        Args:
+            claims: Every current claim of the facility (this terminal's too); None when they
+                are not known now (the central store did not answer).
+        """
+        self.post_message(ClaimsChanged(None if claims is None else tuple(claims)))
+
+    def claim_held_elsewhere_from_thread(self, claim: Claim) -> None:
+        """Report that the order in hand is claimed by another terminal (thread-safe)."""
+        self.post_message(ClaimHeldElsewhere(claim))
+
+    def on_claims_changed(self, message: ClaimsChanged) -> None:
+        """Keep the other terminals' claims and show them on the worklist."""
+        from putback_tui.tui.screens.order import OrderScreen
+
+        terminal = self.station.terminal
+        claims = {c.order_id: c for c in message.claims or () if c.terminal != terminal}
+        if claims == self.claims:
+            return
+        self.claims = claims
+        for screen in self.screen_stack:
+            if isinstance(screen, OrderScreen):
+                screen.show_worklist(self.worklist)
+
+    def on_claim_held_elsewhere(self, message: ClaimHeldElsewhere) -> None:
+        """Say that another terminal is clearing the order in hand too (nothing is blocked)."""
+        from putback_tui.tui.dialogs.claimed import claim_text
+
+        claim = message.claim
+        self.claims[claim.order_id] = claim
+        self.notice(
+            f"Order {claim.order_id} is also {claim_text(claim)}: carry on, the central store "
+            "checks every put-back."
+        )
 
     # -- actions -------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from textual.message import Message
 
 from putback_tui.domain.entries import Entry
 from putback_tui.station import OrderView
+from putback_tui.wire import Claim
 
 
 class ScanReceived(Message):
@@ -69,6 +70,26 @@ class SyncStateChanged(Message):
     def can_replace(self, message: Message) -> bool:
         """Sync reports are snapshots: a newer one makes a queued older one pointless."""
         return isinstance(message, SyncStateChanged)
+
+
+class ClaimsChanged(Message):
+    """The facility's claims as last read from the central store (None: not known now)."""
+
+    def __init__(self, claims: tuple[Claim, ...] | None) -> None:
+        super().__init__()
+        self.claims = claims
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer list makes a queued older one pointless."""
+        return isinstance(message, ClaimsChanged)
+
+
+class ClaimHeldElsewhere(Message):
+    """The order in hand turned out to be claimed by another terminal (it was not confirmed)."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__()
+        self.claim = claim
 
 
 class OrderOpened(Message):

@@ -7,6 +7,7 @@ Enter opens the row under the cursor (the top one, unless the arrows moved it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from rich.console import Group
@@ -22,10 +23,12 @@ from putback_tui.domain.wording import orders as _orders
 from putback_tui.domain.wording import units as _units
 from putback_tui.sla import SlaState, duration
 from putback_tui.station import OrderView, Outcome
+from putback_tui.tui.dialogs.claimed import ClaimedDialog, claim_text
 from putback_tui.tui.messages import OrderOpened
 from putback_tui.tui.screens.base import ScanScreen, undo_put_back
 from putback_tui.tui.widgets import Column, LineTable, Row
-from putback_tui.worklist import Worklist
+from putback_tui.wire import Claim
+from putback_tui.worklist import Worklist, WorklistRow
 
 WORKLIST_COLUMNS = (
     Column("Order"),
@@ -45,8 +48,14 @@ SLA_STYLES = {
 """The SLA state's colour (the words say it too)."""
 
 
-def worklist_rows(worklist: Worklist, limit: int) -> list[Row]:
-    """The first ``limit`` waiting orders as table rows, keyed by order ID."""
+def worklist_rows(
+    worklist: Worklist, limit: int, claims: Mapping[str, Claim] | None = None
+) -> list[Row]:
+    """The first ``limit`` waiting orders as table rows, keyed by order ID.
+
+    An order another terminal is clearing (``claims``) says so first in its last column.
+    """
+    claims = claims or {}
     return [
         Row(
             r.order_id,
@@ -56,11 +65,23 @@ def worklist_rows(worklist: Worklist, limit: int) -> list[Row]:
                 duration(r.age_minutes),
                 str(r.units_to_put_back),
                 Text(r.sla_text, style=SLA_STYLES[r.sla]),
-                f"{r.score:g}: {', '.join(r.why_short)}",
+                _why(r, claims.get(r.order_id)),
             ),
         )
         for r in worklist.rows[:limit]
     ]
+
+
+def _why(row: WorklistRow, claim: Claim | None) -> str | Text:
+    why = f"{row.score:g}: {', '.join(row.why_short)}"
+    if claim is None:
+        return why
+    # The table styles whole cells: the claim colours the whole of it.
+    return Text(f"{claim_text(claim)} · {why}", style=CLAIM_STYLE)
+
+
+CLAIM_STYLE = "bold cyan"
+"""How "being cleared at PACK-02 by ..." stands out on the worklist."""
 
 
 def worklist_headline(worklist: Worklist | None) -> Text:
@@ -156,7 +177,7 @@ class OrderScreen(ScanScreen):
     def show_worklist(self, worklist: Worklist | None, *, top: bool = False) -> None:
         """Show the waiting orders; the cursor stays on its order unless ``top``."""
         limit = self.putback.settings.worklist.rows
-        rows = [] if worklist is None else worklist_rows(worklist, limit)
+        rows = [] if worklist is None else worklist_rows(worklist, limit, self.putback.claims)
         key = None if top else self._worklist.cursor_key
         keys = [r.key for r in rows]
         self._worklist.set_rows(rows, cursor=keys.index(key) if key in keys else 0)
@@ -211,6 +232,11 @@ class OrderScreen(ScanScreen):
             order_id: The order ID as classified (printable, matches the site's pattern).
         """
         app = self.putback
+        if (claim := app.claimed_elsewhere(order_id)) is not None:
+            await app.push_screen(
+                ClaimedDialog(claim), callback=partial(self._claimed_answer, order_id)
+            )
+            return
         view = await app.attempt(partial(app.station.open_order, order_id), group="open")
         if view is None:
             # Refused: the last order's summary no longer describes what is in front.
@@ -236,6 +262,14 @@ class OrderScreen(ScanScreen):
             (app.done if view.released is not None else app.info)(view.message)
             target = app.navigator.put_back(view)
         await app.bring_forward(self, target)
+
+    async def _claimed_answer(self, order_id: str, yes: bool | None) -> None:
+        """The answer to "being cleared elsewhere": open it (taking the claim over), or not."""
+        if not yes:
+            self.putback.info(f"Order {order_id} was not opened. Scan or choose another order.")
+            return
+        self.putback.take_over(order_id)
+        await self.open(order_id)
 
     async def resume_live(self, view: OrderView, said: str) -> None:
         """A live order's put-back (after a line edit) is finished: show the live order again."""
