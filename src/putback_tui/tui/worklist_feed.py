@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -73,19 +74,21 @@ class ScanGate:
         """The scan's outcome is on screen (or the typing was cleared): readers go on."""
         self._idle.set()
 
-    def pause(self) -> Pause:
-        """A pause function for one reader (call it in the reader's thread worker).
+    def pause(self, cancelled: Callable[[], bool] = lambda: False) -> Pause:
+        """A pause function for one reader.
 
         It returns at once while no scan is handled, else waits until the scan is shown (at
-        most ``max_wait_s`` over all its calls); it raises once the worker is cancelled.
+        most ``max_wait_s`` over all its calls).
+
+        Args:
+            cancelled: True once the reader must stop: the pause then raises ``Cancelled``.
         """
         left = self.max_wait_s
-        worker = get_current_worker()
 
         def pause() -> None:
             nonlocal left
-            if worker.is_cancelled:
-                raise _Cancelled
+            if cancelled():
+                raise Cancelled
             if self._idle.is_set() or left <= 0:
                 return
             start = time.monotonic()
@@ -95,8 +98,8 @@ class ScanGate:
         return pause
 
 
-class _Cancelled(Exception):
-    """The reader's worker was cancelled (the app is closing)."""
+class Cancelled(Exception):
+    """The reader was cancelled (the app is closing)."""
 
 
 class WorklistFeed:
@@ -180,7 +183,8 @@ class WorklistFeed:
     def _read(self, now: datetime, force: bool) -> None:
         station = self.app.station
         try:
-            pause = self.gate.pause()
+            worker = get_current_worker()
+            pause = self.gate.pause(lambda: worker.is_cancelled)
             pause()
             cursor, last_seq = station.worklist_version()
             version = (cursor, last_seq, now.replace(second=0, microsecond=0))
@@ -192,7 +196,7 @@ class WorklistFeed:
                 station.refresh_roles()
             worklist = station.worklist(now=now, pause=pause)
             self._version = version
-        except (_Cancelled, LedgerError):
+        except (Cancelled, LedgerError):
             # Closing, or the ledger could not be read: the last list stays; the next
             # request tries again (a ledger failure shows on the operator's next action).
             self._version = None
