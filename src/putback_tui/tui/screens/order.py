@@ -166,9 +166,9 @@ class OrderScreen(ScanScreen):
             key = None if top else table.cursor_key
             keys = [r.key for r in rows]
             table.set_rows(rows, cursor=keys.index(key) if key in keys else 0)
-            table.visible = bool(rows)  # hidden, it keeps its space: nothing jumps
         elif top:
             table.move_cursor(0)
+        table.visible = bool(rows)  # hidden, it keeps its space: nothing jumps
         if rows and self.focused is None:
             table.focus()  # arrows and Enter reach it
         headline = worklist_headline(worklist)

@@ -52,6 +52,10 @@ class StatusBar(Static):
         """Make the bar (empty until its first ``status``)."""
         super().__init__("", markup=False)
 
+    def on_resize(self) -> None:
+        """A new width: the clock may fit now, or no longer."""
+        self.watch_status(self.status)
+
     def watch_status(self, status: Status | None) -> None:
         """Rewrite both lines."""
         if status is None:
@@ -91,8 +95,12 @@ class StatusBar(Static):
             line2.append(f"{waiting} waiting", style="bold" if waiting else "")
             if overdue:
                 line2.append(f", {overdue} overdue", style="bold red")
-        line2.append(*SEP)
-        line2.append(f"{status.now:%H:%M}")
+        clock = f"{status.now:%H:%M}"
+        width = self.content_size.width
+        if not width or line2.cell_len + len(SEP[0]) + len(clock) <= width:
+            # The clock gives way first: at 80 columns the counts before it must stay whole.
+            line2.append(*SEP)
+            line2.append(clock)
         # A Group keeps each line's no_wrap: a long scanner message is cut, never wrapped
         # into the sync line.
         self.update(Group(line1, line2), layout=False)
