@@ -56,7 +56,13 @@ from putback_tui.ledger import Ledger, Reconciled, Transaction
 from putback_tui.ledger import LedgerError as LedgerError
 from putback_tui.ledger.sync import PULL_CURSOR, RefusedEntry, refused_entries
 from putback_tui.reports import ExceptionReport, build_report
-from putback_tui.worklist import Pause, Worklist, build_worklist
+from putback_tui.worklist import (
+    PAUSE_EVERY_STEPS,
+    Pause,
+    Worklist,
+    build_worklist,
+    progress_handler,
+)
 
 log = logging.getLogger("putback.station")
 
@@ -799,6 +805,9 @@ class Station:
                 the screen has a scan to show).
         """
         with self.ledger.snapshot() as tx:
+            if pause is not None:
+                # Inside a long query too: its own connection, so only this read waits.
+                tx.conn.set_progress_handler(progress_handler(pause), PAUSE_EVERY_STEPS)
             return build_worklist(
                 tx,
                 self.facility,

@@ -60,6 +60,28 @@ def _no_pause() -> None:
     pass
 
 
+PAUSE_EVERY_STEPS = 10_000
+"""SQLite virtual-machine steps between two calls of a reader's pause inside one query (a
+fraction of a millisecond): a long query stops at the next of them when a scan arrives."""
+
+
+def progress_handler(pause: Pause) -> Callable[[], int]:
+    """A SQLite progress handler that pauses the query in ``pause`` (0: go on).
+
+    When ``pause`` raises (the reader is cancelled), the handler answers 1: SQLite interrupts
+    the query, which raises ``sqlite3.OperationalError`` in the reader.
+    """
+
+    def handler() -> int:
+        try:
+            pause()
+        except Exception:
+            return 1
+        return 0
+
+    return handler
+
+
 class WorklistRow(Frozen):
     """One waiting order, as the order screen and ``putback worklist --json`` show it."""
 

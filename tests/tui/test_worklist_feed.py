@@ -162,6 +162,31 @@ def test_a_cancelled_reader_stops_at_its_next_step() -> None:
         pause()
 
 
+def test_a_long_query_pauses_and_stops_inside_sqlite_too() -> None:
+    """The reader's pause also runs inside one long query (SQLite's progress handler): a
+    cancelled reader's query is interrupted there, not run to its end.
+    """
+    import sqlite3
+
+    from putback_tui.worklist import PAUSE_EVERY_STEPS, progress_handler
+
+    conn = sqlite3.connect(":memory:")
+    calls = []
+
+    def pause() -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise Cancelled
+
+    conn.set_progress_handler(progress_handler(pause), PAUSE_EVERY_STEPS)
+    with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000) "
+            "SELECT count(*) FROM n"
+        ).fetchone()
+    assert len(calls) == 3
+
+
 # -- item: the status bar on every screen --------------------------------------------------------
 
 
