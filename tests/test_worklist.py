@@ -30,7 +30,13 @@ from putback_tui.domain.sla import PrioritySettings, SlaClock, SlaSettings
 from putback_tui.ledger import Ledger, Transaction
 from putback_tui.reports import build_report
 from putback_tui.sla import SlaState, clock, duration
-from putback_tui.worklist import HISTORY_SQL, WAITING_SQL, _params, build_worklist
+from putback_tui.worklist import (
+    HISTORY_SQL,
+    OWED_LIVE_SQL,
+    WAITING_SQL,
+    _params,
+    build_worklist,
+)
 
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 F = "STORE-01"
@@ -236,6 +242,84 @@ def test_predicted_breach_from_a_generated_history(ledger: Ledger) -> None:
     assert wl.rows[0].order_id == "P-1"
 
 
+def edited(tx: Transaction, order_id: str, at: datetime, line_no: int = 1,
+           reduce_to: int | None = None) -> None:
+    """OP-1 cancels (or reduces to ``reduce_to``) a line of a live order at ``at``."""
+    current = tx.order(order_id)
+    assert current is not None
+    draft = (
+        rules.cancel_line(current, line_no, "CUSTOMER REQUEST", tx)
+        if reduce_to is None
+        else rules.reduce_line(current, line_no, reduce_to, "CUSTOMER REQUEST", tx)
+    )
+    tx.append(draft, terminal="PACK-01", facility=F, operator="OP-1", at=at)
+
+
+def test_a_live_order_owing_a_put_back_after_a_line_edit_waits_with_its_own_kind(
+    ledger: Ledger,
+) -> None:
+    """SPEC section 4: the picked units a line edit takes off are put back "as after a force
+    cancel", so the live order waits on the list until they are. Its clocks start at the edit,
+    which is itself the first action: only the cleared clock (240 min) runs.
+    """
+    with ledger.write() as tx:
+        order(tx, "E-1", OrderStatus.OPEN, ago(300), [("A", 3, 2)])  # 2 of 3 picked
+        edited(tx, "E-1", ago(200))  # 1 released, 2 withdrawn
+        order(tx, "E-2", OrderStatus.IN_PROGRESS, ago(300), [("A", 4, 1)])
+        edited(tx, "E-2", ago(10), reduce_to=2)  # 4 -> 2: the 3 unpicked give 2, none picked
+        order(tx, "E-3", OrderStatus.IN_PROGRESS, ago(300), [("B", 2, 2)])
+        edited(tx, "E-3", ago(5), reduce_to=1)  # 1 picked unit withdrawn; B has ATP 0
+        order(tx, "O-1", OrderStatus.CANCELLED, ago(10), [("A", 1, 1)])  # on time, 1 unit
+    with ledger.read() as tx:
+        wl = build_worklist(tx, F, sla=SlaSettings(), priority=PrioritySettings(), now=NOW)
+    rows = {r.order_id: r for r in wl.rows}
+    assert [r.order_id for r in wl.rows] == ["E-1", "E-3", "O-1"]  # E-2 owes nothing
+    e1 = rows["E-1"]
+    # 200 of 240 minutes gone (83 %, past 80 %): due soon, 30 points, and 2 units.
+    assert (e1.kind, e1.kind_text, e1.since, e1.units_to_put_back) == (
+        "line_cancelled", "line cancelled", ago(200), 2
+    )
+    assert (e1.sla, e1.sla_text, e1.due_at) == (SlaState.DUE_SOON, "due in 40 min", ago(-40))
+    assert (e1.score, e1.why) == (32.0, ["due in 40 min (+30)", "2 units to put back (+2)"])
+    e3 = rows["E-3"]
+    assert (e3.kind, e3.units_to_put_back, e3.sla) == ("line_reduced", 1, SlaState.ON_TIME)
+    assert (e3.score, e3.why) == (6.0, ["1 unit of B, ATP 0 here (+5)", "1 unit to put back (+1)"])
+    assert (wl.waiting, wl.overdue) == (3, 0)
+    # A site gives line edits a tighter clock: E-1 is then overdue 80 min (2 points a minute).
+    tight = SlaSettings(line_cancelled=SlaClock(first_action_min=30, cleared_min=120))
+    with ledger.read() as tx:
+        wl = build_worklist(tx, F, sla=tight, priority=PrioritySettings(), now=NOW)
+    assert (wl.rows[0].order_id, wl.rows[0].sla_text, wl.rows[0].score) == (
+        "E-1", "overdue 80 min", 162.0
+    )
+
+
+def test_a_line_edit_s_units_put_back_or_its_order_cancelled_leaves_one_row(
+    ledger: Ledger,
+) -> None:
+    with ledger.write() as tx:
+        order(tx, "E-1", OrderStatus.OPEN, ago(300), [("A", 2, 2)])
+        edited(tx, "E-1", ago(60))
+        order(tx, "E-2", OrderStatus.OPEN, ago(300), [("A", 2, 2)])
+        edited(tx, "E-2", ago(60))
+        location, product = tx.location("A-1"), tx.product("A")
+        assert location is not None
+        assert product is not None
+        current = tx.order("E-1")
+        assert current is not None
+        tx.append(
+            rules.put_back(current, 1, product, location, 2, tx),
+            terminal="PACK-01", facility=F, operator="OP-1", at=ago(30),
+        )
+        # The OMS then cancels E-2: an exception order, listed once, as cancelled.
+        order(tx, "E-2", OrderStatus.CANCELLED, ago(20), [("A", 2, 2)])
+    with ledger.read() as tx:
+        wl = build_worklist(tx, F, sla=SlaSettings(), priority=PrioritySettings(), now=NOW)
+    assert [(r.order_id, r.kind, r.units_to_put_back) for r in wl.rows] == [
+        ("E-2", "cancelled", 2)
+    ]
+
+
 def test_the_worklist_query_reads_exception_orders_through_indexes(ledger: Ledger) -> None:
     """No full scan of the order cache: candidates come from the status indexes and every
     order is then looked up by key.
@@ -263,6 +347,14 @@ def test_the_worklist_query_reads_exception_orders_through_indexes(ledger: Ledge
     print("\n".join(history))
     assert any("order_state_by_reconciled" in p for p in history)
     assert not [p for p in history if p.startswith("SCAN")]
+    # Live orders owing a put-back: from this terminal's line edits (entries_by_kind), each
+    # order then by key; never every live order of the facility.
+    with ledger.read() as tx:
+        owed = [r[3] for r in tx.conn.execute("EXPLAIN QUERY PLAN " + OWED_LIVE_SQL, (F,))]
+    print("\n".join(owed))
+    assert any("USING INDEX entries_by_kind (kind=?)" in p for p in owed)
+    assert "SEARCH o USING PRIMARY KEY (order_id=?)" in owed
+    assert not [p for p in owed if p.startswith("SCAN") and p != "SCAN w"]
 
 
 def test_putback_worklist_json_has_the_documented_shape(
@@ -293,6 +385,35 @@ def test_putback_worklist_json_has_the_documented_shape(
     text = CliRunner().invoke(cli, ["worklist"])
     assert text.exit_code == 0
     assert text.output.startswith("4 waiting at STORE-01, 4 overdue")
+
+
+def test_putback_worklist_lists_d1008_after_its_picked_line_is_cancelled(
+    demo_ledger: Ledger, isolated_home: Path
+) -> None:
+    """D-1008 stays live after F6 on its mugs (1 of 2 picked): the picked mug waits for its
+    put-back, on the screen's list and in ``putback worklist`` alike.
+    """
+    import json
+
+    from putback_tui.cli import cli
+    from putback_tui.config import Settings
+    from putback_tui.station import Station
+
+    supervisor = Station(demo_ledger, Settings())
+    supervisor.sign_in("SV-0001")
+    supervisor.cancel_line("D-1008", 1, "DUPLICATE ORDER")
+    out = CliRunner().invoke(cli, ["worklist", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = {r["order_id"]: r for r in json.loads(out.output)}
+    assert list(rows) == ["D-1002", "D-1003", "D-1004", "D-1007", "D-1008"]
+    d1008 = rows["D-1008"]
+    assert (d1008["kind"], d1008["units_to_put_back"], d1008["sla"]) == (
+        "line_cancelled", 1, "on_time"
+    )
+    assert d1008["why"] == ["1 unit to put back (+1)"]
+    text = CliRunner().invoke(cli, ["worklist"])
+    assert text.output.startswith("5 waiting at STORE-01, 4 overdue")
+    assert "D-1008       line_cancelled" in text.output
 
 
 # -- the report's SLA figures --------------------------------------------------------------------

@@ -60,7 +60,13 @@ from putback_tui.ledger import Ledger, Reconciled, Transaction
 from putback_tui.ledger import LedgerError as LedgerError
 from putback_tui.ledger.sync import PULL_CURSOR, RefusedEntry, refused_entries
 from putback_tui.reports import ExceptionReport, build_report
-from putback_tui.worklist import Worklist, build_worklist
+from putback_tui.worklist import (
+    PAUSE_EVERY_STEPS,
+    Pause,
+    Worklist,
+    build_worklist,
+    progress_handler,
+)
 
 log = logging.getLogger("putback.station")
 
@@ -133,6 +139,8 @@ class Station:
         self.facility = settings.terminal.facility
         self._local_roles = settings.permissions()
         self._local_reasons = settings.site_reasons()
+        self._roles_seen: Mapping[str, frozenset[Permission]] = self._local_roles
+        """The role map as last read (sign-in, a pull, a checked action): what ``may`` uses."""
         self._operator: Operator | None = None
         self._lock = threading.Lock()
 
@@ -155,6 +163,7 @@ class Station:
         # facility: such a badge is as unknown here.
         if operator is None or not operator.works_at(self.facility):
             raise UnknownOperator(f"Badge {badge} is not known here. Ask a supervisor.")
+        self.refresh_roles()
         self._operator = operator
         return operator
 
@@ -179,9 +188,18 @@ class Station:
 
         The central store judges every entry by its own map, so a terminal that has received
         it judges alike; a terminal with no central store keeps its local configuration.
+        Read from the ledger each time (an action's check): :meth:`may` uses the last one read.
         """
         central = self.ledger.central_roles()
-        return self._local_roles if central is None else central
+        self._roles_seen = roles = self._local_roles if central is None else central
+        return roles
+
+    def refresh_roles(self) -> None:
+        """Read the role map in force again, for :meth:`may` (at sign-in, and after a pull).
+
+        Reads the ledger: call it off the UI thread (the App does, after each pull).
+        """
+        _ = self._roles
 
     @property
     def site_reasons(self) -> SiteReasons:
@@ -193,9 +211,15 @@ class Station:
         return self._local_reasons if central is None else central
 
     def may(self, permission: Permission) -> bool:
-        """True when the signed-in operator's role grants ``permission`` (nothing recorded)."""
+        """True when the signed-in operator's role grants ``permission`` (nothing recorded).
+
+        For the screens, which dim what an operator may not do: it reads nothing from the
+        ledger (the UI thread never waits on it), only the role map read at sign-in and
+        refreshed after each pull (:meth:`refresh_roles`). An action itself is checked against
+        the ledger's map of the moment.
+        """
         operator = self._operator
-        return operator is not None and permission in self._roles.get(operator.role, ())
+        return operator is not None and permission in self._roles_seen.get(operator.role, ())
 
     def _require(
         self, permission: Permission | None, action: str, order_id: str | None
@@ -797,14 +821,25 @@ class Station:
 
     # -- the worklist --------------------------------------------------------------------------
 
-    def worklist(self, *, now: datetime, limit: int | None = None) -> Worklist:
-        """The facility's exception orders waiting for a put-back, most urgent first.
+    def worklist(
+        self, *, now: datetime, limit: int | None = None, pause: Pause | None = None
+    ) -> Worklist:
+        """The facility's orders waiting for a put-back, most urgent first.
 
         Reads the local ledger only (works offline); needs no permission and records nothing.
         Reads on a connection of the calling thread's own (:meth:`Ledger.snapshot`), so a
         long list read in the background never holds up an action.
+
+        Args:
+            now: The moment ages and SLA clocks are measured at.
+            limit: Most rows to return (None: all).
+            pause: Called before each order is read (a background reader waits in it while
+                the screen has a scan to show).
         """
         with self.ledger.snapshot() as tx:
+            if pause is not None:
+                # Inside a long query too: its own connection, so only this read waits.
+                tx.conn.set_progress_handler(progress_handler(pause), PAUSE_EVERY_STEPS)
             return build_worklist(
                 tx,
                 self.facility,
@@ -812,14 +847,16 @@ class Station:
                 priority=self.settings.priority,
                 now=now,
                 limit=limit,
+                pause=pause,
             )
 
     def worklist_version(self) -> tuple[str | None, int]:
         """What the worklist depends on besides the clock: the pull cursor and the last entry.
 
-        Cheap (two indexed reads): the screens ask it before rebuilding the list.
+        Cheap (two indexed reads, on a connection of the caller's own): the background reader
+        asks it before reading the list again.
         """
-        with self.ledger.read() as tx:
+        with self.ledger.snapshot() as tx:
             return tx.get_meta(PULL_CURSOR), tx.last_seq()
 
     # -- patterns ----------------------------------------------------------------------------

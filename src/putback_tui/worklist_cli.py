@@ -65,11 +65,11 @@ def worklist(context: Context, as_json: bool, limit: int | None) -> None:
         f"{result.waiting} waiting at {settings.terminal.facility}, {result.overdue} overdue"
         + (f" (first {len(result.rows)} shown)" if len(result.rows) < result.waiting else "")
     )
-    click.echo(f"  {'order':<12} {'kind':<10} {'age':>9} {'units':>5}  {'SLA':<18} {'score':>7}")
+    click.echo(f"  {'order':<12} {'kind':<14} {'age':>9} {'units':>5}  {'SLA':<18} {'score':>7}")
     for r in result.rows:
         age = duration(r.age_minutes)
         click.echo(
-            f"  {r.order_id:<12} {r.kind:<10} {age:>9} {r.units_to_put_back:>5}  "
+            f"  {r.order_id:<12} {r.kind:<14} {age:>9} {r.units_to_put_back:>5}  "
             f"{r.sla_text:<18} {r.score:>7g}"
         )
         click.echo(f"  {'':<12} why: {'; '.join(r.why)}")

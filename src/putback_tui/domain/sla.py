@@ -53,11 +53,16 @@ class SlaSettings(_Settings):
     deleted: SlaClock = SlaClock()
     failed: SlaClock = SlaClock()
     rejected: SlaClock = SlaClock()
+    line_cancelled: SlaClock = SlaClock()
+    """A live order whose line was cancelled (F6) with picked units on it: the clocks run
+    from the edit to the withdrawn units put back (the edit itself is the first action)."""
+    line_reduced: SlaClock = SlaClock()
+    """A live order whose line was reduced (F7) below what was picked: as ``line_cancelled``."""
     due_soon_share: float = Field(default=0.8, gt=0, lt=1)
     """Share of a clock's time after which an order is "due soon"."""
 
     def clock(self, kind: str) -> SlaClock:
-        """The clock of an exception kind (cancelled, deleted, failed or rejected)."""
+        """The clock of a worklist kind: an exception status, or line_cancelled / line_reduced."""
         value = getattr(self, kind, None)
         return value if isinstance(value, SlaClock) else SlaClock()
 

@@ -38,7 +38,6 @@ from putback_tui.barcodes import InvalidCode, classify
 from putback_tui.config import Settings
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import now_utc
-from putback_tui.domain.wording import units as _units
 from putback_tui.station import LedgerError, Station
 from putback_tui.tui.dialogs.base import ScanDialog
 from putback_tui.tui.idle_gc import IdleCollector
@@ -55,6 +54,7 @@ from putback_tui.tui.navigation import Navigator
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.state import Result, ScannerStatus, Status, SyncStatus, Tone
 from putback_tui.tui.wedge import DoubleReadFilter, WedgeBuffer
+from putback_tui.tui.worklist_feed import WorklistFeed
 from putback_tui.wire import Claim
 from putback_tui.worklist import Worklist
 
@@ -178,29 +178,15 @@ class PutbackApp(App[int]):
             max_workers=1, thread_name_prefix="station"
         )
         """Every station call runs here, one at a time and in order (see ``call_station``)."""
-        self.worklist: Worklist | None = None
-        """The waiting exception orders as last read (None until the first read)."""
-        self._worklist_version: tuple[object, ...] | None = None
-        self._waiting: set[str] | None = None
-        """Every order of the last worklist read (None before the first)."""
+        self.worklist_feed = WorklistFeed(self)
+        """The worklist, read in the background out of the scans' way (see ``worklist_feed``)."""
         self.claims: dict[str, Claim] = {}
         """Other terminals' claims on this facility's orders, by order, as last read (empty
         while not known: offline, or no central store)."""
         self._take_over: set[str] = set()
+        """Orders opened here over another terminal's claim, once confirmed: asked once."""
         self._claimer: ClaimService | None = None
         self._claimer_for: Sequence[BackgroundService] | None = None
-        """Orders opened here over another terminal's claim, once confirmed: asked once."""
-        self._unannounced: list[str] = []
-        """Orders a pull brought while the order screen was not in front, to announce there."""
-        self._opened: set[str] = set()
-        """Orders opened in this session: never announced as new."""
-        self._announce_pending = False
-        """A pull changed the list while the order screen was not in front."""
-        self._worklist_reads = 0
-        self._worklist_shown = 0
-        self._announce_from: int | None = None
-        """The first read whose new orders are news from a pull (None: no pull pending)."""
-        """The number of the newest read started, and of the newest shown."""
 
     @property
     def ledger(self) -> Ledger:
@@ -226,6 +212,7 @@ class PutbackApp(App[int]):
 
         A station call still running (a write waiting on a locked ledger) is let finish.
         """
+        self.worklist_feed.gate.idle()  # a read waiting for a scan goes on, and sees it must stop
         for service in self.services:
             service.stop()
         self._station_thread.shutdown(wait=True)
@@ -236,95 +223,35 @@ class PutbackApp(App[int]):
         now = self.clock()
         if now.replace(second=0, microsecond=0) != self.status.now.replace(second=0, microsecond=0):
             self.set_status(now=now)
-            self.refresh_worklist()  # ages and SLA clocks move on
+            self.worklist_feed.changed()  # ages and SLA clocks move on
+            self.refresh_worklist()
+        self.worklist_feed.poll()  # a read held back by keys typed with no Enter after them
 
     # -- the worklist ----------------------------------------------------------------------------
 
-    def refresh_worklist(self, *, announce: bool = False, force: bool = False) -> None:
-        """Read the worklist again, in a thread, if anything it depends on changed.
+    @property
+    def worklist(self) -> Worklist | None:
+        """The waiting orders as last read (None until the first read)."""
+        return self.worklist_feed.worklist
 
-        It depends on the ledger (the pull cursor and the last entry: two indexed reads) and on
-        the minute; an unchanged list is not read again, so idle sync rounds cost nothing.
+    def refresh_worklist(self, *, force: bool = False) -> None:
+        """Read the worklist again, in the background, if anything it depends on changed.
+
+        See :class:`~putback_tui.tui.worklist_feed.WorklistFeed`: the read never holds up a
+        scan, runs one at a time, and stops early when nothing changed.
 
         Args:
-            announce: Orders that were not waiting before are new exceptions a pull brought:
-                say so on the order screen and ring the bell (``[worklist] bell``).
             force: Read it even if nothing seems to have changed.
         """
-        if self.station.operator is None:
-            return
-        if not force and not self.navigator.on_order_screen():
-            # Nobody sees it now: read it when the order screen is back in front, rather than
-            # compete with the scans of a put-back for the processor.
-            self._worklist_version = None
-            self._announce_pending = self._announce_pending or announce
-            return
-        announce = announce or self._announce_pending
-        self._announce_pending = False
-        now = self.clock()
-        try:
-            version = (*self.station.worklist_version(), now.replace(second=0, microsecond=0))
-        except LedgerError:
-            return
-        if not force and version == self._worklist_version:
-            return
-        self._worklist_version = version
-        self._worklist_reads += 1
-        if announce and self._announce_from is None:
-            self._announce_from = self._worklist_reads
-        # Not exclusive: a read is never cancelled half-way; a result older than the newest
-        # shown is dropped when it arrives instead.
-        self.run_worker(
-            partial(self._read_worklist, now, self._worklist_reads),
-            thread=True,
-            group="worklist",
-            exit_on_error=False,
-        )
-
-    def _read_worklist(self, now: datetime, number: int) -> None:
-        worklist = self.station.worklist(now=now)
-        self.call_from_thread(self._worklist_read, worklist, number)
-
-    def _worklist_read(self, worklist: Worklist, number: int) -> None:
-        if number < self._worklist_shown:
-            return
-        self._worklist_shown = number
-        # A read asked to announce (or any read after it) compares with the list before it.
-        announce = self._announce_from is not None and number >= self._announce_from
-        if announce:
-            self._announce_from = None
-        ids = {r.order_id for r in worklist.rows}
-        if announce and self._waiting is not None:
-            self._unannounced += [
-                r.order_id
-                for r in worklist.rows
-                if r.order_id not in self._waiting and r.order_id not in self._unannounced
-            ]
-        self._waiting = ids
-        self.worklist = worklist
-        self.set_status(worklist=(worklist.waiting, worklist.overdue))
-        self.navigator.show_worklist(worklist)
-        self.announce_new_exceptions()
+        self.worklist_feed.refresh(force=force)
 
     def announce_new_exceptions(self) -> None:
         """On the order screen: say which new exceptions a pull brought, and ring once."""
-        if not self.navigator.on_order_screen() or self.worklist is None:
-            return
-        rows = {r.order_id: r for r in self.worklist.rows}
-        fresh = [rows[i] for i in self._unannounced if i in rows and i not in self._opened]
-        self._unannounced = []
-        if not fresh:
-            return
-        first = fresh[0]
-        units = _units(first.units_to_put_back)
-        more = f" (and {len(fresh) - 1} more)" if len(fresh) > 1 else ""
-        self.notice(f"New exception: {first.order_id} {first.kind}, {units} to put back{more}.")
-        if self.settings.worklist.bell:
-            self.bell()
+        self.worklist_feed.announce()
 
     def on_order_opened(self, message: OrderOpened) -> None:
         """An order opened here is the operator's own: never announced as new."""
-        self._opened.add(message.view.order.order_id)
+        self.worklist_feed.opened(message.view.order.order_id)
 
     # -- key buffer: the one place keys become scans -------------------------------------------
 
@@ -354,6 +281,7 @@ class PutbackApp(App[int]):
             return True
         if key == "escape" and self.wedge:
             self.wedge.clear()
+            self.worklist_feed.gate.idle()  # nothing typed any more: no scan to wait for
             self._echo()
             return True
         if key == "backspace" and self.wedge:
@@ -362,6 +290,8 @@ class PutbackApp(App[int]):
             return True
         if event.is_printable and event.character:
             self.wedge.feed(event.character, now)
+            # A scan is arriving: a worklist read in the background waits until it is shown.
+            self.worklist_feed.gate.busy()
             self._echo()
             return True
         return False
@@ -389,15 +319,17 @@ class PutbackApp(App[int]):
             text: The decoded scan, terminator removed.
             source: The scanner's name, shown in logs and tests.
         """
+        self.worklist_feed.gate.busy()
         self.post_message(ScanReceived(text, source, at=self.monotonic()))
 
     async def on_scan_received(self, message: ScanReceived) -> None:
         """Drop double reads, classify, and hand the scan to the screen in front."""
+        self.worklist_feed.gate.busy()  # until ``_scan_shown``
         at = message.at if message.at is not None else self.monotonic()
         self.idle_gc.activity(at)
         if not self.double_reads.accept(message.text, at):
             self.set_status(double_reads=self.double_reads.dropped)
-            self.call_after_refresh(self.scan_shown, message.text)
+            self.call_after_refresh(self._scan_shown, message.text)
             return
         scan = classify(message.text, self.settings.codes)
         if (
@@ -416,7 +348,7 @@ class PutbackApp(App[int]):
         if isinstance(self.screen, ScanDialog):
             # A question in front takes typed answers itself (and refuses other scans).
             await self.screen.handle_scan(scan, message.text)
-            self.call_after_refresh(self.scan_shown, message.text)
+            self.call_after_refresh(self._scan_shown, message.text)
             return
         # Scan anywhere: a help panel in front gives way to the screen doing the work.
         while isinstance(self.screen, ModalScreen):
@@ -424,8 +356,13 @@ class PutbackApp(App[int]):
         screen = self._scan_screen()
         if screen is not None:
             await screen.handle_scan(scan, message.text)
-        self.call_after_refresh(self.scan_shown, message.text)
+        self.call_after_refresh(self._scan_shown, message.text)
         self._claim_in_hand()  # a scanned order may have replaced the one in hand
+
+    def _scan_shown(self, text: str) -> None:
+        self.worklist_feed.gate.idle()
+        self.scan_shown(text)
+        self.worklist_feed.poll()  # a read the scan asked for (or held back) starts now
 
     def scan_shown(self, text: str) -> None:
         """Called once the screen shows the outcome of a scan; a no-op hook for benchmarks.
@@ -568,8 +505,10 @@ class PutbackApp(App[int]):
             value, last_seq = future.result(timeout=FAST_S)
         except concurrent.futures.TimeoutError:
             value, last_seq = await self._wait_slow(future, group=group, write=write)
-        if last_seq is not None and not self._sync_reported:
-            self.set_status(sync=self._placeholder_sync(last_seq))
+        if last_seq is not None:
+            self.worklist_feed.changed(last_seq)
+            if not self._sync_reported:
+                self.set_status(sync=self._placeholder_sync(last_seq))
         if write:
             for service in self.services:
                 nudge = getattr(service, "nudge", None)
@@ -681,8 +620,8 @@ class PutbackApp(App[int]):
                 failing=message.failing,
             )
         )
-        if self.screen_stack:  # a report that arrives while the app shuts down has no screen
-            self.refresh_worklist(announce=True)
+        self.worklist_feed.changed()  # a pull may have brought new exceptions (announced)
+        self.refresh_worklist()
 
     # -- claims --------------------------------------------------------------------------------
 
@@ -715,22 +654,15 @@ class PutbackApp(App[int]):
         of the order, signed out) releases the claim. Called when the screens change and after
         each scan.
         """
-        from putback_tui.tui.screens.put_back import PutBackScreen
-
         claimer = self.claimer
         if claimer is None:
             return
         operator = self.station.operator
-        for screen in self.screen_stack:
-            if isinstance(screen, PutBackScreen) and operator is not None:
-                try:
-                    order = screen.view.order
-                except LookupError:
-                    continue
-                if order.status.is_exception:
-                    order_id = order.order_id
-                    claimer.hold(order_id, operator.badge, take_over=order_id in self._take_over)
-                    return
+        order = self.navigator.exception_order_in_hand()
+        if order is not None and operator is not None:
+            order_id = order.order_id
+            claimer.hold(order_id, operator.badge, take_over=order_id in self._take_over)
+            return
         claimer.release()
 
     def claims_changed_from_thread(self, claims: Sequence[Claim] | None) -> None:
@@ -748,16 +680,13 @@ class PutbackApp(App[int]):
 
     def on_claims_changed(self, message: ClaimsChanged) -> None:
         """Keep the other terminals' claims and show them on the worklist."""
-        from putback_tui.tui.screens.order import OrderScreen
-
         terminal = self.station.terminal
         claims = {c.order_id: c for c in message.claims or () if c.terminal != terminal}
         if claims == self.claims:
             return
         self.claims = claims
-        for screen in self.screen_stack:
-            if isinstance(screen, OrderScreen):
-                screen.show_worklist(self.worklist)
+        if self.worklist is not None:
+            self.navigator.show_worklist(self.worklist)
 
     def on_claim_held_elsewhere(self, message: ClaimHeldElsewhere) -> None:
         """Say that another terminal is clearing the order in hand too (nothing is blocked)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from putback_tui.domain.models import Product
+from putback_tui.domain.models import Order, Product
 from putback_tui.station import OrderView
 from putback_tui.tui.screens.base import ScanScreen
 from putback_tui.tui.screens.exception_area import ExceptionAreaScreen
@@ -82,6 +82,18 @@ class Navigator:
     async def open_order(self, order_id: str) -> None:
         """Open an order from any screen: the stack unwinds to the order screen, which opens it."""
         await self.order_screen().open(order_id)
+
+    def exception_order_in_hand(self) -> Order | None:
+        """The exception order on a put-back screen in the stack, if any (the one claimed)."""
+        for screen in self.app.screen_stack:
+            if isinstance(screen, PutBackScreen):
+                try:
+                    order = screen.view.order
+                except LookupError:
+                    continue
+                if order.status.is_exception:
+                    return order
+        return None
 
     def live_order(self, view: OrderView) -> LiveOrderScreen:
         """The live order screen, loaded with ``view`` (not yet in front)."""

@@ -55,9 +55,6 @@ class ScanScreen(Screen[None]):
     TITLE_TEXT = "putback"
     """The screen's name in the title bar."""
 
-    SHOWS_WORKLIST = False
-    """True for the screen whose status bar counts the waiting and overdue orders."""
-
     BLANK = True
     """The screen draws no content of its own (its widgets do), so Textual skips its per-line
     styling: every screen change repaints the whole screen, and this was 1-2 ms of it."""
@@ -68,7 +65,7 @@ class ScanScreen(Screen[None]):
         self._prompt = Static("", id="prompt", markup=False)
         self._typed = TypedLine()
         self._result = ResultLine(id="result")
-        self._status = StatusBar(show_worklist=self.SHOWS_WORKLIST)
+        self._status = StatusBar()
         self.prompt_now = ""
         """What the prompt asks for now."""
         self._styled_for: tuple[object, ...] | None = None

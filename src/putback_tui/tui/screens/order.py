@@ -61,7 +61,7 @@ def worklist_rows(
             r.order_id,
             (
                 r.order_id,
-                r.kind,
+                r.kind_text,
                 duration(r.age_minutes),
                 str(r.units_to_put_back),
                 Text(r.sla_text, style=SLA_STYLES[r.sla]),
@@ -140,13 +140,13 @@ class OrderScreen(ScanScreen):
     """Waits for an order ID; shows what opening it did, and the summary of a finished order."""
 
     TITLE_TEXT = "order"
-    SHOWS_WORKLIST = True
 
     def __init__(self) -> None:
         super().__init__()
         self._summary = Static("", id="summary", markup=False)
         self._worklist_head = Static("", id="worklist-head", markup=False)
         self._worklist = LineTable(WORKLIST_COLUMNS, id="worklist")
+        self._headline_shown: Text | None = None
         self._summary_clear = False
         self.order_in_hand: str | None = None
         """The order last finished here: Ctrl+Z can still undo its last put-back."""
@@ -175,16 +175,28 @@ class OrderScreen(ScanScreen):
         self.putback.announce_new_exceptions()
 
     def show_worklist(self, worklist: Worklist | None, *, top: bool = False) -> None:
-        """Show the waiting orders; the cursor stays on its order unless ``top``."""
+        """Show the waiting orders; the cursor stays on its order unless ``top``.
+
+        Rows and headline are redrawn only when they changed: most reads (a sync round after
+        a put-back elsewhere on the list, the minute tick with no clock crossing a minute in
+        the first rows) change nothing shown.
+        """
         limit = self.putback.settings.worklist.rows
         rows = [] if worklist is None else worklist_rows(worklist, limit, self.putback.claims)
-        key = None if top else self._worklist.cursor_key
-        keys = [r.key for r in rows]
-        self._worklist.set_rows(rows, cursor=keys.index(key) if key in keys else 0)
-        self._worklist.visible = bool(rows)  # hidden, it keeps its space: nothing jumps
+        table = self._worklist
+        if tuple(rows) != table.rows:
+            key = None if top else table.cursor_key
+            keys = [r.key for r in rows]
+            table.set_rows(rows, cursor=keys.index(key) if key in keys else 0)
+        elif top:
+            table.move_cursor(0)
+        table.visible = bool(rows)  # hidden, it keeps its space: nothing jumps
         if rows and self.focused is None:
-            self._worklist.focus()  # arrows and Enter reach it
-        self._worklist_head.update(worklist_headline(worklist))
+            table.focus()  # arrows and Enter reach it
+        headline = worklist_headline(worklist)
+        if headline != self._headline_shown:
+            self._headline_shown = headline
+            self._worklist_head.update(headline)
 
     async def on_line_table_selected(self, event: LineTable.Selected) -> None:
         """Enter (or a click) on a waiting order opens it."""

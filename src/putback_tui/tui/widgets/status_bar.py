@@ -29,7 +29,11 @@ def describe_sync(status: Status) -> tuple[str, str]:
 
 
 class StatusBar(Static):
-    """Two lines: operator, facility, terminal and scanners; then sync, waiting and time."""
+    """Two lines: operator, facility, terminal, scanners; then sync, orders waiting, the time.
+
+    The orders waiting for a put-back (and how many are overdue) show while someone is signed
+    in, on every screen: the station's queue is news in the middle of a put-back too.
+    """
 
     DEFAULT_CSS = """
     StatusBar {
@@ -44,15 +48,13 @@ class StatusBar(Static):
     status: reactive[Status | None] = reactive(None, layout=False)
     """The facts shown."""
 
-    def __init__(self, *, show_worklist: bool = False) -> None:
-        """Make the bar.
-
-        Args:
-            show_worklist: Show how many exception orders wait, and how many are overdue (the
-                order screen's bar, under the worklist).
-        """
+    def __init__(self) -> None:
+        """Make the bar (empty until its first ``status``)."""
         super().__init__("", markup=False)
-        self.show_worklist = show_worklist
+
+    def on_resize(self) -> None:
+        """A new width: the clock may fit now, or no longer."""
+        self.watch_status(self.status)
 
     def watch_status(self, status: Status | None) -> None:
         """Rewrite both lines."""
@@ -87,14 +89,18 @@ class StatusBar(Static):
         if status.busy:
             line2.append(*SEP)
             line2.append("saving…", style="bold reverse")
-        if self.show_worklist and status.worklist is not None:
+        if status.operator is not None and status.worklist is not None:
             waiting, overdue = status.worklist
             line2.append(*SEP)
             line2.append(f"{waiting} waiting", style="bold" if waiting else "")
             if overdue:
                 line2.append(f", {overdue} overdue", style="bold red")
-        line2.append(*SEP)
-        line2.append(f"{status.now:%H:%M}")
+        clock = f"{status.now:%H:%M}"
+        width = self.content_size.width
+        if not width or line2.cell_len + len(SEP[0]) + len(clock) <= width:
+            # The clock gives way first: at 80 columns the counts before it must stay whole.
+            line2.append(*SEP)
+            line2.append(clock)
         # A Group keeps each line's no_wrap: a long scanner message is cut, never wrapped
         # into the sync line.
         self.update(Group(line1, line2), layout=False)
