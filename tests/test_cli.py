@@ -108,3 +108,47 @@ def test_bad_config_names_the_setting(isolated_home: Path) -> None:
     result = CliRunner().invoke(cli, ["stock"])
     assert result.exit_code == 1
     assert "scan.double_read_ms" in result.output
+
+
+def test_init_demo_as_of_moves_every_order_time_by_the_same_amount(isolated_home: Path) -> None:
+    """scripts/demo loads the demo 'as of now': its exceptions are as old as on the day the data
+    set describes (dataset.json's as_of, 2026-11-20 13:36), whatever the date.
+    """
+    from datetime import UTC, datetime
+
+    from putback_tui.config import resolve_paths
+    from putback_tui.ledger import Ledger
+
+    code, out = _run("init", "--demo", "--as-of", "2027-03-01T09:00:00+00:00")
+    assert code == 0, out
+    ledger = Ledger(resolve_paths().db_path)
+    try:
+        with ledger.read() as tx:
+            d1002, d1007 = tx.order("D-1002"), tx.order("D-1007")
+    finally:
+        ledger.close()
+    assert d1002 is not None
+    assert d1007 is not None
+    # 09:30 and 13:10 on the data set's day: 4 h 06 and 26 min before its as_of.
+    assert d1002.status_changed_at == datetime(2027, 3, 1, 4, 54, tzinfo=UTC)
+    assert d1007.status_changed_at == datetime(2027, 3, 1, 8, 34, tzinfo=UTC)
+
+
+def test_init_with_a_bad_as_of_says_what_it_takes_and_creates_nothing(isolated_home: Path) -> None:
+    result = CliRunner().invoke(cli, ["init", "--demo", "--as-of", "yesterday"])
+    assert result.exit_code == 2
+    assert "--as-of: 'yesterday' is not a timestamp like 2026-11-20T08:15:00+00:00" in (
+        result.output
+    )
+    assert not (isolated_home / "config.toml").exists()
+
+
+def test_central_import_as_of_is_for_a_data_set_directory(tmp_path: Path) -> None:
+    doc = tmp_path / "orders.json"
+    doc.write_text('{"orders": []}')
+    result = CliRunner().invoke(
+        cli,
+        ["central", "import", "--db", str(tmp_path / "c.sqlite3"), "--as-of", "now", str(doc)],
+    )
+    assert result.exit_code == 1
+    assert f"{doc}: --as-of moves the times of a data-set directory only" in result.output

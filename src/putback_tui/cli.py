@@ -26,6 +26,7 @@ from putback_tui.config import (
     settings_to_toml,
 )
 from putback_tui.dataset import DEMO_DIR, Dataset, DatasetError
+from putback_tui.dataset_cli import as_of_moment, as_of_option
 from putback_tui.domain import wording
 from putback_tui.ledger import LedgerError
 from putback_tui.ledger.load import load_dataset
@@ -138,12 +139,13 @@ def run_app(context: Context, sync: bool) -> None:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Load a data set directory (format: docs/data-format.md).",
 )
+@as_of_option
 @pass_context
-def init(context: Context, demo: bool, data_dir: Path | None) -> None:
+def init(context: Context, demo: bool, data_dir: Path | None, as_of: str | None) -> None:
     """Set up the local store from a data set (only into a ledger with no entries)."""
     if demo == (data_dir is not None):
         raise click.UsageError("Give exactly one of --demo or --data DIR.")
-    dataset = Dataset(data_dir or DEMO_DIR)
+    dataset = Dataset(data_dir or DEMO_DIR, as_of=as_of_moment(as_of))
     try:
         info = dataset.info
         # A --config file that does not exist yet is what init is for: it writes it.

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +64,10 @@ class DatasetInfo(Frozen):
     """The facility a terminal initialised from this set belongs to."""
     terminal: str
     description: str = ""
+    as_of: datetime | None = None
+    """The moment the data set describes (its order times are as seen then). Loading it with
+    ``--as-of`` moves every order time by the same amount, so that this moment becomes the one
+    given: the demo's exceptions are then as old at any date as they were on this one."""
 
 
 _COLUMNS = {
@@ -92,6 +96,25 @@ class Dataset:
     root: Path
     roles: frozenset[str] = frozenset(DEFAULT_ROLES)
     """The roles an operator row may have (the terminal's configured ``[roles]``)."""
+    as_of: datetime | None = None
+    """Read the data set as if its ``as_of`` moment were this one (see ``DatasetInfo.as_of``)."""
+
+    @property
+    def shift(self) -> timedelta:
+        """How far every order time moves (``as_of`` minus the data set's own; zero without).
+
+        Raises:
+            DatasetError: ``as_of`` was given but the data set names no moment of its own.
+        """
+        if self.as_of is None:
+            return timedelta(0)
+        own = self.info.as_of
+        if own is None:
+            raise DatasetError(
+                f"{self.root / 'dataset.json'}: no as_of, so its times cannot be moved "
+                "(leave out --as-of)"
+            )
+        return self.as_of - own
 
     @property
     def info(self) -> DatasetInfo:
@@ -186,6 +209,7 @@ class Dataset:
 
     def orders(self) -> Iterator[Order]:
         """Orders with their lines; ``order_lines.csv`` must be grouped by order."""
+        shift = self.shift
         headers = dict(
             (row["order_id"], (where, row))
             for where, row in unique_by(
@@ -231,7 +255,9 @@ class Dataset:
                     facility=row["facility"],
                     status=_choice(OrderStatus, row["status"], "status"),
                     has_label=_bool(row["has_label"], "has_label"),
-                    status_changed_at=_timestamp(row["status_changed_at"], "status_changed_at"),
+                    status_changed_at=_moved(
+                        _timestamp(row["status_changed_at"], "status_changed_at"), shift
+                    ),
                     lines=order_lines,
                 )
             except (ValidationError, ValueError) as exc:
@@ -457,6 +483,24 @@ def _timestamp(text: str, field: str) -> datetime | None:
     if value.tzinfo is None:
         raise ValueError(f"{field}: timestamp {text!r} has no timezone (add +00:00)")
     return value
+
+
+def _moved(at: datetime | None, shift: timedelta) -> datetime | None:
+    return None if at is None else at + shift
+
+
+def parse_as_of(text: str, now: datetime) -> datetime:
+    """The moment ``--as-of`` names: ``now`` (to the minute) or a timestamp with its timezone.
+
+    Raises:
+        ValueError: neither, worded for the command line.
+    """
+    if text.strip().lower() == "now":
+        return now.replace(second=0, microsecond=0)
+    moment = _timestamp(text.strip(), "--as-of")
+    if moment is None:
+        raise ValueError("--as-of: give 'now' or a timestamp like 2026-11-20T13:40:00+00:00")
+    return moment
 
 
 def _int(text: str, field: str, *, low: int = 0) -> int:

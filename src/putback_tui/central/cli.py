@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from putback_tui.central.env import DB_ENV, MAX_STOCK_ENV, SLA_ENV
+from putback_tui.dataset_cli import as_of_moment, as_of_option
 from putback_tui.domain import wording
 from putback_tui.domain.wording import plural
 
@@ -196,8 +197,11 @@ def serve(
     "repeat for more.",
 )
 @click.option("--demo", is_flag=True, help="Import the demo data set that comes with putback.")
+@as_of_option
 @click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
-def import_cmd(db_url: str, roles: tuple[str, ...], demo: bool, path: Path | None) -> None:
+def import_cmd(
+    db_url: str, roles: tuple[str, ...], demo: bool, as_of: str | None, path: Path | None
+) -> None:
     """Load orders, products, locations, operators and stock from PATH (or --demo).
 
     PATH is a data-set directory of CSV files (like the demo set) or a JSON document with lists
@@ -213,7 +217,9 @@ def import_cmd(db_url: str, roles: tuple[str, ...], demo: bool, path: Path | Non
     path = path or DEMO_DIR
     with _store(db_url) as store:
         try:
-            counts = import_path(store, path, roles=[*DEFAULT_ROLES, *roles])
+            counts = import_path(
+                store, path, roles=[*DEFAULT_ROLES, *roles], as_of=as_of_moment(as_of)
+            )
         except DatasetError as exc:
             raise click.ClickException(f"{exc}; nothing was imported") from exc
     click.echo("Imported " + ", ".join(f"{n} {what}" for what, n in counts.items()))

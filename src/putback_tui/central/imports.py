@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -62,7 +63,11 @@ class ImportDocument(Frozen):
 
 
 def import_path(
-    store: CentralStore, path: Path, *, roles: Iterable[str] = DEFAULT_ROLES
+    store: CentralStore,
+    path: Path,
+    *,
+    roles: Iterable[str] = DEFAULT_ROLES,
+    as_of: datetime | None = None,
 ) -> dict[str, int]:
     """Load a data-set directory (see ``data/demo``) or a JSON document into the store.
 
@@ -73,6 +78,7 @@ def import_path(
         store: the central store.
         path: a data-set directory or a JSON document.
         roles: the roles an operator may have.
+        as_of: a data-set directory's times moved so that its ``as_of`` is this moment.
 
     Returns:
         How many of each kind were loaded.
@@ -82,7 +88,7 @@ def import_path(
             field.
     """
     if path.is_dir():
-        data = Dataset(path, roles=frozenset(roles))
+        data = Dataset(path, roles=frozenset(roles), as_of=as_of)
         # Read every file first so a bad row late in one file aborts before writing anything.
         return store.import_data(
             products=list(data.products()),
@@ -92,6 +98,8 @@ def import_path(
             stock=list(data.stock()),
             atp=list(data.atp()),
         )
+    if as_of is not None:
+        raise DatasetError(f"{path}: --as-of moves the times of a data-set directory only")
     raw = read_json(path)
     try:
         doc = ImportDocument.model_validate(raw)
