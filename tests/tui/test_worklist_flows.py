@@ -225,8 +225,8 @@ async def test_an_order_released_by_the_central_store_and_opened_offline_is_rele
 async def test_a_new_exception_pulled_during_a_put_back_is_announced_back_on_the_order_screen(
     app: PutbackApp, demo_ledger: Ledger, clock: SteppingClock
 ) -> None:
-    """The list is not re-read while a put-back is in front (its scans come first); the news
-    waits for the order screen.
+    """The list is re-read while a put-back is in front (the status bar counts it), but the
+    news and the bell wait for the order screen.
     """
     from putback_tui.domain.models import Order, OrderLine
     from putback_tui.ledger import sync as book

@@ -8,11 +8,14 @@ costing a scan its time:
 - **Out of a scan's way.** Python runs one thread at a time: a read (30-50 ms of scoring on a
   list of 600 orders) running beside a scan would take turns with it and double the time the
   scan takes to show. So a read waits (:class:`ScanGate`) from the first key of a scan until its
-  outcome is on screen, between any two orders it reads. A scan never waits for a read.
+  outcome is on screen, between any two orders it reads and inside a long query (SQLite's
+  progress handler); a read asked for while a scan is being shown starts once it is shown.
 - **Never twice at once.** One read at a time; requests that arrive meanwhile (a sync round
   after each put-back, the minute tick) become one more read after it.
-- **Only when something changed.** A read first compares the pull cursor, the last entry and
-  the minute with the previous read's (two indexed reads) and stops there when they are equal.
+- **Only when something changed.** The App says when something may have (a write that added an
+  entry, a sync round, the minute), so the UI thread never reads the ledger to find out; the
+  read then compares the pull cursor, the last entry and the minute with the previous read's
+  (two indexed reads) and stops there when they are equal (an idle sync round).
 
 What a read brings is shown on every screen's status bar (how many wait, how many are overdue);
 the order screen shows the list itself, and there the orders a pull brought are announced
