@@ -31,8 +31,7 @@ from putback_tui.domain.sla import (
     EXCEPTION_KINDS,
     PrioritySettings,
     SlaSettings,
-    SlaState,
-    clock,
+    count_states,
     median_p90,
     minutes_between,
     score_order,
@@ -347,11 +346,9 @@ def _summary(
     now: datetime,
     hours: Sequence[tuple[datetime, str]],
 ) -> FacilityBacklog:
-    overdue = due_soon = 0
-    for w in f.waiting.values():
-        state = clock(sla, w.kind, w.since, now, first_response=w.first_action).state
-        overdue += state is SlaState.OVERDUE
-        due_soon += state is SlaState.DUE_SOON
+    overdue, due_soon = count_states(
+        sla, ((w.kind, w.since, w.first_action) for w in f.waiting.values()), now
+    )
     reasons = sorted(f.reasons.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
     # Built from the central store's own rows: nothing to validate (model_construct).
     return FacilityBacklog.model_construct(
