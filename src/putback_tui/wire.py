@@ -392,9 +392,9 @@ class TerminalContact(Frozen):
     terminal: Code
     last_contact: AwareDatetime | None = None
     """The last sync call (send or pull) the central store answered (None: never)."""
-    waiting_to_send: Figure | None = None
+    waiting_to_send: Cursor | None = None
     """The entries the terminal reported waiting to be sent at that call (None: not reported,
-    e.g. an older terminal)."""
+    e.g. an older terminal); bounded as the header is (a sequence number's range)."""
     last_seq: Cursor = 0
     """The highest of its sequence numbers the central store has recorded."""
 

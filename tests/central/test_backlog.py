@@ -302,3 +302,22 @@ def test_replace_gives_a_viewer_a_new_token_and_scope_and_doctor_lists_it(
         store.close()
     doctor = runner.invoke(cli, ["central", "doctor", "--db", db])
     assert "viewer WALL at STORE-02" in doctor.output
+
+
+def test_the_largest_outbox_a_terminal_may_report_is_shown_as_documented(net: Net) -> None:
+    """Schemathesis found it: the header takes up to the largest sequence number while the
+    backlog's figure was documented up to 10^9, so the answer broke its own schema.
+    """
+    huge = 2**53 - 1
+    with _http(net, "PACK-02") as http:
+        assert http.get("/v1/changes", headers={OUTBOX_HEADER: str(huge)}).status_code == 200
+        assert http.get("/v1/changes", headers={OUTBOX_HEADER: str(huge + 1)}).status_code == 422
+    with _http(net, "ONE") as http:
+        answer = http.get("/v1/backlog")
+    assert answer.status_code == 200, answer.text
+    terminals = {t["terminal"]: t for t in answer.json()["facilities"][0]["terminals"]}
+    assert terminals["PACK-02"]["waiting_to_send"] == huge
+    with _http(net, None) as http:
+        schema = http.get("/openapi.json").json()["components"]["schemas"]["TerminalContact"]
+    documented = schema["properties"]["waiting_to_send"]["anyOf"][0]
+    assert documented["maximum"] >= huge  # the answer is as documented
