@@ -33,7 +33,7 @@ from putback_tui.domain.models import (
     Product,
     StockChange,
 )
-from putback_tui.wire import ClientKind, Outcome
+from putback_tui.wire import ClaimRequest, ClientKind, Outcome
 from tests.central_support import MakeTerminal
 from tests.support.throwaway_pg import ThrowawayPostgres
 
@@ -112,6 +112,10 @@ def test_a_facility_s_open_write_holds_up_only_that_facility(pg_store: CentralSt
         assert holding.wait(10)
         results = pg_store.ingest(t2, put_backs("T2", "F2", 1, 3))
         assert {r.outcome for r in results} == {Outcome.APPLIED}
+        # F2's claims and its terminals' contacts are F2's writes too: not held up by F1.
+        answer = pg_store.claim(t2, "F2-O1", ClaimRequest(operator="OP-0002"))
+        assert answer.held
+        pg_store.note_contact(t2, 4)
         with pytest.raises(StoreError, match="another write kept the database busy"):
             pg_store.ingest(t1, put_backs("T1", "F1", 1, 3))
         with pytest.raises(StoreError, match="another write kept the database busy"):

@@ -67,7 +67,7 @@ def take(
     """
     at = iso_utc(now)
     expires = iso_utc(now + timedelta(seconds=request.idle_s))
-    with engine.write() as tx:
+    with engine.write(facility) as tx:
         rows = tx.all("SELECT facility FROM orders WHERE order_id = ?", (order_id,))
         if not rows:
             raise ClaimRefused(404, f"No order {order_id}: nothing to claim.")
@@ -104,7 +104,7 @@ def take(
 
 def release(engine: Engine, terminal: str, facility: str, order_id: str, now: datetime) -> bool:
     """End ``terminal``'s claim on ``order_id``; False when it held none there (nothing changes)."""
-    with engine.write() as tx:
+    with engine.write(facility) as tx:
         return bool(
             tx.run(
                 "DELETE FROM claims WHERE facility = ? AND order_id = ? AND terminal = ? "

@@ -320,7 +320,8 @@ class CentralStore:
         if was is not None and was[1] == waiting_to_send and now - was[0] < CONTACT_EVERY_S:
             return
         self._contacts[client.name] = (now, waiting_to_send)
-        with self.engine.write() as tx:
+        # The terminal's facility's turn, not the network's: pulls of other facilities go on.
+        with self.engine.write(client.facility) as tx:
             tx.upsert_rows(
                 "terminal_contacts",
                 ("facility text", "last_contact text", "waiting_to_send bigint"),
