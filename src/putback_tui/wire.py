@@ -305,9 +305,10 @@ class HourFlow(Frozen):
     hour: AwareDatetime
     """The start of the hour (UTC)."""
     incoming: Figure
-    """Exception orders holding picked units that became exceptions in this hour."""
+    """Orders that became exceptions in this hour, but for those cleared at once by nobody
+    (nothing picked: their release cleared them)."""
     cleared: Figure
-    """Orders with picked units whose last unit was reconciled in this hour."""
+    """Exception orders whose last unit an operator reconciled in this hour."""
 
 
 class ReasonCount(Frozen):
@@ -366,13 +367,14 @@ class FacilityBacklog(Frozen):
     """When the oldest waiting order became an exception (None: nothing waits)."""
     first_response_median_minutes: float | None = None
     """Median minutes from becoming an exception to the first operator entry, over the orders
-    cleared in the last 24 hours that had picked units (None: none)."""
+    an operator cleared in the last 24 hours (None: none)."""
     cycle_median_minutes: float | None = None
     """Median minutes from becoming an exception to cleared, over the same orders."""
     flow: tuple[HourFlow, ...] = ()
     """The last 24 hours, oldest first, one item per hour (the current hour last)."""
     top_reasons: tuple[ReasonCount, ...] = ()
-    """The most recorded reasons of the last 7 days (at most 5), most entries first."""
+    """The most recorded reasons of the last 7 days (today, UTC, and the six before; at most
+    5), most entries first."""
     refused_waiting: Figure = 0
     """Entries the central store refused that no supervisor has resolved yet."""
     terminals: tuple[TerminalContact, ...] = ()

@@ -3,10 +3,10 @@ engines, with hostile values mixed into what it generates.
 
 Every operation gets a bounded number of generated requests, with a terminal's token (for the
 systems' operations, a system's; for the backlog and order histories, a viewer's), and every
-check schemathesis has is run on every answer (not only the default set): no 5xx; status codes, content types, headers and bodies as
-documented; invalid data refused and valid data accepted; missing required headers and
-unsupported methods answered properly; requests whose token is dropped refused; another
-client's objects not reachable.
+check schemathesis has is run on every answer (not only the default set): no 5xx; status
+codes, content types, headers and bodies as documented; invalid data refused and valid data
+accepted; missing required headers and unsupported methods answered properly; requests whose
+token is dropped refused; another client's objects not reachable.
 
 On top of the schema's own values, a share of the requests carry a hostile value in one place
 of their body, query or path (NUL and other control characters, huge integers, huge strings),

@@ -30,8 +30,7 @@ from putback_tui.domain.sla import (
     EXCEPTION_KINDS,
     PrioritySettings,
     SlaSettings,
-    SlaState,
-    clock,
+    count_states,
     median_p90,
     minutes_between,
     score_order,
@@ -241,17 +240,19 @@ def _read(
     if by_sku:
         _waiting_by_sku(tx, out, facilities, now)
     else:
-        # Each order's lines summed by a subquery: one index probe per order on both engines
-        # (PostgreSQL would otherwise hash-join every line of the store).
-        for facility, order_id, kind, since, first, waiting, reserved in tx.all(
+        # Each order's lines summed by one subquery, both sums in one text ("3 0"): one index
+        # probe per order on both engines (PostgreSQL would otherwise hash-join every line of
+        # the store, and two subqueries cost SQLite twice the probes).
+        for facility, order_id, kind, since, first, sums in tx.all(
             "SELECT o.facility, o.order_id, o.status, o.status_changed_at, o.first_action_at, "
-            f"(SELECT SUM({_TO_PUT_BACK}) FROM order_lines l WHERE l.order_id = o.order_id), "
-            f"(SELECT SUM({_RESERVED}) FROM order_lines l WHERE l.order_id = o.order_id) "
+            f"(SELECT SUM({_TO_PUT_BACK}) || ' ' || SUM({_RESERVED}) "
+            "FROM order_lines l WHERE l.order_id = o.order_id) "
             f"FROM orders o WHERE o.facility IN ({fac}) AND {_WAITING}",
             facilities,
         ):
+            waiting, reserved = (int(n) for n in sums.split()) if sums else (0, 0)
             f = out[facility]
-            f.reserved += int(reserved or 0)
+            f.reserved += reserved
             if waiting:
                 f.waiting[order_id] = _Waiting(
                     order_id, kind, _ts(since) or now, _ts(first), {"": int(waiting)}
@@ -344,11 +345,9 @@ def _summary(
     now: datetime,
     hours: Sequence[tuple[datetime, str]],
 ) -> FacilityBacklog:
-    overdue = due_soon = 0
-    for w in f.waiting.values():
-        state = clock(sla, w.kind, w.since, now, first_response=w.first_action).state
-        overdue += state is SlaState.OVERDUE
-        due_soon += state is SlaState.DUE_SOON
+    overdue, due_soon = count_states(
+        sla, ((w.kind, w.since, w.first_action) for w in f.waiting.values()), now
+    )
     reasons = sorted(f.reasons.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
     # Built from the central store's own rows: nothing to validate (model_construct).
     return FacilityBacklog.model_construct(

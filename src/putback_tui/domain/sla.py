@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -167,6 +167,59 @@ def _spans(
     """Both clocks' spans, and how long before each deadline an order is due soon."""
     first, cleared = timedelta(minutes=first_min), timedelta(minutes=cleared_min)
     return first, cleared, first * (1 - share), cleared * (1 - share)
+
+
+def count_states(
+    settings: SlaSettings,
+    orders: Iterable[tuple[str, datetime, datetime | None]],
+    now: datetime,
+) -> tuple[int, int]:
+    """How many of ``orders`` (kind, since, first response) are overdue, and due soon.
+
+    The same answer as :func:`clock` order by order, with :func:`clock` asked only
+    O(log n) times per kind: for one kind, and a first response given or not, an order's
+    state only grows more urgent with its age (both deadlines are ``since`` plus a fixed
+    span), so each group, sorted by ``since``, is overdue up to one point, due soon up to a
+    later one, and on time after it. The network's backlog counts thousands of orders this way.
+    """
+    groups: dict[tuple[str, bool], list[datetime]] = {}
+    firsts: dict[tuple[str, bool], datetime | None] = {}
+    for kind, since, first in orders:
+        key = (kind, first is not None)
+        groups.setdefault(key, []).append(since)
+        firsts.setdefault(key, first)
+    overdue = due_soon = 0
+    for key, sinces in groups.items():
+        sinces.sort()
+        first = firsts[key]
+
+        def state(since: datetime, kind: str = key[0], first: datetime | None = first) -> int:
+            found = clock(settings, kind, since, now, first_response=first).state
+            return _URGENCY[found]
+
+        # Oldest first: urgency falls from 2 (overdue) through 1 (due soon) to 0 (on time).
+        late = _first_below(sinces, state, 2)
+        soon = _first_below(sinces, state, 1)
+        overdue += late
+        due_soon += soon - late
+    return overdue, due_soon
+
+
+_URGENCY = {SlaState.OVERDUE: 2, SlaState.DUE_SOON: 1, SlaState.ON_TIME: 0}
+
+
+def _first_below(
+    sinces: Sequence[datetime], urgency: Callable[[datetime], int], level: int
+) -> int:
+    """The index of the first (oldest-first) ``since`` whose urgency is below ``level``."""
+    lo, hi = 0, len(sinces)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if urgency(sinces[mid]) >= level:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def breached(
