@@ -30,12 +30,12 @@ def clock_time(at: datetime) -> str:
 class StatusLine(Static):
     """When the figures were last fetched, and whether the central store answers."""
 
-    def show(self, connection: Connection, stale: bool) -> None:
+    def show(self, connection: Connection, figures_from: datetime | None) -> None:
         """Say where the connection stands; a red banner while the central store is down.
 
         Args:
             connection: the app's connection state.
-            stale: whether this screen shows figures from before the failure.
+            figures_from: when the figures on this screen were fetched (None: none yet).
         """
         every = f"refresh every {connection.refresh_s:g} s"
         self.set_classes("ok" if connection.answering else "waiting")
@@ -59,11 +59,9 @@ class StatusLine(Static):
         else:
             text = Text(f"✖ CENTRAL STORE NOT ANSWERING since {since}: ")
         text.append(connection.problem or "no answer")
-        if stale and connection.last_ok is not None:
-            text.append(
-                f". STALE: the figures below are from {clock_time(connection.last_ok)}"
-            )
-        elif not stale:
+        if figures_from is not None:
+            text.append(f". STALE: the figures below are from {clock_time(figures_from)}")
+        else:
             text.append(". No figures yet")
         text.append(f". Retrying ({every}).")
         self.update(text)
@@ -77,8 +75,14 @@ class DashboardScreen(Screen[None], Generic[T]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.has_figures = False
+        self.fetched_at: datetime | None = None
+        """When the figures on screen were fetched (None: none yet)."""
         self._covered = False
+
+    @property
+    def has_figures(self) -> bool:
+        """Whether the screen shows figures from an answer (fresh or stale)."""
+        return self.fetched_at is not None
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -111,7 +115,7 @@ class DashboardScreen(Screen[None], Generic[T]):
 
     def on_mount(self) -> None:
         """Show the connection as it stands, then fetch (Textual calls a subclass's too)."""
-        self.query_one(StatusLine).show(self.dashboard.connection, stale=False)
+        self.query_one(StatusLine).show(self.dashboard.connection, None)
         self.reload()
 
     def on_screen_suspend(self) -> None:
@@ -158,16 +162,16 @@ class DashboardScreen(Screen[None], Generic[T]):
             return
         connection = self.dashboard.answered()
         self.show(data)
-        self.has_figures = True
+        self.fetched_at = connection.last_ok
         self.remove_class("stale")
-        self.query_one(StatusLine).show(connection, stale=False)
+        self.query_one(StatusLine).show(connection, None)
 
     def _failed(self, problem: str, refused: bool = False) -> None:
         if not self.is_attached:
             return
         connection = self.dashboard.failed(problem, refused=refused)
-        self.set_class(self.has_figures, "stale")
-        self.query_one(StatusLine).show(connection, stale=self.has_figures)
+        self.set_class(self.fetched_at is not None, "stale")
+        self.query_one(StatusLine).show(connection, self.fetched_at)
 
     def action_back(self) -> None:
         """Back to the screen below (the network view has none)."""
