@@ -189,3 +189,21 @@ async def test_text_from_the_central_store_is_never_read_as_markup(network: Netw
                     "the facility view")
         assert "[bold red]X[/]" in keys(app, "orders")
         assert row(app, "orders", "[bold red]X[/]")[0] == "[bold red]X[/]"
+
+
+async def test_the_facility_view_shows_who_is_clearing_an_order(network: Network) -> None:
+    """PACK-02 has D-1003 open for put-back: its claim shows on the dashboard's waiting orders."""
+    from putback_tui.central.storage import Client
+    from putback_tui.wire import ClaimRequest, ClientKind
+
+    pack02 = Client("PACK-02", ClientKind.TERMINAL, "STORE-01")
+    assert network.store.claim(pack02, "D-1003", ClaimRequest(operator="OP-0002")).held
+    app = network.app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, shown(app), "the network view's figures")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(front(app), FacilityScreen) and shown(app)(),
+                    "the facility view")
+        claim = row(app, "orders", "D-1003")[4]
+        assert claim.startswith("PACK-02 · OP-0002 since ")
+        assert row(app, "orders", "D-1002")[4] == fig.DASH

@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.renderables.sparkline import Sparkline
 
 from putback_tui.domain.sla import duration
+from putback_tui.wire import Claim
 
 OVERDUE = "bold white on dark_red"
 DUE_SOON = "bold black on yellow"
@@ -70,21 +71,14 @@ def unsent(n: int | None) -> Text:
     return count(n, "bold yellow")
 
 
-def claim(held: object) -> Text:
-    """Who is clearing an order now ("PACK-02 · OP-0002 since 10:31"), a dash when nobody.
-
-    Read by attribute so the column works with any claim model the API answers with (the
-    terminal, the operator and since when).
-    """
+def claim(held: Claim | None) -> Text:
+    """Who is clearing an order now ("PACK-02 · OP-0002 since 10:31"), a dash when nobody."""
     if held is None:
         return Text(DASH, style=MUTED)
-    terminal = getattr(held, "terminal", None)
-    operator = getattr(held, "operator", None) or getattr(held, "badge", None)
-    since = getattr(held, "since", None) or getattr(held, "claimed_at", None)
-    words = " · ".join(str(p) for p in (terminal, operator) if p)
-    if isinstance(since, datetime):
-        words += f" since {since.astimezone():%H:%M}"
-    return Text(words or str(held), style="bold cyan")
+    return Text(
+        f"{held.terminal} · {held.operator} since {held.since.astimezone():%H:%M}",
+        style="bold cyan",
+    )
 
 
 def worst_style(overdue: int, due_soon: int) -> str:

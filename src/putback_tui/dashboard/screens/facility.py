@@ -109,7 +109,7 @@ class FacilityScreen(DashboardScreen[FacilityDetail]):
                 fig.age(o.since, now),
                 fig.sla(o.sla, o.sla_text),
                 fig.text(o.units_to_put_back),
-                fig.claim(getattr(o, "claim", None)),
+                fig.claim(o.claim),
                 fig.text("; ".join(o.why)),
                 key=o.order_id,
             )
