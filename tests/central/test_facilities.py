@@ -90,16 +90,19 @@ def pg_store(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
 
 @pytest.mark.postgres
 def test_a_facility_s_open_write_holds_up_only_that_facility(pg_store: CentralStore) -> None:
-    """While a write of F1 is open, a batch of F2 is applied at once; one of F1 waits and is
-    answered busy (the API's 503, sent again later); a network-wide write waits too.
+    """While a write of F1 is open (in another store, as another process would hold it), a
+    batch of F2 is applied at once; one of F1 waits and is answered busy (the API's 503, sent
+    again later); a network-wide write waits too.
     """
     for f in ("F1", "F2"):
         reference(pg_store, f)
     t1, t2 = terminal(pg_store, "T1", "F1"), terminal(pg_store, "T2", "F2")
     holding, release = threading.Event(), threading.Event()
+    assert isinstance(pg_store.engine, PostgresEngine)
+    other = open_store(pg_store.engine.url, migrate=False)
 
     def hold() -> None:
-        with pg_store.engine.write("F1"):
+        with other.engine.write("F1"):
             holding.set()
             release.wait(20)
 
@@ -116,6 +119,7 @@ def test_a_facility_s_open_write_holds_up_only_that_facility(pg_store: CentralSt
     finally:
         release.set()
         holder.join()
+        other.close()
     assert pg_store.last_seq("T1") == 0
     assert {r.outcome for r in pg_store.ingest(t1, put_backs("T1", "F1", 1, 3))} == {
         Outcome.APPLIED

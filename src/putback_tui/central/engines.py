@@ -16,10 +16,11 @@ shared; a network-wide write takes the network lock exclusive, so it waits for t
 writes in flight and they wait for it. Revisions come from one sequence, taken after the locks:
 within a facility (and its view of the network-wide rows) they become visible in the order they
 were handed out, which keeps the changes feed's cursor exact, while writers of two facilities
-never wait for each other. Nothing of this lives in a process's memory, so any number of API
-processes on any number of hosts can write to one database. SQLite has one writer at a time
-anyway (``BEGIN IMMEDIATE``); within one process its writers take turns on a lock first
-(:class:`_WriterTurn`), so that many terminals pushing at once queue there, not inside SQLite.
+never wait for each other. The locks are the database's, so any number of API processes on any
+number of hosts can write to one database. SQLite has one writer at a time anyway (``BEGIN
+IMMEDIATE``). Within one process, writers first take turns on a lock in memory (one per
+facility on PostgreSQL, one in all on SQLite: :class:`_WriterTurn`), so that many terminals
+pushing at once queue there, not inside the database.
 """
 
 from __future__ import annotations
@@ -193,16 +194,25 @@ class _WriterTurn:
     holds a pooled connection while it waits, SQLite's waiters poll with sleeps of up to 100 ms
     (the lock can sit free meanwhile), and the waiting threads' Python work fights the one
     writer for the interpreter. Waiting here hands the turn over at once. Writers in other
-    processes (``central serve --workers``) still take turns in the database. PostgreSQL
-    has no such turn: its writers of different facilities must not wait for each other.
+    processes (``central serve --workers``) still take turns in the database.
+
+    On PostgreSQL there is one turn per facility (``turn(facility)``), for the same reasons:
+    a facility's writers queue here rather than each holding a connection inside the database,
+    while other facilities' writers go on. It only orders this process's threads: what keeps
+    writes right, across processes and hosts, is the database's locks.
     """
 
     def __init__(self, wait_s: float) -> None:
         self._lock = threading.Lock()
         self._wait_s = wait_s
+        self._facilities: dict[str, threading.Lock] = {}
 
-    def turn(self) -> AbstractContextManager[None]:
-        return _held(self._lock, self._wait_s, "another write kept the database busy")
+    def turn(self, facility: str | None = None) -> AbstractContextManager[None]:
+        lock = self._lock
+        if facility is not None:
+            with self._lock:
+                lock = self._facilities.setdefault(facility, threading.Lock())
+        return _held(lock, self._wait_s, "another write kept the database busy")
 
 
 @contextmanager
@@ -445,7 +455,7 @@ class PostgresEngine:
             self._connect, _close_pg, pool_size, wait_s=wait_s
         )
         self._wait_s = wait_s
-        # Waiting for a lock is PostgreSQL's: no process keeps a turn of its own (module).
+        self._turns = _WriterTurn(wait_s)
         self._lock_timeout = f"SET LOCAL lock_timeout = '{max(1, int(wait_s * 1000))}ms'"
 
     def _connect(self) -> psycopg.Connection[Row]:
@@ -483,12 +493,15 @@ class PostgresEngine:
         """A write transaction holding its scope's advisory locks (see the module)."""
         if facility is None:
             lock = f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, 0)"
-        else:
-            lock = (
-                f"SELECT pg_advisory_xact_lock_shared({_LOCK_CLASS}, 0), "
-                f"pg_advisory_xact_lock({_FACILITY_CLASS}, {facility_key(facility)})"
-            )
-        with self._locked(lock) as tx:
+            with self._locked(lock) as tx:
+                yield tx
+            return
+        lock = (
+            f"SELECT pg_advisory_xact_lock_shared({_LOCK_CLASS}, 0), "
+            f"pg_advisory_xact_lock({_FACILITY_CLASS}, {facility_key(facility)})"
+        )
+        # This process's writers of the facility queue in memory first (_WriterTurn).
+        with self._turns.turn(facility), self._locked(lock) as tx:
             yield tx
 
     def publishing(self) -> AbstractContextManager[Tx]:

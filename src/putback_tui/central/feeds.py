@@ -235,7 +235,7 @@ def events(
     if facility is not None:
         sql += "facility = ? AND "
         params.append(facility)
-    sql += "event_pos > ? ORDER BY event_pos LIMIT ?"
+    sql += "event_pos IS NOT NULL AND event_pos > ? ORDER BY event_pos LIMIT ?"
     params += [cursor, limit + 1]
     with engine.read() as tx:
         rows = tx.all(sql, params)
