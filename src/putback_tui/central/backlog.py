@@ -16,7 +16,6 @@ its lines' progress over every terminal.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -474,8 +473,3 @@ def facility_detail(
             for r in refused
         ),
     )
-
-
-def facilities_json(facilities: Sequence[str] | None) -> str | None:
-    """A viewer's facilities as stored (None: every facility)."""
-    return None if facilities is None else json.dumps(sorted(set(facilities)))

@@ -9,25 +9,32 @@ is split by concern, each module written once for both engines:
 * :mod:`~putback_tui.central.state` and :mod:`~putback_tui.central.ingest`: a batch's state
   read in one go, then judged by a pure plan; :meth:`CentralStore.ingest` writes the plan;
 * :mod:`~putback_tui.central.feeds`: the changes and events feeds, page by page;
-* :mod:`~putback_tui.central.upstream`: reference data and stock from upstream systems.
+* :mod:`~putback_tui.central.upstream`: reference data and stock from upstream systems;
+* :mod:`~putback_tui.central.clients`: terminals, systems and viewers, and their tokens;
+* :mod:`~putback_tui.central.backlog` and :mod:`~putback_tui.central.claims`: the network's
+  backlog for dashboards, and who is clearing which order.
+
+What stays here is the facade every caller uses, and the one write that is not a pure module's:
+:meth:`CentralStore.ingest` writing a planned batch (entries, lines, orders, stock, revisions,
+the backlog's bookkeeping) in its facility's transaction. Over 600 lines as one unit: the facade
+lists every operation of the central store in one place, each a few lines over its module.
 
 Transactions: one per batch, writers serialised (see :mod:`~putback_tui.central.engines`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from putback_tui.central import backlog, feeds, upstream
+from putback_tui.central import backlog, clients, feeds, upstream
 from putback_tui.central import claims as claiming
 from putback_tui.central.claims import ClaimRefused
+from putback_tui.central.clients import Client, ClientExists, hash_token
 from putback_tui.central.engines import (
     DRIVER_ERRORS,
     WAIT_S,
@@ -64,7 +71,6 @@ from putback_tui.wire import (
     Claim,
     ClaimAnswer,
     ClaimRequest,
-    ClientInfo,
     ClientKind,
     EntryResult,
     EventsPage,
@@ -99,48 +105,8 @@ _KINDS = {k: k.value for k in EntryKind}
 """Each kind's stored text: a dict lookup is cheaper than an enum's ``.value`` per entry."""
 
 
-class ClientExists(StoreError):
-    """A terminal or system of that name is already enrolled."""
-
-
 class UnknownOrderError(StoreError):
     """No order has that ID."""
-
-
-def hash_token(token: str) -> str:
-    """The stored form of a token: SHA-256, hex.
-
-    Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
-    """
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Client:
-    """An authenticated caller."""
-
-    name: str
-    kind: ClientKind
-    facility: str | None
-    facilities: tuple[str, ...] | None = None
-    """A viewer's facilities (None: every facility); unused for the other kinds."""
-
-    def info(self) -> ClientInfo:
-        """The caller as the wire shows it."""
-        return ClientInfo(
-            name=self.name,
-            kind=self.kind,
-            facility=self.facility,
-            facilities=self.facilities if self.kind is ClientKind.VIEWER else None,
-        )
-
-    def may_read(self, facility: str) -> bool:
-        """True when the caller may read ``facility``'s backlog, events and orders."""
-        if self.kind is ClientKind.TERMINAL:
-            return facility == self.facility
-        if self.kind is ClientKind.VIEWER:
-            return self.facilities is None or facility in self.facilities
-        return True
 
 
 @dataclass(frozen=True)
@@ -208,106 +174,18 @@ class CentralStore:
     def add_client(
         self, name: str, kind: ClientKind, facility: str | None, *, replace: bool = False
     ) -> str:
-        """Enrol a terminal (of ``facility``) or a system, and return its new token.
-
-        The token is returned once and only its hash is stored. With ``replace``, an enrolled
-        client of that name, kind and facility gets a new token instead and its old token
-        stops working at once (a lost or leaked token); everything else about it is kept.
-
-        Raises:
-            ClientExists: the name is taken (and ``replace`` is false).
-            StoreError: ``replace`` for a name not enrolled, or enrolled as another kind or
-                for another facility.
-        """
-        if kind is ClientKind.TERMINAL and not facility:
-            raise StoreError("A terminal needs a facility.")
-        if kind is ClientKind.VIEWER:
-            raise StoreError("Enrol a viewer with add_viewer.")
-        token = "pbk_" + secrets.token_urlsafe(32)
-        with self.engine.write() as tx:
-            if tx.all("SELECT 1 FROM viewers WHERE name = ?", (name,)):
-                raise ClientExists(f"{name} is already enrolled as a viewer.")
-            rows = tx.all("SELECT kind, facility FROM clients WHERE name = ?", (name,))
-            if rows and not replace:
-                raise ClientExists(f"{name} is already enrolled (--replace issues a new token).")
-            if replace:
-                if not rows:
-                    raise StoreError(f"{name} is not enrolled: there is no token to replace.")
-                if (rows[0][0], rows[0][1]) != (kind.value, facility):
-                    was = rows[0][0] + (f" of {rows[0][1]}" if rows[0][1] else "")
-                    asked = kind.value + (f" of {facility}" if facility else "")
-                    raise StoreError(
-                        f"{name} is enrolled as a {was}, not as a {asked}: nothing was changed."
-                    )
-                tx.run(
-                    "UPDATE clients SET token_hash = ? WHERE name = ?", (hash_token(token), name)
-                )
-                return token
-            tx.run(
-                "INSERT INTO clients (name, kind, facility, token_hash, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (name, kind.value, facility, hash_token(token), iso_utc(now_utc())),
-            )
-        return token
+        """Enrol a terminal or a system; see :func:`putback_tui.central.clients.add_client`."""
+        return clients.add_client(self.engine, name, kind, facility, replace=replace)
 
     def add_viewer(
         self, name: str, facilities: Sequence[str] | None, *, replace: bool = False
     ) -> str:
-        """Enrol a read-only viewer of ``facilities`` (None: all) and return its new token.
-
-        With ``replace``, an enrolled viewer gets a new token and the facilities given; its old
-        token stops working at once.
-
-        Raises:
-            ClientExists: the name is taken by any client (and ``replace`` is false).
-            StoreError: ``replace`` for a name not enrolled as a viewer.
-        """
-        token = "pbk_" + secrets.token_urlsafe(32)
-        stored = backlog.facilities_json(facilities)
-        with self.engine.write() as tx:
-            taken = tx.all("SELECT kind FROM clients WHERE name = ?", (name,))
-            if taken:
-                raise ClientExists(f"{name} is already enrolled as a {taken[0][0]}.")
-            found = tx.all("SELECT 1 FROM viewers WHERE name = ?", (name,))
-            if found and not replace:
-                raise ClientExists(f"{name} is already enrolled (--replace issues a new token).")
-            if replace and not found:
-                raise StoreError(f"{name} is not enrolled: there is no token to replace.")
-            if found:
-                tx.run(
-                    "UPDATE viewers SET token_hash = ?, facilities = ? WHERE name = ?",
-                    (hash_token(token), stored, name),
-                )
-            else:
-                tx.run(
-                    "INSERT INTO viewers (name, facilities, token_hash, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (name, stored, hash_token(token), iso_utc(now_utc())),
-                )
-        return token
+        """Enrol a read-only viewer; see :func:`putback_tui.central.clients.add_viewer`."""
+        return clients.add_viewer(self.engine, name, facilities, replace=replace)
 
     def authenticate(self, token: str) -> Client | None:
         """The client holding ``token``, or None."""
-        hashed = hash_token(token)
-        with self.engine.read() as tx:
-            rows = tx.all(
-                "SELECT name, kind, facility FROM clients WHERE token_hash = ?", (hashed,)
-            )
-            if not rows:
-                viewers = tx.all(
-                    "SELECT name, facilities FROM viewers WHERE token_hash = ?", (hashed,)
-                )
-                if not viewers:
-                    return None
-                name, facilities = viewers[0]
-                return Client(
-                    name=name,
-                    kind=ClientKind.VIEWER,
-                    facility=None,
-                    facilities=None if facilities is None else tuple(json.loads(facilities)),
-                )
-        name, kind, facility = rows[0]
-        return Client(name=name, kind=ClientKind(kind), facility=facility)
+        return clients.authenticate(self.engine, token)
 
     def note_contact(self, client: Client, waiting_to_send: int | None) -> None:
         """Remember that terminal ``client`` called just now, with its outbox as it reported it.

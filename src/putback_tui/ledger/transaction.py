@@ -3,6 +3,9 @@
 :class:`Transaction` is what :meth:`Ledger.read` and :meth:`Ledger.write` hand out; every SQL
 statement against the ledger's schema that the station, the reports and the doctor need is a
 method here (or in :mod:`putback_tui.ledger.sync` for the sync bookkeeping).
+
+Over 600 lines as one unit on purpose: it is the one place that knows the ledger's tables, so
+that a change of schema is a change of this file (and its migration), never of its callers.
 """
 
 from __future__ import annotations
