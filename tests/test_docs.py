@@ -175,3 +175,16 @@ def test_readme_is_the_front_door() -> None:
     shown = re.search(r"```text\n(.*?)\n```", readme, re.DOTALL)
     assert shown is not None
     assert shown.group(1) == svg_text((ROOT / "docs" / "screenshot.svg").read_text())
+
+
+def test_the_docs_screenshot_is_the_screen_as_it_is_today() -> None:
+    """docs/screenshot.svg is the location step's snapshot, so a change of the screen (the
+    status bar's worklist counts, say) cannot leave the front page showing an older one.
+    """
+    snapshot = (
+        ROOT / "tests" / "tui" / "__snapshots__" / "test_snapshots"
+        / "TestLocationScreen.test_one_unit_confirmed[100x30].svg"
+    )
+    assert svg_text((ROOT / "docs" / "screenshot.svg").read_text()) == svg_text(
+        snapshot.read_text()
+    )
