@@ -228,6 +228,7 @@ def test_stock_that_drifted_from_the_ledger_fails(demo_ledger: Ledger) -> None:
     check = doctor.check_stock(demo_ledger)
     assert check.status is Status.FAIL
     assert "MUG-WHT@A-01-02: 10, rebuilt 5" in check.detail
+    assert check.detail.startswith("1 stock figure differs from the rebuild from the ledger")
     assert "putback backup" in (check.fix or "")
 
 

@@ -344,7 +344,8 @@ def check_stock(ledger: Ledger) -> Check:
         return Check(
             "stock",
             Status.FAIL,
-            f"{len(diffs)} stock figure(s) differ from the rebuild from the ledger: "
+            f"{wording.plural(len(diffs), 'stock figure')} "
+            f"{wording.agree(len(diffs), 'differs', 'differ')} from the rebuild from the ledger: "
             + "; ".join(diffs[:3]),
             "The entries themselves are intact. Make a copy with `putback backup FILE` and send "
             "it with the output of `putback logs -n 200` to support.",

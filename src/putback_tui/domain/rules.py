@@ -47,6 +47,7 @@ from putback_tui.domain.models import (
     StockChange,
 )
 from putback_tui.domain.reasons import BUILT_IN_EFFECTS, ReasonEffect, reason_of
+from putback_tui.domain.wording import agree
 from putback_tui.domain.wording import units as _units
 
 
@@ -282,7 +283,7 @@ def put_back(
     if quantity > owed:
         raise OverQuantity(
             f"Only {_units(owed)} of {product.sku} "
-            f"{'is' if owed == 1 else 'are'} left to put back "
+            f"{agree(owed, 'is', 'are')} left to put back "
             f"on order {order.order_id}, not {quantity}."
         )
     delta = StockDelta(stock)

@@ -19,6 +19,14 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
 
 
+def agree(n: int, one: str, many: str) -> str:
+    """The word that agrees with a count: ``agree(1, "is", "are")`` is ``"is"``.
+
+    For the verb after a count (``"1 unit is"``, ``"2 units are"``), or a pronoun.
+    """
+    return one if n == 1 else many
+
+
 def units(n: int) -> str:
     """``"1 unit"``, ``"3 units"``."""
     return plural(n, "unit")

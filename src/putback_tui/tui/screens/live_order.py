@@ -13,6 +13,7 @@ from textual.widgets import Button, Static
 
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
 from putback_tui.domain.models import OrderLine, Permission
+from putback_tui.domain.wording import agree
 from putback_tui.domain.wording import units as _units
 from putback_tui.station import OrderView
 from putback_tui.tui.screens.base import ScanScreen
@@ -122,7 +123,7 @@ class LiveOrderScreen(ScanScreen):
         if lacking:
             keys = ", ".join(key for key, _ in lacking)
             needs = ", ".join(p.value for _, p in lacking)
-            verb = "it needs" if len(lacking) == 1 else "they need"
+            verb = agree(len(lacking), "it needs", "they need")
             note.append(f"\n{keys} dimmed: {verb} {needs} (ask a supervisor).", style="")
         if not edits:
             note.append(
