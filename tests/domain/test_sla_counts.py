@@ -14,6 +14,7 @@ from putback_tui.domain.sla import (
     SlaState,
     clock,
     count_states,
+    count_states_by,
 )
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -53,3 +54,19 @@ def test_counts_are_clock_order_by_order(
         states.count(SlaState.OVERDUE),
         states.count(SlaState.DUE_SOON),
     )
+
+
+@given(groups=st.lists(orders, max_size=6), sla=sla_settings)
+@settings(max_examples=200, deadline=None)
+def test_counts_by_group_are_clock_order_by_order(
+    groups: list[list[tuple[str, datetime, datetime | None]]], sla: SlaSettings
+) -> None:
+    """The network's backlog counts every facility at once: each facility's counts are still
+    what clock() says of its own orders.
+    """
+    expected = {}
+    for i, members in enumerate(groups):
+        states = [clock(sla, kind, since, NOW, first_response=first).state
+                  for kind, since, first in members]
+        expected[i] = (states.count(SlaState.OVERDUE), states.count(SlaState.DUE_SOON))
+    assert count_states_by(sla, dict(enumerate(groups)), NOW) == expected

@@ -16,8 +16,9 @@ its lines' progress over every terminal.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from putback_tui.domain.sla import (
     EXCEPTION_KINDS,
     PrioritySettings,
     SlaSettings,
-    count_states,
+    count_states_by,
     median_p90,
     minutes_between,
     score_order,
@@ -338,16 +339,38 @@ def _hours(now: datetime) -> list[tuple[datetime, str]]:
     return [(h, _hour(h)) for h in hours]
 
 
+def _states(
+    figures: Mapping[str, _Figures], sla: SlaSettings, now: datetime
+) -> dict[str, tuple[int, int]]:
+    """Each facility's waiting orders overdue, and due soon (every facility counted at once)."""
+    return count_states_by(
+        sla,
+        {
+            facility: [(w.kind, w.since, w.first_action) for w in f.waiting.values()]
+            for facility, f in figures.items()
+        },
+        now,
+    )
+
+
+def _quiet_hours(hours: Sequence[tuple[datetime, str]]) -> tuple[HourFlow, ...]:
+    """Each hour with nothing incoming or cleared: one frozen item every facility shares."""
+    return _quiet_hours_of(tuple(h for h, _ in hours))
+
+
+@functools.lru_cache(maxsize=4)
+def _quiet_hours_of(starts: tuple[datetime, ...]) -> tuple[HourFlow, ...]:
+    return tuple(HourFlow.model_construct(hour=h, incoming=0, cleared=0) for h in starts)
+
+
 def _summary(
     facility: str,
     f: _Figures,
-    sla: SlaSettings,
+    states: tuple[int, int],
     now: datetime,
     hours: Sequence[tuple[datetime, str]],
 ) -> FacilityBacklog:
-    overdue, due_soon = count_states(
-        sla, ((w.kind, w.since, w.first_action) for w in f.waiting.values()), now
-    )
+    overdue, due_soon = states
     reasons = sorted(f.reasons.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
     # Built from the central store's own rows: nothing to validate (model_construct).
     return FacilityBacklog.model_construct(
@@ -361,9 +384,10 @@ def _summary(
         first_response_median_minutes=median_p90(f.medians[0])[0],
         cycle_median_minutes=median_p90(f.medians[1])[0],
         flow=tuple(
-            HourFlow.model_construct(hour=h, incoming=n[0], cleared=n[1])
-            for h, text in hours
-            for n in (f.flow.get(text, [0, 0]),)
+            quiet
+            if (n := f.flow.get(text)) is None
+            else HourFlow.model_construct(hour=h, incoming=n[0], cleared=n[1])
+            for (h, text), quiet in zip(hours, _quiet_hours(hours), strict=True)
         ),
         top_reasons=tuple(
             ReasonCount.model_construct(kind=k, reason=r, entries=n[0], units=n[1])
@@ -383,9 +407,10 @@ def backlog(
         _no_jit(engine, tx)
         figures = _read(tx, names, now)
     hours = _hours(now)
+    states = _states(figures, sla, now)
     return Backlog.model_construct(
         as_of=now,
-        facilities=tuple(_summary(f, figures[f], sla, now, hours) for f in names),
+        facilities=tuple(_summary(f, figures[f], states[f], now, hours) for f in names),
     )
 
 
@@ -463,7 +488,7 @@ def facility_detail(
     orders.sort(key=lambda o: (-o.score, o.since, o.order_id))
     return FacilityDetail(
         as_of=now,
-        backlog=_summary(facility, f, sla, now, _hours(now)),
+        backlog=_summary(facility, f, _states({facility: f}, sla, now)[facility], now, _hours(now)),
         orders=tuple(orders),
         refused=tuple(
             RefusedEntry(

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +32,8 @@ from putback_tui.domain.wording import units as _units
 EXCEPTION_KINDS = tuple(s.value for s in sorted(EXCEPTION_STATUSES, key=lambda s: s.value))
 """cancelled, deleted, failed, rejected."""
 
+
+K = TypeVar("K")
 
 class _Settings(BaseModel):
     # As config.Section (which the domain may not import): immutable, unknown keys an error.
@@ -182,21 +185,36 @@ def count_states(
 ) -> tuple[int, int]:
     """How many of ``orders`` (kind, since, first response) are overdue, and due soon.
 
-    The same answer as :func:`clock` order by order, with :func:`clock` asked only
-    O(log n) times per kind: for one kind, and a first response given or not, an order's
-    state only grows more urgent with its age (both deadlines are ``since`` plus a fixed
-    span), so each group, sorted by ``since``, is overdue up to one point, due soon up to a
-    later one, and on time after it. The network's backlog counts thousands of orders this way.
+    The same answer as :func:`clock` order by order (see :func:`count_states_by`).
     """
-    groups: dict[tuple[str, bool], list[datetime]] = {}
+    return count_states_by(settings, {None: orders}, now)[None]
+
+
+def count_states_by(
+    settings: SlaSettings,
+    orders: Mapping[K, Iterable[tuple[str, datetime, datetime | None]]],
+    now: datetime,
+) -> dict[K, tuple[int, int]]:
+    """For each group of ``orders`` (a facility's, say): how many are overdue, and due soon.
+
+    The same answer as :func:`clock` order by order, with :func:`clock` asked only O(log n)
+    times per kind for all the groups together: for one kind, and a first response given or
+    not, an order's state only grows more urgent with its age (both deadlines are ``since``
+    plus a fixed span), so the orders of every group, sorted by ``since``, are overdue up to
+    one point, due soon up to a later one, and on time after it. Those two points are found
+    once, over every group's orders; each group then counts its orders on either side of them.
+    The network's backlog counts thousands of orders over a hundred facilities this way.
+    """
+    by_kind: dict[tuple[str, bool], dict[K, list[datetime]]] = {}
     firsts: dict[tuple[str, bool], datetime | None] = {}
-    for kind, since, first in orders:
-        key = (kind, first is not None)
-        groups.setdefault(key, []).append(since)
-        firsts.setdefault(key, first)
-    overdue = due_soon = 0
-    for key, sinces in groups.items():
-        sinces.sort()
+    for group, members in orders.items():
+        for kind, since, first in members:
+            key = (kind, first is not None)
+            by_kind.setdefault(key, {}).setdefault(group, []).append(since)
+            firsts.setdefault(key, first)
+    counts = {group: [0, 0] for group in orders}
+    for key, groups in by_kind.items():
+        every = sorted(since for sinces in groups.values() for since in sinces)
         first = firsts[key]
 
         def state(since: datetime, kind: str = key[0], first: datetime | None = first) -> int:
@@ -204,11 +222,17 @@ def count_states(
             return _URGENCY[found]
 
         # Oldest first: urgency falls from 2 (overdue) through 1 (due soon) to 0 (on time).
-        late = _first_below(sinces, state, 2)
-        soon = _first_below(sinces, state, 1)
-        overdue += late
-        due_soon += soon - late
-    return overdue, due_soon
+        # The last overdue and the last due-soon ``since`` of all the groups (None: none).
+        late = _first_below(every, state, 2)
+        soon = _first_below(every, state, 1)
+        last_late = every[late - 1] if late else None
+        last_soon = every[soon - 1] if soon else None
+        for group, sinces in groups.items():
+            n_late = sum(1 for s in sinces if last_late is not None and s <= last_late)
+            n_soon = sum(1 for s in sinces if last_soon is not None and s <= last_soon)
+            counts[group][0] += n_late
+            counts[group][1] += n_soon - n_late
+    return {group: (c[0], c[1]) for group, c in counts.items()}
 
 
 _URGENCY = {SlaState.OVERDUE: 2, SlaState.DUE_SOON: 1, SlaState.ON_TIME: 0}
