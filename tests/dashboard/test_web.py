@@ -8,12 +8,15 @@ page's scripts run keeps the ``Terminal`` object textual-serve creates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -69,7 +72,7 @@ def chromium(tmp_path: Path) -> Iterator[int]:
 
 
 @pytest.fixture
-def web_dashboard(network: Network, make_terminal: MakeTerminal) -> Iterator[str]:
+def web_dashboard(network: Network, make_terminal: MakeTerminal) -> Iterator[WebDashboard]:
     """``putback central dashboard --web`` on a free port, for the demo central store with
     :func:`more_orders`, after PACK-01 put back all of D-1002 and synced.
     """
@@ -89,16 +92,49 @@ def web_dashboard(network: Network, make_terminal: MakeTerminal) -> Iterator[str
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    served = WebDashboard(f"http://127.0.0.1:{port}", network.server.url, proc)
     try:
         _wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
+        yield served
     finally:
-        proc.terminate()
+        served.stop()
+        for pid in _dashboards_of(network.server.url):  # what a failed test left running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class WebDashboard:
+    """``--web`` serving on ``url``, for the central store at ``central``."""
+
+    url: str
+    central: str
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop the server as a service manager would (SIGTERM)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
         try:
-            proc.wait(timeout=15)
+            self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _dashboards_of(central: str) -> list[int]:
+    """The dashboard processes (one per browser tab) running for the central store ``central``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"putback_tui.dashboard" in argv and central.encode() in argv:
+            found.append(int(entry.name))
+    return found
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -126,11 +162,11 @@ async def _screen_with(page: object, needle: str) -> str:
 
 
 async def test_the_dashboard_in_a_browser_shows_the_facility_row(
-    chromium: int, web_dashboard: str
+    chromium: int, web_dashboard: WebDashboard
 ) -> None:
     async with page_of(chromium) as page:
         await page.call("Page.addScriptToEvaluateOnNewDocument", source=KEEP_TERMINAL)
-        await page.call("Page.navigate", url=web_dashboard)
+        await page.call("Page.navigate", url=web_dashboard.url)
         text = await _screen_with(page, "STORE-01")
         assert "putback · network backlog" in text
         assert "central store answering" in text
@@ -149,3 +185,12 @@ async def test_the_dashboard_in_a_browser_shows_the_facility_row(
         if os.environ.get("PUTBACK_SAVE_SCREENSHOT"):  # the one in docs/, reviewed by eye
             png = await page.screenshot()
             SCREENSHOT.write_bytes(png)
+        assert _dashboards_of(web_dashboard.central)  # the tab's own dashboard runs
+    # Stopping --web stops the tabs' dashboards too (textual-serve leaves them running; each
+    # quits once its server is gone), rather than leave them polling the central store.
+    web_dashboard.stop()
+    for _ in range(75):  # each checks every second that its server is there
+        if not _dashboards_of(web_dashboard.central):
+            break
+        await asyncio.sleep(0.2)
+    assert _dashboards_of(web_dashboard.central) == []

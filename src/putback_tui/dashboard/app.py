@@ -8,6 +8,7 @@ answer comes again: nothing needs restarting.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -95,16 +96,31 @@ class DashboardApp(App[None]):
         *,
         refresh_s: float = 5.0,
         clock: Callable[[], datetime] = now_utc,
+        served_by: int | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.clock = clock
         self.connection = Connection(url=client.base_url, refresh_s=refresh_s)
+        self.served_by = served_by
+        """The ``--web`` server that started this dashboard (None: run from a terminal)."""
 
     def on_mount(self) -> None:
         """Open the network view and start the refresh timer."""
         self.push_screen(NetworkScreen())
         self.set_interval(self.connection.refresh_s, self.action_refresh_now, name="refresh")
+        if self.served_by is not None:
+            self.set_interval(1.0, self._quit_without_server, name="served-by")
+
+    def _quit_without_server(self) -> None:
+        """Quit once the ``--web`` server that started this dashboard is gone."""
+        assert self.served_by is not None
+        try:
+            os.kill(self.served_by, 0)
+        except ProcessLookupError:
+            self.exit()
+        except PermissionError:
+            pass  # alive, and another user's: not this dashboard's server, but not gone either
 
     def on_unmount(self) -> None:
         """Close the client's connections."""
@@ -159,8 +175,16 @@ def make_app(
     refresh_s: float = 5.0,
     timeout_s: float = 5.0,
     clock: Callable[[], datetime] = now_utc,
+    served_by: int | None = None,
 ) -> DashboardApp:
-    """The dashboard on the central store at ``url``, with a viewer ``token``."""
+    """The dashboard on the central store at ``url``, with a viewer ``token``.
+
+    ``served_by``: the process ID of the ``--web`` server that started it; it quits once that
+    process is gone.
+    """
     return DashboardApp(
-        BacklogClient(url, token, timeout_s=timeout_s), refresh_s=refresh_s, clock=clock
+        BacklogClient(url, token, timeout_s=timeout_s),
+        refresh_s=refresh_s,
+        clock=clock,
+        served_by=served_by,
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 URL_ENV = "PUTBACK_DASHBOARD_URL"
 TOKEN_ENV = "PUTBACK_DASHBOARD_TOKEN"
+SERVED_BY_ENV = "PUTBACK_DASHBOARD_SERVED_BY"
+"""Set by ``--web`` for the dashboards it starts: its process ID, so they quit when it is gone."""
 REFRESH_ENV = "PUTBACK_DASHBOARD_REFRESH_S"
 
 
@@ -84,4 +88,7 @@ def dashboard(url: str, token: str, refresh_s: float, web: bool, host: str, port
         return
     from putback_tui.dashboard.app import make_app
 
-    make_app(url, token, refresh_s=refresh_s).run()
+    served_by = os.environ.get(SERVED_BY_ENV, "")
+    make_app(
+        url, token, refresh_s=refresh_s, served_by=int(served_by) if served_by.isdigit() else None
+    ).run()
