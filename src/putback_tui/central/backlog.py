@@ -16,7 +16,6 @@ its lines' progress over every terminal.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -353,16 +352,6 @@ def _states(
     )
 
 
-def _quiet_hours(hours: Sequence[tuple[datetime, str]]) -> tuple[HourFlow, ...]:
-    """Each hour with nothing incoming or cleared: one frozen item every facility shares."""
-    return _quiet_hours_of(tuple(h for h, _ in hours))
-
-
-@functools.lru_cache(maxsize=4)
-def _quiet_hours_of(starts: tuple[datetime, ...]) -> tuple[HourFlow, ...]:
-    return tuple(HourFlow.model_construct(hour=h, incoming=0, cleared=0) for h in starts)
-
-
 def _summary(
     facility: str,
     f: _Figures,
@@ -384,10 +373,9 @@ def _summary(
         first_response_median_minutes=median_p90(f.medians[0])[0],
         cycle_median_minutes=median_p90(f.medians[1])[0],
         flow=tuple(
-            quiet
-            if (n := f.flow.get(text)) is None
-            else HourFlow.model_construct(hour=h, incoming=n[0], cleared=n[1])
-            for (h, text), quiet in zip(hours, _quiet_hours(hours), strict=True)
+            HourFlow.model_construct(hour=h, incoming=n[0], cleared=n[1])
+            for h, text in hours
+            for n in (f.flow.get(text, [0, 0]),)
         ),
         top_reasons=tuple(
             ReasonCount.model_construct(kind=k, reason=r, entries=n[0], units=n[1])

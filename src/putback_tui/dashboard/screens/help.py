@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
+from putback_tui.help_panel import HelpPanel, Rows
 
 KEYS = (
     ("Enter", "Open the facility (network view) or the order (facility view) under the cursor"),
@@ -67,33 +58,9 @@ FIGURES = (
 """Every figure on the dashboard, in words."""
 
 
-def _pairs(rows: tuple[tuple[str, str], ...]) -> Table:
-    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(ratio=1)
-    for key, what in rows:
-        table.add_row(key, what)
-    return table
-
-
-class HelpDialog(ModalScreen[None]):
+class HelpDialog(HelpPanel):
     """The keys and every figure, in one scrolling panel."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
-    """Esc (or F1 again) closes the panel."""
-
-    def compose(self) -> ComposeResult:
-        """One scrolling panel."""
-        parts = Group(
-            Text("Keys", style="bold underline"),
-            _pairs(KEYS),
-            Text(""),
-            Text("Figures", style="bold underline"),
-            _pairs(FIGURES),
-        )
-        with VerticalScroll(id="help-panel"):
-            yield Static(parts, markup=False)
-
-    async def action_dismiss(self, result: None = None) -> None:
-        """Close the panel."""
-        self.dismiss(result)
+    def sections(self) -> list[tuple[str, Rows | str]]:
+        """Keys, then figures."""
+        return [("Keys", KEYS), ("Figures", FIGURES)]

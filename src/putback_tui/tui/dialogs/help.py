@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, cast
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
+from putback_tui.help_panel import HelpPanel, Rows
 
 if TYPE_CHECKING:
     from putback_tui.tui.app import PutbackApp
@@ -44,43 +37,22 @@ DEMO_CODES = (
 """What to type to try every case of the demo data set (each followed by Enter)."""
 
 
-def _pairs(rows: tuple[tuple[str, str], ...]) -> Table:
-    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(ratio=1)
-    for key, what in rows:
-        table.add_row(key, what)
-    return table
-
-
-class HelpDialog(ModalScreen[None]):
+class HelpDialog(HelpPanel):
     """Keys and scanning rules; a scan while it is open closes it and goes through."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss", "Close"),
-    ]
-    """Esc (or F1 again) closes the panel."""
-
-    def compose(self) -> ComposeResult:
-        """One scrolling panel."""
+    def sections(self) -> list[tuple[str, Rows | str]]:
+        """Keys, scanning, and the demo's codes when the demo data is loaded."""
         app = cast("PutbackApp", self.app)
-        parts: list[object] = [
-            Text("Keys", style="bold underline"),
-            _pairs(KEYS),
-            Text(""),
-            Text("Scanning", style="bold underline"),
-            Text(
+        parts: list[tuple[str, Rows | str]] = [
+            ("Keys", KEYS),
+            (
+                "Scanning",
                 "Scan anywhere: a code is recognised by what it is (badge, order, location, "
                 "item). Typing a code and pressing Enter works the same. A second read of the "
                 f"same code within {app.settings.scan.double_read_ms} ms is ignored "
-                f"({app.double_reads.dropped} so far)."
+                f"({app.double_reads.dropped} so far).",
             ),
         ]
         if app.demo:
-            parts += [Text(""), Text("Demo codes", style="bold underline"), _pairs(DEMO_CODES)]
-        with VerticalScroll(id="help-panel"):
-            yield Static(Group(*parts), markup=False)  # type: ignore[arg-type]
-
-    async def action_dismiss(self, result: None = None) -> None:
-        """Close the panel."""
-        self.dismiss(result)
+            parts.append(("Demo codes", DEMO_CODES))
+        return parts
