@@ -17,7 +17,7 @@ its lines' progress over every terminal.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from putback_tui.central.claims import current as current_claims
 from putback_tui.central.engines import Engine, Tx
 from putback_tui.domain.entries import SYSTEM_OPERATOR, Entry, EntryKind
-from putback_tui.domain.models import iso_utc
+from putback_tui.domain.models import Order, iso_utc
 from putback_tui.domain.sla import (
     EXCEPTION_KINDS,
     PrioritySettings,
@@ -86,6 +86,23 @@ def _day(value: datetime) -> str:
     return iso_utc(value)[:10]
 
 
+_WAITING = (
+    "o.reconciled_at IS NULL AND o.status IN ('cancelled', 'deleted', 'failed', 'rejected')"
+)
+"""An unreconciled exception order: the ``orders_waiting`` index's predicate, word for word
+(a partial index serves only a query that repeats it, with constants, not parameters)."""
+assert _WAITING.endswith(f"({', '.join(repr(k) for k in EXCEPTION_KINDS)})")
+
+_TO_PUT_BACK = "CASE WHEN l.picked > l.put_back THEN l.picked - l.put_back ELSE 0 END"
+"""A line's picked units not yet put back (``OrderLine.to_put_back``)."""
+_UNPICKED = "CASE WHEN l.quantity > l.picked THEN l.quantity - l.picked ELSE 0 END"
+_RESERVED = (
+    f"CASE WHEN {_UNPICKED} - l.released - l.rejected > 0 "
+    f"THEN {_UNPICKED} - l.released - l.rejected ELSE 0 END"
+)
+"""A line's unpicked units still reserved (``OrderLine.unpicked_open``)."""
+
+
 # -- written by ingest -------------------------------------------------------------------------
 
 
@@ -132,6 +149,50 @@ def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
             "units = reason_counts.units + excluded.units",
             [(*key, n[0], n[1]) for key, n in sorted(counts.items())],
         )
+
+
+def order_sums(order: Order) -> tuple[int, int]:
+    """What ``orders`` keeps of ``order``'s lines: its units to put back, its units reserved."""
+    return (
+        sum(line.to_put_back for line in order.lines),
+        sum(line.unpicked_open for line in order.lines),
+    )
+
+
+_KEEP_SUMS = (
+    "UPDATE orders SET (units_to_put_back, units_reserved) = (SELECT "
+    f"COALESCE(SUM({_TO_PUT_BACK}), 0), COALESCE(SUM({_RESERVED}), 0) "
+    "FROM order_lines l WHERE l.order_id = orders.order_id) WHERE order_id IN ({marks})"
+)
+
+
+def keep_sums(tx: Tx, order_ids: Iterable[str]) -> None:
+    """Set these orders' kept sums (:func:`order_sums`) from their lines as just written.
+
+    For the writers of lines other than ingest (which writes :func:`order_sums` of the orders
+    it holds with their revisions): the central store's releases and imports. Run in the
+    transaction that wrote the lines.
+    """
+    ids = sorted(set(order_ids))
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        tx.run(_KEEP_SUMS.format(marks=_marks(len(chunk))), chunk)
+
+
+def sums_astray(tx: Tx, limit: int = 20) -> tuple[int, list[str]]:
+    """Orders whose kept sums differ from the sums over their lines: how many, the first IDs.
+
+    Reads every order and line (for ``putback central doctor``, not for a request); 0 always,
+    unless something wrote lines without :func:`keep_sums` or :func:`order_sums`.
+    """
+    rows = tx.all(
+        "SELECT o.order_id FROM orders o LEFT JOIN (SELECT l.order_id, "
+        f"SUM({_TO_PUT_BACK}) AS to_put_back, SUM({_RESERVED}) AS reserved "
+        "FROM order_lines l GROUP BY l.order_id) s ON s.order_id = o.order_id "
+        "WHERE o.units_to_put_back != COALESCE(s.to_put_back, 0) "
+        "OR o.units_reserved != COALESCE(s.reserved, 0) ORDER BY o.order_id"
+    )
+    return len(rows), [str(r[0]) for r in rows[:limit]]
 
 
 # -- read --------------------------------------------------------------------------------------
@@ -185,23 +246,6 @@ def _ts(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-_WAITING = (
-    "o.reconciled_at IS NULL AND o.status IN ('cancelled', 'deleted', 'failed', 'rejected')"
-)
-"""An unreconciled exception order: the ``orders_waiting`` index's predicate, word for word
-(a partial index serves only a query that repeats it, with constants, not parameters)."""
-assert _WAITING.endswith(f"({', '.join(repr(k) for k in EXCEPTION_KINDS)})")
-
-_TO_PUT_BACK = "CASE WHEN l.picked > l.put_back THEN l.picked - l.put_back ELSE 0 END"
-"""A line's picked units not yet put back (``OrderLine.to_put_back``)."""
-_UNPICKED = "CASE WHEN l.quantity > l.picked THEN l.quantity - l.picked ELSE 0 END"
-_RESERVED = (
-    f"CASE WHEN {_UNPICKED} - l.released - l.rejected > 0 "
-    f"THEN {_UNPICKED} - l.released - l.rejected ELSE 0 END"
-)
-"""A line's unpicked units still reserved (``OrderLine.unpicked_open``)."""
-
-
 def _waiting_by_sku(
     tx: Tx, out: dict[str, _Figures], facilities: Sequence[str], now: datetime
 ) -> None:
@@ -240,22 +284,19 @@ def _read(
     if by_sku:
         _waiting_by_sku(tx, out, facilities, now)
     else:
-        # Each order's lines summed by one subquery, both sums in one text ("3 0"): one index
-        # probe per order on both engines (PostgreSQL would otherwise hash-join every line of
-        # the store, and two subqueries cost SQLite twice the probes).
-        for facility, order_id, kind, since, first, sums in tx.all(
+        # The sums kept on each order (order_sums, keep_sums): the waiting orders' covering
+        # index alone, never their lines.
+        for facility, order_id, kind, since, first, waiting, reserved in tx.all(
             "SELECT o.facility, o.order_id, o.status, o.status_changed_at, o.first_action_at, "
-            f"(SELECT SUM({_TO_PUT_BACK}) || ' ' || SUM({_RESERVED}) "
-            "FROM order_lines l WHERE l.order_id = o.order_id) "
+            "o.units_to_put_back, o.units_reserved "
             f"FROM orders o WHERE o.facility IN ({fac}) AND {_WAITING}",
             facilities,
         ):
-            waiting, reserved = (int(n) for n in sums.split()) if sums else (0, 0)
             f = out[facility]
             f.reserved += reserved
             if waiting:
                 f.waiting[order_id] = _Waiting(
-                    order_id, kind, _ts(since) or now, _ts(first), {"": int(waiting)}
+                    order_id, kind, _ts(since) or now, _ts(first), {"": waiting}
                 )
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=FLOW_HOURS - 1)
     window = iso_utc(start)

@@ -315,8 +315,9 @@ def doctor(db_url: str, failures: int, hours: float) -> None:
     """Check the central store: schema, clients, entries, and batches that failed to apply.
 
     A failed batch (an unexpected error while applying it, answered 503 and rolled back) is
-    listed with its terminal and entry IDs. Exits 1 when a failure happened in the last
-    --hours or the schema is behind, 0 otherwise.
+    listed with its terminal and entry IDs. Also checks that each order's units to put back and
+    reserved, kept for the backlog, match its lines. Exits 1 when a failure happened in the last
+    --hours, the schema is behind or an order's sums are astray, 0 otherwise.
     """
     from datetime import timedelta
 
@@ -329,7 +330,8 @@ def doctor(db_url: str, failures: int, hours: float) -> None:
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
     recent = [f for f in health.failures if now_utc() - f.at <= timedelta(hours=hours)]
-    ok = health.schema_version >= health.latest_schema and not recent
+    astray, astray_ids = health.sums_astray
+    ok = health.schema_version >= health.latest_schema and not recent and not astray
     schema_state = "current" if health.schema_version >= health.latest_schema else "BEHIND"
     click.echo(f"database: {health.engine}, schema version {health.schema_version} "
                f"({schema_state}; latest {health.latest_schema})")
@@ -351,5 +353,11 @@ def doctor(db_url: str, failures: int, hours: float) -> None:
                        f"{f.entry_ids[0] if f.entry_ids else '-'}: "
                        f"{f.error}")
             click.echo(f"    entry IDs: {' '.join(f.entry_ids)}")
+    if astray:
+        click.echo(f"order sums: {plural(astray, 'order')} whose units to put back or reserved "
+                   f"differ from the sums over their lines (first: {' '.join(astray_ids)}); the "
+                   "backlog counts these orders wrongly: report it")
+    else:
+        click.echo("order sums: every order's units to put back and reserved match its lines")
     if not ok:
         raise SystemExit(1)

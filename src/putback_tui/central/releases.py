@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from putback_tui.central.backlog import keep_sums
 from putback_tui.domain import rules
 from putback_tui.domain.entries import CENTRAL_TERMINAL, SYSTEM_OPERATOR, Entry, new_entry_id
 from putback_tui.domain.errors import Refused
@@ -137,6 +138,7 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
                 "UPDATE order_lines SET released = released + ? WHERE order_id = ? AND line_no = ?",
                 (c.released, c.order_id, c.line_no),
             )
+        keep_sums(tx, [order_id])
         for change in draft.changes:
             tx.run(
                 "INSERT INTO stock_atp (facility, sku, atp, rev) VALUES (?, ?, ?, ?) "

@@ -323,6 +323,39 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX claims_by_expiry ON claims (facility, expires_at)",
         ),
     ),
+    Migration(
+        10,
+        "each order's units to put back and still reserved, kept with its lines",
+        (
+            # Sums over the order's lines, written in the transaction that writes the lines
+            # (ingest, the central store's releases, imports: backlog.order_sums and
+            # keep_sums), so the backlog reads the waiting orders alone, never their lines.
+            # Units to put back: picked less put back (OrderLine.to_put_back); reserved:
+            # unpicked less released and rejected (OrderLine.unpicked_open); neither below 0
+            # on any line.
+            "ALTER TABLE orders ADD COLUMN units_to_put_back {big} NOT NULL DEFAULT 0",
+            "ALTER TABLE orders ADD COLUMN units_reserved {big} NOT NULL DEFAULT 0",
+            # Existing orders: only those with a line to count are written (the others keep
+            # their 0 and, on PostgreSQL, their row).
+            "UPDATE orders SET (units_to_put_back, units_reserved) = (SELECT "
+            "COALESCE(SUM(CASE WHEN l.picked > l.put_back THEN l.picked - l.put_back "
+            "ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN l.quantity - l.picked - l.released - l.rejected > 0 "
+            "THEN l.quantity - l.picked - l.released - l.rejected ELSE 0 END), 0) "
+            "FROM order_lines l WHERE l.order_id = orders.order_id) "
+            "WHERE EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.order_id "
+            "AND (l.picked > l.put_back OR l.quantity - l.picked - l.released - l.rejected > 0))",
+            # The waiting orders' index, now with the sums: the backlog reads it alone. Its
+            # first three columns are orders_by_reconciled's, so SQLite (no statistics) finds
+            # it as good a match for the backlog's query and takes it for covering it.
+            "DROP INDEX orders_waiting",
+            "CREATE INDEX orders_waiting ON orders "
+            "(facility, reconciled_at, status, order_id, status_changed_at, first_action_at, "
+            "units_to_put_back, units_reserved) "
+            "WHERE reconciled_at IS NULL "
+            "AND status IN ('cancelled', 'deleted', 'failed', 'rejected')",
+        ),
+    ),
 )
 
 

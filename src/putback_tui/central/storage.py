@@ -135,6 +135,9 @@ class Health:
     failures_total: int
     failures: list[IngestFailure]
     """The most recent failures, newest first."""
+    sums_astray: tuple[int, list[str]] = (0, [])
+    """Orders whose kept sums (units to put back, reserved) differ from their lines: how many,
+    and the first IDs (see :func:`backlog.sums_astray`); none on a sound store."""
 
 
 class CentralStore:
@@ -344,8 +347,17 @@ class CentralStore:
                     for line in (state.orders[order_id].line(line_no),)
                 ],
             )
-            order_revs: list[tuple[Any, ...]] = [(next(revs), oid) for oid in changed_orders]
-            tx.update_rows("orders", ("rev bigint",), ("order_id text",), order_revs)
+            # With each order's kept sums over its lines, as just written (migration 10).
+            order_revs: list[tuple[Any, ...]] = [
+                (next(revs), *backlog.order_sums(state.orders[oid]), oid)
+                for oid in changed_orders
+            ]
+            tx.update_rows(
+                "orders",
+                ("rev bigint", "units_to_put_back bigint", "units_reserved bigint"),
+                ("order_id text",),
+                order_revs,
+            )
             tx.many(
                 "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
                 [(s, at, oid) for oid, (s, at) in state.status_changes.items()],
@@ -551,6 +563,7 @@ class CentralStore:
                 for r in tx.all("SELECT outcome, COUNT(*) FROM entries GROUP BY outcome")
             }
             total = int(tx.all("SELECT COUNT(*) FROM ingest_failures")[0][0])
+            astray = backlog.sums_astray(tx) if max(versions, default=0) >= 10 else (0, [])
             recent = [
                 IngestFailure(int(r[0]), datetime.fromisoformat(r[1]), str(r[2]), int(r[3]),
                               tuple(str(r[4]).split()), str(r[5]))
@@ -568,6 +581,7 @@ class CentralStore:
             entries=outcomes,
             failures_total=total,
             failures=recent,
+            sums_astray=astray,
         )
 
     # -- upstream input ------------------------------------------------------------------

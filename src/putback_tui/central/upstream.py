@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from putback_tui.central.backlog import keep_sums
 from putback_tui.central.engines import Engine
 from putback_tui.central.releases import release_exceptions
 from putback_tui.central.state import set_reasons
@@ -121,6 +122,8 @@ def import_data(
                 for ln in o.lines
             ],
         )
+        # An order's lines may have changed, and kept their progress: their sums again.
+        keep_sums(tx, [o.order_id for o in order_list])
         qoh_rows = revs(stock)
         tx.many(
             "INSERT INTO stock_qoh (facility, sku, location, qoh, rev) VALUES (?, ?, ?, ?, ?) "
