@@ -234,6 +234,11 @@ class _Waiting:
 @dataclass
 class _Figures:
     waiting: dict[str, _Waiting] = field(default_factory=dict)
+    """The waiting orders by ID, with units per SKU: the detail's alone (``by_sku``)."""
+    clocks: list[tuple[str, datetime, datetime | None]] = field(default_factory=list)
+    """Each waiting order's kind, since and first action: its SLA clocks."""
+    units: int = 0
+    """Units to put back over the waiting orders."""
     reserved: int = 0
     flow: dict[str, list[int]] = field(default_factory=dict)
     medians: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
@@ -283,11 +288,14 @@ def _read(
     # The unreconciled exception orders with their lines: the backlog itself.
     if by_sku:
         _waiting_by_sku(tx, out, facilities, now)
+        for f in out.values():
+            f.units = sum(sum(w.units.values()) for w in f.waiting.values())
+            f.clocks = [(w.kind, w.since, w.first_action) for w in f.waiting.values()]
     else:
         # The sums kept on each order (order_sums, keep_sums): the waiting orders' covering
-        # index alone, never their lines.
-        for facility, order_id, kind, since, first, waiting, reserved in tx.all(
-            "SELECT o.facility, o.order_id, o.status, o.status_changed_at, o.first_action_at, "
+        # index alone, never their lines. Only what the figures need, as plainly as it comes.
+        for facility, kind, since, first, waiting, reserved in tx.all(
+            "SELECT o.facility, o.status, o.status_changed_at, o.first_action_at, "
             "o.units_to_put_back, o.units_reserved "
             f"FROM orders o WHERE o.facility IN ({fac}) AND {_WAITING}",
             facilities,
@@ -295,9 +303,9 @@ def _read(
             f = out[facility]
             f.reserved += reserved
             if waiting:
-                f.waiting[order_id] = _Waiting(
-                    order_id, kind, _ts(since) or now, _ts(first), {"": waiting}
-                )
+                f.units += waiting
+                # No status time (imported as an exception without one): counted from now.
+                f.clocks.append((kind, _ts(since) or now, _ts(first)))
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=FLOW_HOURS - 1)
     window = iso_utc(start)
     # An order cleared by nobody ('system': nothing was picked, its release cleared it) never
@@ -383,14 +391,31 @@ def _states(
     figures: Mapping[str, _Figures], sla: SlaSettings, now: datetime
 ) -> dict[str, tuple[int, int]]:
     """Each facility's waiting orders overdue, and due soon (every facility counted at once)."""
-    return count_states_by(
-        sla,
-        {
-            facility: [(w.kind, w.since, w.first_action) for w in f.waiting.values()]
-            for facility, f in figures.items()
-        },
-        now,
-    )
+    return count_states_by(sla, {facility: f.clocks for facility, f in figures.items()}, now)
+
+
+def _flow(
+    f: _Figures,
+    hours: Sequence[tuple[datetime, str]],
+    items: dict[tuple[str, int, int], HourFlow],
+) -> tuple[HourFlow, ...]:
+    """A facility's incoming and cleared per hour, oldest first.
+
+    Items are frozen, so facilities with the same figures in an hour share its item (``items``,
+    one answer's): the network's 2,400 hours are a few hundred distinct items, and building
+    each costs about as much as the rest of the facility's summary.
+    """
+    out = []
+    for h, text in hours:
+        n = f.flow.get(text)
+        key = (text, n[0], n[1]) if n else (text, 0, 0)
+        item = items.get(key)
+        if item is None:
+            item = items[key] = HourFlow.model_construct(
+                hour=h, incoming=key[1], cleared=key[2]
+            )
+        out.append(item)
+    return tuple(out)
 
 
 def _summary(
@@ -399,25 +424,22 @@ def _summary(
     states: tuple[int, int],
     now: datetime,
     hours: Sequence[tuple[datetime, str]],
+    items: dict[tuple[str, int, int], HourFlow],
 ) -> FacilityBacklog:
     overdue, due_soon = states
     reasons = sorted(f.reasons.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
     # Built from the central store's own rows: nothing to validate (model_construct).
     return FacilityBacklog.model_construct(
         facility=facility,
-        waiting_orders=len(f.waiting),
-        units_to_put_back=sum(sum(w.units.values()) for w in f.waiting.values()),
+        waiting_orders=len(f.clocks),
+        units_to_put_back=f.units,
         units_reserved_on_exceptions=f.reserved,
         overdue=overdue,
         due_soon=due_soon,
-        oldest_since=min((w.since for w in f.waiting.values()), default=None),
+        oldest_since=min((c[1] for c in f.clocks), default=None),
         first_response_median_minutes=median_p90(f.medians[0])[0],
         cycle_median_minutes=median_p90(f.medians[1])[0],
-        flow=tuple(
-            HourFlow.model_construct(hour=h, incoming=n[0], cleared=n[1])
-            for h, text in hours
-            for n in (f.flow.get(text, [0, 0]),)
-        ),
+        flow=_flow(f, hours, items),
         top_reasons=tuple(
             ReasonCount.model_construct(kind=k, reason=r, entries=n[0], units=n[1])
             for (k, r), n in reasons[:TOP_REASONS]
@@ -437,9 +459,10 @@ def backlog(
         figures = _read(tx, names, now)
     hours = _hours(now)
     states = _states(figures, sla, now)
+    items: dict[tuple[str, int, int], HourFlow] = {}
     return Backlog.model_construct(
         as_of=now,
-        facilities=tuple(_summary(f, figures[f], states[f], now, hours) for f in names),
+        facilities=tuple(_summary(f, figures[f], states[f], now, hours, items) for f in names),
     )
 
 
@@ -517,7 +540,9 @@ def facility_detail(
     orders.sort(key=lambda o: (-o.score, o.since, o.order_id))
     return FacilityDetail(
         as_of=now,
-        backlog=_summary(facility, f, _states({facility: f}, sla, now)[facility], now, _hours(now)),
+        backlog=_summary(
+            facility, f, _states({facility: f}, sla, now)[facility], now, _hours(now), {}
+        ),
         orders=tuple(orders),
         refused=tuple(
             RefusedEntry(
