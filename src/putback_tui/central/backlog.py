@@ -34,6 +34,7 @@ from putback_tui.domain.sla import (
     median_p90,
     minutes_between,
     score_order,
+    state_bounds,
 )
 from putback_tui.wire import (
     Backlog,
@@ -236,9 +237,14 @@ class _Figures:
     waiting: dict[str, _Waiting] = field(default_factory=dict)
     """The waiting orders by ID, with units per SKU: the detail's alone (``by_sku``)."""
     clocks: list[tuple[str, datetime, datetime | None]] = field(default_factory=list)
-    """Each waiting order's kind, since and first action: its SLA clocks."""
+    """Each waiting order's kind, since and first action: the detail's alone (``by_sku``)."""
+    orders: int = 0
+    """Waiting orders."""
     units: int = 0
     """Units to put back over the waiting orders."""
+    oldest: datetime | None = None
+    states: tuple[int, int] = (0, 0)
+    """Waiting orders overdue, and due soon."""
     reserved: int = 0
     flow: dict[str, list[int]] = field(default_factory=dict)
     medians: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
@@ -273,39 +279,78 @@ def _waiting_by_sku(
         w.units[r[5]] = w.units.get(r[5], 0) + int(r[6])
 
 
+def _states_sql(sla: SlaSettings, now: datetime) -> tuple[str, str, list[str]]:
+    """SQL counting a waiting order as overdue, and as overdue or due soon, with parameters.
+
+    Each compares the order's ``since`` (its stored text, which sorts as its time; none:
+    ``now``) with the latest ``since`` of its kind at which it is so
+    (:func:`~putback_tui.domain.sla.state_bounds`, the SLA rule itself, asked per kind with
+    and without a first response): the database counts every facility's orders, none of them
+    travels.
+    """
+    since = "COALESCE(o.status_changed_at, ?)"
+    cases, params = [], []
+    for level in (0, 1):
+        sql, args = "CASE WHEN o.first_action_at IS NULL THEN CASE o.status", [iso_utc(now)]
+        for answered in (False, True):
+            if answered:
+                sql += " END ELSE CASE o.status"
+            for kind in EXCEPTION_KINDS:
+                bound = state_bounds(sla, kind, now, first_response=answered)[level]
+                # No time is so (not with these settings): an empty text, before every time.
+                sql += " WHEN ? THEN ?"
+                args += [kind, iso_utc(bound) if bound else ""]
+        cases.append(
+            f"SUM(CASE WHEN o.units_to_put_back > 0 AND {since} <= {sql} END END "
+            "THEN 1 ELSE 0 END)"
+        )
+        params += args
+    return cases[0], cases[1], params
+
+
 def _read(
-    tx: Tx, facilities: Sequence[str], now: datetime, *, by_sku: bool = False
+    tx: Tx,
+    facilities: Sequence[str],
+    now: datetime,
+    sla: SlaSettings,
+    *,
+    by_sku: bool = False,
 ) -> dict[str, _Figures]:
     """Every figure of ``facilities`` but the scores, in the caller's snapshot.
 
-    ``by_sku``: count each waiting order's units per SKU (the detail's ATP term needs them);
-    otherwise the lines are read from their covering index alone and summed per order.
+    ``by_sku``: read each waiting order with its units per SKU (the detail ranks them; the
+    SLA states are then counted by the caller); otherwise the waiting orders are counted,
+    summed and judged against their SLA in the database, from the sums kept on each order.
     """
     out = {f: _Figures() for f in facilities}
     if not facilities:
         return out
     fac = _marks(len(facilities))
-    # The unreconciled exception orders with their lines: the backlog itself.
+    # The unreconciled exception orders: the backlog itself.
     if by_sku:
         _waiting_by_sku(tx, out, facilities, now)
         for f in out.values():
+            f.orders = len(f.waiting)
             f.units = sum(sum(w.units.values()) for w in f.waiting.values())
             f.clocks = [(w.kind, w.since, w.first_action) for w in f.waiting.values()]
+            f.oldest = min((c[1] for c in f.clocks), default=None)
     else:
-        # The sums kept on each order (order_sums, keep_sums): the waiting orders' covering
-        # index alone, never their lines. Only what the figures need, as plainly as it comes.
-        for facility, kind, since, first, waiting, reserved in tx.all(
-            "SELECT o.facility, o.status, o.status_changed_at, o.first_action_at, "
-            "o.units_to_put_back, o.units_reserved "
-            f"FROM orders o WHERE o.facility IN ({fac}) AND {_WAITING}",
-            facilities,
+        # The sums kept on each order (order_sums, keep_sums) through the waiting orders'
+        # covering index alone, never their lines; one row per facility.
+        overdue, at_least_soon, params = _states_sql(sla, now)
+        for facility, reserved, orders, units, oldest, late, soon in tx.all(
+            "SELECT o.facility, SUM(o.units_reserved), "
+            "SUM(CASE WHEN o.units_to_put_back > 0 THEN 1 ELSE 0 END), "
+            "SUM(o.units_to_put_back), "
+            "MIN(CASE WHEN o.units_to_put_back > 0 THEN COALESCE(o.status_changed_at, ?) END), "
+            f"{overdue}, {at_least_soon} "
+            f"FROM orders o WHERE o.facility IN ({fac}) AND {_WAITING} GROUP BY o.facility",
+            (iso_utc(now), *params, *facilities),
         ):
             f = out[facility]
-            f.reserved += reserved
-            if waiting:
-                f.units += waiting
-                # No status time (imported as an exception without one): counted from now.
-                f.clocks.append((kind, _ts(since) or now, _ts(first)))
+            f.reserved, f.orders, f.units = int(reserved), int(orders), int(units)
+            f.oldest = _ts(oldest)
+            f.states = (int(late), int(soon) - int(late))
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=FLOW_HOURS - 1)
     window = iso_utc(start)
     # An order cleared by nobody ('system': nothing was picked, its release cleared it) never
@@ -431,12 +476,12 @@ def _summary(
     # Built from the central store's own rows: nothing to validate (model_construct).
     return FacilityBacklog.model_construct(
         facility=facility,
-        waiting_orders=len(f.clocks),
+        waiting_orders=f.orders,
         units_to_put_back=f.units,
         units_reserved_on_exceptions=f.reserved,
         overdue=overdue,
         due_soon=due_soon,
-        oldest_since=min((c[1] for c in f.clocks), default=None),
+        oldest_since=f.oldest,
         first_response_median_minutes=median_p90(f.medians[0])[0],
         cycle_median_minutes=median_p90(f.medians[1])[0],
         flow=_flow(f, hours, items),
@@ -456,13 +501,14 @@ def backlog(
     names = sorted(set(facilities))
     with engine.read() as tx:
         _no_jit(engine, tx)
-        figures = _read(tx, names, now)
+        figures = _read(tx, names, now, sla)
     hours = _hours(now)
-    states = _states(figures, sla, now)
     items: dict[tuple[str, int, int], HourFlow] = {}
     return Backlog.model_construct(
         as_of=now,
-        facilities=tuple(_summary(f, figures[f], states[f], now, hours, items) for f in names),
+        facilities=tuple(
+            _summary(f, figures[f], figures[f].states, now, hours, items) for f in names
+        ),
     )
 
 
@@ -476,7 +522,7 @@ def facility_detail(
     """One facility's backlog with its waiting orders ranked as a terminal's worklist ranks them."""
     with engine.read() as tx:
         _no_jit(engine, tx)
-        f = _read(tx, [facility], now, by_sku=True)[facility]
+        f = _read(tx, [facility], now, sla, by_sku=True)[facility]
         skus = sorted({sku for w in f.waiting.values() for sku in w.units})
         atp: dict[str, int] = {}
         for i in range(0, len(skus), 500):

@@ -20,7 +20,7 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -250,6 +250,67 @@ def _first_below(
         else:
             hi = mid
     return lo
+
+
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_TICK = timedelta(microseconds=1)
+
+
+def state_bounds(
+    settings: SlaSettings, kind: str, now: datetime, *, first_response: bool
+) -> tuple[datetime | None, datetime | None]:
+    """The latest ``since`` at which an order of ``kind`` is overdue, and due soon or overdue.
+
+    At ``now``, to the microsecond; None: at no time from 2000 to 2200. An order's state only
+    grows more urgent with its age (see :func:`count_states_by`), so an order of ``kind`` is
+    overdue exactly when its ``since`` is at or before the first bound, and due soon when after
+    it but at or before the second: whoever holds many orders (the database, for the network's
+    backlog) counts them against two instants per kind, and :func:`clock` is asked a few times
+    per bound, not once per order. ``first_response``: whether the orders had their first
+    response (its time does not matter to the state).
+
+    Each bound is where the clocks' deadlines put it, confirmed by asking :func:`clock` about
+    it and the microsecond after; should that ever not hold, it is searched for with
+    :func:`clock` alone.
+    """
+    first = now if first_response else None
+
+    def urgency(since: datetime) -> int:
+        return _URGENCY[clock(settings, kind, since, now, first_response=first).state]
+
+    sla = settings.clock(kind)
+    first_span, cleared_span, first_soon, cleared_soon = _spans(
+        sla.first_action_min, sla.cleared_min, settings.due_soon_share
+    )
+    running = [(cleared_span, cleared_soon)]
+    if not first_response:
+        running.append((first_span, first_soon))
+    # Overdue: now past a deadline (since + span); due soon: now at or past deadline - soon.
+    guesses = (
+        now - min(span for span, _ in running) - _TICK,
+        max(now - span + soon for span, soon in running),
+    )
+    bounds: list[datetime | None] = []
+    for level, guess in zip((2, 1), guesses, strict=True):
+        if _EARLIEST <= guess < _LATEST and urgency(guess) >= level > urgency(guess + _TICK):
+            bounds.append(guess)
+        else:
+            bounds.append(_last_at(urgency, level))
+    return bounds[0], bounds[1]
+
+
+def _last_at(urgency: Callable[[datetime], int], level: int) -> datetime | None:
+    """The latest ``since`` from 2000 to 2200 whose urgency is ``level`` or more (None: none)."""
+    lo, hi = 0, (_LATEST - _EARLIEST) // _TICK
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if urgency(_EARLIEST + mid * _TICK) >= level:
+            lo = mid
+        else:
+            hi = mid - 1
+    found = _EARLIEST + lo * _TICK
+    return found if urgency(found) >= level else None
 
 
 def breached(
