@@ -1,17 +1,22 @@
 """The network's exception backlog (``GET /v1/backlog``), read from indexed queries.
 
 Every figure comes from a handful of queries over all the facilities asked for at once, each
-reading through an index of migration 8, most of them covering: the unreconciled exception
-orders (``orders_waiting``), the recently cleared (``orders_by_reconciled``), the orders that
-became exceptions in the last 24 hours (``orders_by_status_changed``), the waiting orders'
-lines (``order_lines_progress``), the reasons counted per day by ingest (``reason_counts``) and the
-refused and resolving entries (``entries_refused``, ``entries_resolves``). Nothing reads the
-entries table at large, so the answer's cost follows the backlog, not the history.
+reading through an index of migrations 8 and 10, most of them covering: the unreconciled
+exception orders with the sums each keeps over its lines (``orders_waiting``), the recently
+cleared (``orders_by_reconciled``), the orders that became exceptions in the last 24 hours
+(``orders_by_status_changed``), the reasons counted per day by ingest (``reason_counts``) and
+the refused and resolving entries (``entries_refused``, ``entries_resolves``). Nothing reads
+the entries table at large, and the network's answer reads no order line (a facility's detail
+reads its waiting orders' lines, ``order_lines_progress``, for their units per SKU), so the
+answer's cost follows the backlog, not the history.
 
 The SLA states and scores are the terminal's own rules (:mod:`putback_tui.domain.sla`), fed with
 the central store's facts: when the order became an exception (``status_changed_at``), its
 first operator entry since then (``first_action_at``, kept by :func:`note_entries`), and
-its lines' progress over every terminal.
+its lines' progress over every terminal (``units_to_put_back`` and ``units_reserved``, kept by
+:func:`order_sums` and :func:`keep_sums` wherever lines are written). For the network, the
+database counts each facility's overdue and due-soon orders against each kind's bounds
+(:func:`~putback_tui.domain.sla.state_bounds`).
 """
 
 from __future__ import annotations
