@@ -20,7 +20,7 @@ import putback_tui
 from putback_tui.central.server import BackgroundServer, free_port
 from putback_tui.central.storage import PostgresEngine
 from putback_tui.domain.entries import Entry
-from putback_tui.domain.models import Order, OrderLine, OrderStatus
+from putback_tui.domain.models import Location, LocationKind, Order, OrderLine, OrderStatus
 from putback_tui.wire import MAX_BATCH_ENTRIES, EntryBatch
 from tests.central_support import Central, MakeTerminal, from_terminals
 
@@ -207,6 +207,19 @@ def test_an_order_id_with_a_slash_works_on_every_path_that_names_an_order(
         assert history.json()["order"]["status"] == "cancelled"
         # The order's own name is still needed in full: a prefix of it is no order.
         assert wall.get(f"/v1/orders/{quote('WEB/2026', safe='')}/history").status_code == 404
+
+
+def test_a_facility_code_with_a_slash_has_its_backlog(
+    server: BackgroundServer, central: Central
+) -> None:
+    central.store.import_data(locations=[Location(
+        code="EU-A-01", facility="EU/WEST-1", kind=LocationKind.STORAGE, barcode="LOC:EU-A-01"
+    )])
+    viewer = central.store.add_viewer("WALL", None)
+    with _http(server, viewer) as wall:
+        answer = wall.get(f"/v1/backlog/{quote('EU/WEST-1', safe='')}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["backlog"]["facility"] == "EU/WEST-1"
 
 
 def test_a_terminal_reads_back_only_its_own_entries(

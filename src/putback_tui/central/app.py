@@ -722,7 +722,7 @@ def create_app(
         return _json(store.backlog(names, clock()))
 
     @app.get(
-        f"{API_PREFIX}/backlog/{{facility}}",
+        f"{API_PREFIX}/backlog/{{facility:path}}",
         tags=["viewers"],
         response_model=FacilityDetail,
         responses={404: {"model": ErrorBody, "description": "No such facility."}},
