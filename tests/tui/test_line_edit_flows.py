@@ -52,7 +52,7 @@ async def test_reduce_d1005_t_shirts_from_2_to_1(app: PutbackApp, demo_ledger: L
         assert app.screen.step == "confirm"
         said = flat(app)
         assert "Reduce line 1 from 2 to 1 for PRICE ERROR." in said
-        assert "1 unit not yet picked go back to available stock (ATP + 1); QOH unchanged." in said
+        assert "1 unit not yet picked goes back to available stock (ATP + 1); QOH unchanged." in said
         await own_enter(pilot)
         assert isinstance(app.screen, LiveOrderScreen)
         assert result(app) == (
@@ -88,7 +88,7 @@ async def test_cancel_d1008_socks_then_mug_and_put_the_mug_back(
         assert app.screen.step == "confirm"
         said = flat(app)
         assert "Cancel line 2 for CUSTOMER REQUEST." in said
-        assert "1 unit not yet picked go back to available stock (ATP + 1)" in said
+        assert "1 unit not yet picked goes back to available stock (ATP + 1)" in said
         await own_enter(pilot)
         assert isinstance(app.screen, LiveOrderScreen)
         assert result(app)[1] == (
@@ -99,7 +99,7 @@ async def test_cancel_d1008_socks_then_mug_and_put_the_mug_back(
         await key(pilot, "f6")
         await scan(pilot, "3")  # DUPLICATE ORDER
         said = flat(app)
-        assert "1 unit not yet picked go back to available stock (ATP + 1)" in said
+        assert "1 unit not yet picked goes back to available stock (ATP + 1)" in said
         assert "1 unit already picked must be put back: the put-back starts right away." in said
         await own_enter(pilot)
         assert isinstance(app.screen, PutBackScreen)

@@ -15,6 +15,7 @@ from textual.widgets import Button, OptionList
 from textual.widgets.option_list import Option
 
 from putback_tui.domain.models import OrderLine, Product
+from putback_tui.domain.wording import agree
 from putback_tui.domain.wording import units as _units
 from putback_tui.tui.dialogs.steps import StepsDialog
 
@@ -38,7 +39,8 @@ def stock_effect(released: int, withdrawn: int) -> str:
     said = []
     if released:
         said.append(
-            f"{_units(released)} not yet picked go back to available stock (ATP + {released}); "
+            f"{_units(released)} not yet picked {agree(released, 'goes', 'go')} back to "
+            f"available stock (ATP + {released}); "
             "QOH unchanged."
         )
     if withdrawn:
