@@ -52,7 +52,9 @@ async def test_reduce_d1005_t_shirts_from_2_to_1(app: PutbackApp, demo_ledger: L
         assert app.screen.step == "confirm"
         said = flat(app)
         assert "Reduce line 1 from 2 to 1 for PRICE ERROR." in said
-        assert "1 unit not yet picked goes back to available stock (ATP + 1); QOH unchanged." in said
+        assert (
+            "1 unit not yet picked goes back to available stock (ATP + 1); QOH unchanged." in said
+        )
         await own_enter(pilot)
         assert isinstance(app.screen, LiveOrderScreen)
         assert result(app) == (
