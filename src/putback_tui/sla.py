@@ -1,11 +1,8 @@
-"""SLA clocks (SPEC section 6) read from the terminal's ledger; the rules are in ``domain.sla``.
+"""SLA clocks (SPEC section 6) read from the terminal's ledger.
 
-Each exception kind has two clocks that start when the order became an exception: time to
-first action (the first operator entry on the order; an automatic release is nobody's action)
-and time to cleared (its last unit reconciled). A clock stops when what it waits for happens;
-the first-action clock also stops when the order is cleared without anyone (nothing picked,
-released automatically). An order is *overdue* once a running clock has run out, *due soon*
-once a running clock has used ``due_soon_share`` of its time, else *on time*.
+What the clocks are and when an order is overdue, due soon or on time is said once, with the
+rules, in :mod:`putback_tui.domain.sla`; this module only finds each order's moments (became an
+exception, first action, cleared) in the ledger and hands them to those rules.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ import putback_tui
 from putback_tui.central.server import BackgroundServer, free_port
 from putback_tui.central.storage import PostgresEngine
 from putback_tui.domain.entries import Entry
+from putback_tui.domain.models import Location, LocationKind, Order, OrderLine, OrderStatus
 from putback_tui.wire import MAX_BATCH_ENTRIES, EntryBatch
 from tests.central_support import Central, MakeTerminal, from_terminals
 
@@ -174,6 +176,50 @@ def test_oms_sets_an_orders_status_and_terminals_see_it(
     with _http(server, central.tokens["PACK-01"]) as terminal:
         page = terminal.get("/v1/changes", params={"cursor": cursor}).json()
     assert [(o["order_id"], o["status"]) for o in page["orders"]] == [("D-1005", "failed")]
+
+
+def test_an_order_id_with_a_slash_works_on_every_path_that_names_an_order(
+    server: BackgroundServer, central: Central
+) -> None:
+    """Order IDs may hold any printable character; clients send "/" as %2F. The status, the
+    claim and the history of "WEB/2026/77" reach that order (they were "Not Found" before).
+    """
+    order_id = "WEB/2026/77"
+    central.store.import_data(orders=[Order(
+        order_id=order_id, facility="STORE-01", status=OrderStatus.IN_PROGRESS,
+        lines=(OrderLine(line_no=1, sku="MUG-WHT", quantity=1, picked=1),),
+    )])
+    path = quote(order_id, safe="")
+    viewer = central.store.add_viewer("WALL", None)
+    with _http(server, central.tokens["OMS"]) as oms:
+        answer = oms.put(f"/v1/orders/{path}/status", json={"status": "cancelled"})
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["order_id"], answer.json()["status"]) == (order_id, "cancelled")
+    with _http(server, central.tokens["PACK-01"]) as terminal:
+        claim = terminal.put(f"/v1/claims/{path}", json={"operator": "OP-0001"})
+        assert claim.status_code == 200, claim.text
+        assert claim.json()["claim"]["order_id"] == order_id
+        assert terminal.delete(f"/v1/claims/{path}").status_code == 200
+    with _http(server, viewer) as wall:
+        history = wall.get(f"/v1/orders/{path}/history")
+        assert history.status_code == 200, history.text
+        assert history.json()["order"]["order_id"] == order_id
+        assert history.json()["order"]["status"] == "cancelled"
+        # The order's own name is still needed in full: a prefix of it is no order.
+        assert wall.get(f"/v1/orders/{quote('WEB/2026', safe='')}/history").status_code == 404
+
+
+def test_a_facility_code_with_a_slash_has_its_backlog(
+    server: BackgroundServer, central: Central
+) -> None:
+    central.store.import_data(locations=[Location(
+        code="EU-A-01", facility="EU/WEST-1", kind=LocationKind.STORAGE, barcode="LOC:EU-A-01"
+    )])
+    viewer = central.store.add_viewer("WALL", None)
+    with _http(server, viewer) as wall:
+        answer = wall.get(f"/v1/backlog/{quote('EU/WEST-1', safe='')}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["backlog"]["facility"] == "EU/WEST-1"
 
 
 def test_a_terminal_reads_back_only_its_own_entries(

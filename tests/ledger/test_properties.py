@@ -186,7 +186,15 @@ def test_random_action_sequences_keep_every_invariant() -> None:
     accepted: Counter[str] = Counter()
     refused: Counter[str] = Counter()
 
-    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Derandomized: the run's examples are the same on every machine, so the coverage check
+    # below (every action accepted at least once) cannot fail by the luck of one run's draws:
+    # one random run (session 5) never drew a move-out after a put-back to the exception area.
+    @settings(
+        max_examples=100,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(st.data())
     def run(data: st.DataObject) -> None:
         with tempfile.TemporaryDirectory() as tmp:

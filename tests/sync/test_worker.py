@@ -106,8 +106,15 @@ def test_central_store_down_the_operator_works_on_and_the_backlog_drains(
     assert states[-1].waiting == n
     assert "unreachable" in (states[-1].last_error or "")
     assert from_terminals(central.store) == []
+    down_since = states[-1].last_success
     server.start()
-    wait_for(lambda: worker.state.waiting == 0 and worker.state.online)
+    # Caught up means a whole round (push, then pull) completed: "0 waiting" alone is published
+    # after the last batch is answered, before the pull brings the central store's own entries.
+    wait_for(
+        lambda: worker.state.waiting == 0
+        and worker.state.online
+        and worker.state.last_success != down_since
+    )
     worker.stop()
     assert_synced(t, central, n)
 

@@ -32,6 +32,9 @@ from tests.central_support import Central, CentralClock, MakeTerminal, Terminal
 
 from .conftest import FROZEN, SteppingClock, scan, screen_text, settle
 
+ORDERS = [[f"D-100{n}"] for n in range(1, 9)]
+"""The demo's order IDs, as the first word of a worklist row."""
+
 pytestmark = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 """The engines are covered by tests/central/test_claims.py; here, the terminals."""
 
@@ -121,11 +124,16 @@ async def test_the_other_terminals_claim_is_shown_and_opening_the_order_asks_onc
     async with app.run_test(size=(120, 30)) as pilot:
         await signed_in(pilot)
         await until(pilot, lambda: shown in screen_text(app))
-        row = next(line for line in screen_text(app).splitlines() if "D-1002" in line)
-        assert shown in row
-        assert "D-1003" not in row
+        rows = [ln for ln in screen_text(app).splitlines() if ln.split()[:1] in ORDERS]
+        # D-1002, the most urgent, is being cleared at PACK-01: it comes after the three
+        # orders nobody is clearing, and says so.
+        assert [ln.split()[0] for ln in rows][-1] == "D-1002"
+        assert len(rows) == 4
+        assert shown in rows[-1]
+        assert not any(shown in ln for ln in rows[:-1])
 
-        # Enter on the claimed top row: the question, and Esc goes back with nothing opened.
+        # Enter on the claimed row: the question, and Esc goes back with nothing opened.
+        await pilot.press("down", "down", "down")
         await enter(pilot)
         assert isinstance(app.screen, ClaimedDialog)
         text = screen_text(app)

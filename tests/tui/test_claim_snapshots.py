@@ -25,7 +25,7 @@ CLAIM = Claim(
     since=FROZEN - timedelta(minutes=34),
     expires_at=FROZEN + timedelta(minutes=5),
 )
-"""PACK-02 has been clearing D-1003 since 13:31 (the worklist's second row at 14:05)."""
+"""PACK-02 has been clearing D-1003 since 13:31 (the worklist's second most urgent at 14:05)."""
 
 
 @pytest.fixture(autouse=True)
@@ -59,9 +59,11 @@ async def _asked(pilot: Pilot[int]) -> None:
 class TestClaims:
     @pytest.mark.parametrize("size", SIZES)
     def test_worklist_row_being_cleared_elsewhere(self, snap_compare, demo_ledger: Ledger, size):
-        """You should see the four demo orders waiting, D-1002 on top as always; the second
-        row, D-1003, says "being cleared at PACK-02 by SV-0001 since 13:31 · " then its score
-        and why in its last column, all of it in bold cyan (cut short where space runs out).
+        """You should see the four demo orders waiting, D-1002 on top as always; D-1003, the
+        second most urgent, is the LAST row (another station is clearing it, so it comes after
+        the orders nobody is clearing) and says "being cleared at PACK-02 by SV-0001 since
+        13:31 · " then its score and why in its last column, all of it in bold cyan (cut short
+        where space runs out).
         """
         assert snap_compare(_app(demo_ledger), terminal_size=size, run_before=_claimed)
 

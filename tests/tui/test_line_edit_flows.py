@@ -52,7 +52,9 @@ async def test_reduce_d1005_t_shirts_from_2_to_1(app: PutbackApp, demo_ledger: L
         assert app.screen.step == "confirm"
         said = flat(app)
         assert "Reduce line 1 from 2 to 1 for PRICE ERROR." in said
-        assert "1 unit not yet picked go back to available stock (ATP + 1); QOH unchanged." in said
+        assert (
+            "1 unit not yet picked goes back to available stock (ATP + 1); QOH unchanged." in said
+        )
         await own_enter(pilot)
         assert isinstance(app.screen, LiveOrderScreen)
         assert result(app) == (
@@ -88,7 +90,7 @@ async def test_cancel_d1008_socks_then_mug_and_put_the_mug_back(
         assert app.screen.step == "confirm"
         said = flat(app)
         assert "Cancel line 2 for CUSTOMER REQUEST." in said
-        assert "1 unit not yet picked go back to available stock (ATP + 1)" in said
+        assert "1 unit not yet picked goes back to available stock (ATP + 1)" in said
         await own_enter(pilot)
         assert isinstance(app.screen, LiveOrderScreen)
         assert result(app)[1] == (
@@ -99,7 +101,7 @@ async def test_cancel_d1008_socks_then_mug_and_put_the_mug_back(
         await key(pilot, "f6")
         await scan(pilot, "3")  # DUPLICATE ORDER
         said = flat(app)
-        assert "1 unit not yet picked go back to available stock (ATP + 1)" in said
+        assert "1 unit not yet picked goes back to available stock (ATP + 1)" in said
         assert "1 unit already picked must be put back: the put-back starts right away." in said
         await own_enter(pilot)
         assert isinstance(app.screen, PutBackScreen)
@@ -311,3 +313,42 @@ async def test_esc_on_the_reason_cancels_nothing(demo_ledger: Ledger, clock: Ste
         await key(pilot, "escape")
         assert result(app)[1] == "Nothing was done."
     assert demo_ledger.entries() == []
+
+
+async def test_a_wrong_answer_on_each_step_of_both_dialogs_says_what_the_step_wants(
+    app: PutbackApp, demo_ledger: Ledger
+):
+    """The reject (F3) and reduce (F7) dialogs share their steps: a word, a number out of
+    range, or a number on the confirm step is refused with what that step wants, and nothing
+    is recorded.
+    """
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "SV-0001")
+        await scan(pilot, "D-1005")
+        for opens, quantity_hint, confirm_hint in (
+            ("f3", "Type a quantity (1 to 2) and Enter.",
+             "Press Enter to reject, or Esc to go back."),
+            ("f7", "Type the new quantity (0 to 1) and Enter.",
+             "Press Enter to confirm, or Esc to go back."),
+        ):
+            await key(pilot, opens)
+            reasons = len(app.screen.reasons)  # type: ignore[attr-defined]
+            await scan(pilot, "many")
+            assert result(app) == (
+                Tone.REFUSED,
+                f"Not an answer here. Type a reason's number (1 to {reasons}) and Enter.",
+            )
+            await scan(pilot, "99")
+            assert result(app) == (Tone.REFUSED, f"No reason 99: type 1 to {reasons}.")
+            await scan(pilot, "2")
+            assert app.screen.step == "quantity"  # type: ignore[attr-defined]
+            await scan(pilot, "one")
+            assert result(app) == (Tone.REFUSED, f"Not an answer here. {quantity_hint}")
+            await scan(pilot, "1")
+            assert app.screen.step == "confirm"  # type: ignore[attr-defined]
+            await scan(pilot, "1")
+            assert result(app) == (Tone.REFUSED, f"Not an answer here. {confirm_hint}")
+            for _ in range(3):
+                await key(pilot, "escape")
+            assert isinstance(app.screen, LiveOrderScreen)
+    assert [e.kind for e in demo_ledger.entries() if e.kind is not EntryKind.RELEASE] == []

@@ -69,7 +69,7 @@ class TestReduceLineDialog:
     @pytest.mark.parametrize("size", SIZES)
     def test_confirm(self, snap_compare, app: PutbackApp, size):
         """You should see "Reduce line 1 from 2 to 1 for PRICE ERROR.", "Stock: 1 unit not yet
-        picked go back to available stock (ATP + 1); QOH unchanged.", the event-feed sentence,
+        picked goes back to available stock (ATP + 1); QOH unchanged.", the event-feed sentence,
         and a red "Reduce the line" button focused beside "Back (Esc)".
         """
         run = steps("SV-0001", "D-1005", "key:f7", "2", "1")

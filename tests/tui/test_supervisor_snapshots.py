@@ -191,10 +191,11 @@ class TestRefusedEntriesScreen:
 class TestReportScreen:
     @pytest.mark.parametrize("size", SIZES)
     def test_report(self, snap_compare, app: PutbackApp, size):
-        """You should see "Exceptions at STORE-01, all days", the chart line for 2026-11-20 (C C
-        D F F, 5) with its legend, the table by kind and reason, "Top rejected products: none",
-        ageing (2 cleared) and "Still open" (scroll for the rest at 80x24); green bar "Report:
-        ...".
+        """You should see the prompt 'Exception patterns: a day (YYYY-MM-DD) and Enter for
+        "since"; Esc goes back' whole, "Exceptions at STORE-01, all days", the chart line for
+        2026-11-20 (C C D F F, 5) with its legend, the table by kind and reason, "Top rejected
+        products: none", ageing (2 cleared) and "Still open" (scroll for the rest at 80x24);
+        green bar "Report: ...".
         """
         run = steps("SV-0001", "D-1001", "D-1003", "5901234123457", "LOC:A-01-02", "2",
                     "5901234123457", "key:f2", "5")

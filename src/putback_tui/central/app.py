@@ -624,7 +624,7 @@ def create_app(
         contact(caller, waiting)
         return store.changes(caller, cursor, limit, now=clock())
 
-    claim_path = f"{API_PREFIX}/claims/{{order_id}}"
+    claim_path = f"{API_PREFIX}/claims/{{order_id:path}}"
     claim_errors: dict[int | str, dict[str, Any]] = {
         403: {"model": ErrorBody, "description": "An order of another facility, or not a "
               "terminal."},
@@ -722,7 +722,7 @@ def create_app(
         return _json(store.backlog(names, clock()))
 
     @app.get(
-        f"{API_PREFIX}/backlog/{{facility}}",
+        f"{API_PREFIX}/backlog/{{facility:path}}",
         tags=["viewers"],
         response_model=FacilityDetail,
         responses={404: {"model": ErrorBody, "description": "No such facility."}},
@@ -743,7 +743,7 @@ def create_app(
         return _json(store.facility_detail(facility, clock()))
 
     @app.get(
-        f"{API_PREFIX}/orders/{{order_id}}/history",
+        f"{API_PREFIX}/orders/{{order_id:path}}/history",
         tags=["viewers"],
         responses={404: {"model": ErrorBody, "description": "No such order."}},
     )
@@ -763,7 +763,7 @@ def create_app(
         return history
 
     @app.put(
-        f"{API_PREFIX}/orders/{{order_id}}/status",
+        f"{API_PREFIX}/orders/{{order_id:path}}/status",
         tags=["systems"],
         responses={404: {"model": ErrorBody, "description": "No such order."}},
     )

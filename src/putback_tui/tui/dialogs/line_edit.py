@@ -14,10 +14,9 @@ from textual.app import ComposeResult
 from textual.widgets import Button, OptionList
 from textual.widgets.option_list import Option
 
-from putback_tui.barcodes import Scan
 from putback_tui.domain.models import OrderLine, Product
+from putback_tui.domain.wording import agree
 from putback_tui.domain.wording import units as _units
-from putback_tui.tui.dialogs.reject import NUMBER
 from putback_tui.tui.dialogs.steps import StepsDialog
 
 
@@ -40,7 +39,8 @@ def stock_effect(released: int, withdrawn: int) -> str:
     said = []
     if released:
         said.append(
-            f"{_units(released)} not yet picked go back to available stock (ATP + {released}); "
+            f"{_units(released)} not yet picked {agree(released, 'goes', 'go')} back to "
+            f"available stock (ATP + {released}); "
             "QOH unchanged."
         )
     if withdrawn:
@@ -164,27 +164,13 @@ class LineEditDialog(StepsDialog[LineEditChoice]):
 
     # -- answers -------------------------------------------------------------------------------
 
-    async def handle_scan(self, scan: Scan, text: str) -> None:
-        """A typed number chooses the reason, or gives the new quantity."""
-        typed = text.strip()
-        if self.step == "confirm" or not NUMBER.fullmatch(typed):
-            wanted = {
-                "reason": f"Type a reason's number (1 to {len(self.reasons)}) and Enter.",
-                "quantity": f"Type the new quantity ({self.lowest} to {self.line.ordered - 1}) "
-                "and Enter.",
-                "confirm": "Press Enter to confirm, or Esc to go back.",
-            }[self.step]
-            self.putback.refuse(f"Not an answer here. {wanted}", "wrong_step")
-            return
-        number = int(typed)
-        if self.step == "reason":
-            if not 1 <= number <= len(self.reasons):
-                self.putback.refuse(
-                    f"No reason {number}: type 1 to {len(self.reasons)}.", "wrong_step"
-                )
-                return
-            self._choose(self.reasons[number - 1])
-            return
+    def _quantity_hint(self) -> str:
+        return (
+            f"Type the new quantity ({self.lowest} to {self.line.ordered - 1}) and Enter."
+        )
+
+    def _take_quantity(self, number: int) -> None:
+        """The line's new quantity: below what it orders, not below what was rejected."""
         if number >= self.line.ordered:
             self.putback.refuse(
                 f"Line {self.line.line_no} orders {self.line.ordered}: raising it (or keeping it) "

@@ -9,7 +9,7 @@ from textual.widgets.option_list import Option
 
 from putback_tui.barcodes import Scan
 from putback_tui.tui.dialogs.base import ScanDialog
-from putback_tui.tui.dialogs.reject import NUMBER
+from putback_tui.tui.dialogs.steps import NUMBER
 
 
 class ReasonDialog(ScanDialog[str | None]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,14 +10,11 @@ from textual.app import ComposeResult
 from textual.widgets import Button, OptionList
 from textual.widgets.option_list import Option
 
-from putback_tui.barcodes import Scan
 from putback_tui.domain.models import OrderLine, Product, RejectReason
 from putback_tui.domain.reasons import RejectReasonDef, reason_of
 from putback_tui.domain.wording import units as _units
 from putback_tui.tui.dialogs.steps import StepsDialog
 
-NUMBER = re.compile(r"[0-9]{1,3}")
-"""A typed choice or quantity. A GTIN has at least 8 digits, so the two never collide."""
 
 @dataclass(frozen=True)
 class RejectChoice:
@@ -34,6 +30,7 @@ class RejectDialog(StepsDialog[RejectChoice]):
     """Three steps: reason, quantity (skipped when one unit is open), confirm."""
 
     BACK_WORDS = "nothing was rejected."
+    CONFIRM_HINT = "Press Enter to reject, or Esc to go back."
     STEPS: ClassVar[tuple[str, ...]] = ("reason", "quantity", "confirm")
 
     def __init__(
@@ -134,26 +131,11 @@ class RejectDialog(StepsDialog[RejectChoice]):
 
     # -- answers -------------------------------------------------------------------------------
 
-    async def handle_scan(self, scan: Scan, text: str) -> None:
-        """A typed number chooses the reason, or gives the quantity."""
-        typed = text.strip()
-        if self.step == "confirm" or not NUMBER.fullmatch(typed):
-            wanted = {
-                "reason": f"Type a reason's number (1 to {len(self.reasons)}) and Enter.",
-                "quantity": f"Type a quantity (1 to {self.most}) and Enter.",
-                "confirm": "Press Enter to reject, or Esc to go back.",
-            }[self.step]
-            self.putback.refuse(f"Not an answer here. {wanted}", "wrong_step")
-            return
-        number = int(typed)
-        if self.step == "reason":
-            if not 1 <= number <= len(self.reasons):
-                self.putback.refuse(
-                    f"No reason {number}: type 1 to {len(self.reasons)}.", "wrong_step"
-                )
-                return
-            self._choose(self.reasons[number - 1])
-            return
+    def _quantity_hint(self) -> str:
+        return f"Type a quantity (1 to {self.most}) and Enter."
+
+    def _take_quantity(self, number: int) -> None:
+        """The quantity of unpicked units to reject, 1 to the line's open units."""
         if not 1 <= number <= self.most:
             self.putback.refuse(
                 f"Quantity must be 1 to {self.most} (unpicked units of {self.line.sku}), "

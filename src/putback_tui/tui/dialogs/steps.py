@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from textual.widgets import Button, OptionList
 
+from putback_tui.barcodes import Scan
 from putback_tui.tui.dialogs.base import ScanDialog
 
 R = TypeVar("R")
+
+NUMBER = re.compile(r"[0-9]{1,3}")
+"""A typed choice or quantity. A GTIN has at least 8 digits, so the two never collide."""
 
 
 class StepsDialog(ScanDialog[R | None]):
@@ -22,6 +27,8 @@ class StepsDialog(ScanDialog[R | None]):
 
     BACK_WORDS = "nothing was changed."
     """What the result line says on each step back."""
+    CONFIRM_HINT = "Press Enter to confirm, or Esc to go back."
+    """What the result line asks for when something is typed on the confirm step."""
 
     step: str
     reasons: list[Any]
@@ -45,6 +52,34 @@ class StepsDialog(ScanDialog[R | None]):
 
     def _show_step(self) -> None:
         raise NotImplementedError
+
+    def _quantity_hint(self) -> str:
+        """What to type on the quantity step ("Type a quantity (1 to 3) and Enter.")."""
+        raise NotImplementedError
+
+    def _take_quantity(self, number: int) -> None:
+        """A number typed on the quantity step: take it and move on, or refuse it by name."""
+        raise NotImplementedError
+
+    async def handle_scan(self, scan: Scan, text: str) -> None:
+        """A typed number chooses the reason or gives the quantity; else, what the step wants."""
+        typed = text.strip()
+        if self.step == "confirm" or not NUMBER.fullmatch(typed):
+            wanted = {
+                "reason": f"Type a reason's number (1 to {len(self.reasons)}) and Enter.",
+                "quantity": self._quantity_hint(),
+                "confirm": self.CONFIRM_HINT,
+            }[self.step]
+            self.putback.refuse(f"Not an answer here. {wanted}", "wrong_step")
+            return
+        number = int(typed)
+        if self.step != "reason":
+            self._take_quantity(number)
+            return
+        if not 1 <= number <= len(self.reasons):
+            self.putback.refuse(f"No reason {number}: type 1 to {len(self.reasons)}.", "wrong_step")
+            return
+        self._choose(self.reasons[number - 1])
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """The operator's own Enter on a highlighted reason."""

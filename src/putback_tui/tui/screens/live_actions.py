@@ -15,8 +15,8 @@ from rich.text import Text
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import Permission, RejectReason
 from putback_tui.domain.reasons import OrderAction, ReasonEffect
+from putback_tui.domain.wording import agree, plural
 from putback_tui.domain.wording import lines as _lines
-from putback_tui.domain.wording import plural
 from putback_tui.domain.wording import units as _units
 from putback_tui.station import LedgerError, Outcome
 from putback_tui.tui.dialogs.confirm import ConfirmDialog
@@ -239,7 +239,7 @@ async def force_cancel(screen: LiveOrderScreen) -> None:
     picked = sum(line.to_put_back for line in order.lines)
     body = Text.assemble(
         (_units(unpicked), "bold"),
-        " not yet picked go back to available stock at once.\n",
+        f" not yet picked {agree(unpicked, 'goes', 'go')} back to available stock at once.\n",
         (_units(picked), "bold"),
         " already picked must be put back: the put-back starts right away."
         if picked

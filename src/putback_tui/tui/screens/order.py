@@ -53,9 +53,13 @@ def worklist_rows(
 ) -> list[Row]:
     """The first ``limit`` waiting orders as table rows, keyed by order ID.
 
-    An order another terminal is clearing (``claims``) says so first in its last column.
+    An order another terminal is clearing (``claims``) says so first in its last column, and
+    comes after every order nobody is clearing (each group most urgent first): Enter on the
+    top row opens work no other station has in hand.
     """
     claims = claims or {}
+    # sorted() is stable: each group keeps the score order.
+    ranked = sorted(worklist.rows, key=lambda r: r.order_id in claims) if claims else worklist.rows
     return [
         Row(
             r.order_id,
@@ -68,7 +72,7 @@ def worklist_rows(
                 _why(r, claims.get(r.order_id)),
             ),
         )
-        for r in worklist.rows[:limit]
+        for r in ranked[:limit]
     ]
 
 

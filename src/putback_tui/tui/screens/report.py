@@ -110,7 +110,9 @@ class ReportScreen(ScanScreen):
     def on_mount(self) -> None:
         """Say what can be typed."""
         super().on_mount()
-        self.set_prompt("Exception patterns: type a day (YYYY-MM-DD) and Enter for \"since\"; Esc")
+        self.set_prompt(
+            'Exception patterns: a day (YYYY-MM-DD) and Enter for "since"; Esc goes back'
+        )
         self._scroll.focus()
 
     def start(self) -> None:
