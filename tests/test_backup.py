@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -98,3 +101,68 @@ def test_configuration_reference_in_docs_is_generated_from_the_model() -> None:
     """docs/configuration.md cannot drift: regenerate it with `putback config reference`."""
     doc = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
     assert doc.read_text() == reference()
+
+
+TERMINAL = """
+import os, signal, sys
+from pathlib import Path
+from putback_tui.config import Settings
+from putback_tui.ledger import Ledger
+from putback_tui.station import Station
+
+path = Path(sys.argv[1])
+ledger = Ledger(path, create=False)            # the station's connection
+station = Station(ledger, Settings())
+station.sign_in("OP-0001")
+worker_ledger = Ledger(path, create=False)     # the sync worker opens its own, as it starts
+print("ready", flush=True)
+sys.stdin.readline()                           # meanwhile: `putback backup` in another process
+view = station.open_order("D-1002")
+entry = station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+print("confirmed", entry.entry_id, flush=True)  # the screen would say so now
+os.kill(os.getpid(), signal.SIGKILL)           # then the power goes (or the process is killed)
+"""
+
+
+def test_a_put_back_confirmed_after_a_backup_by_another_process_survives_a_kill(
+    demo_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A terminal runs with a second connection (its sync worker's); `putback backup` runs in
+    another process and ends; a put-back is then confirmed and the terminal killed. The
+    put-back is in the ledger afterwards. (Before the fix, opening the worker's connection read
+    the file's header with an ordinary open and close, which dropped the station's SQLite locks
+    on it: the backup's connection, closing, then took itself for the last one and deleted the
+    write-ahead log the terminal went on writing, so the confirmed put-back was lost.)
+    """
+    path = demo_ledger.path
+    demo_ledger.close()
+    terminal = subprocess.Popen(
+        [sys.executable, "-c", TERMINAL, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert terminal.stdout is not None
+    assert terminal.stdin is not None
+    try:
+        assert terminal.stdout.readline().strip() == "ready"
+        backup = subprocess.run(
+            [sys.executable, "-c",
+             "import sys; from pathlib import Path; from putback_tui.ledger import Ledger; "
+             "led = Ledger(Path(sys.argv[1]), create=False); led.backup(Path(sys.argv[2])); "
+             "led.close()", str(path), str(tmp_path / "b.sqlite3")],
+            capture_output=True, text=True,
+        )
+        assert backup.returncode == 0, backup.stderr
+        terminal.stdin.write("go\n")
+        terminal.stdin.flush()
+        said = terminal.stdout.readline().split()
+        assert said[:1] == ["confirmed"], said
+    finally:
+        if terminal.poll() is None:
+            terminal.stdin.close()
+        terminal.wait(30)
+    assert terminal.returncode == -signal.SIGKILL
+    after = Ledger(path, create=False)
+    try:
+        assert said[1] in {e.entry_id for e in after.entries()}
+    finally:
+        after.close()

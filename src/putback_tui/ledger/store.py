@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,21 +68,24 @@ class Ledger:
         """
         self.path = path
         self._lock = threading.RLock()
-        existed = path.exists() and path.stat().st_size > 0
-        if existed:
-            _check_header(path)
-        elif not create:
-            raise LedgerError(
-                f"No local database at {path}. Run 'putback init --demo' or 'putback init "
-                "--data DIR' first."
-            )
-        files.make_dirs(path.parent)
-        try:
-            conn = sqlite3.connect(
-                path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"Cannot open the local database {path}: {exc}") from exc
+        with _OPENING:
+            existed = path.exists() and path.stat().st_size > 0
+            if existed and not _held_here(path):
+                _check_header(path)
+            elif not existed and not create:
+                raise LedgerError(
+                    f"No local database at {path}. Run 'putback init --demo' or 'putback init "
+                    "--data DIR' first."
+                )
+            files.make_dirs(path.parent)
+            try:
+                conn = sqlite3.connect(
+                    path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+                )
+            except sqlite3.Error as exc:
+                raise LedgerError(f"Cannot open the local database {path}: {exc}") from exc
+            # Held before any statement takes a lock: no other open here reads the header now.
+            self._held: tuple[int, int] | None = _hold(path)
         self._conn = conn
         self.db = Database(conn, execute_plugins=False)
         try:
@@ -100,16 +104,21 @@ class Ledger:
                     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 migrations.apply(self.db)
         except sqlite3.DatabaseError as exc:
-            conn.close()
+            self._close()
             raise translate(exc, path) from exc
         except LedgerError:
-            conn.close()
+            self._close()
             raise
 
     def close(self) -> None:
         """Close the connection (the WAL is checkpointed by SQLite)."""
         with self._lock:
-            self._conn.close()
+            self._close()
+
+    def _close(self) -> None:
+        self._conn.close()
+        _release(self._held)
+        self._held = None
 
     def backup(self, dest: Path) -> int:
         """Write a consistent copy of the ledger to ``dest`` while others keep writing.
@@ -326,6 +335,51 @@ class Ledger:
         """
         with self.read() as tx:
             return sync.refused_entries(tx)
+
+
+_OPENING = threading.Lock()
+"""Held while a ledger is opened in this process: the header check and the first connection."""
+_HELD: Counter[tuple[int, int]] = Counter()
+"""The ledger files this process has open through SQLite (device, inode), with how many
+:class:`Ledger` connections each.
+
+While SQLite has a file open in a process, nothing else in that process may open and close it:
+POSIX drops every lock a process holds on a file when *any* descriptor of it is closed (SQLite
+tracks its own descriptors, not ours). The station's connection would then hold no lock, and the
+next other process to close a connection (``putback backup``, ``putback doctor``) would take
+itself for the last one, checkpoint, and delete the write-ahead log this process goes on
+writing into: every entry committed afterwards would be lost at the next crash or power cut.
+So the header is read with an ordinary ``open`` only by the first connection of a process."""
+
+
+def _key(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _held_here(path: Path) -> bool:
+    try:
+        return _HELD[_key(path)] > 0
+    except OSError:
+        return False
+
+
+def _hold(path: Path) -> tuple[int, int] | None:
+    try:
+        key = _key(path)
+    except OSError:
+        return None
+    _HELD[key] += 1
+    return key
+
+
+def _release(key: tuple[int, int] | None) -> None:
+    if key is None:
+        return
+    with _OPENING:
+        _HELD[key] -= 1
+        if _HELD[key] <= 0:
+            del _HELD[key]
 
 
 def _check_header(path: Path) -> None:
