@@ -242,3 +242,38 @@ def m005_withdrawn(db: Database) -> None:
         ALTER TABLE sync_pull_progress ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+REFERENCE_TABLES = ("products", "barcodes", "locations", "operators")
+"""Tables only a load or a pull writes, never an action: the read cache keeps what they hold."""
+
+
+@migrations()
+def m006_reference_revision(db: Database) -> None:
+    """A counter that moves whenever reference data changes, for the read cache.
+
+    The station keeps products, barcodes, locations and the central store's role map and
+    reason lists in memory between actions (:mod:`putback_tui.ledger.cache`). Another
+    connection's commit (the sync worker records answers after every batch) says only that
+    *something* changed; these triggers say whether it was reference data. No action writes
+    these tables or keys, so an action pays nothing for them; a load pays one counter update a
+    row.
+    """
+    db.execute(
+        "CREATE TABLE reference_revision (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "n INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO reference_revision (id, n) VALUES (1, 0)")
+    bump = "UPDATE reference_revision SET n = n + 1 WHERE id = 1;"
+    for table in REFERENCE_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(
+                f"CREATE TRIGGER {table}_{event.lower()}_revision AFTER {event} ON {table} "
+                f"BEGIN {bump} END"
+            )
+    central = "('central.roles', 'central.reasons')"
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+        db.execute(
+            f"CREATE TRIGGER meta_{event.lower()}_revision AFTER {event} ON meta "
+            f"WHEN {row}.key IN {central} BEGIN {bump} END"
+        )
