@@ -30,7 +30,10 @@ from typing import Any
 
 from putback_tui.config import Settings
 from putback_tui.ledger import Ledger
+from putback_tui.ledger import sync as book
 from putback_tui.station import Station
+from putback_tui.sync.worker import _answers as worker_answers
+from putback_tui.wire import BatchResult, batch_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -206,6 +209,115 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
     return measures, size_mb, problems
 
 
+DRAIN_PHASES = ("read", "body", "parse", "answers", "record", "counts")
+
+
+def make_entries(source: Path, where: Path, n: int) -> Path:
+    """A copy of the loaded ledger with ``n`` put-backs made, to drain.
+
+    The opens before them add their releases; written once, copied for each drain run.
+    """
+    path = where / "drain-source.sqlite3"
+    shutil.copyfile(source, path)
+    ledger = Ledger(path)
+    station = Station(ledger, Settings())
+    station.sign_in("SV-0001")
+    with ledger.read() as tx:
+        picked = tx.conn.execute(
+            "SELECT o.order_id, l.line_no, l.sku, l.pick_location, l.picked FROM orders o "
+            "JOIN order_lines l USING (order_id) WHERE o.status IN "
+            "('cancelled', 'deleted', 'failed') AND l.picked > 0 AND l.lot IS NULL "
+            "GROUP BY o.order_id ORDER BY o.order_id"
+        ).fetchall()
+    made = 0
+    for order_id, line_no, sku, location, units in picked:
+        if made >= n:
+            break
+        station.open_order(order_id)
+        for _ in range(units):
+            station.put_back(order_id, line_no, sku, location)
+            made += 1
+    ledger.close()
+    return path
+
+
+def drain_run(made: Path, batch: int) -> tuple[int, dict[str, float], float]:
+    """The sync worker's own work on every entry of ``made``, in batches, without HTTP.
+
+    What ``SyncWorker._push`` does on the terminal for each batch: read the outbox rows, build
+    the body, parse the central store's answer (made here as the central store writes it: every
+    entry applied), turn it into answers, record them (one transaction), count what is left.
+    The baseline: the same number of rows inserted into a bare table of the same file, one
+    ``executemany`` and one commit per batch.
+
+    Returns:
+        Entries drained, CPU seconds per phase, and the baseline's CPU seconds.
+    """
+    path = made.with_name("drain.sqlite3")
+    shutil.copyfile(made, path)
+    ledger = Ledger(path, create=False)
+    spent = dict.fromkeys(DRAIN_PHASES, 0.0)
+    clock = time.process_time
+    drained = 0
+    with ledger.read() as tx:
+        out = book.unsent_json(tx, batch)
+    while out.seqs:
+        answer = json.dumps(
+            {
+                "version": 1,
+                "results": [
+                    {"entry_id": e, "seq": s, "outcome": "applied", "recorded_as": "applied",
+                     "code": "applied"}
+                    for s, e in zip(out.seqs, out.entry_ids, strict=True)
+                ],
+            }
+        ).encode()
+        t0 = clock()
+        batch_json(out.entries_json)
+        t1 = clock()
+        result = BatchResult.model_validate_json(answer, extra="ignore")
+        assert [r.entry_id for r in result.results] == list(out.entry_ids)
+        t2 = clock()
+        answers, retry = worker_answers(out, result)
+        assert retry is None
+        t3 = clock()
+        with ledger.write() as tx:
+            book.record_answers(tx, answers)
+            book.clear_failure(tx, "push")
+        t4 = clock()
+        with ledger.read() as tx:
+            book.counts(tx)
+        t5 = clock()
+        drained += len(out.seqs)
+        with ledger.read() as tx:
+            out = book.outgoing(tx, out.seqs[-1], batch)
+        t6 = clock()
+        for phase, took in zip(
+            DRAIN_PHASES, (t6 - t5, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True
+        ):
+            spent[phase] += took
+    with ledger.read() as tx:
+        left = book.counts(tx).waiting
+    ledger.close()
+    if left:
+        sys.exit(f"bench-ledger: FAILED: the drain left {left} entries unanswered")
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA synchronous=FULL")
+    raw.execute("CREATE TABLE bench_raw (seq INTEGER, entry_id TEXT, outcome TEXT)")
+    base = 0.0
+    for start in range(0, drained, batch):
+        rows = [(i, f"entry {i}", "applied") for i in range(start, min(start + batch, drained))]
+        t0 = clock()
+        raw.execute("BEGIN")
+        raw.executemany("INSERT INTO bench_raw VALUES (?, ?, ?)", rows)
+        raw.execute("COMMIT")
+        base += clock() - t0
+    raw.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return drained, spent, base
+
+
 def spread(values: list[float], fmt: str = ".2f") -> str:
     """``min-max (median m)`` of a figure over the runs."""
     lo, hi, mid = min(values), max(values), statistics.median(values)
@@ -225,6 +337,13 @@ def main() -> None:
         default="disk,shm",
         help="places to run: disk (the temp directory's disk), shm (/dev/shm, a RAM disk); "
         "comma-separated (default both)",
+    )
+    parser.add_argument(
+        "--drain",
+        type=int,
+        default=None,
+        help="put-backs to make and drain, timing the sync worker's own work per entry "
+        "(default 5000 with --quick, 20000 without; 0: skip)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
@@ -293,6 +412,33 @@ def main() -> None:
             f"; median pair ratio {s['median_pair_ratio']}; median {s['median_ms']} ms against "
             f"{s['raw_median_ms']} ms; CPU {s['cpu_us']} us against {s['raw_cpu_us']} us"
         )
+    drain: dict[str, Any] = {}
+    to_drain = args.drain if args.drain is not None else (5000 if args.quick else 20000)
+    if to_drain > 0:
+        where = places["shm"] if "shm" in wanted else places["disk"]
+        with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-drain-") as tmp:
+            made = make_entries(source, Path(tmp), to_drain)
+            per_run = [drain_run(made, 1000) for _ in range(args.runs)]
+        drained = per_run[0][0]
+        totals = [sum(spent.values()) / n * 1e6 for n, spent, _ in per_run]
+        bases = [base / n * 1e6 for n, _, base in per_run]
+        drain = {
+            "entries": drained,
+            "place": "shm" if "shm" in wanted else "disk",
+            "cpu_us_per_entry": totals,
+            "baseline_cpu_us_per_entry": bases,
+            "phases_us_per_entry": [
+                {k: v / n * 1e6 for k, v in spent.items()} for n, spent, _ in per_run
+            ],
+        }
+        print(
+            f"drain, the sync worker's own work (no HTTP), {drained} entries in batches of "
+            f"1000, {args.runs} runs on {drain['place']}: CPU {spread(totals)} us an entry "
+            f"against {spread(bases)} us for the baseline (the same number of rows inserted "
+            "into a bare table, one executemany a batch)"
+        )
+        for run, phases in enumerate(drain["phases_us_per_entry"], 1):
+            print(f"  run {run}: " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     if problems:
         # Figures measured on wrong results are no figures: no JSON, a non-zero exit, and why.
         for problem in problems:
@@ -320,6 +466,7 @@ def main() -> None:
                     "rows": rows,
                     "runs": runs,
                     "summary": summary_by_place,
+                    "drain": drain,
                 },
                 indent=2,
             )
