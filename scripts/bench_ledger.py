@@ -126,6 +126,7 @@ class Pairs:
             "raw_median_ms": raw_med * 1e3,
             "raw_p99_ms": pct(self.raw_wall, 0.99) * 1e3,
             "ratio_of_medians": raw_med / med,
+            # For a burst, "pairs" are the i-th put-back and the i-th insert of the two runs.
             "median_pair_ratio": statistics.median(
                 r / a for a, r in zip(self.wall, self.raw_wall, strict=True)
             ),
@@ -145,6 +146,8 @@ def timed(call: Callable[[], object]) -> tuple[float, float]:
 def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float, list[str]]:
     """Open n exception orders and put one unit of each back, each paired with a raw insert.
 
+    Then a burst of put-backs alone, and as many raw inserts alone (see below).
+
     Returns:
         The pairs of each measure, the ledger's size in MB, and what the check found wrong.
     """
@@ -157,7 +160,7 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
         station.sign_in("SV-0001")
         with ledger.read() as tx:
             picked = tx.conn.execute(
-                "SELECT o.order_id, l.line_no, l.sku, l.pick_location FROM orders o "
+                "SELECT o.order_id, l.line_no, l.sku, l.pick_location, l.picked FROM orders o "
                 "JOIN order_lines l USING (order_id) WHERE o.status IN "
                 "('cancelled', 'deleted', 'failed') AND l.picked > 0 AND l.lot IS NULL "
                 "GROUP BY o.order_id ORDER BY o.order_id LIMIT ?",
@@ -193,13 +196,36 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
             measure.raw_wall.append(rw)
             measure.raw_cpu.append(rc)
 
-        for order_id, line_no, sku, location in picked:
+        for order_id, line_no, sku, location, _ in picked:
             pair(measures["open"], functools.partial(station.open_order, order_id))
             pair(
                 measures["put_back"],
                 functools.partial(station.put_back, order_id, line_no, sku, location),
             )
+        # Bursts: the next unit of each line with one left, with no other connection's commit
+        # between two put-backs (as while the sync worker is idle, or offline), so the ledger's
+        # read cache and SQLite's page cache stay warm (in the pairs above, each side's commit
+        # makes SQLite drop the other connection's page cache); then as many raw inserts in a
+        # row, the baseline for the burst.
+        burst = Pairs()
+        for order_id, line_no, sku, location, units in picked:
+            if units >= 2:
+                w, c = timed(
+                    functools.partial(station.put_back, order_id, line_no, sku, location)
+                )
+                burst.wall.append(w)
+                burst.cpu.append(c)
+        for i in range(len(burst.wall)):
+            w, c = timed(
+                functools.partial(
+                    raw.execute, "INSERT INTO bench_raw (payload) VALUES (?)", (f"burst {i}",)
+                )
+            )
+            burst.raw_wall.append(w)
+            burst.raw_cpu.append(c)
         raw.close()
+        if burst.wall:
+            measures["burst"] = burst
         # The benchmark's own check: the projections it read from equal the full rebuild.
         qoh_rows, atp_rows = ledger.stock()
         rebuilt_qoh, rebuilt_atp = ledger.rebuild_stock()
@@ -370,7 +396,8 @@ def main() -> None:
                 {"place": place, "run": run, **{m: p.stats() for m, p in measures.items()}}
             )
             if place == wanted[0]:
-                for name, p in measures.items():
+                for name in ("open", "put_back"):
+                    p = measures[name]
                     for attr in ("wall", "cpu", "raw_wall", "raw_cpu"):
                         getattr(pooled[name], attr).extend(getattr(p, attr))
 
@@ -384,7 +411,9 @@ def main() -> None:
             "pair ratio", "CPU us", "raw CPU us")
     print(f"{head[0]:<5} {head[1]:>3} {head[2]:<9}" + "".join(f" {h:>10}" for h in head[3:]))
     for r in runs:
-        for m in ("put_back", "open"):
+        for m in ("put_back", "open", "burst"):
+            if m not in r:
+                continue
             s = r[m]
             print(
                 f"{r['place']:<5} {r['run']:>3} {m:<9} {s['median_ms']:>10.3f} "
@@ -406,12 +435,29 @@ def main() -> None:
                 ("raw_cpu_us", ".0f"),
             )
         }
+        bursts = [r["burst"] for r in runs if r["place"] == place and "burst" in r]
+        for key, fmt in (
+            ("ratio_of_medians", ".2f"),
+            ("median_ms", ".3f"),
+            ("raw_median_ms", ".3f"),
+            ("cpu_us", ".0f"),
+            ("raw_cpu_us", ".0f"),
+        ):
+            if bursts:
+                summary_by_place[place][f"burst_{key}"] = spread([b[key] for b in bursts], fmt)
         s = summary_by_place[place]
         print(
             f"put-back on {place}, over {len(mine)} runs: ratio of medians {s['ratio_of_medians']}"
             f"; median pair ratio {s['median_pair_ratio']}; median {s['median_ms']} ms against "
             f"{s['raw_median_ms']} ms; CPU {s['cpu_us']} us against {s['raw_cpu_us']} us"
         )
+        if bursts:
+            print(
+                f"  in bursts ({bursts[0]['n']} put-backs in a row, then as many raw inserts): "
+                f"ratio of medians {s['burst_ratio_of_medians']}; median "
+                f"{s['burst_median_ms']} ms against {s['burst_raw_median_ms']} ms; CPU "
+                f"{s['burst_cpu_us']} us against {s['burst_raw_cpu_us']} us"
+            )
     drain: dict[str, Any] = {}
     to_drain = args.drain if args.drain is not None else (5000 if args.quick else 20000)
     if to_drain > 0:
