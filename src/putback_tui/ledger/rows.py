@@ -53,6 +53,21 @@ ENTRY_JSON = (
 )
 """One entry row as the JSON of an :class:`Entry` (the columns hold its parts as JSON)."""
 
+INDEXED_KINDS = (
+    EntryKind.REJECT,
+    EntryKind.RESOLVE,
+    EntryKind.CANCEL_LINE,
+    EntryKind.REDUCE_LINE,
+)
+"""The kinds of entry the ``entries_by_kind`` index holds (ledger migration m006): those the
+reports, the worklist and the refused-entry screens look up by kind. A put-back, a release, an
+undo... are not in it, so they write one page less."""
+
+KIND_INDEXED = f"kind IN ({', '.join(repr(k.value) for k in INDEXED_KINDS)})"
+"""The partial index's condition, as SQL: a query that looks entries up by kind adds it to its
+``WHERE`` (SQLite uses a partial index only when the query's own terms include its condition;
+a bound parameter is not enough)."""
+
 ENTRY_LIST = TypeAdapter(list[Entry])
 """Parses a JSON array of :data:`ENTRY_JSON` values into entries, in one call."""
 

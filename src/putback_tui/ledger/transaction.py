@@ -39,6 +39,7 @@ from putback_tui.ledger.rows import (
     ENTRY_COLUMNS,
     ENTRY_JSON,
     ENTRY_LIST,
+    KIND_INDEXED,
     chunks,
     dump_changes,
     entry_from_row,
@@ -389,7 +390,8 @@ class Transaction:
         return [
             (datetime.fromisoformat(created_at), json.loads(details))
             for created_at, details in self.conn.execute(
-                "SELECT created_at, details FROM entries e WHERE kind = ? AND facility = ? "
+                f"SELECT created_at, details FROM entries e WHERE kind = ? AND {KIND_INDEXED} "
+                "AND facility = ? "
                 "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id)",
                 (EntryKind.REJECT.value, facility),
             )
@@ -427,7 +429,7 @@ class Transaction:
     def resolution_of(self, entry_id: str) -> Entry | None:
         """The resolve entry that answers the refused entry ``entry_id``, or None."""
         row = self.conn.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE kind = ? "
+            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE kind = ? AND {KIND_INDEXED} "
             "AND json_extract(details, '$.resolves') = ? ORDER BY seq LIMIT 1",
             (EntryKind.RESOLVE.value, entry_id),
         ).fetchone()
