@@ -169,7 +169,8 @@ def record_answers(tx: Transaction, answers: Sequence[Answer], at: datetime | No
     # third less than a statement run per answer).
     tx.conn.execute(
         "INSERT OR IGNORE INTO sync_answers (seq, entry_id, outcome, reason, answered_at) "
-        "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?)",
+        "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+        "json_extract(value, '$[2]'), json_extract(value, '$[3]'), ? FROM json_each(?)",
         (
             when,
             json.dumps(
