@@ -2,11 +2,18 @@
 
 The baseline is a single-row INSERT into a table in the same file, with the same durability
 (WAL, synchronous=FULL), measured in the same run: the floor any durable scan commit pays.
+Each action is paired with one baseline insert, alternating which goes first, on the same file;
+every run works on a fresh copy of the loaded ledger. Each pair gives a ratio (baseline time /
+action time: a rate ratio, 0.5 means half the baseline's commits a second); a run reports the
+ratio of the medians and the median of the pairs' ratios, and the CPU time (process_time) of
+each side. The runs repeat on a RAM disk (/dev/shm), where an fsync costs next to nothing: what
+is left there is the CPU part alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -16,12 +23,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from putback_tui.config import Settings
 from putback_tui.ledger import Ledger
+from putback_tui.ledger import sync as book
 from putback_tui.station import Station
+from putback_tui.sync.worker import _answers as worker_answers
+from putback_tui.wire import BatchResult, batch_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,20 +107,51 @@ def ensure_ledger(data: Path, quick: bool) -> Path:
     return cached
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=None, help="data set directory")
-    parser.add_argument("--quick", action="store_true", help="a 100,000-product set, fewer runs")
-    parser.add_argument("-n", type=int, default=None, help="orders to open / units to put back")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    args = parser.parse_args()
-    data = args.data or ROOT / ".data" / ("quick" if args.quick else "large")
-    n = args.n or (200 if args.quick else 1000)
-    source = ensure_ledger(data, args.quick)
-    if n < 1:
-        parser.error("-n must be at least 1")
+@dataclass
+class Pairs:
+    """One measure paired with the baseline: wall and CPU seconds of each call, in pairs."""
 
-    with tempfile.TemporaryDirectory() as tmp:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    raw_wall: list[float] = field(default_factory=list)
+    raw_cpu: list[float] = field(default_factory=list)
+
+    def stats(self) -> dict[str, float]:
+        """Medians, p99s, both ratios and the CPU per call of a run (ms and us)."""
+        med, raw_med = statistics.median(self.wall), statistics.median(self.raw_wall)
+        return {
+            "n": len(self.wall),
+            "median_ms": med * 1e3,
+            "p99_ms": pct(self.wall, 0.99) * 1e3,
+            "raw_median_ms": raw_med * 1e3,
+            "raw_p99_ms": pct(self.raw_wall, 0.99) * 1e3,
+            "ratio_of_medians": raw_med / med,
+            # For a burst, "pairs" are the i-th put-back and the i-th insert of the two runs.
+            "median_pair_ratio": statistics.median(
+                r / a for a, r in zip(self.wall, self.raw_wall, strict=True)
+            ),
+            "cpu_us": statistics.fmean(self.cpu) * 1e6,
+            "raw_cpu_us": statistics.fmean(self.raw_cpu) * 1e6,
+        }
+
+
+def timed(call: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds of one call."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    call()
+    t1, c1 = time.perf_counter(), time.process_time()
+    return t1 - t0, c1 - c0
+
+
+def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float, list[str]]:
+    """Open n exception orders and put one unit of each back, each paired with a raw insert.
+
+    Then a burst of put-backs alone, and as many raw inserts alone (see below).
+
+    Returns:
+        The pairs of each measure, the ledger's size in MB, and what the check found wrong.
+    """
+    with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-") as tmp:
         path = Path(tmp) / "putback.sqlite3"
         shutil.copyfile(source, path)
         size_mb = path.stat().st_size / 1e6
@@ -117,7 +160,7 @@ def main() -> None:
         station.sign_in("SV-0001")
         with ledger.read() as tx:
             picked = tx.conn.execute(
-                "SELECT o.order_id, l.line_no, l.sku, l.pick_location FROM orders o "
+                "SELECT o.order_id, l.line_no, l.sku, l.pick_location, l.picked FROM orders o "
                 "JOIN order_lines l USING (order_id) WHERE o.status IN "
                 "('cancelled', 'deleted', 'failed') AND l.picked > 0 AND l.lot IS NULL "
                 "GROUP BY o.order_id ORDER BY o.order_id LIMIT ?",
@@ -126,59 +169,354 @@ def main() -> None:
         if not picked:
             sys.exit(f"bench-ledger: FAILED: {source} has no picked exception-order line to "
                      "put back")
-
         # The baseline runs interleaved with the measured calls, on a second connection to the
         # same file, so both see the same disk (write-back of the copy, checkpoints) at once.
         os.sync()
         raw = sqlite3.connect(path, isolation_level=None)
         raw.execute("PRAGMA synchronous=FULL")
         raw.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT)")
-        open_s: list[float] = []
-        put_s: list[float] = []
-        raw_s: list[float] = []
-        for i, (order_id, line_no, sku, location) in enumerate(picked):
-            t0 = time.perf_counter()
-            raw.execute("INSERT INTO bench_raw (payload) VALUES (?)", (f"row {i}",))
-            t1 = time.perf_counter()
-            station.open_order(order_id)
-            t2 = time.perf_counter()
-            station.put_back(order_id, line_no, sku, location)
-            t3 = time.perf_counter()
-            raw_s.append(t1 - t0)
-            open_s.append(t2 - t1)
-            put_s.append(t3 - t2)
+        measures = {"open": Pairs(), "put_back": Pairs()}
+        k = 0
+
+        def pair(measure: Pairs, call: Callable[[], object]) -> None:
+            nonlocal k
+            insert = functools.partial(
+                raw.execute, "INSERT INTO bench_raw (payload) VALUES (?)", (f"row {k}",)
+            )
+            # Which goes first alternates, so neither always follows the other's fsync.
+            if k % 2:
+                rw, rc = timed(insert)
+                w, c = timed(call)
+            else:
+                w, c = timed(call)
+                rw, rc = timed(insert)
+            k += 1
+            measure.wall.append(w)
+            measure.cpu.append(c)
+            measure.raw_wall.append(rw)
+            measure.raw_cpu.append(rc)
+
+        for order_id, line_no, sku, location, _ in picked:
+            pair(measures["open"], functools.partial(station.open_order, order_id))
+            pair(
+                measures["put_back"],
+                functools.partial(station.put_back, order_id, line_no, sku, location),
+            )
+        # Bursts: the next unit of each line with one left, with no other connection's commit
+        # between two put-backs (as while the sync worker is idle, or offline), so the ledger's
+        # read cache and SQLite's page cache stay warm (in the pairs above, each side's commit
+        # makes SQLite drop the other connection's page cache); then as many raw inserts in a
+        # row, the baseline for the burst.
+        burst = Pairs()
+        for order_id, line_no, sku, location, units in picked:
+            if units >= 2:
+                w, c = timed(
+                    functools.partial(station.put_back, order_id, line_no, sku, location)
+                )
+                burst.wall.append(w)
+                burst.cpu.append(c)
+        for i in range(len(burst.wall)):
+            w, c = timed(
+                functools.partial(
+                    raw.execute, "INSERT INTO bench_raw (payload) VALUES (?)", (f"burst {i}",)
+                )
+            )
+            burst.raw_wall.append(w)
+            burst.raw_cpu.append(c)
         raw.close()
+        if burst.wall:
+            measures["burst"] = burst
         # The benchmark's own check: the projections it read from equal the full rebuild.
         qoh_rows, atp_rows = ledger.stock()
         rebuilt_qoh, rebuilt_atp = ledger.rebuild_stock()
         problems = differences("QOH", {(s, loc): v for s, loc, v in qoh_rows}, rebuilt_qoh)
         problems += differences("ATP", dict(atp_rows), rebuilt_atp)
         ledger.close()
+    return measures, size_mb, problems
 
-    rows = [
-        summary("raw SQLite single-row durable insert (baseline)", raw_s),
-        summary("open exception order (incl. release commit)", open_s, raw_s),
-        summary("commit one put-back", put_s, raw_s),
-    ]
-    print(
-        f"ledger: {source} ({size_mb:.0f} MB), {len(picked)} orders, projections == rebuild "
-        f"(QOH and ATP): {not problems}"
+
+DRAIN_PHASES = ("read", "body", "parse", "answers", "record", "counts")
+
+
+def make_entries(source: Path, where: Path, n: int) -> Path:
+    """A copy of the loaded ledger with ``n`` put-backs made, to drain.
+
+    The opens before them add their releases; written once, copied for each drain run.
+    """
+    path = where / "drain-source.sqlite3"
+    shutil.copyfile(source, path)
+    ledger = Ledger(path)
+    station = Station(ledger, Settings())
+    station.sign_in("SV-0001")
+    with ledger.read() as tx:
+        picked = tx.conn.execute(
+            "SELECT o.order_id, l.line_no, l.sku, l.pick_location, l.picked FROM orders o "
+            "JOIN order_lines l USING (order_id) WHERE o.status IN "
+            "('cancelled', 'deleted', 'failed') AND l.picked > 0 AND l.lot IS NULL "
+            "GROUP BY o.order_id ORDER BY o.order_id"
+        ).fetchall()
+    made = 0
+    for order_id, line_no, sku, location, units in picked:
+        if made >= n:
+            break
+        station.open_order(order_id)
+        for _ in range(units):
+            station.put_back(order_id, line_no, sku, location)
+            made += 1
+    ledger.close()
+    return path
+
+
+def drain_run(made: Path, batch: int) -> tuple[int, dict[str, float], float]:
+    """The sync worker's own work on every entry of ``made``, in batches, without HTTP.
+
+    What ``SyncWorker._push`` does on the terminal for each batch: read the outbox rows, build
+    the body, parse the central store's answer (made here as the central store writes it: every
+    entry applied), turn it into answers, record them (one transaction), count what is left.
+    The baseline: the same number of rows inserted into a bare table of the same file, one
+    ``executemany`` and one commit per batch.
+
+    Returns:
+        Entries drained, CPU seconds per phase, and the baseline's CPU seconds.
+    """
+    path = made.with_name("drain.sqlite3")
+    shutil.copyfile(made, path)
+    ledger = Ledger(path, create=False)
+    spent = dict.fromkeys(DRAIN_PHASES, 0.0)
+    clock = time.process_time
+    drained = 0
+    with ledger.read() as tx:
+        out = book.unsent_json(tx, batch)
+    while out.seqs:
+        answer = json.dumps(
+            {
+                "version": 1,
+                "results": [
+                    {"entry_id": e, "seq": s, "outcome": "applied", "recorded_as": "applied",
+                     "code": "applied"}
+                    for s, e in zip(out.seqs, out.entry_ids, strict=True)
+                ],
+            }
+        ).encode()
+        t0 = clock()
+        batch_json(out.entries_json)
+        t1 = clock()
+        result = BatchResult.model_validate_json(answer, extra="ignore")
+        assert [r.entry_id for r in result.results] == list(out.entry_ids)
+        t2 = clock()
+        answers, retry = worker_answers(out, result)
+        assert retry is None
+        t3 = clock()
+        with ledger.write() as tx:
+            book.record_answers(tx, answers)
+            book.clear_failure(tx, "push")
+        t4 = clock()
+        with ledger.read() as tx:
+            book.counts(tx)
+        t5 = clock()
+        drained += len(out.seqs)
+        with ledger.read() as tx:
+            out = book.outgoing(tx, out.seqs[-1], batch)
+        t6 = clock()
+        for phase, took in zip(
+            DRAIN_PHASES, (t6 - t5, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True
+        ):
+            spent[phase] += took
+    with ledger.read() as tx:
+        left = book.counts(tx).waiting
+    ledger.close()
+    if left:
+        sys.exit(f"bench-ledger: FAILED: the drain left {left} entries unanswered")
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA synchronous=FULL")
+    raw.execute("CREATE TABLE bench_raw (seq INTEGER, entry_id TEXT, outcome TEXT)")
+    base = 0.0
+    for start in range(0, drained, batch):
+        rows = [(i, f"entry {i}", "applied") for i in range(start, min(start + batch, drained))]
+        t0 = clock()
+        raw.execute("BEGIN")
+        raw.executemany("INSERT INTO bench_raw VALUES (?, ?, ?)", rows)
+        raw.execute("COMMIT")
+        base += clock() - t0
+    raw.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return drained, spent, base
+
+
+def spread(values: list[float], fmt: str = ".2f") -> str:
+    """``min-max (median m)`` of a figure over the runs."""
+    lo, hi, mid = min(values), max(values), statistics.median(values)
+    if len(values) == 1:
+        return format(mid, fmt)
+    return f"{lo:{fmt}}-{hi:{fmt}} (median {mid:{fmt}})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=None, help="data set directory")
+    parser.add_argument("--quick", action="store_true", help="a 100,000-product set, fewer runs")
+    parser.add_argument("-n", type=int, default=None, help="orders to open / units to put back")
+    parser.add_argument("--runs", type=int, default=3, help="runs per place (default 3)")
+    parser.add_argument(
+        "--where",
+        default="disk,shm",
+        help="places to run: disk (the temp directory's disk), shm (/dev/shm, a RAM disk); "
+        "comma-separated (default both)",
     )
-    head = ("measure", "n", "median ms", "p99 ms", "x base med", "x base p99")
-    print(f"{head[0]:<52} {head[1]:>5} {head[2]:>10} {head[3]:>8} {head[4]:>10} {head[5]:>10}")
-    for r in rows:
+    parser.add_argument(
+        "--drain",
+        type=int,
+        default=None,
+        help="put-backs to make and drain, timing the sync worker's own work per entry "
+        "(default 5000 with --quick, 20000 without; 0: skip)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    data = args.data or ROOT / ".data" / ("quick" if args.quick else "large")
+    n = args.n or (200 if args.quick else 1000)
+    if n < 1 or args.runs < 1:
+        parser.error("-n and --runs must be at least 1")
+    places = {"disk": Path(tempfile.gettempdir()), "shm": Path("/dev/shm")}
+    wanted = [w.strip() for w in args.where.split(",") if w.strip()]
+    if not wanted or any(w not in places for w in wanted):
+        parser.error(f"--where takes disk and/or shm, not {args.where!r}")
+    wanted = [w for w in wanted if w != "shm" or places["shm"].is_dir()]
+    source = ensure_ledger(data, args.quick)
+
+    runs: list[dict[str, Any]] = []
+    pooled: dict[str, Pairs] = {"open": Pairs(), "put_back": Pairs()}
+    problems: list[str] = []
+    size_mb = 0.0
+    for run in range(1, args.runs + 1):
+        for place in wanted:
+            measures, size_mb, found = one_run(source, places[place], n)
+            problems += found
+            runs.append(
+                {"place": place, "run": run, **{m: p.stats() for m, p in measures.items()}}
+            )
+            if place == wanted[0]:
+                for name in ("open", "put_back"):
+                    p = measures[name]
+                    for attr in ("wall", "cpu", "raw_wall", "raw_cpu"):
+                        getattr(pooled[name], attr).extend(getattr(p, attr))
+
+    print(
+        f"ledger: {source} ({size_mb:.0f} MB), {n} orders a run, {args.runs} runs on each of "
+        f"{', '.join(wanted)}; projections == rebuild (QOH and ATP) after every run: "
+        f"{not problems}"
+    )
+    print("ratio: baseline time / action time, per pair (a rate ratio: >= 0.5 is the goal)")
+    head = ("place", "run", "measure", "med ms", "p99 ms", "raw med", "raw p99", "ratio med",
+            "pair ratio", "CPU us", "raw CPU us")
+    print(f"{head[0]:<5} {head[1]:>3} {head[2]:<9}" + "".join(f" {h:>10}" for h in head[3:]))
+    for r in runs:
+        for m in ("put_back", "open", "burst"):
+            if m not in r:
+                continue
+            s = r[m]
+            print(
+                f"{r['place']:<5} {r['run']:>3} {m:<9} {s['median_ms']:>10.3f} "
+                f"{s['p99_ms']:>10.3f} {s['raw_median_ms']:>10.3f} {s['raw_p99_ms']:>10.3f} "
+                f"{s['ratio_of_medians']:>10.2f} {s['median_pair_ratio']:>10.2f} "
+                f"{s['cpu_us']:>10.0f} {s['raw_cpu_us']:>10.0f}"
+            )
+    summary_by_place: dict[str, dict[str, str]] = {}
+    for place in wanted:
+        mine = [r["put_back"] for r in runs if r["place"] == place]
+        summary_by_place[place] = {
+            key: spread([s[key] for s in mine], fmt)
+            for key, fmt in (
+                ("ratio_of_medians", ".2f"),
+                ("median_pair_ratio", ".2f"),
+                ("median_ms", ".3f"),
+                ("raw_median_ms", ".3f"),
+                ("cpu_us", ".0f"),
+                ("raw_cpu_us", ".0f"),
+            )
+        }
+        bursts = [r["burst"] for r in runs if r["place"] == place and "burst" in r]
+        for key, fmt in (
+            ("ratio_of_medians", ".2f"),
+            ("median_ms", ".3f"),
+            ("raw_median_ms", ".3f"),
+            ("cpu_us", ".0f"),
+            ("raw_cpu_us", ".0f"),
+        ):
+            if bursts:
+                summary_by_place[place][f"burst_{key}"] = spread([b[key] for b in bursts], fmt)
+        s = summary_by_place[place]
         print(
-            f"{r['name']:<52} {r['n']:>5} {r['median_ms']:>10.3f} {r['p99_ms']:>8.3f} "
-            f"{r.get('median_ratio_to_baseline', 1.0):>10.2f} "
-            f"{r.get('p99_ratio_to_baseline', 1.0):>10.2f}"
+            f"put-back on {place}, over {len(mine)} runs: ratio of medians {s['ratio_of_medians']}"
+            f"; median pair ratio {s['median_pair_ratio']}; median {s['median_ms']} ms against "
+            f"{s['raw_median_ms']} ms; CPU {s['cpu_us']} us against {s['raw_cpu_us']} us"
         )
+        if bursts:
+            print(
+                f"  in bursts ({bursts[0]['n']} put-backs in a row, then as many raw inserts): "
+                f"ratio of medians {s['burst_ratio_of_medians']}; median "
+                f"{s['burst_median_ms']} ms against {s['burst_raw_median_ms']} ms; CPU "
+                f"{s['burst_cpu_us']} us against {s['burst_raw_cpu_us']} us"
+            )
+    drain: dict[str, Any] = {}
+    to_drain = args.drain if args.drain is not None else (5000 if args.quick else 20000)
+    if to_drain > 0:
+        where = places["shm"] if "shm" in wanted else places["disk"]
+        with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-drain-") as tmp:
+            made = make_entries(source, Path(tmp), to_drain)
+            per_run = [drain_run(made, 1000) for _ in range(args.runs)]
+        drained = per_run[0][0]
+        totals = [sum(spent.values()) / n * 1e6 for n, spent, _ in per_run]
+        bases = [base / n * 1e6 for n, _, base in per_run]
+        drain = {
+            "entries": drained,
+            "place": "shm" if "shm" in wanted else "disk",
+            "cpu_us_per_entry": totals,
+            "baseline_cpu_us_per_entry": bases,
+            "phases_us_per_entry": [
+                {k: v / n * 1e6 for k, v in spent.items()} for n, spent, _ in per_run
+            ],
+        }
+        print(
+            f"drain, the sync worker's own work (no HTTP), {drained} entries in batches of "
+            f"1000, {args.runs} runs on {drain['place']}: CPU {spread(totals)} us an entry "
+            f"against {spread(bases)} us for the baseline (the same number of rows inserted "
+            "into a bare table, one executemany a batch)"
+        )
+        for run, phases in enumerate(drain["phases_us_per_entry"], 1):
+            print(f"  run {run}: " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     if problems:
         # Figures measured on wrong results are no figures: no JSON, a non-zero exit, and why.
         for problem in problems:
             print(f"bench-ledger: FAILED: {problem}", file=sys.stderr)
         sys.exit(1)
     if args.json:
-        args.json.write_text(json.dumps({"db_size_mb": size_mb, "rows": rows}, indent=2))
+        # The first place's runs pooled, under the names scripts/bench reads.
+        raw_rows = Pairs(
+            wall=pooled["put_back"].raw_wall + pooled["open"].raw_wall,
+        )
+        rows = [
+            summary("raw SQLite single-row durable insert (baseline)", raw_rows.wall),
+            summary(
+                "open exception order (incl. release commit)",
+                pooled["open"].wall,
+                raw_rows.wall,
+            ),
+            summary("commit one put-back", pooled["put_back"].wall, raw_rows.wall),
+        ]
+        args.json.write_text(
+            json.dumps(
+                {
+                    "db_size_mb": size_mb,
+                    "place": wanted[0],
+                    "rows": rows,
+                    "runs": runs,
+                    "summary": summary_by_place,
+                    "drain": drain,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

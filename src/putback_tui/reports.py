@@ -16,6 +16,7 @@ from putback_tui.domain.entries import EntryKind
 from putback_tui.domain.models import EXCEPTION_STATUSES, Frozen
 from putback_tui.domain.sla import SlaSettings
 from putback_tui.ledger import Transaction
+from putback_tui.ledger.rows import KIND_INDEXED
 from putback_tui.sla import (
     BECAME_EXCEPTION_SQL,
     EXCEPTION_KINDS,
@@ -175,8 +176,8 @@ def build_report(
             )
     rejected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for created_at, details in tx.conn.execute(
-        "SELECT created_at, details FROM entries e WHERE kind = ? AND facility = ? "
-        "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id)",
+        f"SELECT created_at, details FROM entries e WHERE kind = ? AND {KIND_INDEXED} "
+        "AND facility = ? AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.undoes = e.entry_id)",
         (EntryKind.REJECT.value, facility),
     ):
         at = datetime.fromisoformat(created_at)
@@ -279,7 +280,8 @@ def _count_line_edits(
 ) -> None:
     """Add order modifications per day, action and reason code: orders, units taken off."""
     for kind, created_at, details in tx.conn.execute(
-        "SELECT kind, created_at, details FROM entries WHERE kind IN (?, ?) AND facility = ?",
+        "SELECT kind, created_at, details FROM entries WHERE kind IN (?, ?) "
+        f"AND {KIND_INDEXED} AND facility = ?",
         (EntryKind.CANCEL_LINE.value, EntryKind.REDUCE_LINE.value, facility),
     ):
         at = datetime.fromisoformat(created_at)

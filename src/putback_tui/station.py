@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -182,15 +183,16 @@ class Station:
         """
         self._require(permission, action, order_id)
 
-    @property
-    def _roles(self) -> Mapping[str, frozenset[Permission]]:
+    def _in_force(
+        self, central: Mapping[str, frozenset[Permission]] | None
+    ) -> Mapping[str, frozenset[Permission]]:
         """The role map in force: the central store's, once received; else the configuration's.
 
         The central store judges every entry by its own map, so a terminal that has received
         it judges alike; a terminal with no central store keeps its local configuration.
-        Read from the ledger each time (an action's check): :meth:`may` uses the last one read.
+        ``central`` is read from the ledger by each action's check (kept by the ledger between
+        actions while the file is unchanged): :meth:`may` uses the last one read.
         """
-        central = self.ledger.central_roles()
         self._roles_seen = roles = self._local_roles if central is None else central
         return roles
 
@@ -199,7 +201,7 @@ class Station:
 
         Reads the ledger: call it off the UI thread (the App does, after each pull).
         """
-        _ = self._roles
+        self._in_force(self.ledger.central_roles())
 
     @property
     def site_reasons(self) -> SiteReasons:
@@ -229,7 +231,7 @@ class Station:
             raise NotSignedIn("Scan your badge to sign in first.")
         if permission is not None:
             try:
-                check_permission(operator, permission, self._roles)
+                check_permission(operator, permission, self._in_force(self.ledger.central_roles()))
             except PermissionDenied as refused:
                 log.warning("refused %s: %s", action, refused.message)
                 with self.ledger.write() as tx:
@@ -238,6 +240,37 @@ class Station:
                     )
                 raise
         return operator
+
+    @contextmanager
+    def _action(
+        self, permission: Permission, action: str, order_id: str | None
+    ) -> Iterator[Transaction]:
+        """The write transaction of an action, with its permission checked inside it.
+
+        One transaction where :meth:`_require` and the action took two (three with the role
+        map's read): the check reads the role map of the moment, in the same snapshot as the
+        action. A refusal is recorded and committed, and then raised.
+
+        Raises:
+            NotSignedIn, PermissionDenied (recorded); LedgerError.
+        """
+        operator = self._operator
+        if operator is None:
+            raise NotSignedIn("Scan your badge to sign in first.")
+        denied: PermissionDenied | None = None
+        with self._lock, self.ledger.write() as tx:
+            try:
+                check_permission(operator, permission, self._in_force(tx.central_roles()))
+            except PermissionDenied as refused:
+                log.warning("refused %s: %s", action, refused.message)
+                self._append(
+                    tx, rules.refusal(action, refused.permission, refused.message, order_id)
+                )
+                denied = refused
+            else:
+                yield tx
+        if denied is not None:
+            raise denied
 
     def _append(self, tx: Transaction, draft: EntryDraft) -> Entry:
         operator = self._operator
@@ -484,8 +517,7 @@ class Station:
             NotSignedIn, PermissionDenied, UnknownOrder, UnknownLocation, UnknownProduct and
             every refusal of :func:`putback_tui.domain.rules.put_back`; LedgerError.
         """
-        self._require(Permission.PUT_BACK, "put back", order_id)
-        with self._lock, self.ledger.write() as tx:
+        with self._action(Permission.PUT_BACK, "put back", order_id) as tx:
             order = self._order(tx, order_id)
             location = tx.location(location_code)
             if location is None:
@@ -504,8 +536,7 @@ class Station:
         Raises:
             NotSignedIn, PermissionDenied, NothingToUndo; LedgerError.
         """
-        self._require(Permission.PUT_BACK, "undo put-back", order_id)
-        with self._lock, self.ledger.write() as tx:
+        with self._action(Permission.PUT_BACK, "undo put-back", order_id) as tx:
             entry = tx.last_undoable(order_id, (EntryKind.PUT_BACK,))
             if entry is None:
                 raise NothingToUndo(f"No put-back of order {order_id} is left to undo.")

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from putback_tui.domain.models import Frozen, iso_utc
 from putback_tui.domain.sla import PrioritySettings, SlaSettings, score_order
 from putback_tui.ledger import Transaction
+from putback_tui.ledger.rows import KIND_INDEXED
 from putback_tui.sla import (
     BECAME_EXCEPTION_SQL,
     EXCEPTION_KINDS,
@@ -166,7 +167,7 @@ OWED_LIVE_SQL = (
     "COALESCE((SELECT a.atp FROM stock_atp a WHERE a.sku = l.sku), 0) "
     # CROSS JOIN: from this terminal's line edits (entries_by_kind) to their orders by key,
     # never from every live order of the facility.
-    f"FROM (SELECT DISTINCT order_id FROM entries WHERE kind IN ({_EDITS}) "
+    f"FROM (SELECT DISTINCT order_id FROM entries WHERE kind IN ({_EDITS}) AND {KIND_INDEXED} "
     "      AND order_id IS NOT NULL) AS w "
     "CROSS JOIN orders o ON o.order_id = w.order_id "
     "LEFT JOIN order_state s ON s.order_id = o.order_id "

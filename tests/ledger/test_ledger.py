@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from putback_tui.barcodes import normalise_gtin
 from putback_tui.domain.errors import OverQuantity, Refused, UnknownLocation
 from putback_tui.ledger import Ledger, LedgerCorrupt, LedgerError, LedgerLocked
+from putback_tui.ledger.rows import KIND_INDEXED
 from putback_tui.ledger.schema import migrations
 from putback_tui.station import Station
 from tests.conftest import stock_of
@@ -215,3 +218,59 @@ def test_an_entry_writes_only_the_rows_it_changes(station: Station, demo_ledger:
         order = tx.order("D-1002")
     assert order is not None
     assert [line.put_back for line in order.lines] == [0, 0]
+
+
+def _btrees_written(ledger: Ledger, action: Callable[[], object]) -> set[str]:
+    """The tables and indexes whose pages ``action``'s commit wrote to the WAL."""
+    wal = Path(f"{ledger.path}-wal")
+    start = wal.stat().st_size
+    action()
+    with ledger.read() as tx:
+        frame = 24 + int(tx.conn.execute("PRAGMA page_size").fetchone()[0])
+    data = wal.read_bytes()[start:]
+    pages = {struct.unpack(">I", data[i : i + 4])[0] for i in range(0, len(data), frame)}
+    conn = sqlite3.connect(f"file:{ledger.path}?mode=ro", uri=True)
+    try:
+        owners = dict(conn.execute("SELECT pageno, name FROM dbstat"))
+    finally:
+        conn.close()
+    return {owners.get(page, "?") for page in pages}
+
+
+def test_a_put_back_writes_no_page_of_the_kind_index(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """A put-back's commit writes the entry, its ID and order indexes, QOH, ATP and the line's
+    progress; the kind index holds only the kinds looked up by kind (ledger migration m006).
+    """
+    station.open_order("D-1002")
+    written = _btrees_written(
+        demo_ledger, lambda: station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    )
+    assert "entries_by_kind" not in written
+    assert {"entries", "entries_by_order", "stock_qoh", "stock_atp", "line_progress"} <= written
+
+
+def test_lookups_by_kind_use_the_kind_index(demo_ledger: Ledger) -> None:
+    """The queries that look entries up by kind name the index's condition, so SQLite uses it
+    (a table scan of every entry otherwise).
+    """
+    with demo_ledger.read() as tx:
+        (index_sql,) = tx.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'entries_by_kind'"
+        ).fetchone()
+        assert KIND_INDEXED in index_sql.replace('"', "'")
+        for sql, args in [
+            (
+                f"SELECT created_at FROM entries e WHERE kind = ? AND {KIND_INDEXED} "
+                "AND facility = ?",
+                ("reject", "STORE-01"),
+            ),
+            (
+                f"SELECT created_at FROM entries WHERE kind IN (?, ?) AND {KIND_INDEXED} "
+                "AND facility = ?",
+                ("cancel_line", "reduce_line", "STORE-01"),
+            ),
+        ]:
+            plan = " ".join(r[3] for r in tx.conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+            assert "USING INDEX entries_by_kind" in plan, plan

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,7 +16,7 @@ from putback_tui.config import Settings
 from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.entries import EntryKind
 from putback_tui.domain.errors import Refused
-from putback_tui.domain.models import OrderStatus, RejectReason
+from putback_tui.domain.models import Order, OrderLine, OrderStatus, RejectReason
 from putback_tui.ledger import Ledger
 from putback_tui.ledger.load import load_dataset
 from putback_tui.ledger.sync import rebuilt_progress
@@ -150,6 +152,37 @@ def _apply(station: Station, action: tuple[object, ...]) -> None:
         station.reduce_line(str(action[1]), int(action[2]), int(action[3]), "PRICE ERROR")  # type: ignore[call-overload]
 
 
+def _order_row_by_row(conn: sqlite3.Connection, order_id: str) -> Order | None:
+    """The order as the ledger read it before it kept orders: two statements, model by model."""
+    row = conn.execute(
+        "SELECT o.order_id, o.facility, COALESCE(s.local_status, o.status), o.has_label, "
+        "o.status_changed_at FROM orders o LEFT JOIN order_state s USING (order_id) "
+        "WHERE o.order_id = ?",
+        (order_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    lines = tuple(
+        OrderLine.from_row(r)
+        for r in conn.execute(
+            "SELECT l.line_no, l.sku, l.quantity, l.picked, l.pick_location, l.lot, "
+            "COALESCE(p.released, 0), COALESCE(p.rejected, 0), COALESCE(p.put_back, 0), "
+            "COALESCE(p.withdrawn, 0) "
+            "FROM order_lines l LEFT JOIN line_progress p USING (order_id, line_no) "
+            "WHERE l.order_id = ? ORDER BY l.line_no",
+            (order_id,),
+        )
+    )
+    return Order(
+        order_id=row[0],
+        facility=row[1],
+        status=OrderStatus(row[2]),
+        has_label=bool(row[3]),
+        status_changed_at=datetime.fromisoformat(row[4]) if row[4] else None,
+        lines=lines,
+    )
+
+
 def _check_invariants(ledger: Ledger) -> None:
     qoh, atp = ledger.stock()
     assert all(n >= 0 for _, _, n in qoh), qoh
@@ -168,6 +201,11 @@ def _check_invariants(ledger: Ledger) -> None:
                 # A live order is put back only for what a line edit withdrew.
                 assert line.put_back <= line.withdrawn, (order_id, line)
                 assert 0 <= line.ordered <= line.quantity, (order_id, line)
+    # What the ledger keeps in memory between actions (orders, read as one JSON document)
+    # equals the orders read row by row on a connection with no cache.
+    with ledger.snapshot() as fresh:
+        for order_id in ORDERS:
+            assert ledger.order(order_id) == _order_row_by_row(fresh.conn, order_id), order_id
     with ledger.read() as tx:
         projected = {
             (r[0], r[1]): (r[2], r[3], r[4], r[5])

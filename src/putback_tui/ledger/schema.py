@@ -242,3 +242,47 @@ def m005_withdrawn(db: Database) -> None:
         ALTER TABLE sync_pull_progress ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+REFERENCE_TABLES = ("products", "barcodes", "locations", "operators")
+"""Tables only a load or a pull writes, never an action: the read cache keeps what they hold."""
+
+
+@migrations()
+def m006_reference_revision_and_kind_index(db: Database) -> None:
+    """A reference revision for the read cache; the kind index only for the kinds looked up.
+
+    The station keeps products, barcodes, locations and the central store's role map and
+    reason lists in memory between actions (:mod:`putback_tui.ledger.cache`). Another
+    connection's commit (the sync worker records answers after every batch) says only that
+    *something* changed; these triggers say whether it was reference data. No action writes
+    these tables or keys, so an action pays nothing for them; a load pays one counter update a
+    row. The kind index holds only the kinds some query looks up by kind (``INDEXED_KINDS``):
+    a put-back no longer writes it.
+    """
+    db.execute(
+        "CREATE TABLE reference_revision (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "n INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO reference_revision (id, n) VALUES (1, 0)")
+    bump = "UPDATE reference_revision SET n = n + 1 WHERE id = 1;"
+    for table in REFERENCE_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(
+                f"CREATE TRIGGER {table}_{event.lower()}_revision AFTER {event} ON {table} "
+                f"BEGIN {bump} END"
+            )
+    central = "('central.roles', 'central.reasons')"
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+        db.execute(
+            f"CREATE TRIGGER meta_{event.lower()}_revision AFTER {event} ON meta "
+            f"WHEN {row}.key IN {central} BEGIN {bump} END"
+        )
+    # Every put-back wrote into the middle of (kind, seq), 1.45 pages a put-back with its
+    # splits, for queries that only ever ask for these kinds (ledger/rows.py: INDEXED_KINDS,
+    # whose condition those queries repeat so that SQLite uses the index).
+    db.execute("DROP INDEX entries_by_kind")
+    db.execute(
+        "CREATE INDEX entries_by_kind ON entries (kind, seq) "
+        "WHERE kind IN ('reject', 'resolve', 'cancel_line', 'reduce_line')"
+    )

@@ -10,12 +10,11 @@ What a transaction can read and write is :class:`~putback_tui.ledger.transaction
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import Order, Permission
 from putback_tui.domain.reasons import SiteReasons
 from putback_tui.ledger import sync
+from putback_tui.ledger.cache import ReadCache
 from putback_tui.ledger.errors import (
     LedgerCorrupt,
     LedgerError,
@@ -34,7 +34,7 @@ from putback_tui.ledger.errors import (
     translate,
 )
 from putback_tui.ledger.schema import APPLICATION_ID, migrations
-from putback_tui.ledger.transaction import CENTRAL_REASONS, CENTRAL_ROLES, Reconciled, Transaction
+from putback_tui.ledger.transaction import Reconciled, Transaction
 
 __all__ = [
     "SQLITE_HEADER",
@@ -87,6 +87,8 @@ class Ledger:
             # Held before any statement takes a lock: no other open here reads the header now.
             self._held: tuple[int, int] | None = _hold(path)
         self._conn = conn
+        self._cache = ReadCache()
+        """What actions read again and again, kept while the file says it is current."""
         self.db = Database(conn, execute_plugins=False)
         try:
             with self._lock:
@@ -196,28 +198,33 @@ class Ledger:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as exc:
                 raise translate(exc, self.path) from exc
+            start = self._conn.total_changes
             try:
-                yield Transaction(self._conn)
+                yield Transaction(self._conn, self._cache)
             except sqlite3.IntegrityError:
                 # A schema rule (append-only entries, one undo per entry): the caller's bug or
                 # race, reported as it is.
-                self._rollback()
+                self._rollback(start)
                 raise
             except sqlite3.DatabaseError as exc:
                 # Disk full, I/O error, damage found mid-action: SQLite may already have rolled
                 # the transaction back, so a plain ROLLBACK would fail and hide the reason.
-                self._rollback()
+                self._rollback(start)
                 raise translate(exc, self.path) from exc
             except BaseException:
-                self._rollback()
+                self._rollback(start)
                 raise
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                self._rollback()
+                self._rollback(None)
                 raise translate(exc, self.path) from exc
 
-    def _rollback(self) -> None:
+    def _rollback(self, start: int | None) -> None:
+        # What the transaction's entries brought up to date in the cache never happened (a
+        # refusal that wrote nothing leaves it as it was).
+        if start is None or self._conn.total_changes != start:
+            self._cache.invalidate()
         if self._conn.in_transaction:
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._conn.execute("ROLLBACK")
@@ -233,7 +240,7 @@ class Ledger:
             try:
                 self._conn.execute("BEGIN")
                 try:
-                    yield Transaction(self._conn)
+                    yield Transaction(self._conn, self._cache)
                 finally:
                     self._conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
@@ -273,21 +280,15 @@ class Ledger:
         with self.write() as tx:
             tx.set_meta(key, value)
 
-    def central_roles(self) -> dict[str, frozenset[Permission]] | None:
+    def central_roles(self) -> Mapping[str, frozenset[Permission]] | None:
         """The central store's role -> permissions map, as last received; None: none yet."""
-        raw = self.get_meta(CENTRAL_ROLES)
-        if raw is None:
-            return None
-        known = {p.value for p in Permission}
-        return {
-            role: frozenset(Permission(p) for p in perms if p in known)
-            for role, perms in json.loads(raw).items()
-        }
+        with self.read() as tx:
+            return tx.central_roles()
 
     def central_reasons(self) -> SiteReasons | None:
         """The central store's reason lists, as last received; None: none yet."""
-        raw = self.get_meta(CENTRAL_REASONS)
-        return None if raw is None else SiteReasons.model_validate_json(raw)
+        with self.read() as tx:
+            return tx.central_reasons()
 
     # -- convenience reads (each its own snapshot) -------------------------------------------
 

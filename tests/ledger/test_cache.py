@@ -1,0 +1,263 @@
+"""The ledger's read cache: an action always sees the file as it is, whoever changed it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from putback_tui.domain import rules
+from putback_tui.domain.entries import EntryKind, new_entry_id
+from putback_tui.domain.errors import (
+    PermissionDenied,
+    Refused,
+    WrongFacility,
+    WrongLocationKind,
+)
+from putback_tui.domain.models import LineChange, Location, LocationKind, Permission, StockChange
+from putback_tui.ledger import Ledger
+from putback_tui.ledger.rows import dump_changes
+from putback_tui.ledger.sync import apply_page
+from putback_tui.ledger.transaction import CENTRAL_ROLES
+from putback_tui.station import Station
+from tests.conftest import stock_of
+
+
+def _uncached_order(ledger: Ledger, order_id: str) -> object:
+    """The order read on a connection of its own, with no cache of this ledger's."""
+    with ledger.snapshot() as tx:
+        return tx.order(order_id)
+
+
+def test_a_location_moved_by_another_connection_is_refused_at_the_next_put_back(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """The sync worker (its own connection) pulls a location now of another facility: the
+    next scan to it is refused, although the station read it a moment before.
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    worker = Ledger(demo_ledger.path, create=False)
+    with worker.write() as tx:
+        tx.upsert_locations(
+            [
+                Location(
+                    code="A-01-01",
+                    facility="STORE-02",
+                    kind=LocationKind.STORAGE,
+                    barcode="LOC:A-01-01",
+                )
+            ]
+        )
+    worker.close()
+    with pytest.raises(WrongFacility):
+        station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+
+
+def test_a_location_changed_on_the_station_connection_is_seen_at_once(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """Any write of the station's own connection that is not an entry empties the cache."""
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    with demo_ledger.write() as tx:
+        tx.conn.execute("UPDATE locations SET kind = 'packing' WHERE code = 'A-01-01'")
+    with pytest.raises(WrongLocationKind):
+        station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+
+
+def test_a_role_map_pulled_by_another_connection_applies_to_the_next_action(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """The central store takes put-back away from operators: the very next put-back is
+    refused, and the refusal recorded.
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    worker = Ledger(demo_ledger.path, create=False)
+    with worker.write() as tx:
+        tx.set_meta(CENTRAL_ROLES, json.dumps({"operator": ["reject_item"]}))
+    worker.close()
+    with pytest.raises(PermissionDenied):
+        station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
+    assert [e.kind for e in demo_ledger.entries()][-1] is EntryKind.REFUSAL
+    assert not station.may(Permission.PUT_BACK)
+
+
+def test_an_order_pulled_by_another_connection_is_read_again(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """A pull that changes an order the station has in hand (here: shipped) is what the next
+    action judges.
+    """
+    station.open_order("D-1002")
+    order = demo_ledger.order("D-1002")
+    assert order is not None
+    worker = Ledger(demo_ledger.path, create=False)
+    with worker.write() as tx:
+        tx.conn.execute("UPDATE orders SET status = 'shipped' WHERE order_id = 'D-1002'")
+    worker.close()
+    assert demo_ledger.order("D-1002") == _uncached_order(demo_ledger, "D-1002")
+    assert demo_ledger.order("D-1002") != order
+
+
+def test_a_rolled_back_put_back_leaves_no_trace_in_what_the_next_action_reads(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """An entry appended in a transaction that then fails never happened: the order the next
+    action reads is the file's, not the one the failed entry left in memory.
+    """
+    station.open_order("D-1002")
+    before = demo_ledger.order("D-1002")
+    assert before is not None
+
+    def append_then_fail() -> None:
+        with demo_ledger.write() as tx:
+            location = tx.location("A-01-01")
+            product = tx.product("TSHIRT-BLK-M")
+            assert location is not None
+            assert product is not None
+            draft = rules.put_back(before, 1, product, location, 1, tx)
+            tx.append(draft, terminal="PACK-01", facility="STORE-01", operator="OP-0001")
+            raise RuntimeError("power went")
+
+    with pytest.raises(RuntimeError, match="power"):
+        append_then_fail()
+    assert demo_ledger.order("D-1002") == before == _uncached_order(demo_ledger, "D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    after = demo_ledger.order("D-1002")
+    assert after == _uncached_order(demo_ledger, "D-1002")
+    assert after is not None
+    assert after.line(1).put_back == before.line(1).put_back + 1
+    assert stock_of(demo_ledger, "TSHIRT-BLK-M")[0]["A-01-01"] >= 1
+
+
+def test_a_pull_on_the_station_connection_is_seen_by_the_next_read(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """A page of the changes feed applied on the station's own connection (the command-line
+    sync does so) changes what the next action reads.
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    with demo_ledger.write() as tx:
+        apply_page(
+            tx,
+            cursor=0,
+            next_cursor=1,
+            has_more=False,
+            applied_through_seq=0,
+            orders=[],
+            products=[],
+            locations=[
+                Location(
+                    code="A-01-01",
+                    facility="STORE-01",
+                    kind=LocationKind.EXCEPTION,
+                    barcode="LOC:A-01-01",
+                )
+            ],
+            operators=[],
+            qoh=[],
+            atp=[],
+            reconciled=[],
+            roles=None,
+        )
+    assert station.location("A-01-01").kind is LocationKind.EXCEPTION
+
+
+def test_cached_orders_equal_a_fresh_read_after_every_kind_of_entry(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """Release, put-back, undo, line edits, cancel: what the ledger keeps in memory after
+    each is exactly what a connection without a cache reads.
+    """
+    supervisor = Station(demo_ledger, station.settings)
+    supervisor.sign_in("SV-0001")
+    steps = [
+        lambda: supervisor.open_order("D-1002"),
+        lambda: supervisor.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01"),
+        lambda: supervisor.put_back("D-1002", 2, "SOCKS-3PK", "EX-01"),
+        lambda: supervisor.undo_last_put_back("D-1002"),
+        lambda: supervisor.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01", 2),
+        lambda: supervisor.reduce_line("D-1005", 1, 1, "PRICE ERROR"),
+        lambda: supervisor.force_cancel("D-1008"),
+    ]
+    for step in steps:
+        with contextlib.suppress(Refused):  # a refused step must leave the cache exact too
+            step()
+        for order_id in ("D-1002", "D-1005", "D-1008"):
+            assert demo_ledger.order(order_id) == _uncached_order(demo_ledger, order_id)
+            with demo_ledger.read() as tx, demo_ledger.snapshot() as fresh:
+                assert (tx.reconciled(order_id) is None) == (fresh.reconciled(order_id) is None)
+
+
+_codes = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12
+)
+
+
+@st.composite
+def _changes(draw: st.DrawFn) -> list[StockChange | LineChange]:
+    out: list[StockChange | LineChange] = []
+    for _ in range(draw(st.integers(0, 4))):
+        try:
+            if draw(st.booleans()):
+                located = draw(st.booleans())
+                out.append(
+                    StockChange(
+                        sku=draw(_codes),
+                        location=draw(_codes) if located else None,
+                        qoh=draw(st.integers(-10**6, 10**6)) if located else 0,
+                        atp=0 if located else draw(st.integers(-10**6, 10**6)),
+                    )
+                )
+            else:
+                out.append(
+                    LineChange(
+                        order_id=draw(_codes),
+                        line_no=draw(st.integers(1, 999)),
+                        released=draw(st.integers(-50, 50)),
+                        rejected=draw(st.integers(-50, 50)),
+                        put_back=draw(st.integers(-50, 50)),
+                        withdrawn=draw(st.integers(-50, 50)),
+                    )
+                )
+        except ValidationError:
+            continue  # a code the models refuse (a control character): no change to write
+    return out
+
+
+@given(_changes())
+def test_changes_are_written_as_json_dumps_of_the_models_writes_them(
+    changes: list[StockChange | LineChange],
+) -> None:
+    """The field-by-field writer gives the very text the models' own dump gave."""
+    assert dump_changes(changes) == json.dumps(  # type: ignore[arg-type]
+        [c.model_dump(exclude_defaults=True) for c in changes], separators=(",", ":")
+    )
+
+
+def test_entry_ids_are_uuid_text() -> None:
+    """New entry IDs read back as the UUIDv7 they are, in the canonical text form."""
+    import uuid
+
+    for ms in (0, 1, 1_700_000_000_000, (1 << 48) - 1):
+        value = new_entry_id(ms)
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value
+        assert parsed.version == 7
+
+
+def test_the_cache_forgets_when_full() -> None:
+    """Past its bound a kind starts again empty: memory stays bounded on a long shift."""
+    from putback_tui.ledger.cache import MAX_ITEMS, ReadCache
+
+    cache = ReadCache()
+    for i in range(MAX_ITEMS + 10):
+        cache.keep_location(f"L-{i}", None)
+    assert len(cache.locations) <= MAX_ITEMS
