@@ -100,6 +100,17 @@ def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
         tx: the ingest's write transaction, after the orders' statuses were written.
         recorded: each recorded entry with its outcome (``applied`` or ``refused``).
     """
+    write_notes(tx, *entry_notes(recorded))
+
+
+def entry_notes(
+    recorded: Sequence[tuple[Entry, str]],
+) -> tuple[dict[str, str], dict[tuple[str, str, str, str], list[int]]]:
+    """What :func:`note_entries` writes for ``recorded``: first actions, and reason counts.
+
+    First actions: order ID -> the earliest operator entry's time. Reason counts: (facility,
+    day, kind, reason) -> [entries, units].
+    """
     first: dict[str, str] = {}
     counts: dict[tuple[str, str, str, str], list[int]] = {}
     for entry, outcome in recorded:
@@ -117,6 +128,13 @@ def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
         n = counts.setdefault(key, [0, 0])
         n[0] += 1
         n[1] += d.quantity or 0
+    return first, counts
+
+
+def write_notes(
+    tx: Tx, first: Mapping[str, str], counts: Mapping[tuple[str, str, str, str], list[int]]
+) -> None:
+    """Write what :func:`entry_notes` worked out, in the ingest's transaction."""
     if first:
         tx.many(
             "UPDATE orders SET first_action_at = ? WHERE order_id = ? "
