@@ -310,7 +310,8 @@ class CentralStore:
             )
             if not plan.recorded:
                 return plan.results
-            _write(tx, name, facility, received, writes_of(plan, state))
+            _write(tx, name, facility, received, writes_of(plan, state),
+                   one_update=self.engine.name == "postgresql")
         return plan.results
 
     def ingest_hot(self, client: Client, batch: HotBatch) -> str | None:
@@ -336,7 +337,8 @@ class CentralStore:
             writes = hot.plan(batch, state, last_seq=last_seq, limits=self.limits)
             if writes is None:
                 return None
-            _write(tx, name, facility, received, writes)
+            _write(tx, name, facility, received, writes,
+                   one_update=self.engine.name == "postgresql")
         return hot.answer_json(batch)
 
     # -- feeds ---------------------------------------------------------------------------
@@ -610,8 +612,18 @@ class CentralStore:
         return True
 
 
-def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
-    """Write a planned batch: each table once (see :meth:`CentralStore.ingest`)."""
+def _write(
+    tx: Tx, name: str, facility: str, received: str, w: Writes, *, one_update: bool
+) -> None:
+    """Write a planned batch: each table once (see :meth:`CentralStore.ingest`).
+
+    ``one_update``: an order's revision and first action are set by one update of its row,
+    not two. On PostgreSQL every update of an order writes a new version of the row with an
+    entry in each of its five indexes (its revision is indexed: never a HOT update), so one
+    update is half the work. On SQLite an update that names an indexed column rewrites that
+    index's entries even when the value stays, so the first action, which mostly stays, is
+    better left to its own update of the few rows it changes.
+    """
     # Every row written gets a revision of its own, in this order: entries, orders, QOH, ATP
     # (the changes feed's cursor moves over them; see engines.py).
     revs = iter(tx.revisions(len(w.entries) + len(w.orders) + len(w.qoh) + len(w.atp)))
@@ -628,19 +640,36 @@ def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
         ("order_id text", "line_no int"),
         w.lines,
     )
-    order_revs: list[tuple[Any, ...]] = [(next(revs), oid) for oid in w.orders]
-    tx.update_rows("orders", ("rev bigint",), ("order_id text",), order_revs)
+    order_revs = [next(revs) for _ in w.orders]
     tx.many(
         "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
         [(st, at, oid) for oid, (st, at) in w.statuses.items()],
     )
+    first = w.first_actions
+    if one_update:
+        # An order's new revision and its first action in one update (after its status: a
+        # first action counts only on an exception order, since it became one).
+        tx.update_rows(
+            "orders",
+            ("rev bigint", "first_action_at text"),
+            ("order_id text",),
+            [(rev, first.get(oid), oid) for rev, oid in zip(order_revs, w.orders, strict=True)],
+            exprs={"first_action_at": backlog.FIRST_ACTION_SET},
+        )
+        updated = set(w.orders)
+        first = {oid: at for oid, at in first.items() if oid not in updated}
+    else:
+        tx.update_rows(
+            "orders", ("rev bigint",), ("order_id text",),
+            list(zip(order_revs, w.orders, strict=True)),
+        )
     tx.update_rows(
         "orders",
         ("reconciled_at text", "reconciled_by text", "reconciled_terminal text"),
         ("order_id text",),
         [(*(by or (None, None, None)), oid) for oid, by in sorted(w.reconciled.items())],
     )
-    backlog.write_notes(tx, w.first_actions, w.reason_counts)
+    backlog.write_notes(tx, first, w.reason_counts)
     tx.upsert_rows(
         "stock_qoh",
         ("qoh bigint", "rev bigint"),
