@@ -55,7 +55,9 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
             facility,
         )
         for ref, kind in tx.keyed(
-            "SELECT ref, kind FROM entries WHERE outcome = 'applied' AND ref IN ({keys})", refs
+            "SELECT ref, kind FROM entries "
+            "WHERE outcome = 'applied' AND ref IS NOT NULL AND ref IN ({keys})",
+            refs,
         ):
             (undone if kind == EntryKind.UNDO.value else resolved).add(ref)
     order_ids = {e.order_id for e in entries if e.order_id}
