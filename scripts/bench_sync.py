@@ -197,7 +197,7 @@ def backlog(path: Path, n: int) -> None:
     ledger.close()
 
 
-Calls = list[tuple[str, tuple[Any, ...]]]
+Calls = list[tuple[str, tuple[Any, ...], dict[str, Any]]]
 """The calls made on one transaction: method name and arguments."""
 
 
@@ -211,10 +211,10 @@ class _Recorder:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self._tx, name)
 
-        def call(*args: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
             args = tuple(list(a) if not isinstance(a, str | int) else a for a in args)
-            self._calls.append((name, args))
-            return method(*args)
+            self._calls.append((name, args, kwargs))
+            return method(*args, **kwargs)
 
         return call
 
@@ -301,8 +301,8 @@ def _ladder(
     start = time.perf_counter()
     for transaction in calls:
         with store.engine.write("F1") as tx:
-            for name, args in transaction:
-                getattr(tx, name)(*args)
+            for name, args, kwargs in transaction:
+                getattr(tx, name)(*args, **kwargs)
     replay_s = time.perf_counter() - start
     store.close()
     rates["database work"] = n / replay_s
