@@ -376,3 +376,29 @@ def test_through_the_database_both_paths_write_and_answer_the_same(data: st.Data
         finally:
             fast_store.close()
             slow_store.close()
+
+
+def test_an_entry_sent_twice_in_one_batch_goes_the_ordinary_way(tmp_path: Path) -> None:
+    world: dict[str, object] = {
+        "orders": [Order(order_id="O1", facility=F, status=OrderStatus.CANCELLED,
+                         lines=(OrderLine(line_no=1, sku="S1", quantity=5, picked=5),))],
+        "products": [Product(sku="S1", description="S1")],
+        "qoh": {}, "atp": {}, "reconciled": {},
+    }
+    entry = Entry(
+        kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=1, terminal="T1", facility=F,
+        operator="OP-1", created_at=NOW, order_id="O1",
+        details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
+        changes=(StockChange(sku="S1", location="L-ST", qoh=1), StockChange(sku="S1", atp=1)),
+        line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
+    )
+    again = entry.model_copy(update={"seq": 2})
+    batch = hot.decode(_bodies([entry, again], True))
+    assert batch is not None
+    assert not hot.admissible(batch, "T1", F, CentralLimits(), NOW)
+    store = _store(tmp_path, "c", world)
+    try:
+        results = store.ingest(Client("T1", ClientKind.TERMINAL, F), [entry, again])
+    finally:
+        store.close()
+    assert [r.code for r in results] == [ResultCode.APPLIED, ResultCode.DUPLICATE]

@@ -203,12 +203,14 @@ def decode(bodies: Sequence[str]) -> HotBatch | None:
 def admissible(
     batch: HotBatch, terminal: str, facility: str | None, limits: CentralLimits, now: datetime
 ) -> bool:
-    """True when the batch endpoint's checks would raise nothing, and every entry is a put-back.
+    """True when the batch endpoint's checks would raise nothing, and every entry is a new put-back.
 
     The endpoint's checks are: every entry the caller's own, strictly increasing sequence
     numbers, every time within the site's window and every quantity within its cap
     (:meth:`CentralLimits.entry_errors`).
     """
+    if len({e.entry_id for e in batch.entries}) != len(batch.entries):
+        return False  # an entry sent twice in one batch: the second is a duplicate
     previous = 0
     for e, at in zip(batch.entries, batch.created, strict=True):
         if e.kind is not EntryKind.PUT_BACK:
