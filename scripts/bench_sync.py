@@ -27,8 +27,9 @@ adds one part of what the drain does, on the same entries, each into a fresh dat
    database work     every statement ingest runs for these batches (reads, the entry rows,
                      lines, orders, stock), recorded from a real ingest and replayed: the
                      database's share with no Python deciding anything
-   + validation      that, plus validating every entry from its JSON as the API does
-   ingest            validation and ``CentralStore.ingest`` in this process: no HTTP, no
+   + validation      that, plus reading every entry from its JSON as the API reads a batch of
+                     plain put-backs (the hot path's msgspec decoder and the endpoint's checks)
+   ingest            that reading and ``CentralStore.ingest_hot`` in this process: no HTTP, no
                      terminal
    drain             the real thing, as above
 """
@@ -55,7 +56,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from putback_tui.central.app import split_batch, tune_garbage_collector
+from putback_tui.central import hot
+from putback_tui.central.app import cut_batch, tune_garbage_collector
+from putback_tui.central.limits import CentralLimits
 from putback_tui.central.server import free_port
 from putback_tui.central.storage import CentralStore, Client, Tx, open_store
 from putback_tui.config import SyncSettings
@@ -194,7 +197,7 @@ def backlog(path: Path, n: int) -> None:
     ledger.close()
 
 
-Calls = list[tuple[str, tuple[Any, ...]]]
+Calls = list[tuple[str, tuple[Any, ...], dict[str, Any]]]
 """The calls made on one transaction: method name and arguments."""
 
 
@@ -208,10 +211,10 @@ class _Recorder:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self._tx, name)
 
-        def call(*args: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
             args = tuple(list(a) if not isinstance(a, str | int) else a for a in args)
-            self._calls.append((name, args))
-            return method(*args)
+            self._calls.append((name, args, kwargs))
+            return method(*args, **kwargs)
 
         return call
 
@@ -277,13 +280,19 @@ def _ladder(
     start = time.perf_counter()
     with recording(store, calls):
         for text in texts:
+            # As the API reads a batch of plain put-backs: the hot path (central/hot.py).
             t0 = time.perf_counter()
-            received = split_batch(text)
+            pieces = cut_batch(text)
+            received = hot.decode(pieces) if pieces is not None else None
+            if received is None or not hot.admissible(
+                received, "T1", "F1", CentralLimits(), datetime.now(UTC)
+            ):
+                raise CheckFailed(f"ladder ({kind}): a batch is not for the hot path")
             validating += time.perf_counter() - t0
-            if received is None:
-                raise CheckFailed(f"ladder ({kind}): a batch body did not split")
-            results = store.ingest(client, received.entries, bodies=received.bodies)
-            outcomes += [r.outcome.value for r in results]
+            answer = store.ingest_hot(client, received)
+            if answer is None:
+                raise CheckFailed(f"ladder ({kind}): the hot path declined a batch")
+            outcomes += [r["outcome"] for r in json.loads(answer)["results"]]
     ingest_s = time.perf_counter() - start
     store.close()
     check_applied(f"ladder ({kind}) ingest", outcomes, n)
@@ -292,8 +301,8 @@ def _ladder(
     start = time.perf_counter()
     for transaction in calls:
         with store.engine.write("F1") as tx:
-            for name, args in transaction:
-                getattr(tx, name)(*args)
+            for name, args, kwargs in transaction:
+                getattr(tx, name)(*args, **kwargs)
     replay_s = time.perf_counter() - start
     store.close()
     rates["database work"] = n / replay_s

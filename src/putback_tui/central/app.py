@@ -17,7 +17,6 @@ import logging
 import math
 import sqlite3
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -33,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from putback_tui.central import hot
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.storage import (
     CentralStore,
@@ -305,14 +305,41 @@ def validation_answer(errors: Sequence[Any]) -> JSONResponse:
 _SCHEMAS = "#/components/schemas/"
 
 
-@dataclass(frozen=True)
 class ReceivedBatch:
-    """A validated batch of entries, with each entry's JSON as the terminal sent it, if known."""
+    """A validated batch of entries, with each entry's JSON as the terminal sent it, if known.
 
-    entries: tuple[Entry, ...]
-    bodies: tuple[str, ...] | None
-    """Each entry's JSON text exactly as received and validated into ``entries`` (the central
-    store keeps it as the entry's body); None when the body was validated as a whole."""
+    A batch of the plain shape whose entries the hot path reads (:func:`hot.decode`) carries
+    them as ``hot``; its pydantic entries are validated only if something asks for them.
+    """
+
+    def __init__(
+        self,
+        entries: tuple[Entry, ...] | None,
+        bodies: tuple[str, ...] | None,
+        hot_batch: hot.HotBatch | None = None,
+    ) -> None:
+        self._entries = entries
+        self.bodies = bodies
+        """Each entry's JSON text exactly as received and validated into ``entries`` (the
+        central store keeps it as the entry's body); None when the body was validated as a
+        whole."""
+        self.hot = hot_batch
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """The batch's entries as the domain's models.
+
+        Raises:
+            RequestValidationError: pydantic refuses an entry the hot path read (it reads a
+                subset of what pydantic accepts, so this is never expected).
+        """
+        if self._entries is None:
+            assert self.bodies is not None
+            try:
+                self._entries = tuple(_validate_entry(b) for b in self.bodies)
+            except ValidationError as exc:
+                raise _request_error(exc) from None
+        return self._entries
 
 
 _BATCH_OPENINGS = (f'{{"version":{API_VERSION},"entries":[', '{"entries":[')
@@ -321,19 +348,14 @@ _BATCH_CLOSING = "]}"
 _validate_entry = Entry.__pydantic_validator__.validate_json
 
 
-def split_batch(text: str) -> ReceivedBatch | None:
-    """The batch in ``text`` entry by entry, when it has the plain shape terminals send; else None.
+def cut_batch(text: str) -> list[str] | None:
+    """The pieces of a batch of the plain shape terminals send, one per entry; else None.
 
     Terminals send ``{"version":1,"entries":[E,E,...]}`` (or without ``version``, its only
     value), with no spaces between entries, and every entry opens with the same key ``K``. The
-    text is cut at each ``},{"K":`` and every piece is validated as an :class:`Entry` on its
-    own. When all of them are valid, the text is, by construction, the opening, the pieces
-    joined by commas and the closing: the pieces are exactly the array's entries, so the batch
-    is what validating the whole text would give, and each piece is that entry's JSON. That
-    saves serialising every entry again to store it, about a third of validating it.
-
-    Anything else (another shape, a cut inside an entry, an invalid entry) gives None: the
-    caller validates the whole text as usual, which also words any error as usual.
+    text is cut at each ``},{"K":``. When every piece is then read as one whole entry, the text
+    is, by construction, the opening, the pieces joined by commas and the closing: the pieces
+    are exactly the array's entries, and each piece is that entry's JSON.
     """
     opening = next((o for o in _BATCH_OPENINGS if text.startswith(o)), None)
     if opening is None or not text.endswith(_BATCH_CLOSING):
@@ -353,6 +375,21 @@ def split_batch(text: str) -> ReceivedBatch | None:
     bodies = [head + p + "}" for p in parts]
     bodies[0] = parts[0] + "}"
     bodies[-1] = bodies[-1][:-1] if len(parts) > 1 else parts[0]
+    return bodies
+
+
+def split_batch(text: str) -> ReceivedBatch | None:
+    """The batch in ``text`` entry by entry, when it has the plain shape terminals send; else None.
+
+    The pieces of :func:`cut_batch`, each validated as an :class:`Entry` on its own (that
+    proves the cut right). That saves serialising every entry again to store it, about a third
+    of validating it. Anything else (another shape, a cut inside an entry, an invalid entry)
+    gives None: the caller validates the whole text as usual, which also words any error as
+    usual.
+    """
+    bodies = cut_batch(text)
+    if bodies is None:
+        return None
     try:
         entries = tuple(_validate_entry(b) for b in bodies)
     except ValidationError:
@@ -361,10 +398,26 @@ def split_batch(text: str) -> ReceivedBatch | None:
 
 
 def _validate_batch(text: str) -> ReceivedBatch:
+    bodies = cut_batch(text)
+    if bodies is not None:
+        # The hot path's compiled reading first; whatever it leaves goes to pydantic.
+        hot_batch = hot.decode(bodies)
+        if hot_batch is not None:
+            return ReceivedBatch(None, hot_batch.bodies, hot_batch)
     received = split_batch(text)
     if received is not None:
         return received
     return ReceivedBatch(EntryBatch.model_validate_json(text).entries, None)
+
+
+def _request_error(exc: ValidationError) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            # Unreadable JSON has the whole body as its input: too big to echo back.
+            {**e, "loc": ("body", *e["loc"]), "input": None if not e["loc"] else e["input"]}
+            for e in exc.errors(include_url=False)
+        ]
+    )
 
 
 async def entry_batch(request: Request) -> ReceivedBatch:
@@ -386,13 +439,7 @@ async def entry_batch(request: Request) -> ReceivedBatch:
     try:
         return await run_in_threadpool(_validate_batch, text)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [
-                # Unreadable JSON has the whole body as its input: too big to echo back.
-                {**e, "loc": ("body", *e["loc"]), "input": None if not e["loc"] else e["input"]}
-                for e in exc.errors(include_url=False)
-            ]
-        ) from None
+        raise _request_error(exc) from None
 
 
 def _publish_request_models(app: FastAPI, *models: type[BaseModel]) -> None:
@@ -552,6 +599,21 @@ def create_app(
         again) or ``refused`` with a reason. A retryable refusal (an earlier entry missing)
         is not recorded: send it again after the missing ones. The batch is one transaction.
         """
+        hot_batch = batch.hot
+        if hot_batch is not None and hot.admissible(
+            hot_batch, caller.name, caller.facility, limits, clock()
+        ):
+            # Plain put-backs, every check passed: judged over plain data, unless the store
+            # finds anything unusual (then None, nothing written, and the ordinary path).
+            try:
+                answer = store.ingest_hot(caller, hot_batch)
+            except (StoreError, sqlite3.OperationalError, psycopg.OperationalError):
+                raise  # the database: answered 503 by `unavailable`
+            except Exception as exc:
+                return _ingest_failed(store, caller, batch.entries, exc)
+            if answer is not None:
+                contact(caller, waiting)
+                return Response(answer, media_type="application/json")
         for i, entry in enumerate(batch.entries):
             if entry.terminal != caller.name or entry.facility != caller.facility:
                 raise HTTPException(

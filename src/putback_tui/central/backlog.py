@@ -123,6 +123,17 @@ def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
         tx: the ingest's write transaction, after the orders' statuses were written.
         recorded: each recorded entry with its outcome (``applied`` or ``refused``).
     """
+    write_notes(tx, *entry_notes(recorded))
+
+
+def entry_notes(
+    recorded: Sequence[tuple[Entry, str]],
+) -> tuple[dict[str, str], dict[tuple[str, str, str, str], list[int]]]:
+    """What :func:`note_entries` writes for ``recorded``: first actions, and reason counts.
+
+    First actions: order ID -> the earliest operator entry's time. Reason counts: (facility,
+    day, kind, reason) -> [entries, units].
+    """
     first: dict[str, str] = {}
     counts: dict[tuple[str, str, str, str], list[int]] = {}
     for entry, outcome in recorded:
@@ -140,13 +151,36 @@ def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
         n = counts.setdefault(key, [0, 0])
         n[0] += 1
         n[1] += d.quantity or 0
-    if first:
-        tx.many(
-            "UPDATE orders SET first_action_at = ? WHERE order_id = ? "
-            f"AND status IN ({_EXC}) AND (first_action_at IS NULL OR first_action_at > ?) "
-            "AND (status_changed_at IS NULL OR status_changed_at <= ?)",
-            [(at, oid, *EXCEPTION_KINDS, at, at) for oid, at in sorted(first.items())],
-        )
+    return first, counts
+
+
+FIRST_ACTION_WHERE = (
+    f"orders.status IN ({', '.join(repr(k) for k in EXCEPTION_KINDS)}) "
+    "AND (orders.first_action_at IS NULL OR orders.first_action_at > {first_action_at}) "
+    "AND (orders.status_changed_at IS NULL OR orders.status_changed_at <= {first_action_at})"
+)
+"""When a batch's earliest operator entry on an order (``{first_action_at}``) is the order's
+first action: on an exception order, at or after it became one, and before any other."""
+FIRST_ACTION_SET = (
+    "CASE WHEN {first_action_at} IS NOT NULL AND (" + FIRST_ACTION_WHERE + ") "
+    "THEN {first_action_at} ELSE orders.first_action_at END"
+)
+"""The same as what ``first_action_at`` becomes, in another update of the order's row (NULL:
+no operator entry on it in the batch)."""
+
+
+def write_notes(
+    tx: Tx, first: Mapping[str, str], counts: Mapping[tuple[str, str, str, str], list[int]]
+) -> None:
+    """Write what :func:`entry_notes` worked out, in the ingest's transaction."""
+    # One statement for the batch (on PostgreSQL one round trip, not one per order).
+    tx.update_rows(
+        "orders",
+        ("first_action_at text",),
+        ("order_id text",),
+        [(at, oid) for oid, at in sorted(first.items())],
+        where=FIRST_ACTION_WHERE,
+    )
     if counts:
         tx.many(
             "INSERT INTO reason_counts (facility, day, kind, reason, entries, units) "

@@ -30,7 +30,7 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -70,9 +70,22 @@ class Tx(Protocol):
         """
 
     def update_rows(
-        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+        self,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        where: str = "",
+        exprs: Mapping[str, str] | None = None,
     ) -> None:
-        """Set ``columns`` of many rows, each found by ``keys``; a row gives columns then keys."""
+        """Set ``columns`` of many rows, each found by ``keys``; a row gives columns then keys.
+
+        ``where``: a further condition on each row, an SQL expression of this module in which
+        ``{name}`` stands for the row's value of column ``name`` (``table.column`` reads the
+        table's own), e.g. ``t.n IS NULL OR t.n > {n}``. Rows it is false for stay as they are.
+        ``exprs``: for a column, what it is set to instead of the row's value: an expression
+        written the same way, e.g. ``CASE WHEN t.n > {n} THEN {n} ELSE t.n END``.
+        """
 
     def upsert_rows(
         self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
@@ -248,11 +261,24 @@ class _SqliteTx:
         self.conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
 
     def update_rows(
-        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+        self,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        where: str = "",
+        exprs: Mapping[str, str] | None = None,
     ) -> None:
-        sets = ", ".join(f"{n} = ?" for n in _names(columns))
-        where = " AND ".join(f"{n} = ?" for n in _names(keys))
-        self.conn.executemany(f"UPDATE {table} SET {sets} WHERE {where}", rows)
+        # Numbered parameters: a condition may read a row's value more than once.
+        value = {n: f"?{i}" for i, n in enumerate(_names([*columns, *keys]), 1)}
+        sets = ", ".join(
+            f"{n} = {(exprs or {}).get(n, '{' + n + '}').format(**value)}"
+            for n in _names(columns)
+        )
+        found = " AND ".join(f"{n} = {value[n]}" for n in _names(keys))
+        if where:
+            found += f" AND ({where.format(**value)})"
+        self.conn.executemany(f"UPDATE {table} SET {sets} WHERE {found}", rows)
 
     def upsert_rows(
         self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
@@ -310,14 +336,26 @@ class _PgTx:
                 copy.write_row(row)
 
     def update_rows(
-        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
+        self,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        where: str = "",
+        exprs: Mapping[str, str] | None = None,
     ) -> None:
         if not rows:
             return
-        sets = ", ".join(f"{n} = v.{n}" for n in _names(columns))
-        where = " AND ".join(f"{table}.{n} = v.{n}" for n in _names(keys))
+        value = {n: f"v.{n}" for n in _names([*columns, *keys])}
+        sets = ", ".join(
+            f"{n} = {(exprs or {}).get(n, '{' + n + '}').format(**value)}"
+            for n in _names(columns)
+        )
+        found = " AND ".join(f"{table}.{n} = v.{n}" for n in _names(keys))
+        if where:
+            found += f" AND ({where.format(**value)})"
         self.conn.execute(
-            f"UPDATE {table} SET {sets} FROM {_recordset([*columns, *keys])} WHERE {where}",
+            f"UPDATE {table} SET {sets} FROM {_recordset([*columns, *keys])} WHERE {found}",
             [_json_rows([*columns, *keys], rows)],
         )
 

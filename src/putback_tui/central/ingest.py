@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from putback_tui.central.backlog import entry_notes, order_sums
 from putback_tui.domain.derive import DerivationState, Limits, apply_stock_changes, derive
 from putback_tui.domain.entries import (
     LINE_EDIT_KINDS,
@@ -264,6 +265,70 @@ class Plan:
     results: list[EntryResult]
     recorded: list[Recorded]
     last_seq: int
+
+
+EntryRow = tuple[str, str, str, int, str, str | None, str, str | None, str, str | None, str | None]
+"""An entry row to insert: entry ID, terminal, facility, seq, kind, order ID, outcome, reason,
+body, effects, ref (the central store adds its revision and the time received)."""
+
+
+@dataclass
+class Writes:
+    """Every row a planned batch writes, in the order written: what ingest hands the database.
+
+    Both ways of planning a batch (:func:`writes_of` over a :class:`Plan`, and the hot path's
+    ``central.hot.plan``) come to this, so a test can hold them to the same rows.
+    """
+
+    last_seq: int
+    entries: list[EntryRow] = field(default_factory=list)
+    lines: list[tuple[int, int, int, int, str, int]] = field(default_factory=list)
+    """Changed lines: released, rejected, put_back, withdrawn, order ID, line no (key order)."""
+    orders: list[str] = field(default_factory=list)
+    """Orders whose lines or status changed (a new revision each), sorted."""
+    sums: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Order ID (each of ``orders``) -> its units to put back and units reserved after the
+    batch: the sums ``orders`` keeps over its lines (``backlog.order_sums``, migration 10)."""
+    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Order ID -> (status, changed at)."""
+    reconciled: dict[str, tuple[str, str, str] | None] = field(default_factory=dict)
+    """Order ID -> (at, operator, terminal) of the entry that reconciled it, or None."""
+    first_actions: dict[str, str] = field(default_factory=dict)
+    """Order ID -> the earliest operator entry's time in the batch (``backlog.entry_notes``)."""
+    reason_counts: dict[tuple[str, str, str, str], list[int]] = field(default_factory=dict)
+    """(facility, day, kind, reason) -> [entries, units] (``backlog.entry_notes``)."""
+    qoh: list[tuple[str, str, int]] = field(default_factory=list)
+    """Changed QOH rows: sku, location, QOH, in key order."""
+    atp: list[tuple[str, int]] = field(default_factory=list)
+    """Changed ATP rows: sku, ATP, in key order."""
+
+
+def writes_of(plan: Plan, state: BatchState) -> Writes:
+    """The rows ``plan`` writes, read from the state it changed."""
+    changed = sorted(state.changed_lines)
+    stock = state.stock
+    first, counts = entry_notes([(r.entry, r.outcome) for r in plan.recorded])
+    return Writes(
+        last_seq=plan.last_seq,
+        entries=[
+            (r.entry.entry_id, r.entry.terminal, r.entry.facility, r.entry.seq,
+             r.entry.kind.value, r.entry.order_id, r.outcome, r.reason, r.body, r.effects, r.ref)
+            for r in plan.recorded
+        ],
+        lines=[
+            (line.released, line.rejected, line.put_back, line.withdrawn, order_id, line_no)
+            for order_id, line_no in changed
+            for line in (state.orders[order_id].line(line_no),)
+        ],
+        orders=(orders := sorted({k[0] for k in changed} | set(state.status_changes))),
+        sums={oid: order_sums(state.orders[oid]) for oid in orders},
+        statuses=dict(state.status_changes),
+        reconciled={oid: state.reconciled[oid] for oid in sorted(state.reconciled_changed)},
+        first_actions=first,
+        reason_counts=counts,
+        qoh=[(sku, loc, stock.qoh(sku, loc)) for sku, loc in sorted(stock.touched_qoh)],
+        atp=[(sku, stock.atp(sku)) for sku in sorted(stock.touched_atp)],
+    )
 
 
 def plan_batch(

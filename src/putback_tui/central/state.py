@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from putback_tui.central.engines import Tx
+from putback_tui.central.hot import HotBatch, HotOrder, HotState
 from putback_tui.central.ingest import BatchState, Stock, state_entries
 from putback_tui.domain.entries import Entry, EntryKind
 from putback_tui.domain.models import (
@@ -54,7 +55,9 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
             facility,
         )
         for ref, kind in tx.keyed(
-            "SELECT ref, kind FROM entries WHERE outcome = 'applied' AND ref IN ({keys})", refs
+            "SELECT ref, kind FROM entries "
+            "WHERE outcome = 'applied' AND ref IS NOT NULL AND ref IN ({keys})",
+            refs,
         ):
             (undone if kind == EntryKind.UNDO.value else resolved).add(ref)
     order_ids = {e.order_id for e in entries if e.order_id}
@@ -136,6 +139,61 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
         refused_refs=refused_refs,
         undone_ids=undone,
         resolved_ids=resolved,
+    )
+
+
+def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
+    """What a batch of plain put-backs reads (:mod:`putback_tui.central.hot`), as plain rows.
+
+    The same rows :func:`load_state` reads for such a batch, scoped the same way (orders,
+    locations and stock of ``facility`` alone), without building the domain's models.
+    """
+    entries = batch.entries
+    orders: dict[str, HotOrder] = {
+        r[0]: HotOrder(r[1], {}, (r[2], r[3], r[4]) if r[2] else None)
+        for r in tx.keyed(
+            "SELECT order_id, status, reconciled_at, reconciled_by, reconciled_terminal "
+            "FROM orders WHERE facility = ? AND order_id IN ({keys})",
+            sorted({e.order_id for e in entries if e.order_id}),
+            facility,
+        )
+    }
+    if orders:
+        for r in tx.keyed(
+            "SELECT order_id, line_no, sku, quantity, picked, lot, released, rejected, "
+            "put_back, withdrawn FROM order_lines WHERE order_id IN ({keys})",
+            list(orders),
+        ):
+            orders[r[0]].lines[int(r[1])] = [r[2], *(int(v) for v in r[3:5]), r[5],
+                                             *(int(v) for v in r[6:])]
+    skus = sorted({e.details.sku for e in entries if e.details.sku})
+    qoh, atp = _load_stock(tx, facility, set(skus))
+    return HotState(
+        facility=facility,
+        orders=orders,
+        lot_tracked={
+            r[0]: bool(r[1])
+            for r in tx.keyed("SELECT sku, lot_tracked FROM products WHERE sku IN ({keys})", skus)
+        },
+        location_kinds={
+            r[0]: str(r[1])
+            for r in tx.keyed(
+                "SELECT code, kind FROM locations WHERE facility = ? AND code IN ({keys})",
+                sorted({e.details.location for e in entries if e.details.location}),
+                facility,
+            )
+        },
+        operators={
+            r[0]: Operator(badge=r[0], name=r[1], role=r[2], facility=r[3], active=bool(r[4]))
+            for r in tx.keyed(
+                "SELECT badge, name, role, facility, active FROM operators "
+                "WHERE badge IN ({keys})",
+                sorted({e.operator for e in entries}),
+            )
+        },
+        roles=load_roles(tx),
+        qoh=qoh,
+        atp=atp,
     )
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from putback_tui.central import backlog, clients, feeds, upstream
+from putback_tui.central import backlog, clients, feeds, hot, upstream
 from putback_tui.central import claims as claiming
 from putback_tui.central.claims import ClaimRefused
 from putback_tui.central.clients import Client, ClientExists, hash_token
@@ -47,10 +47,11 @@ from putback_tui.central.engines import (
     redact,
 )
 from putback_tui.central.feeds import PAGE_BYTES
-from putback_tui.central.ingest import plan_batch, with_effects
+from putback_tui.central.hot import HotBatch
+from putback_tui.central.ingest import Writes, plan_batch, with_effects, writes_of
 from putback_tui.central.releases import release_exceptions
 from putback_tui.central.schema import MIGRATIONS, migrate
-from putback_tui.central.state import load_reasons, load_state, order_lines
+from putback_tui.central.state import load_hot_state, load_reasons, load_state, order_lines
 from putback_tui.domain.derive import DEFAULT_LIMITS, Limits
 from putback_tui.domain.entries import Entry, EntryKind
 from putback_tui.domain.models import (
@@ -312,81 +313,36 @@ class CentralStore:
             )
             if not plan.recorded:
                 return plan.results
-            changed = sorted(state.changed_lines)
-            changed_orders = sorted({k[0] for k in changed} | set(state.status_changes))
-            stock = state.stock
-            # Every row written gets a revision of its own, in this order: entries, orders, QOH,
-            # ATP (the changes feed's cursor moves over them; see engines.py).
-            revs = iter(tx.revisions(
-                len(plan.recorded) + len(changed_orders) + len(stock.touched_qoh)
-                + len(stock.touched_atp)
-            ))
-            rows = []
-            for r in plan.recorded:
-                e = r.entry
-                rows.append(
-                    (
-                        next(revs), e.entry_id, e.terminal, e.facility, e.seq, _KINDS[e.kind],
-                        e.order_id, r.outcome, r.reason, received, r.body, r.effects, r.ref,
-                    )
-                )
-            tx.insert_rows(
-                "entries",
-                ("position bigint", "entry_id text", "terminal text", "facility text",
-                 "seq bigint", "kind text", "order_id text", "outcome text", "reason text",
-                 "received_at text", "body text", "effects text", "ref text"),
-                rows,
-            )
-            tx.update_rows(
-                "order_lines",
-                ("released int", "rejected int", "put_back int", "withdrawn int"),
-                ("order_id text", "line_no int"),
-                [
-                    (line.released, line.rejected, line.put_back, line.withdrawn, order_id, line_no)
-                    for order_id, line_no in changed
-                    for line in (state.orders[order_id].line(line_no),)
-                ],
-            )
-            # With each order's kept sums over its lines, as just written (migration 10).
-            order_revs: list[tuple[Any, ...]] = [
-                (next(revs), *backlog.order_sums(state.orders[oid]), oid)
-                for oid in changed_orders
-            ]
-            tx.update_rows(
-                "orders",
-                ("rev bigint", "units_to_put_back bigint", "units_reserved bigint"),
-                ("order_id text",),
-                order_revs,
-            )
-            tx.many(
-                "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
-                [(s, at, oid) for oid, (s, at) in state.status_changes.items()],
-            )
-            tx.update_rows(
-                "orders",
-                ("reconciled_at text", "reconciled_by text", "reconciled_terminal text"),
-                ("order_id text",),
-                [(*(state.reconciled[oid] or (None, None, None)), oid)
-                 for oid in sorted(state.reconciled_changed)],
-            )
-            backlog.note_entries(tx, [(r.entry, r.outcome) for r in plan.recorded])
-            qoh_rows = [
-                (facility, sku, location, stock.qoh(sku, location), next(revs))
-                for sku, location in sorted(stock.touched_qoh)
-            ]
-            tx.upsert_rows(
-                "stock_qoh",
-                ("qoh bigint", "rev bigint"),
-                ("facility text", "sku text", "location text"),
-                qoh_rows,
-            )
-            atp_rows = [(facility, sku, stock.atp(sku), next(revs))
-                        for sku in sorted(stock.touched_atp)]
-            tx.upsert_rows(
-                "stock_atp", ("atp bigint", "rev bigint"), ("facility text", "sku text"), atp_rows
-            )
-            tx.run("UPDATE clients SET last_seq = ? WHERE name = ?", (plan.last_seq, name))
+            _write(tx, name, facility, received, writes_of(plan, state),
+                   one_update=self.engine.name == "postgresql")
         return plan.results
+
+    def ingest_hot(self, client: Client, batch: HotBatch) -> str | None:
+        """Ingest a batch of plain put-backs over plain data (:mod:`putback_tui.central.hot`).
+
+        The caller checked the batch with :func:`hot.admissible`. Returns the answer's JSON,
+        every entry applied as sent, exactly as :meth:`ingest` would have answered and with
+        the same rows written; or None, having written nothing, when the batch is anything
+        else (a duplicate, a gap, an entry the rules refuse or derive otherwise...): then
+        :meth:`ingest` judges it.
+        """
+        received = iso_utc(now_utc())
+        name = client.name
+        facility = client.facility or ""
+        with self.engine.write(facility) as tx:
+            last_seq = int(tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0])
+            if batch.entries[0].seq != last_seq + 1 or tx.keyed(
+                "SELECT entry_id FROM entries WHERE entry_id IN ({keys})",
+                [e.entry_id for e in batch.entries],
+            ):
+                return None
+            state = load_hot_state(tx, facility, batch)
+            writes = hot.plan(batch, state, last_seq=last_seq, limits=self.limits)
+            if writes is None:
+                return None
+            _write(tx, name, facility, received, writes,
+                   one_update=self.engine.name == "postgresql")
+        return hot.answer_json(batch)
 
     # -- feeds ---------------------------------------------------------------------------
 
@@ -659,6 +615,82 @@ class CentralStore:
             if status.is_exception:
                 release_exceptions(tx, [order_id])
         return True
+
+
+def _write(
+    tx: Tx, name: str, facility: str, received: str, w: Writes, *, one_update: bool
+) -> None:
+    """Write a planned batch: each table once (see :meth:`CentralStore.ingest`).
+
+    ``one_update``: an order's revision and first action are set by one update of its row,
+    not two. On PostgreSQL every update of an order writes a new version of the row with an
+    entry in each of its five indexes (its revision is indexed: never a HOT update), so one
+    update is half the work. On SQLite an update that names an indexed column rewrites that
+    index's entries even when the value stays, so the first action, which mostly stays, is
+    better left to its own update of the few rows it changes.
+    """
+    # Every row written gets a revision of its own, in this order: entries, orders, QOH, ATP
+    # (the changes feed's cursor moves over them; see engines.py).
+    revs = iter(tx.revisions(len(w.entries) + len(w.orders) + len(w.qoh) + len(w.atp)))
+    tx.insert_rows(
+        "entries",
+        ("position bigint", "entry_id text", "terminal text", "facility text",
+         "seq bigint", "kind text", "order_id text", "outcome text", "reason text",
+         "received_at text", "body text", "effects text", "ref text"),
+        [(next(revs), *r[:8], received, *r[8:]) for r in w.entries],
+    )
+    tx.update_rows(
+        "order_lines",
+        ("released int", "rejected int", "put_back int", "withdrawn int"),
+        ("order_id text", "line_no int"),
+        w.lines,
+    )
+    order_revs = [next(revs) for _ in w.orders]
+    tx.many(
+        "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
+        [(st, at, oid) for oid, (st, at) in w.statuses.items()],
+    )
+    first = w.first_actions
+    # With each order's revision, its kept sums over its lines as just written (migration 10).
+    kept = ("rev bigint", "units_to_put_back bigint", "units_reserved bigint")
+    if one_update:
+        # An order's new revision and its first action in one update (after its status: a
+        # first action counts only on an exception order, since it became one).
+        tx.update_rows(
+            "orders",
+            (*kept, "first_action_at text"),
+            ("order_id text",),
+            [(rev, *w.sums[oid], first.get(oid), oid)
+             for rev, oid in zip(order_revs, w.orders, strict=True)],
+            exprs={"first_action_at": backlog.FIRST_ACTION_SET},
+        )
+        updated = set(w.orders)
+        first = {oid: at for oid, at in first.items() if oid not in updated}
+    else:
+        tx.update_rows(
+            "orders", kept, ("order_id text",),
+            [(rev, *w.sums[oid], oid) for rev, oid in zip(order_revs, w.orders, strict=True)],
+        )
+    tx.update_rows(
+        "orders",
+        ("reconciled_at text", "reconciled_by text", "reconciled_terminal text"),
+        ("order_id text",),
+        [(*(by or (None, None, None)), oid) for oid, by in sorted(w.reconciled.items())],
+    )
+    backlog.write_notes(tx, first, w.reason_counts)
+    tx.upsert_rows(
+        "stock_qoh",
+        ("qoh bigint", "rev bigint"),
+        ("facility text", "sku text", "location text"),
+        [(facility, sku, location, qoh, next(revs)) for sku, location, qoh in w.qoh],
+    )
+    tx.upsert_rows(
+        "stock_atp",
+        ("atp bigint", "rev bigint"),
+        ("facility text", "sku text"),
+        [(facility, sku, atp, next(revs)) for sku, atp in w.atp],
+    )
+    tx.run("UPDATE clients SET last_seq = ? WHERE name = ?", (w.last_seq, name))
 
 
 def open_store(url: str, *, migrate: bool = True, wait_s: float = WAIT_S) -> CentralStore:
