@@ -213,7 +213,7 @@ def test_an_upgrade_from_schema_9_fills_in_every_order_s_sums(
         target.close()
     upgraded = open_store(url)
     try:
-        assert upgraded.health().schema_version == schema.MIGRATIONS[-1].version == 10
+        assert upgraded.health().schema_version == schema.MIGRATIONS[-1].version
         assert _kept(upgraded) == kept
         _assert_sums_follow_the_lines(upgraded)
         assert upgraded.backlog(["STORE-01"], at) == answer
