@@ -9,6 +9,12 @@ read-only snapshot of the ledger file) in a process of its own, at a lower prior
 the rows back as plain tuples; the app's reader thread only waits on the pipe (the lock free)
 and turns the tuples into rows, a hundred at a time, pausing between them for scans.
 
+Like the reader thread, the helper gives way to scans: the app's scan gate
+(``putback_tui.tui.worklist_feed.ScanGate``) mirrors "a scan is being handled" into one byte of
+memory the two processes share, and the helper, between orders and inside long queries, sleeps
+while it is set (at most :data:`GATE_MAX_WAIT_S` per read), so the scan has the machine's cores
+to itself too (two cores, often two threads of one).
+
 What keeps it safe:
 
 - **Read-only.** The helper opens the ledger file read-only (:func:`read_snapshot`): it can
@@ -27,6 +33,7 @@ What keeps it safe:
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import pickle
 import select
@@ -43,7 +50,14 @@ from typing import IO, Any
 from putback_tui.domain.models import constructed
 from putback_tui.domain.sla import PrioritySettings, SlaSettings
 from putback_tui.ledger import read_snapshot
-from putback_tui.worklist import Pause, Worklist, WorklistRow, build_worklist
+from putback_tui.worklist import (
+    PAUSE_EVERY_STEPS,
+    Pause,
+    Worklist,
+    WorklistRow,
+    build_worklist,
+    progress_handler,
+)
 
 HELPER_NICE = 10
 """How much lower the helper's scheduling priority is than the app's: on a busy machine the
@@ -61,6 +75,19 @@ takes tens of milliseconds)."""
 
 CLOSE_WAIT_S = 2.0
 """How long :meth:`WorklistProcess.close` waits for the helper to exit before killing it."""
+
+GATE_MAX_WAIT_S = 2.0
+"""The longest one read of the helper waits for scans in all (as the reader thread's)."""
+
+GATE_POLL_S = 0.0005
+"""How often a waiting helper with no wake-up pipe looks at the shared byte again."""
+
+GATE_WAKE_S = 0.05
+"""How long a waiting helper sleeps on its wake-up pipe before it looks at the byte again (the
+app writes to the pipe when the scan is shown: this is only a safety net)."""
+
+Gate = mmap.mmap | bytearray
+"""The shared byte (a bytearray in tests of the helper's loop in this process)."""
 
 FIELDS = tuple(WorklistRow.model_fields)
 """A row's fields, in the order of the tuples the helper sends."""
@@ -142,11 +169,45 @@ def decode(answer: tuple[int, int, list[bytes]], pause: Pause) -> Worklist:
 # -- the helper (its own process) ---------------------------------------------------------------
 
 
-def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+def gate_pause(gate: Gate, wake: int | None = None, max_wait_s: float = GATE_MAX_WAIT_S) -> Pause:
+    """A pause function for one read: waits while ``gate[0]`` is set (a scan is handled).
+
+    At most ``max_wait_s`` over all its calls, like the reader thread's
+    (``ScanGate.pause``): keys typed with no Enter after them hold a read up only briefly. It
+    sleeps on the pipe ``wake`` (the app writes to it when the scan is shown), so a waiting
+    helper takes no turn on a core while the scan is handled; without one it looks again every
+    :data:`GATE_POLL_S`.
+    """
+    view = memoryview(gate)
+    left = max_wait_s
+
+    def pause() -> None:
+        nonlocal left
+        while view[0] and left > 0:
+            start = time.monotonic()
+            if wake is None:
+                time.sleep(GATE_POLL_S)
+            elif select.select([wake], [], [], min(left, GATE_WAKE_S))[0]:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake, 4096)
+            left -= max(time.monotonic() - start, GATE_POLL_S)
+
+    return pause
+
+
+def serve(
+    requests: IO[bytes], answers: IO[bytes], gate: Gate | None = None, wake: int | None = None
+) -> None:
     """Answer read requests until ``requests`` ends (the app closed it, or died).
 
     The first message is the set-up: (ledger file, facility, SLA settings, priority settings).
     Each request is (now, limit); each answer ("ok", encoded worklist) or ("error", text).
+
+    Args:
+        requests: Where the requests come from (the helper's standard input).
+        answers: Where the answers go (its standard output).
+        gate: Memory shared with the app: its first byte is set while a scan is handled.
+        wake: A pipe the app writes to when a scan's outcome is shown.
     """
     path, facility, sla, priority = _receive(requests)
     while True:
@@ -154,10 +215,13 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
             now, limit = _receive(requests)
         except EOFError:
             return
+        pause = gate_pause(gate, wake) if gate is not None else None
         try:
             with read_snapshot(path) as tx:
+                if pause is not None:
+                    tx.conn.set_progress_handler(progress_handler(pause), PAUSE_EVERY_STEPS)
                 worklist = build_worklist(
-                    tx, facility, sla=sla, priority=priority, now=now, limit=limit
+                    tx, facility, sla=sla, priority=priority, now=now, limit=limit, pause=pause
                 )
             answer: tuple[str, object] = ("ok", encode(worklist))
         except Exception as exc:  # the app reads in its thread instead, and reports it there
@@ -172,8 +236,13 @@ def main() -> None:
         os.nice(HELPER_NICE)
     answers = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the answers
+    gate = wake = None
+    if len(sys.argv) > 2:  # the shared gate's and the wake-up pipe's file descriptors
+        with contextlib.suppress(OSError, ValueError):
+            gate = mmap.mmap(int(sys.argv[1]), 1)
+            wake = int(sys.argv[2])
     with contextlib.suppress(EOFError, BrokenPipeError):
-        serve(sys.stdin.buffer, answers)
+        serve(sys.stdin.buffer, answers, gate, wake)
 
 
 # -- the app's side -----------------------------------------------------------------------------
@@ -213,6 +282,31 @@ class WorklistProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._gate_fd: int | None = None
+        self.gate: mmap.mmap | None = None
+        """One byte shared with every helper this handle starts: set it (1) while a scan is
+        handled, and the helper waits (None where shared memory is not to be had: the helper
+        then runs on, as before)."""
+        self._wake: tuple[int, int] | None = None
+        """The wake-up pipe (read end for the helpers, write end for :meth:`scan_busy`)."""
+        with contextlib.suppress(OSError, AttributeError):  # memfd: Linux
+            fd = os.memfd_create("putback-worklist-gate", os.MFD_CLOEXEC)
+            os.ftruncate(fd, 1)
+            self.gate = mmap.mmap(fd, 1)
+            self._gate_fd = fd
+            self._wake = os.pipe()
+            for end in self._wake:
+                os.set_blocking(end, False)
+
+    def scan_busy(self, busy: bool) -> None:
+        """Tell the helper a scan is being handled (it waits) or is on screen (it goes on)."""
+        gate = self.gate
+        if gate is None or gate.closed:
+            return
+        gate[0] = 1 if busy else 0
+        if not busy and self._wake is not None:
+            with contextlib.suppress(OSError):  # full (it is awake anyway), or closed
+                os.write(self._wake[1], b"\0")
 
     @property
     def usable(self) -> bool:
@@ -278,6 +372,12 @@ class WorklistProcess:
             _end(proc)  # without the lock: a read under way then fails, and lets it go
         with self._lock:
             self._stop()
+            if self.gate is not None:
+                self.gate.close()
+            for fd in (self._gate_fd, *(self._wake or ())):
+                if fd is not None:
+                    os.close(fd)
+            self._gate_fd = self._wake = None
 
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._closed:
@@ -289,13 +389,15 @@ class WorklistProcess:
         package_root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        gate = () if self._gate_fd is None or self._wake is None else (self._gate_fd, self._wake[0])
         proc = subprocess.Popen(
-            self.command,
+            [*self.command, *(str(fd) for fd in gate)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # never over the app's screen
             env=env,
             close_fds=True,
+            pass_fds=gate,
         )
         self._proc = proc
         self.starts += 1

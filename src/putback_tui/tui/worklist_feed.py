@@ -73,6 +73,8 @@ class ScanGate:
         self._idle = threading.Event()
         self._idle.set()
         self._busy_since = 0.0
+        self.mirror: Callable[[bool], None] | None = None
+        """Told each change (True: busy): the helper process waits on a copy of the gate."""
 
     @property
     def is_idle(self) -> bool:
@@ -84,9 +86,13 @@ class ScanGate:
         if self._idle.is_set():
             self._busy_since = time.monotonic()
             self._idle.clear()
+            if self.mirror is not None:
+                self.mirror(True)
 
     def idle(self) -> None:
         """The scan's outcome is on screen (or the typing was cleared): readers go on."""
+        if self.mirror is not None and not self._idle.is_set():
+            self.mirror(False)
         self._idle.set()
 
     def pause(self, cancelled: Callable[[], bool] = lambda: False) -> Pause:
@@ -144,6 +150,8 @@ class WorklistFeed:
         """Orders opened in this session: never announced as new."""
         self.helper_from = HELPER_FROM_WAITING
         """Waiting orders from which reads go to the helper process (see the module's text)."""
+        self.helper_command: list[str] | None = None
+        """The helper's command line (None: this Python, ``-m putback_tui.worklist_process``)."""
         self.helper: WorklistProcess | None = None
         """The helper process's handle, once a long list started it."""
         self._closed = False
@@ -240,7 +248,9 @@ class WorklistFeed:
                 station.facility,
                 station.settings.sla,
                 station.settings.priority,
+                command=self.helper_command,
             )
+            self.gate.mirror = helper.scan_busy
             if self._closed:  # the app closed meanwhile: no helper after it
                 helper.close()
             helper.start()  # it loads while the operator works; the next read asks it
