@@ -188,16 +188,8 @@ class RejectReason(StrEnum):
 
 
 ORDER_LINE_FIELDS = (
-    "line_no",
-    "sku",
-    "quantity",
-    "picked",
-    "pick_location",
-    "lot",
-    "released",
-    "rejected",
-    "put_back",
-    "withdrawn",
+    "line_no", "sku", "quantity", "picked", "pick_location", "lot", "released", "rejected",
+    "put_back", "withdrawn",
 )
 """The columns a stored order line is read back in, in this order (ledger and central store)."""
 
