@@ -273,7 +273,7 @@ class WorklistProcess:
             priority: The score's weights.
             command: The helper's command line (default: this Python, ``-m`` this module).
         """
-        self.setup = (path, facility, sla, priority)
+        self.setup = (path.resolve(), facility, sla, priority)  # the same file from any cwd
         self.command = command or [sys.executable, "-m", __name__]
         self.starts = 0
         """Helpers started so far."""
