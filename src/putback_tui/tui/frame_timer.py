@@ -10,8 +10,9 @@ of screen: the scan handled 2-6 ms after its Enter, the screen shown 22-27 ms af
 docs/performance.md).
 
 :class:`FrameTimer` keeps what the grid is for, at most one repaint per frame, without the
-grid: a change is painted at once when the last repaint is a frame or more ago, else when it
-is. The screen pauses and resumes it exactly as it does Textual's.
+grid: a change is painted at once when the screen's last repaint is a frame or more ago, else
+when it is (a tick while the screen is not in front paints nothing and does not count). The
+screen pauses and resumes it exactly as it does Textual's.
 """
 
 from __future__ import annotations
@@ -42,10 +43,15 @@ class FrameTimer(Timer):
             if wait > 0:
                 await _time.sleep(wait)
                 await self._active.wait()  # still wanted (a layout in between may pause it)
-            last_tick = _time.get_time()
+            now = _time.get_time()
+            target = self._target()
+            if target is None or getattr(target, "is_current", True):
+                # A repaint (a screen not in front paints nothing, and must not make its
+                # first repaint when it comes back wait for a frame of its own).
+                last_tick = now
             count += 1
             try:
-                await self._tick(next_timer=last_tick, count=count)
+                await self._tick(next_timer=now, count=count)
             except EventTargetGone:
                 break
 
