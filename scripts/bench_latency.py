@@ -15,7 +15,9 @@ a label: the floor any Textual app pays. Measured for putback:
   unmeasured. Measured twice: with the list read and shown ("list shown"), and with a re-read
   of the list under way in its thread when the scan arrives (asked for, then running for 5 ms:
   "list re-read"), the worst case of the minute tick or a sync round landing on a scan. The
-  time of one read of the list (``Station.worklist``, every waiting order scored) is given too.
+  time of one read of the list (``Station.worklist``, every waiting order scored) is given too,
+  in the app's thread and by the helper process the app reads a long list with (with the CPU
+  time the app itself spends on it).
 
 For the worklist, generate a data set with a few hundred exception orders, e.g.
 ``scripts/gen-data .data/large-500 --exceptions 600`` (200,000 orders; about 600 of them
@@ -65,6 +67,7 @@ from putback_tui.tui.app import PutbackApp  # noqa: E402
 from putback_tui.tui.messages import ScanReceived  # noqa: E402
 from putback_tui.tui.screens.order import OrderScreen  # noqa: E402
 from putback_tui.tui.screens.put_back import PutBackScreen  # noqa: E402
+from putback_tui.worklist_process import WorklistProcess  # noqa: E402
 
 SIZE = (100, 30)
 
@@ -289,13 +292,30 @@ async def bench_worklist(home: Path, samples: int) -> dict[str, Any]:
         with ledger.read() as tx:
             badge = tx.conn.execute("SELECT badge FROM operators ORDER BY badge").fetchone()[0]
         station = Station(ledger, settings)
-        reads = []
+        reads, cpu = [], []
         for _ in range(15):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             worklist = station.worklist(now=datetime.now(UTC))
             reads.append(time.perf_counter() - start)
+            cpu.append(time.thread_time() - start_cpu)
         out["waiting"] = worklist.waiting
         out["read"] = summary(reads)
+        out["read_cpu_ms"] = statistics.median(cpu) * 1000
+        # The same read by the helper process (what the app does from HELPER_FROM_WAITING
+        # orders on): its wall time, and the CPU the app's own reader thread spends on it.
+        helper = WorklistProcess(ledger.path, station.facility, settings.sla, settings.priority)
+        try:
+            helper.read(datetime.now(UTC))  # started, warm
+            helper_reads, helper_cpu = [], []
+            for _ in range(15):
+                start, start_cpu = time.perf_counter(), time.thread_time()
+                helper.read(datetime.now(UTC))
+                helper_reads.append(time.perf_counter() - start)
+                helper_cpu.append(time.thread_time() - start_cpu)
+        finally:
+            helper.close()
+        out["helper_read"] = summary(helper_reads)
+        out["helper_read_app_cpu_ms"] = statistics.median(helper_cpu) * 1000
         waiting = [r.order_id for r in worklist.rows]
         if not waiting:
             return out
@@ -328,6 +348,8 @@ async def bench_worklist(home: Path, samples: int) -> dict[str, Any]:
                     raise SystemExit(f"not back on the order screen: {app.screen!r}")
                 await app.workers.wait_for_complete()
                 await asyncio.sleep(0.005)
+            used = app.worklist_feed.helper
+            out["by_helper"] = used is not None and used.usable and used.starts > 0
         out["list_shown"] = shown
         out["list_reread"] = reread
         out["landed_on_read"] = landed
@@ -436,7 +458,12 @@ def main() -> None:
     for key in ("list_shown", "list_reread"):
         if key in worklist:
             measured.append((f"worklist_open_{key}", worklist[key]))
-    results["worklist"] = {"waiting": worklist["waiting"], "read": worklist["read"]}
+    results["worklist"] = {
+        key: worklist[key]
+        for key in ("waiting", "read", "read_cpu_ms", "helper_read", "helper_read_app_cpu_ms",
+                    "by_helper")
+        if key in worklist
+    }
     for name, samples in measured:
         stats = summary(samples)
         stats["ratio_median"] = stats["median_ms"] / floor["median_ms"]
@@ -460,7 +487,14 @@ def main() -> None:
               "found the re-read still under way when their result was shown)")
     read = results["worklist"]["read"]
     print(f"{'worklist read':<18} median {read['median_ms']:6.2f} ms   p99 {read['p99_ms']:6.2f} ms"
-          f"   ({results['worklist']['waiting']} waiting orders, every one scored)")
+          f"   ({results['worklist']['waiting']} waiting orders, every one scored; in a thread: "
+          f"{results['worklist']['read_cpu_ms']:.1f} ms CPU of the app's)")
+    if "helper_read" in results["worklist"]:
+        hread = results["worklist"]["helper_read"]
+        print(f"{'  by the helper':<18} median {hread['median_ms']:6.2f} ms   p99 "
+              f"{hread['p99_ms']:6.2f} ms   ({results['worklist']['helper_read_app_cpu_ms']:.1f} ms"
+              " CPU of the app's; the scans above were read so: "
+              f"{'yes' if results['worklist'].get('by_helper') else 'NO'})")
     print(f"{'start-up':<18} minimal {minimal:6.0f} ms   putback {app:6.0f} ms   "
           f"ratio {app / minimal:.2f}")
     if args.json:

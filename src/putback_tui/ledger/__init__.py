@@ -2,7 +2,7 @@
 
 from putback_tui.domain.models import now_utc
 from putback_tui.ledger.errors import LedgerCorrupt, LedgerError, LedgerFull, LedgerLocked
-from putback_tui.ledger.store import Ledger
+from putback_tui.ledger.store import Ledger, read_snapshot
 from putback_tui.ledger.transaction import Reconciled, Transaction
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "Reconciled",
     "Transaction",
     "now_utc",
+    "read_snapshot",
 ]

@@ -257,16 +257,8 @@ class Ledger:
         Raises:
             LedgerCorrupt: the file turned out damaged.
         """
-        try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-            try:
-                conn.execute("BEGIN")
-                yield Transaction(conn)
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            raise translate(exc, self.path) from exc
+        with read_snapshot(self.path) as tx:
+            yield tx
 
     # -- meta --------------------------------------------------------------------------------
 
@@ -395,3 +387,27 @@ def _check_header(path: Path) -> None:
             "untouched: restore it from a backup, or move it aside and re-sync from the central "
             "store."
         )
+
+
+@contextmanager
+def read_snapshot(path: Path) -> Iterator[Transaction]:
+    """A read-only view of the ledger file at ``path``, on a connection of its own.
+
+    The file is opened read-only (nothing is created, migrated or written), in a stable
+    snapshot, closed on exit: :meth:`Ledger.snapshot`, and the worklist's helper process,
+    which has no :class:`Ledger` of its own.
+
+    Raises:
+        LedgerCorrupt: the file turned out damaged.
+        LedgerError: it could not be read (e.g. it is missing).
+    """
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            conn.execute("BEGIN")
+            yield Transaction(conn)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise translate(exc, path) from exc

@@ -216,6 +216,7 @@ class PutbackApp(App[int]):
         for service in self.services:
             service.stop()
         self._station_thread.shutdown(wait=True)
+        self.worklist_feed.close()  # its helper process ends with the app
         self.idle_gc.stop()
 
     def _tick(self) -> None:

@@ -17,6 +17,11 @@ costing a scan its time:
   read then compares the pull cursor, the last entry and the minute with the previous read's
   (two indexed reads) and stops there when they are equal (an idle sync round).
 
+A long list (:data:`HELPER_FROM_WAITING` orders or more) is read from then on by a helper
+process (:mod:`putback_tui.worklist_process`): the reader thread then only waits on a pipe while
+the list is scored, so a scan has Python to itself. Should the helper fail, the read is done in
+the thread as before.
+
 What a read brings is shown on every screen's status bar (how many wait, how many are overdue);
 the order screen shows the list itself, and there the orders a pull brought are announced
 ("New exception: ...") with the bell. A read that finds the pull cursor moved also refreshes
@@ -36,6 +41,7 @@ from textual.worker import get_current_worker
 from putback_tui.domain.wording import units as _units
 from putback_tui.station import LedgerError
 from putback_tui.worklist import Pause, Worklist
+from putback_tui.worklist_process import HelperFailed, WorklistProcess
 
 if TYPE_CHECKING:
     from putback_tui.tui.app import PutbackApp
@@ -43,6 +49,11 @@ if TYPE_CHECKING:
 GATE_MAX_WAIT_S = 2.0
 """The longest one read waits for scans in all: keys typed by hand with no Enter after them
 (someone left the keyboard) hold a read up this long at most."""
+
+
+HELPER_FROM_WAITING = 100
+"""A read that finds this many waiting orders or more starts the helper process for the next
+reads (a read of a short list takes about a millisecond: a thread does it)."""
 
 
 class ScanGate:
@@ -62,6 +73,8 @@ class ScanGate:
         self._idle = threading.Event()
         self._idle.set()
         self._busy_since = 0.0
+        self.mirror: Callable[[bool], None] | None = None
+        """Told each change (True: busy): the helper process waits on a copy of the gate."""
 
     @property
     def is_idle(self) -> bool:
@@ -73,9 +86,13 @@ class ScanGate:
         if self._idle.is_set():
             self._busy_since = time.monotonic()
             self._idle.clear()
+            if self.mirror is not None:
+                self.mirror(True)
 
     def idle(self) -> None:
         """The scan's outcome is on screen (or the typing was cleared): readers go on."""
+        if self.mirror is not None and not self._idle.is_set():
+            self.mirror(False)
         self._idle.set()
 
     def pause(self, cancelled: Callable[[], bool] = lambda: False) -> Pause:
@@ -131,6 +148,13 @@ class WorklistFeed:
         """Orders a pull brought that the order screen has not announced yet."""
         self._opened: set[str] = set()
         """Orders opened in this session: never announced as new."""
+        self.helper_from = HELPER_FROM_WAITING
+        """Waiting orders from which reads go to the helper process (see the module's text)."""
+        self.helper_command: list[str] | None = None
+        """The helper's command line (None: this Python, ``-m putback_tui.worklist_process``)."""
+        self.helper: WorklistProcess | None = None
+        """The helper process's handle, once a long list started it."""
+        self._closed = False
 
     # -- requests (UI thread) --------------------------------------------------------------------
 
@@ -198,7 +222,7 @@ class WorklistFeed:
             pulled = self._version is not None and cursor != self._version[0]
             if pulled:
                 station.refresh_roles()
-            worklist = station.worklist(now=now, pause=pause)
+            worklist = self._read_list(now, pause)
             self._version = version
         except (Cancelled, LedgerError):
             # Closing, or the ledger could not be read: the last list stays; the next
@@ -207,6 +231,36 @@ class WorklistFeed:
             self.app.call_from_thread(self._done, None, False, True)
             return
         self.app.call_from_thread(self._done, worklist, pulled)
+
+    def _read_list(self, now: datetime, pause: Pause) -> Worklist:
+        """The list: from the helper when one runs, else (or when it fails) read here."""
+        helper = self.helper
+        if helper is not None and helper.usable:
+            try:
+                return helper.read(now, pause=pause)
+            except HelperFailed:
+                pass  # read here this time; the next read starts a new helper
+        worklist = self.app.station.worklist(now=now, pause=pause)
+        if helper is None and worklist.waiting >= self.helper_from and not self._closed:
+            station = self.app.station
+            helper = self.helper = WorklistProcess(
+                station.ledger.path,
+                station.facility,
+                station.settings.sla,
+                station.settings.priority,
+                command=self.helper_command,
+            )
+            self.gate.mirror = helper.scan_busy
+            if self._closed:  # the app closed meanwhile: no helper after it
+                helper.close()
+            helper.start()  # it loads while the operator works; the next read asks it
+        return worklist
+
+    def close(self) -> None:
+        """The app is closing: stop the helper process, and never start one again."""
+        self._closed = True
+        if self.helper is not None:
+            self.helper.close()
 
     # -- results (UI thread) ---------------------------------------------------------------------
 

@@ -10,11 +10,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Static
 
 from putback_tui.barcodes import BadgeCode, InvalidCode, Scan
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.wording import units as _units
+from putback_tui.tui.frame_timer import frame_timer
 from putback_tui.tui.messages import PutBackUndone
 from putback_tui.tui.state import Result, Status
 from putback_tui.tui.widgets import KeyFooter, ResultLine, StatusBar, TypedLine
@@ -55,6 +57,9 @@ class ScanScreen(Screen[None]):
     TITLE_TEXT = "putback"
     """The screen's name in the title bar."""
 
+    _frame_timer: Timer | None = None
+    """The repaint timer, once made (see ``_update_timer``)."""
+
     BLANK = True
     """The screen draws no content of its own (its widgets do), so Textual skips its per-line
     styling: every screen change repaints the whole screen, and this was 1-2 ms of it."""
@@ -70,6 +75,13 @@ class ScanScreen(Screen[None]):
         """What the prompt asks for now."""
         self._styled_for: tuple[object, ...] | None = None
         """What the last whole-screen restyle was made for (see ``on_screen_resume``)."""
+
+    @property
+    def _update_timer(self) -> Timer:
+        """The repaint timer: Textual's, without a frame too many after a late repaint."""
+        if self._frame_timer is None:
+            self._frame_timer = frame_timer(self)
+        return self._frame_timer
 
     @property
     def putback(self) -> PutbackApp:
