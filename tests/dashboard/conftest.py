@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from putback_tui.central.app import create_app
 from putback_tui.central.imports import import_path
@@ -112,8 +113,22 @@ def front(app: DashboardApp) -> DashboardScreen[object]:
 
 
 def shown(app: DashboardApp) -> Callable[[], bool]:
-    """A check: the screen in front shows figures from an answer."""
-    return lambda: front(app).has_figures and app.connection.answering is True
+    """A check: the screen in front shows figures from an answer, laid out.
+
+    Laid out: no table of the screen still has rows whose columns it has not sized (a
+    ``DataTable`` sizes them when it is next idle; a snapshot taken before then showed every
+    column cut to its heading's width, once in CI).
+    """
+
+    def check() -> bool:
+        screen = front(app)
+        return (
+            screen.has_figures
+            and app.connection.answering is True
+            and not any(t._require_update_dimensions for t in screen.query(DataTable))
+        )
+
+    return check
 
 
 RunBefore = Callable[[Pilot[None]], Awaitable[None]]

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Sparkline, Static, TabbedContent, TabPane
 from putback_tui.dashboard import figures as fig
 from putback_tui.dashboard.client import BacklogClient, FacilityDetail
 from putback_tui.dashboard.screens.base import DashboardScreen, clock_time, cursor_key
+from putback_tui.dashboard.table import Table
 from putback_tui.domain.wording import plural, units
 
 
@@ -43,24 +44,24 @@ class FacilityScreen(DashboardScreen[FacilityDetail]):
                 yield Sparkline([], id="cleared")
         with TabbedContent(id="tabs"):
             with TabPane("Waiting orders", id="orders-tab"):
-                orders: DataTable[object] = DataTable(
+                orders: DataTable[object] = Table(
                     id="orders", cursor_type="row", zebra_stripes=True
                 )
                 for label in ("Order", "Age", "SLA", "Units", "Claim", "Why"):
                     orders.add_column(Text(label), key=label.lower())
                 yield orders
             with TabPane("Terminals", id="terminals-tab"):
-                terminals: DataTable[object] = DataTable(id="terminals", cursor_type="row")
+                terminals: DataTable[object] = Table(id="terminals", cursor_type="row")
                 for label in ("Terminal", "Last contact", "Ago", "Waiting to send", "Last seq"):
                     terminals.add_column(Text(label), key=label.lower())
                 yield terminals
             with TabPane("Top reasons (7 days)", id="reasons-tab"):
-                reasons: DataTable[object] = DataTable(id="reasons", cursor_type="row")
+                reasons: DataTable[object] = Table(id="reasons", cursor_type="row")
                 for label in ("Reason", "Kind", "Entries", "Units"):
                     reasons.add_column(Text(label), key=label.lower())
                 yield reasons
             with TabPane("Refused", id="refused-tab"):
-                refused: DataTable[object] = DataTable(id="refused", cursor_type="row")
+                refused: DataTable[object] = Table(id="refused", cursor_type="row")
                 for label in ("Received", "Terminal", "Kind", "Order", "Why refused"):
                     refused.add_column(Text(label), key=label.lower())
                 yield refused

@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Static
 from putback_tui.dashboard import figures as fig
 from putback_tui.dashboard.client import Backlog, BacklogClient
 from putback_tui.dashboard.screens.base import DashboardScreen, cursor_key
+from putback_tui.dashboard.table import Table
 from putback_tui.domain.wording import plural, units
 
 INCOMING = "#e0a030"
@@ -42,7 +43,7 @@ class NetworkScreen(DashboardScreen[Backlog]):
     def body(self) -> ComposeResult:
         """The network's totals, then the table of facilities."""
         yield Static(Text("Fetching the backlog …"), id="totals", classes="figures", markup=False)
-        table: DataTable[object] = DataTable(id="facilities", cursor_type="row", zebra_stripes=True)
+        table: DataTable[object] = Table(id="facilities", cursor_type="row", zebra_stripes=True)
         for label, key, width in COLUMNS:
             table.add_column(Text(label), key=key, width=width)
         yield table

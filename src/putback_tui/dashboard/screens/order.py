@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from putback_tui.dashboard import figures as fig
 from putback_tui.dashboard.client import BacklogClient, OrderHistory
 from putback_tui.dashboard.screens.base import DashboardScreen
+from putback_tui.dashboard.table import Table
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.wording import plural, units
 
@@ -62,14 +63,14 @@ class OrderScreen(DashboardScreen[OrderHistory]):
         yield Static(Text("Fetching …"), id="order-figures", classes="figures", markup=False)
         with TabbedContent(id="order-tabs"):
             with TabPane("Entries in order", id="entries-tab"):
-                entries: DataTable[object] = DataTable(
+                entries: DataTable[object] = Table(
                     id="entries", cursor_type="row", zebra_stripes=True
                 )
                 for label in ENTRY_COLUMNS:
                     entries.add_column(Text(label), key=label.lower())
                 yield entries
             with TabPane("Lines", id="lines-tab"):
-                lines: DataTable[object] = DataTable(id="lines", cursor_type="row")
+                lines: DataTable[object] = Table(id="lines", cursor_type="row")
                 for label in LINE_COLUMNS:
                     lines.add_column(Text(label), key=label.lower())
                 yield lines
