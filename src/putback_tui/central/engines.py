@@ -239,6 +239,29 @@ def _held(lock: threading.Lock | threading.Semaphore, wait_s: float, busy: str) 
         lock.release()
 
 
+def _set_where(
+    columns: Sequence[str],
+    keys: Sequence[str],
+    value: Mapping[str, str],
+    where: str,
+    exprs: Mapping[str, str] | None,
+    key_of: str = "",
+) -> tuple[str, str]:
+    """The SET list and the WHERE condition of :meth:`Tx.update_rows`, for both engines.
+
+    ``value``: how the engine's statement names a row's value of each column (a numbered
+    parameter, a column of the recordset); ``key_of``: what qualifies the table's own key
+    columns where the statement needs it.
+    """
+    sets = ", ".join(
+        f"{n} = {(exprs or {}).get(n, '{' + n + '}').format(**value)}" for n in _names(columns)
+    )
+    found = " AND ".join(f"{key_of}{n} = {value[n]}" for n in _names(keys))
+    if where:
+        found += f" AND ({where.format(**value)})"
+    return sets, found
+
+
 class _SqliteTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -271,13 +294,7 @@ class _SqliteTx:
     ) -> None:
         # Numbered parameters: a condition may read a row's value more than once.
         value = {n: f"?{i}" for i, n in enumerate(_names([*columns, *keys]), 1)}
-        sets = ", ".join(
-            f"{n} = {(exprs or {}).get(n, '{' + n + '}').format(**value)}"
-            for n in _names(columns)
-        )
-        found = " AND ".join(f"{n} = {value[n]}" for n in _names(keys))
-        if where:
-            found += f" AND ({where.format(**value)})"
+        sets, found = _set_where(columns, keys, value, where, exprs)
         self.conn.executemany(f"UPDATE {table} SET {sets} WHERE {found}", rows)
 
     def upsert_rows(
@@ -347,13 +364,7 @@ class _PgTx:
         if not rows:
             return
         value = {n: f"v.{n}" for n in _names([*columns, *keys])}
-        sets = ", ".join(
-            f"{n} = {(exprs or {}).get(n, '{' + n + '}').format(**value)}"
-            for n in _names(columns)
-        )
-        found = " AND ".join(f"{table}.{n} = v.{n}" for n in _names(keys))
-        if where:
-            found += f" AND ({where.format(**value)})"
+        sets, found = _set_where(columns, keys, value, where, exprs, key_of=f"{table}.")
         self.conn.execute(
             f"UPDATE {table} SET {sets} FROM {_recordset([*columns, *keys])} WHERE {found}",
             [_json_rows([*columns, *keys], rows)],

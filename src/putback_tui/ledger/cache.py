@@ -27,6 +27,7 @@ check it against reads on a connection without a cache after random action seque
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 from putback_tui.domain.models import Location, Order, Permission, Product
 from putback_tui.domain.reasons import SiteReasons
@@ -36,6 +37,16 @@ MAX_ITEMS = 4096
 orders at a time: the bound is only there so that a long list never grows without end)."""
 
 _UNSET = object()
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _keep(kept: dict[K, V], key: K, value: V) -> None:
+    """Keep ``value`` under ``key``; a kind that reached :data:`MAX_ITEMS` starts again empty."""
+    if len(kept) >= MAX_ITEMS:
+        kept.clear()
+    kept[key] = value
 
 
 class ReadCache:
@@ -103,27 +114,19 @@ class ReadCache:
 
     def keep_order(self, order: Order) -> None:
         """Keep ``order`` as it now stands in the file."""
-        if len(self.orders) >= MAX_ITEMS:
-            self.orders.clear()
-        self.orders[order.order_id] = order
+        _keep(self.orders, order.order_id, order)
 
     def keep_product(self, sku: str, product: Product | None) -> None:
         """Keep the product read for ``sku`` (None: no such product)."""
-        if len(self.products) >= MAX_ITEMS:
-            self.products.clear()
-        self.products[sku] = product
+        _keep(self.products, sku, product)
 
     def keep_barcode(self, code: str, sku: str | None) -> None:
         """Keep which SKU a barcode belongs to (None: none)."""
-        if len(self.skus_by_barcode) >= MAX_ITEMS:
-            self.skus_by_barcode.clear()
-        self.skus_by_barcode[code] = sku
+        _keep(self.skus_by_barcode, code, sku)
 
     def keep_location(self, code: str, location: Location | None) -> None:
         """Keep the location read for ``code`` (None: no such location)."""
-        if len(self.locations) >= MAX_ITEMS:
-            self.locations.clear()
-        self.locations[code] = location
+        _keep(self.locations, code, location)
 
     def keep_unreconciled(self, order_id: str) -> None:
         """Remember that the order has no "reconciled by" record."""

@@ -253,7 +253,8 @@ class WorklistFeed:
             self.gate.mirror = helper.scan_busy
             if self._closed:  # the app closed meanwhile: no helper after it
                 helper.close()
-            helper.start()  # it loads while the operator works; the next read asks it
+            else:
+                helper.start()  # it loads while the operator works; the next read asks it
         return worklist
 
     def close(self) -> None:
