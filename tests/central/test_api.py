@@ -329,3 +329,19 @@ def test_serve_with_several_workers_shares_one_store(
     for _, later in answers[1:]:
         assert later == ["duplicate"] * len(entries)
     assert len(from_terminals(central.store)) == len(entries)
+
+
+def test_a_line_break_in_an_order_id_is_a_clear_422_on_every_path_that_names_one(
+    server: BackgroundServer, central: Central
+) -> None:
+    """Schemathesis sent DELETE /v1/claims/%0A...: "Not Found" from no route, not the 422
+    that names the bound (a line break is a control character, which no code may hold).
+    """
+    bad = quote("D-1\n002", safe="")
+    with _http(server, central.tokens["PACK-01"]) as terminal:
+        for method, path in (("DELETE", f"/v1/claims/{bad}"), ("PUT", f"/v1/claims/{bad}")):
+            answer = terminal.request(method, path, json={"operator": "OP-0001"})
+            assert answer.status_code == 422, (method, answer.text)
+    with _http(server, central.tokens["OMS"]) as oms:
+        answer = oms.put(f"/v1/orders/{bad}/status", json={"status": "failed"})
+        assert answer.status_code == 422, answer.text
