@@ -27,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -111,6 +111,28 @@ def _scope(caller: Client) -> str:
     return "no access"
 
 
+def _is_digits(value: str) -> bool:
+    """True for a whole number written in ASCII digits alone (a query's or a header's number)."""
+    return value.isascii() and value.isdigit()
+
+
+def _digits(value: object) -> object:
+    """A whole number in a query string is written in digits alone.
+
+    Pydantic's lax ``int`` would read ``0.0``, ``+1``, `` 1`` or ``1_0`` as numbers: a page
+    cursor a system sends so is refused (422 naming it), as the OpenAPI's ``integer`` says.
+
+    Raises:
+        ValueError: a text that is not ASCII digits alone.
+    """
+    if isinstance(value, str) and not _is_digits(value):
+        raise ValueError("must be a whole number written in digits 0-9")
+    return value
+
+
+Digits = BeforeValidator(_digits)
+"""For every whole number a query carries (cursors, sequence numbers, page sizes)."""
+
 _OUTBOX_PARAMETER = {
     "name": OUTBOX_HEADER,
     "in": "header",
@@ -133,7 +155,7 @@ def outbox(request: Request) -> int | None:
     value = request.headers.get(OUTBOX_HEADER)
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEQ:
+    if not _is_digits(value) or int(value) > MAX_SEQ:
         raise RequestValidationError(
             [
                 {
@@ -671,8 +693,8 @@ def create_app(
     @app.get(f"{API_PREFIX}/entries/own", tags=["terminals"])
     def get_own_entries(
         caller: Annotated[Client, Depends(terminal)],
-        after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+        after_seq: Annotated[int, Digits, Query(ge=0, le=MAX_SEQ)] = 0,
+        limit: Annotated[int, Digits, Query(ge=1, le=MAX_PAGE)] = 1000,
     ) -> OwnEntriesPage:
         """The caller's own entries after ``after_seq`` with their answers, in seq order.
 
@@ -695,8 +717,8 @@ def create_app(
     )
     def get_changes(
         caller: Annotated[Client, Depends(terminal)],
-        cursor: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+        cursor: Annotated[int, Digits, Query(ge=0, le=MAX_SEQ)] = 0,
+        limit: Annotated[int, Digits, Query(ge=1, le=MAX_PAGE)] = 1000,
         waiting: Outbox = None,
     ) -> ChangesPage:
         """Orders, products, barcodes, locations, operators and stock changed after ``cursor``.
@@ -755,8 +777,8 @@ def create_app(
     @app.get(f"{API_PREFIX}/events", tags=["systems"])
     def get_events(
         caller: Annotated[Client, Depends(client)],
-        cursor: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+        cursor: Annotated[int, Digits, Query(ge=0, le=MAX_SEQ)] = 0,
+        limit: Annotated[int, Digits, Query(ge=1, le=MAX_PAGE)] = 1000,
         facility: Annotated[
             str | None, Query(max_length=MAX_CODE, pattern=CODE_PATTERN)
         ] = None,
