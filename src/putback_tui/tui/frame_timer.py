@@ -80,17 +80,26 @@ def hand_over_changes(screen: Screen[Any]) -> bool:
     could run ``call_after_refresh`` callbacks with a change still on its way, and paint it a
     frame later: a refused scan (only its result line changes) counted as shown before its
     refusal was painted, and the next scan's repaint waited a frame for that late one. Here each
-    widget with a change not yet reported reports it now (what it would do when idle), so the
-    screen repaints it before the callbacks run.
+    widget with a change neither reported nor painted yet reports it now (what it would do when
+    idle), so the screen paints it before the callbacks run. A change a whole-screen repaint
+    already drew (a screen brought forward draws every widget as it is) waits for nothing.
 
     Returns:
-        True when a repaint request is now waiting in the screen's queue: the screen is not
-        idle yet (it will be once it has handled it).
+        True when a repaint request of an unpainted change is now waiting in the screen's
+        queue: the screen is not idle yet (it will be once it has handled it).
     """
     before: int = screen._message_queue.qsize()
     for widget in screen.walk_children(Widget):
-        if widget._repaint_required or widget._layout_required:
+        if (widget._repaint_required or widget._layout_required) and _unpainted(widget):
             widget._check_refresh()
-    return screen._message_queue.qsize() > before or isinstance(
-        screen._pending_message, (messages.Update, messages.Layout)
+    pending = screen._pending_message
+    return screen._message_queue.qsize() > before or (
+        isinstance(pending, (messages.Update, messages.Layout))
+        and isinstance(pending.widget, Widget)
+        and _unpainted(pending.widget)
     )
+
+
+def _unpainted(widget: Widget) -> bool:
+    """True when lines of ``widget`` changed since it was last drawn."""
+    return bool(widget._styles_cache._dirty_lines)
