@@ -113,3 +113,26 @@ async def test_an_order_opened_from_the_worklist_is_shown_with_its_own_headline(
         assert isinstance(app.screen, PutBackScreen)
         shown = app.painted_when_shown["D-1004"]
         assert "Order D-1004 (deleted)" in shown
+
+
+async def test_a_put_back_counts_as_shown_once_its_confirmation_is_painted(
+    demo_ledger: Ledger, clock: SteppingClock
+) -> None:
+    """D-1002, the socks (two units) to A-02-01: the first unit's confirmation (the location
+    step stays in front, its result line and counts change) is painted before it counts as
+    shown; so are the scans before it.
+    """
+    app = painted_app(demo_ledger, clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "OP-0001")
+        for text, words in [
+            ("D-1002", "Order D-1002"),
+            ("012345678905", "SOCKS-3PK: scan the location"),
+            ("LOC:A-02-01", "A-02-01"),
+        ]:
+            app.painted.clear()
+            await scan(pilot, text)
+            assert words in app.painted_when_shown[text], text
+        app.painted.clear()
+        await scan(pilot, "012345678905")
+        assert "Put back 1 unit of SOCKS-3PK to A-02-01" in app.painted_when_shown["012345678905"]
