@@ -44,3 +44,31 @@ async def test_the_working_screens_repaint_by_the_frame_timer(app: PutbackApp) -
         assert isinstance(app.screen, LiveOrderScreen)
         assert "D-1005" in screen_text(app)
         assert "D-1008" not in screen_text(app)
+
+
+async def test_one_live_order_over_another_is_drawn_without_laying_the_screen_out(
+    app: PutbackApp,
+) -> None:
+    """D-1008, then D-1005: the same screen with other words in the same number of lines.
+
+    Laying the whole screen out again took 2-3 ms of each such scan (the actions note was
+    rewritten with a layout every time); only a change in a part's height needs one.
+    """
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "OP-0001")
+        await scan(pilot, "D-1008")
+        screen = app.screen
+        assert isinstance(screen, LiveOrderScreen)
+        layouts = 0
+        lay_out = screen._refresh_layout
+
+        def counted(*args: object, **kwargs: object) -> None:
+            nonlocal layouts
+            layouts += 1
+            lay_out(*args, **kwargs)  # type: ignore[arg-type]
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        await scan(pilot, "D-1005")
+        assert app.screen is screen
+        assert "D-1005" in screen_text(app)
+        assert layouts == 0

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gc
 
+from textual.message import Message
+
 from putback_tui.tui.app import PutbackApp
 from putback_tui.tui.idle_gc import DEFERRED_THRESHOLD, IdleCollector
+from putback_tui.tui.messages import ScanReceived
 
 from .conftest import SteppingClock, scan
 
@@ -70,3 +73,56 @@ async def test_the_app_collects_in_pauses_while_it_runs_and_restores_gc_when_it_
         assert app.idle_gc.collections == 1
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+async def test_no_collection_runs_from_a_scans_enter_until_its_outcome_is_on_screen(
+    app: PutbackApp, clock: SteppingClock
+) -> None:
+    """With a collection due every ten allocations, a round of scans once signed in (an
+    exception order, a live order, a refusal) sees none from the moment the keys become a scan
+    until its outcome is on screen, and many in between.
+    """
+    before = gc.get_threshold()
+    in_scan = False
+    during: list[str] = []
+    between = 0
+
+    post = app.post_message
+
+    def posted(message: Message) -> bool:
+        nonlocal in_scan
+        if isinstance(message, ScanReceived):
+            in_scan = True  # the keys are a scan now
+        return post(message)
+
+    def shown(text: str) -> None:
+        nonlocal in_scan
+        in_scan = False
+
+    def collected(phase: str, info: dict[str, int]) -> None:
+        nonlocal between
+        if phase != "start":
+            return
+        if in_scan:
+            during.append(f"generation {info['generation']}")
+        else:
+            between += 1
+
+    app.post_message = posted  # type: ignore[method-assign]
+    app.scan_shown = shown  # type: ignore[method-assign]
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await scan(pilot, "OP-0001")
+            assert app.idle_gc.running
+            gc.set_threshold(10, 2, gc.get_threshold()[2])
+            gc.callbacks.append(collected)
+            for text in ("D-1002", "D-1008", "D-9999", "D-1004"):
+                await scan(pilot, text)
+            assert not app.idle_gc.held
+    finally:
+        if collected in gc.callbacks:
+            gc.callbacks.remove(collected)
+        gc.set_threshold(*before)
+    assert during == []
+    assert between > 0
+    assert gc.isenabled()

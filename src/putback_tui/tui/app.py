@@ -278,6 +278,7 @@ class PutbackApp(App[int]):
                 return self.wedge.swallows(now)
             self._echo()
             source = "keyboard" if done.burst else "typed"
+            self.idle_gc.hold()  # no garbage collection until the outcome is on screen
             self.post_message(ScanReceived(done.text, source, at=now))
             return True
         if key == "escape" and self.wedge:
@@ -326,6 +327,7 @@ class PutbackApp(App[int]):
     async def on_scan_received(self, message: ScanReceived) -> None:
         """Drop double reads, classify, and hand the scan to the screen in front."""
         self.worklist_feed.gate.busy()  # until ``_scan_shown``
+        self.idle_gc.hold()  # (a scanner thread's scan) no collection until it is shown
         at = message.at if message.at is not None else self.monotonic()
         self.idle_gc.activity(at)
         if not self.double_reads.accept(message.text, at):
@@ -363,6 +365,7 @@ class PutbackApp(App[int]):
     def _scan_shown(self, text: str) -> None:
         self.worklist_feed.gate.idle()
         self.scan_shown(text)
+        self.idle_gc.release()  # the collections held back run now, after the scan
         self.worklist_feed.poll()  # a read the scan asked for (or held back) starts now
 
     def scan_shown(self, text: str) -> None:

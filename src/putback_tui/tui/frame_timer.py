@@ -13,15 +13,20 @@ docs/performance.md).
 grid: a change is painted at once when the screen's last repaint is a frame or more ago, else
 when it is (a tick while the screen is not in front paints nothing and does not count). The
 screen pauses and resumes it exactly as it does Textual's.
+
+:func:`hand_over_changes` keeps a screen's "after the repaint" callbacks (``call_after_refresh``,
+the App's mark that a scan's outcome is on screen) after the repaint of every change made
+before them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual import _time
+from textual import _time, messages
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
+from textual.widget import Widget
 
 
 def frame_wait(last_tick: float, interval: float, now: float) -> float:
@@ -64,3 +69,37 @@ def frame_timer(screen: Screen[Any]) -> Timer:
     timer._start()
     screen._timers.add(timer)
     return timer
+
+
+def hand_over_changes(screen: Screen[Any]) -> bool:
+    """Before a screen runs its "after the repaint" callbacks: bring it the changes on the way.
+
+    A widget's change reaches its screen only when the *widget* is next idle (it posts
+    ``messages.Update`` then), and Textual (8.2.8) tells a screen it is idle even while it holds
+    the next message aside, unhandled, after looking at it (``_pending_message``). So a screen
+    could run ``call_after_refresh`` callbacks with a change still on its way, and paint it a
+    frame later: a refused scan (only its result line changes) counted as shown before its
+    refusal was painted, and the next scan's repaint waited a frame for that late one. Here each
+    widget with a change neither reported nor painted yet reports it now (what it would do when
+    idle), so the screen paints it before the callbacks run. A change a whole-screen repaint
+    already drew (a screen brought forward draws every widget as it is) waits for nothing.
+
+    Returns:
+        True when a repaint request of an unpainted change is now waiting in the screen's
+        queue: the screen is not idle yet (it will be once it has handled it).
+    """
+    before: int = screen._message_queue.qsize()
+    for widget in screen.walk_children(Widget):
+        if (widget._repaint_required or widget._layout_required) and _unpainted(widget):
+            widget._check_refresh()
+    pending = screen._pending_message
+    return screen._message_queue.qsize() > before or (
+        isinstance(pending, (messages.Update, messages.Layout))
+        and isinstance(pending.widget, Widget)
+        and _unpainted(pending.widget)
+    )
+
+
+def _unpainted(widget: Widget) -> bool:
+    """True when lines of ``widget`` changed since it was last drawn."""
+    return bool(widget._styles_cache._dirty_lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -19,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from putback_tui.barcodes import Scan
+from putback_tui.tui.frame_timer import hand_over_changes
 from putback_tui.tui.state import Result
 from putback_tui.tui.widgets import ResultLine, TypedLine
 
@@ -71,6 +73,11 @@ class ScanDialog(ModalScreen[R]):
         self._body = Static("", id="dialog-body", markup=False)
         self._typed = TypedLine()
         self._result = ResultLine(id="dialog-result")
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        """Callbacks waiting for a repaint wait for every change made before them too."""
+        if self._callbacks and hand_over_changes(self):
+            event.prevent_default()  # idle again once the repaint request is handled
 
     @property
     def putback(self) -> PutbackApp:

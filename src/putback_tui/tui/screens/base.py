@@ -16,7 +16,7 @@ from textual.widgets import Static
 from putback_tui.barcodes import BadgeCode, InvalidCode, Scan
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.wording import units as _units
-from putback_tui.tui.frame_timer import frame_timer
+from putback_tui.tui.frame_timer import frame_timer, hand_over_changes
 from putback_tui.tui.messages import PutBackUndone
 from putback_tui.tui.state import Result, Status
 from putback_tui.tui.widgets import KeyFooter, ResultLine, StatusBar, TypedLine
@@ -82,6 +82,11 @@ class ScanScreen(Screen[None]):
         if self._frame_timer is None:
             self._frame_timer = frame_timer(self)
         return self._frame_timer
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        """Callbacks waiting for a repaint wait for every change made before them too."""
+        if self._callbacks and hand_over_changes(self):
+            event.prevent_default()  # idle again once the repaint request is handled
 
     @property
     def putback(self) -> PutbackApp:

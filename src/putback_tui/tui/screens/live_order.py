@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from putback_tui.barcodes import OrderCode, ProductCode, Scan
 from putback_tui.domain.models import OrderLine, Permission
@@ -58,7 +58,7 @@ class LiveOrderScreen(ScanScreen):
         self.view: OrderView | None = None
         self._head = Headline(id="order-head")
         self._table = LineTable(COLUMNS, id="lines")
-        self._note = Static("", id="actions-note", markup=False)
+        self._note = Headline(id="actions-note")
 
     def title_text(self) -> str:
         """Name the order in the title."""
@@ -130,7 +130,7 @@ class LiveOrderScreen(ScanScreen):
                 f"\nF6 cancel line, F7 reduce quantity: they need {Permission.EDIT_LINES.value}.",
                 style="",
             )
-        self._note.update(note)
+        self._note.show(note)  # a layout only when its number of lines changes
 
     def compose_body(self) -> ComposeResult:
         """Lines and the actions (dimmed where the operator lacks the permission)."""
