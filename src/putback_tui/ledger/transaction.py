@@ -57,11 +57,18 @@ ORDER_JSON = (
     "'put_back', COALESCE(p.put_back, 0), 'withdrawn', COALESCE(p.withdrawn, 0)) AS x "
     "FROM order_lines l LEFT JOIN line_progress p "
     "ON p.order_id = l.order_id AND p.line_no = l.line_no "
-    "WHERE l.order_id = o.order_id ORDER BY l.line_no))) "
+    "WHERE l.order_id = o.order_id ORDER BY l.line_no))), s.reconciled_at IS NULL "
     "FROM orders o LEFT JOIN order_state s ON s.order_id = o.order_id WHERE o.order_id = ?"
 )
 """An order as :meth:`Transaction.order` returns it, as the JSON of an :class:`Order`: its
-effective status (a local action wins) and each line with this terminal's progress."""
+effective status (a local action wins) and each line with this terminal's progress; then
+whether it has no "reconciled by" record (the same row of ``order_state``, read for free)."""
+
+VERSION_AND_REVISION = (
+    "SELECT data_version, (SELECT n FROM reference_revision) FROM pragma_data_version"
+)
+"""``PRAGMA data_version`` (other connections' commits) and the reference revision (ledger
+migration m006), the two marks :meth:`Transaction._current` checks the read cache against."""
 
 CENTRAL_ROLES = "central.roles"
 """Meta key: the central store's role map (JSON: role -> permission names), once received."""
@@ -102,11 +109,12 @@ class Transaction:
         changes = self.conn.total_changes
         if not self._checked:
             self._checked = True
-            version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+            # Both marks in one statement: the revision's one-page table costs next to nothing
+            # to read, a second statement after another connection's commit does not.
+            version, revision = self.conn.execute(VERSION_AND_REVISION).fetchone()
             if changes != cache.clean_at:
-                cache.reset(version, changes, self._reference_revision())
+                cache.reset(version, changes, revision)
             elif version != cache.version:
-                revision = self._reference_revision()
                 if revision != cache.revision:
                     cache.reset(version, changes, revision)
                 else:
@@ -309,6 +317,10 @@ class Transaction:
         if row is None:
             return None
         order = Order.model_validate_json(row[0])
+        if row[1]:
+            # What reconciled() would read: no statement of its own, and an entry's append
+            # need not clear a record that is not there.
+            cache.keep_unreconciled(order_id)
         numbers = [line.line_no for line in order.lines]
         if numbers != sorted(numbers):
             # SQLite aggregates the ordered subquery in its order; should it ever not, sort.
@@ -586,6 +598,20 @@ class Transaction:
 
     def _apply_lines(self, changes: Iterable[LineChange]) -> None:
         for c in changes:
+            if c.released >= 0 and c.rejected >= 0 and c.put_back >= 0 and c.withdrawn >= 0:
+                # One statement whether the row is there or not. Only for additions: the
+                # inserted row's CHECKs are tested before ON CONFLICT is, so a negative change
+                # (an undo) takes the UPDATE below.
+                self.conn.execute(
+                    "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back, "
+                    "withdrawn) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, line_no) DO "
+                    "UPDATE SET released = released + excluded.released, "
+                    "rejected = rejected + excluded.rejected, "
+                    "put_back = put_back + excluded.put_back, "
+                    "withdrawn = withdrawn + excluded.withdrawn",
+                    (c.order_id, c.line_no, c.released, c.rejected, c.put_back, c.withdrawn),
+                )
+                continue
             cur = self.conn.execute(
                 "UPDATE line_progress SET released = released + ?, rejected = rejected + ?, "
                 "put_back = put_back + ?, withdrawn = withdrawn + ? "
