@@ -7,11 +7,12 @@ be stale:
 
 * **Another connection committed** (the sync worker records answers after every batch; a pull;
   another process): SQLite's ``PRAGMA data_version`` changes. It is read once per transaction,
-  inside it, before the first cached value is used. Then the orders are dropped (their progress
-  may have changed), and the reference data (products, barcodes, locations, the role map and
-  reason lists) too if ``reference_revision`` moved: triggers on those tables and keys move it
-  (ledger migration m006), and no action writes them, so a commit that only recorded sync
-  answers leaves them kept.
+  inside it, before the first cached value is used. Then the orders' progress and local status
+  are dropped (they may have changed: the next read of an order reads only those again, on top
+  of its central facts), and the reference data (products, barcodes, locations, the role map
+  and reason lists, the orders' central facts) too if ``reference_revision`` moved: triggers
+  on those tables and keys move it (ledger migrations m006 and m007), and no action writes
+  them, so a commit that only recorded sync answers leaves them kept.
 * **This connection wrote anything but an entry** (a load, a pull on this connection, a test's
   raw SQL): ``total_changes`` moved past the value the cache was last known current at, and
   everything is dropped. Only :meth:`~putback_tui.ledger.transaction.Transaction.append` moves
@@ -29,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from putback_tui.domain.models import Location, Order, Permission, Product
+from putback_tui.domain.models import Location, Order, OrderStatus, Permission, Product
 from putback_tui.domain.reasons import SiteReasons
 
 MAX_ITEMS = 4096
@@ -57,6 +58,7 @@ class ReadCache:
         "_roles",
         "clean_at",
         "locations",
+        "order_facts",
         "orders",
         "products",
         "revision",
@@ -76,6 +78,10 @@ class ReadCache:
         self.skus_by_barcode: dict[str, str | None] = {}
         self.locations: dict[str, Location | None] = {}
         self.orders: dict[str, Order] = {}
+        self.order_facts: dict[str, tuple[Order, OrderStatus]] = {}
+        """Orders as last read, with the central store's own status of each: what a pull
+        writes (status, label, lines, picked) is kept with the reference data; their progress
+        and local status are read again after another connection's commit."""
         self.unreconciled: set[str] = set()
         """Orders known to have no "reconciled by" record."""
         self._roles: object = _UNSET
@@ -87,6 +93,7 @@ class ReadCache:
         self.clean_at = changes
         self.revision = revision
         self.forget_all_orders()
+        self.order_facts.clear()
         self.products.clear()
         self.skus_by_barcode.clear()
         self.locations.clear()
@@ -115,6 +122,10 @@ class ReadCache:
     def keep_order(self, order: Order) -> None:
         """Keep ``order`` as it now stands in the file."""
         _keep(self.orders, order.order_id, order)
+
+    def keep_facts(self, order: Order, central_status: OrderStatus) -> None:
+        """Keep ``order``'s central facts, with the status the central store gave it."""
+        _keep(self.order_facts, order.order_id, (order, central_status))
 
     def keep_product(self, sku: str, product: Product | None) -> None:
         """Keep the product read for ``sku`` (None: no such product)."""

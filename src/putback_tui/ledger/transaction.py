@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from putback_tui.domain.bounds import MAX_FIGURE
 from putback_tui.domain.entries import Entry, EntryDraft, EntryKind, new_entry_id
 from putback_tui.domain.models import (
     LineChange,
@@ -57,12 +58,21 @@ ORDER_JSON = (
     "'put_back', COALESCE(p.put_back, 0), 'withdrawn', COALESCE(p.withdrawn, 0)) AS x "
     "FROM order_lines l LEFT JOIN line_progress p "
     "ON p.order_id = l.order_id AND p.line_no = l.line_no "
-    "WHERE l.order_id = o.order_id ORDER BY l.line_no))), s.reconciled_at IS NULL "
+    "WHERE l.order_id = o.order_id ORDER BY l.line_no))), s.reconciled_at IS NULL, o.status "
     "FROM orders o LEFT JOIN order_state s ON s.order_id = o.order_id WHERE o.order_id = ?"
 )
 """An order as :meth:`Transaction.order` returns it, as the JSON of an :class:`Order`: its
 effective status (a local action wins) and each line with this terminal's progress; then
-whether it has no "reconciled by" record (the same row of ``order_state``, read for free)."""
+whether it has no "reconciled by" record (the same row of ``order_state``, read for free), and
+the central store's own status."""
+
+LINE_PROGRESS = (
+    "SELECT line_no, released, rejected, put_back, withdrawn FROM line_progress "
+    "WHERE order_id = ?"
+)
+"""This terminal's progress on each line of an order (lines with none have no row)."""
+ORDER_STATE = "SELECT local_status, reconciled_at IS NULL FROM order_state WHERE order_id = ?"
+"""An order's local status (a local action's) and whether it has no "reconciled by" record."""
 
 VERSION_AND_REVISION = (
     "SELECT data_version, (SELECT n FROM reference_revision) FROM pragma_data_version"
@@ -74,6 +84,10 @@ CENTRAL_ROLES = "central.roles"
 """Meta key: the central store's role map (JSON: role -> permission names), once received."""
 CENTRAL_REASONS = "central.reasons"
 """Meta key: the central store's reason lists, as last received (JSON)."""
+
+
+_STATUSES = frozenset(s.value for s in OrderStatus)
+_NO_PROGRESS = (0, 0, 0, 0)
 
 
 class Reconciled:
@@ -310,6 +324,12 @@ class Transaction:
         order = cache.orders.get(order_id)
         if order is not None:
             return order
+        facts = cache.order_facts.get(order_id)
+        if facts is not None:
+            order = self._with_progress(*facts)
+            if order is not None:
+                cache.keep_order(order)
+                return order
         # One statement, and one parse in pydantic-core: SQLite writes the order with its lines,
         # each line's progress and the local status as one JSON document (a third of the time
         # of building the models row by row).
@@ -325,8 +345,44 @@ class Transaction:
         if numbers != sorted(numbers):
             # SQLite aggregates the ordered subquery in its order; should it ever not, sort.
             order = replaced(order, lines=tuple(sorted(order.lines, key=lambda x: x.line_no)))
+        if row[2] in _STATUSES:
+            cache.keep_facts(order, OrderStatus(row[2]))
         cache.keep_order(order)
         return order
+
+    def _with_progress(self, facts: Order, central: OrderStatus) -> Order | None:
+        """The order from its kept central facts and its progress and local status read now.
+
+        What :data:`ORDER_JSON` would give, read from the two tables an action writes (whose
+        pages the put-back then writes anyway) instead of all four. None when a figure or
+        status read is not one validation would pass: then the order is read whole, as before.
+        """
+        progress = {
+            row[0]: row[1:] for row in self.conn.execute(LINE_PROGRESS, (facts.order_id,))
+        }
+        lines = []
+        for line in facts.lines:
+            counters = progress.get(line.line_no, _NO_PROGRESS)
+            if counters != (line.released, line.rejected, line.put_back, line.withdrawn):
+                if not all(type(n) is int and 0 <= n <= MAX_FIGURE for n in counters):
+                    return None
+                released, rejected, put_back, withdrawn = counters
+                line = replaced(
+                    line,
+                    released=released,
+                    rejected=rejected,
+                    put_back=put_back,
+                    withdrawn=withdrawn,
+                )
+            lines.append(line)
+        state = self.conn.execute(ORDER_STATE, (facts.order_id,)).fetchone()
+        local = None if state is None else state[0]
+        if local is not None and local not in _STATUSES:
+            return None
+        status = central if local is None else OrderStatus(local)
+        if state is None or state[1]:
+            self._cache.keep_unreconciled(facts.order_id)
+        return replaced(facts, lines=tuple(lines), status=status)
 
     def reconciled(self, order_id: str) -> Reconciled | None:
         """Who reconciled the order, where and when; None while it is not reconciled."""
