@@ -341,6 +341,8 @@ class Transaction:
             # What reconciled() would read: no statement of its own, and an entry's append
             # need not clear a record that is not there.
             cache.keep_unreconciled(order_id)
+        else:
+            cache.unreconciled.discard(order_id)
         numbers = [line.line_no for line in order.lines]
         if numbers != sorted(numbers):
             # SQLite aggregates the ordered subquery in its order; should it ever not, sort.
@@ -382,6 +384,8 @@ class Transaction:
         status = central if local is None else OrderStatus(local)
         if state is None or state[1]:
             self._cache.keep_unreconciled(facts.order_id)
+        else:
+            self._cache.unreconciled.discard(facts.order_id)
         return replaced(facts, lines=tuple(lines), status=status)
 
     def reconciled(self, order_id: str) -> Reconciled | None:
