@@ -406,17 +406,6 @@ class Station:
     ) -> OrderView:
         products = {sku: p for sku in {line.sku for line in order.lines} if (p := tx.product(sku))}
         exception_area = tx.exception_locations(self.facility)
-        suggestions = {
-            line.line_no: rules.suggest_location(line, products.get(line.sku), exception_area)
-            for line in order.lines
-        }
-        for line in order.lines:
-            code = suggestions[line.line_no]
-            if code is not None and order.owed(line):
-                # Read now, kept by the ledger with the other reference data: the put-back's
-                # own transaction, which the operator waits on at every scan, then finds the
-                # location the screen suggests without reading it.
-                tx.location(code)
         return OrderView(
             order=order,
             outcome=outcome,
@@ -424,7 +413,10 @@ class Station:
             released=released,
             reconciled=tx.reconciled(order.order_id),
             products=products,
-            suggestions=suggestions,
+            suggestions={
+                line.line_no: rules.suggest_location(line, products.get(line.sku), exception_area)
+                for line in order.lines
+            },
         )
 
     # -- the core flow -----------------------------------------------------------------------

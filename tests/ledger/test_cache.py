@@ -166,8 +166,6 @@ def test_after_another_connections_commit_only_the_progress_of_an_order_is_read_
     reads = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
     assert not [sql for sql in reads if "order_lines" in sql or "FROM orders" in sql], reads
     assert [sql for sql in reads if "FROM line_progress" in sql], reads
-    # The location the screen suggested was read when the order was opened.
-    assert not [sql for sql in reads if "FROM locations" in sql], reads
     assert demo_ledger.order("D-1002") == _uncached_order(demo_ledger, "D-1002")
 
 
