@@ -28,9 +28,10 @@ check it against reads on a connection without a cache after random action seque
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TypeVar
 
-from putback_tui.domain.models import Location, Order, OrderStatus, Permission, Product
+from putback_tui.domain.models import Location, Order, Permission, Product
 from putback_tui.domain.reasons import SiteReasons
 
 MAX_ITEMS = 4096
@@ -38,6 +39,14 @@ MAX_ITEMS = 4096
 orders at a time: the bound is only there so that a long list never grows without end)."""
 
 _UNSET = object()
+
+OrderFacts = tuple[
+    tuple[str, bool, datetime | None, str],
+    tuple[tuple[int, str, int, int, str | None, str | None], ...],
+]
+"""An order's central facts, as kept: (facility, has_label, status_changed_at, the central
+store's status) and each line's (line_no, sku, quantity, picked, pick_location, lot), the
+values of a validated :class:`Order`."""
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -78,10 +87,12 @@ class ReadCache:
         self.skus_by_barcode: dict[str, str | None] = {}
         self.locations: dict[str, Location | None] = {}
         self.orders: dict[str, Order] = {}
-        self.order_facts: dict[str, tuple[Order, OrderStatus]] = {}
-        """Orders as last read, with the central store's own status of each: what a pull
-        writes (status, label, lines, picked) is kept with the reference data; their progress
-        and local status are read again after another connection's commit."""
+        self.order_facts: dict[str, OrderFacts] = {}
+        """The central store's facts of the orders read (what a pull writes: status, label,
+        lines, picked), kept with the reference data; their progress and local status are read
+        again after another connection's commit. Plain tuples of strings and numbers, which the
+        garbage collector stops tracking: kept models would make its full collections come
+        sooner (a 24 ms one every few hundred put-backs in bench-ledger's small process)."""
         self.unreconciled: set[str] = set()
         """Orders known to have no "reconciled by" record."""
         self._roles: object = _UNSET
@@ -123,9 +134,13 @@ class ReadCache:
         """Keep ``order`` as it now stands in the file."""
         _keep(self.orders, order.order_id, order)
 
-    def keep_facts(self, order: Order, central_status: OrderStatus) -> None:
+    def keep_facts(self, order: Order, central_status: str) -> None:
         """Keep ``order``'s central facts, with the status the central store gave it."""
-        _keep(self.order_facts, order.order_id, (order, central_status))
+        head = (order.facility, order.has_label, order.status_changed_at, central_status)
+        lines = tuple(
+            (x.line_no, x.sku, x.quantity, x.picked, x.pick_location, x.lot) for x in order.lines
+        )
+        _keep(self.order_facts, order.order_id, (head, lines))
 
     def keep_product(self, sku: str, product: Product | None) -> None:
         """Keep the product read for ``sku`` (None: no such product)."""

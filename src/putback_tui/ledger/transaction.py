@@ -19,22 +19,25 @@ from typing import Any
 from putback_tui.domain.bounds import MAX_FIGURE
 from putback_tui.domain.entries import Entry, EntryDraft, EntryKind, new_entry_id
 from putback_tui.domain.models import (
+    ORDER_LINE_FIELDS,
     LineChange,
     Location,
     LocationKind,
     Operator,
     Order,
+    OrderLine,
     OrderStatus,
     Permission,
     Product,
     StockChange,
     apply_line_changes,
+    constructed,
     iso_utc,
     now_utc,
     replaced,
 )
 from putback_tui.domain.reasons import SiteReasons
-from putback_tui.ledger.cache import ReadCache
+from putback_tui.ledger.cache import OrderFacts, ReadCache
 from putback_tui.ledger.errors import LedgerError
 from putback_tui.ledger.rows import (
     ENTRY_COLUMNS,
@@ -321,7 +324,7 @@ class Transaction:
             return order
         facts = cache.order_facts.get(order_id)
         if facts is not None:
-            order = self._with_progress(*facts)
+            order = self._with_progress(order_id, facts)
             if order is not None:
                 cache.keep_order(order)
                 return order
@@ -343,45 +346,49 @@ class Transaction:
             # SQLite aggregates the ordered subquery in its order; should it ever not, sort.
             order = replaced(order, lines=tuple(sorted(order.lines, key=lambda x: x.line_no)))
         if row[2] in _STATUSES:
-            cache.keep_facts(order, OrderStatus(row[2]))
+            cache.keep_facts(order, row[2])
         cache.keep_order(order)
         return order
 
-    def _with_progress(self, facts: Order, central: OrderStatus) -> Order | None:
+    def _with_progress(self, order_id: str, facts: OrderFacts) -> Order | None:
         """The order from its kept central facts and its progress and local status read now.
 
         What :data:`ORDER_JSON` would give, read from the two tables an action writes (whose
-        pages the put-back then writes anyway) instead of all four. None when a figure or
-        status read is not one validation would pass: then the order is read whole, as before.
+        pages the put-back then writes anyway) instead of all four, and built without
+        validating again: the facts are a validated order's values, and each figure and
+        status read here is checked as validation would. None when one would not pass: then
+        the order is read whole, as before, and fails as before.
         """
-        progress = {
-            row[0]: row[1:] for row in self.conn.execute(LINE_PROGRESS, (facts.order_id,))
-        }
+        progress = {row[0]: row[1:] for row in self.conn.execute(LINE_PROGRESS, (order_id,))}
+        (facility, has_label, changed_at, central), line_facts = facts
         lines = []
-        for line in facts.lines:
-            counters = progress.get(line.line_no, _NO_PROGRESS)
-            if counters != (line.released, line.rejected, line.put_back, line.withdrawn):
-                if not all(type(n) is int and 0 <= n <= MAX_FIGURE for n in counters):
-                    return None
-                released, rejected, put_back, withdrawn = counters
-                line = replaced(
-                    line,
-                    released=released,
-                    rejected=rejected,
-                    put_back=put_back,
-                    withdrawn=withdrawn,
-                )
-            lines.append(line)
-        state = self.conn.execute(ORDER_STATE, (facts.order_id,)).fetchone()
+        for values in line_facts:
+            counters = progress.get(values[0], _NO_PROGRESS)
+            if counters is not _NO_PROGRESS and not all(
+                type(n) is int and 0 <= n <= MAX_FIGURE for n in counters
+            ):
+                return None
+            values += counters
+            lines.append(constructed(OrderLine, dict(zip(ORDER_LINE_FIELDS, values, strict=True))))
+        state = self.conn.execute(ORDER_STATE, (order_id,)).fetchone()
         local = None if state is None else state[0]
         if local is not None and local not in _STATUSES:
             return None
-        status = central if local is None else OrderStatus(local)
         if state is None or state[1]:
-            self._cache.keep_unreconciled(facts.order_id)
+            self._cache.keep_unreconciled(order_id)
         else:
-            self._cache.unreconciled.discard(facts.order_id)
-        return replaced(facts, lines=tuple(lines), status=status)
+            self._cache.unreconciled.discard(order_id)
+        return constructed(
+            Order,
+            {
+                "order_id": order_id,
+                "facility": facility,
+                "status": OrderStatus(central if local is None else local),
+                "lines": tuple(lines),
+                "has_label": has_label,
+                "status_changed_at": changed_at,
+            },
+        )
 
     def reconciled(self, order_id: str) -> Reconciled | None:
         """Who reconciled the order, where and when; None while it is not reconciled."""
