@@ -7,7 +7,8 @@ every run works on a fresh copy of the loaded ledger. Each pair gives a ratio (b
 action time: a rate ratio, 0.5 means half the baseline's commits a second); a run reports the
 ratio of the medians and the median of the pairs' ratios, and the CPU time (process_time) of
 each side. The runs repeat on a RAM disk (/dev/shm), where an fsync costs next to nothing: what
-is left there is the CPU part alone.
+is left there is the CPU part alone. The floor replays the put-backs' own statements, with their
+values, on a fresh copy, paired the same way: what SQLite and the disk cost without the Python.
 """
 
 from __future__ import annotations
@@ -135,6 +136,41 @@ class Pairs:
         }
 
 
+class Recorder:
+    """The station's connection, noting every statement it runs (with its values) when asked.
+
+    For the floor (see :func:`floor_run`): the same statements, replayed without the Python
+    that chose them.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.log: list[tuple[str, Any]] | None = None
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """Run ``sql``, noted first (one list append: under a microsecond a statement)."""
+        if self.log is not None:
+            self.log.append((sql, params))
+        return self._conn.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def recorded(recorder: Recorder, call: Callable[[], object]) -> Callable[[], object]:
+    """``call``, noting its statements in a list of their own (kept on the call's result)."""
+
+    def run() -> list[tuple[str, Any]]:
+        recorder.log = []
+        try:
+            call()
+            return recorder.log
+        finally:
+            recorder.log = None
+
+    return run
+
+
 def timed(call: Callable[[], object]) -> tuple[float, float]:
     """Wall and CPU seconds of one call."""
     c0, t0 = time.process_time(), time.perf_counter()
@@ -146,7 +182,8 @@ def timed(call: Callable[[], object]) -> tuple[float, float]:
 def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float, list[str]]:
     """Open n exception orders and put one unit of each back, each paired with a raw insert.
 
-    Then a burst of put-backs alone, and as many raw inserts alone (see below).
+    Then a burst of put-backs alone, and as many raw inserts alone (see below); then the
+    floor: the same statements replayed on a fresh copy (see :func:`floor_run`).
 
     Returns:
         The pairs of each measure, the ledger's size in MB, and what the check found wrong.
@@ -156,6 +193,9 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
         shutil.copyfile(source, path)
         size_mb = path.stat().st_size / 1e6
         ledger = Ledger(path)
+        recorder = Recorder(ledger._conn)
+        ledger._conn = recorder  # type: ignore[assignment]
+        script: list[tuple[list[tuple[str, Any]], list[tuple[str, Any]]]] = []
         station = Station(ledger, Settings())
         station.sign_in("SV-0001")
         with ledger.read() as tx:
@@ -197,11 +237,21 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
             measure.raw_cpu.append(rc)
 
         for order_id, line_no, sku, location, _ in picked:
-            pair(measures["open"], functools.partial(station.open_order, order_id))
+            opened: list[tuple[str, Any]] = []
+            put: list[tuple[str, Any]] = []
+            pair(
+                measures["open"],
+                lambda o=order_id, out=opened: out.extend(
+                    recorded(recorder, functools.partial(station.open_order, o))()
+                ),
+            )
             pair(
                 measures["put_back"],
-                functools.partial(station.put_back, order_id, line_no, sku, location),
+                lambda o=order_id, ln=line_no, sk=sku, loc=location, out=put: out.extend(
+                    recorded(recorder, functools.partial(station.put_back, o, ln, sk, loc))()
+                ),
             )
+            script.append((opened, put))
         # Bursts: the next unit of each line with one left, with no other connection's commit
         # between two put-backs (as while the sync worker is idle, or offline), so the ledger's
         # read cache and SQLite's page cache stay warm (in the pairs above, each side's commit
@@ -232,7 +282,51 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
         problems = differences("QOH", {(s, loc): v for s, loc, v in qoh_rows}, rebuilt_qoh)
         problems += differences("ATP", dict(atp_rows), rebuilt_atp)
         ledger.close()
+    with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-floor-") as tmp:
+        measures["floor"] = floor_run(source, Path(tmp) / "putback.sqlite3", script)
     return measures, size_mb, problems
+
+
+def floor_run(
+    source: Path, path: Path, script: list[tuple[list[tuple[str, Any]], list[tuple[str, Any]]]]
+) -> Pairs:
+    """The put-backs' own statements, with their values, replayed by a bare loop: the floor.
+
+    A fresh copy of the same ledger (migrated by opening it, as the run's was); each order's
+    open replayed, then its put-back's statements (``BEGIN IMMEDIATE`` to ``COMMIT``, reads
+    included, each result fetched) paired with a raw insert exactly as the put-back was. What
+    is left between this and the put-back is the Python that chooses and checks them.
+    """
+    shutil.copyfile(source, path)
+    Ledger(path).close()
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    os.sync()
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA synchronous=FULL")
+    raw.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT)")
+
+    def replay(statements: list[tuple[str, Any]]) -> None:
+        for sql, params in statements:
+            conn.execute(sql, params).fetchall()
+
+    floor = Pairs()
+    for k, (opened, put) in enumerate(script):
+        replay(opened)
+        insert = functools.partial(
+            raw.execute, "INSERT INTO bench_raw (payload) VALUES (?)", (f"row {k}",)
+        )
+        # The put-back's pair had the raw insert first (odd pair numbers): so here too.
+        rw, rc = timed(insert)
+        w, c = timed(functools.partial(replay, put))
+        floor.wall.append(w)
+        floor.cpu.append(c)
+        floor.raw_wall.append(rw)
+        floor.raw_cpu.append(rc)
+    raw.close()
+    conn.close()
+    return floor
 
 
 DRAIN_PHASES = ("read", "body", "parse", "answers", "record", "counts")
@@ -411,7 +505,7 @@ def main() -> None:
             "pair ratio", "CPU us", "raw CPU us")
     print(f"{head[0]:<5} {head[1]:>3} {head[2]:<9}" + "".join(f" {h:>10}" for h in head[3:]))
     for r in runs:
-        for m in ("put_back", "open", "burst"):
+        for m in ("put_back", "open", "burst", "floor"):
             if m not in r:
                 continue
             s = r[m]
@@ -457,6 +551,23 @@ def main() -> None:
                 f"ratio of medians {s['burst_ratio_of_medians']}; median "
                 f"{s['burst_median_ms']} ms against {s['burst_raw_median_ms']} ms; CPU "
                 f"{s['burst_cpu_us']} us against {s['burst_raw_cpu_us']} us"
+            )
+        floors = [r["floor"] for r in runs if r["place"] == place and "floor" in r]
+        for key, fmt in (
+            ("ratio_of_medians", ".2f"),
+            ("median_ms", ".3f"),
+            ("raw_median_ms", ".3f"),
+            ("cpu_us", ".0f"),
+            ("raw_cpu_us", ".0f"),
+        ):
+            if floors:
+                summary_by_place[place][f"floor_{key}"] = spread([f[key] for f in floors], fmt)
+        if floors:
+            print(
+                "  floor (the same statements with the same values replayed by a bare loop, "
+                f"paired the same way): ratio of medians {s['floor_ratio_of_medians']}; median "
+                f"{s['floor_median_ms']} ms against {s['floor_raw_median_ms']} ms; CPU "
+                f"{s['floor_cpu_us']} us against {s['floor_raw_cpu_us']} us"
             )
     drain: dict[str, Any] = {}
     to_drain = args.drain if args.drain is not None else (5000 if args.quick else 20000)

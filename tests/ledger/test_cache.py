@@ -105,6 +105,70 @@ def test_an_order_pulled_by_another_connection_is_read_again(
     assert demo_ledger.order("D-1002") != order
 
 
+def _another_connection(ledger: Ledger, sql: str) -> None:
+    """``sql`` committed on a connection of its own, as the sync worker's or another program's."""
+    worker = Ledger(ledger.path, create=False)
+    with worker.write() as tx:
+        tx.conn.execute(sql)
+    worker.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "what"),
+    [
+        (
+            "UPDATE line_progress SET put_back = 0 WHERE order_id = 'D-1002' AND line_no = 1",
+            "progress recomputed after a pull",
+        ),
+        (
+            "INSERT INTO order_state (order_id, local_status) VALUES ('D-1002', 'deleted') "
+            "ON CONFLICT (order_id) DO UPDATE SET local_status = excluded.local_status",
+            "a local status",
+        ),
+        ("UPDATE order_lines SET picked = 1 WHERE order_id = 'D-1002' AND line_no = 2", "a line"),
+        ("UPDATE orders SET has_label = 1 WHERE order_id = 'D-1002'", "the order's label"),
+        ("DELETE FROM order_lines WHERE order_id = 'D-1002' AND line_no = 2", "a line removed"),
+    ],
+)
+def test_what_another_connection_changes_in_an_order_is_read_again(
+    station: Station, demo_ledger: Ledger, sql: str, what: str
+) -> None:
+    """Whichever part of an order another connection changes (its progress, its local status,
+    its central facts: the last three through ledger migration m007's triggers), the next read
+    of the station's connection is the file's.
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    before = demo_ledger.order("D-1002")
+    _another_connection(demo_ledger, sql)
+    after = demo_ledger.order("D-1002")
+    assert after == _uncached_order(demo_ledger, "D-1002"), what
+    assert after != before, what
+    with demo_ledger.read() as tx, demo_ledger.snapshot() as fresh:
+        assert (tx.reconciled("D-1002") is None) == (fresh.reconciled("D-1002") is None)
+
+
+def test_after_another_connections_commit_only_the_progress_of_an_order_is_read_again(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """The sync worker records its answers (nothing of the order): the next put-back reads the
+    order's progress and local status, not its central facts again (ledger migration m007).
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    _another_connection(demo_ledger, "INSERT INTO meta (key, value) VALUES ('sync.x', '1')")
+    seen: list[str] = []
+    demo_ledger._conn.set_trace_callback(seen.append)
+    try:
+        station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
+    finally:
+        demo_ledger._conn.set_trace_callback(None)
+    reads = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+    assert not [sql for sql in reads if "order_lines" in sql or "FROM orders" in sql], reads
+    assert [sql for sql in reads if "FROM line_progress" in sql], reads
+    assert demo_ledger.order("D-1002") == _uncached_order(demo_ledger, "D-1002")
+
+
 def test_a_rolled_back_put_back_leaves_no_trace_in_what_the_next_action_reads(
     station: Station, demo_ledger: Ledger
 ) -> None:

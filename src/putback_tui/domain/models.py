@@ -20,7 +20,9 @@ def now_utc() -> datetime:
 
 def iso_utc(value: datetime) -> str:
     """``value`` in UTC as ISO 8601 with microseconds: how timestamps are stored and sorted."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if value.tzinfo is not UTC:  # now_utc()'s are UTC already: no conversion to make
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 AwareDatetime = Timestamp

@@ -72,46 +72,74 @@ class StockDelta:
 
     Changes are applied in the order asked, so "release, then take the rejected units away"
     nets out exactly as docs/rules.md section 9 says; the result lists the net change actually made.
+
+    A figure is read from the view only when stopping at zero could matter: stock is never
+    below zero (both stores' schemas refuse it), so units only ever added change a figure by
+    exactly what was added, whatever it held. A put-back or a release reads no stock at all.
     """
 
     def __init__(self, stock: StockView) -> None:
         self._stock = stock
-        self._qoh: dict[tuple[str, str], tuple[int, int]] = {}
-        self._atp: dict[str, tuple[int, int]] = {}
+        # (start, now) of each figure changed; start None: not read, and "now" is the units
+        # added to it so far (every change to it was an addition).
+        self._qoh: dict[tuple[str, str], tuple[int | None, int]] = {}
+        self._atp: dict[str, tuple[int | None, int]] = {}
+
+    def _qoh_read(self, key: tuple[str, str]) -> tuple[int, int]:
+        start, now = self._qoh.get(key) or (None, 0)
+        if start is None:
+            start = self._stock.qoh(*key)
+            now += start
+        return start, now
+
+    def _atp_read(self, sku: str) -> tuple[int, int]:
+        start, now = self._atp.get(sku) or (None, 0)
+        if start is None:
+            start = self._stock.atp(sku)
+            now += start
+        return start, now
 
     def add_qoh(self, sku: str, location: str, delta: int) -> None:
         """Change QOH of (sku, location) by ``delta``, stopping at zero."""
         key = (sku, location)
-        start, now = self._qoh.get(key) or (self._stock.qoh(sku, location),) * 2
+        known = self._qoh.get(key)
+        if delta >= 0 and (known is None or known[0] is None):
+            self._qoh[key] = (None, delta + (known[1] if known else 0))
+            return
+        start, now = self._qoh_read(key)
         self._qoh[key] = (start, max(now + delta, 0))
 
     def set_qoh(self, sku: str, location: str, value: int) -> None:
         """Set QOH of (sku, location) to ``value``."""
         key = (sku, location)
-        start, _ = self._qoh.get(key) or (self._stock.qoh(sku, location),) * 2
+        start, _ = self._qoh_read(key)
         self._qoh[key] = (start, max(value, 0))
 
     def add_atp(self, sku: str, delta: int) -> None:
         """Change ATP of ``sku`` by ``delta``, stopping at zero."""
-        start, now = self._atp.get(sku) or (self._stock.atp(sku),) * 2
+        known = self._atp.get(sku)
+        if delta >= 0 and (known is None or known[0] is None):
+            self._atp[sku] = (None, delta + (known[1] if known else 0))
+            return
+        start, now = self._atp_read(sku)
         self._atp[sku] = (start, max(now + delta, 0))
 
     def set_atp(self, sku: str, value: int) -> None:
         """Set ATP of ``sku`` to ``value``."""
-        start, _ = self._atp.get(sku) or (self._stock.atp(sku),) * 2
+        start, _ = self._atp_read(sku)
         self._atp[sku] = (start, max(value, 0))
 
     def changes(self) -> tuple[StockChange, ...]:
         """The net changes, QOH first, leaving out those that net to nothing."""
         out = [
-            StockChange(sku=sku, location=loc, qoh=end - start)
+            StockChange(sku=sku, location=loc, qoh=end - (start or 0))
             for (sku, loc), (start, end) in self._qoh.items()
-            if end != start
+            if end != (start or 0)
         ]
         out += [
-            StockChange(sku=sku, atp=end - start)
+            StockChange(sku=sku, atp=end - (start or 0))
             for sku, (start, end) in self._atp.items()
-            if end != start
+            if end != (start or 0)
         ]
         return tuple(out)
 

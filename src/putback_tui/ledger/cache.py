@@ -7,11 +7,12 @@ be stale:
 
 * **Another connection committed** (the sync worker records answers after every batch; a pull;
   another process): SQLite's ``PRAGMA data_version`` changes. It is read once per transaction,
-  inside it, before the first cached value is used. Then the orders are dropped (their progress
-  may have changed), and the reference data (products, barcodes, locations, the role map and
-  reason lists) too if ``reference_revision`` moved: triggers on those tables and keys move it
-  (ledger migration m006), and no action writes them, so a commit that only recorded sync
-  answers leaves them kept.
+  inside it, before the first cached value is used. Then the orders' progress and local status
+  are dropped (they may have changed: the next read of an order reads only those again, on top
+  of its central facts), and the reference data (products, barcodes, locations, the role map
+  and reason lists, the orders' central facts) too if ``reference_revision`` moved: triggers
+  on those tables and keys move it (ledger migrations m006 and m007), and no action writes
+  them, so a commit that only recorded sync answers leaves them kept.
 * **This connection wrote anything but an entry** (a load, a pull on this connection, a test's
   raw SQL): ``total_changes`` moved past the value the cache was last known current at, and
   everything is dropped. Only :meth:`~putback_tui.ledger.transaction.Transaction.append` moves
@@ -27,6 +28,7 @@ check it against reads on a connection without a cache after random action seque
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TypeVar
 
 from putback_tui.domain.models import Location, Order, Permission, Product
@@ -37,6 +39,14 @@ MAX_ITEMS = 4096
 orders at a time: the bound is only there so that a long list never grows without end)."""
 
 _UNSET = object()
+
+OrderFacts = tuple[
+    tuple[str, bool, datetime | None, str],
+    tuple[tuple[int, str, int, int, str | None, str | None], ...],
+]
+"""An order's central facts, as kept: (facility, has_label, status_changed_at, the central
+store's status) and each line's (line_no, sku, quantity, picked, pick_location, lot), the
+values of a validated :class:`Order`."""
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -57,6 +67,7 @@ class ReadCache:
         "_roles",
         "clean_at",
         "locations",
+        "order_facts",
         "orders",
         "products",
         "revision",
@@ -76,6 +87,12 @@ class ReadCache:
         self.skus_by_barcode: dict[str, str | None] = {}
         self.locations: dict[str, Location | None] = {}
         self.orders: dict[str, Order] = {}
+        self.order_facts: dict[str, OrderFacts] = {}
+        """The central store's facts of the orders read (what a pull writes: status, label,
+        lines, picked), kept with the reference data; their progress and local status are read
+        again after another connection's commit. Plain tuples of strings and numbers, which the
+        garbage collector stops tracking: kept models would make its full collections come
+        sooner (a 24 ms one every few hundred put-backs in bench-ledger's small process)."""
         self.unreconciled: set[str] = set()
         """Orders known to have no "reconciled by" record."""
         self._roles: object = _UNSET
@@ -87,6 +104,7 @@ class ReadCache:
         self.clean_at = changes
         self.revision = revision
         self.forget_all_orders()
+        self.order_facts.clear()
         self.products.clear()
         self.skus_by_barcode.clear()
         self.locations.clear()
@@ -115,6 +133,14 @@ class ReadCache:
     def keep_order(self, order: Order) -> None:
         """Keep ``order`` as it now stands in the file."""
         _keep(self.orders, order.order_id, order)
+
+    def keep_facts(self, order: Order, central_status: str) -> None:
+        """Keep ``order``'s central facts, with the status the central store gave it."""
+        head = (order.facility, order.has_label, order.status_changed_at, central_status)
+        lines = tuple(
+            (x.line_no, x.sku, x.quantity, x.picked, x.pick_location, x.lot) for x in order.lines
+        )
+        _keep(self.order_facts, order.order_id, (head, lines))
 
     def keep_product(self, sku: str, product: Product | None) -> None:
         """Keep the product read for ``sku`` (None: no such product)."""

@@ -286,3 +286,27 @@ def m006_reference_revision_and_kind_index(db: Database) -> None:
         "CREATE INDEX entries_by_kind ON entries (kind, seq) "
         "WHERE kind IN ('reject', 'resolve', 'cancel_line', 'reduce_line')"
     )
+
+
+ORDER_TABLES = ("orders", "order_lines")
+"""The central store's facts about orders: only a load or a pull writes them, never an action
+(an action's progress and local status live in ``line_progress`` and ``order_state``)."""
+
+
+@migrations()
+def m007_order_facts_revision(db: Database) -> None:
+    """The reference revision moves with the orders' central facts too.
+
+    The read cache keeps an order's central facts (its status, label, lines and what was
+    picked) like the other reference data; after another connection's commit it reads only the
+    order's progress again (``line_progress`` and ``order_state``, which the put-back writes
+    anyway), unless these triggers say that a pull or load changed the facts. No action writes
+    these tables, so an action pays nothing for them; a load pays one counter update a row.
+    """
+    bump = "UPDATE reference_revision SET n = n + 1 WHERE id = 1;"
+    for table in ORDER_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(
+                f"CREATE TRIGGER {table}_{event.lower()}_revision AFTER {event} ON {table} "
+                f"BEGIN {bump} END"
+            )
