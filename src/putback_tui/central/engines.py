@@ -46,6 +46,8 @@ _CHUNK = 500
 
 DRIVER_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 """What either driver raises when the database refuses or fails."""
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
+"""What either driver raises when a write breaks a constraint (a unique key, a CHECK)."""
 
 
 class StoreError(Exception):
