@@ -5,16 +5,20 @@ baseline measured in the same run; the table gives min / median / max over the r
 
 (a) ingest     the central store's own rate over HTTP: one terminal's batches, built before
                the clock starts (the JSON the sync worker sends), posted one after another to
-               a central store served by ``putback central serve`` in its own process.
+               a central store served by ``putback central serve`` in its own process. The
+               poster is a lean terminal (:class:`LeanTerminal`): each answer's bytes are
+               kept as received and read into models, and checked, after the clock stops.
 (b) drain      the same backlog sent by the real SyncWorker from a terminal's ledger.
                Baseline of (a) and (b): the same entries inserted straight into the same
                database (executemany, one transaction per batch of the same size, no HTTP, no
                checks, a table of the entries' columns without keys or indexes).
 (c) fan-in     50 terminals over 10 facilities pushing pre-built batches of 200 at once, to
                PostgreSQL, with 1 and with 2 server processes: entries/s and the p50 / p99
-               time to answer one batch.
-(d) CPU        CPU time per entry of the central store's processes (and of PostgreSQL's),
-               read from /proc before and after each timed part.
+               time to answer one batch. Lean terminals as in (a): 50 simulated terminals
+               share the server's two cores, where real ones each have their own machine.
+(d) CPU        CPU time per entry of the central store's processes (and of PostgreSQL's,
+               split into its backends, autovacuum and its background writers), read from
+               /proc before and after each timed part.
 
 SQLite and PostgreSQL (a throwaway cluster, durable: fsync on). --quick: 10,000 entries and
 50 x 200; full: 100,000 and 50 x 2,000.
@@ -40,6 +44,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -54,6 +59,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 
 from putback_tui.central import hot
@@ -76,9 +82,8 @@ from putback_tui.domain.models import (
 )
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
-from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncWorker
-from putback_tui.wire import ClientKind, batch_json
+from putback_tui.wire import API_PREFIX, BatchResult, ClientKind, batch_json
 
 SKUS = [f"SKU-{i:04d}" for i in range(200)]
 ORDERS = 2000
@@ -336,6 +341,50 @@ def serve(db: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
+class LeanTerminal:
+    """A terminal that only posts pre-built batches and keeps each answer's bytes.
+
+    What the sync client does on the wire (the same body, token and headers, one connection),
+    without reading each answer into models while the clock runs: that is the terminal's
+    work, on its own machine in real life, and here it would share the two cores with the
+    central store being measured. :meth:`check` reads and checks every answer afterwards.
+    """
+
+    def __init__(self, url: str, token: str) -> None:
+        self._http = httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300
+        )
+        self.answers: list[tuple[list[str], bytes]] = []
+
+    def post(self, entry_ids: list[str], body: bytes) -> None:
+        """Post one batch (``wire.batch_json``'s bytes) and keep the answer."""
+        response = self._http.post(
+            API_PREFIX + "/entries", content=body, headers={"Content-Type": "application/json"}
+        )
+        if response.status_code != 200:
+            raise CheckFailed(f"a batch was answered {response.status_code}: {response.text}")
+        self.answers.append((entry_ids, response.content))
+
+    def outcomes(self) -> list[str]:
+        """Every entry's outcome, in order, each answer checked against its batch's entry IDs."""
+        out: list[str] = []
+        for entry_ids, answer in self.answers:
+            results = BatchResult.model_validate_json(answer).results
+            if [r.entry_id for r in results] != entry_ids:
+                raise CheckFailed("an answer does not match the batch sent")
+            out += [r.outcome.value for r in results]
+        return out
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._http.close()
+
+
+def body_of(entries_json: list[str]) -> bytes:
+    """The batch's body as the sync client sends it."""
+    return batch_json(entries_json).encode()
+
+
 # -- CPU time, from /proc --------------------------------------------------------------------
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -366,6 +415,19 @@ def process_tree(root: int) -> dict[int, float]:
     return {pid: stats[pid][1] for pid in tree if pid in stats}
 
 
+def _kind(pid: int) -> str:
+    """What a PostgreSQL process is, from its title: backend, autovacuum or background."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "background"
+    if "autovacuum" in title:
+        return "autovacuum"
+    if re.search(r"postgres: \S+ \S+ (\[local\]|\d|\S+\(\d+\))", title):
+        return "backends"
+    return "background"  # the postmaster, checkpointer, WAL writer, background writer...
+
+
 class CpuMeter:
     """CPU seconds the process trees under ``roots`` use between start() and stop()."""
 
@@ -379,10 +441,14 @@ class CpuMeter:
         self.before = {name: process_tree(pid) for name, pid in self.roots.items()}
 
     def stop(self) -> dict[str, float]:
-        """CPU seconds used since start(), by tree."""
+        """CPU seconds used since start(), by tree; the database's also by kind of process."""
         for name, pid in self.roots.items():
             after = process_tree(pid)
             self.used[name] = sum(t - self.before[name].get(p, 0.0) for p, t in after.items())
+            if name == "database":
+                for p, t in after.items():
+                    key = f"database_{_kind(p)}"
+                    self.used[key] = self.used.get(key, 0.0) + t - self.before[name].get(p, 0.0)
         return self.used
 
 
@@ -443,24 +509,28 @@ def ingest_http(
     batches = outgoing_batches(ledger, batch)
     proc, url = serve(db)
     meter = CpuMeter(server=proc.pid, database=pg_pid)
-    outcomes: list[str] = []
+    bodies = [(ids, body_of(entries_json)) for ids, entries_json in batches]
+    terminal = LeanTerminal(url, token)
     try:
-        with SyncClient(url, token, timeout_s=300) as client:
-            meter.start()
-            start = time.perf_counter()
-            for ids, bodies in batches:
-                outcomes += [r.outcome.value for r in client.push_json(ids, bodies).results]
-            took = time.perf_counter() - start
-            cpu = meter.stop()
+        meter.start()
+        client_cpu = time.process_time()
+        start = time.perf_counter()
+        for ids, body in bodies:
+            terminal.post(ids, body)
+        took = time.perf_counter() - start
+        client_cpu = time.process_time() - client_cpu
+        cpu = meter.stop()
     finally:
+        terminal.close()
         proc.terminate()
         proc.wait()
-    check_applied(f"ingest into {kind}", outcomes, n)
+    check_applied(f"ingest into {kind}", terminal.outcomes(), n)
     check_recorded(f"ingest into {kind}", store, n)
     base = baseline(store, entries_for("T1", "F1", n), batch)
     store.close()
     return {"rate": n / took, "baseline": base, "ratio": n / took / base,
-            **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()}}
+            **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()},
+            "cpu_us_terminal": client_cpu / n * 1e6}
 
 
 def drain(
@@ -510,31 +580,33 @@ def fan_in(
     # cost of 50 simulated terminals serialising models on the same two cores.
     batches = {
         t: [
-            ([e.entry_id for e in chunk], [e.model_dump_json(exclude_defaults=True) for e in chunk])
+            ([e.entry_id for e in chunk],
+             body_of([e.model_dump_json(exclude_defaults=True) for e in chunk]))
             for chunk in (es[i : i + batch] for i in range(0, len(es), batch))
         ]
         for t in names
         for es in [entries_for(t, facility[t], per)]
     }
+
     proc, url = serve(db, workers)
     meter = CpuMeter(server=proc.pid, database=pg_pid)
     times: list[float] = []
-    outcomes: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()
     go = threading.Event()
+    terminals_of = {t: LeanTerminal(url, tokens[t]) for t in names}
 
     def push(name: str) -> None:
+        terminal = terminals_of[name]
         try:
-            with SyncClient(url, tokens[name], timeout_s=300) as client:
-                go.wait()
-                for entry_ids, entries_json in batches[name]:
-                    t0 = time.perf_counter()
-                    result = client.push_json(entry_ids, entries_json)
-                    with lock:
-                        times.append(time.perf_counter() - t0)
-                        outcomes.extend(r.outcome.value for r in result.results)
-        except Exception as exc:  # reported after the run: a thread's exception is lost
+            go.wait()
+            for entry_ids, body in batches[name]:
+                t0 = time.perf_counter()
+                terminal.post(entry_ids, body)
+                took = time.perf_counter() - t0
+                with lock:
+                    times.append(took)
+        except BaseException as exc:  # reported after the run: a thread's exception is lost
             with lock:
                 errors.append(f"{name}: {type(exc).__name__}: {exc}")
 
@@ -554,12 +626,15 @@ def fan_in(
         after = os.times()
         machine = machine_cpu() - machine
     finally:
+        for terminal in terminals_of.values():
+            terminal.close()
         proc.terminate()
         proc.wait()
     if errors:
         raise CheckFailed(f"fan-in: {len(errors)} of {terminals} terminals failed, first "
                           f"{errors[0]}")
-    check_applied("fan-in", outcomes, terminals * per)
+    check_applied("fan-in", [o for t in names for o in terminals_of[t].outcomes()],
+                  terminals * per)
     times.sort()
     n = terminals * per
     clients = (after.user - client_cpu.user) + (after.system - client_cpu.system)
@@ -569,9 +644,18 @@ def fan_in(
         "p99_ms": times[max(0, int(len(times) * 0.99) - 1)] * 1000,
         **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()},
         "cpu_us_terminals": clients / n * 1e6,
-        "cpu_busy": (sum(cpu.values()) + clients) / took,
+        # The trees' totals (the database's split by kind is the same CPU again).
+        "cpu_busy": (sum(v for k, v in cpu.items() if k in meter.roots) + clients) / took,
         "machine_busy": machine / took,
     }
+
+
+def database_split(col: dict[str, list[float]]) -> str:
+    """PostgreSQL's CPU per entry by kind of process, medians."""
+    return ", ".join(
+        f"{kind} {statistics.median(col.get(f'cpu_us_database_{kind}', [0.0])):.1f}"
+        for kind in ("backends", "autovacuum", "background")
+    )
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:
@@ -649,6 +733,9 @@ def main() -> None:
                 cpu = f"server CPU {fmt(col['cpu_us_server'], ' us', 1)}/entry"
                 if "cpu_us_database" in col:
                     cpu += f", PostgreSQL {fmt(col['cpu_us_database'], ' us', 1)}/entry"
+                    cpu += f" ({database_split(col)})"
+                if "cpu_us_terminal" in col:
+                    cpu += f", the terminal {fmt(col['cpu_us_terminal'], ' us', 1)}/entry"
                 print(f"({letter}) {name:<6} {kind:<10} {fmt(col['rate'])} entries/s   baseline "
                       f"{fmt(col['baseline'])} /s   ratio {fmt(col['ratio'], digits=2)}   "
                       f"{cpu}", flush=True)
@@ -671,7 +758,8 @@ def main() -> None:
                       f"answer p50 {fmt(col['p50_ms'], ' ms')}, p99 {fmt(col['p99_ms'], ' ms')}   "
                       f"CPU per entry: server "
                       f"{fmt(col['cpu_us_server'], ' us', 1)}, PostgreSQL "
-                      f"{fmt(col.get('cpu_us_database', [0.0]), ' us', 1)}, the 50 terminals "
+                      f"{fmt(col.get('cpu_us_database', [0.0]), ' us', 1)} "
+                      f"({database_split(col)}), the 50 terminals "
                       f"{fmt(col['cpu_us_terminals'], ' us', 1)}; cores busy with these "
                       f"{fmt(col['cpu_busy'], digits=2)}, with anything (the machine) "
                       f"{fmt(col['machine_busy'], digits=2)} of {os.cpu_count()}", flush=True)

@@ -238,6 +238,23 @@ def test_another_facility_s_order_reads_exactly_as_a_made_up_one(central: Centra
     assert order.lines[0].put_back == 0
 
 
+def _first_actions(central: Central) -> dict[str, str | None]:
+    with central.store.engine.read() as tx:
+        return {r[0]: r[1] for r in tx.all("SELECT order_id, first_action_at FROM orders")}
+
+
+def test_an_entry_on_another_facility_s_order_sets_no_first_response_there(
+    central: Central,
+) -> None:
+    """The backlog's first response (SLA) of an order is its own facility's operators' alone."""
+    before = _first_actions(central)
+    assert before["D-1002"] is None
+    far = Forger(central, "FAR-01", "STORE-99")
+    results = far.send(far.entry(EntryKind.REFUSAL, order_id="D-1002", operator="SV-0001"))
+    assert [r.outcome for r in results] == [Outcome.REFUSED]
+    assert _first_actions(central) == before
+
+
 def test_another_facility_s_location_reads_as_unknown(
     central: Central, make_terminal: MakeTerminal
 ) -> None:

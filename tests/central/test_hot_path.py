@@ -17,6 +17,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -402,3 +403,46 @@ def test_an_entry_sent_twice_in_one_batch_goes_the_ordinary_way(tmp_path: Path) 
     finally:
         store.close()
     assert [r.code for r in results] == [ResultCode.APPLIED, ResultCode.DUPLICATE]
+
+
+@pytest.mark.parametrize("whose", ["own", "another terminal's"])
+def test_an_entry_id_recorded_before_goes_the_ordinary_way_and_writes_nothing(
+    store: CentralStore, whose: str
+) -> None:
+    """The entries' unique keys find it: the hot path writes nothing, the ordinary path answers."""
+    store.import_data(
+        products=[Product(sku="S1", description="S1")],
+        locations=[Location(code="L-ST", facility=F, kind=LocationKind.STORAGE, barcode="L-ST")],
+        operators=[Operator(badge="OP-1", name="Op", role="operator")],
+        orders=[Order(order_id="O1", facility=F, status=OrderStatus.CANCELLED,
+                      lines=(OrderLine(line_no=1, sku="S1", quantity=5, picked=5),))],
+        stock=[], atp=[],
+    )
+    store.add_client("T1", ClientKind.TERMINAL, F)
+    store.add_client("T2", ClientKind.TERMINAL, F)
+
+    def put_back(terminal: str, seq: int, entry_id: str | None = None) -> Entry:
+        return Entry(
+            kind=EntryKind.PUT_BACK, entry_id=entry_id or new_entry_id(), seq=seq,
+            terminal=terminal, facility=F, operator="OP-1", created_at=NOW, order_id="O1",
+            details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
+            changes=(StockChange(sku="S1", location="L-ST", qoh=1),
+                     StockChange(sku="S1", atp=1)),
+            line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
+        )
+
+    first = put_back("T1" if whose == "own" else "T2", 1)
+    sender = Client(first.terminal, ClientKind.TERMINAL, F)
+    assert store.ingest_hot(sender, hot.decode(_bodies([first], True))) is not None
+    seq = 2 if whose == "own" else 1
+    entries = [put_back("T1", seq), put_back("T1", seq + 1, first.entry_id)]
+    batch = hot.decode(_bodies(entries, True))
+    assert batch is not None
+    assert hot.admissible(batch, "T1", F, CentralLimits(), NOW)
+    before = _tables(store)
+    client = Client("T1", ClientKind.TERMINAL, F)
+    assert store.ingest_hot(client, batch) is None
+    assert _tables(store) == before  # nothing written
+    results = store.ingest(client, entries)
+    assert results[0].code is ResultCode.APPLIED
+    assert results[1].code is not ResultCode.APPLIED

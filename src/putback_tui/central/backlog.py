@@ -7,7 +7,7 @@ cleared (``orders_by_reconciled``), the orders that became exceptions in the las
 (``orders_by_status_changed``), the reasons counted per day by ingest (``reason_counts``) and
 the refused and resolving entries (``entries_refused``, ``entries_resolves``). Nothing reads
 the entries table at large, and the network's answer reads no order line (a facility's detail
-reads its waiting orders' lines, ``order_lines_progress``, for their units per SKU), so the
+reads its waiting orders' lines, by their primary key, for their units per SKU), so the
 answer's cost follows the backlog, not the history.
 
 The SLA states and scores are the terminal's own rules (:mod:`putback_tui.domain.sla`), fed with

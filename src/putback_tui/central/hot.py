@@ -183,7 +183,9 @@ def decode(bodies: Sequence[str]) -> HotBatch | None:
              else _decode_checked)(b)
             for b in bodies
         )
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeEncodeError):
+        # UnicodeEncodeError: a lone surrogate in the text (msgspec reads UTF-8). A body read
+        # from HTTP holds none (it was decoded from UTF-8), but pydantic judges it if one does.
         return None
     created = []
     for e in entries:

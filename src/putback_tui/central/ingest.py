@@ -294,7 +294,8 @@ class Writes:
     reconciled: dict[str, tuple[str, str, str] | None] = field(default_factory=dict)
     """Order ID -> (at, operator, terminal) of the entry that reconciled it, or None."""
     first_actions: dict[str, str] = field(default_factory=dict)
-    """Order ID -> the earliest operator entry's time in the batch (``backlog.entry_notes``)."""
+    """Order ID (an order of the batch's facility) -> the earliest operator entry's time on it
+    in the batch (``backlog.entry_notes``)."""
     reason_counts: dict[tuple[str, str, str, str], list[int]] = field(default_factory=dict)
     """(facility, day, kind, reason) -> [entries, units] (``backlog.entry_notes``)."""
     qoh: list[tuple[str, str, int]] = field(default_factory=list)
@@ -308,6 +309,10 @@ def writes_of(plan: Plan, state: BatchState) -> Writes:
     changed = sorted(state.changed_lines)
     stock = state.stock
     first, counts = entry_notes([(r.entry, r.outcome) for r in plan.recorded])
+    # An order's first response is its own facility's: an entry naming another facility's
+    # order (refused: it reads as unknown) must not set it there. The state holds the
+    # facility's orders alone.
+    first = {order_id: at for order_id, at in first.items() if order_id in state.orders}
     return Writes(
         last_seq=plan.last_seq,
         entries=[

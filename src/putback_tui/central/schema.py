@@ -366,6 +366,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX entries_by_ref ON entries (ref) WHERE ref IS NOT NULL",
         ),
     ),
+    Migration(
+        12,
+        "order lines: no index on their progress",
+        (
+            # Since migration 10 nothing reads it: the backlog reads the sums kept on the
+            # orders, and a facility's detail reads its waiting orders' lines by the primary
+            # key (it needs each line's SKU, which this index never held). Every put-back
+            # changed an indexed column of its line through it: on PostgreSQL no update of a
+            # line could be a HOT update (a new index entry in both indexes, every time); on
+            # SQLite each update rewrote its entry here.
+            "DROP INDEX order_lines_progress",
+        ),
+    ),
 )
 
 

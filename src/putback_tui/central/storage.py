@@ -37,6 +37,7 @@ from putback_tui.central.claims import ClaimRefused
 from putback_tui.central.clients import Client, ClientExists, hash_token
 from putback_tui.central.engines import (
     DRIVER_ERRORS,
+    INTEGRITY_ERRORS,
     WAIT_S,
     Engine,
     PostgresEngine,
@@ -329,19 +330,26 @@ class CentralStore:
         received = iso_utc(now_utc())
         name = client.name
         facility = client.facility or ""
-        with self.engine.write(facility) as tx:
-            last_seq = int(tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0])
-            if batch.entries[0].seq != last_seq + 1 or tx.keyed(
-                "SELECT entry_id FROM entries WHERE entry_id IN ({keys})",
-                [e.entry_id for e in batch.entries],
-            ):
-                return None
-            state = load_hot_state(tx, facility, batch)
-            writes = hot.plan(batch, state, last_seq=last_seq, limits=self.limits)
-            if writes is None:
-                return None
-            _write(tx, name, facility, received, writes,
-                   one_update=self.engine.name == "postgresql")
+        try:
+            with self.engine.write(facility) as tx:
+                last_seq = int(
+                    tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0]
+                )
+                if batch.entries[0].seq != last_seq + 1:
+                    return None
+                state = load_hot_state(tx, facility, batch)
+                writes = hot.plan(batch, state, last_seq=last_seq, limits=self.limits)
+                if writes is None:
+                    return None
+                _write(tx, name, facility, received, writes,
+                       one_update=self.engine.name == "postgresql")
+        except INTEGRITY_ERRORS:
+            # An entry ID recorded before (a duplicate, or another terminal's ID): the entries'
+            # unique keys refuse the insert and the whole transaction is rolled back, so nothing
+            # was written, and the ordinary path answers it. The keys check every ID anyway;
+            # looking them up first as well cost each batch a query (on PostgreSQL 1.6 ms for
+            # 200 IDs) for what almost never happens.
+            return None
         return hot.answer_json(batch)
 
     # -- feeds ---------------------------------------------------------------------------
