@@ -65,6 +65,26 @@ def test_openapi_is_published_with_versioned_paths(server: BackgroundServer) -> 
     assert all(p.startswith("/v1/") for p in doc["paths"])
 
 
+def test_every_whole_number_in_a_query_is_documented_with_its_bounds(
+    server: BackgroundServer,
+) -> None:
+    # A client (and schemathesis) reads the bounds from the OpenAPI: written as JSON Schema's
+    # minimum and maximum, never as the parameter's own ge/le, which no client understands.
+    with _http(server, None) as http:
+        doc = http.get("/openapi.json").json()
+    numbers = {
+        (path, p["name"]): p["schema"]
+        for path, item in doc["paths"].items()
+        for op in item.values()
+        for p in op.get("parameters", ())
+        if p["in"] == "query" and p["schema"].get("type") == "integer"
+    }
+    assert ("/v1/events", "cursor") in numbers
+    for where, schema in numbers.items():
+        assert {"minimum", "maximum"} <= schema.keys(), where
+        assert not {"ge", "le"} & schema.keys(), where
+
+
 def test_push_and_answer(server: BackgroundServer, central: Central, entries: list[Entry]) -> None:
     with _http(server, central.tokens["PACK-01"]) as http:
         response = http.post("/v1/entries", content=_body(entries), headers=JSON)
