@@ -446,6 +446,23 @@ def spread(values: list[float], fmt: str = ".2f") -> str:
     return f"{lo:{fmt}}-{hi:{fmt}} (median {mid:{fmt}})"
 
 
+_SERIES_FIGURES = (
+    ("ratio_of_medians", ".2f"),
+    ("median_ms", ".3f"),
+    ("raw_median_ms", ".3f"),
+    ("cpu_us", ".0f"),
+    ("raw_cpu_us", ".0f"),
+)
+"""The figures summed up over the runs for the bursts and the floor (by :func:`spread`)."""
+
+
+def _spreads(prefix: str, series: list[dict[str, Any]]) -> dict[str, str]:
+    """Each of ``_SERIES_FIGURES`` over ``series``, keyed ``prefix + name``; none without runs."""
+    if not series:
+        return {}
+    return {f"{prefix}{key}": spread([s[key] for s in series], fmt) for key, fmt in _SERIES_FIGURES}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=None, help="data set directory")
@@ -530,15 +547,7 @@ def main() -> None:
             )
         }
         bursts = [r["burst"] for r in runs if r["place"] == place and "burst" in r]
-        for key, fmt in (
-            ("ratio_of_medians", ".2f"),
-            ("median_ms", ".3f"),
-            ("raw_median_ms", ".3f"),
-            ("cpu_us", ".0f"),
-            ("raw_cpu_us", ".0f"),
-        ):
-            if bursts:
-                summary_by_place[place][f"burst_{key}"] = spread([b[key] for b in bursts], fmt)
+        summary_by_place[place] |= _spreads("burst_", bursts)
         s = summary_by_place[place]
         print(
             f"put-back on {place}, over {len(mine)} runs: ratio of medians {s['ratio_of_medians']}"
@@ -553,15 +562,7 @@ def main() -> None:
                 f"{s['burst_cpu_us']} us against {s['burst_raw_cpu_us']} us"
             )
         floors = [r["floor"] for r in runs if r["place"] == place and "floor" in r]
-        for key, fmt in (
-            ("ratio_of_medians", ".2f"),
-            ("median_ms", ".3f"),
-            ("raw_median_ms", ".3f"),
-            ("cpu_us", ".0f"),
-            ("raw_cpu_us", ".0f"),
-        ):
-            if floors:
-                summary_by_place[place][f"floor_{key}"] = spread([f[key] for f in floors], fmt)
+        summary_by_place[place] |= _spreads("floor_", floors)
         if floors:
             print(
                 "  floor (the same statements with the same values replayed by a bare loop, "
