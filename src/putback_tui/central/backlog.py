@@ -12,7 +12,7 @@ answer's cost follows the backlog, not the history.
 
 The SLA states and scores are the terminal's own rules (:mod:`putback_tui.domain.sla`), fed with
 the central store's facts: when the order became an exception (``status_changed_at``), its
-first operator entry since then (``first_action_at``, kept by :func:`note_entries`), and
+first operator entry since then (``first_action_at``, kept by :func:`write_notes`), and
 its lines' progress over every terminal (``units_to_put_back`` and ``units_reserved``, kept by
 :func:`order_sums` and :func:`keep_sums` wherever lines are written). For the network, the
 database counts each facility's overdue and due-soon orders against each kind's bounds
@@ -112,27 +112,18 @@ _RESERVED = (
 # -- written by ingest -------------------------------------------------------------------------
 
 
-def note_entries(tx: Tx, recorded: Sequence[tuple[Entry, str]]) -> None:
-    """Keep the backlog's running figures for a batch just recorded, in its transaction.
+def entry_notes(
+    recorded: Sequence[tuple[Entry, str]],
+) -> tuple[dict[str, str], dict[tuple[str, str, str, str], list[int]]]:
+    """The backlog's running figures for a batch just recorded, for :func:`write_notes`.
 
     * An order's ``first_action_at``: the earliest operator entry (not an automatic one) on an
       exception order at or after it became one; a refused entry counts, as on the terminal.
     * ``reason_counts``: applied entries with a reason, per facility, day, kind and reason.
 
-    Args:
-        tx: the ingest's write transaction, after the orders' statuses were written.
-        recorded: each recorded entry with its outcome (``applied`` or ``refused``).
-    """
-    write_notes(tx, *entry_notes(recorded))
-
-
-def entry_notes(
-    recorded: Sequence[tuple[Entry, str]],
-) -> tuple[dict[str, str], dict[tuple[str, str, str, str], list[int]]]:
-    """What :func:`note_entries` writes for ``recorded``: first actions, and reason counts.
-
-    First actions: order ID -> the earliest operator entry's time. Reason counts: (facility,
-    day, kind, reason) -> [entries, units].
+    ``recorded``: each recorded entry with its outcome (``applied`` or ``refused``). First
+    actions: order ID -> the earliest operator entry's time. Reason counts: (facility, day,
+    kind, reason) -> [entries, units].
     """
     first: dict[str, str] = {}
     counts: dict[tuple[str, str, str, str], list[int]] = {}
