@@ -198,14 +198,7 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
         script: list[tuple[list[tuple[str, Any]], list[tuple[str, Any]]]] = []
         station = Station(ledger, Settings())
         station.sign_in("SV-0001")
-        with ledger.read() as tx:
-            picked = tx.conn.execute(
-                "SELECT o.order_id, l.line_no, l.sku, l.pick_location, l.picked FROM orders o "
-                "JOIN order_lines l USING (order_id) WHERE o.status IN "
-                "('cancelled', 'deleted', 'failed') AND l.picked > 0 AND l.lot IS NULL "
-                "GROUP BY o.order_id ORDER BY o.order_id LIMIT ?",
-                (n,),
-            ).fetchall()
+        picked = picked_lines(ledger, n)
         if not picked:
             sys.exit(f"bench-ledger: FAILED: {source} has no picked exception-order line to "
                      "put back")
@@ -342,13 +335,7 @@ def make_entries(source: Path, where: Path, n: int) -> Path:
     ledger = Ledger(path)
     station = Station(ledger, Settings())
     station.sign_in("SV-0001")
-    with ledger.read() as tx:
-        picked = tx.conn.execute(
-            "SELECT o.order_id, l.line_no, l.sku, l.pick_location, l.picked FROM orders o "
-            "JOIN order_lines l USING (order_id) WHERE o.status IN "
-            "('cancelled', 'deleted', 'failed') AND l.picked > 0 AND l.lot IS NULL "
-            "GROUP BY o.order_id ORDER BY o.order_id"
-        ).fetchall()
+    picked = picked_lines(ledger)
     made = 0
     for order_id, line_no, sku, location, units in picked:
         if made >= n:
@@ -436,6 +423,23 @@ def drain_run(made: Path, batch: int) -> tuple[int, dict[str, float], float]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return drained, spent, base
+
+
+def picked_lines(ledger: Ledger, limit: int = -1) -> list[tuple[Any, ...]]:
+    """One picked line without a lot of each exception order, in order-ID order.
+
+    Up to ``limit`` (-1: all): order ID, line number, SKU, pick location, units picked.
+    """
+    with ledger.read() as tx:
+        return list(
+            tx.conn.execute(
+                "SELECT o.order_id, l.line_no, l.sku, l.pick_location, l.picked FROM orders o "
+                "JOIN order_lines l USING (order_id) WHERE o.status IN "
+                "('cancelled', 'deleted', 'failed') AND l.picked > 0 AND l.lot IS NULL "
+                "GROUP BY o.order_id ORDER BY o.order_id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        )
 
 
 def spread(values: list[float], fmt: str = ".2f") -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from putback_tui.central import schema
 from putback_tui.central.app import create_app
 from putback_tui.central.imports import import_path
 from putback_tui.central.server import BackgroundServer
@@ -144,3 +145,25 @@ def make_terminal(tmp_path: Path) -> Iterator[MakeTerminal]:
     yield make
     for ledger in made:
         ledger.close()
+
+
+def store_at_schema(url: str, version: int, monkeypatch: pytest.MonkeyPatch) -> CentralStore:
+    """A central store opened (made, or upgraded) only as far as migration ``version``."""
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
+        return open_store(url)
+
+
+def columns_at_schema(
+    path: Path, version: int, tables: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, list[str]]:
+    """Each of ``tables``' columns as ``version`` made them (read off a fresh SQLite database)."""
+    store = store_at_schema(str(path), version, monkeypatch)
+    try:
+        with store.engine.read() as tx:
+            return {
+                t: [r[0] for r in tx.all("SELECT name FROM pragma_table_info(?)", (t,))]
+                for t in tables
+            }
+    finally:
+        store.close()

@@ -34,7 +34,7 @@ from putback_tui.domain.models import (
     StockChange,
 )
 from putback_tui.wire import ClaimRequest, ClientKind, Outcome
-from tests.central_support import MakeTerminal
+from tests.central_support import MakeTerminal, columns_at_schema, store_at_schema
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 SKUS = ("SKU-A", "SKU-B", "SKU-C")
@@ -189,25 +189,6 @@ def test_an_event_reader_racing_writers_of_many_facilities_sees_every_entry_once
         assert seqs == list(range(1, batches * per + 1))
 
 
-def _at_schema_6(url: str, monkeypatch: pytest.MonkeyPatch) -> CentralStore:
-    with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
-        return open_store(url)
-
-
-def _columns_at_schema_6(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Each table's columns as version 6 made them (read off a fresh SQLite database)."""
-    store = _at_schema_6(str(path), monkeypatch)
-    try:
-        with store.engine.read() as tx:
-            return {
-                t: [r[0] for r in tx.all("SELECT name FROM pragma_table_info(?)", (t,))]
-                for t in _TABLES
-            }
-    finally:
-        store.close()
-
-
 _TABLES = ("counters", "clients", "entries", "products", "locations", "operators", "orders",
            "order_lines", "stock_qoh", "stock_atp", "roles", "site_reasons")
 
@@ -238,7 +219,7 @@ def test_an_upgrade_from_schema_6_keeps_the_feeds_and_the_cursors_readers_hold(
     now.ingest(pack, first)
     now.set_order_status("D-1003", OrderStatus.CANCELLED)
     changes_before = now.changes(pack, 0, 10_000)
-    columns = _columns_at_schema_6(tmp_path / "columns.sqlite3", monkeypatch)
+    columns = columns_at_schema(tmp_path / "columns.sqlite3", 6, _TABLES, monkeypatch)
     with now.engine.read() as tx:
         dump = {
             table: tx.all(f"SELECT {', '.join(columns[table])} FROM {table}")
@@ -251,7 +232,7 @@ def test_an_upgrade_from_schema_6_keeps_the_feeds_and_the_cursors_readers_hold(
         url = cluster.create_database()
     else:
         url = str(tmp_path / "v6.sqlite3")
-    target = _at_schema_6(url, monkeypatch)
+    target = store_at_schema(url, 6, monkeypatch)
     with target.engine.write() as tx:
         tx.run("DELETE FROM counters")
         for table, rows in dump.items():

@@ -30,7 +30,7 @@ from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.models import Order, OrderStatus, now_utc
 from putback_tui.wire import ClientKind
 from tests.central.test_derive_properties import ORDERS, _act, _terminal
-from tests.central_support import MakeTerminal
+from tests.central_support import MakeTerminal, columns_at_schema, store_at_schema
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -139,24 +139,6 @@ _TABLES = ("counters", "clients", "entries", "products", "locations", "operators
            "terminal_contacts", "reason_counts", "claims", "ingest_failures")
 
 
-def _at_schema_9(url: str, monkeypatch: pytest.MonkeyPatch) -> CentralStore:
-    with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:9])
-        return open_store(url)
-
-
-def _columns_at_schema_9(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    store = _at_schema_9(str(path), monkeypatch)
-    try:
-        with store.engine.read() as tx:
-            return {
-                t: [r[0] for r in tx.all("SELECT name FROM pragma_table_info(?)", (t,))]
-                for t in _TABLES
-            }
-    finally:
-        store.close()
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 def test_an_upgrade_from_schema_9_fills_in_every_order_s_sums(
     engine: str, make_terminal: MakeTerminal, tmp_path: Path,
@@ -188,13 +170,13 @@ def test_an_upgrade_from_schema_9_fills_in_every_order_s_sums(
         assert any(n[1] for n in kept.values())  # D-1005, live
         at = now_utc() + timedelta(minutes=5)
         answer = now.backlog(["STORE-01"], at)
-        columns = _columns_at_schema_9(tmp_path / "columns.sqlite3", monkeypatch)
+        columns = columns_at_schema(tmp_path / "columns.sqlite3", 9, _TABLES, monkeypatch)
         with now.engine.read() as tx:
             dump = {t: tx.all(f"SELECT {', '.join(columns[t])} FROM {t}") for t in _TABLES}
             revision = tx.revision()
         url = (request.getfixturevalue("pg_cluster").create_database()
                if isinstance(now.engine, PostgresEngine) else str(tmp_path / "v9.sqlite3"))
-    target = _at_schema_9(url, monkeypatch)
+    target = store_at_schema(url, 9, monkeypatch)
     try:
         with target.engine.write() as tx:
             tx.run("DELETE FROM counters")
