@@ -154,8 +154,11 @@ class ReadCache:
         """Keep the location read for ``code`` (None: no such location)."""
         _keep(self.locations, code, location)
 
-    def keep_unreconciled(self, order_id: str) -> None:
-        """Remember that the order has no "reconciled by" record."""
+    def keep_unreconciled(self, order_id: str, unreconciled: bool = True) -> None:
+        """Remember whether the order has no "reconciled by" record (False: it has one)."""
+        if not unreconciled:
+            self.unreconciled.discard(order_id)
+            return
         if len(self.unreconciled) >= MAX_ITEMS:
             self.unreconciled.clear()
         self.unreconciled.add(order_id)

@@ -335,12 +335,9 @@ class Transaction:
         if row is None:
             return None
         order = Order.model_validate_json(row[0])
-        if row[1]:
-            # What reconciled() would read: no statement of its own, and an entry's append
-            # need not clear a record that is not there.
-            cache.keep_unreconciled(order_id)
-        else:
-            cache.unreconciled.discard(order_id)
+        # What reconciled() would read: no statement of its own, and an entry's append need
+        # not clear a record that is not there.
+        cache.keep_unreconciled(order_id, bool(row[1]))
         numbers = [line.line_no for line in order.lines]
         if numbers != sorted(numbers):
             # SQLite aggregates the ordered subquery in its order; should it ever not, sort.
@@ -374,10 +371,7 @@ class Transaction:
         local = None if state is None else state[0]
         if local is not None and local not in _STATUSES:
             return None
-        if state is None or state[1]:
-            self._cache.keep_unreconciled(order_id)
-        else:
-            self._cache.unreconciled.discard(order_id)
+        self._cache.keep_unreconciled(order_id, state is None or bool(state[1]))
         return constructed(
             Order,
             {
@@ -707,7 +701,7 @@ class Transaction:
                 "reconciled_terminal = excluded.reconciled_terminal",
                 (order_id, at, operator, terminal),
             )
-            cache.unreconciled.discard(order_id)
+            cache.keep_unreconciled(order_id, False)
         else:
             if order_id not in cache.unreconciled:
                 # Only where a record is there to clear: rewriting a row with what it holds
