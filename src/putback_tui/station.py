@@ -223,21 +223,34 @@ class Station:
         operator = self._operator
         return operator is not None and permission in self._roles_seen.get(operator.role, ())
 
-    def _require(
-        self, permission: Permission | None, action: str, order_id: str | None
-    ) -> Operator:
+    def _signed_in(self) -> Operator:
+        """The signed-in operator.
+
+        Raises:
+            NotSignedIn: nobody is.
+        """
         operator = self._operator
         if operator is None:
             raise NotSignedIn("Scan your badge to sign in first.")
+        return operator
+
+    def _record_refusal(
+        self, tx: Transaction, refused: PermissionDenied, action: str, order_id: str | None
+    ) -> None:
+        """Log and record in ``tx`` that ``action`` was refused for want of a permission."""
+        log.warning("refused %s: %s", action, refused.message)
+        self._append(tx, rules.refusal(action, refused.permission, refused.message, order_id))
+
+    def _require(
+        self, permission: Permission | None, action: str, order_id: str | None
+    ) -> Operator:
+        operator = self._signed_in()
         if permission is not None:
             try:
                 check_permission(operator, permission, self._in_force(self.ledger.central_roles()))
             except PermissionDenied as refused:
-                log.warning("refused %s: %s", action, refused.message)
                 with self.ledger.write() as tx:
-                    self._append(
-                        tx, rules.refusal(action, refused.permission, refused.message, order_id)
-                    )
+                    self._record_refusal(tx, refused, action, order_id)
                 raise
         return operator
 
@@ -254,18 +267,13 @@ class Station:
         Raises:
             NotSignedIn, PermissionDenied (recorded); LedgerError.
         """
-        operator = self._operator
-        if operator is None:
-            raise NotSignedIn("Scan your badge to sign in first.")
+        operator = self._signed_in()
         denied: PermissionDenied | None = None
         with self._lock, self.ledger.write() as tx:
             try:
                 check_permission(operator, permission, self._in_force(tx.central_roles()))
             except PermissionDenied as refused:
-                log.warning("refused %s: %s", action, refused.message)
-                self._append(
-                    tx, rules.refusal(action, refused.permission, refused.message, order_id)
-                )
+                self._record_refusal(tx, refused, action, order_id)
                 denied = refused
             else:
                 yield tx
