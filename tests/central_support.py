@@ -154,6 +154,31 @@ def store_at_schema(url: str, version: int, monkeypatch: pytest.MonkeyPatch) -> 
         return open_store(url)
 
 
+_PROGRESS = ("rev", "units_to_put_back", "units_reserved")
+"""Columns of ``orders`` before migration 13, kept in ``order_progress`` since."""
+
+
+def rows_in_columns(
+    store: CentralStore, tables: tuple[str, ...], columns: dict[str, list[str]]
+) -> dict[str, list[tuple[object, ...]]]:
+    """Each of ``tables``' rows in ``store``, in the ``columns`` an earlier schema gave it.
+
+    An order's revision and sums, which this schema keeps in ``order_progress``, are read
+    there (for ``orders`` as :func:`columns_at_schema` gives it before migration 13).
+    """
+    out: dict[str, list[tuple[object, ...]]] = {}
+    with store.engine.read() as tx:
+        for table in tables:
+            if table == "orders":
+                names = [f"p.{c}" if c in _PROGRESS else f"o.{c}" for c in columns[table]]
+                source = ("orders o JOIN order_progress p "
+                          "ON p.facility = o.facility AND p.order_id = o.order_id")
+            else:
+                names, source = columns[table], table
+            out[table] = tx.all(f"SELECT {', '.join(names)} FROM {source}")
+    return out
+
+
 def columns_at_schema(
     path: Path, version: int, tables: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, list[str]]:

@@ -34,7 +34,12 @@ from putback_tui.domain.models import (
     StockChange,
 )
 from putback_tui.wire import ClaimRequest, ClientKind, Outcome
-from tests.central_support import MakeTerminal, columns_at_schema, store_at_schema
+from tests.central_support import (
+    MakeTerminal,
+    columns_at_schema,
+    rows_in_columns,
+    store_at_schema,
+)
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 SKUS = ("SKU-A", "SKU-B", "SKU-C")
@@ -220,11 +225,7 @@ def test_an_upgrade_from_schema_6_keeps_the_feeds_and_the_cursors_readers_hold(
     now.set_order_status("D-1003", OrderStatus.CANCELLED)
     changes_before = now.changes(pack, 0, 10_000)
     columns = columns_at_schema(tmp_path / "columns.sqlite3", 6, _TABLES, monkeypatch)
-    with now.engine.read() as tx:
-        dump = {
-            table: tx.all(f"SELECT {', '.join(columns[table])} FROM {table}")
-            for table in _TABLES
-        }
+    dump = rows_in_columns(now, _TABLES, columns)
     dump["counters"] = [r for r in dump["counters"] if r[0] == "rev"]
     now.close()
     if isinstance(store.engine, PostgresEngine):

@@ -105,8 +105,15 @@ def worlds(draw: st.DrawFn) -> dict[str, object]:
         o.order_id: ("2026-12-01T00:00:00.000000+00:00", "OP-1", "T0")
         for o in orders if draw(st.booleans())
     }
+    # Each order's status time and first action as stored: a batch sets the first action
+    # only where it comes after the one and before the other (backlog.first_action_due).
+    times = [None, "2026-12-06T11:00:00.000000+00:00", "2026-12-06T11:58:30.000000+00:00",
+             "2026-12-06T12:30:00.000000+00:00"]
+    first = {
+        o.order_id: (draw(st.sampled_from(times)), draw(st.sampled_from(times))) for o in orders
+    }
     return {"orders": orders, "products": products, "qoh": qoh, "atp": atp,
-            "reconciled": reconciled}
+            "reconciled": reconciled, "first": first}
 
 
 @st.composite
@@ -170,12 +177,17 @@ def _states(world: dict[str, object]) -> tuple[BatchState, hot.HotState]:
     qoh: dict[tuple[str, str], int] = world["qoh"]  # type: ignore[assignment]
     atp: dict[str, int] = world["atp"]  # type: ignore[assignment]
     reconciled: dict[str, tuple[str, str, str]] = world["reconciled"]  # type: ignore[assignment]
+    first: dict[str, tuple[str | None, str | None]] = world.get(  # type: ignore[assignment]
+        "first", {})
     mine = [o for o in orders if o.facility == F]
     slow = BatchState(
         facility=F,
         stock=Stock(dict(qoh), dict(atp)),
         orders={o.order_id: o for o in mine},
         reconciled={o.order_id: reconciled.get(o.order_id) for o in mine},
+        first_response={
+            o.order_id: (o.status.value, *first.get(o.order_id, (None, None))) for o in mine
+        },
         products={p.sku: p for p in products},
         locations={loc.code: loc for loc in LOCATIONS if loc.facility == F},
         operators={o.badge: o for o in OPERATORS},
@@ -189,6 +201,7 @@ def _states(world: dict[str, object]) -> tuple[BatchState, hot.HotState]:
                 {ln.line_no: [ln.sku, ln.quantity, ln.picked, ln.lot, ln.released, ln.rejected,
                               ln.put_back, ln.withdrawn] for ln in o.lines},
                 reconciled.get(o.order_id),
+                first.get(o.order_id, (None, None)),
             )
             for o in mine
         },
@@ -334,6 +347,7 @@ def _tables(store: CentralStore) -> dict[str, list[tuple[object, ...]]]:
                 "reason, body, effects, ref FROM entries ORDER BY position"),
             "order_lines": tx.all("SELECT * FROM order_lines ORDER BY order_id, line_no"),
             "orders": tx.all("SELECT * FROM orders ORDER BY order_id"),
+            "order_progress": tx.all("SELECT * FROM order_progress ORDER BY order_id"),
             "qoh": tx.all("SELECT * FROM stock_qoh ORDER BY facility, sku, location"),
             "atp": tx.all("SELECT * FROM stock_atp ORDER BY facility, sku"),
             "clients": tx.all("SELECT name, last_seq FROM clients ORDER BY name"),

@@ -25,6 +25,7 @@ def _demo_state() -> BatchState:
         ),
         orders={o.order_id: o for o in data.orders() if o.facility == FACILITY},
         reconciled={},
+        first_response={},
         products={p.sku: p for p in data.products()},
         locations={loc.code: loc for loc in data.locations()},
         operators={o.badge: o for o in data.operators()},

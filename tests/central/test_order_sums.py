@@ -30,7 +30,12 @@ from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.models import Order, OrderStatus, now_utc
 from putback_tui.wire import ClientKind
 from tests.central.test_derive_properties import ORDERS, _act, _terminal
-from tests.central_support import MakeTerminal, columns_at_schema, store_at_schema
+from tests.central_support import (
+    MakeTerminal,
+    columns_at_schema,
+    rows_in_columns,
+    store_at_schema,
+)
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -42,7 +47,9 @@ def _kept(store: CentralStore) -> dict[str, tuple[int, int]]:
     with store.engine.read() as tx:
         return {
             str(r[0]): (int(r[1]), int(r[2]))
-            for r in tx.all("SELECT order_id, units_to_put_back, units_reserved FROM orders")
+            for r in tx.all(
+                "SELECT order_id, units_to_put_back, units_reserved FROM order_progress"
+            )
         }
 
 
@@ -132,25 +139,28 @@ def test_kept_sums_equal_the_lines_after_any_work(
                     s.ledger.close()
 
 
-# -- the upgrade from version 9 -------------------------------------------------------------
+# -- the upgrades from versions 9 and 12 ----------------------------------------------------
 
 _TABLES = ("counters", "clients", "entries", "products", "locations", "operators", "orders",
            "order_lines", "stock_qoh", "stock_atp", "roles", "site_reasons", "viewers",
            "terminal_contacts", "reason_counts", "claims", "ingest_failures")
 
 
+@pytest.mark.parametrize("version", [9, 12])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_an_upgrade_from_schema_9_fills_in_every_order_s_sums(
-    engine: str, make_terminal: MakeTerminal, tmp_path: Path,
+def test_an_upgrade_keeps_every_order_s_sums_and_revision(
+    engine: str, version: int, make_terminal: MakeTerminal, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:
-    """A version-9 database with orders at every stage (released at import, partly and wholly
-    put back, force-cancelled, a refused entry, cancelled by the OMS, live) is migrated: each
-    order's sums are its lines', the backlog answers exactly as a store that kept them all
-    along, and ingest keeps them from there.
+    """A version-9 or version-12 database with orders at every stage (released at import,
+    partly and wholly put back, force-cancelled, a refused entry, cancelled by the OMS, live)
+    is migrated: each order's sums are its lines' (version 9 kept none: migration 10 fills
+    them in; version 12 kept them on the order: migration 13 carries them over to
+    ``order_progress`` with its revision), the backlog and the changes feed answer exactly as
+    a store that was always at this version, and ingest keeps the sums from there.
     """
-    # Version 9's rows: this code's work, copied in version 9's columns into a database of
-    # the same engine migrated only as far as version 9.
+    # The old version's rows: this code's work, copied in that version's columns into a
+    # database of the same engine migrated only as far as that version.
     (tmp_path / "now").mkdir()
     with _store_on(engine, tmp_path / "now", request) as now:
         import_path(now, DEMO_DIR)
@@ -170,13 +180,14 @@ def test_an_upgrade_from_schema_9_fills_in_every_order_s_sums(
         assert any(n[1] for n in kept.values())  # D-1005, live
         at = now_utc() + timedelta(minutes=5)
         answer = now.backlog(["STORE-01"], at)
-        columns = columns_at_schema(tmp_path / "columns.sqlite3", 9, _TABLES, monkeypatch)
+        changes = now.changes(pack, 0, 10_000)
+        columns = columns_at_schema(tmp_path / "columns.sqlite3", version, _TABLES, monkeypatch)
+        dump = rows_in_columns(now, _TABLES, columns)
         with now.engine.read() as tx:
-            dump = {t: tx.all(f"SELECT {', '.join(columns[t])} FROM {t}") for t in _TABLES}
             revision = tx.revision()
         url = (request.getfixturevalue("pg_cluster").create_database()
-               if isinstance(now.engine, PostgresEngine) else str(tmp_path / "v9.sqlite3"))
-    target = store_at_schema(url, 9, monkeypatch)
+               if isinstance(now.engine, PostgresEngine) else str(tmp_path / "old.sqlite3"))
+    target = store_at_schema(url, version, monkeypatch)
     try:
         with target.engine.write() as tx:
             tx.run("DELETE FROM counters")
@@ -189,8 +200,8 @@ def test_an_upgrade_from_schema_9_fills_in_every_order_s_sums(
                     )
             if isinstance(target.engine, PostgresEngine):
                 tx.run("SELECT setval('central_revs', ?, true)", (revision,))
-            assert tx.all("SELECT MAX(version) FROM central_schema") == [(9,)]
-            assert "units_to_put_back" not in columns["orders"]
+            assert tx.all("SELECT MAX(version) FROM central_schema") == [(version,)]
+            assert ("units_to_put_back" in columns["orders"]) == (version == 12)
     finally:
         target.close()
     upgraded = open_store(url)
@@ -199,6 +210,7 @@ def test_an_upgrade_from_schema_9_fills_in_every_order_s_sums(
         assert _kept(upgraded) == kept
         _assert_sums_follow_the_lines(upgraded)
         assert upgraded.backlog(["STORE-01"], at) == answer
+        assert upgraded.changes(pack, 0, 10_000) == changes
         # D-1002's second line (2 units) put back after the upgrade: kept by ingest.
         one.station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01", 2)
         later = one.ledger.entries()[-1:]

@@ -1,8 +1,9 @@
 """The network's exception backlog (``GET /v1/backlog``), read from indexed queries.
 
 Every figure comes from a handful of queries over all the facilities asked for at once, each
-reading through an index of migrations 8 and 10, most of them covering: the unreconciled
-exception orders with the sums each keeps over its lines (``orders_waiting``), the recently
+reading through an index of migrations 8, 10 and 13, most of them covering: the unreconciled
+exception orders (``orders_waiting``), with the sums each keeps over its lines read by key in
+``order_progress`` (migration 13), the recently
 cleared (``orders_by_reconciled``), the orders that became exceptions in the last 24 hours
 (``orders_by_status_changed``), the reasons counted per day by ingest (``reason_counts``) and
 the refused and resolving entries (``entries_refused``, ``entries_resolves``). Nothing reads
@@ -152,12 +153,22 @@ FIRST_ACTION_WHERE = (
 )
 """When a batch's earliest operator entry on an order (``{first_action_at}``) is the order's
 first action: on an exception order, at or after it became one, and before any other."""
-FIRST_ACTION_SET = (
-    "CASE WHEN {first_action_at} IS NOT NULL AND (" + FIRST_ACTION_WHERE + ") "
-    "THEN {first_action_at} ELSE orders.first_action_at END"
-)
-"""The same as what ``first_action_at`` becomes, in another update of the order's row (NULL:
-no operator entry on it in the batch)."""
+
+
+def first_action_due(
+    status: str, status_changed_at: str | None, first_action_at: str | None, at: str
+) -> bool:
+    """:data:`FIRST_ACTION_WHERE` over an order's row as read in the writing transaction.
+
+    Ingest asks it first, so that an order whose first action stands (nearly every order of a
+    batch) costs no update at all; the update keeps the condition all the same. Times are the
+    stored texts (``iso_utc``), compared as the database compares them.
+    """
+    return (
+        status in EXCEPTION_KINDS
+        and (first_action_at is None or first_action_at > at)
+        and (status_changed_at is None or status_changed_at <= at)
+    )
 
 
 def write_notes(
@@ -190,38 +201,59 @@ def order_sums(order: Order) -> tuple[int, int]:
     )
 
 
+def set_order_rev(tx: Tx, facility: str, order_id: str, rev: int) -> None:
+    """Give an order of ``facility`` the revision ``rev``: the changes feed sends it again.
+
+    An order's revision is kept in ``order_progress`` with its sums (migration 13); ingest
+    writes a batch's orders' revisions with their sums, and the other writers of an order
+    (a status set, a release, an import) call this.
+    """
+    tx.run(
+        "INSERT INTO order_progress (facility, order_id, rev) VALUES (?, ?, ?) "
+        "ON CONFLICT (facility, order_id) DO UPDATE SET rev = excluded.rev",
+        (facility, order_id, rev),
+    )
+
+
 _KEEP_SUMS = (
-    "UPDATE orders SET (units_to_put_back, units_reserved) = (SELECT "
+    "UPDATE order_progress SET (units_to_put_back, units_reserved) = (SELECT "
     f"COALESCE(SUM({_TO_PUT_BACK}), 0), COALESCE(SUM({_RESERVED}), 0) "
-    "FROM order_lines l WHERE l.order_id = orders.order_id) WHERE order_id IN ({marks})"
+    "FROM order_lines l WHERE l.order_id = order_progress.order_id) "
+    "WHERE facility = ? AND order_id IN ({marks})"
 )
 
 
-def keep_sums(tx: Tx, order_ids: Iterable[str]) -> None:
+def keep_sums(tx: Tx, orders: Iterable[tuple[str, str]]) -> None:
     """Set these orders' kept sums (:func:`order_sums`) from their lines as just written.
 
-    For the writers of lines other than ingest (which writes :func:`order_sums` of the orders
-    it holds with their revisions): the central store's releases and imports. Run in the
-    transaction that wrote the lines.
+    ``orders``: (facility, order ID) of each. For the writers of lines other than ingest
+    (which writes :func:`order_sums` of the orders it holds with their revisions): the
+    central store's releases and imports. Run in the transaction that wrote the lines.
     """
-    ids = sorted(set(order_ids))
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        tx.run(_KEEP_SUMS.format(marks=_marks(len(chunk))), chunk)
+    by_facility: dict[str, set[str]] = defaultdict(set)
+    for facility, order_id in orders:
+        by_facility[facility].add(order_id)
+    for facility, order_ids in sorted(by_facility.items()):
+        ids = sorted(order_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            tx.run(_KEEP_SUMS.format(marks=_marks(len(chunk))), (facility, *chunk))
 
 
 def sums_astray(tx: Tx, limit: int = 20) -> tuple[int, list[str]]:
     """Orders whose kept sums differ from the sums over their lines: how many, the first IDs.
 
     Reads every order and line (for ``putback central doctor``, not for a request); 0 always,
-    unless something wrote lines without :func:`keep_sums` or :func:`order_sums`.
+    unless something wrote lines without :func:`keep_sums` or :func:`order_sums`. An order
+    with no row of progress, or with one at another facility, counts as astray too.
     """
     rows = tx.all(
-        "SELECT o.order_id FROM orders o LEFT JOIN (SELECT l.order_id, "
+        "SELECT o.order_id FROM orders o LEFT JOIN order_progress p "
+        "ON p.facility = o.facility AND p.order_id = o.order_id LEFT JOIN (SELECT l.order_id, "
         f"SUM({_TO_PUT_BACK}) AS to_put_back, SUM({_RESERVED}) AS reserved "
         "FROM order_lines l GROUP BY l.order_id) s ON s.order_id = o.order_id "
-        "WHERE o.units_to_put_back != COALESCE(s.to_put_back, 0) "
-        "OR o.units_reserved != COALESCE(s.reserved, 0) ORDER BY o.order_id"
+        "WHERE p.order_id IS NULL OR p.units_to_put_back != COALESCE(s.to_put_back, 0) "
+        "OR p.units_reserved != COALESCE(s.reserved, 0) ORDER BY o.order_id"
     )
     return len(rows), [str(r[0]) for r in rows[:limit]]
 
@@ -331,7 +363,7 @@ def _states_sql(sla: SlaSettings, now: datetime) -> tuple[str, str, list[str]]:
                 sql += " WHEN ? THEN ?"
                 args += [kind, iso_utc(bound) if bound else ""]
         cases.append(
-            f"SUM(CASE WHEN o.units_to_put_back > 0 AND {since} <= {sql} END END "
+            f"SUM(CASE WHEN p.units_to_put_back > 0 AND {since} <= {sql} END END "
             "THEN 1 ELSE 0 END)"
         )
         params += args
@@ -365,16 +397,19 @@ def _read(
             f.clocks = [(w.kind, w.since, w.first_action) for w in f.waiting.values()]
             f.oldest = min((c[1] for c in f.clocks), default=None)
     else:
-        # The sums kept on each order (order_sums, keep_sums) through the waiting orders'
-        # covering index alone, never their lines; one row per facility.
+        # The waiting orders through their covering index, each with the sums it keeps
+        # (order_sums, keep_sums) read by key in order_progress, never their lines; one row
+        # per facility.
         overdue, at_least_soon, params = _states_sql(sla, now)
         for facility, reserved, orders, units, oldest, late, soon in tx.all(
-            "SELECT o.facility, SUM(o.units_reserved), "
-            "SUM(CASE WHEN o.units_to_put_back > 0 THEN 1 ELSE 0 END), "
-            "SUM(o.units_to_put_back), "
-            "MIN(CASE WHEN o.units_to_put_back > 0 THEN COALESCE(o.status_changed_at, ?) END), "
+            "SELECT o.facility, SUM(p.units_reserved), "
+            "SUM(CASE WHEN p.units_to_put_back > 0 THEN 1 ELSE 0 END), "
+            "SUM(p.units_to_put_back), "
+            "MIN(CASE WHEN p.units_to_put_back > 0 THEN COALESCE(o.status_changed_at, ?) END), "
             f"{overdue}, {at_least_soon} "
-            f"FROM orders o WHERE o.facility IN ({fac}) AND {_WAITING} GROUP BY o.facility",
+            "FROM orders o JOIN order_progress p "
+            "ON p.facility = o.facility AND p.order_id = o.order_id "
+            f"WHERE o.facility IN ({fac}) AND {_WAITING} GROUP BY o.facility",
             (iso_utc(now), *params, *facilities),
         ):
             f = out[facility]

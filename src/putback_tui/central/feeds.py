@@ -74,9 +74,12 @@ def changes(
         through = tx.all("SELECT last_seq FROM clients WHERE name = ?", (client,))
         items: list[tuple[int, str, Row]] = []
         sources = (
-            ("order", "SELECT rev, order_id, facility, status, has_label, status_changed_at, "
-                      "reconciled_at, reconciled_by, reconciled_terminal FROM orders "
-                      "WHERE facility = ? AND rev > ? ORDER BY rev LIMIT ?", True),
+            # An order's revision is kept in order_progress (migration 13).
+            ("order", "SELECT p.rev, o.order_id, o.facility, o.status, o.has_label, "
+                      "o.status_changed_at, o.reconciled_at, o.reconciled_by, "
+                      "o.reconciled_terminal FROM order_progress p "
+                      "JOIN orders o ON o.order_id = p.order_id "
+                      "WHERE p.facility = ? AND p.rev > ? ORDER BY p.rev LIMIT ?", True),
             ("product", "SELECT rev, sku, description, gtins, lot_tracked, home_location "
                         "FROM products WHERE rev > ? ORDER BY rev LIMIT ?", False),
             ("location", "SELECT rev, code, facility, kind, barcode FROM locations "

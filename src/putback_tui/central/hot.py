@@ -39,6 +39,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
+from putback_tui.central.backlog import first_action_due
 from putback_tui.central.ingest import Writes
 from putback_tui.central.limits import CentralLimits
 from putback_tui.domain.bounds import (
@@ -246,6 +247,8 @@ class HotOrder:
     """Line number -> [sku, quantity, picked, lot, released, rejected, put_back, withdrawn]."""
     reconciled: tuple[str, str, str] | None
     """(at, operator, terminal) of the entry that reconciled it, or None."""
+    first_response: tuple[str | None, str | None]
+    """Its ``status_changed_at`` and ``first_action_at`` as stored (see :func:`plan`)."""
 
 
 @dataclass
@@ -416,6 +419,12 @@ def plan(
         writes.lines.append(
             (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
         )
+    # Only the orders whose first action the batch sets (nearly all have theirs already).
+    writes.first_actions = {
+        oid: at
+        for oid, at in writes.first_actions.items()
+        if first_action_due(state.orders[oid].status, *state.orders[oid].first_response, at)
+    }
     writes.orders = sorted({k[0] for k in changed})
     writes.sums = {oid: _sums(state.orders[oid]) for oid in writes.orders}
     writes.qoh = [(sku, loc, qoh[(sku, loc)]) for sku, loc in sorted(touched_qoh)]

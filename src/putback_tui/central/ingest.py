@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from putback_tui.central.backlog import entry_notes, order_sums
+from putback_tui.central.backlog import entry_notes, first_action_due, order_sums
 from putback_tui.domain.derive import DerivationState, Limits, apply_stock_changes, derive
 from putback_tui.domain.entries import (
     LINE_EDIT_KINDS,
@@ -91,6 +91,9 @@ class BatchState(DerivationState):
     orders: dict[str, Order]
     reconciled: dict[str, tuple[str, str, str] | None]
     """Per loaded order: (at, operator, terminal) of the entry that reconciled it, or None."""
+    first_response: dict[str, tuple[str, str | None, str | None]]
+    """Per loaded order, as stored before the batch: status, status_changed_at and
+    first_action_at (see :func:`first_actions_due`)."""
     products: dict[str, Product]
     locations: dict[str, Location]
     operators: dict[str, Operator]
@@ -295,13 +298,40 @@ class Writes:
     """Order ID -> (at, operator, terminal) of the entry that reconciled it, or None."""
     first_actions: dict[str, str] = field(default_factory=dict)
     """Order ID (an order of the batch's facility) -> the earliest operator entry's time on it
-    in the batch (``backlog.entry_notes``)."""
+    in the batch (``backlog.entry_notes``), for the orders whose first action it sets
+    (:func:`first_actions_due`)."""
     reason_counts: dict[tuple[str, str, str, str], list[int]] = field(default_factory=dict)
     """(facility, day, kind, reason) -> [entries, units] (``backlog.entry_notes``)."""
     qoh: list[tuple[str, str, int]] = field(default_factory=list)
     """Changed QOH rows: sku, location, QOH, in key order."""
     atp: list[tuple[str, int]] = field(default_factory=list)
     """Changed ATP rows: sku, ATP, in key order."""
+
+
+def first_actions_due(
+    first: Mapping[str, str],
+    stored: Mapping[str, tuple[str, str | None, str | None]],
+    statuses: Mapping[str, tuple[str, str]],
+) -> dict[str, str]:
+    """Of a batch's first operator entries per order (``first``), those that set the order's.
+
+    ``stored``: each order of the facility the batch loaded, with its status, status time and
+    first action as read in the writing transaction (nothing else writes them meanwhile: the
+    facility's writers take turns); ``statuses``: the statuses the batch sets, with their
+    times (written before the first actions). The rule is :func:`backlog.first_action_due`:
+    most orders of a batch have their first action already, and cost no update then.
+    """
+    due: dict[str, str] = {}
+    for order_id, at in first.items():
+        row = stored.get(order_id)
+        if row is None:
+            continue  # not an order of the batch's facility
+        status, changed, first_at = row
+        if order_id in statuses:
+            status, changed = statuses[order_id]
+        if first_action_due(status, changed, first_at, at):
+            due[order_id] = at
+    return due
 
 
 def writes_of(plan: Plan, state: BatchState) -> Writes:
@@ -312,7 +342,7 @@ def writes_of(plan: Plan, state: BatchState) -> Writes:
     # An order's first response is its own facility's: an entry naming another facility's
     # order (refused: it reads as unknown) must not set it there. The state holds the
     # facility's orders alone.
-    first = {order_id: at for order_id, at in first.items() if order_id in state.orders}
+    first = first_actions_due(first, state.first_response, state.status_changes)
     return Writes(
         last_seq=plan.last_seq,
         entries=[

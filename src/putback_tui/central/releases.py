@@ -12,10 +12,10 @@ terminal that pulls the order finds nothing left to release.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from putback_tui.central.backlog import keep_sums
+from putback_tui.central.backlog import keep_sums, set_order_rev
 from putback_tui.domain import rules
 from putback_tui.domain.entries import CENTRAL_TERMINAL, SYSTEM_OPERATOR, Entry, new_entry_id
 from putback_tui.domain.errors import Refused
@@ -138,7 +138,7 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
                 "UPDATE order_lines SET released = released + ? WHERE order_id = ? AND line_no = ?",
                 (c.released, c.order_id, c.line_no),
             )
-        keep_sums(tx, [order_id])
+        keep_sums(tx, [(order.facility, order_id)])
         for change in draft.changes:
             tx.run(
                 "INSERT INTO stock_atp (facility, sku, atp, rev) VALUES (?, ?, ?, ?) "
@@ -147,26 +147,12 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
                 (order.facility, change.sku, change.atp, next(revs)),
             )
         done = all(line.to_put_back == 0 for line in order.lines)
-        tx.run(
-            "UPDATE orders SET rev = ?, reconciled_at = ?, reconciled_by = ?, "
-            "reconciled_terminal = ? WHERE order_id = ?",
-            (
-                next(revs),
-                *(
-                    (iso_utc(now), SYSTEM_OPERATOR, CENTRAL_TERMINAL)
-                    if done
-                    else _keep(tx, order_id)
-                ),
-                order_id,
-            ),
-        )
+        if done:
+            tx.run(
+                "UPDATE orders SET reconciled_at = ?, reconciled_by = ?, "
+                "reconciled_terminal = ? WHERE order_id = ?",
+                (iso_utc(now), SYSTEM_OPERATOR, CENTRAL_TERMINAL, order_id),
+            )
+        set_order_rev(tx, order.facility, order_id, next(revs))
         made.append(entry)
     return made
-
-
-def _keep(tx: Tx, order_id: str) -> Sequence[Any]:
-    rows = tx.all(
-        "SELECT reconciled_at, reconciled_by, reconciled_terminal FROM orders WHERE order_id = ?",
-        (order_id,),
-    )
-    return rows[0] if rows else (None, None, None)

@@ -379,6 +379,41 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP INDEX order_lines_progress",
         ),
     ),
+    Migration(
+        13,
+        "orders: what ingest changes on every entry in a narrow table of its own",
+        (
+            # An order's revision and its kept sums (migration 10) change with every entry on
+            # it; the rest of the order (status, reconciled, first action) rarely. On `orders`
+            # each such update wrote a new version of the wide row with an entry in each of its
+            # five indexes (its revision is indexed: on PostgreSQL never a HOT update); here it
+            # writes one small row and its two index entries. Keyed by facility first, as
+            # every key of the central store. Its row moves with the order (imports).
+            """CREATE TABLE order_progress (
+                facility TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                rev {big} NOT NULL,
+                units_to_put_back {big} NOT NULL DEFAULT 0,
+                units_reserved {big} NOT NULL DEFAULT 0,
+                PRIMARY KEY (facility, order_id)
+            )""",
+            "INSERT INTO order_progress "
+            "(facility, order_id, rev, units_to_put_back, units_reserved) "
+            "SELECT facility, order_id, rev, units_to_put_back, units_reserved FROM orders",
+            # The changes feed's orders, by facility and revision.
+            "CREATE INDEX order_progress_by_rev ON order_progress (facility, rev)",
+            # The waiting orders' index without the sums (the backlog reads them here by key).
+            "DROP INDEX orders_by_rev",
+            "DROP INDEX orders_waiting",
+            "CREATE INDEX orders_waiting ON orders "
+            "(facility, reconciled_at, status, order_id, status_changed_at, first_action_at) "
+            "WHERE reconciled_at IS NULL "
+            "AND status IN ('cancelled', 'deleted', 'failed', 'rejected')",
+            "ALTER TABLE orders DROP COLUMN rev",
+            "ALTER TABLE orders DROP COLUMN units_to_put_back",
+            "ALTER TABLE orders DROP COLUMN units_reserved",
+        ),
+    ),
 )
 
 

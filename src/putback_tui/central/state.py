@@ -64,10 +64,11 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
     order_ids |= {e.order_id for e in applied_refs.values() if e.order_id}
     orders: dict[str, Order] = {}
     reconciled: dict[str, tuple[str, str, str] | None] = {}
+    first_response: dict[str, tuple[str, str | None, str | None]] = {}
     lines: dict[str, list[OrderLine]] = {}
     order_rows = tx.keyed(
         "SELECT order_id, facility, status, has_label, status_changed_at, reconciled_at, "
-        "reconciled_by, reconciled_terminal FROM orders "
+        "reconciled_by, reconciled_terminal, first_action_at FROM orders "
         "WHERE facility = ? AND order_id IN ({keys})",
         sorted(order_ids),
         facility,
@@ -84,6 +85,7 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
             lines=tuple(lines.get(r[0], ())),
         )
         reconciled[r[0]] = (r[5], r[6], r[7]) if r[5] else None
+        first_response[r[0]] = (r[2], r[4], r[8])
     skus = {e.details.sku for e in entries if e.details.sku}
     codes = {c for e in entries for c in (e.details.location, e.details.from_location) if c}
     for order in orders.values():
@@ -130,6 +132,7 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
         stock=Stock(qoh, atp),
         orders=orders,
         reconciled=reconciled,
+        first_response=first_response,
         products=products,
         locations=locations,
         operators=operators,
@@ -150,9 +153,10 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
     """
     entries = batch.entries
     orders: dict[str, HotOrder] = {
-        r[0]: HotOrder(r[1], {}, (r[2], r[3], r[4]) if r[2] else None)
+        r[0]: HotOrder(r[1], {}, (r[2], r[3], r[4]) if r[2] else None, (r[5], r[6]))
         for r in tx.keyed(
-            "SELECT order_id, status, reconciled_at, reconciled_by, reconciled_terminal "
+            "SELECT order_id, status, reconciled_at, reconciled_by, reconciled_terminal, "
+            "status_changed_at, first_action_at "
             "FROM orders WHERE facility = ? AND order_id IN ({keys})",
             sorted({e.order_id for e in entries if e.order_id}),
             facility,

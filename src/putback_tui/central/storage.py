@@ -314,8 +314,7 @@ class CentralStore:
             )
             if not plan.recorded:
                 return plan.results
-            _write(tx, name, facility, received, writes_of(plan, state),
-                   one_update=self.engine.name == "postgresql")
+            _write(tx, name, facility, received, writes_of(plan, state))
         return plan.results
 
     def ingest_hot(self, client: Client, batch: HotBatch) -> str | None:
@@ -341,8 +340,7 @@ class CentralStore:
                 writes = hot.plan(batch, state, last_seq=last_seq, limits=self.limits)
                 if writes is None:
                     return None
-                _write(tx, name, facility, received, writes,
-                       one_update=self.engine.name == "postgresql")
+                _write(tx, name, facility, received, writes)
         except INTEGRITY_ERRORS:
             # An entry ID recorded before (a duplicate, or another terminal's ID): the entries'
             # unique keys refuse the insert and the whole transaction is rolled back, so nothing
@@ -615,27 +613,28 @@ class CentralStore:
         with self.engine.write(facility) as tx:
             [rev] = tx.revisions(1)
             where = "order_id = ?" if facility is None else "order_id = ? AND facility = ?"
-            if not tx.run(
-                f"UPDATE orders SET status = ?, status_changed_at = ?, rev = ? WHERE {where}",
-                (status.value, at, rev, order_id, *([] if facility is None else [facility])),
-            ):
+            found = tx.all(
+                f"SELECT facility FROM orders WHERE {where}",
+                (order_id, *([] if facility is None else [facility])),
+            )
+            if not found:
                 return False
+            tx.run(
+                "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
+                (status.value, at, order_id),
+            )
+            backlog.set_order_rev(tx, str(found[0][0]), order_id, rev)
             if status.is_exception:
                 release_exceptions(tx, [order_id])
         return True
 
 
-def _write(
-    tx: Tx, name: str, facility: str, received: str, w: Writes, *, one_update: bool
-) -> None:
+def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
     """Write a planned batch: each table once (see :meth:`CentralStore.ingest`).
 
-    ``one_update``: an order's revision and first action are set by one update of its row,
-    not two. On PostgreSQL every update of an order writes a new version of the row with an
-    entry in each of its five indexes (its revision is indexed: never a HOT update), so one
-    update is half the work. On SQLite an update that names an indexed column rewrites that
-    index's entries even when the value stays, so the first action, which mostly stays, is
-    better left to its own update of the few rows it changes.
+    What changes with every entry, an order's revision and its sums, is one small row of
+    ``order_progress`` (migration 13); the order's own row is written only when its status,
+    its reconciled or its first action changes (``w.first_actions`` holds only those).
     """
     # Every row written gets a revision of its own, in this order: entries, orders, QOH, ATP
     # (the changes feed's cursor moves over them; see engines.py).
@@ -653,39 +652,25 @@ def _write(
         ("order_id text", "line_no int"),
         w.lines,
     )
-    order_revs = [next(revs) for _ in w.orders]
+    # Each order's new revision, with its kept sums over its lines as just written.
+    tx.update_rows(
+        "order_progress",
+        ("rev bigint", "units_to_put_back bigint", "units_reserved bigint"),
+        ("facility text", "order_id text"),
+        [(next(revs), *w.sums[oid], facility, oid) for oid in w.orders],
+    )
     tx.many(
         "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
         [(st, at, oid) for oid, (st, at) in w.statuses.items()],
     )
-    first = w.first_actions
-    # With each order's revision, its kept sums over its lines as just written (migration 10).
-    kept = ("rev bigint", "units_to_put_back bigint", "units_reserved bigint")
-    if one_update:
-        # An order's new revision and its first action in one update (after its status: a
-        # first action counts only on an exception order, since it became one).
-        tx.update_rows(
-            "orders",
-            (*kept, "first_action_at text"),
-            ("order_id text",),
-            [(rev, *w.sums[oid], first.get(oid), oid)
-             for rev, oid in zip(order_revs, w.orders, strict=True)],
-            exprs={"first_action_at": backlog.FIRST_ACTION_SET},
-        )
-        updated = set(w.orders)
-        first = {oid: at for oid, at in first.items() if oid not in updated}
-    else:
-        tx.update_rows(
-            "orders", kept, ("order_id text",),
-            [(rev, *w.sums[oid], oid) for rev, oid in zip(order_revs, w.orders, strict=True)],
-        )
     tx.update_rows(
         "orders",
         ("reconciled_at text", "reconciled_by text", "reconciled_terminal text"),
         ("order_id text",),
         [(*(by or (None, None, None)), oid) for oid, by in sorted(w.reconciled.items())],
     )
-    backlog.write_notes(tx, first, w.reason_counts)
+    # After the statuses: a first action counts only on an exception order, since it became one.
+    backlog.write_notes(tx, w.first_actions, w.reason_counts)
     tx.upsert_rows(
         "stock_qoh",
         ("qoh bigint", "rev bigint"),

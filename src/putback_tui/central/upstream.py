@@ -85,13 +85,24 @@ def import_data(
             "facility = excluded.facility, active = excluded.active, rev = excluded.rev",
             operator_rows,
         )
+        # An order moved to another facility takes its row of progress along (migration 13:
+        # keyed by facility): the old facility's row goes, the new one is made below.
+        facility_of = {o.order_id: o.facility for o in order_list}
+        moved = [
+            (str(r[1]), str(r[0]))
+            for r in tx.keyed(
+                "SELECT order_id, facility FROM orders WHERE order_id IN ({keys})",
+                list(facility_of),
+            )
+            if r[1] != facility_of[r[0]]
+        ]
+        tx.many("DELETE FROM order_progress WHERE facility = ? AND order_id = ?", moved)
         tx.many(
-            "INSERT INTO orders (order_id, facility, status, has_label, status_changed_at, "
-            "rev) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+            "INSERT INTO orders (order_id, facility, status, has_label, status_changed_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
             "facility = excluded.facility, status = excluded.status, "
-            "has_label = excluded.has_label, status_changed_at = excluded.status_changed_at, "
-            "rev = excluded.rev",
-            revs(
+            "has_label = excluded.has_label, status_changed_at = excluded.status_changed_at",
+            [
                 (
                     o.order_id,
                     o.facility,
@@ -100,7 +111,13 @@ def import_data(
                     iso_utc(o.status_changed_at) if o.status_changed_at else None,
                 )
                 for o in order_list
-            ),
+            ],
+        )
+        # Each order's new revision (its sums are set with its lines below).
+        tx.many(
+            "INSERT INTO order_progress (facility, order_id, rev) VALUES (?, ?, ?) "
+            "ON CONFLICT (facility, order_id) DO UPDATE SET rev = excluded.rev",
+            revs((o.facility, o.order_id) for o in order_list),
         )
         tx.many(
             "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked, "
@@ -123,7 +140,7 @@ def import_data(
             ],
         )
         # An order's lines may have changed, and kept their progress: their sums again.
-        keep_sums(tx, [o.order_id for o in order_list])
+        keep_sums(tx, [(o.facility, o.order_id) for o in order_list])
         qoh_rows = revs(stock)
         tx.many(
             "INSERT INTO stock_qoh (facility, sku, location, qoh, rev) VALUES (?, ?, ?, ?, ?) "
