@@ -25,7 +25,6 @@ pushing at once queue there, not inside the database.
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
 import queue
@@ -204,9 +203,7 @@ class _Pool(Generic[C]):
 
 
 class _WriterTurn:
-    """This process's writers, one at a time, first come first served (:class:`_FifoLock`).
-
-    The turn is handed over in the order writers asked for it, with a limit on the wait.
+    """This process's writers, one at a time (a lock, with a limit on the wait).
 
     SQLite lets one writer in at a time anyway (module docstring). Without this, every
     thread with a batch to write would open its transaction and wait inside the database: each
@@ -222,76 +219,20 @@ class _WriterTurn:
     """
 
     def __init__(self, wait_s: float) -> None:
-        self._lock = _FifoLock()
+        self._lock = threading.Lock()
         self._wait_s = wait_s
-        self._facilities: dict[str, _FifoLock] = {}
-        self._mutex = threading.Lock()
+        self._facilities: dict[str, threading.Lock] = {}
 
     def turn(self, facility: str | None = None) -> AbstractContextManager[None]:
         lock = self._lock
         if facility is not None:
-            with self._mutex:
-                lock = self._facilities.setdefault(facility, _FifoLock())
+            with self._lock:
+                lock = self._facilities.setdefault(facility, threading.Lock())
         return _held(lock, self._wait_s, "another write kept the database busy")
-
-    def waiting(self, facility: str | None = None) -> int:
-        """How many writers of ``facility`` (None: of the network) wait for their turn now."""
-        with self._mutex:
-            lock = self._lock if facility is None else self._facilities.get(facility)
-        return 0 if lock is None else lock.waiting
-
-
-class _FifoLock:
-    """A lock handed to its waiters in the order they came (first in, first out).
-
-    A plain lock lets whichever thread runs next take it: a writer that just finished can
-    take it again before one that has waited for several turns, and under load some batches
-    wait many turns (the long tail of answer times). Here the holder hands the lock straight
-    to the oldest waiter, each waiting on a lock of its own.
-    """
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._held = False
-        self._waiters: collections.deque[threading.Lock] = collections.deque()
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        with self._mutex:
-            if not self._held and not self._waiters:
-                self._held = True
-                return True
-            if not blocking:
-                return False
-            mine = threading.Lock()
-            mine.acquire()
-            self._waiters.append(mine)
-        if mine.acquire(timeout=timeout):
-            return True  # handed over by release(): held now
-        with self._mutex:
-            try:
-                self._waiters.remove(mine)
-            except ValueError:
-                return True  # handed over as the wait ran out: held all the same
-            return False
-
-    @property
-    def waiting(self) -> int:
-        """How many threads wait for the lock now."""
-        with self._mutex:
-            return len(self._waiters)
-
-    def release(self) -> None:
-        with self._mutex:
-            if self._waiters:
-                self._waiters.popleft().release()  # to the oldest waiter: still held
-            else:
-                self._held = False
 
 
 @contextmanager
-def _held(
-    lock: threading.Lock | threading.Semaphore | _FifoLock, wait_s: float, busy: str
-) -> Iterator[None]:
+def _held(lock: threading.Lock | threading.Semaphore, wait_s: float, busy: str) -> Iterator[None]:
     """Hold ``lock`` for the block; after ``wait_s`` without it, StoreError("{busy} for N s")."""
     if not lock.acquire(timeout=wait_s):
         raise StoreError(f"{busy} for {wait_s:g} s")
