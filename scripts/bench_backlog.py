@@ -48,7 +48,8 @@ def generate(facilities: int, entries: int, now: datetime, seed: int = 19) -> di
     rnd = random.Random(seed)
     orders_per = entries // ENTRIES_PER_ORDER // facilities
     rows: dict[str, list[Any]] = {k: [] for k in (
-        "locations", "clients", "contacts", "orders", "lines", "entries", "atp", "reasons")}
+        "locations", "clients", "contacts", "orders", "progress", "lines", "entries", "atp",
+        "reasons")}
     position = 0
     reasons: dict[tuple[str, str, str, str], list[int]] = {}
     for f in range(facilities):
