@@ -73,6 +73,7 @@ class ReadCache:
         "revision",
         "skus_by_barcode",
         "unreconciled",
+        "unverified",
         "version",
     )
 
@@ -87,6 +88,11 @@ class ReadCache:
         self.skus_by_barcode: dict[str, str | None] = {}
         self.locations: dict[str, Location | None] = {}
         self.orders: dict[str, Order] = {}
+        self.unverified: dict[str, Order] = {}
+        """Orders kept before another connection committed: their central facts are still
+        current (``reference_revision`` did not move), their progress and local status may not
+        be. An order read again is checked against them and, when they still hold, is the kept
+        model itself rather than one built anew (see :meth:`suspect_all_orders`)."""
         self.order_facts: dict[str, OrderFacts] = {}
         """The central store's facts of the orders read (what a pull writes: status, label,
         lines, picked), kept with the reference data; their progress and local status are read
@@ -118,6 +124,19 @@ class ReadCache:
     def forget_all_orders(self) -> None:
         """Drop every order kept, and what is known of their "reconciled by" records."""
         self.orders.clear()
+        self.unverified.clear()
+        self.unreconciled.clear()
+
+    def suspect_all_orders(self) -> None:
+        """Another connection committed: every order kept becomes unverified.
+
+        See :attr:`unverified`. What is known of "reconciled by" records is dropped.
+        """
+        if self.orders:
+            if len(self.unverified) + len(self.orders) > MAX_ITEMS:
+                self.unverified.clear()
+            self.unverified.update(self.orders)
+            self.orders = {}
         self.unreconciled.clear()
 
     def forget_orders(self, order_ids: set[str]) -> None:
@@ -129,6 +148,7 @@ class ReadCache:
         """
         for order_id in order_ids:
             self.orders.pop(order_id, None)
+            self.unverified.pop(order_id, None)
 
     def keep_order(self, order: Order) -> None:
         """Keep ``order`` as it now stands in the file."""

@@ -131,7 +131,7 @@ class Transaction:
                     cache.reset(version, changes, revision)
                 else:
                     cache.version = version
-                    cache.forget_all_orders()
+                    cache.suspect_all_orders()
         elif changes != cache.clean_at:
             cache.reset(cache.version, changes, self._reference_revision())
         return cache
@@ -324,7 +324,7 @@ class Transaction:
             return order
         facts = cache.order_facts.get(order_id)
         if facts is not None:
-            order = self._with_progress(order_id, facts)
+            order = self._with_progress(order_id, facts, cache.unverified.pop(order_id, None))
             if order is not None:
                 cache.keep_order(order)
                 return order
@@ -347,7 +347,9 @@ class Transaction:
         cache.keep_order(order)
         return order
 
-    def _with_progress(self, order_id: str, facts: OrderFacts) -> Order | None:
+    def _with_progress(
+        self, order_id: str, facts: OrderFacts, kept: Order | None = None
+    ) -> Order | None:
         """The order from its kept central facts and its progress and local status read now.
 
         What :data:`ORDER_JSON` would give, read from the two tables an action writes (whose
@@ -355,9 +357,18 @@ class Transaction:
         validating again: the facts are a validated order's values, and each figure and
         status read here is checked as validation would. None when one would not pass: then
         the order is read whole, as before, and fails as before.
+
+        ``kept``: the order as kept before another connection's commit, built on the same
+        facts; returned itself when the progress and status read now are the ones it holds
+        (the usual case: the sync worker's commits record answers, not progress).
         """
         progress = {row[0]: row[1:] for row in self.conn.execute(LINE_PROGRESS, (order_id,))}
+        state = self.conn.execute(ORDER_STATE, (order_id,)).fetchone()
         (facility, has_label, changed_at, central), line_facts = facts
+        local = None if state is None else state[0]
+        if kept is not None and _holds(kept, progress, central if local is None else local):
+            self._cache.keep_unreconciled(order_id, state is None or bool(state[1]))
+            return kept
         lines = []
         for values in line_facts:
             counters = progress.get(values[0], _NO_PROGRESS)
@@ -367,8 +378,6 @@ class Transaction:
                 return None
             values += counters
             lines.append(constructed(OrderLine, dict(zip(ORDER_LINE_FIELDS, values, strict=True))))
-        state = self.conn.execute(ORDER_STATE, (order_id,)).fetchone()
-        local = None if state is None else state[0]
         if local is not None and local not in _STATUSES:
             return None
         self._cache.keep_unreconciled(order_id, state is None or bool(state[1]))
@@ -810,6 +819,25 @@ class Transaction:
             "INSERT INTO stock_qoh (sku, location, qoh) SELECT sku, location, qoh FROM baseline_qoh"
         )
         self.conn.execute("INSERT INTO stock_atp SELECT sku, atp FROM baseline_atp")
+
+
+def _holds(order: Order, progress: Mapping[int, tuple[Any, ...]], status: str) -> bool:
+    """True when ``order`` has this effective status and each line this progress.
+
+    ``progress``: each line's counters as read (lines with none have no row).
+    """
+    if order.status != status:
+        return False
+    for line in order.lines:
+        counters = progress.get(line.line_no, _NO_PROGRESS)
+        if (
+            line.released != counters[0]
+            or line.rejected != counters[1]
+            or line.put_back != counters[2]
+            or line.withdrawn != counters[3]
+        ):
+            return False
+    return True
 
 
 def _after(before: Order, draft: EntryDraft) -> Order | None:
