@@ -331,3 +331,26 @@ def test_the_cache_forgets_when_full() -> None:
     for i in range(MAX_ITEMS + 10):
         cache.keep_location(f"L-{i}", None)
     assert len(cache.locations) <= MAX_ITEMS
+
+
+def test_an_entry_by_names_not_checked_before_is_validated_whole(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """The station's own terminal, facility and badge are checked at its first entry, and its
+    next entries are built without checking them again; a name never checked (a control
+    character in it) is still refused, and nothing of its entry is recorded.
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    before = demo_ledger.order("D-1002")
+    count = demo_ledger.last_seq()
+    assert before is not None
+    with pytest.raises(ValidationError), demo_ledger.write() as tx:
+        location = tx.location("A-02-01")
+        product = tx.product("SOCKS-3PK")
+        assert location is not None
+        assert product is not None
+        draft = rules.put_back(before, 2, product, location, 1, tx)
+        tx.append(draft, terminal="PACK\x1b01", facility="STORE-01", operator="OP-0001")
+    assert demo_ledger.last_seq() == count
+    assert demo_ledger.order("D-1002") == before == _uncached_order(demo_ledger, "D-1002")
