@@ -345,12 +345,17 @@ def test_an_entry_by_names_not_checked_before_is_validated_whole(
     before = demo_ledger.order("D-1002")
     count = demo_ledger.last_seq()
     assert before is not None
-    with pytest.raises(ValidationError), demo_ledger.write() as tx:
-        location = tx.location("A-02-01")
-        product = tx.product("SOCKS-3PK")
-        assert location is not None
-        assert product is not None
-        draft = rules.put_back(before, 2, product, location, 1, tx)
-        tx.append(draft, terminal="PACK\x1b01", facility="STORE-01", operator="OP-0001")
+
+    def append_by_an_unchecked_terminal() -> None:
+        with demo_ledger.write() as tx:
+            location = tx.location("A-02-01")
+            product = tx.product("SOCKS-3PK")
+            assert location is not None
+            assert product is not None
+            draft = rules.put_back(before, 2, product, location, 1, tx)
+            tx.append(draft, terminal="PACK\x1b01", facility="STORE-01", operator="OP-0001")
+
+    with pytest.raises(ValidationError):
+        append_by_an_unchecked_terminal()
     assert demo_ledger.last_seq() == count
     assert demo_ledger.order("D-1002") == before == _uncached_order(demo_ledger, "D-1002")
