@@ -8,9 +8,11 @@ be stale:
 * **Another connection committed** (the sync worker records answers after every batch; a pull;
   another process): SQLite's ``PRAGMA data_version`` changes. It is read once per transaction,
   inside it, before the first cached value is used. Then the orders' progress and local status
-  are dropped (they may have changed: the next read of an order reads only those again, on top
-  of its central facts), and the reference data (products, barcodes, locations, the role map
-  and reason lists, the orders' central facts) too if ``reference_revision`` moved: triggers
+  may have changed: the next read of an order reads only those again, on top of its central
+  facts, and keeps the order as it was when they are what it holds (see
+  :attr:`ReadCache.unverified`). The reference data (products, barcodes, locations, the role
+  map and reason lists, the orders' central facts) is dropped if ``reference_revision`` moved
+  (and every order with it): triggers
   on those tables and keys move it (ledger migrations m006 and m007), and no action writes
   them, so a commit that only recorded sync answers leaves them kept.
 * **This connection wrote anything but an entry** (a load, a pull on this connection, a test's
