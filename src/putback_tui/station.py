@@ -286,16 +286,17 @@ class Station:
         entry = tx.append(
             draft, terminal=self.terminal, facility=self.facility, operator=operator.badge
         )
-        log.info(
-            "entry %s",
-            entry.kind.value,
-            extra={
-                "seq": entry.seq,
-                "entry_id": entry.entry_id,
-                "order_id": entry.order_id,
-                "operator": entry.operator,
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # the extra fields only when they are written
+            log.info(
+                "entry %s",
+                entry.kind.value,
+                extra={
+                    "seq": entry.seq,
+                    "entry_id": entry.entry_id,
+                    "order_id": entry.order_id,
+                    "operator": entry.operator,
+                },
+            )
         return entry
 
     # -- lookups -----------------------------------------------------------------------------
