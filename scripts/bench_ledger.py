@@ -12,6 +12,10 @@ values, on a fresh copy, paired the same way: what SQLite and the disk cost with
 The statements are noted in a pass of their own, untimed (the same opens, raw inserts and
 put-backs on another fresh copy): the timed put-backs run on the ledger's own connection, with
 nothing of the benchmark's between them and SQLite.
+
+The terminal's log is on, as in the app (every ``putback`` command that loads the settings calls
+``logs.configure``: one JSON line an entry), in the run's directory beside the ledger; ``--no-log``
+leaves it off, to see what it costs.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from putback_tui import logs
 from putback_tui.config import Settings
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
@@ -184,7 +189,9 @@ def timed(call: Callable[[], object]) -> tuple[float, float]:
     return t1 - t0, c1 - c0
 
 
-def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float, list[str]]:
+def one_run(
+    source: Path, where: Path, n: int, log: bool = True
+) -> tuple[dict[str, Pairs], float, list[str]]:
     """Open n exception orders and put one unit of each back, each paired with a raw insert.
 
     Then a burst of put-backs alone, and as many raw inserts alone (see below); then the
@@ -197,6 +204,8 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
         path = Path(tmp) / "putback.sqlite3"
         shutil.copyfile(source, path)
         size_mb = path.stat().st_size / 1e6
+        if log:  # as the app does (see the module's docstring)
+            logs.configure(Path(tmp) / "logs")
         ledger = Ledger(path)
         station = Station(ledger, Settings())
         station.sign_in("SV-0001")
@@ -267,6 +276,7 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
         problems = differences("QOH", {(s, loc): v for s, loc, v in qoh_rows}, rebuilt_qoh)
         problems += differences("ATP", dict(atp_rows), rebuilt_atp)
         ledger.close()
+        logs.close()
     with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-record-") as tmp:
         script = record_script(source, Path(tmp) / "putback.sqlite3", picked)
     with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-floor-") as tmp:
@@ -514,6 +524,12 @@ def main() -> None:
         help="put-backs to make and drain, timing the sync worker's own work per entry "
         "(default 5000 with --quick, 20000 without; 0: skip)",
     )
+    parser.add_argument(
+        "--no-log",
+        dest="log",
+        action="store_false",
+        help="without the terminal's log (the app always writes it: one JSON line an entry)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     data = args.data or ROOT / ".data" / ("quick" if args.quick else "large")
@@ -533,7 +549,7 @@ def main() -> None:
     size_mb = 0.0
     for run in range(1, args.runs + 1):
         for place in wanted:
-            measures, size_mb, found = one_run(source, places[place], n)
+            measures, size_mb, found = one_run(source, places[place], n, args.log)
             problems += found
             runs.append(
                 {"place": place, "run": run, **{m: p.stats() for m, p in measures.items()}}
@@ -547,7 +563,7 @@ def main() -> None:
     print(
         f"ledger: {source} ({size_mb:.0f} MB), {n} orders a run, {args.runs} runs on each of "
         f"{', '.join(wanted)}; projections == rebuild (QOH and ATP) after every run: "
-        f"{not problems}"
+        f"{not problems}; the terminal's log {'on, as in the app' if args.log else 'off'}"
     )
     print("ratio: baseline time / action time, per pair (a rate ratio: >= 0.5 is the goal)")
     head = ("place", "run", "measure", "med ms", "p99 ms", "raw med", "raw p99", "ratio med",

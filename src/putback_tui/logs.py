@@ -72,9 +72,7 @@ def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = loggin
     make_dirs(log_dir)
     path = log_dir / LOG_NAME
     logger = logging.getLogger("putback")
-    for old in [h for h in logger.handlers if getattr(h, "_putback", False)]:
-        logger.removeHandler(old)
-        old.close()
+    close()
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
     )
@@ -84,6 +82,14 @@ def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = loggin
     logger.addHandler(handler)
     logger.setLevel(level)
     return path
+
+
+def close() -> None:
+    """Stop sending the ``putback`` loggers to the file :func:`configure` opened, and close it."""
+    logger = logging.getLogger("putback")
+    for old in [h for h in logger.handlers if getattr(h, "_putback", False)]:
+        logger.removeHandler(old)
+        old.close()
 
 
 def tail(log_dir: Path, lines: int = 50) -> list[str]:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import partial
 
 from putback_tui.barcodes import LocationCode, ProductCode
 from putback_tui.config import Settings
@@ -237,8 +238,8 @@ class Station:
     def _record_refusal(
         self, tx: Transaction, refused: PermissionDenied, action: str, order_id: str | None
     ) -> None:
-        """Log and record in ``tx`` that ``action`` was refused for want of a permission."""
-        log.warning("refused %s: %s", action, refused.message)
+        """Record in ``tx`` that ``action`` was refused; log it once ``tx`` has committed."""
+        tx.after_commit(partial(log.warning, "refused %s: %s", action, refused.message))
         self._append(tx, rules.refusal(action, refused.permission, refused.message, order_id))
 
     def _require(
@@ -287,15 +288,20 @@ class Station:
             draft, terminal=self.terminal, facility=self.facility, operator=operator.badge
         )
         if log.isEnabledFor(logging.INFO):  # the extra fields only when they are written
-            log.info(
-                "entry %s",
-                entry.kind.value,
-                extra={
-                    "seq": entry.seq,
-                    "entry_id": entry.entry_id,
-                    "order_id": entry.order_id,
-                    "operator": entry.operator,
-                },
+            # Once the action has committed (never for one rolled back), out of its
+            # transaction: the ledger row is the durable record, the log line is not.
+            tx.after_commit(
+                partial(
+                    log.info,
+                    "entry %s",
+                    entry.kind.value,
+                    extra={
+                        "seq": entry.seq,
+                        "entry_id": entry.entry_id,
+                        "order_id": entry.order_id,
+                        "operator": entry.operator,
+                    },
+                )
             )
         return entry
 

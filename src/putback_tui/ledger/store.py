@@ -312,11 +312,12 @@ class _Write:
     generator's (``contextlib.contextmanager``) on the put-back's path.
     """
 
-    __slots__ = ("_ledger", "_start")
+    __slots__ = ("_ledger", "_start", "_tx")
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
         self._start = 0
+        self._tx: Transaction | None = None
 
     def __enter__(self) -> Transaction:
         ledger = self._ledger
@@ -331,7 +332,8 @@ class _Write:
             ledger._lock.release()
             raise
         self._start = conn.total_changes
-        return Transaction(conn, ledger._cache)
+        self._tx = tx = Transaction(conn, ledger._cache)
+        return tx
 
     def __exit__(
         self,
@@ -347,17 +349,25 @@ class _Write:
                 except sqlite3.DatabaseError as failed:
                     ledger._rollback(None)
                     raise translate(failed, ledger.path) from failed
+            else:
+                ledger._rollback(self._start)
+                if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.IntegrityError
+                ):
+                    # Disk full, I/O error, damage found mid-action: SQLite may already have
+                    # rolled the transaction back, so a plain ROLLBACK would fail and hide the
+                    # reason. (A schema rule, an IntegrityError, is the caller's bug or race:
+                    # raised as it is.)
+                    raise translate(exc, ledger.path) from exc
                 return
-            ledger._rollback(self._start)
-            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
-                exc, sqlite3.IntegrityError
-            ):
-                # Disk full, I/O error, damage found mid-action: SQLite may already have rolled
-                # the transaction back, so a plain ROLLBACK would fail and hide the reason. (A
-                # schema rule, an IntegrityError, is the caller's bug or race: raised as it is.)
-                raise translate(exc, ledger.path) from exc
         finally:
             ledger._lock.release()
+        # Committed: what waited for it (the entries' log lines) runs now, out of the
+        # transaction and the lock.
+        tx = self._tx
+        if tx is not None and tx.committed:
+            for call in tx.committed:
+                call()
 
 
 _OPENING = threading.Lock()

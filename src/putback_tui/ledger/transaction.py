@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -111,6 +111,20 @@ class Transaction:
         connection's own, kept between transactions, or this transaction's alone."""
         self._checked = False
         """The cache was checked against ``PRAGMA data_version`` in this transaction."""
+        self.committed: list[Callable[[], object]] | None = None
+        """What to run once this transaction has committed (see :meth:`after_commit`)."""
+
+    def after_commit(self, call: Callable[[], object]) -> None:
+        """Run ``call`` once this write transaction has committed, out of it; never on rollback.
+
+        For what must not happen for an action that did not: the log line of an entry, written
+        after the commit and the ledger's lock (the ledger row is the durable record, the log
+        line is not). Only :meth:`Ledger.write` runs them, in the order given.
+        """
+        if self.committed is None:
+            self.committed = [call]
+        else:
+            self.committed.append(call)
 
     def _current(self) -> ReadCache:
         """The cache, with what may be stale dropped first (see :mod:`putback_tui.ledger.cache`).
