@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import re
 from collections import deque
 from collections.abc import Iterable
@@ -63,6 +64,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class RotatingLog(logging.handlers.RotatingFileHandler):
+    """The stdlib's rotating file handler, formatting each record once and never ``stat``-ing.
+
+    The stdlib's formats every record twice (once to see whether it fits, once to write it) and
+    checks the file twice a record (two ``stat``); the terminal writes a line for every entry.
+    The same lines, rotated at the same size: the file's end is where the record would land
+    (one ``lseek``), and only a rotation checks the file is a regular one (bpo-45401).
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record, rotating the file first when the line would take it past the size."""
+        try:
+            line = self.format(record) + self.terminator
+            if self.stream is None:
+                self.stream = self._open()
+            if self.maxBytes > 0 and self.stream.seek(0, 2) + len(line) >= self.maxBytes:
+                path = self.baseFilename
+                if os.path.isfile(path) or not os.path.exists(path):
+                    self.doRollover()
+                    if self.stream is None:
+                        self.stream = self._open()
+            self.stream.write(line)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = logging.INFO) -> Path:
     """Send the ``putback`` loggers to a rotated JSON-lines file in ``log_dir``.
 
@@ -73,7 +103,7 @@ def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = loggin
     path = log_dir / LOG_NAME
     logger = logging.getLogger("putback")
     close()
-    handler = logging.handlers.RotatingFileHandler(
+    handler = RotatingLog(
         path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
     )
     handler._putback = True  # type: ignore[attr-defined]  # marks our handler for replacement
