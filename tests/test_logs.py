@@ -77,3 +77,19 @@ def test_the_log_writes_and_rotates_as_the_stdlib_handler_does(tmp_path: Path) -
     assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == names
     for name in names:
         assert (tmp_path / "ours" / name).read_text() == (tmp_path / "stdlib" / name).read_text()
+
+
+def test_a_log_line_is_the_json_of_its_fields() -> None:
+    record = logging.LogRecord("putback.station", logging.INFO, __file__, 1, "entry %s",
+                               ("put_back",), None)
+    record.created = 1_800_000_000.1234
+    extra = {"seq": 7, "entry_id": "e-1", "order_id": None, "ratio": 0.5, "ok": True,
+             "operator": "SV-0001", "where": Path("/tmp/é"), "_private": "not written"}
+    record.__dict__.update(extra)
+    line = logs.JsonFormatter().format(record)
+    assert line == json.dumps(
+        {"ts": "2027-01-15T08:00:00.123+00:00", "level": "INFO", "logger": "putback.station",
+         "msg": "entry put_back", "seq": 7, "entry_id": "e-1", "order_id": None, "ratio": 0.5,
+         "ok": True, "operator": "SV-0001", "where": "/tmp/é"},
+        ensure_ascii=False,
+    )

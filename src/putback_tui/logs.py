@@ -20,6 +20,11 @@ BACKUPS = 5
 
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+_PLAIN = (int, float, bool, type(None))
+"""Extra fields written as they are (anything else as its ``str``)."""
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""``json.dumps(..., ensure_ascii=False)`` without a new encoder a line (what ``json.dumps``
+makes for every call with an argument of its own)."""
 
 
 class RedactingFilter(logging.Filter):
@@ -58,10 +63,10 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                data[key] = value if isinstance(value, int | float | bool | None) else str(value)
+                data[key] = value if isinstance(value, _PLAIN) else str(value)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
+        return _ENCODER.encode(data)
 
 
 class RotatingLog(logging.handlers.RotatingFileHandler):
