@@ -189,6 +189,9 @@ class Ledger:
     def write(self) -> _Write:
         """One write transaction (``BEGIN IMMEDIATE``): commit on exit, roll back on error.
 
+        What the transaction handed to :meth:`Transaction.after_commit` runs once it has
+        committed, after the ledger's lock is released; nothing of it when it rolls back.
+
         Raises:
             LedgerLocked: another process holds the write lock beyond the busy timeout.
             LedgerCorrupt: the file turned out damaged.
