@@ -119,7 +119,8 @@ class Transaction:
 
         For what must not happen for an action that did not: the log line of an entry, written
         after the commit and the ledger's lock (the ledger row is the durable record, the log
-        line is not). Only :meth:`Ledger.write` runs them, in the order given.
+        line is not). Only :meth:`Ledger.write` runs them, in the order given. ``call`` must not
+        raise (a log call does not): the action has committed by then.
         """
         if self.committed is None:
             self.committed = [call]
