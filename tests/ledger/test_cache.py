@@ -86,6 +86,10 @@ def test_a_role_map_pulled_by_another_connection_applies_to_the_next_action(
         station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
     assert [e.kind for e in demo_ledger.entries()][-1] is EntryKind.REFUSAL
     assert not station.may(Permission.PUT_BACK)
+    # The refusal left the station free for the next action (its lock released), and the
+    # refused put-back changed nothing.
+    view = station.open_order("D-1002")
+    assert next(line for line in view.order.lines if line.line_no == 2).put_back == 0
 
 
 def test_an_order_pulled_by_another_connection_is_read_again(
