@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -189,6 +190,17 @@ def timed(call: Callable[[], object]) -> tuple[float, float]:
     return t1 - t0, c1 - c0
 
 
+def close_log() -> None:
+    """``logs.close()``, or the same on a tree from before it (main's, in a recipe)."""
+    if hasattr(logs, "close"):
+        logs.close()
+        return
+    logger = logging.getLogger("putback")
+    for handler in [h for h in logger.handlers if getattr(h, "_putback", False)]:
+        logger.removeHandler(handler)
+        handler.close()
+
+
 def one_run(
     source: Path, where: Path, n: int, log: bool = True
 ) -> tuple[dict[str, Pairs], float, list[str]]:
@@ -276,7 +288,8 @@ def one_run(
         problems = differences("QOH", {(s, loc): v for s, loc, v in qoh_rows}, rebuilt_qoh)
         problems += differences("ATP", dict(atp_rows), rebuilt_atp)
         ledger.close()
-        logs.close()
+        if log:
+            close_log()
     with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-record-") as tmp:
         script = record_script(source, Path(tmp) / "putback.sqlite3", picked)
     with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-floor-") as tmp:
