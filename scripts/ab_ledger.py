@@ -6,7 +6,9 @@ lockstep: the same order is opened in each, then each makes the same put-back pa
 durable insert (the raw insert first, as the pairs of ``bench-ledger`` do), A first or B first
 in turn. Both see the machine's load at the same moments, so the median of the per-put-back CPU
 differences says what the change did even while other processes share the cores. A burst (the
-next unit of every line with one left, no other connection's commit between) follows.
+next unit of every line with one left, no other connection's commit between) follows. Both
+write the terminal's log, as the app does (``logs.configure``), beside their ledger copy;
+``--no-log`` leaves it off.
 
     scripts/ab-ledger --base main              # this tree against main, 300 orders on the disk
     scripts/ab-ledger --base HEAD~3 --where shm -n 400
@@ -33,8 +35,9 @@ PICK = (
 )
 
 
-def worker(source: Path, where: Path, n: int) -> None:
+def worker(source: Path, where: Path, n: int, log: bool) -> None:
     """Answer the driver's commands on stdin, one line each: ``open I``, ``pair I``, ``burst I``."""
+    from putback_tui import logs
     from putback_tui.config import Settings
     from putback_tui.ledger import Ledger
     from putback_tui.station import Station
@@ -43,6 +46,8 @@ def worker(source: Path, where: Path, n: int) -> None:
     with tempfile.TemporaryDirectory(dir=where, prefix="ab-ledger-") as tmp:
         path = Path(tmp) / "putback.sqlite3"
         shutil.copyfile(source, path)
+        if log:
+            logs.configure(Path(tmp) / "logs")
         ledger = Ledger(path)
         station = Station(ledger, Settings())
         station.sign_in("SV-0001")
@@ -80,10 +85,12 @@ def main() -> None:
     parser.add_argument("--where", choices=("disk", "shm"), default="disk")
     parser.add_argument("--data", type=Path, default=ROOT / ".data" / "quick.ledger" / "data"
                         / "putback.sqlite3", help="a loaded ledger (bench-ledger --quick makes it)")
+    parser.add_argument("--no-log", dest="log", action="store_false",
+                        help="without the terminal's log (the app always writes it)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(Path(args.worker[0]), Path(args.worker[1]), int(args.worker[2]))
+        worker(Path(args.worker[0]), Path(args.worker[1]), int(args.worker[2]), args.log)
         return
     if not args.data.exists():
         sys.exit(f"ab-ledger: no ledger at {args.data}: run scripts/bench-ledger --quick once")
@@ -98,7 +105,7 @@ def main() -> None:
             env = {**os.environ, "PYTHONPATH": str(src)}
             procs[name] = subprocess.Popen(
                 [sys.executable, __file__, "--base", args.base, "--worker", str(args.data),
-                 str(where), str(args.n)],
+                 str(where), str(args.n), *(() if args.log else ("--no-log",))],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
             )
         counts = {}
@@ -132,7 +139,7 @@ def main() -> None:
             proc.wait()
     med = statistics.median
     print(f"ab-ledger: A = {args.base}, B = this tree; {orders} orders on {args.where}; "
-          "CPU (process_time) of each call, us")
+          f"the terminal's log {'on' if args.log else 'off'}; CPU (process_time) of each call, us")
     for command, what in (("pair", "put-back after a raw insert"), ("burst", "put-back, burst"),
                           ("open", "order open")):
         a, b = cpu["A"][command], cpu["B"][command]

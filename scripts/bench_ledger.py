@@ -9,6 +9,13 @@ ratio of the medians and the median of the pairs' ratios, and the CPU time (proc
 each side. The runs repeat on a RAM disk (/dev/shm), where an fsync costs next to nothing: what
 is left there is the CPU part alone. The floor replays the put-backs' own statements, with their
 values, on a fresh copy, paired the same way: what SQLite and the disk cost without the Python.
+The statements are noted in a pass of their own, untimed (the same opens, raw inserts and
+put-backs on another fresh copy): the timed put-backs run on the ledger's own connection, with
+nothing of the benchmark's between them and SQLite.
+
+The terminal's log is on, as in the app (every ``putback`` command that loads the settings calls
+``logs.configure``: one JSON line an entry), in the run's directory beside the ledger; ``--no-log``
+leaves it off, to see what it costs.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -29,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from putback_tui import logs
 from putback_tui.config import Settings
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
@@ -157,7 +166,9 @@ class Recorder:
         return getattr(self._conn, name)
 
 
-def recorded(recorder: Recorder, call: Callable[[], object]) -> Callable[[], object]:
+def recorded(
+    recorder: Recorder, call: Callable[[], object]
+) -> Callable[[], list[tuple[str, Any]]]:
     """``call``, noting its statements in a list of their own (kept on the call's result)."""
 
     def run() -> list[tuple[str, Any]]:
@@ -179,7 +190,20 @@ def timed(call: Callable[[], object]) -> tuple[float, float]:
     return t1 - t0, c1 - c0
 
 
-def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float, list[str]]:
+def close_log() -> None:
+    """``logs.close()``, or the same on a tree from before it (main's, in a recipe)."""
+    if hasattr(logs, "close"):
+        logs.close()
+        return
+    logger = logging.getLogger("putback")
+    for handler in [h for h in logger.handlers if getattr(h, "_putback", False)]:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def one_run(
+    source: Path, where: Path, n: int, log: bool = True
+) -> tuple[dict[str, Pairs], float, list[str]]:
     """Open n exception orders and put one unit of each back, each paired with a raw insert.
 
     Then a burst of put-backs alone, and as many raw inserts alone (see below); then the
@@ -192,10 +216,9 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
         path = Path(tmp) / "putback.sqlite3"
         shutil.copyfile(source, path)
         size_mb = path.stat().st_size / 1e6
+        if log:  # as the app does (see the module's docstring)
+            logs.configure(Path(tmp) / "logs")
         ledger = Ledger(path)
-        recorder = Recorder(ledger._conn)
-        ledger._conn = recorder  # type: ignore[assignment]
-        script: list[tuple[list[tuple[str, Any]], list[tuple[str, Any]]]] = []
         station = Station(ledger, Settings())
         station.sign_in("SV-0001")
         picked = picked_lines(ledger, n)
@@ -230,21 +253,11 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
             measure.raw_cpu.append(rc)
 
         for order_id, line_no, sku, location, _ in picked:
-            opened: list[tuple[str, Any]] = []
-            put: list[tuple[str, Any]] = []
-            pair(
-                measures["open"],
-                lambda o=order_id, out=opened: out.extend(
-                    recorded(recorder, functools.partial(station.open_order, o))()
-                ),
-            )
+            pair(measures["open"], functools.partial(station.open_order, order_id))
             pair(
                 measures["put_back"],
-                lambda o=order_id, ln=line_no, sk=sku, loc=location, out=put: out.extend(
-                    recorded(recorder, functools.partial(station.put_back, o, ln, sk, loc))()
-                ),
+                functools.partial(station.put_back, order_id, line_no, sku, location),
             )
-            script.append((opened, put))
         # Bursts: the next unit of each line with one left, with no other connection's commit
         # between two put-backs (as while the sync worker is idle, or offline), so the ledger's
         # read cache and SQLite's page cache stay warm (in the pairs above, each side's commit
@@ -275,14 +288,52 @@ def one_run(source: Path, where: Path, n: int) -> tuple[dict[str, Pairs], float,
         problems = differences("QOH", {(s, loc): v for s, loc, v in qoh_rows}, rebuilt_qoh)
         problems += differences("ATP", dict(atp_rows), rebuilt_atp)
         ledger.close()
+        if log:
+            close_log()
+    with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-record-") as tmp:
+        script = record_script(source, Path(tmp) / "putback.sqlite3", picked)
     with tempfile.TemporaryDirectory(dir=where, prefix="bench-ledger-floor-") as tmp:
         measures["floor"] = floor_run(source, Path(tmp) / "putback.sqlite3", script)
     return measures, size_mb, problems
 
 
-def floor_run(
-    source: Path, path: Path, script: list[tuple[list[tuple[str, Any]], list[tuple[str, Any]]]]
-) -> Pairs:
+Script = list[tuple[list[tuple[str, Any]], list[tuple[str, Any]]]]
+"""Each order's open and put-back, as the statements (with their values) they ran."""
+
+
+def record_script(source: Path, path: Path, picked: list[tuple[Any, ...]]) -> Script:
+    """The statements of the paired opens and put-backs of :func:`one_run`, noted untimed.
+
+    On a fresh copy of the same ledger, the same calls in the same order, with a raw insert
+    wherever the timed run had one (two between an order's open and its put-back): so the
+    put-backs run the statements the timed ones ran (another connection's commit before each
+    makes them read the cache's marks and the order's progress again), with values that differ
+    only in the entries' IDs and times.
+    """
+    shutil.copyfile(source, path)
+    ledger = Ledger(path)
+    recorder = Recorder(ledger._conn)
+    ledger._conn = recorder  # type: ignore[assignment]
+    station = Station(ledger, Settings())
+    station.sign_in("SV-0001")
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT)")
+    insert = "INSERT INTO bench_raw (payload) VALUES (?)"
+    script: Script = []
+    for k, (order_id, line_no, sku, location, _) in enumerate(picked):
+        opened = recorded(recorder, functools.partial(station.open_order, order_id))()
+        raw.execute(insert, (f"row {2 * k}",))
+        raw.execute(insert, (f"row {2 * k + 1}",))
+        put = recorded(
+            recorder, functools.partial(station.put_back, order_id, line_no, sku, location)
+        )()
+        script.append((opened, put))
+    raw.close()
+    ledger.close()
+    return script
+
+
+def floor_run(source: Path, path: Path, script: Script) -> Pairs:
     """The put-backs' own statements, with their values, replayed by a bare loop: the floor.
 
     A fresh copy of the same ledger (migrated by opening it, as the run's was); each order's
@@ -486,6 +537,12 @@ def main() -> None:
         help="put-backs to make and drain, timing the sync worker's own work per entry "
         "(default 5000 with --quick, 20000 without; 0: skip)",
     )
+    parser.add_argument(
+        "--no-log",
+        dest="log",
+        action="store_false",
+        help="without the terminal's log (the app always writes it: one JSON line an entry)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     data = args.data or ROOT / ".data" / ("quick" if args.quick else "large")
@@ -505,7 +562,7 @@ def main() -> None:
     size_mb = 0.0
     for run in range(1, args.runs + 1):
         for place in wanted:
-            measures, size_mb, found = one_run(source, places[place], n)
+            measures, size_mb, found = one_run(source, places[place], n, args.log)
             problems += found
             runs.append(
                 {"place": place, "run": run, **{m: p.stats() for m, p in measures.items()}}
@@ -519,7 +576,7 @@ def main() -> None:
     print(
         f"ledger: {source} ({size_mb:.0f} MB), {n} orders a run, {args.runs} runs on each of "
         f"{', '.join(wanted)}; projections == rebuild (QOH and ATP) after every run: "
-        f"{not problems}"
+        f"{not problems}; the terminal's log {'on, as in the app' if args.log else 'off'}"
     )
     print("ratio: baseline time / action time, per pair (a rate ratio: >= 0.5 is the goal)")
     head = ("place", "run", "measure", "med ms", "p99 ms", "raw med", "raw p99", "ratio med",
@@ -569,7 +626,7 @@ def main() -> None:
         summary_by_place[place] |= _spreads("floor_", floors)
         if floors:
             print(
-                "  floor (the same statements with the same values replayed by a bare loop, "
+                "  floor (the same statements, noted in an untimed pass, replayed by a bare loop, "
                 f"paired the same way): ratio of medians {s['floor_ratio_of_medians']}; median "
                 f"{s['floor_median_ms']} ms against {s['floor_raw_median_ms']} ms; CPU "
                 f"{s['floor_cpu_us']} us against {s['floor_raw_cpu_us']} us"

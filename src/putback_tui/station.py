@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import partial
+from types import TracebackType
 
 from putback_tui.barcodes import LocationCode, ProductCode
 from putback_tui.config import Settings
@@ -237,8 +239,8 @@ class Station:
     def _record_refusal(
         self, tx: Transaction, refused: PermissionDenied, action: str, order_id: str | None
     ) -> None:
-        """Log and record in ``tx`` that ``action`` was refused for want of a permission."""
-        log.warning("refused %s: %s", action, refused.message)
+        """Record in ``tx`` that ``action`` was refused; log it once ``tx`` has committed."""
+        tx.after_commit(partial(log.warning, "refused %s: %s", action, refused.message))
         self._append(tx, rules.refusal(action, refused.permission, refused.message, order_id))
 
     def _require(
@@ -254,10 +256,7 @@ class Station:
                 raise
         return operator
 
-    @contextmanager
-    def _action(
-        self, permission: Permission, action: str, order_id: str | None
-    ) -> Iterator[Transaction]:
+    def _action(self, permission: Permission, action: str, order_id: str | None) -> _Action:
         """The write transaction of an action, with its permission checked inside it.
 
         One transaction where :meth:`_require` and the action took two (three with the role
@@ -267,18 +266,7 @@ class Station:
         Raises:
             NotSignedIn, PermissionDenied (recorded); LedgerError.
         """
-        operator = self._signed_in()
-        denied: PermissionDenied | None = None
-        with self._lock, self.ledger.write() as tx:
-            try:
-                check_permission(operator, permission, self._in_force(tx.central_roles()))
-            except PermissionDenied as refused:
-                self._record_refusal(tx, refused, action, order_id)
-                denied = refused
-            else:
-                yield tx
-        if denied is not None:
-            raise denied
+        return _Action(self, permission, action, order_id)
 
     def _append(self, tx: Transaction, draft: EntryDraft) -> Entry:
         operator = self._operator
@@ -286,16 +274,22 @@ class Station:
         entry = tx.append(
             draft, terminal=self.terminal, facility=self.facility, operator=operator.badge
         )
-        log.info(
-            "entry %s",
-            entry.kind.value,
-            extra={
-                "seq": entry.seq,
-                "entry_id": entry.entry_id,
-                "order_id": entry.order_id,
-                "operator": entry.operator,
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # the extra fields only when they are written
+            # Once the action has committed (never for one rolled back), out of its
+            # transaction: the ledger row is the durable record, the log line is not.
+            tx.after_commit(
+                partial(
+                    log.info,
+                    "entry %s",
+                    entry.kind.value,
+                    extra={
+                        "seq": entry.seq,
+                        "entry_id": entry.entry_id,
+                        "order_id": entry.order_id,
+                        "operator": entry.operator,
+                    },
+                )
+            )
         return entry
 
     # -- lookups -----------------------------------------------------------------------------
@@ -909,3 +903,66 @@ class Station:
         self._require(Permission.VIEW_REPORTS, "view reports", None)
         with self.ledger.read() as tx:
             return build_report(tx, self.facility, now=now, since=since, sla=self.settings.sla)
+
+
+class _Action:
+    """What :meth:`Station._action` hands out, as a plain class: lock, transaction, check.
+
+    The station's lock, the ledger's write transaction and the permission's check in it. Every
+    put-back goes through it: a class's ``__enter__`` and ``__exit__`` cost a fraction of a
+    generator's (``contextlib.contextmanager``). A refusal is recorded and committed, the lock
+    released, and then raised from ``__enter__``: the action's body never runs.
+    """
+
+    __slots__ = ("_action", "_order_id", "_permission", "_station", "_write")
+
+    def __init__(
+        self, station: Station, permission: Permission, action: str, order_id: str | None
+    ) -> None:
+        self._station = station
+        self._permission = permission
+        self._action = action
+        self._order_id = order_id
+        self._write: AbstractContextManager[Transaction] | None = None
+
+    def __enter__(self) -> Transaction:
+        station = self._station
+        operator = station._signed_in()
+        lock = station._lock
+        lock.acquire()
+        try:
+            write = station.ledger.write()
+            tx = write.__enter__()
+            try:
+                check_permission(
+                    operator, self._permission, station._in_force(tx.central_roles())
+                )
+            except PermissionDenied as refused:
+                try:
+                    station._record_refusal(tx, refused, self._action, self._order_id)
+                except BaseException as failed:
+                    write.__exit__(type(failed), failed, failed.__traceback__)
+                    raise
+                write.__exit__(None, None, None)
+                raise
+            except BaseException as failed:
+                write.__exit__(type(failed), failed, failed.__traceback__)
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        self._write = write
+        return tx
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        write = self._write
+        assert write is not None
+        try:
+            write.__exit__(kind, exc, tb)
+        finally:
+            self._station._lock.release()

@@ -6,9 +6,10 @@ import inspect
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from putback_tui.domain import errors
-from putback_tui.domain.entries import EntryKind
+from putback_tui.domain.entries import EntryDraft, EntryKind
 from putback_tui.domain.errors import (
     CancelNotAllowed,
     InvalidQuantity,
@@ -248,11 +249,21 @@ def test_put_back(demo, orders, stock, order_id, line_no, location, quantity, lo
     )
     assert draft.details.location == location
     assert draft.details.lot == lot
+    # Built without validating it again (the put-back is frequent): what validation gives.
+    validated = EntryDraft.model_validate(draft.model_dump())
+    assert draft == validated
+    assert draft.model_dump_json() == validated.model_dump_json()
     stock.apply(draft)
     for sku_, figs in after.items():
         for where, n in figs.items():
             got = stock.atp(sku_) if where == "ATP" else stock.qoh(sku_, where)
             assert (sku_, where, got) == (sku_, where, n)
+
+
+def test_a_put_back_of_a_quantity_that_is_no_whole_number_is_refused(demo, orders, stock):
+    order = orders["D-1002"]
+    with pytest.raises(ValidationError):
+        put_back(order, 2, demo.products[SOCKS], demo.locations["A-01-01"], 1.5, stock)  # type: ignore[arg-type]
 
 
 def test_partly_picked_order_needs_release_and_put_back(demo, orders, stock):

@@ -86,6 +86,10 @@ def test_a_role_map_pulled_by_another_connection_applies_to_the_next_action(
         station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
     assert [e.kind for e in demo_ledger.entries()][-1] is EntryKind.REFUSAL
     assert not station.may(Permission.PUT_BACK)
+    # The refusal left the station free for the next action (its lock released), and the
+    # refused put-back changed nothing.
+    view = station.open_order("D-1002")
+    assert next(line for line in view.order.lines if line.line_no == 2).put_back == 0
 
 
 def test_an_order_pulled_by_another_connection_is_read_again(
@@ -331,3 +335,31 @@ def test_the_cache_forgets_when_full() -> None:
     for i in range(MAX_ITEMS + 10):
         cache.keep_location(f"L-{i}", None)
     assert len(cache.locations) <= MAX_ITEMS
+
+
+def test_an_entry_by_names_not_checked_before_is_validated_whole(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """The station's own terminal, facility and badge are checked at its first entry, and its
+    next entries are built without checking them again; a name never checked (a control
+    character in it) is still refused, and nothing of its entry is recorded.
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    before = demo_ledger.order("D-1002")
+    count = demo_ledger.last_seq()
+    assert before is not None
+
+    def append_by_an_unchecked_terminal() -> None:
+        with demo_ledger.write() as tx:
+            location = tx.location("A-02-01")
+            product = tx.product("SOCKS-3PK")
+            assert location is not None
+            assert product is not None
+            draft = rules.put_back(before, 2, product, location, 1, tx)
+            tx.append(draft, terminal="PACK\x1b01", facility="STORE-01", operator="OP-0001")
+
+    with pytest.raises(ValidationError):
+        append_by_an_unchecked_terminal()
+    assert demo_ledger.last_seq() == count
+    assert demo_ledger.order("D-1002") == before == _uncached_order(demo_ledger, "D-1002")

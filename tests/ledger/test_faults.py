@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from putback_tui import logs
 from putback_tui.config import Settings
 from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.ledger import Ledger, LedgerCorrupt, LedgerError, LedgerLocked
@@ -109,6 +110,30 @@ def test_disk_full_gives_a_clear_error_and_loses_no_confirmed_entry(tmp_path: Pa
         st.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
         assert len(again.entries()) > before
         again.close()
+
+
+def test_disk_full_logs_the_confirmed_entries_and_nothing_of_the_failed_one(
+    tmp_path: Path,
+) -> None:
+    # The log on another file system, as the terminal's (logs.configure, as the app does): a
+    # put-back whose commit failed on the full disk was never made, so it has no log line.
+    log_file = logs.configure(tmp_path / "logs")
+    try:
+        with small_filesystem(tmp_path / "small", "2m") as small:
+            ledger, station = demo_station(small / "putback.sqlite3")
+            station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+            station.undo_last_put_back("D-1002")
+            entries_before = [e.entry_id for e in ledger.entries()]
+            fill(small)
+            confirmed, error = scan_until_it_fails(station)
+            assert isinstance(error, LedgerError), repr(error)
+            ledger.close()
+    finally:
+        logs.close()
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    logged = [r["entry_id"] for r in records if "entry_id" in r]
+    assert logged == entries_before + confirmed
+    assert [r["msg"] for r in records if "entry_id" in r][-2:] == ["entry put_back", "entry undo"]
 
 
 def test_backup_onto_a_full_disk_fails_clearly_and_leaves_nothing_behind(tmp_path: Path) -> None:

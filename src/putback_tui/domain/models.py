@@ -383,10 +383,11 @@ def apply_line_changes(order: Order, changes: Iterable[LineChange]) -> Order:
         KeyError: a change names a line the order does not have.
     """
     lines = list(order.lines)
+    index = {line.line_no: i for i, line in enumerate(lines)}
     for change in changes:
         if change.order_id != order.order_id:
             raise ValueError(f"line change for {change.order_id} applied to {order.order_id}")
-        i = next((i for i, line in enumerate(lines) if line.line_no == change.line_no), None)
+        i = index.get(change.line_no)
         if i is None:
             raise KeyError(change.line_no)
         line = lines[i]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from putback_tui.domain.bounds import MAX_QUANTITY, check_code_length, clip_text
+from putback_tui.domain.bounds import MAX_FIGURE, MAX_QUANTITY, check_code_length, clip_text
 from putback_tui.domain.entries import UNDOABLE_KINDS, Entry, EntryDetails, EntryDraft, EntryKind
 from putback_tui.domain.errors import (
     CancelNotAllowed,
@@ -45,6 +45,8 @@ from putback_tui.domain.models import (
     Product,
     RejectReason,
     StockChange,
+    constructed,
+    replaced,
 )
 from putback_tui.domain.reasons import BUILT_IN_EFFECTS, ReasonEffect, reason_of
 from putback_tui.domain.wording import agree
@@ -132,16 +134,29 @@ class StockDelta:
     def changes(self) -> tuple[StockChange, ...]:
         """The net changes, QOH first, leaving out those that net to nothing."""
         out = [
-            StockChange(sku=sku, location=loc, qoh=end - (start or 0))
+            _stock_change(sku, loc, end - (start or 0), 0)
             for (sku, loc), (start, end) in self._qoh.items()
             if end != (start or 0)
         ]
         out += [
-            StockChange(sku=sku, atp=end - (start or 0))
+            _stock_change(sku, None, 0, end - (start or 0))
             for sku, (start, end) in self._atp.items()
             if end != (start or 0)
         ]
         return tuple(out)
+
+
+def _stock_change(sku: str, location: str | None, qoh: int, atp: int) -> StockChange:
+    """One change of :meth:`StockDelta.changes`: validated only when a figure could fail.
+
+    The SKU and location are a validated model's codes (a product's, a line's, a location's,
+    an entry's change) or a stock row's, and the shape is the one the model wants (QOH with a
+    location, ATP without); what is left to check is each figure's bound. Built without
+    validation, a change takes a fifth of the time.
+    """
+    if -MAX_FIGURE <= qoh <= MAX_FIGURE and -MAX_FIGURE <= atp <= MAX_FIGURE:
+        return constructed(StockChange, {"sku": sku, "location": location, "qoh": qoh, "atp": atp})
+    return StockChange(sku=sku, location=location, qoh=qoh, atp=atp)
 
 
 def _a(noun: str) -> str:
@@ -318,6 +333,28 @@ def put_back(
     delta.add_qoh(product.sku, location.code, quantity)
     if location.kind is LocationKind.STORAGE:
         delta.add_atp(product.sku, quantity)
+    if type(quantity) is int and (lot is None or product.lot_tracked):
+        # Every value is a validated model's or checked above (the quantity's range, the
+        # lot's length and characters): the draft is built as validation would build it, in
+        # a fraction of the time (the put-back is the terminal's one frequent action).
+        return constructed(
+            EntryDraft,
+            {
+                "kind": EntryKind.PUT_BACK,
+                "order_id": order.order_id,
+                "details": replaced(
+                    _NO_DETAILS, sku=product.sku, quantity=quantity, location=location.code,
+                    lot=lot,
+                ),
+                "changes": delta.changes(),
+                "line_changes": (
+                    replaced(
+                        _A_LINE_CHANGE, order_id=order.order_id, line_no=line.line_no,
+                        put_back=quantity,
+                    ),
+                ),
+            },
+        )
     return EntryDraft(
         kind=EntryKind.PUT_BACK,
         order_id=order.order_id,
@@ -325,6 +362,12 @@ def put_back(
         changes=delta.changes(),
         line_changes=(LineChange(order_id=order.order_id, line_no=line_no, put_back=quantity),),
     )
+
+
+_NO_DETAILS = EntryDetails()
+"""Details with every field unset: what :func:`put_back` fills in (see :func:`replaced`)."""
+_A_LINE_CHANGE = LineChange(order_id="-", line_no=1)
+"""A line change that changes nothing: what :func:`put_back` fills in."""
 
 
 def _check_not_shipped(order: Order) -> None:

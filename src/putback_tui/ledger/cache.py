@@ -8,9 +8,11 @@ be stale:
 * **Another connection committed** (the sync worker records answers after every batch; a pull;
   another process): SQLite's ``PRAGMA data_version`` changes. It is read once per transaction,
   inside it, before the first cached value is used. Then the orders' progress and local status
-  are dropped (they may have changed: the next read of an order reads only those again, on top
-  of its central facts), and the reference data (products, barcodes, locations, the role map
-  and reason lists, the orders' central facts) too if ``reference_revision`` moved: triggers
+  may have changed: the next read of an order reads only those again, on top of its central
+  facts, and keeps the order as it was when they are what it holds (see
+  :attr:`ReadCache.unverified`). The reference data (products, barcodes, locations, the role
+  map and reason lists, the orders' central facts) is dropped if ``reference_revision`` moved
+  (and every order with it): triggers
   on those tables and keys move it (ledger migrations m006 and m007), and no action writes
   them, so a commit that only recorded sync answers leaves them kept.
 * **This connection wrote anything but an entry** (a load, a pull on this connection, a test's
@@ -73,6 +75,7 @@ class ReadCache:
         "revision",
         "skus_by_barcode",
         "unreconciled",
+        "unverified",
         "version",
     )
 
@@ -87,6 +90,11 @@ class ReadCache:
         self.skus_by_barcode: dict[str, str | None] = {}
         self.locations: dict[str, Location | None] = {}
         self.orders: dict[str, Order] = {}
+        self.unverified: dict[str, Order] = {}
+        """Orders kept before another connection committed: their central facts are still
+        current (``reference_revision`` did not move), their progress and local status may not
+        be. An order read again is checked against them and, when they still hold, is the kept
+        model itself rather than one built anew (see :meth:`suspect_all_orders`)."""
         self.order_facts: dict[str, OrderFacts] = {}
         """The central store's facts of the orders read (what a pull writes: status, label,
         lines, picked), kept with the reference data; their progress and local status are read
@@ -118,6 +126,19 @@ class ReadCache:
     def forget_all_orders(self) -> None:
         """Drop every order kept, and what is known of their "reconciled by" records."""
         self.orders.clear()
+        self.unverified.clear()
+        self.unreconciled.clear()
+
+    def suspect_all_orders(self) -> None:
+        """Another connection committed: every order kept becomes unverified.
+
+        See :attr:`unverified`. What is known of "reconciled by" records is dropped.
+        """
+        if self.orders:
+            if len(self.unverified) + len(self.orders) > MAX_ITEMS:
+                self.unverified.clear()
+            self.unverified.update(self.orders)
+            self.orders = {}
         self.unreconciled.clear()
 
     def forget_orders(self, order_ids: set[str]) -> None:
@@ -129,6 +150,7 @@ class ReadCache:
         """
         for order_id in order_ids:
             self.orders.pop(order_id, None)
+            self.unverified.pop(order_id, None)
 
     def keep_order(self, order: Order) -> None:
         """Keep ``order`` as it now stands in the file."""

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 
 from sqlite_utils import Database
 
@@ -185,40 +186,17 @@ class Ledger:
 
     # -- transactions ------------------------------------------------------------------------
 
-    @contextmanager
-    def write(self) -> Iterator[Transaction]:
+    def write(self) -> _Write:
         """One write transaction (``BEGIN IMMEDIATE``): commit on exit, roll back on error.
+
+        What the transaction handed to :meth:`Transaction.after_commit` runs once it has
+        committed, after the ledger's lock is released; nothing of it when it rolls back.
 
         Raises:
             LedgerLocked: another process holds the write lock beyond the busy timeout.
             LedgerCorrupt: the file turned out damaged.
         """
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.DatabaseError as exc:
-                raise translate(exc, self.path) from exc
-            start = self._conn.total_changes
-            try:
-                yield Transaction(self._conn, self._cache)
-            except sqlite3.IntegrityError:
-                # A schema rule (append-only entries, one undo per entry): the caller's bug or
-                # race, reported as it is.
-                self._rollback(start)
-                raise
-            except sqlite3.DatabaseError as exc:
-                # Disk full, I/O error, damage found mid-action: SQLite may already have rolled
-                # the transaction back, so a plain ROLLBACK would fail and hide the reason.
-                self._rollback(start)
-                raise translate(exc, self.path) from exc
-            except BaseException:
-                self._rollback(start)
-                raise
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self._rollback(None)
-                raise translate(exc, self.path) from exc
+        return _Write(self)
 
     def _rollback(self, start: int | None) -> None:
         # What the transaction's entries brought up to date in the cache never happened (a
@@ -328,6 +306,71 @@ class Ledger:
         """
         with self.read() as tx:
             return sync.refused_entries(tx)
+
+
+class _Write:
+    """What :meth:`Ledger.write` hands out: the transaction's context, as a plain class.
+
+    Every action goes through it: a class's ``__enter__`` and ``__exit__`` cost a fraction of a
+    generator's (``contextlib.contextmanager``) on the put-back's path.
+    """
+
+    __slots__ = ("_ledger", "_start", "_tx")
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._start = 0
+        self._tx: Transaction | None = None
+
+    def __enter__(self) -> Transaction:
+        ledger = self._ledger
+        conn = ledger._conn
+        ledger._lock.acquire()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            ledger._lock.release()
+            raise translate(exc, ledger.path) from exc
+        except BaseException:
+            ledger._lock.release()
+            raise
+        self._start = conn.total_changes
+        self._tx = tx = Transaction(conn, ledger._cache)
+        return tx
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        ledger = self._ledger
+        try:
+            if exc is None:
+                try:
+                    ledger._conn.execute("COMMIT")
+                except sqlite3.DatabaseError as failed:
+                    ledger._rollback(None)
+                    raise translate(failed, ledger.path) from failed
+            else:
+                ledger._rollback(self._start)
+                if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.IntegrityError
+                ):
+                    # Disk full, I/O error, damage found mid-action: SQLite may already have
+                    # rolled the transaction back, so a plain ROLLBACK would fail and hide the
+                    # reason. (A schema rule, an IntegrityError, is the caller's bug or race:
+                    # raised as it is.)
+                    raise translate(exc, ledger.path) from exc
+                return
+        finally:
+            ledger._lock.release()
+        # Committed: what waited for it (the entries' log lines) runs now, out of the
+        # transaction and the lock.
+        tx = self._tx
+        if tx is not None and tx.committed:
+            for call in tx.committed:
+                call()
 
 
 _OPENING = threading.Lock()
