@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -27,6 +28,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     tests/unavailable.py); "nothing" means every collected test ran (a failure or an error
     is reported as such above).
     """
+    snapshot_summary(terminalreporter)
     reasons: dict[str, int] = {}
     for report in terminalreporter.stats.get("skipped", []):
         longrepr = report.longrepr
@@ -41,6 +43,74 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.line(f"{count:>4} skipped: {reason}")
     if deselected:
         terminalreporter.line(f"{deselected:>4} deselected (by -k / -m on the command line)")
+
+
+# pytest-xdist (.ci/run's -n 2): syrupy, which pytest-textual-snapshot builds on, reports the
+# snapshots (and fails the run on an unused one) only in a run of one process. Each worker's
+# report is carried to the controller here, which prints the sum and fails the run as syrupy
+# would. A worker counts as unused the snapshots of test files it did not run next to those it
+# ran (those of tests/tui/test_snapshots.py when it ran tests/tui/test_claim_snapshots.py):
+# only a snapshot no worker used is unused.
+SNAPSHOT_REPORT = "putback_snapshot_report"
+SNAPSHOT_COUNTS = ("failed", "passed", "generated", "updated")
+
+
+def _snapshot_files(collections: Any) -> list[str]:
+    """The files of the snapshots (pytest-textual-snapshot keeps one snapshot a file)."""
+    return [str(collection.location) for collection in collections]
+
+
+@pytest.hookimpl(trylast=True)  # after syrupy's own, which makes the report
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the report over
+        report = config._syrupy.report  # type: ignore[attr-defined]
+        workeroutput[SNAPSHOT_REPORT] = {
+            "failed": report.num_failed, "passed": report.num_matched,
+            "generated": report.num_created, "updated": report.num_updated,
+            "used": _snapshot_files(report.used), "unused": _snapshot_files(report.unused),
+        }
+        return
+    option = config.option
+    if unused_snapshots(config) and not (option.update_snapshots or option.warn_unused_snapshots):
+        session.exitstatus |= 1  # syrupy's EXIT_STATUS_FAIL_UNUSED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """The controller keeps what a finished xdist worker reported of its snapshots."""
+    report = getattr(node, "workeroutput", {}).get(SNAPSHOT_REPORT)
+    if report is not None:
+        reports = getattr(node.config, "_putback_snapshot_reports", [])
+        reports.append(report)
+        node.config._putback_snapshot_reports = reports
+
+
+def unused_snapshots(config: pytest.Config) -> list[str]:
+    """The snapshots some xdist worker found unused and none used (sorted)."""
+    reports: list[dict[str, Any]] = getattr(config, "_putback_snapshot_reports", [])
+    used = {path for r in reports for path in r["used"]}
+    return sorted({path for r in reports for path in r["unused"]} - used)
+
+
+def snapshot_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The workers' snapshot reports as one, in syrupy's words (only under pytest-xdist)."""
+    config = terminalreporter.config
+    reports: list[dict[str, Any]] = getattr(config, "_putback_snapshot_reports", [])
+    if not reports:
+        return
+    counts = {k: sum(r[k] for r in reports) for k in SNAPSHOT_COUNTS}
+    unused = unused_snapshots(config)
+    counts["unused"] = len(unused)
+    words = [f"{n} snapshot{'s' if n != 1 else ''} {k}." for k, n in counts.items() if n]
+    terminalreporter.write_sep("-", "snapshot report summary")
+    terminalreporter.write_line(" ".join(words) or "0 snapshots.")
+    for name in unused:
+        terminalreporter.write_line(f"Unused {Path(name).relative_to(config.rootpath)}")
+    if unused:
+        terminalreporter.write_line("Run the files without -n to update or delete snapshots "
+                                    "(--snapshot-update).")
 
 
 @pytest.fixture(autouse=True)

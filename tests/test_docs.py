@@ -72,8 +72,15 @@ def shows(expected: list[str], output: str) -> bool:
 
 
 def user_env() -> dict[str, str]:
-    """This venv's ``putback`` first on PATH, and no PUTBACK_* settings of the test run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUTBACK_")}
+    """This venv's ``putback`` first on PATH, and no PUTBACK_* settings of the test run.
+
+    No terminal size either: a pytest-xdist worker has ``COLUMNS=80`` in its environment, and
+    the page shows what a user's commands print, at the width they get without one.
+    """
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("PUTBACK_") and k not in ("COLUMNS", "LINES")
+    }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 

@@ -9,6 +9,7 @@ and :meth:`ThrowawayPostgres.stop` removes everything.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import pwd
@@ -43,6 +44,30 @@ def find_bindir() -> Path:
         if c and (Path(c) / "initdb").exists() and (Path(c) / "pg_ctl").exists():
             return Path(c)
     raise PostgresUnavailable("PostgreSQL server binaries (initdb, pg_ctl) not found")
+
+
+def _ensure_pg_user() -> None:
+    """Create :data:`PG_USER` if missing, one process at a time (pytest-xdist's workers each
+    start a cluster, and two ``useradd`` at once fail or make a half-written user).
+    """
+    with open(os.path.join(tempfile.gettempdir(), "putback-pg-useradd.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(PG_USER)
+        except KeyError:
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    PG_USER,
+                ],
+                check=True,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+            )
 
 
 class ThrowawayPostgres:
@@ -90,22 +115,7 @@ class ThrowawayPostgres:
             PostgresUnavailable: a step failed (its output is in the message).
         """
         if os.geteuid() == 0:
-            try:
-                pwd.getpwnam(PG_USER)
-            except KeyError:
-                subprocess.run(
-                    [
-                        "useradd",
-                        "--system",
-                        "--no-create-home",
-                        "--shell",
-                        "/usr/sbin/nologin",
-                        PG_USER,
-                    ],
-                    check=True,
-                    capture_output=True,
-                    stdin=subprocess.DEVNULL,
-                )
+            _ensure_pg_user()
             entry = pwd.getpwnam(PG_USER)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
             self._as_user = ["runuser", "-u", PG_USER, "--"]
