@@ -368,15 +368,8 @@ class _PgTx:
             return
         value = {n: f"v.{n}" for n in _names([*columns, *keys])}
         sets, found = _set_where(columns, keys, value, where, exprs, key_of=f"{table}.")
-        # Each key also as ``= ANY(ARRAY(...))`` of the batch's keys (implied by the join, so
-        # the same rows): the planner then reads the rows through the index rather than
-        # hash-joining the batch with a scan of the whole table (see keyed()).
-        found += "".join(
-            f" AND {table}.{k} = ANY(ARRAY(SELECT v.{k} FROM v))" for k in _names(keys)
-        )
         self.conn.execute(
-            f"WITH v AS MATERIALIZED (SELECT * FROM {_recordset([*columns, *keys])}) "
-            f"UPDATE {table} SET {sets} FROM v WHERE {found}",
+            f"UPDATE {table} SET {sets} FROM {_recordset([*columns, *keys])} WHERE {found}",
             [_json_rows([*columns, *keys], rows)],
         )
 
