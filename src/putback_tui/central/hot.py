@@ -337,7 +337,7 @@ def plan(
     seq = last_seq
     # Each order's earliest operator entry in the batch, as a time: written as text (iso_utc)
     # for the few orders whose first action it sets, not formatted for every entry.
-    first_at: dict[str, datetime] = {}
+    first_at: dict[str, tuple[datetime, str]] = {}
     changed: set[tuple[str, int]] = set()
     touched_qoh: set[tuple[str, str]] = set()
     touched_atp: set[str] = set()
@@ -426,8 +426,8 @@ def plan(
         if operator != SYSTEM_OPERATOR:
             # Times compare as their iso_utc texts do (one fixed width, years 2000 to 2199).
             first = first_at.get(order_id)
-            if first is None or at < first:
-                first_at[order_id] = at
+            if first is None or at < first[0]:
+                first_at[order_id] = (at, e.created_at)
         seq = e.seq
         entries.append(
             (e.entry_id, e.terminal, e.facility, seq, "put_back", order_id, "applied", None,
@@ -440,9 +440,11 @@ def plan(
             (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
         )
     # Only the orders whose first action the batch sets (nearly all have theirs already).
-    for oid, first in first_at.items():
+    for oid, (first, text) in first_at.items():
         order = orders[oid]
-        iso = iso_utc(first)
+        # A time sent in UTC to the microsecond is its iso_utc text already (the timestamp's
+        # one shape, see decode: 32 characters ending "+00:00" have six decimals).
+        iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(first)
         if first_action_due(order.status, *order.first_response, iso):
             writes.first_actions[oid] = iso
     writes.orders = sorted({k[0] for k in changed})
