@@ -440,11 +440,11 @@ def plan(
             (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
         )
     # Only the orders whose first action the batch sets (nearly all have theirs already).
-    for oid, (first, text) in first_at.items():
+    for oid, (at, text) in first_at.items():
         order = orders[oid]
         # A time sent in UTC to the microsecond is its iso_utc text already (the timestamp's
         # one shape, see decode: 32 characters ending "+00:00" have six decimals).
-        iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(first)
+        iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
         if first_action_due(order.status, *order.first_response, iso):
             writes.first_actions[oid] = iso
     writes.orders = sorted({k[0] for k in changed})
