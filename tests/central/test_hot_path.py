@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,7 @@ from putback_tui.domain.models import (
     OrderStatus,
     Product,
     StockChange,
+    iso_utc,
 )
 from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.wire import BatchResult, ClientKind, Outcome, ResultCode, batch_json
@@ -220,12 +221,37 @@ def _bodies(entries: list[Entry], plain: bool) -> list[str]:
     return [e.model_dump_json(exclude_defaults=plain) for e in entries]
 
 
+# The same instant written three ways: pydantic's "Z"; as iso_utc writes it, which is how a
+# terminal's ledger sends it (the hot path takes that text as the stored time); and at another
+# offset, as long but not UTC.
+TIME_SHAPES = {
+    "Z": None,
+    "iso_utc": iso_utc,
+    "+02:00": lambda at: at.astimezone(timezone(timedelta(hours=2))).isoformat(
+        timespec="microseconds"),
+}
+
+
+def _timed(bodies: list[str], entries: list[Entry], shape: str) -> list[str]:
+    """``bodies`` with each entry's time written in ``shape`` (see :data:`TIME_SHAPES`)."""
+    write = TIME_SHAPES[shape]
+    if write is None:
+        return bodies
+    out = []
+    for body, e in zip(bodies, entries, strict=True):
+        fields = json.loads(body)
+        fields["created_at"] = write(e.created_at)
+        out.append(json.dumps(fields, separators=(",", ":")))
+    return out
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_hot_path_plans_what_the_ordinary_path_plans_or_declines(data: st.DataObject) -> None:
     world = data.draw(worlds())
     entries = data.draw(batches(world))
-    bodies = _bodies(entries, data.draw(st.booleans()))
+    bodies = _timed(_bodies(entries, data.draw(st.booleans())), entries,
+                    data.draw(st.sampled_from(sorted(TIME_SHAPES))))
     slow_state, fast_state = _states(world)
     plan = plan_batch("T1", entries, bodies, last_seq=0, existing={}, state=slow_state,
                       limits=LIMITS)

@@ -33,7 +33,7 @@ rows written), and to pydantic's reading of every value it decodes.
 import re
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -61,6 +61,7 @@ from putback_tui.domain.models import (
     OrderStatus,
     Permission,
     RejectReason,
+    iso_utc,
 )
 from putback_tui.domain.permissions import check_permission
 
@@ -85,9 +86,14 @@ _TIMESTAMP = re.compile(
 
 
 def _structs(code: Any, text: Any, id_type: Any) -> tuple[type[Any], ...]:
-    """The structs of an entry whose strings are of the types given (see :func:`decode`)."""
+    """The structs of an entry whose strings are of the types given (see :func:`decode`).
 
-    class HotStockChange(Struct, forbid_unknown_fields=True, frozen=True):
+    ``gc=False``: they hold only strings, numbers, enums and one another, never a cycle, so the
+    garbage collector need not track them (5 of the 7 objects an entry's decoding allocated
+    were tracked, each one counting towards the next collection).
+    """
+
+    class HotStockChange(Struct, forbid_unknown_fields=True, frozen=True, gc=False):
         """A :class:`~putback_tui.domain.models.StockChange` as sent."""
 
         sku: code
@@ -95,7 +101,7 @@ def _structs(code: Any, text: Any, id_type: Any) -> tuple[type[Any], ...]:
         qoh: _Delta = 0
         atp: _Delta = 0
 
-    class HotLineChange(Struct, forbid_unknown_fields=True, frozen=True):
+    class HotLineChange(Struct, forbid_unknown_fields=True, frozen=True, gc=False):
         """A :class:`~putback_tui.domain.models.LineChange` as sent."""
 
         order_id: code
@@ -105,7 +111,7 @@ def _structs(code: Any, text: Any, id_type: Any) -> tuple[type[Any], ...]:
         put_back: _Delta = 0
         withdrawn: _Delta = 0
 
-    class HotDetails(Struct, forbid_unknown_fields=True, frozen=True):
+    class HotDetails(Struct, forbid_unknown_fields=True, frozen=True, gc=False):
         """:class:`~putback_tui.domain.entries.EntryDetails` as sent."""
 
         sku: code | None = None
@@ -127,7 +133,7 @@ def _structs(code: Any, text: Any, id_type: Any) -> tuple[type[Any], ...]:
 
     no_details = HotDetails()
 
-    class HotEntry(Struct, forbid_unknown_fields=True, frozen=True):
+    class HotEntry(Struct, forbid_unknown_fields=True, frozen=True, gc=False):
         """An :class:`~putback_tui.domain.entries.Entry` as sent (``created_at`` still text)."""
 
         kind: EntryKind
@@ -287,8 +293,10 @@ def _cleared(order: HotOrder) -> bool:
     if order.status not in _EXCEPTION or not order.lines:
         return False
     for ln in order.lines.values():
-        unpicked = max(ln[_QUANTITY] - ln[_PICKED], 0)
-        if max(unpicked - ln[_RELEASED] - ln[_REJECTED], 0) or max(ln[_PICKED] - ln[_PUT_BACK], 0):
+        # max(unpicked - released - rejected, 0) or max(picked - put_back, 0), without max().
+        quantity, picked = ln[_QUANTITY], ln[_PICKED]
+        unpicked = quantity - picked if quantity > picked else 0
+        if unpicked > ln[_RELEASED] + ln[_REJECTED] or picked > ln[_PUT_BACK]:
             return False
     return True
 
@@ -301,8 +309,12 @@ def _sums(order: HotOrder) -> tuple[int, int]:
     """
     to_put_back = reserved = 0
     for ln in order.lines.values():
-        to_put_back += max(ln[_PICKED] - ln[_PUT_BACK], 0)
-        reserved += max(max(ln[_QUANTITY] - ln[_PICKED], 0) - ln[_RELEASED] - ln[_REJECTED], 0)
+        quantity, picked = ln[_QUANTITY], ln[_PICKED]
+        if picked > ln[_PUT_BACK]:
+            to_put_back += picked - ln[_PUT_BACK]
+        unreleased = (quantity - picked if quantity > picked else 0) - ln[_RELEASED] - ln[_REJECTED]
+        if unreleased > 0:
+            reserved += unreleased
     return to_put_back, reserved
 
 
@@ -320,20 +332,32 @@ def plan(
     """
     qoh = state.qoh
     atp = state.atp
+    orders = state.orders
+    lot_tracked_of = state.lot_tracked
+    kind_of = state.location_kinds
+    allowed = state.allowed
+    max_stock = limits.max_stock
     writes = Writes(last_seq=last_seq)
+    entries = writes.entries
+    seq = last_seq
+    # Each order's earliest operator entry in the batch, as a time: written as text (iso_utc)
+    # for the few orders whose first action it sets, not formatted for every entry.
+    first_at: dict[str, tuple[datetime, str]] = {}
     changed: set[tuple[str, int]] = set()
     touched_qoh: set[tuple[str, str]] = set()
     touched_atp: set[str] = set()
     for e, at, body in zip(batch.entries, batch.created, batch.bodies, strict=True):
-        if e.seq != writes.last_seq + 1:
+        if e.seq != seq + 1:
             return None
         d = e.details
         if d.undoes is not None or d.resolves is not None:
             return None  # the ordinary path keeps them as the entry's reference
-        if not state.may_put_back(e.operator):
+        operator = e.operator
+        ok = allowed.get(operator)
+        if not (state.may_put_back(operator) if ok is None else ok):
             return None
         order_id = e.order_id
-        order = state.orders.get(order_id) if order_id is not None else None
+        order = orders.get(order_id) if order_id is not None else None
         if order is None or len(e.line_changes) != 1:
             return None
         claimed = e.line_changes[0]
@@ -348,8 +372,8 @@ def plan(
             or not 1 <= quantity <= MAX_QUANTITY
         ):
             return None
-        lot_tracked = state.lot_tracked.get(sku)
-        kind = state.location_kinds.get(location)
+        lot_tracked = lot_tracked_of.get(sku)
+        kind = kind_of.get(location)
         line = order.lines.get(claimed.line_no)
         if lot_tracked is None or kind not in _PUT_BACK_KINDS or line is None:
             return None
@@ -372,7 +396,7 @@ def plan(
             return None  # a figure below zero: the rule's stop at zero changes the effect
         qoh_after = qoh_before + quantity
         atp_after = atp_before + quantity
-        if qoh_after > limits.max_stock or (storage and atp_after > limits.max_stock):
+        if qoh_after > max_stock or (storage and atp_after > max_stock):
             return None
         # What the rule derives: QOH + q at the location, and ATP + q for a storage location.
         changes = e.changes
@@ -397,34 +421,37 @@ def plan(
         line[_PUT_BACK] += quantity
         changed.add((order_id, claimed.line_no))
         was = order.reconciled
-        iso = at.astimezone(UTC).isoformat(timespec="microseconds")
         if _cleared(order):
             if was is None:
-                order.reconciled = (iso, e.operator, e.terminal)
+                order.reconciled = (iso_utc(at), operator, e.terminal)
                 writes.reconciled[order_id] = order.reconciled
         elif was is not None:
             order.reconciled = None
             writes.reconciled[order_id] = None
-        if e.operator != SYSTEM_OPERATOR:
-            first = writes.first_actions.get(order_id)
-            if first is None or iso < first:
-                writes.first_actions[order_id] = iso
-        writes.entries.append(
-            (e.entry_id, e.terminal, e.facility, e.seq, "put_back", order_id, "applied", None,
+        if operator != SYSTEM_OPERATOR:
+            # Times compare as their iso_utc texts do (one fixed width, years 2000 to 2199).
+            first = first_at.get(order_id)
+            if first is None or at < first[0]:
+                first_at[order_id] = (at, e.created_at)
+        seq = e.seq
+        entries.append(
+            (e.entry_id, e.terminal, e.facility, seq, "put_back", order_id, "applied", None,
              body, None, None)
         )
-        writes.last_seq = e.seq
+    writes.last_seq = seq
     for order_id, line_no in sorted(changed):
         ln = state.orders[order_id].lines[line_no]
         writes.lines.append(
             (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
         )
     # Only the orders whose first action the batch sets (nearly all have theirs already).
-    writes.first_actions = {
-        oid: at
-        for oid, at in writes.first_actions.items()
-        if first_action_due(state.orders[oid].status, *state.orders[oid].first_response, at)
-    }
+    for oid, (at, text) in first_at.items():
+        order = orders[oid]
+        # A time sent in UTC to the microsecond is its iso_utc text already (the timestamp's
+        # one shape, see decode: 32 characters ending "+00:00" have six decimals).
+        iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
+        if first_action_due(order.status, *order.first_response, iso):
+            writes.first_actions[oid] = iso
     writes.orders = sorted({k[0] for k in changed})
     writes.sums = {oid: _sums(state.orders[oid]) for oid in writes.orders}
     writes.qoh = [(sku, loc, qoh[(sku, loc)]) for sku, loc in sorted(touched_qoh)]

@@ -168,8 +168,9 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
             "put_back, withdrawn FROM order_lines WHERE order_id IN ({keys})",
             list(orders),
         ):
-            orders[r[0]].lines[int(r[1])] = [r[2], *(int(v) for v in r[3:5]), r[5],
-                                             *(int(v) for v in r[6:])]
+            orders[r[0]].lines[int(r[1])] = [
+                r[2], int(r[3]), int(r[4]), r[5], int(r[6]), int(r[7]), int(r[8]), int(r[9])
+            ]
     skus = sorted({e.details.sku for e in entries if e.details.sku})
     qoh, atp = _load_stock(tx, facility, set(skus))
     return HotState(
