@@ -368,10 +368,25 @@ class _PgTx:
             return
         value = {n: f"v.{n}" for n in _names([*columns, *keys])}
         sets, found = _set_where(columns, keys, value, where, exprs, key_of=f"{table}.")
-        self.conn.execute(
-            f"UPDATE {table} SET {sets} FROM {_recordset([*columns, *keys])} WHERE {found}",
-            [_json_rows([*columns, *keys], rows)],
-        )
+        recordset = _recordset([*columns, *keys])
+        lead = _names(keys)[0]
+        if lead == "facility":
+            sql = f"UPDATE {table} SET {sets} FROM {recordset} WHERE {found}"
+        else:
+            # Rows found by a key that does not start with the facility (an order's lines, an
+            # order by its ID) are the rows of every facility: the planner, counting on 100
+            # rows of the recordset, hash-joins it with a scan of the whole table. The leading
+            # key also as ``= ANY(ARRAY(...))`` (implied by the join: the same rows) makes it
+            # read them through the index, as keyed() does. Not for a facility-leading key: its
+            # update already runs through the index, and the array (one facility repeated)
+            # made it five times slower (docs/performance.md, "Where the fan-in's PostgreSQL
+            # time goes").
+            sql = (
+                f"WITH v AS MATERIALIZED (SELECT * FROM {recordset}) "
+                f"UPDATE {table} SET {sets} FROM v WHERE {found} "
+                f"AND {table}.{lead} = ANY(ARRAY(SELECT v.{lead} FROM v))"
+            )
+        self.conn.execute(sql, [_json_rows([*columns, *keys], rows)])
 
     def upsert_rows(
         self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
