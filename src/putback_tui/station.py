@@ -928,31 +928,29 @@ class _Action:
     def __enter__(self) -> Transaction:
         station = self._station
         operator = station._signed_in()
-        lock = station._lock
-        lock.acquire()
+        station._lock.acquire()
         try:
             write = station.ledger.write()
             tx = write.__enter__()
-            try:
-                check_permission(
-                    operator, self._permission, station._in_force(tx.central_roles())
-                )
-            except PermissionDenied as refused:
-                try:
-                    station._record_refusal(tx, refused, self._action, self._order_id)
-                except BaseException as failed:
-                    write.__exit__(type(failed), failed, failed.__traceback__)
-                    raise
-                write.__exit__(None, None, None)
-                raise
-            except BaseException as failed:
-                write.__exit__(type(failed), failed, failed.__traceback__)
-                raise
         except BaseException:
-            lock.release()
+            station._lock.release()
             raise
+        # From here on __exit__ ends the transaction and releases the lock, whatever happens.
         self._write = write
-        return tx
+        try:
+            check_permission(operator, self._permission, station._in_force(tx.central_roles()))
+            return tx
+        except PermissionDenied as refused:
+            try:
+                station._record_refusal(tx, refused, self._action, self._order_id)
+            except BaseException as failed:
+                self.__exit__(type(failed), failed, failed.__traceback__)
+                raise
+            self.__exit__(None, None, None)  # the refusal's record commits
+            raise
+        except BaseException as failed:
+            self.__exit__(type(failed), failed, failed.__traceback__)
+            raise
 
     def __exit__(
         self,

@@ -328,11 +328,10 @@ class _Write:
         ledger._lock.acquire()
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             ledger._lock.release()
-            raise translate(exc, ledger.path) from exc
-        except BaseException:
-            ledger._lock.release()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise translate(exc, ledger.path) from exc
             raise
         self._start = conn.total_changes
         self._tx = tx = Transaction(conn, ledger._cache)
