@@ -10,8 +10,8 @@ read next to the rules it shares the stock view and the refusals with.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol, TypeVar
 
 from putback_tui.domain.bounds import MAX_FIGURE, MAX_QUANTITY, check_code_length, clip_text
 from putback_tui.domain.entries import UNDOABLE_KINDS, Entry, EntryDetails, EntryDraft, EntryKind
@@ -87,49 +87,21 @@ class StockDelta:
         self._qoh: dict[tuple[str, str], tuple[int | None, int]] = {}
         self._atp: dict[str, tuple[int | None, int]] = {}
 
-    def _qoh_read(self, key: tuple[str, str]) -> tuple[int, int]:
-        start, now = self._qoh.get(key) or (None, 0)
-        if start is None:
-            start = self._stock.qoh(*key)
-            now += start
-        return start, now
-
-    def _atp_read(self, sku: str) -> tuple[int, int]:
-        start, now = self._atp.get(sku) or (None, 0)
-        if start is None:
-            start = self._stock.atp(sku)
-            now += start
-        return start, now
-
     def add_qoh(self, sku: str, location: str, delta: int) -> None:
         """Change QOH of (sku, location) by ``delta``, stopping at zero."""
-        key = (sku, location)
-        known = self._qoh.get(key)
-        if delta >= 0 and (known is None or known[0] is None):
-            self._qoh[key] = (None, delta + (known[1] if known else 0))
-            return
-        start, now = self._qoh_read(key)
-        self._qoh[key] = (start, max(now + delta, 0))
+        _add(self._qoh, (sku, location), delta, lambda: self._stock.qoh(sku, location))
 
     def set_qoh(self, sku: str, location: str, value: int) -> None:
         """Set QOH of (sku, location) to ``value``."""
-        key = (sku, location)
-        start, _ = self._qoh_read(key)
-        self._qoh[key] = (start, max(value, 0))
+        _set(self._qoh, (sku, location), value, lambda: self._stock.qoh(sku, location))
 
     def add_atp(self, sku: str, delta: int) -> None:
         """Change ATP of ``sku`` by ``delta``, stopping at zero."""
-        known = self._atp.get(sku)
-        if delta >= 0 and (known is None or known[0] is None):
-            self._atp[sku] = (None, delta + (known[1] if known else 0))
-            return
-        start, now = self._atp_read(sku)
-        self._atp[sku] = (start, max(now + delta, 0))
+        _add(self._atp, sku, delta, lambda: self._stock.atp(sku))
 
     def set_atp(self, sku: str, value: int) -> None:
         """Set ATP of ``sku`` to ``value``."""
-        start, _ = self._atp_read(sku)
-        self._atp[sku] = (start, max(value, 0))
+        _set(self._atp, sku, value, lambda: self._stock.atp(sku))
 
     def changes(self) -> tuple[StockChange, ...]:
         """The net changes, QOH first, leaving out those that net to nothing."""
@@ -144,6 +116,40 @@ class StockDelta:
             if end != (start or 0)
         ]
         return tuple(out)
+
+
+_K = TypeVar("_K", str, tuple[str, str])
+
+
+def _read(
+    figures: dict[_K, tuple[int | None, int]], key: _K, read: Callable[[], int]
+) -> tuple[int, int]:
+    """(start, now) of a figure of :class:`StockDelta`, its start read from the view if not yet."""
+    start, now = figures.get(key) or (None, 0)
+    if start is None:
+        start = read()
+        now += start
+    return start, now
+
+
+def _add(
+    figures: dict[_K, tuple[int | None, int]], key: _K, delta: int, read: Callable[[], int]
+) -> None:
+    """Change a figure by ``delta``, stopping at zero; an addition to one never read reads none."""
+    known = figures.get(key)
+    if delta >= 0 and (known is None or known[0] is None):
+        figures[key] = (None, delta + (known[1] if known else 0))
+        return
+    start, now = _read(figures, key, read)
+    figures[key] = (start, max(now + delta, 0))
+
+
+def _set(
+    figures: dict[_K, tuple[int | None, int]], key: _K, value: int, read: Callable[[], int]
+) -> None:
+    """Set a figure to ``value`` (at least zero), keeping where it started."""
+    start, _ = _read(figures, key, read)
+    figures[key] = (start, max(value, 0))
 
 
 def _stock_change(sku: str, location: str | None, qoh: int, atp: int) -> StockChange:
