@@ -25,7 +25,7 @@ from putback_tui.sync.claims import ClaimKeeper
 from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncWorker
 from putback_tui.tui.app import PutbackApp, make_app
-from putback_tui.tui.dialogs.claimed import ClaimedDialog, claim_text
+from putback_tui.tui.dialogs.claimed import ClaimedDialog, claim_cell, claim_text
 from putback_tui.tui.screens.order import OrderScreen
 from putback_tui.tui.screens.put_back import PutBackScreen
 from tests.central_support import Central, CentralClock, MakeTerminal, Terminal
@@ -117,8 +117,9 @@ async def test_the_other_terminals_claim_is_shown_and_opening_the_order_asks_onc
     one.step()
     assert holders(central, central_clock) == {"D-1002": ("PACK-01", "OP-0001")}
     [claim] = central.store.claims("STORE-01", central_clock())
-    shown = f"{claim_text(claim)}"
-    assert shown.startswith("being cleared at PACK-01 by OP-0001 since ")
+    assert claim_text(claim).startswith("being cleared at PACK-01 by OP-0001 since ")
+    shown = claim_cell(claim)
+    assert shown.startswith("at PACK-01 · OP-0001 · since ")
 
     app, _ = terminal_app(make_terminal("PACK-02"), claims_server.url, central.tokens["PACK-02"])
     async with app.run_test(size=(120, 30)) as pilot:
@@ -138,7 +139,7 @@ async def test_the_other_terminals_claim_is_shown_and_opening_the_order_asks_onc
         assert isinstance(app.screen, ClaimedDialog)
         text = screen_text(app)
         assert "Order D-1002 is being cleared at PACK-01" in text
-        assert f"Order D-1002 is {shown}." in text
+        assert f"Order D-1002 is {claim_text(claim)}." in text
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, OrderScreen)
@@ -231,10 +232,10 @@ async def test_a_claim_left_idle_ends_by_itself_and_leaves_the_other_worklist(
     app, _ = terminal_app(make_terminal("PACK-02"), claims_server.url, central.tokens["PACK-02"])
     async with app.run_test(size=(120, 30)) as pilot:
         await signed_in(pilot)
-        await until(pilot, lambda: "being cleared at PACK-01" in screen_text(app))
+        await until(pilot, lambda: "at PACK-01 · OP-0001 · since" in screen_text(app))
         # PACK-01 went quiet (or died): 60 s on the central store's clock, no renewal.
         central_clock.advance(60)
-        await until(pilot, lambda: "being cleared at" not in screen_text(app))
+        await until(pilot, lambda: "at PACK-01 ·" not in screen_text(app))
         assert app.claims == {}
         await scan(pilot, "D-1003")  # no question: nobody is clearing it now
         assert isinstance(app.screen, PutBackScreen)

@@ -61,9 +61,9 @@ class TestClaims:
     def test_worklist_row_being_cleared_elsewhere(self, snap_compare, demo_ledger: Ledger, size):
         """You should see the four demo orders waiting, D-1002 on top as always; D-1003, the
         second most urgent, is the LAST row (another station is clearing it, so it comes after
-        the orders nobody is clearing) and says "being cleared at PACK-02 by SV-0001 since
-        13:31 · " then its score and why in its last column, all of it in bold cyan (cut short
-        where space runs out).
+        the orders nobody is clearing) and says "at PACK-02 · SV-0001 · since 13:31 · " then its
+        score and why in its last column, all of it in bold cyan (cut short where space runs
+        out: at 80x24 at least "at PACK-02 · SV-0001").
         """
         assert snap_compare(_app(demo_ledger), terminal_size=size, run_before=_claimed)
 

@@ -16,6 +16,15 @@ def claim_text(claim: Claim) -> str:
     )
 
 
+def claim_cell(claim: Claim) -> str:
+    """``at PACK-02 · OP-0002 · since 10:31``: the worklist's short form of :func:`claim_text`.
+
+    Station first, then who, then since when: at 80 columns the worklist's last column shows
+    about 22 characters, and the station is what an operator needs to walk over and ask.
+    """
+    return f"at {claim.terminal} · {claim.operator} · since {claim.since.astimezone():%H:%M}"
+
+
 class ClaimedDialog(ConfirmDialog):
     """Order X is being cleared elsewhere: Enter opens it and takes the claim over, Esc goes back.
 

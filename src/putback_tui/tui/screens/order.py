@@ -23,7 +23,7 @@ from putback_tui.domain.wording import orders as _orders
 from putback_tui.domain.wording import units as _units
 from putback_tui.sla import SlaState, duration
 from putback_tui.station import OrderView, Outcome
-from putback_tui.tui.dialogs.claimed import ClaimedDialog, claim_text
+from putback_tui.tui.dialogs.claimed import ClaimedDialog, claim_cell
 from putback_tui.tui.messages import OrderOpened
 from putback_tui.tui.screens.base import ScanScreen, undo_put_back
 from putback_tui.tui.widgets import Column, LineTable, Row
@@ -81,11 +81,11 @@ def _why(row: WorklistRow, claim: Claim | None) -> str | Text:
     if claim is None:
         return why
     # The table styles whole cells: the claim colours the whole of it.
-    return Text(f"{claim_text(claim)} · {why}", style=CLAIM_STYLE)
+    return Text(f"{claim_cell(claim)} · {why}", style=CLAIM_STYLE)
 
 
 CLAIM_STYLE = "bold cyan"
-"""How "being cleared at PACK-02 by ..." stands out on the worklist."""
+"""How "at PACK-02 · SV-0001 · since ..." stands out on the worklist."""
 
 
 def worklist_headline(worklist: Worklist | None) -> Text:
