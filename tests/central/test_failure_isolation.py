@@ -58,7 +58,7 @@ def test_one_terminals_failing_batch_is_a_503_for_it_alone_and_central_doctor_na
     break_order(central, "D-1001")
     failing = one.ledger.entries()
 
-    with caplog.at_level(logging.ERROR, logger="putback_tui.central.app"):
+    with caplog.at_level(logging.ERROR, logger="putback.central"):
         answer = _post(server, central.tokens["PACK-01"], failing)
     assert answer.status_code == 503
     body = answer.json()

@@ -78,7 +78,7 @@ from putback_tui.wire import (
     OwnEntry,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("putback.central")
 
 
 class _CodeConvertor(Convertor[str]):

@@ -31,7 +31,7 @@ from putback_tui.scanners.discovery import (
 from putback_tui.scanners.events import RawEvent
 from putback_tui.scanners.settings import ScannerSettings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("putback.scanners")
 
 UDEV_RULE = UDEV_RULE_PATH
 """Where the udev rule that opens scanners to the putback group lives (inside the package)."""

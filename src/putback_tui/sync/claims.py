@@ -25,7 +25,7 @@ from putback_tui.config import ClaimSettings, SyncSettings
 from putback_tui.sync.client import SyncClient, SyncError
 from putback_tui.wire import Claim
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("putback.claims")
 
 T = TypeVar("T")
 
@@ -243,7 +243,8 @@ class ClaimKeeper:
         try:
             return call(self._client)
         except SyncError as exc:
-            log.info("claims: %s failed: %s", what, exc)
+            # Offline is the sync state's to show; a line per try would fill the log in an outage.
+            log.debug("claims: %s failed: %s", what, exc)
         except Exception:  # a bug must not kill the keeper's thread; the claim is best effort
             log.exception("claims: %s failed", what)
         return None

@@ -34,7 +34,7 @@ from putback_tui.sync.client import (
 )
 from putback_tui.wire import BatchResult, Claim, Outcome
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("putback.sync")
 
 ClientFactory = Callable[[str, str], SyncClient]
 """Makes a client from (url, token); tests pass one with a fault-injecting transport."""
