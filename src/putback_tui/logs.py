@@ -1,12 +1,20 @@
-"""The structured log: JSON lines in the log directory, rotated, with secrets redacted."""
+"""The structured log: JSON lines in the log directory, rotated, with secrets redacted.
+
+The lines are written by a thread of their own (:class:`LogWriter`), off the thread that logs:
+an action's thread hands its record over and goes on.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
 import os
+import queue
 import re
+import threading
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -17,11 +25,15 @@ from putback_tui.files import make_dirs
 LOG_NAME = "putback.log"
 MAX_BYTES = 2_000_000
 BACKUPS = 5
+MAX_PENDING = 10_000
+"""Lines handed over and not yet written past which the logging thread waits for the writer."""
 
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 _PLAIN = (int, float, bool, type(None))
 """Extra fields written as they are (anything else as its ``str``)."""
+_VALUES = frozenset({str, int, float, bool, type(None)})
+"""Message arguments a record may carry to the writer unformatted (they cannot change)."""
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 """``json.dumps(..., ensure_ascii=False)`` without a new encoder a line (what ``json.dumps``
 makes for every call with an argument of its own)."""
@@ -98,8 +110,138 @@ class RotatingLog(logging.handlers.RotatingFileHandler):
             self.handleError(record)
 
 
+class LogWriter(logging.Handler):
+    """Hands each record to a thread of its own, which writes it through ``target``.
+
+    The thread that logs (an action's, right after its commit) only puts the record in a queue:
+    the redaction, the JSON and the write happen in the writer, in the order the records were
+    handed over. A record's message arguments that are not plain values (str, int, float, bool,
+    None) are formatted before it is handed over, and so are extra fields that are not plain
+    values (as their ``str``, what the line would show), so a line says what was true when it
+    was logged. ``created`` is the moment of the call, as always.
+
+    Nothing is dropped. A warning or worse is written before the call returns (the writer
+    catches up first); when ``max_pending`` records wait, the logging thread waits until the
+    writer has caught up. :meth:`flush` waits until every record handed over is written;
+    :meth:`close` (also run by :func:`logging.shutdown` at the interpreter's exit) writes what
+    is left and stops the thread. A forked child starts a writer of its own on its first record
+    (its parent writes what the parent had handed over).
+
+    Args:
+        target: the handler that writes (its filters and formatter apply, in the writer).
+        max_pending: records waiting past which the logging thread waits for the writer.
+    """
+
+    def __init__(self, target: logging.Handler, max_pending: int = MAX_PENDING) -> None:
+        super().__init__()
+        self.target = target
+        self.max_pending = max_pending
+        self._queue: queue.SimpleQueue[logging.LogRecord | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        _WRITERS.add(self)
+
+    def _start(self) -> None:
+        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+            if self._thread is None:
+                # A daemon: the interpreter's exit waits for no thread before logging.shutdown
+                # runs, which closes this handler (writing what is left) and so the thread.
+                thread = threading.Thread(target=self._run, name="putback-log", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _run(self) -> None:
+        get = self._queue.get
+        while self._write(get()):
+            pass
+
+    def _write(self, item: logging.LogRecord | threading.Event | None) -> bool:
+        """Write one record handed over (or answer a flush); False at the end of the queue."""
+        if item is None:
+            return False
+        if isinstance(item, threading.Event):
+            item.set()
+            return True
+        try:
+            self.target.handle(item)
+        except Exception:  # the writer must outlive any one record
+            self.handleError(item)
+        return True
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Hand ``record`` over (no lock: the queue is thread-safe); see :meth:`emit`."""
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Hand ``record`` to the writer; wait for it when it is a warning or worse, or busy."""
+        if self._closed:  # a line after the interpreter's logging.shutdown: written here
+            self.target.handle(record)
+            return
+        args = record.args
+        if args and (type(args) is not tuple or not all(type(a) in _VALUES for a in args)):
+            record.msg = record.getMessage()
+            record.args = None
+        fields = record.__dict__
+        for key in fields.keys() - _STANDARD:
+            value = fields[key]
+            if not isinstance(value, _PLAIN) and not key.startswith("_"):
+                fields[key] = str(value)  # what JsonFormatter writes of it
+        if self._thread is None:
+            self._start()
+        self._queue.put(record)
+        if record.levelno >= logging.WARNING or self._queue.qsize() >= self.max_pending:
+            self.flush()
+
+    def flush(self) -> None:
+        """Wait until every record handed over so far is written (and the file flushed)."""
+        if self._thread is None or self._thread is threading.current_thread():
+            return
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+
+    def close(self) -> None:
+        """Write what is left, stop the writer and close ``target``."""
+        thread = self._thread
+        if not self._closed:
+            self._closed = True
+            if thread is not None and thread is not threading.current_thread():
+                self._queue.put(None)
+                thread.join()
+            self._thread = None
+            # What another thread handed over meanwhile, after the end: written here.
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._write(self._queue.get_nowait())
+            self.target.close()
+        super().close()
+
+    def _forked(self) -> None:
+        # In a forked child: the parent's thread is not here, and the parent writes what it
+        # had handed over.
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+
+
+_WRITERS: weakref.WeakSet[LogWriter] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for writer in list(_WRITERS):
+        writer._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = logging.INFO) -> Path:
     """Send the ``putback`` loggers to a rotated JSON-lines file in ``log_dir``.
+
+    The lines are written by a thread of their own (:class:`LogWriter`): :func:`flush` waits
+    for them, :func:`close` (or the interpreter's exit) writes the last.
 
     Returns:
         The log file's path. Calling again replaces the handler (no duplicate lines).
@@ -108,27 +250,44 @@ def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = loggin
     path = log_dir / LOG_NAME
     logger = logging.getLogger("putback")
     close()
-    handler = RotatingLog(
-        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-    )
+    target = RotatingLog(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    target.addFilter(RedactingFilter(secrets))
+    target.setFormatter(JsonFormatter())
+    # Made after its target, so logging.shutdown (last made, first closed) closes it first.
+    handler = LogWriter(target)
     handler._putback = True  # type: ignore[attr-defined]  # marks our handler for replacement
-    handler.addFilter(RedactingFilter(secrets))
-    handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     logger.setLevel(level)
     return path
 
 
+def _ours() -> list[logging.Handler]:
+    return [h for h in logging.getLogger("putback").handlers if getattr(h, "_putback", False)]
+
+
+def flush() -> None:
+    """Wait until every line logged so far is in the file :func:`configure` opened."""
+    for handler in _ours():
+        handler.flush()
+
+
 def close() -> None:
-    """Stop sending the ``putback`` loggers to the file :func:`configure` opened, and close it."""
+    """Stop sending the ``putback`` loggers to the file :func:`configure` opened, and close it.
+
+    Every line logged before is written first.
+    """
     logger = logging.getLogger("putback")
-    for old in [h for h in logger.handlers if getattr(h, "_putback", False)]:
+    for old in _ours():
         logger.removeHandler(old)
         old.close()
 
 
 def tail(log_dir: Path, lines: int = 50) -> list[str]:
-    """The last ``lines`` lines of the current log file (empty when there is none)."""
+    """The last ``lines`` lines of the current log file (empty when there is none).
+
+    Lines this process logged are written first (:func:`flush`).
+    """
+    flush()
     path = log_dir / LOG_NAME
     if not path.exists():
         return []
