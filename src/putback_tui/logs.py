@@ -6,12 +6,10 @@ an action's thread hands its record over and goes on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import logging.handlers
 import os
-import queue
 import re
 import threading
 import weakref
@@ -27,6 +25,8 @@ MAX_BYTES = 2_000_000
 BACKUPS = 5
 MAX_PENDING = 10_000
 """Lines handed over and not yet written past which the logging thread waits for the writer."""
+LINGER = 0.05
+"""Seconds the log's writer waits for more lines after the first of a run (then writes them)."""
 
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
@@ -113,35 +113,48 @@ class RotatingLog(logging.handlers.RotatingFileHandler):
 class LogWriter(logging.Handler):
     """Hands each record to a thread of its own, which writes it through ``target``.
 
-    The thread that logs (an action's, right after its commit) only puts the record in a queue:
-    the redaction, the JSON and the write happen in the writer, in the order the records were
-    handed over. A record's message arguments that are not plain values (str, int, float, bool,
-    None) are formatted before it is handed over, and so are extra fields that are not plain
-    values (as their ``str``, what the line would show), so a line says what was true when it
-    was logged. ``created`` is the moment of the call, as always.
+    The thread that logs (an action's, right after its commit) only appends the record to a
+    queue: the redaction, the JSON and the write happen in the writer, in the order the records
+    were handed over. A record's message arguments that are not plain values (str, int, float,
+    bool, None) are formatted before it is handed over, and so are extra fields that are not
+    plain values (as their ``str``, what the line would show), so a line says what was true when
+    it was logged. ``created`` is the moment of the call, as always.
 
-    Nothing is dropped. A warning or worse is written before the call returns (the writer
-    catches up first); when ``max_pending`` records wait, the logging thread waits until the
-    writer has caught up. :meth:`flush` waits until every record handed over is written;
-    :meth:`close` (also run by :func:`logging.shutdown` at the interpreter's exit) writes what
-    is left and stops the thread. A forked child starts a writer of its own on its first record
-    (its parent writes what the parent had handed over).
+    The writer is woken by the first record of an empty queue and writes what came within
+    ``linger`` seconds after it in one go: one wake-up of the thread for a run of actions, none
+    while nothing is logged. Nothing is dropped. A warning or worse is written before the call
+    returns (the writer catches up first); when ``max_pending`` records wait, the logging thread
+    waits until the writer has caught up. :meth:`flush` waits until every record handed over is
+    written; :meth:`close` (also run by :func:`logging.shutdown` at the interpreter's exit)
+    writes what is left and stops the thread. A forked child starts a writer of its own on its
+    first record (its parent writes what the parent had handed over).
 
     Args:
         target: the handler that writes (its filters and formatter apply, in the writer).
         max_pending: records waiting past which the logging thread waits for the writer.
+        linger: how long the writer waits for more after the first record of a run.
     """
 
-    def __init__(self, target: logging.Handler, max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self, target: logging.Handler, max_pending: int = MAX_PENDING, linger: float = LINGER
+    ) -> None:
         super().__init__()
         self.target = target
         self.max_pending = max_pending
-        self._queue: queue.SimpleQueue[logging.LogRecord | threading.Event | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
+        self.linger = linger
         self._closed = False
+        self._forked()
         _WRITERS.add(self)
+
+    def _forked(self) -> None:
+        # Also in a forked child: the parent's thread is not here, and the parent writes what
+        # it had handed over.
+        self._pending: deque[logging.LogRecord | threading.Event | None] = deque()
+        self._wake = threading.Event()
+        """Set when the queue was empty and is no longer (or someone waits)."""
+        self._hurry = threading.Event()
+        """Set when someone waits for the writer: it lingers no more."""
+        self._thread: threading.Thread | None = None
 
     def _start(self) -> None:
         with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
@@ -153,9 +166,15 @@ class LogWriter(logging.Handler):
                 self._thread = thread
 
     def _run(self) -> None:
-        get = self._queue.get
-        while self._write(get()):
-            pass
+        pending, wake, hurry = self._pending, self._wake, self._hurry
+        while True:
+            wake.wait()
+            wake.clear()
+            hurry.wait(self.linger)
+            hurry.clear()
+            while pending:  # every record appended until the queue is empty, then wait again
+                if not self._write(pending.popleft()):
+                    return
 
     def _write(self, item: logging.LogRecord | threading.Event | None) -> bool:
         """Write one record handed over (or answer a flush); False at the end of the queue."""
@@ -170,8 +189,17 @@ class LogWriter(logging.Handler):
             self.handleError(item)
         return True
 
+    def _hand_over(self, item: logging.LogRecord | threading.Event | None, hurry: bool) -> None:
+        pending = self._pending
+        pending.append(item)
+        if hurry:
+            self._hurry.set()
+            self._wake.set()
+        elif len(pending) == 1:  # the writer drains until empty: only then does it wait
+            self._wake.set()
+
     def handle(self, record: logging.LogRecord) -> bool:
-        """Hand ``record`` over (no lock: the queue is thread-safe); see :meth:`emit`."""
+        """Hand ``record`` over (no lock: appending to the queue is atomic); see :meth:`emit`."""
         self.emit(record)
         return True
 
@@ -191,8 +219,8 @@ class LogWriter(logging.Handler):
                 fields[key] = str(value)  # what JsonFormatter writes of it
         if self._thread is None:
             self._start()
-        self._queue.put(record)
-        if record.levelno >= logging.WARNING or self._queue.qsize() >= self.max_pending:
+        self._hand_over(record, hurry=False)
+        if record.levelno >= logging.WARNING or len(self._pending) >= self.max_pending:
             self.flush()
 
     def flush(self) -> None:
@@ -200,7 +228,7 @@ class LogWriter(logging.Handler):
         if self._thread is None or self._thread is threading.current_thread():
             return
         done = threading.Event()
-        self._queue.put(done)
+        self._hand_over(done, hurry=True)
         done.wait()
 
     def close(self) -> None:
@@ -209,24 +237,23 @@ class LogWriter(logging.Handler):
         if not self._closed:
             self._closed = True
             if thread is not None and thread is not threading.current_thread():
-                self._queue.put(None)
+                self._hand_over(None, hurry=True)
                 thread.join()
             self._thread = None
-            # What another thread handed over meanwhile, after the end: written here.
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    self._write(self._queue.get_nowait())
+            while self._pending:  # what another thread handed over meanwhile, after the end
+                self._write(self._pending.popleft())
             self.target.close()
         super().close()
 
-    def _forked(self) -> None:
-        # In a forked child: the parent's thread is not here, and the parent writes what it
-        # had handed over.
-        self._queue = queue.SimpleQueue()
-        self._thread = None
-
 
 _WRITERS: weakref.WeakSet[LogWriter] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    # The lines logged before the fork reach the file before any of the child's.
+    for writer in list(_WRITERS):
+        if not writer._closed:
+            writer.flush()
 
 
 def _after_fork() -> None:
@@ -234,7 +261,7 @@ def _after_fork() -> None:
         writer._forked()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork)
 
 
 def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = logging.INFO) -> Path:
