@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,11 +113,13 @@ class Gate(logging.Handler):
         self.opened = threading.Event()
         self.entered = threading.Event()
         self.lines: list[str] = []
+        self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.entered.set()
         self.opened.wait()
         self.lines.append(record.getMessage())
+        self.records.append(record)
 
 
 @pytest.fixture
@@ -124,27 +127,27 @@ def gated() -> Iterator[tuple[Gate, logs.LogWriter]]:
     """The ``putback`` loggers sent through a LogWriter to a closed :class:`Gate`."""
     gate = Gate()
     writer = logs.LogWriter(gate)
-    logger = logging.getLogger("putback")
-    logs.close()
-    logger.addHandler(writer)
-    logger.setLevel(logging.INFO)
+    logs.attach(writer)
     try:
         yield gate, writer
     finally:
         gate.opened.set()
-        logger.removeHandler(writer)
-        writer.close()
+        logs.close()
+
+
+@pytest.fixture
+def demo_home(isolated_home: Path) -> Path:
+    """The demo's terminal, set up by ``putback init --demo`` (which configures the log)."""
+    assert CliRunner().invoke(cli, ["init", "--demo"]).exit_code == 0
+    return isolated_home
 
 
 def test_an_action_does_not_wait_for_its_log_line(
-    isolated_home: Path, gated: tuple[Gate, logs.LogWriter]
+    demo_home: Path, gated: tuple[Gate, logs.LogWriter]
 ) -> None:
     # The line is written by the log's own thread: with its file stuck (the gate shut), the
     # put-back is made and returns; the line follows once the file takes it.
     gate, writer = gated
-    assert CliRunner().invoke(cli, ["init", "--demo"]).exit_code == 0
-    logs.close()  # init configured the file log; the gate's writer takes its place
-    logging.getLogger("putback").addHandler(writer)
     ledger = Ledger(resolve_paths().db_path)
     station = Station(ledger, Settings())
     station.sign_in("OP-0001")
@@ -261,3 +264,33 @@ def test_lines_are_written_at_exit_and_by_a_forked_child(tmp_path: Path) -> None
     subprocess.run([sys.executable, "-c", script], check=True)
     lines = (tmp_path / logs.LOG_NAME).read_text().splitlines()
     assert [json.loads(line)["msg"] for line in lines] == ["parent before", "child", "parent after"]
+
+
+def test_a_line_logged_later_is_the_line_logged_now_at_the_time_of_the_call(
+    tmp_path: Path, gated: tuple[Gate, logs.LogWriter]
+) -> None:
+    # logs.later hands the call to the writer, which makes the record: the same line as
+    # log.info would write, with the time of the call, not of the writing.
+    gate, writer = gated
+    log = logging.getLogger("putback.station")
+    fields: dict[str, object] = {"seq": 7, "entry_id": "e-1", "order_id": None, "ratio": 0.5}
+    log.info("first")  # the writer waits in the gate with it
+    assert gate.entered.wait(timeout=30)
+    logs.later(log, logging.INFO, "entry %s", "put_back", extra=fields)
+    returned = time.time()
+    logs.later(log, logging.DEBUG, "not enabled %s", "x")
+    gate.opened.set()
+    writer.flush()
+    assert gate.lines == ["first", "entry put_back"]
+    record = gate.records[1]
+    assert record.created <= returned
+    assert (record.name, record.levelname, record.seq) == ("putback.station", "INFO", 7)  # type: ignore[attr-defined]
+
+    path = logs.configure(tmp_path)
+    logs.later(log, logging.INFO, "entry %s", "put_back", extra=fields)
+    log.info("entry %s", "put_back", extra=fields)
+    logs.close()
+    later, now = (json.loads(line) for line in path.read_text().splitlines())
+    assert later.pop("ts")[:16] == now.pop("ts")[:16]  # the same minute, to the millisecond's
+    assert later == now == {"level": "INFO", "logger": "putback.station", "msg": "entry put_back",
+                            "seq": 7, "entry_id": "e-1", "order_id": None, "ratio": 0.5}

@@ -12,9 +12,10 @@ import logging.handlers
 import os
 import re
 import threading
+import time
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -143,18 +144,22 @@ class LogWriter(logging.Handler):
         self.max_pending = max_pending
         self.linger = linger
         self._closed = False
+        self._detached = False
+        """Taken off the ``putback`` logger by :func:`close`."""
         self._forked()
         _WRITERS.add(self)
 
     def _forked(self) -> None:
         # Also in a forked child: the parent's thread is not here, and the parent writes what
         # it had handed over.
-        self._pending: deque[logging.LogRecord | threading.Event | None] = deque()
+        self._pending: deque[_Item] = deque()
         self._wake = threading.Event()
         """Set when the queue was empty and is no longer (or someone waits)."""
         self._hurry = threading.Event()
         """Set when someone waits for the writer: it lingers no more."""
         self._thread: threading.Thread | None = None
+        self._ident: int | None = None
+        """The writer thread's, whose own records are written at once."""
 
     def _start(self) -> None:
         with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
@@ -164,6 +169,7 @@ class LogWriter(logging.Handler):
                 thread = threading.Thread(target=self._run, name="putback-log", daemon=True)
                 thread.start()
                 self._thread = thread
+                self._ident = thread.ident
 
     def _run(self) -> None:
         pending, wake, hurry = self._pending, self._wake, self._hurry
@@ -176,20 +182,43 @@ class LogWriter(logging.Handler):
                 if not self._write(pending.popleft()):
                     return
 
-    def _write(self, item: logging.LogRecord | threading.Event | None) -> bool:
+    def _write(self, item: _Item) -> bool:
         """Write one record handed over (or answer a flush); False at the end of the queue."""
         if item is None:
             return False
         if isinstance(item, threading.Event):
             item.set()
             return True
+        if isinstance(item, tuple):  # a call of later(): its record, made here, goes the usual
+            # way (every handler of its logger, this one writing it at once in this thread)
+            created, logger, level, msg, args, extra = item
+            record = logger.makeRecord(logger.name, level, "(unknown file)", 0, msg, args,
+                                       None, None, extra)
+            record.created = created
+            record.msecs = int((created - int(created)) * 1000) + 0.0
+            item = record
+            # Taken off its logger (logs.close): to this writer's file, which it was handed.
+            handle: Callable[[logging.LogRecord], object] = (
+                self.target.handle if self._detached else logger.handle
+            )
+        else:
+            handle = self.target.handle
         try:
-            self.target.handle(item)
+            handle(item)
         except Exception:  # the writer must outlive any one record
             self.handleError(item)
         return True
 
-    def _hand_over(self, item: logging.LogRecord | threading.Event | None, hurry: bool) -> None:
+    def later(self, created: float, logger: logging.Logger, level: int, msg: str,
+              args: tuple[object, ...], extra: dict[str, object] | None) -> None:
+        """Hand over a log call: the writer makes its record and logs it (see :func:`later`)."""
+        if self._thread is None:
+            self._start()
+        self._hand_over((created, logger, level, msg, args, extra), hurry=False)
+        if len(self._pending) >= self.max_pending:
+            self.flush()
+
+    def _hand_over(self, item: _Item, hurry: bool) -> None:
         pending = self._pending
         pending.append(item)
         if hurry:
@@ -205,7 +234,9 @@ class LogWriter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Hand ``record`` to the writer; wait for it when it is a warning or worse, or busy."""
-        if self._closed:  # a line after the interpreter's logging.shutdown: written here
+        if self._closed or threading.get_ident() == self._ident:
+            # A line after the interpreter's logging.shutdown, or of a call of later() whose
+            # record the writer made: written here.
             self.target.handle(record)
             return
         args = record.args
@@ -246,7 +277,16 @@ class LogWriter(logging.Handler):
         super().close()
 
 
+_Item = (
+    logging.LogRecord
+    | tuple[float, logging.Logger, int, str, tuple[object, ...], dict[str, object] | None]
+    | threading.Event
+    | None
+)
+"""What the writer's queue holds: a record, a call of :func:`later`, a flush, the end."""
 _WRITERS: weakref.WeakSet[LogWriter] = weakref.WeakSet()
+_active: LogWriter | None = None
+"""The writer :func:`configure` started (:func:`later` hands it its calls)."""
 
 
 def _before_fork() -> None:
@@ -275,17 +315,55 @@ def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = loggin
     """
     make_dirs(log_dir)
     path = log_dir / LOG_NAME
-    logger = logging.getLogger("putback")
     close()
     target = RotatingLog(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     target.addFilter(RedactingFilter(secrets))
     target.setFormatter(JsonFormatter())
     # Made after its target, so logging.shutdown (last made, first closed) closes it first.
-    handler = LogWriter(target)
-    handler._putback = True  # type: ignore[attr-defined]  # marks our handler for replacement
-    logger.addHandler(handler)
-    logger.setLevel(level)
+    attach(LogWriter(target), level)
     return path
+
+
+def attach(writer: LogWriter, level: int = logging.INFO) -> None:
+    """Send the ``putback`` loggers through ``writer``, in place of the one configured before.
+
+    :func:`configure` does it with a writer to the rotated file; :func:`close` takes it off.
+    """
+    close()
+    writer._putback = True  # type: ignore[attr-defined]  # marks our handler for replacement
+    logger = logging.getLogger("putback")
+    logger.addHandler(writer)
+    logger.setLevel(level)
+    global _active
+    _active = writer
+
+
+def later(
+    logger: logging.Logger, level: int, msg: str, *args: object,
+    extra: dict[str, object] | None = None,
+) -> None:
+    """``logger.log(level, msg, *args, extra=extra)``, with the record made by the log's writer.
+
+    For a line logged at every action (the ledger entry's): the calling thread takes the time
+    and hands the call over; the writer :func:`configure` started makes the record, with that
+    time as its ``created``, and logs it through ``logger``'s handlers. Its source file, line
+    and thread are the writer's (the JSON line shows none of them). A warning or worse, values
+    that are not plain (str, int, float, bool, None), or no writer: logged here, as
+    ``logger.log`` does. Nothing is logged when ``logger`` is not enabled for ``level``.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    writer = _active
+    if (
+        writer is None
+        or writer._closed
+        or level >= logging.WARNING
+        or not all(type(a) in _VALUES for a in args)
+        or (extra is not None and not all(type(v) in _VALUES for v in extra.values()))
+    ):
+        logger.log(level, msg, *args, extra=extra)
+        return
+    writer.later(time.time(), logger, level, msg, args, extra)
 
 
 def _ours() -> list[logging.Handler]:
@@ -303,8 +381,13 @@ def close() -> None:
 
     Every line logged before is written first.
     """
+    global _active
+    _active = None
     logger = logging.getLogger("putback")
     for old in _ours():
+        old.flush()  # the calls of later() handed over, through the logger's handlers
+        if isinstance(old, LogWriter):
+            old._detached = True
         logger.removeHandler(old)
         old.close()
 
