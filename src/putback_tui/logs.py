@@ -240,7 +240,7 @@ class LogWriter(logging.Handler):
             self.target.handle(record)
             return
         args = record.args
-        if args and (type(args) is not tuple or not all(type(a) in _VALUES for a in args)):
+        if args and (type(args) is not tuple or not _VALUES.issuperset(map(type, args))):
             record.msg = record.getMessage()
             record.args = None
         fields = record.__dict__
@@ -358,8 +358,8 @@ def later(
         writer is None
         or writer._closed
         or level >= logging.WARNING
-        or not all(type(a) in _VALUES for a in args)
-        or (extra is not None and not all(type(v) in _VALUES for v in extra.values()))
+        or not _VALUES.issuperset(map(type, args))
+        or (extra is not None and not _VALUES.issuperset(map(type, extra.values())))
     ):
         logger.log(level, msg, *args, extra=extra)
         return
