@@ -294,3 +294,14 @@ def test_a_line_logged_later_is_the_line_logged_now_at_the_time_of_the_call(
     assert later.pop("ts")[:16] == now.pop("ts")[:16]  # the same minute, to the millisecond's
     assert later == now == {"level": "INFO", "logger": "putback.station", "msg": "entry put_back",
                             "seq": 7, "entry_id": "e-1", "order_id": None, "ratio": 0.5}
+
+
+def test_a_filter_on_the_writer_keeps_its_records_out(gated: tuple[Gate, logs.LogWriter]) -> None:
+    gate, writer = gated
+    writer.addFilter(lambda record: "secret" not in record.getMessage())
+    log = logging.getLogger("putback.test")
+    log.info("kept")
+    log.info("a secret line")
+    gate.opened.set()
+    writer.flush()
+    assert gate.lines == ["kept"]

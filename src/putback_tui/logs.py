@@ -229,6 +229,8 @@ class LogWriter(logging.Handler):
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Hand ``record`` over (no lock: appending to the queue is atomic); see :meth:`emit`."""
+        if self.filters and not self.filter(record):
+            return False
         self.emit(record)
         return True
 
