@@ -58,6 +58,7 @@ def worker(source: Path, where: Path, n: int, log: bool) -> None:
         raw.execute("PRAGMA synchronous=FULL")
         raw.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT)")
         os.sync()
+        start = clock()
         print(f"ready {len(picked)} {len(bursts)}", flush=True)
         for line in sys.stdin:
             command, index = line.split()
@@ -74,6 +75,9 @@ def worker(source: Path, where: Path, n: int, log: bool) -> None:
                 order_id, line_no, sku, location, _ = bursts[i]
                 station.put_back(order_id, line_no, sku, location)
             print(f"{(clock() - c0) * 1e6:.1f}", flush=True)
+        if log and hasattr(logs, "close"):  # the last lines written, counted (as at exit)
+            logs.close()
+        print(f"{(clock() - start) * 1e6:.1f}", flush=True)
         raw.close()
         ledger.close()
 
@@ -133,9 +137,12 @@ def main() -> None:
         for i in range(min(c[1] for c in counts.values())):
             for name in ("AB" if i % 2 else "BA"):
                 cpu[name]["burst"].append(ask(name, "burst", i))
-        for proc in procs.values():
+        total = {}
+        for name, proc in procs.items():
             assert proc.stdin is not None
+            assert proc.stdout is not None
             proc.stdin.close()
+            total[name] = float(proc.stdout.readline())
             proc.wait()
     med = statistics.median
     print(f"ab-ledger: A = {args.base}, B = this tree; {orders} orders on {args.where}; "
@@ -146,6 +153,11 @@ def main() -> None:
         diff = [y - x for x, y in zip(a, b, strict=True)]
         print(f"  {what:<28} A median {med(a):6.0f}  B median {med(b):6.0f}  "
               f"median of B-A {med(diff):+6.0f} (n={len(a)})")
+    calls = sum(len(calls_of) for calls_of in cpu["A"].values())
+    print(f"  every thread of the process, from the first call to the last line written, a "
+          f"call: A {total['A'] / calls:6.0f}  B {total['B'] / calls:6.0f}  "
+          f"B-A {(total['B'] - total['A']) / calls:+6.0f} (n={calls}; the log's writer "
+          "included, driver's waits between calls included)")
 
 
 if __name__ == "__main__":

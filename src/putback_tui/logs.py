@@ -1,4 +1,8 @@
-"""The structured log: JSON lines in the log directory, rotated, with secrets redacted."""
+"""The structured log: JSON lines in the log directory, rotated, with secrets redacted.
+
+The lines are written by a thread of their own (:class:`LogWriter`), off the thread that logs:
+an action's thread hands its record over and goes on.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ import logging
 import logging.handlers
 import os
 import re
+import threading
+import time
+import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,11 +24,17 @@ from putback_tui.files import make_dirs
 LOG_NAME = "putback.log"
 MAX_BYTES = 2_000_000
 BACKUPS = 5
+MAX_PENDING = 10_000
+"""Lines handed over and not yet written past which the logging thread waits for the writer."""
+LINGER = 0.05
+"""Seconds the log's writer waits for more lines after the first of a run (then writes them)."""
 
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 _PLAIN = (int, float, bool, type(None))
 """Extra fields written as they are (anything else as its ``str``)."""
+_VALUES = frozenset({str, int, float, bool, type(None)})
+"""Message arguments a record may carry to the writer unformatted (they cannot change)."""
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 """``json.dumps(..., ensure_ascii=False)`` without a new encoder a line (what ``json.dumps``
 makes for every call with an argument of its own)."""
@@ -98,37 +111,295 @@ class RotatingLog(logging.handlers.RotatingFileHandler):
             self.handleError(record)
 
 
+class LogWriter(logging.Handler):
+    """Hands each record to a thread of its own, which writes it through ``target``.
+
+    The thread that logs (an action's, right after its commit) only appends the record to a
+    queue: the redaction, the JSON and the write happen in the writer, in the order the records
+    were handed over. A record's message arguments that are not plain values (str, int, float,
+    bool, None) are formatted before it is handed over, and so are extra fields that are not
+    plain values (as their ``str``, what the line would show), so a line says what was true when
+    it was logged. ``created`` is the moment of the call, as always.
+
+    The writer is woken by the first record of an empty queue and writes what came within
+    ``linger`` seconds after it in one go: one wake-up of the thread for a run of actions, none
+    while nothing is logged. Nothing is dropped. A warning or worse is written before the call
+    returns (the writer catches up first); when ``max_pending`` records wait, the logging thread
+    waits until the writer has caught up. :meth:`flush` waits until every record handed over is
+    written; :meth:`close` (also run by :func:`logging.shutdown` at the interpreter's exit)
+    writes what is left and stops the thread. A forked child starts a writer of its own on its
+    first record (its parent writes what the parent had handed over).
+
+    Args:
+        target: the handler that writes (its filters and formatter apply, in the writer).
+        max_pending: records waiting past which the logging thread waits for the writer.
+        linger: how long the writer waits for more after the first record of a run.
+    """
+
+    def __init__(
+        self, target: logging.Handler, max_pending: int = MAX_PENDING, linger: float = LINGER
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.max_pending = max_pending
+        self.linger = linger
+        self._closed = False
+        self._detached = False
+        """Taken off the ``putback`` logger by :func:`close`."""
+        self._forked()
+        _WRITERS.add(self)
+
+    def _forked(self) -> None:
+        # Also in a forked child: the parent's thread is not here, and the parent writes what
+        # it had handed over.
+        self._pending: deque[_Item] = deque()
+        self._wake = threading.Event()
+        """Set when the queue was empty and is no longer (or someone waits)."""
+        self._hurry = threading.Event()
+        """Set when someone waits for the writer: it lingers no more."""
+        self._thread: threading.Thread | None = None
+        self._ident: int | None = None
+        """The writer thread's, whose own records are written at once."""
+
+    def _start(self) -> None:
+        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+            if self._thread is None:
+                # A daemon: the interpreter's exit waits for no thread before logging.shutdown
+                # runs, which closes this handler (writing what is left) and so the thread.
+                thread = threading.Thread(target=self._run, name="putback-log", daemon=True)
+                thread.start()
+                self._thread = thread
+                self._ident = thread.ident
+
+    def _run(self) -> None:
+        pending, wake, hurry = self._pending, self._wake, self._hurry
+        while True:
+            wake.wait()
+            wake.clear()
+            hurry.wait(self.linger)
+            hurry.clear()
+            while pending:  # every record appended until the queue is empty, then wait again
+                if not self._write(pending.popleft()):
+                    return
+
+    def _write(self, item: _Item) -> bool:
+        """Write one record handed over (or answer a flush); False at the end of the queue."""
+        if item is None:
+            return False
+        if isinstance(item, threading.Event):
+            item.set()
+            return True
+        if isinstance(item, tuple):  # a call of later(): its record, made here, goes the usual
+            # way (every handler of its logger, this one writing it at once in this thread)
+            created, logger, level, msg, args, extra = item
+            record = logger.makeRecord(logger.name, level, "(unknown file)", 0, msg, args,
+                                       None, None, extra)
+            record.created = created
+            record.msecs = int((created - int(created)) * 1000) + 0.0
+            item = record
+            # Taken off its logger (logs.close): to this writer's file, which it was handed.
+            handle: Callable[[logging.LogRecord], object] = (
+                self.target.handle if self._detached else logger.handle
+            )
+        else:
+            handle = self.target.handle
+        try:
+            handle(item)
+        except Exception:  # the writer must outlive any one record
+            self.handleError(item)
+        return True
+
+    def later(self, created: float, logger: logging.Logger, level: int, msg: str,
+              args: tuple[object, ...], extra: dict[str, object] | None) -> None:
+        """Hand over a log call: the writer makes its record and logs it (see :func:`later`)."""
+        if self._thread is None:
+            self._start()
+        self._hand_over((created, logger, level, msg, args, extra), hurry=False)
+        if len(self._pending) >= self.max_pending:
+            self.flush()
+
+    def _hand_over(self, item: _Item, hurry: bool) -> None:
+        pending = self._pending
+        pending.append(item)
+        if hurry:
+            self._hurry.set()
+            self._wake.set()
+        elif len(pending) == 1:  # the writer drains until empty: only then does it wait
+            self._wake.set()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Hand ``record`` over (no lock: appending to the queue is atomic); see :meth:`emit`."""
+        if self.filters and not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Hand ``record`` to the writer; wait for it when it is a warning or worse, or busy."""
+        if self._closed or threading.get_ident() == self._ident:
+            # A line after the interpreter's logging.shutdown, or of a call of later() whose
+            # record the writer made: written here.
+            self.target.handle(record)
+            return
+        args = record.args
+        if args and (type(args) is not tuple or not _VALUES.issuperset(map(type, args))):
+            record.msg = record.getMessage()
+            record.args = None
+        fields = record.__dict__
+        for key in fields.keys() - _STANDARD:
+            value = fields[key]
+            if not isinstance(value, _PLAIN) and not key.startswith("_"):
+                fields[key] = str(value)  # what JsonFormatter writes of it
+        if self._thread is None:
+            self._start()
+        self._hand_over(record, hurry=False)
+        if record.levelno >= logging.WARNING or len(self._pending) >= self.max_pending:
+            self.flush()
+
+    def flush(self) -> None:
+        """Wait until every record handed over so far is written (and the file flushed)."""
+        if self._thread is None or self._thread is threading.current_thread():
+            return
+        done = threading.Event()
+        self._hand_over(done, hurry=True)
+        done.wait()
+
+    def close(self) -> None:
+        """Write what is left, stop the writer and close ``target``."""
+        thread = self._thread
+        if not self._closed:
+            self._closed = True
+            if thread is not None and thread is not threading.current_thread():
+                self._hand_over(None, hurry=True)
+                thread.join()
+            self._thread = None
+            while self._pending:  # what another thread handed over meanwhile, after the end
+                self._write(self._pending.popleft())
+            self.target.close()
+        super().close()
+
+
+_Item = (
+    logging.LogRecord
+    | tuple[float, logging.Logger, int, str, tuple[object, ...], dict[str, object] | None]
+    | threading.Event
+    | None
+)
+"""What the writer's queue holds: a record, a call of :func:`later`, a flush, the end."""
+_WRITERS: weakref.WeakSet[LogWriter] = weakref.WeakSet()
+_active: LogWriter | None = None
+"""The writer :func:`configure` started (:func:`later` hands it its calls)."""
+
+
+def _before_fork() -> None:
+    # The lines logged before the fork reach the file before any of the child's.
+    for writer in list(_WRITERS):
+        if not writer._closed:
+            writer.flush()
+
+
+def _after_fork() -> None:
+    for writer in list(_WRITERS):
+        writer._forked()
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork)
+
+
 def configure(log_dir: Path, *, secrets: Iterable[str] = (), level: int = logging.INFO) -> Path:
     """Send the ``putback`` loggers to a rotated JSON-lines file in ``log_dir``.
+
+    The lines are written by a thread of their own (:class:`LogWriter`): :func:`flush` waits
+    for them, :func:`close` (or the interpreter's exit) writes the last.
 
     Returns:
         The log file's path. Calling again replaces the handler (no duplicate lines).
     """
     make_dirs(log_dir)
     path = log_dir / LOG_NAME
-    logger = logging.getLogger("putback")
     close()
-    handler = RotatingLog(
-        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-    )
-    handler._putback = True  # type: ignore[attr-defined]  # marks our handler for replacement
-    handler.addFilter(RedactingFilter(secrets))
-    handler.setFormatter(JsonFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(level)
+    target = RotatingLog(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    target.addFilter(RedactingFilter(secrets))
+    target.setFormatter(JsonFormatter())
+    # Made after its target, so logging.shutdown (last made, first closed) closes it first.
+    attach(LogWriter(target), level)
     return path
 
 
-def close() -> None:
-    """Stop sending the ``putback`` loggers to the file :func:`configure` opened, and close it."""
+def attach(writer: LogWriter, level: int = logging.INFO) -> None:
+    """Send the ``putback`` loggers through ``writer``, in place of the one configured before.
+
+    :func:`configure` does it with a writer to the rotated file; :func:`close` takes it off.
+    """
+    close()
+    writer._putback = True  # type: ignore[attr-defined]  # marks our handler for replacement
     logger = logging.getLogger("putback")
-    for old in [h for h in logger.handlers if getattr(h, "_putback", False)]:
+    logger.addHandler(writer)
+    logger.setLevel(level)
+    global _active
+    _active = writer
+
+
+def later(
+    logger: logging.Logger, level: int, msg: str, *args: object,
+    extra: dict[str, object] | None = None,
+) -> None:
+    """``logger.log(level, msg, *args, extra=extra)``, with the record made by the log's writer.
+
+    For a line logged at every action (the ledger entry's): the calling thread takes the time
+    and hands the call over; the writer :func:`configure` started makes the record, with that
+    time as its ``created``, and logs it through ``logger``'s handlers. Its source file, line
+    and thread are the writer's (the JSON line shows none of them). A warning or worse, values
+    that are not plain (str, int, float, bool, None), or no writer: logged here, as
+    ``logger.log`` does. Nothing is logged when ``logger`` is not enabled for ``level``.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    writer = _active
+    if (
+        writer is None
+        or writer._closed
+        or level >= logging.WARNING
+        or not _VALUES.issuperset(map(type, args))
+        or (extra is not None and not _VALUES.issuperset(map(type, extra.values())))
+    ):
+        logger.log(level, msg, *args, extra=extra)
+        return
+    writer.later(time.time(), logger, level, msg, args, extra)
+
+
+def _ours() -> list[logging.Handler]:
+    return [h for h in logging.getLogger("putback").handlers if getattr(h, "_putback", False)]
+
+
+def flush() -> None:
+    """Wait until every line logged so far is in the file :func:`configure` opened."""
+    for handler in _ours():
+        handler.flush()
+
+
+def close() -> None:
+    """Stop sending the ``putback`` loggers to the file :func:`configure` opened, and close it.
+
+    Every line logged before is written first.
+    """
+    global _active
+    _active = None
+    logger = logging.getLogger("putback")
+    for old in _ours():
+        old.flush()  # the calls of later() handed over, through the logger's handlers
+        if isinstance(old, LogWriter):
+            old._detached = True
         logger.removeHandler(old)
         old.close()
 
 
 def tail(log_dir: Path, lines: int = 50) -> list[str]:
-    """The last ``lines`` lines of the current log file (empty when there is none)."""
+    """The last ``lines`` lines of the current log file (empty when there is none).
+
+    Lines this process logged are written first (:func:`flush`).
+    """
+    flush()
     path = log_dir / LOG_NAME
     if not path.exists():
         return []

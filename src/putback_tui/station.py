@@ -21,6 +21,7 @@ from enum import StrEnum
 from functools import partial
 from types import TracebackType
 
+from putback_tui import logs
 from putback_tui.barcodes import LocationCode, ProductCode
 from putback_tui.config import Settings
 from putback_tui.domain import rules
@@ -277,9 +278,12 @@ class Station:
         if log.isEnabledFor(logging.INFO):  # the extra fields only when they are written
             # Once the action has committed (never for one rolled back), out of its
             # transaction: the ledger row is the durable record, the log line is not.
+            # Its record is made and written by the log's own thread (logs.later).
             tx.after_commit(
                 partial(
-                    log.info,
+                    logs.later,
+                    log,
+                    logging.INFO,
                     "entry %s",
                     entry.kind.value,
                     extra={

@@ -22,6 +22,7 @@ import uvicorn  # noqa: F401
 import putback_tui.central.app
 import putback_tui.central.cli
 import putback_tui.cli
+import putback_tui.logs
 import putback_tui.sync.cli
 import putback_tui.sync.client
 import tests.crash.terminal
@@ -69,6 +70,7 @@ def _child(role: str, argv: list[str], log: str) -> None:
 
         traceback.print_exc()
         code = 1
+    putback_tui.logs.close()  # the log's last lines, as the interpreter's exit would write them
     os._exit(code)
 
 
