@@ -187,6 +187,27 @@ def test_a_busy_writer_makes_the_logging_thread_wait_and_drops_nothing(
     assert gate.lines == [f"line {i}" for i in range(6)]
 
 
+def test_two_threads_handing_over_at_once_still_wake_the_writer(
+    gated: tuple[Gate, logs.LogWriter],
+) -> None:
+    # The writer waits on an empty queue. Thread B appends its record and, before B looks
+    # whether the queue was empty, thread A logs: each sees two records waiting. Woken only
+    # "when the queue was empty", the writer slept on, and the lines waited for the next
+    # warning (in a running terminal, possibly never).
+    gate, writer = gated
+    gate.opened.set()
+    log = logging.getLogger("putback.test")
+    log.info("first")
+    writer.flush()
+    b = log.makeRecord(log.name, logging.INFO, __file__, 0, "from B", None, None)
+    writer._pending.append(b)  # B's append; B's look at the queue comes later (or never)
+    log.info("from A")
+    deadline = time.monotonic() + 30  # a bound on the wait, not a figure
+    while len(gate.lines) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gate.lines == ["first", "from B", "from A"]
+
+
 def test_lines_of_many_threads_are_all_written_each_in_its_order(tmp_path: Path) -> None:
     path = logs.configure(tmp_path)
     log = logging.getLogger("putback.test")

@@ -224,7 +224,10 @@ class LogWriter(logging.Handler):
         if hurry:
             self._hurry.set()
             self._wake.set()
-        elif len(pending) == 1:  # the writer drains until empty: only then does it wait
+        elif not self._wake.is_set():
+            # Not "the queue was empty" (len == 1): two threads appending at once would both
+            # see 2, neither wake the writer, and lines would wait for the next warning. A
+            # redundant set costs the writer one more round; a missed one, the log.
             self._wake.set()
 
     def handle(self, record: logging.LogRecord) -> bool:
