@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from putback_tui.central.state import facility_orders
 from putback_tui.central.storage import CentralStore, open_store
 from tests.support.throwaway_pg import ThrowawayPostgres
 
@@ -74,3 +75,50 @@ def test_a_batch_s_order_lines_are_updated_through_the_primary_key(lines: Centra
     plan = "\n".join(plans)
     assert "order_lines_pkey" in plan, plan
     assert "Seq Scan on order_lines" not in plan, plan
+
+
+@pytest.fixture
+def orders(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
+    """A central store with 4,000 orders, 2,000 in each of two facilities, just imported.
+
+    Not analyzed yet, as right after an import: PostgreSQL counts on a few rows per facility.
+    """
+    url = pg_cluster.create_database()
+    store = open_store(url)
+    try:
+        with store.engine.write(None) as tx:
+            tx.run(
+                "INSERT INTO orders (order_id, facility, status, status_changed_at) "
+                "SELECT 'F' || mod(i, 2) || '-O' || i, 'F' || mod(i, 2), 'in_progress', "
+                "'2026-12-07T08:00:00.000000+00:00' "
+                "FROM generate_series(1, 4000) AS i"
+            )
+        yield store
+    finally:
+        store.close()
+        pg_cluster.drop_database(url)
+
+
+def test_a_batch_s_orders_are_read_through_the_primary_key(orders: CentralStore) -> None:
+    # A batch naming half of F0's orders, two of F1's (which F0's batch must not see) and one
+    # that does not exist.
+    mine = [f"F0-O{i}" for i in range(2, 4001, 4)]
+    asked = [*mine, "F1-O1", "F1-O11", "F0-unknown"]
+    plans: list[str] = []
+    with orders.engine.read() as tx:
+        real = tx.conn.execute
+
+        def explained(sql: str, params: object = None, **kw: object) -> object:
+            if "FROM orders" in sql:
+                plans.extend(r[0] for r in real("EXPLAIN " + sql, params).fetchall())
+            return real(sql, params, **kw)
+
+        tx.conn.execute = explained  # type: ignore[method-assign]
+        rows = facility_orders(tx, "order_id, status", "F0", sorted(asked))
+        tx.conn.execute = real  # type: ignore[method-assign]
+    assert sorted(rows) == sorted((k, "in_progress") for k in mine)
+    plan = "\n".join(plans)
+    # The keys are the index's condition: each order found by its ID, not every order of the
+    # facility compared with every key.
+    assert "Index Cond: (order_id = ANY" in plan, plan
+    assert "Filter: (order_id = ANY" not in plan, plan
