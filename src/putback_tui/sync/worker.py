@@ -27,12 +27,13 @@ from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.ledger import sync as book
 from putback_tui.sync.client import (
     AnswerRefused,
+    BatchAnswer,
     CentralRefused,
     CentralUnavailable,
     SyncClient,
     SyncError,
 )
-from putback_tui.wire import BatchResult, Claim, Outcome
+from putback_tui.wire import Claim, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +296,10 @@ class SyncWorker:
                         client.push_json, upcoming.entry_ids, upcoming.entries_json
                     )
                 with ledger.write() as tx:
-                    book.record_answers(tx, answers)
+                    if answers is None:
+                        book.record_applied(tx, batch.seqs)
+                    else:
+                        book.record_answers(tx, answers)
                     book.clear_failure(tx, "push")
                 self._publish(online=True, error=None)
                 if retry is not None:
@@ -381,11 +385,19 @@ class SyncWorker:
 
 
 def _answers(
-    batch: book.Outgoing, result: BatchResult
-) -> tuple[list[book.Answer], str | None]:
-    """The final answers of a batch, up to the first retryable refusal, and its reason."""
+    batch: book.Outgoing, answer: BatchAnswer
+) -> tuple[list[book.Answer] | None, str | None]:
+    """The final answers of a batch, up to the first retryable refusal, and its reason.
+
+    None for the answers when every entry was applied: :func:`book.record_applied` records
+    them without a list.
+    """
+    if answer.result is None:
+        return None, None
     answers: list[book.Answer] = []
-    for seq, entry_id, r in zip(batch.seqs, batch.entry_ids, result.results, strict=True):
+    for seq, entry_id, r in zip(
+        batch.seqs, batch.entry_ids, answer.result.results, strict=True
+    ):
         if r.outcome is Outcome.REFUSED and r.retryable:
             return answers, r.reason or "the central store asked to send again later"
         refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
