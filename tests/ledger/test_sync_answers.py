@@ -99,3 +99,26 @@ def test_an_empty_batch_records_nothing(ledger: Ledger) -> None:
     with ledger.write() as tx:
         book.record_applied(tx, (), at=AT)
         assert recorded(tx) == ([], 0)
+
+
+def test_waiting_counts_every_entry_after_the_last_answered_without_a_gap(ledger: Ledger) -> None:
+    """Read from the last sequence number, it is the count of the rows it used to be."""
+
+    def waiting() -> tuple[int, int]:
+        with ledger.read() as tx:
+            counted = tx.conn.execute(
+                "SELECT COUNT(*) FROM entries WHERE seq > ?", (book.acked_through(tx),)
+            ).fetchone()[0]
+            return book.counts(tx).waiting, counted
+
+    assert waiting() == (12, 12)
+    with ledger.write() as tx:
+        book.record_applied(tx, book.outgoing(tx, 0, 5).seqs, at=AT)
+    assert waiting() == (7, 7)
+    with ledger.write() as tx:  # answers for a later batch first: 6 to 8 still wait
+        book.record_applied(tx, book.outgoing(tx, 8, 100).seqs, at=AT)
+    assert waiting() == (7, 7)
+    with ledger.write() as tx:
+        tx.append(put_back(12), terminal="T1", facility="F1", operator="OP-1")
+        book.record_applied(tx, book.outgoing(tx, 5, 3).seqs, at=AT)
+    assert waiting() == (5, 5)

@@ -221,9 +221,11 @@ def _advance(tx: Transaction, seqs: Iterable[int]) -> None:
 
 def counts(tx: Transaction) -> SyncCounts:
     """Entries waiting, entries refused, and the last successful sync."""
-    waiting = tx.conn.execute(
-        "SELECT COUNT(*) FROM entries WHERE seq > ?", (acked_through(tx),)
-    ).fetchone()[0]
+    # Entries are numbered 1, 2, 3... with no gap (each appended as the next rowid, one taken
+    # back from the central store only as the next number, none ever deleted), so those after
+    # acked_through number max(seq) minus it: read from the primary key's last page, where
+    # counting them walked every waiting row (10 ms at 100,000 waiting, after every batch).
+    waiting = tx.last_seq() - acked_through(tx)
     refused = tx.conn.execute(
         "SELECT COUNT(*) FROM sync_answers WHERE outcome = 'refused'"
     ).fetchone()[0]
