@@ -18,7 +18,8 @@ baseline measured in the same run; the table gives min / median / max over the r
                share the server's two cores, where real ones each have their own machine.
 (d) CPU        CPU time per entry of the central store's processes (and of PostgreSQL's,
                split into its backends, autovacuum and its background writers), read from
-               /proc before and after each timed part.
+               /proc before and after each timed part; for (a) and (b) also the terminal's
+               (this process's, time.process_time: in (b) the sync worker's two threads).
 
 SQLite and PostgreSQL (a throwaway cluster, durable: fsync on). --quick: 10,000 entries and
 50 x 200; full: 100,000 and 50 x 2,000.
