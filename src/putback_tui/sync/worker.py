@@ -266,7 +266,9 @@ class SyncWorker:
         answers to the previous one and reads the next from the ledger, so a backlog drains
         at the central store's pace rather than at the sum of both sides' work. A batch is
         sent only after the previous one was answered (the central store applies a terminal's
-        entries in sequence order), and an answer is recorded only once it has arrived.
+        entries in sequence order), and an answer is recorded only once it has arrived. The
+        common answer, every entry applied, is read without a model per entry and recorded by
+        one statement (:func:`book.record_applied`).
         """
         size = self.settings.batch_size
         with ledger.read() as tx:
@@ -280,7 +282,7 @@ class SyncWorker:
                 with ledger.read() as tx:  # the next batch, read while this one is in flight
                     upcoming = book.outgoing(tx, batch.seqs[-1], size)
                 try:
-                    result = in_flight.result()
+                    answer = in_flight.result()
                 except CentralUnavailable as exc:
                     if exc.status is not None and exc.status >= 500:
                         # The central store answered but could not apply the batch: count the
@@ -288,7 +290,7 @@ class SyncWorker:
                         with ledger.write() as tx:
                             book.note_failure(tx, "push", batch.entry_ids[0], str(exc))
                     raise
-                answers, retry = _answers(batch, result)
+                answers, retry = _answers(batch, answer)
                 if retry is not None or self._stop.is_set():
                     upcoming = book.Outgoing((), (), ())
                 if upcoming.seqs:
