@@ -18,7 +18,8 @@ baseline measured in the same run; the table gives min / median / max over the r
                share the server's two cores, where real ones each have their own machine.
 (d) CPU        CPU time per entry of the central store's processes (and of PostgreSQL's,
                split into its backends, autovacuum and its background writers), read from
-               /proc before and after each timed part.
+               /proc before and after each timed part; for (a) and (b) also the terminal's
+               (this process's, time.process_time: in (b) the sync worker's two threads).
 
 SQLite and PostgreSQL (a throwaway cluster, durable: fsync on). --quick: 10,000 entries and
 50 x 200; full: 100,000 and 50 x 2,000.
@@ -546,9 +547,13 @@ def drain(
         worker = SyncWorker(ledger, SyncSettings(url=url, token=SecretStr(token),
                                                  batch_size=batch))
         meter.start()
+        # This process's CPU while the round runs is the terminal's: the worker's thread and
+        # the one sending its batches (this thread only waits for them).
+        terminal_cpu = time.process_time()
         start = time.perf_counter()
         state = worker.run_once()
         took = time.perf_counter() - start
+        terminal_cpu = time.process_time() - terminal_cpu
         cpu = meter.stop()
         worker.stop()
     finally:
@@ -561,7 +566,8 @@ def drain(
     base = baseline(store, entries_for("T1", "F1", n), batch)
     store.close()
     return {"rate": n / took, "baseline": base, "ratio": n / took / base,
-            **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()}}
+            **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()},
+            "cpu_us_terminal": terminal_cpu / n * 1e6}
 
 
 FACILITIES = 10

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from putback_tui.central.server import BackgroundServer
 from putback_tui.sync.client import SyncClient
@@ -84,3 +86,32 @@ def test_an_answer_in_another_protocol_version_says_to_upgrade_and_nothing_is_se
     assert "answers in protocol version 2; this terminal speaks version 1" in state.last_error
     assert "upgrade putback on this terminal" in state.last_error
     assert state.waiting == n
+
+
+def test_a_plain_http_central_store_is_reached_whatever_the_tls_certificates(
+    server: BackgroundServer,
+    central: Central,
+    make_terminal: MakeTerminal,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """No TLS on an ``http://`` URL, so a missing CA bundle cannot stop sync (it did)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+    t = make_terminal()
+    n = work(t)
+    worker = worker_for(t, server, central)
+    try:
+        state = worker.run_once()
+    finally:
+        worker.stop()
+    assert (state.online, state.last_error, state.waiting) == (True, None, 0)
+    assert_synced(t, central, n)
+
+
+def test_an_https_central_store_is_still_verified_against_the_ca_bundle(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The bundle is still read for ``https://``: a missing one is an error, never no check."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+    with pytest.raises(FileNotFoundError):
+        SyncClient("https://central.example:8700", "token")

@@ -25,8 +25,9 @@ from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.ledger import Ledger
 from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
+from putback_tui.sync.client import BatchAnswer
 from putback_tui.sync.worker import SyncWorker
-from putback_tui.wire import BatchResult, ClientKind
+from putback_tui.wire import ClientKind
 from tests.central_support import Central, MakeTerminal
 from tests.sync.test_worker import projections, work
 
@@ -71,7 +72,7 @@ def test_restore_then_sync_applies_nothing_twice_and_sends_nothing_again(
     assert real_client is not None
     real_push = real_client.push_json
 
-    def push_json(entry_ids: Sequence[str], entries_json: Sequence[str]) -> BatchResult:
+    def push_json(entry_ids: Sequence[str], entries_json: Sequence[str]) -> BatchAnswer:
         pushed.extend(json.loads(e)["seq"] for e in entries_json)
         return real_push(entry_ids, entries_json)
 

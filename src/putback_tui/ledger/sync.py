@@ -164,7 +164,6 @@ def record_answers(tx: Transaction, answers: Sequence[Answer], at: datetime | No
 
     A duplicate answer for an entry already answered is ignored: resending is safe.
     """
-    when = (at or now_utc()).isoformat(timespec="microseconds")
     # One statement for the whole batch: SQLite reads the answers from one JSON array (a
     # third less than a statement run per answer).
     tx.conn.execute(
@@ -172,7 +171,7 @@ def record_answers(tx: Transaction, answers: Sequence[Answer], at: datetime | No
         "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
         "json_extract(value, '$[2]'), json_extract(value, '$[3]'), ? FROM json_each(?)",
         (
-            when,
+            _answered_at(at),
             json.dumps(
                 [
                     (a.seq, a.entry_id, "refused" if a.refused else "applied", a.reason)
@@ -181,18 +180,52 @@ def record_answers(tx: Transaction, answers: Sequence[Answer], at: datetime | No
             ),
         ),
     )
+    _advance(tx, [a.seq for a in answers])
+
+
+def record_applied(tx: Transaction, seqs: Sequence[int], at: datetime | None = None) -> None:
+    """:func:`record_answers` for a batch whose every entry was applied.
+
+    The same rows, written by one statement from the ledger's own entries, with nothing built
+    per entry in Python.
+
+    Args:
+        tx: the sync worker's write transaction.
+        seqs: the batch's sequence numbers as :func:`outgoing` read them: every entry from the
+            first to the last, in order (entries are append-only, so no other entry can appear
+            between them later).
+        at: when the answers arrived (now by default).
+    """
+    if not seqs:
+        return
+    tx.conn.execute(
+        "INSERT OR IGNORE INTO sync_answers (seq, entry_id, outcome, reason, answered_at) "
+        "SELECT seq, entry_id, 'applied', NULL, ? FROM entries WHERE seq BETWEEN ? AND ?",
+        (_answered_at(at), seqs[0], seqs[-1]),
+    )
+    _advance(tx, seqs)
+
+
+def _answered_at(at: datetime | None) -> str:
+    return (at or now_utc()).isoformat(timespec="microseconds")
+
+
+def _advance(tx: Transaction, seqs: Iterable[int]) -> None:
+    """Move ``sync.acked_through`` over the answered ``seqs`` that follow it without a gap."""
     through = acked_through(tx)
-    for a in answers:
-        if a.seq == through + 1:
-            through = a.seq
+    for seq in seqs:
+        if seq == through + 1:
+            through = seq
     tx.set_meta(ACKED_THROUGH, str(through))
 
 
 def counts(tx: Transaction) -> SyncCounts:
     """Entries waiting, entries refused, and the last successful sync."""
-    waiting = tx.conn.execute(
-        "SELECT COUNT(*) FROM entries WHERE seq > ?", (acked_through(tx),)
-    ).fetchone()[0]
+    # Entries are numbered 1, 2, 3... with no gap (each appended as the next rowid, one taken
+    # back from the central store only as the next number, none ever deleted), so those after
+    # acked_through number max(seq) minus it: read from the primary key's last page, where
+    # counting them walked every waiting row (10 ms at 100,000 waiting, after every batch).
+    waiting = tx.last_seq() - acked_through(tx)
     refused = tx.conn.execute(
         "SELECT COUNT(*) FROM sync_answers WHERE outcome = 'refused'"
     ).fetchone()[0]

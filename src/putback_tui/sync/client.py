@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import now_utc
+from putback_tui.sync.answers import applied_ids
 from putback_tui.wire import (
     API_PREFIX,
     API_VERSION,
@@ -70,6 +72,16 @@ class CentralRefused(SyncError):
 
 
 @dataclass(frozen=True)
+class BatchAnswer:
+    """The central store's answer to a batch sent with :meth:`SyncClient.push_json`."""
+
+    result: BatchResult | None
+    """The answer read into the wire models; None when every entry was applied (or was a
+    duplicate of an entry applied before), the common answer, read without a model per entry
+    (see :mod:`putback_tui.sync.answers`)."""
+
+
+@dataclass(frozen=True)
 class Probe:
     """A ``whoami`` call with the central store's clock, for ``putback doctor``."""
 
@@ -110,6 +122,7 @@ class SyncClient:
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout_s,
             transport=transport,
+            verify=_tls_for(self.base_url),
         )
 
     def close(self) -> None:
@@ -212,27 +225,39 @@ class SyncClient:
         body = EntryBatch(entries=tuple(entries)).model_dump_json(exclude_defaults=True)
         return self._push_body(body, [e.entry_id for e in entries])
 
-    def push_json(self, entry_ids: Sequence[str], entries_json: Sequence[str]) -> BatchResult:
+    def push_json(self, entry_ids: Sequence[str], entries_json: Sequence[str]) -> BatchAnswer:
         """:meth:`push` for entries already serialised: each one the JSON of an :class:`Entry`.
 
         The sync worker sends the ledger's rows this way, as SQLite writes them, without
         building models only to serialise them again; the central store validates each entry.
+        An answer that every entry was applied is read without the wire models (its
+        ``result`` is None); any other is read with them, as :meth:`push` reads it.
 
         Raises:
-            CentralUnavailable, CentralRefused, SyncError.
+            CentralUnavailable, CentralRefused, SyncError (AnswerRefused for an answer out of
+            this terminal's bounds).
         """
-        return self._push_body(batch_json(entries_json), entry_ids)
+        response = self._post_batch(batch_json(entries_json))
+        ids = applied_ids(response.content)
+        if ids is None:
+            return BatchAnswer(self._checked(response, entry_ids))
+        _check_matches(ids, entry_ids)
+        return BatchAnswer(None)
 
     def _push_body(self, body: str, entry_ids: Sequence[str]) -> BatchResult:
-        result = self._call(
-            BatchResult,
+        return self._checked(self._post_batch(body), entry_ids)
+
+    def _post_batch(self, body: str) -> httpx.Response:
+        return self._request(
             "POST",
             "/entries",
             content=body,
             headers={"Content-Type": "application/json", **self._outbox_header()},
         )
-        if [r.entry_id for r in result.results] != list(entry_ids):
-            raise SyncError("the central store's answer does not match the batch sent")
+
+    def _checked(self, response: httpx.Response, entry_ids: Sequence[str]) -> BatchResult:
+        result = self._parse(BatchResult, response)
+        _check_matches([r.entry_id for r in result.results], entry_ids)
         return result
 
     def changes(self, cursor: int, limit: int) -> ChangesPage:
@@ -281,6 +306,26 @@ class SyncClient:
             CentralUnavailable, CentralRefused, SyncError.
         """
         return self._call(ClaimsPage, "GET", "/claims")
+
+
+def _check_matches(answered: Sequence[str], sent: Sequence[str]) -> None:
+    """Raise SyncError unless an answer's entry IDs are the batch's, in order."""
+    if list(answered) != list(sent):
+        raise SyncError("the central store's answer does not match the batch sent")
+
+
+def _tls_for(base_url: str) -> ssl.SSLContext | bool:
+    """What the client verifies TLS with: the CA bundle for ``https``, nothing for ``http``.
+
+    httpx loads its CA bundle into a new TLS context for every client it makes, whether the URL
+    uses TLS or not (30-40 ms here; and a broken ``SSL_CERT_FILE`` stopped a plain ``http``
+    central store from being reached at all). A plain URL gets a context that trusts no
+    certificate, unused: the client only talks to its own base URL and never follows a
+    redirect, and if TLS ever came up there it would fail closed, never unverified.
+    """
+    if urlsplit(base_url).scheme.lower() == "https":
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -27,12 +27,13 @@ from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.ledger import sync as book
 from putback_tui.sync.client import (
     AnswerRefused,
+    BatchAnswer,
     CentralRefused,
     CentralUnavailable,
     SyncClient,
     SyncError,
 )
-from putback_tui.wire import BatchResult, Claim, Outcome
+from putback_tui.wire import Claim, Outcome
 
 log = logging.getLogger("putback.sync")
 
@@ -265,7 +266,9 @@ class SyncWorker:
         answers to the previous one and reads the next from the ledger, so a backlog drains
         at the central store's pace rather than at the sum of both sides' work. A batch is
         sent only after the previous one was answered (the central store applies a terminal's
-        entries in sequence order), and an answer is recorded only once it has arrived.
+        entries in sequence order), and an answer is recorded only once it has arrived. The
+        common answer, every entry applied, is read without a model per entry and recorded by
+        one statement (:func:`book.record_applied`).
         """
         size = self.settings.batch_size
         with ledger.read() as tx:
@@ -279,7 +282,7 @@ class SyncWorker:
                 with ledger.read() as tx:  # the next batch, read while this one is in flight
                     upcoming = book.outgoing(tx, batch.seqs[-1], size)
                 try:
-                    result = in_flight.result()
+                    answer = in_flight.result()
                 except CentralUnavailable as exc:
                     if exc.status is not None and exc.status >= 500:
                         # The central store answered but could not apply the batch: count the
@@ -287,7 +290,7 @@ class SyncWorker:
                         with ledger.write() as tx:
                             book.note_failure(tx, "push", batch.entry_ids[0], str(exc))
                     raise
-                answers, retry = _answers(batch, result)
+                answers, retry = _answers(batch, answer)
                 if retry is not None or self._stop.is_set():
                     upcoming = book.Outgoing((), (), ())
                 if upcoming.seqs:
@@ -295,7 +298,10 @@ class SyncWorker:
                         client.push_json, upcoming.entry_ids, upcoming.entries_json
                     )
                 with ledger.write() as tx:
-                    book.record_answers(tx, answers)
+                    if answers is None:
+                        book.record_applied(tx, batch.seqs)
+                    else:
+                        book.record_answers(tx, answers)
                     book.clear_failure(tx, "push")
                 self._publish(online=True, error=None)
                 if retry is not None:
@@ -381,11 +387,19 @@ class SyncWorker:
 
 
 def _answers(
-    batch: book.Outgoing, result: BatchResult
-) -> tuple[list[book.Answer], str | None]:
-    """The final answers of a batch, up to the first retryable refusal, and its reason."""
+    batch: book.Outgoing, answer: BatchAnswer
+) -> tuple[list[book.Answer] | None, str | None]:
+    """The final answers of a batch, up to the first retryable refusal, and its reason.
+
+    None for the answers when every entry was applied: :func:`book.record_applied` records
+    them without a list.
+    """
+    if answer.result is None:
+        return None, None
     answers: list[book.Answer] = []
-    for seq, entry_id, r in zip(batch.seqs, batch.entry_ids, result.results, strict=True):
+    for seq, entry_id, r in zip(
+        batch.seqs, batch.entry_ids, answer.result.results, strict=True
+    ):
         if r.outcome is Outcome.REFUSED and r.retryable:
             return answers, r.reason or "the central store asked to send again later"
         refused = r.outcome is Outcome.REFUSED or r.recorded_as == "refused"
