@@ -8,7 +8,9 @@ baseline measured in the same run; the table gives min / median / max over the r
                a central store served by ``putback central serve`` in its own process. The
                poster is a lean terminal (:class:`LeanTerminal`): each answer's bytes are
                kept as received and read into models, and checked, after the clock stops.
-(b) drain      the same backlog sent by the real SyncWorker from a terminal's ledger.
+(b) drain      the same backlog sent by the real SyncWorker from a terminal's ledger, with
+               the product's batch settings (200 entries first, growing to 5,000 while
+               the central store answers within half a second; ``--batch`` sets both).
                Baseline of (a) and (b): the same entries inserted straight into the same
                database (executemany, one transaction per batch of the same size, no HTTP, no
                checks, a table of the entries' columns without keys or indexes).
@@ -57,6 +59,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -537,15 +540,16 @@ def ingest_http(
 
 
 def drain(
-    kind: str, db: str, n: int, batch: int, work: Path, pg_pid: int | None, tag: str
+    kind: str, db: str, n: int, batch: int, work: Path, pg_pid: int | None, tag: str,
+    product_batches: bool = True,
 ) -> dict[str, float]:
     """(b): the real SyncWorker drains the ledger's backlog, against the baseline."""
     store, token, ledger = prepared(kind, db, n, work, tag)
     proc, url = serve(db)
     meter = CpuMeter(server=proc.pid, database=pg_pid)
     try:
-        worker = SyncWorker(ledger, SyncSettings(url=url, token=SecretStr(token),
-                                                 batch_size=batch))
+        sizes = {} if product_batches else {"batch_size": batch, "max_batch_size": batch}
+        worker = SyncWorker(ledger, SyncSettings(url=url, token=SecretStr(token), **sizes))
         meter.start()
         # This process's CPU while the round runs is the terminal's: the worker's thread and
         # the one sending its batches (this thread only waits for them).
@@ -678,7 +682,9 @@ def fmt(values: list[float], unit: str = "", digits: int = 0) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 entries, 50 x 200")
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch", type=int,
+                        help="entries a batch in (a), the baselines and the ladder (1,000); "
+                        "given, also every batch of (b) (else the product's: 200, growing)")
     parser.add_argument("-n", type=int, help="entries for (a) and (b) (100,000; 10,000 quick)")
     parser.add_argument("--per", type=int, help="entries per fan-in terminal (2,000; 200 quick)")
     parser.add_argument("--runs", type=int, default=3, help="runs of every figure (3)")
@@ -696,12 +702,17 @@ def main() -> None:
     engines = args.engine or ["sqlite", "postgresql"]
     workers_list = args.workers or [1, 2]
     n = args.n or (10_000 if args.quick else 100_000)
+    batch = args.batch or 1000
+    drain_as = drain if args.batch is None else partial(drain, product_batches=False)
+    b_batches = ("the product's batches (200, growing to 5,000)" if args.batch is None
+                 else f"batches of {batch}")
     per = args.per or (200 if args.quick else 2000)
-    figures: dict[str, Any] = {"entries": n, "batch": args.batch, "runs": args.runs,
+    figures: dict[str, Any] = {"entries": n, "batch": batch, "runs": args.runs,
                                "fan_in_terminals": 50, "fan_in_facilities": FACILITIES,
                                "fan_in_per_terminal": per, "cpus": os.cpu_count()}
     work = Path(tempfile.mkdtemp(prefix="putback-bench-"))
-    print(f"(a) ingest and (b) drain of {n:,} entries in batches of {args.batch}; (c) fan-in of "
+    print(f"(a) ingest of {n:,} entries in batches of {batch}, (b) drain in {b_batches}; "
+          f"(c) fan-in of "
           f"50 terminals over {FACILITIES} facilities x {per:,} entries in batches of 200; "
           f"{args.runs} runs each, median (min-max); cpus: {os.cpu_count()}, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
@@ -721,13 +732,13 @@ def main() -> None:
 
     try:
         for kind in engines:
-            for letter, name, measure in (("a", "ingest", ingest_http), ("b", "drain", drain)):
+            for letter, name, measure in (("a", "ingest", ingest_http), ("b", "drain", drain_as)):
                 if letter not in only:
                     continue
                 runs = []
                 for _ in range(args.runs):
                     db = new_db(kind)
-                    runs.append(measure(kind, db, n, args.batch, work,
+                    runs.append(measure(kind, db, n, batch, work,
                                         pg_pid if kind == "postgresql" else None,
                                         str(next(counter))))
                     if kind == "sqlite":
@@ -786,9 +797,9 @@ def main() -> None:
         if args.ladder:
             for kind in engines:
                 store = open_store(new_db(kind))
-                base = baseline(store, entries_for("T1", "F1", n), args.batch)
+                base = baseline(store, entries_for("T1", "F1", n), batch)
                 store.close()
-                rungs = ladder(kind, lambda name, kind=kind: new_db(kind), n, args.batch, work)
+                rungs = ladder(kind, lambda name, kind=kind: new_db(kind), n, batch, work)
                 print(f"ladder {kind}: baseline {base:,.0f} entries/s")
                 for rung, value in rungs.items():
                     print(f"{'':<10} {rung:<16} {value:>9,.0f} entries/s   "

@@ -119,9 +119,12 @@ class Terminal:
     ledger: Ledger
     station: Station
 
-    def sync_settings(self, url: str, token: str, batch_size: int = 200) -> SyncSettings:
+    def sync_settings(
+        self, url: str, token: str, batch_size: int = 200, max_batch_size: int | None = None
+    ) -> SyncSettings:
+        """Batches of ``batch_size`` (growing to ``max_batch_size`` when given)."""
         return SyncSettings(url=url, token=SecretStr(token), batch_size=batch_size,
-                            interval_s=0.05)
+                            max_batch_size=max_batch_size or batch_size, interval_s=0.05)
 
 
 MakeTerminal = Callable[..., Terminal]

@@ -86,7 +86,12 @@ class SyncSettings(Section):
     token: SecretStr | None = None
     """The terminal's token from ``putback central add-terminal``. Never logged or shown."""
     batch_size: int = Field(default=200, ge=1, le=5000)
-    """Ledger entries sent per batch."""
+    """Ledger entries sent per batch (the first batch of a round, and every batch of a short
+    backlog)."""
+    max_batch_size: int = Field(default=5000, ge=1, le=5000)
+    """A backlog's batches grow up to this many entries while the central store answers each
+    within half a second (doubling from ``batch_size``), and shrink back when an answer takes
+    over two seconds. Set it to ``batch_size`` for batches of one size."""
     interval_s: float = Field(default=2.0, gt=0, le=3600)
     """Seconds between sync rounds while idle."""
     failure_rounds: int = Field(default=5, ge=0, le=10_000)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -97,8 +98,10 @@ class SyncWorker:
         backoff_max_s: float = 60.0,
         rng: random.Random | None = None,
         release_as: tuple[str, str] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db_path = db_path
+        self._monotonic = monotonic
         self.settings = settings
         self.on_state = on_state
         self.page_size = page_size
@@ -269,6 +272,10 @@ class SyncWorker:
         entries in sequence order), and an answer is recorded only once it has arrived. The
         common answer, every entry applied, is read without a model per entry and recorded by
         one statement (:func:`book.record_applied`).
+
+        A backlog's batches grow while the central store keeps up (:func:`next_batch_size`):
+        the central store's work per batch is largely fixed, so after an outage a terminal
+        drains its backlog in fewer, larger batches, and a slow answer brings the size back.
         """
         size = self.settings.batch_size
         with ledger.read() as tx:
@@ -278,6 +285,7 @@ class SyncWorker:
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="putback-push") as sender:
             in_flight = sender.submit(client.push_json, batch.entry_ids, batch.entries_json)
+            sent_at = self._monotonic()
             while True:
                 with ledger.read() as tx:  # the next batch, read while this one is in flight
                     upcoming = book.outgoing(tx, batch.seqs[-1], size)
@@ -290,6 +298,9 @@ class SyncWorker:
                         with ledger.write() as tx:
                             book.note_failure(tx, "push", batch.entry_ids[0], str(exc))
                     raise
+                took = self._monotonic() - sent_at
+                # The batch read meanwhile is sent as read; the size applies to the one after.
+                size = next_batch_size(size, took, len(upcoming.seqs) == size, self.settings)
                 answers, retry = _answers(batch, answer)
                 if retry is not None or self._stop.is_set():
                     upcoming = book.Outgoing((), (), ())
@@ -297,6 +308,7 @@ class SyncWorker:
                     in_flight = sender.submit(
                         client.push_json, upcoming.entry_ids, upcoming.entries_json
                     )
+                    sent_at = self._monotonic()
                 with ledger.write() as tx:
                     if answers is None:
                         book.record_applied(tx, batch.seqs)
@@ -384,6 +396,28 @@ class SyncWorker:
                 return book.counts(tx)
         except LedgerError:
             return None
+
+
+GROW_BELOW_S = 0.5
+"""An answer within this many seconds, with more waiting, doubles the next batch."""
+SHRINK_ABOVE_S = 2.0
+"""An answer slower than this halves the next batch (never below ``sync.batch_size``)."""
+
+
+def next_batch_size(size: int, took_s: float, more_waiting: bool, settings: SyncSettings) -> int:
+    """The size of the next batch, after one of ``size`` entries was answered in ``took_s``.
+
+    Doubled up to ``sync.max_batch_size`` when the answer came within :data:`GROW_BELOW_S` and
+    a full batch waits behind it; halved, down to ``sync.batch_size``, when it took over
+    :data:`SHRINK_ABOVE_S` (a busy central store, a slow link); else kept.
+    """
+    low = settings.batch_size
+    high = max(settings.max_batch_size, low)
+    if took_s > SHRINK_ABOVE_S:
+        return max(low, size // 2)
+    if took_s < GROW_BELOW_S and more_waiting:
+        return min(high, size * 2)
+    return min(max(size, low), high)
 
 
 def _answers(
