@@ -11,8 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from putback_tui.central.backlog import write_notes
 from putback_tui.central.state import facility_orders
 from putback_tui.central.storage import CentralStore, open_store
+from putback_tui.domain.models import Order, OrderLine, OrderStatus, Product
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 pytestmark = pytest.mark.postgres
@@ -122,3 +124,47 @@ def test_a_batch_s_orders_are_read_through_the_primary_key(orders: CentralStore)
     # facility compared with every key.
     assert "Index Cond: (order_id = ANY" in plan, plan
     assert "Filter: (order_id = ANY" not in plan, plan
+
+
+def test_a_batch_s_first_actions_after_a_day_s_import_are_written_through_the_key(
+    pg_cluster: ThrowawayPostgres,
+) -> None:
+    # A day's import of 4,000 exception orders, then the terminals' first batch naming 1,000
+    # of them: its first actions are one update. On the statistics of the table before the
+    # import, PostgreSQL read every waiting order of the facilities for it (29 ms a batch);
+    # the import now has the loaded tables analyzed.
+    url = pg_cluster.create_database()
+    store = open_store(url)
+    try:
+        store.import_data(
+            products=[Product(sku="SKU", description="SKU")],
+            orders=[
+                Order(order_id=f"F{i % 2}-O{i}", facility=f"F{i % 2}",
+                      status=OrderStatus.CANCELLED,
+                      lines=(OrderLine(line_no=1, sku="SKU", quantity=2, picked=2),))
+                for i in range(4000)
+            ],
+        )
+        first = {f"F0-O{i}": "2026-12-07T09:00:00.000000+00:00" for i in range(0, 4000, 4)}
+        plans: list[str] = []
+        with store.engine.write("F0") as tx:
+            real = tx.conn.execute
+
+            def explained(sql: str, params: object = None, **kw: object) -> object:
+                if sql.lstrip().startswith(("WITH", "UPDATE")):
+                    plans.extend(r[0] for r in real("EXPLAIN " + sql, params).fetchall())
+                return real(sql, params, **kw)
+
+            tx.conn.execute = explained  # type: ignore[method-assign]
+            write_notes(tx, first, {})
+            tx.conn.execute = real  # type: ignore[method-assign]
+        with store.engine.read() as tx:
+            [[written]] = tx.all(
+                "SELECT COUNT(*) FROM orders WHERE first_action_at IS NOT NULL"
+            )
+        assert written == 1000
+        plan = "\n".join(plans)
+        assert "orders_pkey" in plan, plan
+    finally:
+        store.close()
+        pg_cluster.drop_database(url)

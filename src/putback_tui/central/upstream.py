@@ -169,6 +169,13 @@ def import_data(
         released = release_exceptions(
             tx, [o.order_id for o in order_list if o.status.is_exception]
         )
+    analyze_after_import(engine, {
+        ("orders", "order_lines", "order_progress"): len(order_list),
+        ("products",): len(products),
+        ("locations",): len(locations),
+        ("stock_qoh",): len(stock),
+        ("stock_atp",): len(atp),
+    })
     return {
         **({"roles": len(role_rows)} if roles is not None else {}),
         **({"reason lists": 1} if reasons is not None else {}),
@@ -179,3 +186,26 @@ def import_data(
         "stock rows": len(qoh_rows) + len(atp_rows),
         "released orders": len(released),
     }
+
+
+ANALYZE_AFTER = 1000
+"""Rows an import writes to a table past which PostgreSQL's statistics of it are read anew."""
+
+
+def analyze_after_import(engine: Engine, written: Mapping[tuple[str, ...], int]) -> None:
+    """On PostgreSQL, ``ANALYZE`` the tables an import wrote :data:`ANALYZE_AFTER` rows or more.
+
+    Until autovacuum gets round to a freshly loaded table, the planner plans on statistics of
+    the table before the load (for a new database: none) and picks plans that read every order
+    of a facility for a batch naming a few hundred (the first action's update of a batch
+    naming new orders, 29 ms a batch of 1,000 against a few through the key;
+    docs/performance.md, "Ingest, session 9"). A day's import followed by the terminals' first
+    batches is exactly that moment. SQLite plans without statistics and needs nothing.
+    """
+    tables = sorted(t for group, n in written.items() if n >= ANALYZE_AFTER for t in group)
+    if engine.name != "postgresql" or not tables:
+        return
+    # Maintenance, not a write of rows: outside the writers' locks (the terminals' batches go
+    # on meanwhile), serialised only with migrations.
+    with engine.migrating() as tx:
+        tx.run(f"ANALYZE {', '.join(tables)}")
