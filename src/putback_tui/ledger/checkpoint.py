@@ -94,6 +94,9 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._failing = False
+        self._strong_at = 0.0
+        """The thread's next ``TRUNCATE`` checkpoint not before this (``time.monotonic``)."""
+        self._strong_wait = POLL_S
         self._frame = 4096 + 24
         """A WAL frame's size: a page and its header."""
         self.checkpoints = 0
@@ -161,7 +164,10 @@ class Checkpointer:
             if self._closing:
                 break
             with self._round:
-                size = self._maybe(size)
+                try:
+                    size = self._maybe(size)
+                except Exception:  # a bug must not end the checkpoints silently
+                    log.exception("checkpoint round failed")
         with self._round:
             with contextlib.suppress(OSError):
                 self._checkpoint(0)
@@ -186,22 +192,30 @@ class Checkpointer:
             or (size > seen > 0 and changes == 0)
         )
         if due:
-            self._checkpoint(size)
+            self._checkpoint(size, strong=time.monotonic() >= self._strong_at)
         return size
 
-    def _checkpoint(self, size: int) -> Checkpointed | None:
+    def _checkpoint(self, size: int, *, strong: bool = True) -> Checkpointed | None:
         self._changes = 0
         try:
             conn = self._connect()
             done = self._run_pragma(conn, "PASSIVE")
-            if done is not None and max(size, done.log_frames * self._frame) > WAL_LIMIT_BYTES:
+            big = done is not None and max(size, done.log_frames * self._frame) > WAL_LIMIT_BYTES
+            if big and strong:
                 done = self._run_pragma(conn, "TRUNCATE")
                 if done is not None and done.busy:
-                    log.warning(
-                        "the ledger's WAL (%d bytes) could not be reset: a reader holds an old "
-                        "snapshot; trying again",
-                        size,
-                    )
+                    # A reader holds an old snapshot: try again, less and less often (each try
+                    # may hold an action up to STRONG_WAIT_S).
+                    if self._strong_wait == POLL_S:
+                        log.warning(
+                            "the ledger's WAL (%d bytes) could not be reset: a reader holds an "
+                            "old snapshot; trying again",
+                            size,
+                        )
+                    self._strong_at = time.monotonic() + self._strong_wait
+                    self._strong_wait = min(60.0, 2 * self._strong_wait)
+                else:
+                    self._strong_wait = POLL_S
         except sqlite3.Error as exc:
             # A full disk, a damaged file: the action's own connection reports it to the
             # operator. The WAL keeps every commit; the next round tries again.
