@@ -6,10 +6,20 @@ milliseconds on the operator's path every hundred or so put-backs. The ledger's 
 that off (``PRAGMA wal_autocheckpoint=0``); one :class:`Checkpointer` per ledger file and process
 does the copying instead, between actions:
 
-- ``PASSIVE`` once the commits since the last checkpoint changed about as many rows as SQLite's
-  default would wait pages for (a row changed is at least one page written), or when the ledger
-  has been quiet a while after a commit. ``PASSIVE`` never waits for, nor blocks, a reader or a
-  writer: an action committing meanwhile goes on into the WAL.
+- ``PASSIVE`` once the commits since the last checkpoint changed about 300 rows (about 500
+  pages, half of what SQLite's default waits for), or when the ledger has been quiet a while
+  after a commit. ``PASSIVE`` never waits for, nor blocks, a reader or a writer: an action
+  committing meanwhile goes on into the WAL.
+- SQLite starts the WAL over (writes it from its start again, reusing the file) only when a
+  transaction begins while the whole WAL is in the database file. Between actions at the
+  operator's pace that is the next action; under a burst an action is always under way when a
+  ``PASSIVE`` checkpoint ends, so the WAL would grow on, every commit lengthening the file (and
+  a growing file's sync costs more). So when the WAL was not started over since the previous
+  checkpoint, a second ``PASSIVE`` checkpoint copies what was committed meanwhile while it holds
+  the locks of this process's ledgers of the file (waiting at most :data:`CATCH_UP_WAIT_S` for
+  them): no action of this process can commit during it, so it copies the WAL to its end, and
+  the next action starts it over. An action may wait for that short copy (a few actions' pages
+  and a sync), once every other checkpoint, and only under a burst.
 - When the WAL outgrows :data:`WAL_LIMIT_BYTES` (a reader held an old snapshot while writes went
   on, so SQLite could not start the WAL over; or one large transaction), a ``TRUNCATE``
   checkpoint as well, which waits for readers up to :data:`STRONG_WAIT_S` and shrinks the file.
@@ -34,13 +44,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 log = logging.getLogger("putback.ledger")
 
-CHANGES_PER_CHECKPOINT = 1_000
-"""Rows changed by this process's commits before a ``PASSIVE`` checkpoint is due (SQLite's
-default automatic checkpoint waits for 1,000 pages; every row changed writes at least one)."""
+CHANGES_PER_CHECKPOINT = 300
+"""Rows changed by this process's commits before a ``PASSIVE`` checkpoint is due: about 500 pages
+(a put-back changes 4 rows and writes 7 pages). Under a burst the WAL is started over at every
+other checkpoint, about the 1,000 pages of SQLite's automatic checkpoint."""
 QUIET_S = 10.0
 """After this long without a commit, what the WAL holds is checkpointed even below the mark."""
 POLL_S = 1.0
@@ -50,9 +61,17 @@ WAL_LIMIT_BYTES = 16 * 1024 * 1024
 over back to this size (``journal_size_limit``). Four times what a checkpoint normally leaves, so
 a WAL of the usual size is reused in place (overwriting, not growing, the file keeps the action's
 sync cheap) and never truncated on the action's path."""
+CATCH_UP_WAIT_S = 0.05
+"""How long the catching-up checkpoint waits for the action under way (else it is left for the
+next checkpoint)."""
 STRONG_WAIT_S = 0.1
 """How long a ``TRUNCATE`` checkpoint waits for readers and writers: an action may wait this long,
 once, and only when the WAL is past :data:`WAL_LIMIT_BYTES`."""
+
+
+class _Lock(Protocol):
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+    def release(self) -> None: ...
 
 
 class Checkpointed(NamedTuple):
@@ -94,6 +113,11 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._failing = False
+        self._log_frames = 0
+        """Frames in the WAL at the last checkpoint (0: started over since)."""
+        self._attaching = threading.Lock()
+        self._locks: list[_Lock] = []
+        """The locks of the ledgers sharing this checkpointer: held, none commits."""
         self._strong_at = 0.0
         """The thread's next ``TRUNCATE`` checkpoint not before this (``time.monotonic``)."""
         self._strong_wait = POLL_S
@@ -118,6 +142,16 @@ class Checkpointer:
             self._start()
         elif self._changes >= CHANGES_PER_CHECKPOINT and not self._wake.is_set():
             self._wake.set()
+
+    def attach(self, lock: _Lock) -> None:
+        """A ledger of the file opened: ``lock`` is held while it reads or writes."""
+        with self._attaching:
+            self._locks.append(lock)
+
+    def detach(self, lock: _Lock) -> None:
+        """The ledger of ``lock`` is closing."""
+        with self._attaching:
+            self._locks.remove(lock)
 
     def close(self) -> None:
         """Stop the thread after one last ``PASSIVE`` checkpoint, and close the connection."""
@@ -169,8 +203,10 @@ class Checkpointer:
                 except Exception:  # a bug must not end the checkpoints silently
                     log.exception("checkpoint round failed")
         with self._round:
-            with contextlib.suppress(OSError):
+            try:
                 self._checkpoint(0)
+            except Exception:  # the connection is closed all the same
+                log.exception("last checkpoint failed")
             if self._conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.close()
@@ -200,9 +236,19 @@ class Checkpointer:
         try:
             conn = self._connect()
             done = self._run_pragma(conn, "PASSIVE")
-            big = done is not None and max(size, done.log_frames * self._frame) > WAL_LIMIT_BYTES
-            if big and strong:
-                done = self._run_pragma(conn, "TRUNCATE")
+            if done is None:
+                return None
+            big = max(size, done.log_frames * self._frame) > WAL_LIMIT_BYTES
+            # The WAL only grows between two starts from its beginning.
+            missed = done.log_frames >= self._log_frames > 0
+            self._log_frames = done.log_frames
+            if missed and not big:
+                caught = self._catch_up(conn)
+                if caught is not None and caught.copied_frames == caught.log_frames:
+                    self._log_frames = 0  # the next commit starts the WAL over
+                    done = caught
+            elif big and strong:
+                done = self._run_pragma(conn, "TRUNCATE", STRONG_WAIT_S)
                 if done is not None and done.busy:
                     # A reader holds an old snapshot: try again, less and less often (each try
                     # may hold an action up to STRONG_WAIT_S).
@@ -216,6 +262,7 @@ class Checkpointer:
                     self._strong_wait = min(60.0, 2 * self._strong_wait)
                 else:
                     self._strong_wait = POLL_S
+                    self._log_frames = 0
         except sqlite3.Error as exc:
             # A full disk, a damaged file: the action's own connection reports it to the
             # operator. The WAL keeps every commit; the next round tries again.
@@ -225,6 +272,21 @@ class Checkpointer:
             return None
         self._failing = False
         return done
+
+    def _catch_up(self, conn: sqlite3.Connection) -> Checkpointed | None:
+        """A ``PASSIVE`` checkpoint while no ledger of this process can commit; None: not now."""
+        with self._attaching:
+            locks = list(self._locks)
+        held: list[_Lock] = []
+        try:
+            for lock in locks:
+                if not lock.acquire(timeout=CATCH_UP_WAIT_S):
+                    return None
+                held.append(lock)
+            return self._run_pragma(conn, "PASSIVE")
+        finally:
+            for lock in reversed(held):
+                lock.release()
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -243,7 +305,12 @@ class Checkpointer:
             self._conn = conn
         return self._conn
 
-    def _run_pragma(self, conn: sqlite3.Connection, mode: str) -> Checkpointed | None:
+    def _run_pragma(
+        self, conn: sqlite3.Connection, mode: str, wait_s: float = 0.0
+    ) -> Checkpointed | None:
+        """One ``PRAGMA wal_checkpoint``; ``wait_s``: its busy timeout (``PASSIVE`` never waits)."""
+        if mode != "PASSIVE":
+            conn.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
         row = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         if row is None or row[1] < 0:  # not in WAL mode (yet)
             return None

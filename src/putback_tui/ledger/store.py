@@ -111,6 +111,7 @@ class Ledger:
                 if self._checkpointer is not None:
                     # Else (the file's identity unknown) SQLite's automatic checkpoint stays.
                     configure(conn)
+                    self._checkpointer.attach(self._lock)
                 if not existed:
                     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 migrations.apply(self.db)
@@ -139,6 +140,9 @@ class Ledger:
             self._close()
 
     def _close(self) -> None:
+        if self._checkpointer is not None:
+            with contextlib.suppress(ValueError):  # not attached: the open failed before
+                self._checkpointer.detach(self._lock)
         last = _release(self._held)
         self._held = None
         if last is not None:
