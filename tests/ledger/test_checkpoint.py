@@ -104,8 +104,9 @@ def test_the_checkpointer_copies_a_burst_into_the_database_file(
     checkpointer = demo_ledger.checkpointer
     assert checkpointer is not None
     start = checkpointer.checkpoints
-    # Each action changes at least four rows: this is three times the mark or more.
-    for i in range(3 * CHANGES_PER_CHECKPOINT // 4):
+    # Each action changes at least four rows: this is three times the mark or more, and ends
+    # with an undo.
+    for i in range(2 * (3 * CHANGES_PER_CHECKPOINT // 8 + 1)):
         _scan(station, i)
     deadline = time.monotonic() + 60
     while checkpointer.checkpoints == start:
