@@ -10,8 +10,9 @@ next unit of every line with one left, no other connection's commit between) fol
 write the terminal's log, as the app does (``logs.configure``), beside their ledger copy;
 ``--no-log`` leaves it off. Beside the CPU, each kind of call gets its mean CPU, its wall-clock p99
 and slowest, and the number of calls whose own thread wrote more than 1 MiB: a call that carried
-a WAL checkpoint (SQLite's automatic one copies about 4 MiB into the database file); then each
-process's CPU over all calls, wherever its checkpoints ran.
+a WAL checkpoint (SQLite's automatic one copies about 4 MiB into the database file), and the
+calling thread's own CPU (a process's CPU includes its other threads': a checkpointer's); then
+each process's CPU over all calls, wherever its checkpoints ran.
 
     scripts/ab-ledger --base main              # this tree against main, 300 orders on the disk
     scripts/ab-ledger --base HEAD~3 --where shm -n 400
@@ -74,6 +75,7 @@ def worker(source: Path, where: Path, n: int, log: bool) -> None:
             i = int(index)
             wrote = written()
             w0 = time.perf_counter()
+            t0 = time.thread_time()
             c0 = clock()
             if command == "open":
                 station.open_order(picked[i][0])
@@ -81,14 +83,16 @@ def worker(source: Path, where: Path, n: int, log: bool) -> None:
                 raw.execute("INSERT INTO bench_raw (payload) VALUES (?)", (f"row {i}",))
                 wrote = written()
                 w0 = time.perf_counter()
+                t0 = time.thread_time()
                 c0 = clock()
                 order_id, line_no, sku, location, _ = picked[i]
                 station.put_back(order_id, line_no, sku, location)
             else:
                 order_id, line_no, sku, location, _ = bursts[i]
                 station.put_back(order_id, line_no, sku, location)
-            cpu, wall = clock() - c0, time.perf_counter() - w0
-            print(f"{cpu * 1e6:.1f} {wall * 1e6:.1f} {written() - wrote}", flush=True)
+            cpu, wall, own = clock() - c0, time.perf_counter() - w0, time.thread_time() - t0
+            print(f"{cpu * 1e6:.1f} {wall * 1e6:.1f} {written() - wrote} {own * 1e6:.1f}",
+                  flush=True)
         checkpoints = getattr(ledger, "checkpointer", None)
         raw.close()
         ledger.close()
@@ -149,8 +153,9 @@ def main() -> None:
             assert proc.stdout is not None
             proc.stdin.write(f"{command} {i}\n")
             proc.stdin.flush()
-            cpu_us, wall_us, wrote = proc.stdout.readline().split()
+            cpu_us, wall_us, wrote, own_us = proc.stdout.readline().split()
             wall[name][command].append(float(wall_us))
+            own[name][command].append(float(own_us))
             big[name][command] += int(wrote) > CHECKPOINT_BYTES
             return float(cpu_us)
 
@@ -158,6 +163,8 @@ def main() -> None:
                                                    for v in "AB"}
         wall: dict[str, dict[str, list[float]]] = {v: {"open": [], "pair": [], "burst": []}
                                                     for v in "AB"}
+        own: dict[str, dict[str, list[float]]] = {v: {"open": [], "pair": [], "burst": []}
+                                                   for v in "AB"}
         big = {v: {"open": 0, "pair": 0, "burst": 0} for v in "AB"}
         orders = min(c[0] for c in counts.values())
         for i in range(orders):
@@ -189,6 +196,10 @@ def main() -> None:
               f"{max(wall['B'][command]) / 1e3:.2f}; calls whose own thread wrote over "
               f"{CHECKPOINT_BYTES // 2**20} MiB (a checkpoint inside the call): "
               f"A {big['A'][command]}  B {big['B'][command]}")
+        oa, ob = own["A"][command], own["B"][command]
+        print(f"  {'':<28} the calling thread's own CPU (thread_time, without other threads): "
+              f"A median {med(oa):6.0f}  B median {med(ob):6.0f}  median of B-A "
+              f"{med([y - x for x, y in zip(oa, ob, strict=True)]):+6.0f}")
     for name in "AB":
         cpu_total, checkpoints = totals[name]
         print(f"  {name}: the process's CPU over all calls {int(cpu_total) / 1e3:.0f} ms"
