@@ -192,7 +192,9 @@ def test_a_short_command_beside_the_app_leaves_the_database_file_current(
     """A command that writes one entry while the app holds the ledger open (so SQLite's last
     close does not checkpoint) copies it into the database file before it exits.
     """
-    demo_ledger.checkpointer.checkpoint()  # type: ignore[union-attr]
+    checkpointer = demo_ledger.checkpointer
+    assert checkpointer is not None
+    checkpointer.checkpoint()
     before = _entries_in_database_file(demo_ledger, tmp_path)
     subprocess.run(
         [sys.executable, "-c", COMMAND, str(demo_ledger.path)],
