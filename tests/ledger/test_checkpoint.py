@@ -153,7 +153,7 @@ def test_closing_keeps_every_row_and_stops_the_thread(tmp_path: Path) -> None:
         _scan(station, i)
     entries = ledger.last_seq()
     ledger.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("putback-checkpoint")]
+    assert not [t for t in threading.enumerate() if t.name == f"putback-checkpoint {path}"]
     assert not path.with_name(path.name + "-wal").exists()  # the last close checkpointed
     again = Ledger(path, create=False)
     try:

@@ -186,7 +186,7 @@ class Checkpointer:
             if self._thread is not None or self._closing:
                 return
             self._thread = threading.Thread(
-                target=self._run, name=f"putback-checkpoint {self.path.name}", daemon=True
+                target=self._run, name=f"putback-checkpoint {self.path}", daemon=True
             )
             self._thread.start()
 
