@@ -7,7 +7,9 @@ PostgreSQL time goes").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -24,21 +26,57 @@ KEYS = [f"F3-O{i}" for i in range(3, 2000, 10)]
 
 
 @pytest.fixture
-def lines(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
-    """A central store with 20,000 order lines, 2,000 in each of 10 facilities."""
-    url = pg_cluster.create_database()
-    store = open_store(url)
-    try:
-        with store.engine.write(None) as tx:
-            tx.run(
-                "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked) "
-                "SELECT 'F' || mod(i, 10) || '-O' || i, 1, 'SKU', 5, 5 "
-                "FROM generate_series(1, 20000) AS i"
-            )
-        yield store
-    finally:
+def fresh(pg_cluster: ThrowawayPostgres) -> Iterator[Callable[[str], CentralStore]]:
+    """Fresh central stores on the throwaway cluster, each with the rows one SQL statement
+    inserts (none for ""): as right after a load, PostgreSQL has no statistics of them.
+    """
+    made: list[tuple[CentralStore, str]] = []
+
+    def make(insert: str) -> CentralStore:
+        url = pg_cluster.create_database()
+        store = open_store(url)
+        made.append((store, url))
+        if insert:
+            with store.engine.write(None) as tx:
+                tx.run(insert)
+        return store
+
+    yield make
+    for store, url in made:
         store.close()
         pg_cluster.drop_database(url)
+
+
+@contextmanager
+def explaining(tx: Any, wanted: Callable[[str], bool]) -> Iterator[list[str]]:
+    """The plans of the statements ``tx`` runs meanwhile that are ``wanted`` (each still run)."""
+    plans: list[str] = []
+    real = tx.conn.execute
+
+    def explained(sql: str, params: object = None, **kw: object) -> object:
+        if wanted(sql):
+            plans.extend(r[0] for r in real("EXPLAIN " + sql, params).fetchall())
+        return real(sql, params, **kw)
+
+    tx.conn.execute = explained
+    try:
+        yield plans
+    finally:
+        tx.conn.execute = real
+
+
+def _updates(sql: str) -> bool:
+    return sql.lstrip().startswith(("WITH", "UPDATE"))
+
+
+@pytest.fixture
+def lines(fresh: Callable[[str], CentralStore]) -> CentralStore:
+    """A central store with 20,000 order lines, 2,000 in each of 10 facilities."""
+    return fresh(
+        "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked) "
+        "SELECT 'F' || mod(i, 10) || '-O' || i, 1, 'SKU', 5, 5 "
+        "FROM generate_series(1, 20000) AS i"
+    )
 
 
 def test_order_lines_of_a_batch_are_read_through_the_primary_key(lines: CentralStore) -> None:
@@ -56,21 +94,13 @@ def test_order_lines_of_a_batch_are_read_through_the_primary_key(lines: CentralS
 
 
 def test_a_batch_s_order_lines_are_updated_through_the_primary_key(lines: CentralStore) -> None:
-    plans: list[str] = []
-
-    def explained(sql: str, params: object = None, **kw: object) -> object:
-        if sql.lstrip().startswith(("WITH", "UPDATE")):
-            plans.extend(r[0] for r in tx.conn.execute("EXPLAIN " + sql, params).fetchall())
-        return real(sql, params, **kw)
-
-    with lines.engine.write(None) as tx:
-        real = tx.conn.execute
-        tx.conn.execute = explained  # type: ignore[method-assign]
+    with lines.engine.write(None) as tx, explaining(tx, _updates) as plans:
         tx.update_rows(
-            "order_lines", ("put_back int",), ("order_id text", "line_no int"),
+            "order_lines",
+            ("put_back int",),
+            ("order_id text", "line_no int"),
             [(2, k, 1) for k in KEYS],
         )
-        tx.conn.execute = real  # type: ignore[method-assign]
     with lines.engine.read() as tx:
         changed = tx.all("SELECT order_id FROM order_lines WHERE put_back = 2")
     assert sorted(r[0] for r in changed) == sorted(KEYS)
@@ -80,25 +110,17 @@ def test_a_batch_s_order_lines_are_updated_through_the_primary_key(lines: Centra
 
 
 @pytest.fixture
-def orders(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
+def orders(fresh: Callable[[str], CentralStore]) -> CentralStore:
     """A central store with 4,000 orders, 2,000 in each of two facilities, just imported.
 
     Not analyzed yet, as right after an import: PostgreSQL counts on a few rows per facility.
     """
-    url = pg_cluster.create_database()
-    store = open_store(url)
-    try:
-        with store.engine.write(None) as tx:
-            tx.run(
-                "INSERT INTO orders (order_id, facility, status, status_changed_at) "
-                "SELECT 'F' || mod(i, 2) || '-O' || i, 'F' || mod(i, 2), 'in_progress', "
-                "'2026-12-07T08:00:00.000000+00:00' "
-                "FROM generate_series(1, 4000) AS i"
-            )
-        yield store
-    finally:
-        store.close()
-        pg_cluster.drop_database(url)
+    return fresh(
+        "INSERT INTO orders (order_id, facility, status, status_changed_at) "
+        "SELECT 'F' || mod(i, 2) || '-O' || i, 'F' || mod(i, 2), 'in_progress', "
+        "'2026-12-07T08:00:00.000000+00:00' "
+        "FROM generate_series(1, 4000) AS i"
+    )
 
 
 def test_a_batch_s_orders_are_read_through_the_primary_key(orders: CentralStore) -> None:
@@ -106,18 +128,8 @@ def test_a_batch_s_orders_are_read_through_the_primary_key(orders: CentralStore)
     # that does not exist.
     mine = [f"F0-O{i}" for i in range(2, 4001, 4)]
     asked = [*mine, "F1-O1", "F1-O11", "F0-unknown"]
-    plans: list[str] = []
-    with orders.engine.read() as tx:
-        real = tx.conn.execute
-
-        def explained(sql: str, params: object = None, **kw: object) -> object:
-            if "FROM orders" in sql:
-                plans.extend(r[0] for r in real("EXPLAIN " + sql, params).fetchall())
-            return real(sql, params, **kw)
-
-        tx.conn.execute = explained  # type: ignore[method-assign]
+    with orders.engine.read() as tx, explaining(tx, lambda sql: "FROM orders" in sql) as plans:
         rows = facility_orders(tx, "order_id, status", "F0", sorted(asked))
-        tx.conn.execute = real  # type: ignore[method-assign]
     assert sorted(rows) == sorted((k, "in_progress") for k in mine)
     plan = "\n".join(plans)
     # The keys are the index's condition: each order found by its ID, not every order of the
@@ -127,44 +139,30 @@ def test_a_batch_s_orders_are_read_through_the_primary_key(orders: CentralStore)
 
 
 def test_a_batch_s_first_actions_after_a_day_s_import_are_written_through_the_key(
-    pg_cluster: ThrowawayPostgres,
+    fresh: Callable[[str], CentralStore],
 ) -> None:
     # A day's import of 4,000 exception orders, then the terminals' first batch naming 1,000
     # of them: its first actions are one update. On the statistics of the table before the
     # import, PostgreSQL read every waiting order of the facilities for it (29 ms a batch);
     # the import now has the loaded tables analyzed.
-    url = pg_cluster.create_database()
-    store = open_store(url)
-    try:
-        store.import_data(
-            products=[Product(sku="SKU", description="SKU")],
-            orders=[
-                Order(order_id=f"F{i % 2}-O{i}", facility=f"F{i % 2}",
-                      status=OrderStatus.CANCELLED,
-                      lines=(OrderLine(line_no=1, sku="SKU", quantity=2, picked=2),))
-                for i in range(4000)
-            ],
-        )
-        first = {f"F0-O{i}": "2026-12-07T09:00:00.000000+00:00" for i in range(0, 4000, 4)}
-        plans: list[str] = []
-        with store.engine.write("F0") as tx:
-            real = tx.conn.execute
-
-            def explained(sql: str, params: object = None, **kw: object) -> object:
-                if sql.lstrip().startswith(("WITH", "UPDATE")):
-                    plans.extend(r[0] for r in real("EXPLAIN " + sql, params).fetchall())
-                return real(sql, params, **kw)
-
-            tx.conn.execute = explained  # type: ignore[method-assign]
-            write_notes(tx, first, {})
-            tx.conn.execute = real  # type: ignore[method-assign]
-        with store.engine.read() as tx:
-            [[written]] = tx.all(
-                "SELECT COUNT(*) FROM orders WHERE first_action_at IS NOT NULL"
+    store = fresh("")
+    store.import_data(
+        products=[Product(sku="SKU", description="SKU")],
+        orders=[
+            Order(
+                order_id=f"F{i % 2}-O{i}",
+                facility=f"F{i % 2}",
+                status=OrderStatus.CANCELLED,
+                lines=(OrderLine(line_no=1, sku="SKU", quantity=2, picked=2),),
             )
-        assert written == 1000
-        plan = "\n".join(plans)
-        assert "orders_pkey" in plan, plan
-    finally:
-        store.close()
-        pg_cluster.drop_database(url)
+            for i in range(4000)
+        ],
+    )
+    first = {f"F0-O{i}": "2026-12-07T09:00:00.000000+00:00" for i in range(0, 4000, 4)}
+    with store.engine.write("F0") as tx, explaining(tx, _updates) as plans:
+        write_notes(tx, first, {})
+    with store.engine.read() as tx:
+        [[written]] = tx.all("SELECT COUNT(*) FROM orders WHERE first_action_at IS NOT NULL")
+    assert written == 1000
+    plan = "\n".join(plans)
+    assert "orders_pkey" in plan, plan
