@@ -63,11 +63,8 @@ def net(store: CentralStore) -> Iterator[Net]:
         for o in data.orders()
     ]
     store.import_data(
-        products=list(data.products()),
-        locations=list(data.locations()),
-        operators=list(data.operators()),
-        orders=orders,
-        stock=list(data.stock()),
+        products=list(data.products()), locations=list(data.locations()),
+        operators=list(data.operators()), orders=orders, stock=list(data.stock()),
         atp=list(data.atp()),
     )
     tokens = {
@@ -161,9 +158,7 @@ def test_the_facility_detail_ranks_orders_as_the_worklist_does(
     assert datetime.fromisoformat(d1003["due_at"]) == net.now + 4 * MIN
     [refused] = detail["refused"]
     assert (refused["terminal"], refused["kind"], refused["order_id"]) == (
-        "PACK-02",
-        "put_back",
-        "D-1004",
+        "PACK-02", "put_back", "D-1004"
     )
     assert detail["backlog"]["waiting_orders"] == 3
 
@@ -183,7 +178,9 @@ def test_a_viewer_reads_what_it_may_and_nothing_else(net: Net) -> None:
         history = http.get("/v1/orders/D-1002/history")  # a STORE-01 order
         assert history.status_code == 403
         assert "may not read STORE-01" in history.json()["detail"]
-        assert [f["facility"] for f in http.get("/v1/backlog").json()["facilities"]] == ["STORE-99"]
+        assert [f["facility"] for f in http.get("/v1/backlog").json()["facilities"]] == [
+            "STORE-99"
+        ]
     with _http(net, "ALL") as http:
         names = [f["facility"] for f in http.get("/v1/backlog").json()["facilities"]]
         assert names == ["STORE-01", "STORE-99"]  # the locations' and the terminals'
@@ -224,7 +221,9 @@ def test_unknown_facility_and_order_are_404_and_bad_tokens_401(net: Net) -> None
 
 def test_a_terminal_and_a_system_read_the_backlog_within_their_scope(net: Net) -> None:
     with _http(net, "FAR-01") as http:
-        assert [f["facility"] for f in http.get("/v1/backlog").json()["facilities"]] == ["STORE-99"]
+        assert [f["facility"] for f in http.get("/v1/backlog").json()["facilities"]] == [
+            "STORE-99"
+        ]
         assert http.get("/v1/backlog/STORE-01").status_code == 403
     with _http(net, "OMS") as http:
         assert http.get("/v1/backlog/STORE-01").status_code == 200
