@@ -428,3 +428,26 @@ def test_a_batch_is_answered_in_the_same_order_of_checks(
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["loc"] == ["header", OUTBOX_HEADER]
     assert net.store.last_seq("PACK-01") == 0
+
+
+def test_a_token_is_looked_up_in_one_statement_without_a_transaction(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every request authenticates: one statement over terminals, systems and viewers, not a
+    # read transaction around two (on PostgreSQL three round trips instead of one).
+    def no_transaction() -> None:
+        raise AssertionError("authentication opened a transaction")
+
+    monkeypatch.setattr(net.store.engine, "read", no_transaction)
+    found = {
+        who: net.store.authenticate(net.tokens[who]) for who in ("PACK-01", "OMS", "ONE", "ALL")
+    }
+    assert {who: (c.name, c.kind, c.facility, c.facilities) for who, c in found.items() if c} == {
+        "PACK-01": ("PACK-01", ClientKind.TERMINAL, "STORE-01", None),
+        "OMS": ("OMS", ClientKind.SYSTEM, None, None),
+        "ONE": ("STORE-01-LEAD", ClientKind.VIEWER, None, ("STORE-01",)),
+        "ALL": ("WALL", ClientKind.VIEWER, None, None),
+    }
+    assert net.store.authenticate("pbk_not-a-token") is None
+    net.store.add_viewer("STORE-01-LEAD", ["STORE-99"], replace=True)
+    assert net.store.authenticate(net.tokens["ONE"]) is None  # the old token stops at once
