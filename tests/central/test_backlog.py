@@ -6,7 +6,9 @@ next to the test's clock: every expected number is written out below with why.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,15 +16,19 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from putback_tui.central.app import create_app
 from putback_tui.central.server import BackgroundServer
-from putback_tui.central.storage import CentralStore, Client
+from putback_tui.central.storage import CentralStore, Client, Tx
 from putback_tui.cli import cli
 from putback_tui.dataset import DEMO_DIR, Dataset
 from putback_tui.domain.models import RejectReason, now_utc
+from putback_tui.ledger import Ledger
+from putback_tui.ledger import sync as book
 from putback_tui.sync.worker import SyncWorker
-from putback_tui.wire import OUTBOX_HEADER, ClientKind, EntryBatch
+from putback_tui.wire import OUTBOX_HEADER, ClientKind, EntryBatch, batch_json
 from tests.central_support import MakeTerminal
 
 MIN = timedelta(minutes=1)
@@ -321,3 +327,127 @@ def test_the_largest_outbox_a_terminal_may_report_is_shown_as_documented(net: Ne
         schema = http.get("/openapi.json").json()["components"]["schemas"]["TerminalContact"]
     documented = schema["properties"]["waiting_to_send"]["anyOf"][0]
     assert documented["maximum"] >= huge  # the answer is as documented
+
+
+def _outgoing_body(path: Path) -> bytes:
+    """The terminal's unsent entries as the sync worker sends them, one batch."""
+    ledger = Ledger(path)
+    with ledger.read() as tx:
+        page = book.outgoing(tx, 0, 200)
+    ledger.close()
+    return batch_json(list(page.entries_json)).encode()
+
+
+def test_a_batch_notes_the_terminals_contact_in_its_own_transaction(
+    net: Net, make_terminal: MakeTerminal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A drain's outbox count changes with every batch, so every batch notes the contact: in
+    # the batch's transaction, one commit for the batch, not a second transaction of its own.
+    writes: list[str | None] = []
+    write = net.store.engine.write
+
+    def counted(facility: str | None = None) -> AbstractContextManager[Tx]:
+        writes.append(facility)
+        return write(facility)
+
+    monkeypatch.setattr(net.store.engine, "write", counted)
+    t = make_terminal("PACK-01")
+    t.station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")
+    body = _outgoing_body(t.path)
+    headers = {"Content-Type": "application/json"}
+    with _http(net, "PACK-01") as http:
+        # A plain put-back (the hot path), then the same batch again (duplicates: the hot
+        # path's transaction finds them and rolls back, then the ordinary path's), each with
+        # the outbox the terminal reports.
+        for waiting, outcome, transactions in ((5, "applied", 1), (3, "duplicate", 2)):
+            answer = http.post(
+                "/v1/entries", content=body, headers={**headers, OUTBOX_HEADER: str(waiting)}
+            )
+            assert [r["outcome"] for r in answer.json()["results"]] == [outcome]
+            assert writes == ["STORE-01"] * transactions, waiting
+            writes.clear()
+            with _http(net, "ONE") as viewer:
+                terminals = {
+                    t["terminal"]: t
+                    for t in viewer.get("/v1/backlog").json()["facilities"][0]["terminals"]
+                }
+            assert terminals["PACK-01"]["waiting_to_send"] == waiting
+            assert datetime.fromisoformat(terminals["PACK-01"]["last_contact"]) >= net.now
+
+
+def test_a_batch_is_handed_to_the_thread_pool_only_to_authenticate_and_to_be_applied(
+    net: Net,
+) -> None:
+    # Every plain function FastAPI calls for a request is a hand-over to its thread pool and
+    # back, which cost more CPU than applying a one-entry batch; the checks that do no I/O
+    # are coroutines, and the batch is validated on the thread that applies it.
+    app = create_app(net.store)
+    route = next(
+        r
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.path == "/v1/entries" and "POST" in r.methods
+    )
+
+    def plain(dependant: Dependant) -> list[str]:
+        call = dependant.call
+        found = [] if call is None or _is_coroutine(call) else [getattr(call, "__name__", "?")]
+        for sub in dependant.dependencies:
+            found += plain(sub)
+        return found
+
+    assert sorted(plain(route.dependant)) == ["client", "post_entries"]
+
+
+def _is_coroutine(call: object) -> bool:
+    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
+        type(call).__call__  # a dependency object (HTTPBearer): its __call__
+    )
+
+
+def test_a_batch_is_answered_in_the_same_order_of_checks(
+    net: Net, make_terminal: MakeTerminal
+) -> None:
+    # The token, then the body, then the outbox header: the order the answers always came in.
+    bad = {"Content-Type": "application/json", OUTBOX_HEADER: "-1"}
+    with httpx.Client(base_url=net.url) as anonymous:
+        assert anonymous.post("/v1/entries", content=b"{}", headers=bad).status_code == 401
+    with _http(net, "ALL") as viewer:
+        assert viewer.post("/v1/entries", content=b"{}", headers=bad).status_code == 403
+    with _http(net, "PACK-01") as http:
+        not_utf8 = http.post("/v1/entries", content=b"\xff", headers=bad)
+        assert (not_utf8.status_code, not_utf8.json()["detail"]) == (
+            400,
+            "the body is not UTF-8 JSON",
+        )
+        no_batch = http.post("/v1/entries", content=b"{}", headers=bad)
+        assert no_batch.status_code == 422
+        assert no_batch.json()["detail"][0]["loc"][0] == "body"
+        t = make_terminal("PACK-01")
+        t.station.put_back("D-1004", 1, "BOTTLE-1L", "B-01-01")
+        refused = http.post("/v1/entries", content=_outgoing_body(t.path), headers=bad)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["header", OUTBOX_HEADER]
+    assert net.store.last_seq("PACK-01") == 0
+
+
+def test_a_token_is_looked_up_in_one_statement_without_a_transaction(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every request authenticates: one statement over terminals, systems and viewers, not a
+    # read transaction around two (on PostgreSQL three round trips instead of one).
+    def no_transaction() -> None:
+        raise AssertionError("authentication opened a transaction")
+
+    monkeypatch.setattr(net.store.engine, "read", no_transaction)
+    found = {
+        who: net.store.authenticate(net.tokens[who]) for who in ("PACK-01", "OMS", "ONE", "ALL")
+    }
+    assert {who: (c.name, c.kind, c.facility, c.facilities) for who, c in found.items() if c} == {
+        "PACK-01": ("PACK-01", ClientKind.TERMINAL, "STORE-01", None),
+        "OMS": ("OMS", ClientKind.SYSTEM, None, None),
+        "ONE": ("STORE-01-LEAD", ClientKind.VIEWER, None, ("STORE-01",)),
+        "ALL": ("WALL", ClientKind.VIEWER, None, None),
+    }
+    assert net.store.authenticate("pbk_not-a-token") is None
+    net.store.add_viewer("STORE-01-LEAD", ["STORE-99"], replace=True)
+    assert net.store.authenticate(net.tokens["ONE"]) is None  # the old token stops at once

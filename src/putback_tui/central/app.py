@@ -28,7 +28,6 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -39,6 +38,7 @@ from putback_tui.central.storage import (
     CentralStore,
     ClaimRefused,
     Client,
+    Contact,
     StoreError,
     UnknownOrderError,
 )
@@ -147,15 +147,22 @@ _OUTBOX_PARAMETER = {
 """The outbox header as the OpenAPI documents it: an integer, or left out (never ``null``)."""
 
 
-def outbox(request: Request) -> int | None:
+async def outbox(request: Request) -> int | None:
     """The ``X-Putback-Outbox`` header: the entries the terminal has waiting to be sent.
 
     Read by hand rather than declared: FastAPI would document an optional header as
-    ``integer | null``, and a header cannot carry a null.
+    ``integer | null``, and a header cannot carry a null. A coroutine, though it awaits
+    nothing: FastAPI runs a plain function dependency on its thread pool, a hand-over to
+    another thread and back for every request (see :func:`entry_batch`).
 
     Raises:
         RequestValidationError: not a whole number from 0 to the largest sequence number.
     """
+    return _outbox_header(request)
+
+
+def _outbox_header(request: Request) -> int | None:
+    """What :func:`outbox` answers (a plain function, for an endpoint that reads it itself)."""
     value = request.headers.get(OUTBOX_HEADER)
     if value is None:
         return None
@@ -467,24 +474,41 @@ def _request_error(exc: ValidationError) -> RequestValidationError:
     )
 
 
-async def entry_batch(request: Request) -> ReceivedBatch:
-    """The request body as a batch, validated straight from its JSON bytes.
+class BatchText(str):
+    """A request body read as text, not yet validated: see :func:`entry_batch`."""
 
-    FastAPI would decode the JSON into Python objects and validate those, which costs about
-    three times as much as pydantic-core parsing the bytes itself; a batch is thousands of
-    entries. Runs on the thread pool, so a big batch does not hold up the event loop.
+
+async def entry_batch(request: Request) -> BatchText:
+    """The request body as text, to be validated by :func:`validate_batch`.
+
+    The body is read here, on the event loop; it is validated by the endpoint, on the thread
+    that then applies it. Each plain function FastAPI runs (a dependency or the endpoint) is a
+    hand-over to a thread of its pool and back, which cost a batch more CPU than applying a
+    one-entry batch did (docs/performance.md, "The central store's cost per batch"); and a
+    big batch must not be validated on the event loop.
 
     Raises:
         HTTPException: the body is not UTF-8 (400, as FastAPI would answer).
-        RequestValidationError: the body is not a valid batch (422, as FastAPI would answer).
     """
     body = await request.body()
     try:
-        text = body.decode("utf-8")
+        return BatchText(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise HTTPException(400, "the body is not UTF-8 JSON") from None
+
+
+def validate_batch(text: str) -> ReceivedBatch:
+    """The batch in ``text``, validated straight from its JSON.
+
+    FastAPI would decode the JSON into Python objects and validate those, which costs about
+    three times as much as pydantic-core parsing the text itself; a batch is thousands of
+    entries.
+
+    Raises:
+        RequestValidationError: the body is not a valid batch (422, as FastAPI would answer).
+    """
     try:
-        return await run_in_threadpool(_validate_batch, text)
+        return _validate_batch(text)
     except ValidationError as exc:
         raise _request_error(exc) from None
 
@@ -550,14 +574,16 @@ def create_app(
         _strict_query(request)
         return found
 
-    def terminal(caller: Annotated[Client, Depends(client)]) -> Client:
+    # The checks of the caller's kind are coroutines, though they await nothing: a plain
+    # function would be run on the thread pool (see entry_batch).
+    async def terminal(caller: Annotated[Client, Depends(client)]) -> Client:
         if caller.kind is ClientKind.VIEWER:
             raise HTTPException(403, _READ_ONLY.format(caller.name))
         if caller.kind is not ClientKind.TERMINAL:
             raise HTTPException(403, f"{caller.name} is not a terminal")
         return caller
 
-    def system(caller: Annotated[Client, Depends(client)]) -> Client:
+    async def system(caller: Annotated[Client, Depends(client)]) -> Client:
         if caller.kind is ClientKind.VIEWER:
             raise HTTPException(403, _READ_ONLY.format(caller.name))
         if caller.kind is not ClientKind.SYSTEM:
@@ -637,8 +663,8 @@ def create_app(
     def post_entries(
         # The token first: an anonymous caller gets 401 whatever the body.
         caller: Annotated[Client, Depends(terminal)],
-        batch: Annotated[ReceivedBatch, Depends(entry_batch)],
-        waiting: Outbox = None,
+        text: Annotated[BatchText, Depends(entry_batch)],
+        request: Request,
     ) -> Response:
         """Apply a batch of the caller's ledger entries, each at most once, in sequence order.
 
@@ -646,6 +672,10 @@ def create_app(
         again) or ``refused`` with a reason. A retryable refusal (an earlier entry missing)
         is not recorded: send it again after the missing ones. The batch is one transaction.
         """
+        # Here, on the endpoint's thread, in the order the answers always came: the token,
+        # the body, then the outbox header (entry_batch).
+        batch = validate_batch(text)
+        waiting = _outbox_header(request)
         hot_batch = batch.hot
         if hot_batch is not None and hot.admissible(
             hot_batch, caller.name, caller.facility, limits, clock()
@@ -653,13 +683,12 @@ def create_app(
             # Plain put-backs, every check passed: judged over plain data, unless the store
             # finds anything unusual (then None, nothing written, and the ordinary path).
             try:
-                answer = store.ingest_hot(caller, hot_batch)
+                answer = store.ingest_hot(caller, hot_batch, contact=Contact(waiting))
             except (StoreError, sqlite3.OperationalError, psycopg.OperationalError):
                 raise  # the database: answered 503 by `unavailable`
             except Exception as exc:
                 return _ingest_failed(store, caller, batch.entries, exc)
             if answer is not None:
-                contact(caller, waiting)
                 return Response(answer, media_type="application/json")
         for i, entry in enumerate(batch.entries):
             if entry.terminal != caller.name or entry.facility != caller.facility:
@@ -684,12 +713,14 @@ def create_app(
         if errors:
             raise RequestValidationError(errors)
         try:
-            results = store.ingest(caller, batch.entries, bodies=batch.bodies)
+            # The contact in the batch's own transaction: one commit for the batch, not two.
+            results = store.ingest(
+                caller, batch.entries, bodies=batch.bodies, contact=Contact(waiting)
+            )
         except (StoreError, sqlite3.OperationalError, psycopg.OperationalError):
             raise  # the database: answered 503 by `unavailable`
         except Exception as exc:
             return _ingest_failed(store, caller, batch.entries, exc)
-        contact(caller, waiting)
         result = BatchResult.model_construct(results=tuple(results))
         # Serialised here, once: FastAPI would validate the answer again and go through dicts.
         return Response(result.model_dump_json(), media_type="application/json")

@@ -142,6 +142,13 @@ class Engine(Protocol):
     def read(self) -> AbstractContextManager[Tx]:
         """A read-only transaction over one snapshot."""
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row of one query, which sees one snapshot of its own.
+
+        No transaction is opened around it: one statement where :meth:`read` costs three
+        (on PostgreSQL three round trips), for a lookup made on every request.
+        """
+
     def migrating(self) -> AbstractContextManager[Tx]:
         """A transaction for schema changes, one migrating process at a time."""
 
@@ -515,6 +522,11 @@ class SqliteEngine:
             finally:
                 conn.execute("ROLLBACK")
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """One query, in the transaction SQLite opens for that statement alone."""
+        with self._pool.get() as conn:
+            return conn.execute(sql, params).fetchall()
+
     def migrating(self) -> AbstractContextManager[Tx]:
         """A transaction for schema changes: a write (``BEGIN IMMEDIATE`` serialises them)."""
         return self.write()
@@ -612,6 +624,11 @@ class PostgresEngine:
             finally:
                 if not conn.broken:
                     conn.execute("ROLLBACK")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """One query, outside a transaction block (autocommit: the statement's own snapshot)."""
+        with self._pool.get() as conn:
+            return _PgTx(conn).all(sql, params)
 
     def migrating(self) -> AbstractContextManager[Tx]:
         """A transaction for schema changes, serialised by an advisory lock."""

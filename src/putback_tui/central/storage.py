@@ -88,6 +88,7 @@ __all__ = [
     "ClaimRefused",
     "Client",
     "ClientExists",
+    "Contact",
     "Engine",
     "Health",
     "IngestFailure",
@@ -102,6 +103,14 @@ __all__ = [
 
 CONTACT_EVERY_S = 10.0
 """How often a terminal's last contact is written at most, when its outbox did not change."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A terminal's call to be noted with its batch: its outbox as it reported it."""
+
+    waiting: int | None
+    """The entries it said were waiting to be sent (None: it did not say)."""
 
 _KINDS = {k: k.value for k in EntryKind}
 """Each kind's stored text: a dict lookup is cheaper than an enum's ``.value`` per entry."""
@@ -196,21 +205,37 @@ class CentralStore:
         """Remember that terminal ``client`` called just now, with its outbox as it reported it.
 
         Written at most every :data:`CONTACT_EVERY_S` seconds per terminal and process unless
-        the count changed: a pull every two seconds must not queue for the writers' turn.
+        the count changed: a pull every two seconds must not queue for the writers' turn. A
+        batch notes it in its own transaction instead (``ingest``'s ``contact``).
         """
-        now = time.monotonic()
-        was = self._contacts.get(client.name)
-        if was is not None and was[1] == waiting_to_send and now - was[0] < CONTACT_EVERY_S:
+        if not self._contact_due(client, waiting_to_send):
             return
-        self._contacts[client.name] = (now, waiting_to_send)
         # The terminal's facility's turn, not the network's: pulls of other facilities go on.
         with self.engine.write(client.facility) as tx:
-            tx.upsert_rows(
-                "terminal_contacts",
-                ("facility text", "last_contact text", "waiting_to_send bigint"),
-                ("terminal text",),
-                [(client.name, client.facility or "", iso_utc(now_utc()), waiting_to_send)],
-            )
+            noted = self._write_contact(tx, client, waiting_to_send)
+        self._contacts[client.name] = noted
+
+    def _contact_due(self, client: Client, waiting_to_send: int | None) -> bool:
+        """True when the terminal's contact is to be written now (see :meth:`note_contact`)."""
+        was = self._contacts.get(client.name)
+        return not (
+            was is not None
+            and was[1] == waiting_to_send
+            and time.monotonic() - was[0] < CONTACT_EVERY_S
+        )
+
+    @staticmethod
+    def _write_contact(
+        tx: Tx, client: Client, waiting_to_send: int | None
+    ) -> tuple[float, int | None]:
+        """Write the terminal's contact in ``tx``; what to remember once it commits."""
+        tx.upsert_rows(
+            "terminal_contacts",
+            ("facility text", "last_contact text", "waiting_to_send bigint"),
+            ("terminal text",),
+            [(client.name, client.facility or "", iso_utc(now_utc()), waiting_to_send)],
+        )
+        return (time.monotonic(), waiting_to_send)
 
     # -- the backlog ---------------------------------------------------------------------
 
@@ -260,7 +285,12 @@ class CentralStore:
     # -- ingest --------------------------------------------------------------------------
 
     def ingest(
-        self, client: Client, entries: Sequence[Entry], *, bodies: Sequence[str] | None = None
+        self,
+        client: Client,
+        entries: Sequence[Entry],
+        *,
+        bodies: Sequence[str] | None = None,
+        contact: Contact | None = None,
     ) -> list[EntryResult]:
         """Judge and apply a terminal's batch: each entry at most once, in its sequence order.
 
@@ -280,6 +310,9 @@ class CentralStore:
             entries: the batch, in sequence order.
             bodies: each entry's JSON exactly as received, which validated into ``entries``:
                 kept as the entries' bodies. When None, each entry is serialised instead.
+            contact: the terminal's outbox as it reported it with the batch: its contact is
+                noted as :meth:`note_contact` would, in the batch's own transaction (one
+                commit, not two, for the batch). None: not noted.
 
         Returns:
             One result per entry, in the batch's order.
@@ -292,7 +325,10 @@ class CentralStore:
             bodies = [e.model_dump_json() for e in entries]
         elif len(bodies) != len(entries):
             raise ValueError("one body per entry")
+        noted = None
         with self.engine.write(facility) as tx:
+            if contact is not None and self._contact_due(client, contact.waiting):
+                noted = self._write_contact(tx, client, contact.waiting)
             last_seq = int(tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0])
             existing: dict[str, tuple[str, str, str | None]] = {
                 r[0]: (r[1], r[2], r[3])
@@ -312,19 +348,23 @@ class CentralStore:
                 state=state,
                 limits=self.limits,
             )
-            if not plan.recorded:
-                return plan.results
-            _write(tx, name, facility, received, writes_of(plan, state))
+            if plan.recorded:
+                _write(tx, name, facility, received, writes_of(plan, state))
+        if noted is not None:
+            self._contacts[name] = noted
         return plan.results
 
-    def ingest_hot(self, client: Client, batch: HotBatch) -> str | None:
+    def ingest_hot(
+        self, client: Client, batch: HotBatch, *, contact: Contact | None = None
+    ) -> str | None:
         """Ingest a batch of plain put-backs over plain data (:mod:`putback_tui.central.hot`).
 
         The caller checked the batch with :func:`hot.admissible`. Returns the answer's JSON,
         every entry applied as sent, exactly as :meth:`ingest` would have answered and with
         the same rows written; or None, having written nothing, when the batch is anything
         else (a duplicate, a gap, an entry the rules refuse or derive otherwise...): then
-        :meth:`ingest` judges it.
+        :meth:`ingest` judges it. ``contact``: as for :meth:`ingest` (not noted when None
+        is returned: :meth:`ingest` notes it then).
         """
         received = iso_utc(now_utc())
         name = client.name
@@ -341,6 +381,9 @@ class CentralStore:
                 if writes is None:
                     return None
                 _write(tx, name, facility, received, writes)
+                noted = None
+                if contact is not None and self._contact_due(client, contact.waiting):
+                    noted = self._write_contact(tx, client, contact.waiting)
         except INTEGRITY_ERRORS:
             # An entry ID recorded before (a duplicate, or another terminal's ID): the entries'
             # unique keys refuse the insert and the whole transaction is rolled back, so nothing
@@ -348,6 +391,8 @@ class CentralStore:
             # looking them up first as well cost each batch a query (on PostgreSQL 1.6 ms for
             # 200 IDs) for what almost never happens.
             return None
+        if noted is not None:
+            self._contacts[name] = noted
         return hot.answer_json(batch)
 
     # -- feeds ---------------------------------------------------------------------------
