@@ -8,11 +8,7 @@ in turn. Both see the machine's load at the same moments, so the median of the p
 differences says what the change did even while other processes share the cores. A burst (the
 next unit of every line with one left, no other connection's commit between) follows. Both
 write the terminal's log, as the app does (``logs.configure``), beside their ledger copy;
-``--no-log`` leaves it off. Beside the CPU, each kind of call gets its mean CPU, its wall-clock p99
-and slowest, and the number of calls whose own thread wrote more than 1 MiB: a call that carried
-a WAL checkpoint (SQLite's automatic one copies about 4 MiB into the database file), and the
-calling thread's own CPU (a process's CPU includes its other threads': a checkpointer's); then
-each process's CPU over all calls, wherever its checkpoints ran.
+``--no-log`` leaves it off.
 
     scripts/ab-ledger --base main              # this tree against main, 300 orders on the disk
     scripts/ab-ledger --base HEAD~3 --where shm -n 400
@@ -32,9 +28,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKPOINT_BYTES = 1 << 20
-"""A call whose own thread wrote more than this carried a checkpoint (a put-back writes some
-tens of KiB to the WAL; SQLite's automatic checkpoint copies about 4 MiB)."""
 PICK = (
     "SELECT o.order_id, l.line_no, l.sku, l.pick_location, l.picked FROM orders o "
     "JOIN order_lines l USING (order_id) WHERE o.status IN ('cancelled', 'deleted', 'failed') "
@@ -63,54 +56,30 @@ def worker(source: Path, where: Path, n: int, log: bool) -> None:
         bursts = [p for p in picked if p[4] >= 2]
         raw = sqlite3.connect(path, isolation_level=None)
         raw.execute("PRAGMA synchronous=FULL")
-        # Checkpoints are the ledger's to run (inside its commits, or by its checkpointer), as
-        # in the app, where the ledger's connections are the only writers.
-        raw.execute("PRAGMA wal_autocheckpoint=0")
         raw.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT)")
         os.sync()
+        start = clock()
         print(f"ready {len(picked)} {len(bursts)}", flush=True)
-        total = clock()
         for line in sys.stdin:
             command, index = line.split()
             i = int(index)
-            wrote = written()
-            w0 = time.perf_counter()
-            t0 = time.thread_time()
             c0 = clock()
             if command == "open":
                 station.open_order(picked[i][0])
             elif command == "pair":
                 raw.execute("INSERT INTO bench_raw (payload) VALUES (?)", (f"row {i}",))
-                wrote = written()
-                w0 = time.perf_counter()
-                t0 = time.thread_time()
                 c0 = clock()
                 order_id, line_no, sku, location, _ = picked[i]
                 station.put_back(order_id, line_no, sku, location)
             else:
                 order_id, line_no, sku, location, _ = bursts[i]
                 station.put_back(order_id, line_no, sku, location)
-            cpu, wall, own = clock() - c0, time.perf_counter() - w0, time.thread_time() - t0
-            print(f"{cpu * 1e6:.1f} {wall * 1e6:.1f} {written() - wrote} {own * 1e6:.1f}",
-                  flush=True)
-        checkpoints = getattr(ledger, "checkpointer", None)
-        raw.close()
-        ledger.close()
+            print(f"{(clock() - c0) * 1e6:.1f}", flush=True)
         if log and hasattr(logs, "close"):  # the last lines written, counted (as at exit)
             logs.close()
-        # The whole process's CPU over every call, its checkpoints and the log's writer
-        # included wherever they ran.
-        print(f"{(clock() - total) * 1e6:.0f} "
-              f"{-1 if checkpoints is None else checkpoints.checkpoints}", flush=True)
-
-
-def written() -> int:
-    """Bytes this thread has written so far (``wchar``: into files, sockets, pipes)."""
-    with open("/proc/thread-self/io") as f:
-        for line in f:
-            if line.startswith("wchar:"):
-                return int(line.split()[1])
-    return 0
+        print(f"{(clock() - start) * 1e6:.1f}", flush=True)
+        raw.close()
+        ledger.close()
 
 
 def main() -> None:
@@ -156,19 +125,10 @@ def main() -> None:
             assert proc.stdout is not None
             proc.stdin.write(f"{command} {i}\n")
             proc.stdin.flush()
-            cpu_us, wall_us, wrote, own_us = proc.stdout.readline().split()
-            wall[name][command].append(float(wall_us))
-            own[name][command].append(float(own_us))
-            big[name][command] += int(wrote) > CHECKPOINT_BYTES
-            return float(cpu_us)
+            return float(proc.stdout.readline())
 
         cpu: dict[str, dict[str, list[float]]] = {v: {"open": [], "pair": [], "burst": []}
                                                    for v in "AB"}
-        wall: dict[str, dict[str, list[float]]] = {v: {"open": [], "pair": [], "burst": []}
-                                                    for v in "AB"}
-        own: dict[str, dict[str, list[float]]] = {v: {"open": [], "pair": [], "burst": []}
-                                                   for v in "AB"}
-        big = {v: {"open": 0, "pair": 0, "burst": 0} for v in "AB"}
         orders = min(c[0] for c in counts.values())
         for i in range(orders):
             for command in ("open", "pair"):
@@ -177,12 +137,12 @@ def main() -> None:
         for i in range(min(c[1] for c in counts.values())):
             for name in ("AB" if i % 2 else "BA"):
                 cpu[name]["burst"].append(ask(name, "burst", i))
-        totals = {}
+        total = {}
         for name, proc in procs.items():
             assert proc.stdin is not None
             assert proc.stdout is not None
             proc.stdin.close()
-            totals[name] = proc.stdout.read().split()
+            total[name] = float(proc.stdout.readline())
             proc.wait()
     med = statistics.median
     print(f"ab-ledger: A = {args.base}, B = this tree; {orders} orders on {args.where}; "
@@ -193,27 +153,11 @@ def main() -> None:
         diff = [y - x for x, y in zip(a, b, strict=True)]
         print(f"  {what:<28} A median {med(a):6.0f}  B median {med(b):6.0f}  "
               f"median of B-A {med(diff):+6.0f} (n={len(a)})")
-        print(f"  {'':<28} A mean {statistics.fmean(a):6.0f}  B mean {statistics.fmean(b):6.0f}; "
-              f"wall p99 / max, ms: A {pct(wall['A'][command]):.2f} / "
-              f"{max(wall['A'][command]) / 1e3:.2f}  B {pct(wall['B'][command]):.2f} / "
-              f"{max(wall['B'][command]) / 1e3:.2f}; calls whose own thread wrote over "
-              f"{CHECKPOINT_BYTES // 2**20} MiB (a checkpoint inside the call): "
-              f"A {big['A'][command]}  B {big['B'][command]}")
-        oa, ob = own["A"][command], own["B"][command]
-        print(f"  {'':<28} the calling thread's own CPU (thread_time, without other threads): "
-              f"A median {med(oa):6.0f}  B median {med(ob):6.0f}  median of B-A "
-              f"{med([y - x for x, y in zip(oa, ob, strict=True)]):+6.0f}")
-    for name in "AB":
-        cpu_total, checkpoints = totals[name]
-        print(f"  {name}: the process's CPU over all calls {int(cpu_total) / 1e3:.0f} ms"
-              + (f", {checkpoints} checkpoints by its checkpointer" if int(checkpoints) >= 0
-                 else " (SQLite's automatic checkpoint)"))
-
-
-def pct(wall_us: list[float], q: float = 0.99) -> float:
-    """The q-quantile of wall times in us, in ms."""
-    ordered = sorted(wall_us)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] / 1e3
+    calls = sum(len(calls_of) for calls_of in cpu["A"].values())
+    print(f"  every thread of the process, from the first call to the last line written, a "
+          f"call: A {total['A'] / calls:6.0f}  B {total['B'] / calls:6.0f}  "
+          f"B-A {(total['B'] - total['A']) / calls:+6.0f} (n={calls}; the log's writer "
+          "included, driver's waits between calls included)")
 
 
 if __name__ == "__main__":

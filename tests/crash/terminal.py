@@ -29,7 +29,7 @@ from putback_tui.config import Settings, SyncSettings, TerminalSettings
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.errors import PermissionDenied, Refused
 from putback_tui.domain.models import LocationKind, OrderStatus, RejectReason
-from putback_tui.ledger import Ledger, LedgerError, checkpoint
+from putback_tui.ledger import Ledger, LedgerError
 from putback_tui.station import OrderView, Station
 from putback_tui.sync.worker import SyncWorker
 
@@ -188,9 +188,6 @@ def main() -> None:
     rng = random.Random(args.seed)
     fd = os.open(args.report, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     settings = Settings(terminal=TerminalSettings(id=args.terminal, facility=args.facility))
-    # The ledger's checkpointer copies the WAL as often as after every commit, or as in the
-    # app: kills and cuts land in the middle of its checkpoints too.
-    checkpoint.CHANGES_PER_CHECKPOINT = rng.choice([1, 20, checkpoint.CHANGES_PER_CHECKPOINT])
     ledger = Ledger(args.db, create=False)
     station = Station(ledger, settings)
     station.sign_in("SV-0001")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from putback_tui import logs
 from putback_tui.config import load_settings, resolve_paths
-from putback_tui.ledger import Ledger, checkpoint
+from putback_tui.ledger import Ledger
 from putback_tui.station import Station
 from putback_tui.sync.worker import SyncWorker
 from tests.crash.terminal import Terminal
@@ -36,9 +36,6 @@ def main() -> None:
     token = settings.sync.token.get_secret_value() if settings.sync.token else ""
     logs.configure(paths.log_dir, secrets=[token])
     log = logging.getLogger("putback.powercut")
-    # The ledger's checkpointer copies the WAL as often as after every commit, or as in the
-    # app: kills and cuts land in the middle of its checkpoints too.
-    checkpoint.CHANGES_PER_CHECKPOINT = rng.choice([1, 20, checkpoint.CHANGES_PER_CHECKPOINT])
     ledger = Ledger(paths.db_path, create=False)
     station = Station(ledger, settings)
     station.sign_in("SV-0001")

@@ -4,7 +4,6 @@ Opening checks that the file is a putback ledger (never overwriting anything els
 pending migrations. Every action goes through :meth:`Ledger.write`, which holds one
 ``BEGIN IMMEDIATE`` transaction: reads made through it see a stable state, and the entry and
 every projection it changes commit together (WAL, ``synchronous=FULL``), durable on return.
-The WAL is checkpointed between actions, never inside one (:mod:`putback_tui.ledger.checkpoint`).
 What a transaction can read and write is :class:`~putback_tui.ledger.transaction.Transaction`.
 """
 
@@ -28,7 +27,6 @@ from putback_tui.domain.models import Order, Permission
 from putback_tui.domain.reasons import SiteReasons
 from putback_tui.ledger import sync
 from putback_tui.ledger.cache import ReadCache
-from putback_tui.ledger.checkpoint import Checkpointer, configure
 from putback_tui.ledger.errors import (
     LedgerCorrupt,
     LedgerError,
@@ -89,9 +87,6 @@ class Ledger:
                 raise LedgerError(f"Cannot open the local database {path}: {exc}") from exc
             # Held before any statement takes a lock: no other open here reads the header now.
             self._held: tuple[int, int] | None = _hold(path)
-            self._checkpointer: Checkpointer | None = (
-                None if self._held is None else _CHECKPOINTERS[self._held]
-            )
         self._conn = conn
         self._cache = ReadCache()
         """What actions read again and again, kept while the file says it is current."""
@@ -108,10 +103,6 @@ class Ledger:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
-                if self._checkpointer is not None:
-                    # Else (the file's identity unknown) SQLite's automatic checkpoint stays.
-                    configure(conn)
-                    self._checkpointer.attach(self._lock)
                 if not existed:
                     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 migrations.apply(self.db)
@@ -122,32 +113,15 @@ class Ledger:
             self._close()
             raise
 
-    @property
-    def checkpointer(self) -> Checkpointer | None:
-        """What checkpoints this file's WAL in this process (shared by its ledgers).
-
-        None when SQLite's automatic checkpoint does (the file's identity could not be read).
-        """
-        return self._checkpointer
-
     def close(self) -> None:
-        """Close the connection.
-
-        The process's last ledger of the file stops its checkpointer first (after one last
-        checkpoint); SQLite checkpoints and removes the WAL when no other process has it open.
-        """
+        """Close the connection (the WAL is checkpointed by SQLite)."""
         with self._lock:
             self._close()
 
     def _close(self) -> None:
-        if self._checkpointer is not None:
-            with contextlib.suppress(ValueError):  # not attached: the open failed before
-                self._checkpointer.detach(self._lock)
-        last = _release(self._held)
-        self._held = None
-        if last is not None:
-            last.close()
         self._conn.close()
+        _release(self._held)
+        self._held = None
 
     def backup(self, dest: Path) -> int:
         """Write a consistent copy of the ledger to ``dest`` while others keep writing.
@@ -372,14 +346,11 @@ class _Write:
         ledger = self._ledger
         try:
             if exc is None:
-                conn = ledger._conn
                 try:
-                    conn.execute("COMMIT")
+                    ledger._conn.execute("COMMIT")
                 except sqlite3.DatabaseError as failed:
                     ledger._rollback(None)
                     raise translate(failed, ledger.path) from failed
-                if ledger._checkpointer is not None:
-                    ledger._checkpointer.committed(conn.total_changes - self._start)
             else:
                 ledger._rollback(self._start)
                 if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
@@ -414,9 +385,6 @@ next other process to close a connection (``putback backup``, ``putback doctor``
 itself for the last one, checkpoint, and delete the write-ahead log this process goes on
 writing into: every entry committed afterwards would be lost at the next crash or power cut.
 So the header is read with an ordinary ``open`` only by the first connection of a process."""
-_CHECKPOINTERS: dict[tuple[int, int], Checkpointer] = {}
-"""The checkpointer of each file in :data:`_HELD`: one per file and process, whatever number of
-ledgers share it, stopped with the last of them."""
 
 
 def _key(path: Path) -> tuple[int, int]:
@@ -437,21 +405,16 @@ def _hold(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     _HELD[key] += 1
-    if key not in _CHECKPOINTERS:
-        _CHECKPOINTERS[key] = Checkpointer(path)
     return key
 
 
-def _release(key: tuple[int, int] | None) -> Checkpointer | None:
-    """Count a ledger of the file closed; returns its checkpointer when that was the last."""
+def _release(key: tuple[int, int] | None) -> None:
     if key is None:
-        return None
+        return
     with _OPENING:
         _HELD[key] -= 1
         if _HELD[key] <= 0:
             del _HELD[key]
-            return _CHECKPOINTERS.pop(key, None)
-    return None
 
 
 def _check_header(path: Path) -> None:
