@@ -31,6 +31,7 @@ to start from a copy of a ledger already loaded with it instead of loading it ag
 minutes); the default, the demo data, is only a smoke test. The floor is measured before and
 after putback in the same run and pooled, so a busy machine weighs on both alike. Goal (issue 17,
 scan to screen): median at most 1.2 times the floor's, p99 at most 1.5 times.
+Each figure also lists its five slowest samples, so the tail can be read sample by sample.
 
     scripts/bench-latency --data DIR [--ledger FILE] [--samples 300] [--json bench.json]
 """
@@ -209,10 +210,12 @@ def order_ids(ledger: Ledger, settings: Settings, limit: int) -> list[str]:
     return ids
 
 
-def summary(samples: list[float]) -> dict[str, float]:
+def summary(samples: list[float]) -> dict[str, Any]:
+    """Median, p99 and the slowest five samples (the tail, one by one), in ms."""
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {"median_ms": statistics.median(ordered) * 1000, "p99_ms": p99 * 1000, "n": len(ordered)}
+    return {"median_ms": statistics.median(ordered) * 1000, "p99_ms": p99 * 1000, "n": len(ordered),
+            "slowest_ms": [round(t * 1000, 2) for t in ordered[:-6:-1]]}
 
 
 async def bench_floor(samples: int) -> list[float]:
@@ -471,10 +474,11 @@ def main() -> None:
         results[name] = stats
     results["startup"] = {"minimal_ms": minimal, "app_ms": app, "ratio": app / minimal}
 
-    show: Callable[[str, dict[str, float]], None] = lambda name, s: print(  # noqa: E731
+    show: Callable[[str, dict[str, Any]], None] = lambda name, s: print(  # noqa: E731
         f"{name:<18} median {s['median_ms']:6.2f} ms   p99 {s['p99_ms']:6.2f} ms"
         + (f"   ratio {s['ratio_median']:.2f} (p99 {s['ratio_p99']:.2f})" if "ratio_median" in s
            else "   (floor)")
+        + f"\n{'':<18} slowest {' '.join(f'{t:.2f}' for t in s['slowest_ms'])} ms"
     )
     print(f"data set: {args.data}   samples: {args.samples}   terminal: {SIZE[0]}x{SIZE[1]}")
     show("echo app (floor)", floor)
