@@ -253,6 +253,18 @@ def test_a_cancelled_line_cannot_be_cancelled_again(stock):
         cancel_line(order, 2, "CUSTOMER REQUEST", stock)
 
 
+def test_a_line_the_oms_says_was_picked_after_its_release_has_nothing_to_cancel(stock):
+    # D-1008 was cancelled (its unpicked sock released), then the OMS sent it again, live,
+    # with that sock picked: released 1 and picked 1 of 1. The line orders nothing any more,
+    # so cancelling it is refused; it built an entry of quantity -1, which failed validation
+    # inside the central store's ingest (found by the kept-sums property test).
+    socks = OrderLine(line_no=2, sku=SOCKS, quantity=1, picked=1, released=1)
+    order = d1008(lines=(d1008().lines[0], socks))
+    assert (socks.ordered, socks.held) == (0, 0)
+    with pytest.raises(LineEditNotAllowed, match="has nothing left here to take off"):
+        cancel_line(order, 2, "CUSTOMER REQUEST", stock)
+
+
 # --- reasons a site defines -------------------------------------------------------------------
 
 

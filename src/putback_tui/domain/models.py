@@ -261,8 +261,13 @@ class OrderLine(Frozen):
 
     @property
     def held(self) -> int:
-        """Units a line edit can still take off here: the open unpicked, then the picked."""
-        return self.unpicked_open + max(self.picked - self.withdrawn, 0)
+        """Units a line edit can still take off here: the open unpicked, then the picked.
+
+        Never more than the line still orders: they are the same on a line whose counts add up,
+        and a line the OMS sent again with units picked after they were released (released +
+        picked over the quantity) has less to take off than its picked units.
+        """
+        return min(self.unpicked_open + max(self.picked - self.withdrawn, 0), self.ordered)
 
 
 class Order(Frozen):
