@@ -154,7 +154,7 @@ class LogWriter(logging.Handler):
         # it had handed over.
         self._pending: deque[_Item] = deque()
         self._wake = threading.Event()
-        """Set when the queue was empty and is no longer (or someone waits)."""
+        """Set when something was handed over since the writer last looked (or someone waits)."""
         self._hurry = threading.Event()
         """Set when someone waits for the writer: it lingers no more."""
         self._thread: threading.Thread | None = None
@@ -212,10 +212,17 @@ class LogWriter(logging.Handler):
     def later(self, created: float, logger: logging.Logger, level: int, msg: str,
               args: tuple[object, ...], extra: dict[str, object] | None) -> None:
         """Hand over a log call: the writer makes its record and logs it (see :func:`later`)."""
+        self._enqueue((created, logger, level, msg, args, extra), wait=False)
+
+    def _enqueue(self, item: _Item, wait: bool) -> None:
+        """Hand ``item`` to the writer (started on the first one).
+
+        Waits for the writer when ``wait``, or when ``max_pending`` items are waiting.
+        """
         if self._thread is None:
             self._start()
-        self._hand_over((created, logger, level, msg, args, extra), hurry=False)
-        if len(self._pending) >= self.max_pending:
+        self._hand_over(item, hurry=False)
+        if wait or len(self._pending) >= self.max_pending:
             self.flush()
 
     def _hand_over(self, item: _Item, hurry: bool) -> None:
@@ -253,11 +260,7 @@ class LogWriter(logging.Handler):
             value = fields[key]
             if not isinstance(value, _PLAIN) and not key.startswith("_"):
                 fields[key] = str(value)  # what JsonFormatter writes of it
-        if self._thread is None:
-            self._start()
-        self._hand_over(record, hurry=False)
-        if record.levelno >= logging.WARNING or len(self._pending) >= self.max_pending:
-            self.flush()
+        self._enqueue(record, wait=record.levelno >= logging.WARNING)
 
     def flush(self) -> None:
         """Wait until every record handed over so far is written (and the file flushed)."""

@@ -212,8 +212,8 @@ class CentralStore:
             return
         # The terminal's facility's turn, not the network's: pulls of other facilities go on.
         with self.engine.write(client.facility) as tx:
-            noted = self._write_contact(tx, client, waiting_to_send)
-        self._contacts[client.name] = noted
+            noted = self._contact_in(tx, client, Contact(waiting_to_send))
+        self._remember_contact(client, noted)
 
     def _contact_due(self, client: Client, waiting_to_send: int | None) -> bool:
         """True when the terminal's contact is to be written now (see :meth:`note_contact`)."""
@@ -224,18 +224,29 @@ class CentralStore:
             and time.monotonic() - was[0] < CONTACT_EVERY_S
         )
 
-    @staticmethod
-    def _write_contact(
-        tx: Tx, client: Client, waiting_to_send: int | None
-    ) -> tuple[float, int | None]:
-        """Write the terminal's contact in ``tx``; what to remember once it commits."""
+    def _contact_in(
+        self, tx: Tx, client: Client, contact: Contact | None
+    ) -> tuple[float, int | None] | None:
+        """Write the terminal's contact in ``tx`` when one is due.
+
+        Returns:
+            What :meth:`_remember_contact` keeps once ``tx`` commits; None when nothing was
+            written (no ``contact``, or one written lately with the same outbox).
+        """
+        if contact is None or not self._contact_due(client, contact.waiting):
+            return None
         tx.upsert_rows(
             "terminal_contacts",
             ("facility text", "last_contact text", "waiting_to_send bigint"),
             ("terminal text",),
-            [(client.name, client.facility or "", iso_utc(now_utc()), waiting_to_send)],
+            [(client.name, client.facility or "", iso_utc(now_utc()), contact.waiting)],
         )
-        return (time.monotonic(), waiting_to_send)
+        return (time.monotonic(), contact.waiting)
+
+    def _remember_contact(self, client: Client, noted: tuple[float, int | None] | None) -> None:
+        """After the commit: the contact :meth:`_contact_in` wrote is the terminal's latest."""
+        if noted is not None:
+            self._contacts[client.name] = noted
 
     # -- the backlog ---------------------------------------------------------------------
 
@@ -325,10 +336,8 @@ class CentralStore:
             bodies = [e.model_dump_json() for e in entries]
         elif len(bodies) != len(entries):
             raise ValueError("one body per entry")
-        noted = None
         with self.engine.write(facility) as tx:
-            if contact is not None and self._contact_due(client, contact.waiting):
-                noted = self._write_contact(tx, client, contact.waiting)
+            noted = self._contact_in(tx, client, contact)
             last_seq = int(tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0])
             existing: dict[str, tuple[str, str, str | None]] = {
                 r[0]: (r[1], r[2], r[3])
@@ -350,8 +359,7 @@ class CentralStore:
             )
             if plan.recorded:
                 _write(tx, name, facility, received, writes_of(plan, state))
-        if noted is not None:
-            self._contacts[name] = noted
+        self._remember_contact(client, noted)
         return plan.results
 
     def ingest_hot(
@@ -381,9 +389,7 @@ class CentralStore:
                 if writes is None:
                     return None
                 _write(tx, name, facility, received, writes)
-                noted = None
-                if contact is not None and self._contact_due(client, contact.waiting):
-                    noted = self._write_contact(tx, client, contact.waiting)
+                noted = self._contact_in(tx, client, contact)
         except INTEGRITY_ERRORS:
             # An entry ID recorded before (a duplicate, or another terminal's ID): the entries'
             # unique keys refuse the insert and the whole transaction is rolled back, so nothing
@@ -391,8 +397,7 @@ class CentralStore:
             # looking them up first as well cost each batch a query (on PostgreSQL 1.6 ms for
             # 200 IDs) for what almost never happens.
             return None
-        if noted is not None:
-            self._contacts[name] = noted
+        self._remember_contact(client, noted)
         return hot.answer_json(batch)
 
     # -- feeds ---------------------------------------------------------------------------

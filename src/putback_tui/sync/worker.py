@@ -411,13 +411,11 @@ def next_batch_size(size: int, took_s: float, more_waiting: bool, settings: Sync
     a full batch waits behind it; halved, down to ``sync.batch_size``, when it took over
     :data:`SHRINK_ABOVE_S` (a busy central store, a slow link); else kept.
     """
-    low = settings.batch_size
-    high = max(settings.max_batch_size, low)
     if took_s > SHRINK_ABOVE_S:
-        return max(low, size // 2)
+        return max(settings.batch_size, size // 2)
     if took_s < GROW_BELOW_S and more_waiting:
-        return min(high, size * 2)
-    return min(max(size, low), high)
+        return max(min(settings.max_batch_size, size * 2), size)
+    return size
 
 
 def _answers(
