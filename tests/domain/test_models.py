@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime
 
@@ -94,49 +93,3 @@ def test_entry_ids_are_uuid7_unique_and_in_the_order_made():
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert {uuid.UUID(i).version for i in ids} == {7}
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_process_makes_entry_ids_of_its_own():
-    """A child forked after IDs were made never makes the IDs its parent makes next.
-
-    The random bits are drawn from the system a pool at a time: a child that kept its
-    parent's pool would, in the same millisecond, repeat the parent's next ID exactly.
-    """
-    new_entry_id(now_ms=1_800_000_000_000)  # a pool drawn before the fork
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its next IDs, to the parent, then out at once
-        try:
-            os.close(read)
-            ids = [new_entry_id(now_ms=1_800_000_000_000) for _ in range(3)]
-            os.write(write, ",".join(ids).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        child = pipe.read().split(",")
-    os.waitpid(pid, 0)
-    parent = [new_entry_id(now_ms=1_800_000_000_000) for _ in range(3)]
-    assert len(child) == 3
-    assert not set(child) & set(parent)
-
-
-def test_a_line_is_reconciled_exactly_when_nothing_is_open_or_waiting():
-    """``OrderLine.reconciled``, written on the fields, agrees with the two properties it sums up.
-
-    Every small combination of the counters, negative ones included (a model may hold them).
-    """
-    from itertools import product
-
-    from putback_tui.domain.models import OrderLine
-
-    values = range(-2, 4)
-    for quantity, picked, released, rejected, put_back in product(
-        range(4), range(4), values, values, values
-    ):
-        line = OrderLine(
-            line_no=1, sku="S", quantity=quantity, picked=picked, released=released,
-            rejected=rejected, put_back=put_back,
-        )
-        assert line.reconciled == (line.unpicked_open == 0 and line.to_put_back == 0), line

@@ -127,32 +127,14 @@ class Entry(EntryDraft):
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
-_POOL_SIZE = 4096
-_pool = b""
-"""Random bytes from ``os.urandom``, taken 8 at a time by :func:`new_entry_id`: one system call
-every 512 IDs instead of one an ID (an entry's ID is made at every action)."""
-_taken = 0
-
-
-def _forget_pool() -> None:
-    """A forked child draws its own random bytes: never the parent's next ones."""
-    global _pool, _taken
-    _pool = b""
-    _taken = 0
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def new_entry_id(now_ms: int | None = None) -> str:
     """A new UUIDv7: 48-bit Unix milliseconds, then a counter and random bits.
 
     IDs made in one process sort in the order they were made, even within one millisecond.
-    The random bits come from ``os.urandom``, drawn a pool at a time (a forked child starts
-    a pool of its own).
     """
-    global _last_ms, _counter, _pool, _taken
+    global _last_ms, _counter
     with _lock:
         ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         if ms <= _last_ms:
@@ -165,16 +147,12 @@ def new_entry_id(now_ms: int | None = None) -> str:
             _counter = 0
         _last_ms = ms
         rand_a = _counter
-        if _taken >= len(_pool):
-            _pool = os.urandom(_POOL_SIZE)
-            _taken = 0
-        rand_b = int.from_bytes(_pool[_taken : _taken + 8], "big") & ((1 << 62) - 1)
-        _taken += 8
+        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= rand_a << 64
     value |= 0b10 << 62
     value |= rand_b
     # What str(uuid.UUID(int=value)) gives, without building the UUID object.
-    h = value.to_bytes(16, "big").hex()
+    h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
