@@ -244,7 +244,7 @@ _EXCEPTION = frozenset(s.value for s in EXCEPTION_STATUSES)
 _PUT_BACK_KINDS = frozenset({"storage", "exception"})
 
 
-@dataclass
+@dataclass(slots=True)
 class HotOrder:
     """An order of the facility as :func:`plan` reads and changes it."""
 
@@ -338,12 +338,15 @@ def plan(
     allowed = state.allowed
     max_stock = limits.max_stock
     writes = Writes(last_seq=last_seq)
-    entries = writes.entries
+    add_entry = writes.entries.append
     seq = last_seq
     # Each order's earliest operator entry in the batch, as a time: written as text (iso_utc)
     # for the few orders whose first action it sets, not formatted for every entry.
     first_at: dict[str, tuple[datetime, str]] = {}
-    changed: set[tuple[str, int]] = set()
+    # Each changed order's changed lines, by number; sorted once, after the loop: a batch
+    # names about as many orders as it has entries, and its (order, line) keys sorted as
+    # tuples cost more than the rest of the bookkeeping.
+    changed: dict[str, list[int]] = {}
     touched_qoh: set[tuple[str, str]] = set()
     touched_atp: set[str] = set()
     for e, at, body in zip(batch.entries, batch.created, batch.bodies, strict=True):
@@ -357,10 +360,11 @@ def plan(
         if not (state.may_put_back(operator) if ok is None else ok):
             return None
         order_id = e.order_id
-        order = orders.get(order_id) if order_id is not None else None
-        if order is None or len(e.line_changes) != 1:
+        order = orders.get(order_id)  # None for an entry naming no order
+        line_changes = e.line_changes
+        if order is None or len(line_changes) != 1:
             return None
-        claimed = e.line_changes[0]
+        claimed = line_changes[0]
         sku = d.sku
         location = d.location
         quantity = d.quantity
@@ -374,14 +378,18 @@ def plan(
             return None
         lot_tracked = lot_tracked_of.get(sku)
         kind = kind_of.get(location)
-        line = order.lines.get(claimed.line_no)
+        line_no = claimed.line_no
+        line = order.lines.get(line_no)
         if lot_tracked is None or kind not in _PUT_BACK_KINDS or line is None:
             return None
         status = order.status
+        put_back = line[_PUT_BACK]
+        # What the line still owes (below zero where more came back than was owed: then no
+        # quantity fits, as none fits zero).
         if status in _EXCEPTION:
-            owed = max(line[_PICKED] - line[_PUT_BACK], 0)
+            owed = line[_PICKED] - put_back
         elif status in _LIVE and line[_WITHDRAWN]:
-            owed = max(line[_WITHDRAWN] - line[_PUT_BACK], 0)
+            owed = line[_WITHDRAWN] - put_back
         else:
             return None  # shipped, or a live line nothing was withdrawn from
         if line[_LINE_SKU] != sku or quantity > owed:
@@ -418,10 +426,16 @@ def plan(
         if storage:
             atp[sku] = atp_after
             touched_atp.add(sku)
-        line[_PUT_BACK] += quantity
-        changed.add((order_id, claimed.line_no))
+        line[_PUT_BACK] = put_back + quantity
+        numbers = changed.get(order_id)
+        if numbers is None:
+            changed[order_id] = [line_no]
+        elif line_no not in numbers:
+            numbers.append(line_no)
         was = order.reconciled
-        if _cleared(order):
+        # Cleared only if this line has every picked unit back (most often it has not: then
+        # the order's other lines need not be looked at).
+        if line[_PICKED] <= put_back + quantity and _cleared(order):
             if was is None:
                 order.reconciled = (iso_utc(at), operator, e.terminal)
                 writes.reconciled[order_id] = order.reconciled
@@ -434,16 +448,27 @@ def plan(
             if first is None or at < first[0]:
                 first_at[order_id] = (at, e.created_at)
         seq = e.seq
-        entries.append(
+        add_entry(
             (e.entry_id, e.terminal, e.facility, seq, "put_back", order_id, "applied", None,
              body, None, None)
         )
     writes.last_seq = seq
-    for order_id, line_no in sorted(changed):
-        ln = state.orders[order_id].lines[line_no]
-        writes.lines.append(
-            (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
-        )
+    # The changed lines in key order (order ID, line number), and each changed order's sums.
+    writes.orders = sorted(changed)
+    add_line = writes.lines.append
+    sums = writes.sums
+    for order_id in writes.orders:
+        order = orders[order_id]
+        lines = order.lines
+        numbers = changed[order_id]
+        if len(numbers) > 1:
+            numbers.sort()
+        for line_no in numbers:
+            ln = lines[line_no]
+            add_line(
+                (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
+            )
+        sums[order_id] = _sums(order)
     # Only the orders whose first action the batch sets (nearly all have theirs already).
     for oid, (at, text) in first_at.items():
         order = orders[oid]
@@ -452,9 +477,7 @@ def plan(
         iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
         if first_action_due(order.status, *order.first_response, iso):
             writes.first_actions[oid] = iso
-    writes.orders = sorted({k[0] for k in changed})
-    writes.sums = {oid: _sums(state.orders[oid]) for oid in writes.orders}
-    writes.qoh = [(sku, loc, qoh[(sku, loc)]) for sku, loc in sorted(touched_qoh)]
+    writes.qoh = [(*key, qoh[key]) for key in sorted(touched_qoh)]
     writes.atp = [(sku, atp[sku]) for sku in sorted(touched_atp)]
     return writes
 
