@@ -337,6 +337,23 @@ def test_the_decoder_reads_what_pydantic_reads_or_leaves_it(data: st.DataObject)
     assert fast == slow
 
 
+@pytest.mark.parametrize("digit", ["\uff12", "\u0668"])  # fullwidth, arabic-indic
+def test_a_time_with_another_script_s_digit_is_left_to_pydantic(digit: str) -> None:
+    """Python's \\d matches them and fromisoformat refuses them: the decoder must not raise."""
+    entry = Entry(
+        kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=1, terminal="T1", facility=F,
+        operator="OP-1", created_at=NOW, order_id="O1",
+        details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
+        changes=(StockChange(sku="S1", location="L-ST", qoh=1), StockChange(sku="S1", atp=1)),
+        line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
+    )
+    value = json.loads(entry.model_dump_json())
+    assert hot.decode([json.dumps(value)]) is not None  # as sent, it is read
+    value["created_at"] = "2026-12-06T12:00:0" + digit + ".000001+00:00"
+    for ascii_only in (True, False):
+        assert hot.decode([json.dumps(value, ensure_ascii=ascii_only)]) is None
+
+
 def test_the_structs_mirror_the_models_field_for_field() -> None:
     pairs = [(hot.HotEntry, Entry), (hot.HotDetails, EntryDetails),
              (hot.HotStockChange, StockChange), (hot.HotLineChange, LineChange)]

@@ -78,10 +78,12 @@ _Text = Annotated[str, Meta(max_length=MAX_TEXT, pattern=r"\A[^\x00-\x08\x0b-\x1
 # no quote, backslash or control character: nothing to escape either.)
 _EntryId = Annotated[str, Meta(pattern=r"\A[0-9A-Za-z-]{36}\Z")]
 # One shape of timestamp, which pydantic and datetime.fromisoformat read alike: date, "T",
-# time to the second with up to six decimals, and "Z" or an offset.
+# time to the second with up to six decimals, and "Z" or an offset. Digits are ASCII ([0-9]):
+# Python's \d also matches other scripts' digits ("２"), which fromisoformat refuses.
 _TIMESTAMP = re.compile(
-    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
-    r"(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 
 
