@@ -99,10 +99,11 @@ def test_a_hostile_field_is_a_422_naming_it_and_nothing_is_applied(
 
 @pytest.mark.parametrize(
     "when",
-    ["\uff12026-12-07T07:11:08.776575+00:00", "2026-12-07T07:11:0\u0668.776575+00:00"],
-    ids=["fullwidth digit", "arabic-indic digit"],
+    ["\uff12026-12-07T07:11:08.776575+00:00", "2026-12-07T07:11:0\u0668.776575+00:00",
+     "2026-02-31T07:11:08.776575+00:00", "2025-02-29T07:11:08.776575+00:00"],
+    ids=["fullwidth digit", "arabic-indic digit", "31 February", "29 February 2025"],
 )
-def test_a_time_written_with_another_script_s_digits_is_a_422_in_the_terminals_own_shape(
+def test_a_time_no_calendar_reads_is_a_422_in_the_terminals_own_shape(
     server: BackgroundServer, central: Central, put_back: Doc, when: str
 ) -> None:
     """Sent as terminals send a batch (no spaces: the hot path reads it first), not a 500."""

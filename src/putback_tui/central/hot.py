@@ -200,7 +200,10 @@ def decode(bodies: Sequence[str]) -> HotBatch | None:
     for e in entries:
         if _TIMESTAMP.fullmatch(e.created_at) is None:
             return None
-        at = datetime.fromisoformat(e.created_at)
+        try:
+            at = datetime.fromisoformat(e.created_at)
+        except ValueError:
+            return None  # a day the month does not have (the shape allows 2026-02-31)
         if not EARLIEST <= at < LATEST:
             return None
         for c in e.changes:
