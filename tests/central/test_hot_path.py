@@ -344,8 +344,10 @@ def test_the_decoder_reads_what_pydantic_reads_or_leaves_it(data: st.DataObject)
     ids=["fullwidth digit", "arabic-indic digit", "31 February", "29 February 2025"],
 )
 def test_a_time_no_calendar_reads_is_left_to_pydantic(when: str) -> None:
-    """Python's \\d matched other scripts' digits, and the shape allows 31 February:
-    datetime.fromisoformat refuses both, and the decoder must not raise."""
+    r"""Other scripts' digits (the timestamp's shape read them with \d) and 31 February.
+
+    datetime.fromisoformat refuses both: the decoder must not raise.
+    """
     entry = Entry(
         kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=1, terminal="T1", facility=F,
         operator="OP-1", created_at=NOW, order_id="O1",

@@ -79,7 +79,8 @@ _Text = Annotated[str, Meta(max_length=MAX_TEXT, pattern=r"\A[^\x00-\x08\x0b-\x1
 _EntryId = Annotated[str, Meta(pattern=r"\A[0-9A-Za-z-]{36}\Z")]
 # One shape of timestamp, which pydantic and datetime.fromisoformat read alike: date, "T",
 # time to the second with up to six decimals, and "Z" or an offset. Digits are ASCII ([0-9]):
-# Python's \d also matches other scripts' digits ("２"), which fromisoformat refuses.
+# Python's \d also matches other scripts' digits (U+FF12, a fullwidth 2), which
+# datetime.fromisoformat refuses.
 _TIMESTAMP = re.compile(
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
