@@ -718,8 +718,11 @@ def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
         ("rev bigint", "units_to_put_back bigint", "units_reserved bigint"),
         ("facility text", "order_id text"),
         [
-            (rev, *w.sums[oid], facility, oid)
-            for rev, oid in zip(revs[orders_from:qoh_from], w.orders, strict=True)
+            (rev, to_put_back, reserved, facility, oid)
+            for rev, oid, (to_put_back, reserved) in zip(
+                revs[orders_from:qoh_from], w.orders, map(w.sums.__getitem__, w.orders),
+                strict=True,
+            )
         ],
     )
     tx.many(
