@@ -227,12 +227,13 @@ def admissible(
     if len({e.entry_id for e in batch.entries}) != len(batch.entries):
         return False  # an entry sent twice in one batch: the second is a duplicate
     previous = 0
+    earliest, latest = limits.window(now)  # once, not per entry (limits.time_error's)
     for e, at in zip(batch.entries, batch.created, strict=True):
         if e.kind is not EntryKind.PUT_BACK:
             return False
         if e.terminal != terminal or e.facility != facility or e.seq <= previous:
             return False
-        if limits.time_error(at, now) is not None:
+        if not earliest <= at <= latest:
             return False
         quantity = e.details.quantity
         if quantity is not None and not 1 <= quantity <= limits.max_quantity:
