@@ -460,10 +460,12 @@ def plan(
              body, None, None)
         )
     writes.last_seq = seq
-    # The changed lines in key order (order ID, line number), and each changed order's sums.
+    # The changed lines in key order (order ID, line number), each changed order's sums, and
+    # its first action where the batch sets it (nearly every order has its own already).
     writes.orders = sorted(changed)
     add_line = writes.lines.append
     sums = writes.sums
+    first_actions = writes.first_actions
     for order_id in writes.orders:
         order = orders[order_id]
         lines = order.lines
@@ -476,14 +478,16 @@ def plan(
                 (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
             )
         sums[order_id] = _sums(order)
-    # Only the orders whose first action the batch sets (nearly all have theirs already).
-    for oid, (at, text) in first_at.items():
-        order = orders[oid]
-        # A time sent in UTC to the microsecond is its iso_utc text already (the timestamp's
-        # one shape, see decode: 32 characters ending "+00:00" have six decimals).
-        iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
-        if first_action_due(order.status, *order.first_response, iso):
-            writes.first_actions[oid] = iso
+        first = first_at.get(order_id)  # every order an operator's entry applied to changed
+        if first is not None:
+            at, text = first
+            # A time sent in UTC to the microsecond is its iso_utc text already (the
+            # timestamp's one shape, see decode: 32 characters ending "+00:00" have six
+            # decimals).
+            iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
+            changed_at, first_action = order.first_response
+            if first_action_due(order.status, changed_at, first_action, iso):
+                first_actions[order_id] = iso
     writes.qoh = [(*key, qoh[key]) for key in sorted(touched_qoh)]
     writes.atp = [(sku, atp[sku]) for sku in sorted(touched_atp)]
     return writes
