@@ -97,6 +97,27 @@ def test_a_hostile_field_is_a_422_naming_it_and_nothing_is_applied(
     assert central.store.stock("STORE-01") == before
 
 
+@pytest.mark.parametrize(
+    "when",
+    ["\uff12026-12-07T07:11:08.776575+00:00", "2026-12-07T07:11:0\u0668.776575+00:00",
+     "2026-02-31T07:11:08.776575+00:00", "2025-02-29T07:11:08.776575+00:00"],
+    ids=["fullwidth digit", "arabic-indic digit", "31 February", "29 February 2025"],
+)
+def test_a_time_no_calendar_reads_is_a_422_in_the_terminals_own_shape(
+    server: BackgroundServer, central: Central, put_back: Doc, when: str
+) -> None:
+    """Sent as terminals send a batch (no spaces: the hot path reads it first), not a 500."""
+    body = json.dumps(
+        {"version": 1, "entries": [_set(put_back, "created_at", when)]}, separators=(",", ":")
+    )
+    with _http(server, central.tokens["PACK-01"]) as http:
+        response = http.post("/v1/entries", content=body, headers=JSON)
+    assert response.status_code == 422, response.text
+    where = [".".join(str(p) for p in e["loc"]) for e in response.json()["detail"]]
+    assert "body.entries.0.created_at" in where
+    assert from_terminals(central.store) == []
+
+
 def test_the_honest_entry_of_those_tests_is_applied(
     server: BackgroundServer, central: Central, put_back: Doc
 ) -> None:

@@ -17,6 +17,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -42,6 +43,7 @@ from putback_tui.domain.models import (
 )
 from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.wire import BatchResult, ClientKind, Outcome, ResultCode, batch_json
+from tests.support.throwaway_pg import ThrowawayPostgres
 
 F = "F1"
 SKUS = ["S1", "S2", "S3"]
@@ -337,6 +339,31 @@ def test_the_decoder_reads_what_pydantic_reads_or_leaves_it(data: st.DataObject)
     assert fast == slow
 
 
+@pytest.mark.parametrize(
+    "when",
+    ["2026-12-06T12:00:0\uff12.000001+00:00", "2026-12-06T12:00:0\u0668.000001+00:00",
+     "2026-02-31T12:00:00.000001+00:00", "2025-02-29T12:00:00.000001+00:00"],
+    ids=["fullwidth digit", "arabic-indic digit", "31 February", "29 February 2025"],
+)
+def test_a_time_no_calendar_reads_is_left_to_pydantic(when: str) -> None:
+    r"""Other scripts' digits (the timestamp's shape read them with \d) and 31 February.
+
+    datetime.fromisoformat refuses both: the decoder must not raise.
+    """
+    entry = Entry(
+        kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=1, terminal="T1", facility=F,
+        operator="OP-1", created_at=NOW, order_id="O1",
+        details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
+        changes=(StockChange(sku="S1", location="L-ST", qoh=1), StockChange(sku="S1", atp=1)),
+        line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
+    )
+    value = json.loads(entry.model_dump_json())
+    assert hot.decode([json.dumps(value)]) is not None  # as sent, it is read
+    value["created_at"] = when
+    for ascii_only in (True, False):
+        assert hot.decode([json.dumps(value, ensure_ascii=ascii_only)]) is None
+
+
 def test_the_structs_mirror_the_models_field_for_field() -> None:
     pairs = [(hot.HotEntry, Entry), (hot.HotDetails, EntryDetails),
              (hot.HotStockChange, StockChange), (hot.HotLineChange, LineChange)]
@@ -349,6 +376,11 @@ def test_the_structs_mirror_the_models_field_for_field() -> None:
 
 def _store(root: Path, name: str, world: dict[str, object]) -> CentralStore:
     store = open_store(str(root / f"{name}.sqlite3"))
+    _load(store, world)
+    return store
+
+
+def _load(store: CentralStore, world: dict[str, object]) -> None:
     store.limits = LIMITS
     orders: list[Order] = world["orders"]  # type: ignore[assignment]
     qoh: dict[tuple[str, str], int] = world["qoh"]  # type: ignore[assignment]
@@ -362,7 +394,6 @@ def _store(root: Path, name: str, world: dict[str, object]) -> CentralStore:
         atp=[(F, s, a) for s, a in atp.items()],
     )
     store.add_client("T1", ClientKind.TERMINAL, F)
-    return store
 
 
 def _tables(store: CentralStore) -> dict[str, list[tuple[object, ...]]]:
@@ -380,14 +411,39 @@ def _tables(store: CentralStore) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
+def _world_and_batch(data: st.DataObject) -> tuple[dict[str, object], str]:
+    world = data.draw(worlds())
+    world["reconciled"] = {}
+    return world, batch_json(_bodies(data.draw(batches(world)), True))
+
+
+def _both_paths_agree(fast_store: CentralStore, slow_store: CentralStore, text: str) -> None:
+    """The hot path on one store, the ordinary path on its copy: same answer, same rows."""
+    client = Client("T1", ClientKind.TERMINAL, F)
+    fast_store.limits = slow_store.limits = LIMITS
+    pieces = cut_batch(text)
+    assert pieces is not None
+    batch = hot.decode(pieces)
+    assert batch is not None
+    before = _tables(fast_store)
+    answer = fast_store.ingest_hot(client, batch)
+    received = split_batch(text)
+    assert received is not None
+    results = slow_store.ingest(client, received.entries, bodies=received.bodies)
+    if answer is None:
+        event("declined")
+        assert not all(r.code is ResultCode.APPLIED for r in results)
+        assert _tables(fast_store) == before  # nothing written
+        return
+    event("hot")
+    assert answer == BatchResult.model_construct(results=tuple(results)).model_dump_json()
+    assert _tables(fast_store) == _tables(slow_store)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_through_the_database_both_paths_write_and_answer_the_same(data: st.DataObject) -> None:
-    world = data.draw(worlds())
-    world["reconciled"] = {}
-    entries = data.draw(batches(world))
-    text = batch_json(_bodies(entries, True))
-    client = Client("T1", ClientKind.TERMINAL, F)
+    world, text = _world_and_batch(data)
     with tempfile.TemporaryDirectory() as root:
         # One import, copied: both stores start the same to the byte (the import's releases
         # make entries of their own, with new IDs and times).
@@ -395,28 +451,41 @@ def test_through_the_database_both_paths_write_and_answer_the_same(data: st.Data
         shutil.copy(Path(root) / "fast.sqlite3", Path(root) / "slow.sqlite3")
         fast_store = open_store(str(Path(root) / "fast.sqlite3"))
         slow_store = open_store(str(Path(root) / "slow.sqlite3"))
-        fast_store.limits = slow_store.limits = LIMITS
         try:
-            pieces = cut_batch(text)
-            assert pieces is not None
-            batch = hot.decode(pieces)
-            assert batch is not None
-            before = _tables(fast_store)
-            answer = fast_store.ingest_hot(client, batch)
-            received = split_batch(text)
-            assert received is not None
-            results = slow_store.ingest(client, received.entries, bodies=received.bodies)
-            if answer is None:
-                event("declined")
-                assert not all(r.code is ResultCode.APPLIED for r in results)
-                assert _tables(fast_store) == before  # nothing written
-                return
-            event("hot")
-            assert answer == BatchResult.model_construct(results=tuple(results)).model_dump_json()
-            assert _tables(fast_store) == _tables(slow_store)
+            _both_paths_agree(fast_store, slow_store, text)
         finally:
             fast_store.close()
             slow_store.close()
+
+
+@pytest.mark.postgres
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_on_postgresql_both_paths_write_and_answer_the_same(
+    pg_cluster: ThrowawayPostgres, data: st.DataObject
+) -> None:
+    """The same on PostgreSQL, whose reads of a batch's orders and lines are its own SQL."""
+    world, text = _world_and_batch(data)
+    fast_url = pg_cluster.create_database("hot_fast")
+    slow_url = fast_url.rsplit("/", 1)[0] + "/" + fast_url.rsplit("/", 1)[1] + "_copy"
+    try:
+        store = open_store(fast_url)
+        _load(store, world)
+        store.close()  # no session on the template while it is copied
+        with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+            conn.execute(
+                f'CREATE DATABASE "{slow_url.rsplit("/", 1)[1]}" '
+                f'TEMPLATE "{fast_url.rsplit("/", 1)[1]}"'
+            )
+        fast_store, slow_store = open_store(fast_url), open_store(slow_url)
+        try:
+            _both_paths_agree(fast_store, slow_store, text)
+        finally:
+            fast_store.close()
+            slow_store.close()
+    finally:
+        pg_cluster.drop_database(slow_url)
+        pg_cluster.drop_database(fast_url)
 
 
 def test_an_entry_sent_twice_in_one_batch_goes_the_ordinary_way(tmp_path: Path) -> None:

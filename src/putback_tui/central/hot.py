@@ -78,10 +78,13 @@ _Text = Annotated[str, Meta(max_length=MAX_TEXT, pattern=r"\A[^\x00-\x08\x0b-\x1
 # no quote, backslash or control character: nothing to escape either.)
 _EntryId = Annotated[str, Meta(pattern=r"\A[0-9A-Za-z-]{36}\Z")]
 # One shape of timestamp, which pydantic and datetime.fromisoformat read alike: date, "T",
-# time to the second with up to six decimals, and "Z" or an offset.
+# time to the second with up to six decimals, and "Z" or an offset. Digits are ASCII ([0-9]):
+# Python's \d also matches other scripts' digits (U+FF12, a fullwidth 2), which
+# datetime.fromisoformat refuses.
 _TIMESTAMP = re.compile(
-    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
-    r"(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 
 
@@ -198,7 +201,10 @@ def decode(bodies: Sequence[str]) -> HotBatch | None:
     for e in entries:
         if _TIMESTAMP.fullmatch(e.created_at) is None:
             return None
-        at = datetime.fromisoformat(e.created_at)
+        try:
+            at = datetime.fromisoformat(e.created_at)
+        except ValueError:
+            return None  # a day the month does not have (the shape allows 2026-02-31)
         if not EARLIEST <= at < LATEST:
             return None
         for c in e.changes:
@@ -221,12 +227,13 @@ def admissible(
     if len({e.entry_id for e in batch.entries}) != len(batch.entries):
         return False  # an entry sent twice in one batch: the second is a duplicate
     previous = 0
+    earliest, latest = limits.window(now)  # once, not per entry (limits.time_error's)
     for e, at in zip(batch.entries, batch.created, strict=True):
         if e.kind is not EntryKind.PUT_BACK:
             return False
         if e.terminal != terminal or e.facility != facility or e.seq <= previous:
             return False
-        if limits.time_error(at, now) is not None:
+        if not earliest <= at <= latest:
             return False
         quantity = e.details.quantity
         if quantity is not None and not 1 <= quantity <= limits.max_quantity:
@@ -244,7 +251,7 @@ _EXCEPTION = frozenset(s.value for s in EXCEPTION_STATUSES)
 _PUT_BACK_KINDS = frozenset({"storage", "exception"})
 
 
-@dataclass
+@dataclass(slots=True)
 class HotOrder:
     """An order of the facility as :func:`plan` reads and changes it."""
 
@@ -338,12 +345,15 @@ def plan(
     allowed = state.allowed
     max_stock = limits.max_stock
     writes = Writes(last_seq=last_seq)
-    entries = writes.entries
+    add_entry = writes.entries.append
     seq = last_seq
     # Each order's earliest operator entry in the batch, as a time: written as text (iso_utc)
     # for the few orders whose first action it sets, not formatted for every entry.
     first_at: dict[str, tuple[datetime, str]] = {}
-    changed: set[tuple[str, int]] = set()
+    # Each changed order's changed lines, by number; sorted once, after the loop: a batch
+    # names about as many orders as it has entries, and its (order, line) keys sorted as
+    # tuples cost more than the rest of the bookkeeping.
+    changed: dict[str, list[int]] = {}
     touched_qoh: set[tuple[str, str]] = set()
     touched_atp: set[str] = set()
     for e, at, body in zip(batch.entries, batch.created, batch.bodies, strict=True):
@@ -357,10 +367,11 @@ def plan(
         if not (state.may_put_back(operator) if ok is None else ok):
             return None
         order_id = e.order_id
-        order = orders.get(order_id) if order_id is not None else None
-        if order is None or len(e.line_changes) != 1:
+        order = orders.get(order_id)  # None for an entry naming no order
+        line_changes = e.line_changes
+        if order is None or len(line_changes) != 1:
             return None
-        claimed = e.line_changes[0]
+        claimed = line_changes[0]
         sku = d.sku
         location = d.location
         quantity = d.quantity
@@ -374,14 +385,18 @@ def plan(
             return None
         lot_tracked = lot_tracked_of.get(sku)
         kind = kind_of.get(location)
-        line = order.lines.get(claimed.line_no)
+        line_no = claimed.line_no
+        line = order.lines.get(line_no)
         if lot_tracked is None or kind not in _PUT_BACK_KINDS or line is None:
             return None
         status = order.status
+        put_back = line[_PUT_BACK]
+        # What the line still owes (below zero where more came back than was owed: then no
+        # quantity fits, as none fits zero).
         if status in _EXCEPTION:
-            owed = max(line[_PICKED] - line[_PUT_BACK], 0)
+            owed = line[_PICKED] - put_back
         elif status in _LIVE and line[_WITHDRAWN]:
-            owed = max(line[_WITHDRAWN] - line[_PUT_BACK], 0)
+            owed = line[_WITHDRAWN] - put_back
         else:
             return None  # shipped, or a live line nothing was withdrawn from
         if line[_LINE_SKU] != sku or quantity > owed:
@@ -418,10 +433,16 @@ def plan(
         if storage:
             atp[sku] = atp_after
             touched_atp.add(sku)
-        line[_PUT_BACK] += quantity
-        changed.add((order_id, claimed.line_no))
+        line[_PUT_BACK] = put_back + quantity
+        numbers = changed.get(order_id)
+        if numbers is None:
+            changed[order_id] = [line_no]
+        elif line_no not in numbers:
+            numbers.append(line_no)
         was = order.reconciled
-        if _cleared(order):
+        # Cleared only if this line has every picked unit back (most often it has not: then
+        # the order's other lines need not be looked at).
+        if line[_PICKED] <= put_back + quantity and _cleared(order):
             if was is None:
                 order.reconciled = (iso_utc(at), operator, e.terminal)
                 writes.reconciled[order_id] = order.reconciled
@@ -434,27 +455,40 @@ def plan(
             if first is None or at < first[0]:
                 first_at[order_id] = (at, e.created_at)
         seq = e.seq
-        entries.append(
+        add_entry(
             (e.entry_id, e.terminal, e.facility, seq, "put_back", order_id, "applied", None,
              body, None, None)
         )
     writes.last_seq = seq
-    for order_id, line_no in sorted(changed):
-        ln = state.orders[order_id].lines[line_no]
-        writes.lines.append(
-            (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
-        )
-    # Only the orders whose first action the batch sets (nearly all have theirs already).
-    for oid, (at, text) in first_at.items():
-        order = orders[oid]
-        # A time sent in UTC to the microsecond is its iso_utc text already (the timestamp's
-        # one shape, see decode: 32 characters ending "+00:00" have six decimals).
-        iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
-        if first_action_due(order.status, *order.first_response, iso):
-            writes.first_actions[oid] = iso
-    writes.orders = sorted({k[0] for k in changed})
-    writes.sums = {oid: _sums(state.orders[oid]) for oid in writes.orders}
-    writes.qoh = [(sku, loc, qoh[(sku, loc)]) for sku, loc in sorted(touched_qoh)]
+    # The changed lines in key order (order ID, line number), each changed order's sums, and
+    # its first action where the batch sets it (nearly every order has its own already).
+    writes.orders = sorted(changed)
+    add_line = writes.lines.append
+    sums = writes.sums
+    first_actions = writes.first_actions
+    for order_id in writes.orders:
+        order = orders[order_id]
+        lines = order.lines
+        numbers = changed[order_id]
+        if len(numbers) > 1:
+            numbers.sort()
+        for line_no in numbers:
+            ln = lines[line_no]
+            add_line(
+                (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
+            )
+        sums[order_id] = _sums(order)
+        first = first_at.get(order_id)  # every order an operator's entry applied to changed
+        if first is not None:
+            at, text = first
+            # A time sent in UTC to the microsecond is its iso_utc text already (the
+            # timestamp's one shape, see decode: 32 characters ending "+00:00" have six
+            # decimals).
+            iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
+            changed_at, first_action = order.first_response
+            if first_action_due(order.status, changed_at, first_action, iso):
+                first_actions[order_id] = iso
+    writes.qoh = [(*key, qoh[key]) for key in sorted(touched_qoh)]
     writes.atp = [(sku, atp[sku]) for sku in sorted(touched_atp)]
     return writes
 

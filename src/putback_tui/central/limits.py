@@ -71,14 +71,19 @@ class CentralLimits:
             MAX_AGE_ENV: str(self.max_age.total_seconds() / 86400),
         }
 
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The earliest and the latest time accepted at ``now`` (both accepted)."""
+        return now - self.max_age, now + self.max_ahead
+
     def time_error(self, value: datetime, now: datetime) -> str | None:
-        """Why ``value`` is outside the window around ``now``, or None."""
-        if value > now + self.max_ahead:
+        """Why ``value`` is outside the window around ``now`` (:meth:`window`), or None."""
+        earliest, latest = self.window(now)
+        if value > latest:
             return (
                 f"more than {_span(self.max_ahead)} ahead of the central store's clock "
                 f"({now:%Y-%m-%d %H:%M:%S} UTC): check the sender's clock"
             )
-        if value < now - self.max_age:
+        if value < earliest:
             return f"more than {_span(self.max_age)} before the central store's clock"
         return None
 

@@ -171,39 +171,51 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
     locations and stock of ``facility`` alone), without building the domain's models.
     """
     entries = batch.entries
-    orders: dict[str, HotOrder] = {
-        r[0]: HotOrder(r[1], {}, (r[2], r[3], r[4]) if r[2] else None, (r[5], r[6]))
-        for r in facility_orders(
-            tx,
-            "order_id, status, reconciled_at, reconciled_by, reconciled_terminal, "
-            "status_changed_at, first_action_at",
-            facility,
-            sorted({e.order_id for e in entries if e.order_id}),
-        )
-    }
-    if orders:
-        for r in tx.keyed(
-            "SELECT order_id, line_no, sku, quantity, picked, lot, released, rejected, "
-            "put_back, withdrawn FROM order_lines WHERE order_id IN ({keys})",
-            list(orders),
-        ):
-            orders[r[0]].lines[int(r[1])] = [
-                r[2], int(r[3]), int(r[4]), r[5], int(r[6]), int(r[7]), int(r[8]), int(r[9])
-            ]
-    skus = sorted({e.details.sku for e in entries if e.details.sku})
-    qoh, atp = _load_stock(tx, facility, set(skus))
+    # Each order with its lines, in one query: an order without lines is left out, which
+    # judges its entries as an unknown order's (neither has the line an entry names). Read by
+    # order ID alone and kept when the order is the facility's (see facility_orders).
+    orders: dict[str, HotOrder] = {}
+    order_ids = {e.order_id for e in entries}
+    order_ids.discard(None)
+    order_ids.discard("")
+    for r in tx.keyed(
+        "SELECT o.order_id, o.facility, o.status, o.reconciled_at, o.reconciled_by, "
+        "o.reconciled_terminal, o.status_changed_at, o.first_action_at, l.line_no, l.sku, "
+        "l.quantity, l.picked, l.lot, l.released, l.rejected, l.put_back, l.withdrawn "
+        "FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
+        "WHERE o.order_id IN ({keys})",
+        list(order_ids),  # in any order: about as many as the batch has entries
+    ):
+        if r[1] != facility:
+            continue
+        order = orders.get(r[0])
+        if order is None:
+            order = orders[r[0]] = HotOrder(
+                r[2], {}, (r[3], r[4], r[5]) if r[3] else None, (r[6], r[7])
+            )
+        # [sku, quantity, picked, lot, released, rejected, put_back, withdrawn]
+        order.lines[r[8]] = list(r[9:])
+    skus = {e.details.sku for e in entries}
+    skus.discard(None)
+    skus.discard("")
+    locations = {e.details.location for e in entries}
+    locations.discard(None)
+    locations.discard("")
+    qoh, atp = _load_stock(tx, facility, skus)
     return HotState(
         facility=facility,
         orders=orders,
         lot_tracked={
             r[0]: bool(r[1])
-            for r in tx.keyed("SELECT sku, lot_tracked FROM products WHERE sku IN ({keys})", skus)
+            for r in tx.keyed(
+                "SELECT sku, lot_tracked FROM products WHERE sku IN ({keys})", sorted(skus)
+            )
         },
         location_kinds={
             r[0]: str(r[1])
             for r in tx.keyed(
                 "SELECT code, kind FROM locations WHERE facility = ? AND code IN ({keys})",
-                sorted({e.details.location for e in entries if e.details.location}),
+                sorted(locations),
                 facility,
             )
         },
