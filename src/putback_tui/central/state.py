@@ -8,7 +8,7 @@ database at all, and :meth:`CentralStore.ingest` writes what it planned.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from putback_tui.central.engines import Row, Tx
@@ -168,54 +168,60 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
     """What a batch of plain put-backs reads (:mod:`putback_tui.central.hot`), as plain rows.
 
     The same rows :func:`load_state` reads for such a batch, scoped the same way (orders,
-    locations and stock of ``facility`` alone), without building the domain's models.
+    locations and stock of ``facility`` alone), without building the domain's models. Every
+    query is asked before any answer is read (:meth:`Tx.ask`): on PostgreSQL one round trip
+    for all of them. So the order lines are asked by the batch's order IDs, and those of
+    orders not the facility's dropped here, as :func:`facility_orders` drops the orders.
     """
     entries = batch.entries
+    order_ids = sorted({e.order_id for e in entries if e.order_id})
+    skus = sorted({e.details.sku for e in entries if e.details.sku})
+    asked_orders = tx.ask_keyed(
+        "SELECT order_id, status, reconciled_at, reconciled_by, reconciled_terminal, "
+        "status_changed_at, first_action_at, facility FROM orders WHERE order_id IN ({keys})",
+        order_ids,
+    )
+    asked_lines = tx.ask_keyed(
+        "SELECT order_id, line_no, sku, quantity, picked, lot, released, rejected, "
+        "put_back, withdrawn FROM order_lines WHERE order_id IN ({keys})",
+        order_ids,
+    )
+    asked_stock = _ask_stock(tx, facility, skus)
+    asked_products = tx.ask_keyed(
+        "SELECT sku, lot_tracked FROM products WHERE sku IN ({keys})", skus
+    )
+    asked_locations = tx.ask_keyed(
+        "SELECT code, kind FROM locations WHERE facility = ? AND code IN ({keys})",
+        sorted({e.details.location for e in entries if e.details.location}),
+        facility,
+    )
+    asked_operators = tx.ask_keyed(
+        "SELECT badge, name, role, facility, active FROM operators WHERE badge IN ({keys})",
+        sorted({e.operator for e in entries}),
+    )
+    asked_roles = _ask_roles(tx)
     orders: dict[str, HotOrder] = {
         r[0]: HotOrder(r[1], {}, (r[2], r[3], r[4]) if r[2] else None, (r[5], r[6]))
-        for r in facility_orders(
-            tx,
-            "order_id, status, reconciled_at, reconciled_by, reconciled_terminal, "
-            "status_changed_at, first_action_at",
-            facility,
-            sorted({e.order_id for e in entries if e.order_id}),
-        )
+        for r in asked_orders()
+        if r[7] == facility
     }
-    if orders:
-        for r in tx.keyed(
-            "SELECT order_id, line_no, sku, quantity, picked, lot, released, rejected, "
-            "put_back, withdrawn FROM order_lines WHERE order_id IN ({keys})",
-            list(orders),
-        ):
-            orders[r[0]].lines[int(r[1])] = [
+    for r in asked_lines():
+        order = orders.get(r[0])
+        if order is not None:
+            order.lines[int(r[1])] = [
                 r[2], int(r[3]), int(r[4]), r[5], int(r[6]), int(r[7]), int(r[8]), int(r[9])
             ]
-    skus = sorted({e.details.sku for e in entries if e.details.sku})
-    qoh, atp = _load_stock(tx, facility, set(skus))
+    qoh, atp = asked_stock()
     return HotState(
         facility=facility,
         orders=orders,
-        lot_tracked={
-            r[0]: bool(r[1])
-            for r in tx.keyed("SELECT sku, lot_tracked FROM products WHERE sku IN ({keys})", skus)
-        },
-        location_kinds={
-            r[0]: str(r[1])
-            for r in tx.keyed(
-                "SELECT code, kind FROM locations WHERE facility = ? AND code IN ({keys})",
-                sorted({e.details.location for e in entries if e.details.location}),
-                facility,
-            )
-        },
+        lot_tracked={r[0]: bool(r[1]) for r in asked_products()},
+        location_kinds={r[0]: str(r[1]) for r in asked_locations()},
         operators={
             r[0]: Operator(badge=r[0], name=r[1], role=r[2], facility=r[3], active=bool(r[4]))
-            for r in tx.keyed(
-                "SELECT badge, name, role, facility, active FROM operators "
-                "WHERE badge IN ({keys})",
-                sorted({e.operator for e in entries}),
-            )
+            for r in asked_operators()
         },
-        roles=load_roles(tx),
+        roles=asked_roles(),
         qoh=qoh,
         atp=atp,
     )
@@ -223,13 +229,23 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
 
 def load_roles(tx: Tx) -> dict[str, frozenset[Permission]]:
     """The role -> permissions map held here; the built-in defaults while none is imported."""
-    rows = tx.all("SELECT role, permissions FROM roles")
-    if not rows:
-        return dict(DEFAULT_ROLES)
-    return {
-        r[0]: frozenset(Permission(p) for p in json.loads(r[1]) if p in _PERMISSIONS)
-        for r in rows
-    }
+    return _ask_roles(tx)()
+
+
+def _ask_roles(tx: Tx) -> Callable[[], dict[str, frozenset[Permission]]]:
+    """:func:`load_roles`, asked now and read when called (:meth:`Tx.ask`)."""
+    asked = tx.ask("SELECT role, permissions FROM roles")
+
+    def roles() -> dict[str, frozenset[Permission]]:
+        rows = asked()
+        if not rows:
+            return dict(DEFAULT_ROLES)
+        return {
+            r[0]: frozenset(Permission(p) for p in json.loads(r[1]) if p in _PERMISSIONS)
+            for r in rows
+        }
+
+    return roles
 
 
 _PERMISSIONS = {p.value for p in Permission}
@@ -253,22 +269,29 @@ def set_reasons(tx: Tx, reasons: SiteReasons, rev: int) -> None:
 def _load_stock(
     tx: Tx, facility: str, skus: set[str]
 ) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-    keys = sorted(skus)
-    qoh = {
-        (r[0], r[1]): int(r[2])
-        for r in tx.keyed(
-            "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({keys})",
-            keys, facility,
+    return _ask_stock(tx, facility, sorted(skus))()
+
+
+def _ask_stock(
+    tx: Tx, facility: str, keys: Sequence[str]
+) -> Callable[[], tuple[dict[tuple[str, str], int], dict[str, int]]]:
+    """The facility's QOH and ATP of the ``keys`` SKUs, asked now, read when called."""
+    asked_qoh = tx.ask_keyed(
+        "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({keys})",
+        keys, facility,
+    )
+    asked_atp = tx.ask_keyed(
+        "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})",
+        keys, facility,
+    )
+
+    def stock() -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        return (
+            {(r[0], r[1]): int(r[2]) for r in asked_qoh()},
+            {r[0]: int(r[1]) for r in asked_atp()},
         )
-    }
-    atp = {
-        r[0]: int(r[1])
-        for r in tx.keyed(
-            "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})",
-            keys, facility,
-        )
-    }
-    return qoh, atp
+
+    return stock
 
 
 def order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:
