@@ -372,6 +372,7 @@ class _PgTx:
 
     def __init__(self, conn: psycopg.Connection[Row]) -> None:
         self.conn = conn
+        self._pipelined = False
         self._pipeline: psycopg.Pipeline | None = None
         self._mode: AbstractContextManager[psycopg.Pipeline] | None = None
 
@@ -379,21 +380,31 @@ class _PgTx:
     def pipelined(self) -> Iterator[None]:
         """Pipeline mode for the block; leaving it sends what is queued and reads the answers.
 
-        An error of a queued statement is raised here if no read raised it before.
+        An error of a queued statement is raised here if no read raised it before. COPY has
+        no pipeline mode: the block leaves it for a COPY and takes it up again after.
         """
-        self._enter()
+        self._pipelined = True
         try:
             yield
         except BaseException as exc:
             self._leave(exc)
             raise
+        finally:
+            self._pipelined = False
         self._leave(None)
 
-    def _enter(self) -> None:
-        self._mode = self.conn.pipeline()
-        self._pipeline = self._mode.__enter__()
+    def _resume(self) -> None:
+        """Pipeline mode again, in a pipelined block that left it (for a COPY, revisions)."""
+        if self._pipelined and self._pipeline is None:
+            self._mode = self.conn.pipeline()
+            self._pipeline = self._mode.__enter__()
+
+    def _execute(self, sql: Any, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
+        self._resume()
+        return self.conn.execute(sql, params)
 
     def _leave(self, exc: BaseException | None) -> None:
+        """Out of pipeline mode: send what is queued, with a sync, and read every answer."""
         mode, self._mode, self._pipeline = self._mode, None, None
         if mode is not None:
             mode.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
@@ -404,19 +415,20 @@ class _PgTx:
         return sql.replace("?", "%s")
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self.conn.execute(self._sql(sql), params).fetchall()
+        return self._execute(self._sql(sql), params).fetchall()
 
     def ask(self, sql: str, params: Sequence[Any] = ()) -> Answer:
         # In pipeline mode fetchall() sends what is queued and reads every answer up to its own.
-        return self.conn.execute(self._sql(sql), params).fetchall
+        return self._execute(self._sql(sql), params).fetchall
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = self.conn.execute(self._sql(sql), params)
+        cursor = self._execute(self._sql(sql), params)
         if self._pipeline is not None:
             self._pipeline.sync()  # the count of rows changed is in the answer
         return cursor.rowcount
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._resume()
         with self.conn.cursor() as cur:
             cur.executemany(self._sql(sql), rows)
 
@@ -428,15 +440,10 @@ class _PgTx:
         if not rows:
             return
         sql = f"COPY {table} ({', '.join(_names(columns))}) FROM STDIN"
-        # COPY has no pipeline mode: what is queued is sent first, and the pipeline taken up
-        # again after it.
-        pipelined = self._pipeline is not None
-        self._leave(None)
+        self._leave(None)  # COPY has no pipeline mode (see pipelined())
         with self.conn.cursor() as cur, cur.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
-        if pipelined:
-            self._enter()
 
     def update_rows(
         self,
@@ -469,7 +476,7 @@ class _PgTx:
                 f"UPDATE {table} SET {sets} FROM v WHERE {found} "
                 f"AND {table}.{lead} = ANY(ARRAY(SELECT v.{lead} FROM v))"
             )
-        self.conn.execute(sql, [_json_rows([*columns, *keys], rows)])
+        self._execute(sql, [_json_rows([*columns, *keys], rows)])
 
     def upsert_rows(
         self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
@@ -478,10 +485,10 @@ class _PgTx:
             return
         every = [*keys, *columns]
         select = f"SELECT {', '.join(_names(every))} FROM {_recordset(every)}"
-        self.conn.execute(_upsert_sql(table, columns, keys, select), [_json_rows(every, rows)])
+        self._execute(_upsert_sql(table, columns, keys, select), [_json_rows(every, rows)])
 
     def revision(self) -> int:
-        [(value, called)] = self.conn.execute(
+        [(value, called)] = self._execute(
             "SELECT last_value, is_called FROM central_revs"
         ).fetchall()
         return int(value) if called else 0
@@ -490,10 +497,11 @@ class _PgTx:
         if n <= 0:
             return []
         # One sequence, no cache (schema.py, migration 7): values come in the order asked.
-        rows = self.conn.execute(
-            "SELECT nextval('central_revs') FROM generate_series(1, %s)", (n,)
-        ).fetchall()
-        return sorted(int(r[0]) for r in rows)
+        cursor = self._execute("SELECT nextval('central_revs') FROM generate_series(1, %s)", (n,))
+        # Out of pipeline mode with this answer, in the same round trip: what follows the
+        # revisions in a batch's write is the entries' COPY, which needs it left.
+        self._leave(None)
+        return sorted(int(r[0]) for r in cursor.fetchall())
 
     def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
         return self.ask_keyed(sql, keys, *extra)()
@@ -510,7 +518,7 @@ class _PgTx:
             .replace("IN ({keys})", "= ANY(ARRAY({keys}))")
             .format(keys="SELECT json_array_elements_text(%s::json)")
         )
-        return self.conn.execute(query, [*extra, _json(list(keys))]).fetchall
+        return self._execute(query, [*extra, _json(list(keys))]).fetchall
 
 
 def _recordset(columns: Sequence[str]) -> str:
