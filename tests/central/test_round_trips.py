@@ -121,11 +121,13 @@ def test_a_batch_of_put_backs_waits_for_postgresql_six_times(pg_store: CentralSt
     assert store.ingest_hot(client, _batch(1, ORDERS), contact=Contact(ORDERS)) is not None
     with counting_waits() as waits:
         answer = store.ingest_hot(client, _batch(ORDERS + 1, ORDERS), contact=Contact(0))
-    assert answer is not None and answer.count('"outcome":"applied"') == ORDERS
+    assert answer is not None
+    assert answer.count('"outcome":"applied"') == ORDERS
     assert waits[0] <= 6
     assert store.last_seq("T1") == 2 * ORDERS
     qoh, atp = store.stock(F)
-    assert qoh[("S0", "L-ST")] == 7 and atp["S0"] == 7
+    assert qoh[("S0", "L-ST")] == 7
+    assert atp["S0"] == 7
 
 
 def test_asked_reads_see_the_transactions_own_writes(store: CentralStore) -> None:
