@@ -439,16 +439,6 @@ class _PgTx:
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
             return
-        if self._pipelined:
-            arrays = ", ".join(f"%b::{c.split()[1]}[]" for c in columns)
-            with self.conn.cursor(binary=True) as cur:
-                self._resume()
-                cur.execute(
-                    f"INSERT INTO {table} ({', '.join(_names(columns))}) "
-                    f"SELECT * FROM unnest({arrays})",
-                    [list(values) for values in zip(*rows, strict=True)],
-                )
-            return
         sql = f"COPY {table} ({', '.join(_names(columns))}) FROM STDIN"
         self._leave(None)  # COPY has no pipeline mode (see pipelined())
         with self.conn.cursor() as cur, cur.copy(sql) as copy:
@@ -508,6 +498,9 @@ class _PgTx:
             return []
         # One sequence, no cache (schema.py, migration 7): values come in the order asked.
         cursor = self._execute("SELECT nextval('central_revs') FROM generate_series(1, %s)", (n,))
+        # Out of pipeline mode with this answer, in the same round trip: what follows the
+        # revisions in a batch's write is the entries' COPY, which needs it left.
+        self._leave(None)
         return sorted(int(r[0]) for r in cursor.fetchall())
 
     def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
