@@ -54,8 +54,18 @@ class StoreError(Exception):
     """The central store cannot do what was asked; the message says why."""
 
 
+Answer = Callable[[], list[Row]]
+"""A query's rows, read when called (:meth:`Tx.ask`)."""
+
+
 class Tx(Protocol):
-    """What the queries need of an open transaction."""
+    """What the queries need of an open transaction.
+
+    The writes that return nothing (:meth:`many`, :meth:`insert_rows`, :meth:`update_rows`,
+    :meth:`upsert_rows`) may be sent with the statements after them: on PostgreSQL a write
+    transaction sends them with its next read, or with its ``COMMIT``, in one round trip.
+    An error of theirs is then raised there, never lost: the transaction is rolled back.
+    """
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query and return every row."""
@@ -100,6 +110,17 @@ class Tx(Protocol):
 
         ``extra`` parameters come before the keys. Written ``column IN ({keys})``.
         """
+
+    def ask(self, sql: str, params: Sequence[Any] = ()) -> Answer:
+        """Send a query now; its rows are read when the answer is called.
+
+        On PostgreSQL the queries asked one after another, and the writes before them, travel
+        together: one round trip for all of them, at the first call of an answer. On SQLite
+        the query runs at once.
+        """
+
+    def ask_keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> Answer:
+        """:meth:`keyed`, sent now and read when the answer is called (see :meth:`ask`)."""
 
     def revisions(self, n: int) -> list[int]:
         """``n`` new revisions (also feed positions), increasing; each handed out once.
@@ -322,6 +343,14 @@ class _SqliteTx:
             self.conn.execute("UPDATE counters SET value = ? WHERE name = 'rev'", (value + n,))
         return list(range(value + 1, value + n + 1))
 
+    def ask(self, sql: str, params: Sequence[Any] = ()) -> Answer:
+        rows = self.all(sql, params)
+        return lambda: rows
+
+    def ask_keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> Answer:
+        rows = self.keyed(sql, keys, *extra)
+        return lambda: rows
+
     def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
         out: list[Row] = []
         for i in range(0, len(keys), _CHUNK):
@@ -332,8 +361,53 @@ class _SqliteTx:
 
 
 class _PgTx:
+    """A PostgreSQL transaction; in a write, in pipeline mode (:meth:`pipelined`).
+
+    In pipeline mode a statement is sent without waiting for its answer: the writes that
+    return nothing go with the next statement whose answer is read, and the last ones with the
+    ``COMMIT``. A batch's ingest takes 6 round trips so, where it took about 20 waiting for
+    each answer: fewer waits inside the facility's turn, and fewer wake-ups of the backend and
+    of the request's thread (docs/performance.md, "Session 10: PostgreSQL's round trips").
+    """
+
     def __init__(self, conn: psycopg.Connection[Row]) -> None:
         self.conn = conn
+        self._pipelined = False
+        self._pipeline: psycopg.Pipeline | None = None
+        self._mode: AbstractContextManager[psycopg.Pipeline] | None = None
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Pipeline mode for the block; leaving it sends what is queued and reads the answers.
+
+        An error of a queued statement is raised here if no read raised it before. COPY has
+        no pipeline mode: the block leaves it for a COPY and takes it up again after.
+        """
+        self._pipelined = True
+        try:
+            yield
+        except BaseException as exc:
+            self._leave(exc)
+            raise
+        finally:
+            self._pipelined = False
+        self._leave(None)
+
+    def _resume(self) -> None:
+        """Pipeline mode again, in a pipelined block that left it (for a COPY, revisions)."""
+        if self._pipelined and self._pipeline is None:
+            self._mode = self.conn.pipeline()
+            self._pipeline = self._mode.__enter__()
+
+    def _execute(self, sql: Any, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
+        self._resume()
+        return self.conn.execute(sql, params)
+
+    def _leave(self, exc: BaseException | None) -> None:
+        """Out of pipeline mode: send what is queued, with a sync, and read every answer."""
+        mode, self._mode, self._pipeline = self._mode, None, None
+        if mode is not None:
+            mode.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
 
     @staticmethod
     def _sql(sql: str) -> Any:
@@ -341,12 +415,20 @@ class _PgTx:
         return sql.replace("?", "%s")
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self.conn.execute(self._sql(sql), params).fetchall()
+        return self._execute(self._sql(sql), params).fetchall()
+
+    def ask(self, sql: str, params: Sequence[Any] = ()) -> Answer:
+        # In pipeline mode fetchall() sends what is queued and reads every answer up to its own.
+        return self._execute(self._sql(sql), params).fetchall
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.conn.execute(self._sql(sql), params).rowcount
+        cursor = self._execute(self._sql(sql), params)
+        if self._pipeline is not None:
+            self._pipeline.sync()  # the count of rows changed is in the answer
+        return cursor.rowcount
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._resume()
         with self.conn.cursor() as cur:
             cur.executemany(self._sql(sql), rows)
 
@@ -358,6 +440,7 @@ class _PgTx:
         if not rows:
             return
         sql = f"COPY {table} ({', '.join(_names(columns))}) FROM STDIN"
+        self._leave(None)  # COPY has no pipeline mode (see pipelined())
         with self.conn.cursor() as cur, cur.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
@@ -393,7 +476,7 @@ class _PgTx:
                 f"UPDATE {table} SET {sets} FROM v WHERE {found} "
                 f"AND {table}.{lead} = ANY(ARRAY(SELECT v.{lead} FROM v))"
             )
-        self.conn.execute(sql, [_json_rows([*columns, *keys], rows)])
+        self._execute(sql, [_json_rows([*columns, *keys], rows)])
 
     def upsert_rows(
         self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
@@ -402,10 +485,10 @@ class _PgTx:
             return
         every = [*keys, *columns]
         select = f"SELECT {', '.join(_names(every))} FROM {_recordset(every)}"
-        self.conn.execute(_upsert_sql(table, columns, keys, select), [_json_rows(every, rows)])
+        self._execute(_upsert_sql(table, columns, keys, select), [_json_rows(every, rows)])
 
     def revision(self) -> int:
-        [(value, called)] = self.conn.execute(
+        [(value, called)] = self._execute(
             "SELECT last_value, is_called FROM central_revs"
         ).fetchall()
         return int(value) if called else 0
@@ -414,12 +497,16 @@ class _PgTx:
         if n <= 0:
             return []
         # One sequence, no cache (schema.py, migration 7): values come in the order asked.
-        rows = self.conn.execute(
-            "SELECT nextval('central_revs') FROM generate_series(1, %s)", (n,)
-        ).fetchall()
-        return sorted(int(r[0]) for r in rows)
+        cursor = self._execute("SELECT nextval('central_revs') FROM generate_series(1, %s)", (n,))
+        # Out of pipeline mode with this answer, in the same round trip: what follows the
+        # revisions in a batch's write is the entries' COPY, which needs it left.
+        self._leave(None)
+        return sorted(int(r[0]) for r in cursor.fetchall())
 
     def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
+        return self.ask_keyed(sql, keys, *extra)()
+
+    def ask_keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> Answer:
         # ``column = ANY(ARRAY(...))``: the planner cannot see into the array, counts on a few
         # keys and reads them through the index. As ``IN (SELECT json_array_elements_text
         # ...)`` it counts on 100 and, on tables of some tens of thousands of rows (every
@@ -431,7 +518,7 @@ class _PgTx:
             .replace("IN ({keys})", "= ANY(ARRAY({keys}))")
             .format(keys="SELECT json_array_elements_text(%s::json)")
         )
-        return self.conn.execute(query, [*extra, _json(list(keys))]).fetchall()
+        return self._execute(query, [*extra, _json(list(keys))]).fetchall
 
 
 def _recordset(columns: Sequence[str]) -> str:
@@ -572,34 +659,48 @@ class PostgresEngine:
             raise StoreError(f"Cannot connect to PostgreSQL: {exc}".strip()) from exc
 
     @contextmanager
-    def _locked(self, lock_sql: str, *, patient: bool = False) -> Iterator[Tx]:
+    def _locked(
+        self, lock_sql: str, *, patient: bool = False, pipelined: bool = False
+    ) -> Iterator[Tx]:
         """A transaction that takes ``lock_sql``'s locks first; commit on exit, else roll back.
 
         ``lock_sql`` is one or more statements of this module, no parameters (one round trip).
         A lock not granted within ``wait_s`` fails as :class:`StoreError`, unless ``patient``.
+        ``pipelined``: the body's statements in pipeline mode (:class:`_PgTx`), for writes of
+        one statement each (a string of several, as a migration may run, needs the simple
+        protocol, which pipeline mode does not have).
         """
         with self._pool.get() as conn:
-            conn.execute("BEGIN")
             try:
                 try:
-                    conn.execute(lock_sql if patient else f"{self._lock_timeout}; {lock_sql}")
+                    # One round trip: BEGIN and the locks, as one string of statements.
+                    conn.execute(
+                        f"BEGIN; {lock_sql}" if patient
+                        else f"BEGIN; {self._lock_timeout}; {lock_sql}"
+                    )
                 except psycopg.errors.LockNotAvailable as exc:
                     raise StoreError(
                         f"another write kept the database busy for {self._wait_s:g} s"
                     ) from exc
-                yield _PgTx(conn)
+                tx = _PgTx(conn)
+                if pipelined:
+                    with tx.pipelined():
+                        yield tx
+                        conn.execute("COMMIT")  # sent with the writes still queued
+                else:
+                    yield tx
+                    conn.execute("COMMIT")
             except BaseException:
                 if not conn.broken:
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     @contextmanager
     def write(self, facility: str | None = None) -> Iterator[Tx]:
         """A write transaction holding its scope's advisory locks (see the module)."""
         if facility is None:
             lock = f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, 0)"
-            with self._locked(lock) as tx:
+            with self._locked(lock, pipelined=True) as tx:
                 yield tx
             return
         lock = (
@@ -607,7 +708,7 @@ class PostgresEngine:
             f"pg_advisory_xact_lock({_FACILITY_CLASS}, {facility_key(facility)})"
         )
         # This process's writers of the facility queue in memory first (_WriterTurn).
-        with self._turns.turn(facility), self._locked(lock) as tx:
+        with self._turns.turn(facility), self._locked(lock, pipelined=True) as tx:
             yield tx
 
     def publishing(self) -> AbstractContextManager[Tx]:

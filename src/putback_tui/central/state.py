@@ -8,7 +8,7 @@ database at all, and :meth:`CentralStore.ingest` writes what it planned.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from putback_tui.central.engines import Row, Tx
@@ -168,24 +168,40 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
     """What a batch of plain put-backs reads (:mod:`putback_tui.central.hot`), as plain rows.
 
     The same rows :func:`load_state` reads for such a batch, scoped the same way (orders,
-    locations and stock of ``facility`` alone), without building the domain's models.
+    locations and stock of ``facility`` alone), without building the domain's models. Every
+    query is asked before any answer is read (:meth:`Tx.ask`): on PostgreSQL one round trip
+    for all of them.
     """
     entries = batch.entries
     # Each order with its lines, in one query: an order without lines is left out, which
     # judges its entries as an unknown order's (neither has the line an entry names). Read by
     # order ID alone and kept when the order is the facility's (see facility_orders).
-    orders: dict[str, HotOrder] = {}
-    order_ids = {e.order_id for e in entries}
-    order_ids.discard(None)
-    order_ids.discard("")
-    for r in tx.keyed(
+    asked_orders = tx.ask_keyed(
         "SELECT o.order_id, o.facility, o.status, o.reconciled_at, o.reconciled_by, "
         "o.reconciled_terminal, o.status_changed_at, o.first_action_at, l.line_no, l.sku, "
         "l.quantity, l.picked, l.lot, l.released, l.rejected, l.put_back, l.withdrawn "
         "FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
         "WHERE o.order_id IN ({keys})",
-        list(order_ids),  # in any order: about as many as the batch has entries
-    ):
+        # In any order: about as many as the batch has entries.
+        list({e.order_id for e in entries if e.order_id}),
+    )
+    skus = sorted({e.details.sku for e in entries if e.details.sku})
+    asked_stock = _ask_stock(tx, facility, skus)
+    asked_products = tx.ask_keyed(
+        "SELECT sku, lot_tracked FROM products WHERE sku IN ({keys})", skus
+    )
+    asked_locations = tx.ask_keyed(
+        "SELECT code, kind FROM locations WHERE facility = ? AND code IN ({keys})",
+        sorted({e.details.location for e in entries if e.details.location}),
+        facility,
+    )
+    asked_operators = tx.ask_keyed(
+        "SELECT badge, name, role, facility, active FROM operators WHERE badge IN ({keys})",
+        sorted({e.operator for e in entries}),
+    )
+    asked_roles = _ask_roles(tx)
+    orders: dict[str, HotOrder] = {}
+    for r in asked_orders():
         if r[1] != facility:
             continue
         order = orders.get(r[0])
@@ -195,39 +211,17 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
             )
         # [sku, quantity, picked, lot, released, rejected, put_back, withdrawn]
         order.lines[r[8]] = list(r[9:])
-    skus = {e.details.sku for e in entries}
-    skus.discard(None)
-    skus.discard("")
-    locations = {e.details.location for e in entries}
-    locations.discard(None)
-    locations.discard("")
-    qoh, atp = _load_stock(tx, facility, skus)
+    qoh, atp = asked_stock()
     return HotState(
         facility=facility,
         orders=orders,
-        lot_tracked={
-            r[0]: bool(r[1])
-            for r in tx.keyed(
-                "SELECT sku, lot_tracked FROM products WHERE sku IN ({keys})", sorted(skus)
-            )
-        },
-        location_kinds={
-            r[0]: str(r[1])
-            for r in tx.keyed(
-                "SELECT code, kind FROM locations WHERE facility = ? AND code IN ({keys})",
-                sorted(locations),
-                facility,
-            )
-        },
+        lot_tracked={r[0]: bool(r[1]) for r in asked_products()},
+        location_kinds={r[0]: str(r[1]) for r in asked_locations()},
         operators={
             r[0]: Operator(badge=r[0], name=r[1], role=r[2], facility=r[3], active=bool(r[4]))
-            for r in tx.keyed(
-                "SELECT badge, name, role, facility, active FROM operators "
-                "WHERE badge IN ({keys})",
-                sorted({e.operator for e in entries}),
-            )
+            for r in asked_operators()
         },
-        roles=load_roles(tx),
+        roles=asked_roles(),
         qoh=qoh,
         atp=atp,
     )
@@ -235,13 +229,23 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
 
 def load_roles(tx: Tx) -> dict[str, frozenset[Permission]]:
     """The role -> permissions map held here; the built-in defaults while none is imported."""
-    rows = tx.all("SELECT role, permissions FROM roles")
-    if not rows:
-        return dict(DEFAULT_ROLES)
-    return {
-        r[0]: frozenset(Permission(p) for p in json.loads(r[1]) if p in _PERMISSIONS)
-        for r in rows
-    }
+    return _ask_roles(tx)()
+
+
+def _ask_roles(tx: Tx) -> Callable[[], dict[str, frozenset[Permission]]]:
+    """:func:`load_roles`, asked now and read when called (:meth:`Tx.ask`)."""
+    asked = tx.ask("SELECT role, permissions FROM roles")
+
+    def roles() -> dict[str, frozenset[Permission]]:
+        rows = asked()
+        if not rows:
+            return dict(DEFAULT_ROLES)
+        return {
+            r[0]: frozenset(Permission(p) for p in json.loads(r[1]) if p in _PERMISSIONS)
+            for r in rows
+        }
+
+    return roles
 
 
 _PERMISSIONS = {p.value for p in Permission}
@@ -265,22 +269,29 @@ def set_reasons(tx: Tx, reasons: SiteReasons, rev: int) -> None:
 def _load_stock(
     tx: Tx, facility: str, skus: set[str]
 ) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-    keys = sorted(skus)
-    qoh = {
-        (r[0], r[1]): int(r[2])
-        for r in tx.keyed(
-            "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({keys})",
-            keys, facility,
+    return _ask_stock(tx, facility, sorted(skus))()
+
+
+def _ask_stock(
+    tx: Tx, facility: str, keys: Sequence[str]
+) -> Callable[[], tuple[dict[tuple[str, str], int], dict[str, int]]]:
+    """The facility's QOH and ATP of the ``keys`` SKUs, asked now, read when called."""
+    asked_qoh = tx.ask_keyed(
+        "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({keys})",
+        keys, facility,
+    )
+    asked_atp = tx.ask_keyed(
+        "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})",
+        keys, facility,
+    )
+
+    def stock() -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        return (
+            {(r[0], r[1]): int(r[2]) for r in asked_qoh()},
+            {r[0]: int(r[1]) for r in asked_atp()},
         )
-    }
-    atp = {
-        r[0]: int(r[1])
-        for r in tx.keyed(
-            "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})",
-            keys, facility,
-        )
-    }
-    return qoh, atp
+
+    return stock
 
 
 def order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:

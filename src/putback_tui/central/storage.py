@@ -379,12 +379,13 @@ class CentralStore:
         facility = client.facility or ""
         try:
             with self.engine.write(facility) as tx:
-                last_seq = int(
-                    tx.all("SELECT last_seq FROM clients WHERE name = ?", (name,))[0][0]
-                )
+                # Asked before the batch's state, read after it: on PostgreSQL the reads
+                # travel together (Tx.ask).
+                asked_seq = tx.ask("SELECT last_seq FROM clients WHERE name = ?", (name,))
+                state = load_hot_state(tx, facility, batch)
+                last_seq = int(asked_seq()[0][0])
                 if batch.entries[0].seq != last_seq + 1:
                     return None
-                state = load_hot_state(tx, facility, batch)
                 writes = hot.plan(batch, state, last_seq=last_seq, limits=self.limits)
                 if writes is None:
                     return None
@@ -755,7 +756,9 @@ def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
             for rev, (sku, atp) in zip(revs[atp_from:], w.atp, strict=True)
         ],
     )
-    tx.run("UPDATE clients SET last_seq = ? WHERE name = ?", (w.last_seq, name))
+    # many(), not run(): nothing waits for its count of rows (on PostgreSQL it goes with the
+    # commit, not in a round trip of its own).
+    tx.many("UPDATE clients SET last_seq = ? WHERE name = ?", [(w.last_seq, name)])
 
 
 def open_store(url: str, *, migrate: bool = True, wait_s: float = WAIT_S) -> CentralStore:
