@@ -224,7 +224,7 @@ def test_a_facility_s_event_feed_reads_the_event_indexes(filled: CentralStore) -
         first = filled.events(0, 100, "F3")
         late = filled.events(ENTRIES - 1000, 100, "F3")
     assert [e.position for e in first.events][:3] == [3, 13, 23]
-    # The 500 entries published by the read itself come after everything published before.
+    # From a cursor late in the feed (the first read published the last 500 entries after it).
     assert late.events[0].position == ENTRIES - 997
     indexes = _indexes_of(filled, plans)
     assert set().union(*indexes) <= {
