@@ -414,6 +414,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE orders DROP COLUMN units_reserved",
         ),
     ),
+    Migration(
+        14,
+        "entries: no index by facility; an order's history by the order alone",
+        (
+            # Nothing has read it since migrations 7 and 8 gave each read by facility an index
+            # of its own: a facility's event feed reads entries_events_by_facility (or
+            # entries_by_event), the backlog's refused entries entries_refused, their resolves
+            # entries_resolves (tests/central/test_entries_plan.py).
+            "DROP INDEX entries_by_facility",
+            # An order's history in the order recorded, from an index of the order alone: on
+            # SQLite an index ends with the row's key, which is the position, so the old one
+            # held it twice; PostgreSQL sorted the order's entries anyway and keeps each order
+            # once with the list of its rows (deduplication), where each (order, position) was
+            # a key of its own. Every entry enters it, at a place of its own order (ingest
+            # writes into most of its pages per batch): the smaller, the fewer pages a batch
+            # writes (docs/performance.md, "Session 10: the entries' indexes").
+            "DROP INDEX entries_by_order",
+            "CREATE INDEX entries_by_order ON entries (order_id)",
+        ),
+    ),
 )
 
 
