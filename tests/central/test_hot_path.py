@@ -218,6 +218,17 @@ def _states(world: dict[str, object]) -> tuple[BatchState, hot.HotState]:
     return slow, fast
 
 
+def _one_put_back() -> Entry:
+    """Terminal T1's first entry: one unit of S1 put back to storage L-ST, for line 1 of O1."""
+    return Entry(
+        kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=1, terminal="T1", facility=F,
+        operator="OP-1", created_at=NOW, order_id="O1",
+        details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
+        changes=(StockChange(sku="S1", location="L-ST", qoh=1), StockChange(sku="S1", atp=1)),
+        line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
+    )
+
+
 def _bodies(entries: list[Entry], plain: bool) -> list[str]:
     # As a terminal's ledger sends them (defaults left out), or every field written.
     return [e.model_dump_json(exclude_defaults=plain) for e in entries]
@@ -350,13 +361,7 @@ def test_a_time_no_calendar_reads_is_left_to_pydantic(when: str) -> None:
 
     datetime.fromisoformat refuses both: the decoder must not raise.
     """
-    entry = Entry(
-        kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=1, terminal="T1", facility=F,
-        operator="OP-1", created_at=NOW, order_id="O1",
-        details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
-        changes=(StockChange(sku="S1", location="L-ST", qoh=1), StockChange(sku="S1", atp=1)),
-        line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
-    )
+    entry = _one_put_back()
     value = json.loads(entry.model_dump_json())
     assert hot.decode([json.dumps(value)]) is not None  # as sent, it is read
     value["created_at"] = when
@@ -495,13 +500,7 @@ def test_an_entry_sent_twice_in_one_batch_goes_the_ordinary_way(tmp_path: Path) 
         "products": [Product(sku="S1", description="S1")],
         "qoh": {}, "atp": {}, "reconciled": {},
     }
-    entry = Entry(
-        kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=1, terminal="T1", facility=F,
-        operator="OP-1", created_at=NOW, order_id="O1",
-        details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
-        changes=(StockChange(sku="S1", location="L-ST", qoh=1), StockChange(sku="S1", atp=1)),
-        line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
-    )
+    entry = _one_put_back()
     again = entry.model_copy(update={"seq": 2})
     batch = hot.decode(_bodies([entry, again], True))
     assert batch is not None
