@@ -689,23 +689,13 @@ def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
     """
     # Every row written gets a revision of its own, in this order: entries, orders, QOH, ATP
     # (the changes feed's cursor moves over them; see engines.py).
-    revs = tx.revisions(len(w.entries) + len(w.orders) + len(w.qoh) + len(w.atp))
-    orders_from = len(w.entries)
-    qoh_from = orders_from + len(w.orders)
-    atp_from = qoh_from + len(w.qoh)
-    # Each row unpacked into the statement's own (slicing and splicing built four objects a
-    # row where this builds one).
+    revs = iter(tx.revisions(len(w.entries) + len(w.orders) + len(w.qoh) + len(w.atp)))
     tx.insert_rows(
         "entries",
         ("position bigint", "entry_id text", "terminal text", "facility text",
          "seq bigint", "kind text", "order_id text", "outcome text", "reason text",
          "received_at text", "body text", "effects text", "ref text"),
-        [
-            (position, entry_id, terminal, facility_, seq, kind, order_id, outcome, reason,
-             received, body, effects, ref)
-            for position, (entry_id, terminal, facility_, seq, kind, order_id, outcome, reason,
-                           body, effects, ref) in zip(revs[:orders_from], w.entries, strict=True)
-        ],
+        [(next(revs), *r[:8], received, *r[8:]) for r in w.entries],
     )
     tx.update_rows(
         "order_lines",
@@ -718,13 +708,7 @@ def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
         "order_progress",
         ("rev bigint", "units_to_put_back bigint", "units_reserved bigint"),
         ("facility text", "order_id text"),
-        [
-            (rev, to_put_back, reserved, facility, oid)
-            for rev, oid, (to_put_back, reserved) in zip(
-                revs[orders_from:qoh_from], w.orders, map(w.sums.__getitem__, w.orders),
-                strict=True,
-            )
-        ],
+        [(next(revs), *w.sums[oid], facility, oid) for oid in w.orders],
     )
     tx.many(
         "UPDATE orders SET status = ?, status_changed_at = ? WHERE order_id = ?",
@@ -742,19 +726,13 @@ def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
         "stock_qoh",
         ("qoh bigint", "rev bigint"),
         ("facility text", "sku text", "location text"),
-        [
-            (facility, sku, location, qoh, rev)
-            for rev, (sku, location, qoh) in zip(revs[qoh_from:atp_from], w.qoh, strict=True)
-        ],
+        [(facility, sku, location, qoh, next(revs)) for sku, location, qoh in w.qoh],
     )
     tx.upsert_rows(
         "stock_atp",
         ("atp bigint", "rev bigint"),
         ("facility text", "sku text"),
-        [
-            (facility, sku, atp, rev)
-            for rev, (sku, atp) in zip(revs[atp_from:], w.atp, strict=True)
-        ],
+        [(facility, sku, atp, next(revs)) for sku, atp in w.atp],
     )
     # many(), not run(): nothing waits for its count of rows (on PostgreSQL it goes with the
     # commit, not in a round trip of its own).
