@@ -331,7 +331,7 @@ def test_the_worklist_query_reads_exception_orders_through_indexes(ledger: Ledge
     with ledger.read() as tx:
         tx.conn.execute("ANALYZE")
         plan = [r[3] for r in tx.conn.execute("EXPLAIN QUERY PLAN " + WAITING_SQL, _params(F))]
-    print("\n".join(plan))  # shown with -s: the plan the figures in docs/performance.md use
+    print("\n".join(plan))  # shown with -s: the plan the figures in docs/performance-log.md use
     assert any("USING COVERING INDEX orders_by_status (facility=? AND status=?)" in p for p in plan)
     assert any("order_state_by_local_status" in p for p in plan)
     assert "SEARCH o USING PRIMARY KEY (order_id=?)" in plan

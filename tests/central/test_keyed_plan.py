@@ -1,7 +1,7 @@
 """A batch's keyed reads and updates on PostgreSQL go through the index, not the whole table.
 
 A batch names a few hundred keys out of every facility's rows; a plan that scans the whole
-table costs each batch more as the network grows (docs/performance.md, "Where the fan-in's
+table costs each batch more as the network grows (docs/performance-log.md, "Where the fan-in's
 PostgreSQL time goes").
 """
 

@@ -1,7 +1,7 @@
 """A write transaction on PostgreSQL waits for the server as few times as its work allows.
 
 A batch's statements that do not need each other's answers travel together (pipeline mode,
-``Tx.ask``): the facility's turn is held for fewer waits (docs/performance.md, "Session 10:
+``Tx.ask``): the facility's turn is held for fewer waits (docs/performance-log.md, "Session 10:
 PostgreSQL's round trips"). What may travel late must still fail as it did: an error of a
 queued write rolls the whole transaction back.
 """

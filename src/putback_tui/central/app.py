@@ -484,7 +484,7 @@ async def entry_batch(request: Request) -> BatchText:
     The body is read here, on the event loop; it is validated by the endpoint, on the thread
     that then applies it. Each plain function FastAPI runs (a dependency or the endpoint) is a
     hand-over to a thread of its pool and back, which cost a batch more CPU than applying a
-    one-entry batch did (docs/performance.md, "The central store's cost per batch"); and a
+    one-entry batch did (docs/performance-log.md, "The central store's cost per batch"); and a
     big batch must not be validated on the event loop.
 
     Raises:

@@ -367,7 +367,7 @@ class _PgTx:
     return nothing go with the next statement whose answer is read, and the last ones with the
     ``COMMIT``. A batch's ingest takes 6 round trips so, where it took about 20 waiting for
     each answer: fewer waits inside the facility's turn, and fewer wake-ups of the backend and
-    of the request's thread (docs/performance.md, "Session 10: PostgreSQL's round trips").
+    of the request's thread (docs/performance-log.md, "Session 10: PostgreSQL's round trips").
     """
 
     def __init__(self, conn: psycopg.Connection[Row]) -> None:
@@ -469,7 +469,7 @@ class _PgTx:
             # key also as ``= ANY(ARRAY(...))`` (implied by the join: the same rows) makes it
             # read them through the index, as keyed() does. Not for a facility-leading key: its
             # update already runs through the index, and the array (one facility repeated)
-            # made it five times slower (docs/performance.md, "Where the fan-in's PostgreSQL
+            # made it five times slower (docs/performance-log.md, "Where the fan-in's PostgreSQL
             # time goes").
             sql = (
                 f"WITH v AS MATERIALIZED (SELECT * FROM {recordset}) "
@@ -511,7 +511,7 @@ class _PgTx:
         # keys and reads them through the index. As ``IN (SELECT json_array_elements_text
         # ...)`` it counts on 100 and, on tables of some tens of thousands of rows (every
         # facility's order lines), hash-joins them with a scan of the whole table: 5-7 times
-        # the work of the index for a batch of 200 (docs/performance.md, "Where the fan-in's
+        # the work of the index for a batch of 200 (docs/performance-log.md, "Where the fan-in's
         # PostgreSQL time goes").
         query = (
             self._sql(sql)

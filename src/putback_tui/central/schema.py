@@ -429,7 +429,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             # once with the list of its rows (deduplication), where each (order, position) was
             # a key of its own. Every entry enters it, at a place of its own order (ingest
             # writes into most of its pages per batch): the smaller, the fewer pages a batch
-            # writes (docs/performance.md, "Session 10: the entries' indexes").
+            # writes (docs/performance-log.md, "Session 10: the entries' indexes").
             "DROP INDEX entries_by_order",
             "CREATE INDEX entries_by_order ON entries (order_id)",
         ),

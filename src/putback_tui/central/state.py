@@ -39,7 +39,7 @@ def facility_orders(tx: Tx, columns: str, facility: str, order_ids: Sequence[str
     order of the facility through an index that leads with it and compare each with every
     key of the batch (a plan it takes while the table's statistics are young, as right after
     an import: 26 ms for a batch naming 1,000 of a facility's 2,000 orders, against 1.8 through
-    the key; docs/performance.md, "Ingest, session 9").
+    the key; docs/performance-log.md, "Ingest, session 9").
     """
     return [
         r[:-1]

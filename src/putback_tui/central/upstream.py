@@ -199,7 +199,7 @@ def analyze_after_import(engine: Engine, written: Mapping[tuple[str, ...], int])
     the table before the load (for a new database: none) and picks plans that read every order
     of a facility for a batch naming a few hundred (the first action's update of a batch
     naming new orders, 29 ms a batch of 1,000 against a few through the key;
-    docs/performance.md, "Ingest, session 9"). A day's import followed by the terminals' first
+    docs/performance-log.md, "Ingest, session 9"). A day's import followed by the terminals' first
     batches is exactly that moment. SQLite plans without statistics and needs nothing.
     """
     tables = sorted(t for group, n in written.items() if n >= ANALYZE_AFTER for t in group)

@@ -7,7 +7,7 @@ skips ahead to ``int((now - start) / interval + 1)`` and then waits for the grid
 *that*: the next change waits up to two frames (33 ms) instead of at most one. That was the
 slowest tenth of the order opens of the latency benchmark (an order opened over the same kind
 of screen: the scan handled 2-6 ms after its Enter, the screen shown 22-27 ms after it;
-docs/performance.md).
+docs/performance-log.md, "The list read by a helper process").
 
 :class:`FrameTimer` keeps what the grid is for, at most one repaint per frame, without the
 grid: a change is painted at once when the screen's last repaint is a frame or more ago, else

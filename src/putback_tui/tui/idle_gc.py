@@ -15,7 +15,7 @@ scans of the latency benchmark. Two changes, both undone when the app stops:
 - and none at all while a scan is handled (:meth:`IdleCollector.hold`, from its Enter until its
   outcome is on screen): the collections of the younger generations then run right after it.
   A generation-1 collection took 1.3-6.5 ms and landed in about one scan in ten of the
-  latency benchmark (docs/performance.md).
+  latency benchmark (docs/performance-log.md, "What the slowest order opens were").
 """
 
 from __future__ import annotations
