@@ -505,11 +505,22 @@ class _PgTx:
         if n <= 0:
             return []
         # One sequence, no cache (schema.py, migration 7): values come in the order asked.
-        cursor = self._execute("SELECT nextval('central_revs') FROM generate_series(1, %s)", (n,))
+        # They come back as one row: the lowest and the highest when they are every number
+        # in between (no other writer took one meanwhile, as is usual), else all of them. A
+        # row a value cost this process about 0.6 ms for a batch of 1,000 put-backs (2,400
+        # revisions). The sub-select is not flattened into the aggregates (it calls a
+        # volatile function): one nextval a row.
+        cursor = self._execute(
+            "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
+            "ELSE array_agg(v) END "
+            "FROM (SELECT nextval('central_revs') AS v FROM generate_series(1, %s)) AS s",
+            (n,),
+        )
         # Out of pipeline mode with this answer, in the same round trip: what follows the
         # revisions in a batch's write is the entries' COPY, which needs it left.
         self._leave(None)
-        return sorted(int(r[0]) for r in cursor.fetchall())
+        [(low, high, scattered)] = cursor.fetchall()
+        return _revisions_of(low, high, scattered)
 
     def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
         return self.ask_keyed(sql, keys, *extra)()
@@ -527,6 +538,17 @@ class _PgTx:
             .format(keys="SELECT json_array_elements_text(%s::json)")
         )
         return self._execute(query, [*extra, _json(list(keys))]).fetchall
+
+
+def _revisions_of(low: int, high: int, scattered: list[int] | None) -> list[int]:
+    """The revisions :meth:`_PgTx.revisions` took, increasing, from its one row.
+
+    ``scattered`` is None when they are every number from ``low`` to ``high``; else all of
+    them, in the order taken.
+    """
+    if scattered is None:
+        return list(range(int(low), int(high) + 1))
+    return sorted(int(v) for v in scattered)
 
 
 def _rows_source(columns: Sequence[str], rows: Sequence[Row]) -> tuple[str, list[str]]:
