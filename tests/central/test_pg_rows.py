@@ -2,7 +2,7 @@
 
 ``upsert_rows``, and ``update_rows`` by a key that does not lead with the facility, send their
 rows to PostgreSQL as arrays read by ``unnest`` (engines.py, ``_rows_source``): it parses them
-in about a third of the time it takes over the same rows as a JSON recordset
+in a quarter to a third of the time it takes over the same rows as a JSON recordset
 (docs/performance.md, "Session 11"). Whatever an array literal here does not carry goes as
 JSON, as before.
 """

@@ -435,7 +435,7 @@ class _PgTx:
     # PostgreSQL is a round trip away: one statement per batch, never one per row (even
     # pipelined, executemany costs about 35 us a row). Rows travel as one COPY, or as one array
     # literal a column read by unnest (_rows_source): psycopg adapts lists to arrays slowly,
-    # and PostgreSQL reads the same rows from a JSON recordset at about four times the cost.
+    # and PostgreSQL reads the same rows from a JSON recordset at three to four times the cost.
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
@@ -555,7 +555,7 @@ def _rows_source(columns: Sequence[str], rows: Sequence[Row]) -> tuple[str, list
     """``rows`` as a FROM item named ``v`` with ``columns`` (``"name type"``), and its parameters.
 
     One array literal a column, read by ``unnest``: PostgreSQL parses a thousand rows of them
-    in about a third of the time ``json_to_recordset`` takes over the same rows as JSON
+    in a quarter to a third of the time ``json_to_recordset`` takes over the same rows as JSON
     objects (docs/performance.md, "Session 11"). Each array is a sub-select, so that the
     planner cannot count its elements: it counts on a few rows, as it counted on 100 of a
     recordset (for the statements that read the table through its index whatever the count:
