@@ -433,8 +433,9 @@ class _PgTx:
             cur.executemany(self._sql(sql), rows)
 
     # PostgreSQL is a round trip away: one statement per batch, never one per row (even
-    # pipelined, executemany costs about 35 us a row). Rows travel as one COPY, or as one JSON
-    # parameter read by json_to_recordset: psycopg adapts lists of strings to arrays slowly.
+    # pipelined, executemany costs about 35 us a row). Rows travel as one COPY, or as one array
+    # literal a column read by unnest (_rows_source): psycopg adapts lists to arrays slowly,
+    # and PostgreSQL reads the same rows from a JSON recordset at three to four times the cost.
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
@@ -458,10 +459,15 @@ class _PgTx:
             return
         value = {n: f"v.{n}" for n in _names([*columns, *keys])}
         sets, found = _set_where(columns, keys, value, where, exprs, key_of=f"{table}.")
-        recordset = _recordset([*columns, *keys])
         lead = _names(keys)[0]
         if lead == "facility":
-            sql = f"UPDATE {table} SET {sets} FROM {recordset} WHERE {found}"
+            # As a JSON recordset, which the planner counts as 100 rows: through the index on
+            # a large table, hash-joined with a scan of a small one (the cheaper there). Arrays
+            # are counted as they are (a thousand: a scan of even a large table) or, hidden, as
+            # 10 (the index even on a small table: at the benchmark's 2,000 orders an order's
+            # progress cost more that way than the arrays saved).
+            params = [_json_rows([*columns, *keys], rows)]
+            sql = f"UPDATE {table} SET {sets} FROM {_recordset([*columns, *keys])} WHERE {found}"
         else:
             # Rows found by a key that does not start with the facility (an order's lines, an
             # order by its ID) are the rows of every facility: the planner, counting on 100
@@ -471,12 +477,13 @@ class _PgTx:
             # update already runs through the index, and the array (one facility repeated)
             # made it five times slower (docs/performance-log.md, "Where the fan-in's PostgreSQL
             # time goes").
+            recordset, params = _rows_source([*columns, *keys], rows)
             sql = (
                 f"WITH v AS MATERIALIZED (SELECT * FROM {recordset}) "
                 f"UPDATE {table} SET {sets} FROM v WHERE {found} "
                 f"AND {table}.{lead} = ANY(ARRAY(SELECT v.{lead} FROM v))"
             )
-        self._execute(sql, [_json_rows([*columns, *keys], rows)])
+        self._execute(sql, params)
 
     def upsert_rows(
         self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Sequence[Row]
@@ -484,8 +491,9 @@ class _PgTx:
         if not rows:
             return
         every = [*keys, *columns]
-        select = f"SELECT {', '.join(_names(every))} FROM {_recordset(every)}"
-        self._execute(_upsert_sql(table, columns, keys, select), [_json_rows(every, rows)])
+        source, params = _rows_source(every, rows)
+        select = f"SELECT {', '.join(_names(every))} FROM {source}"
+        self._execute(_upsert_sql(table, columns, keys, select), params)
 
     def revision(self) -> int:
         [(value, called)] = self._execute(
@@ -497,11 +505,22 @@ class _PgTx:
         if n <= 0:
             return []
         # One sequence, no cache (schema.py, migration 7): values come in the order asked.
-        cursor = self._execute("SELECT nextval('central_revs') FROM generate_series(1, %s)", (n,))
+        # They come back as one row: the lowest and the highest when they are every number
+        # in between (no other writer took one meanwhile, as is usual), else all of them. A
+        # row a value cost this process about 0.6 ms for a batch of 1,000 put-backs (2,400
+        # revisions). The sub-select is not flattened into the aggregates (it calls a
+        # volatile function): one nextval a row.
+        cursor = self._execute(
+            "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
+            "ELSE array_agg(v) END "
+            "FROM (SELECT nextval('central_revs') AS v FROM generate_series(1, %s)) AS s",
+            (n,),
+        )
         # Out of pipeline mode with this answer, in the same round trip: what follows the
         # revisions in a batch's write is the entries' COPY, which needs it left.
         self._leave(None)
-        return sorted(int(r[0]) for r in cursor.fetchall())
+        [(low, high, scattered)] = cursor.fetchall()
+        return _revisions_of(low, high, scattered)
 
     def keyed(self, sql: str, keys: Sequence[str], *extra: Any) -> list[Row]:
         return self.ask_keyed(sql, keys, *extra)()
@@ -519,6 +538,84 @@ class _PgTx:
             .format(keys="SELECT json_array_elements_text(%s::json)")
         )
         return self._execute(query, [*extra, _json(list(keys))]).fetchall
+
+
+def _revisions_of(low: int, high: int, scattered: list[int] | None) -> list[int]:
+    """The revisions :meth:`_PgTx.revisions` took, increasing, from its one row.
+
+    ``scattered`` is None when they are every number from ``low`` to ``high``; else all of
+    them, in the order taken.
+    """
+    if scattered is None:
+        return list(range(int(low), int(high) + 1))
+    return sorted(int(v) for v in scattered)
+
+
+def _rows_source(columns: Sequence[str], rows: Sequence[Row]) -> tuple[str, list[str]]:
+    """``rows`` as a FROM item named ``v`` with ``columns`` (``"name type"``), and its parameters.
+
+    One array literal a column, read by ``unnest``: PostgreSQL parses a thousand rows of them in
+    a quarter to a third of the time ``json_to_recordset`` takes over the same rows as JSON
+    objects (docs/performance-log.md, "Session 11: PostgreSQL's ingest (a)"). Each array is a
+    sub-select, so that the planner cannot count its elements: it counts on a few rows, as it
+    counted on 100 of a recordset (for the statements that read the table through its index
+    whatever the count: an insert, an update by ``= ANY(ARRAY(...))``; see
+    :meth:`_PgTx.update_rows`). Rows holding a value no literal here is written for (see
+    :func:`_array_literal`) travel as a JSON recordset, as before, so that PostgreSQL judges
+    them exactly as it did.
+    """
+    arrays = []
+    for values in zip(*rows, strict=True):
+        literal = _array_literal(values)
+        if literal is None:
+            return _recordset(columns), [_json_rows(columns, rows)]
+        arrays.append(literal)
+    if len(arrays) != len(columns):
+        raise ValueError(f"rows of {len(arrays)} values for {len(columns)} columns")
+    casts = ", ".join(f"(SELECT %s::{c.split(None, 1)[1]}[])" for c in columns)
+    return f"unnest({casts}) AS v({', '.join(_names(columns))})", arrays
+
+
+def _array_literal(values: Sequence[Any]) -> str | None:
+    """``values`` as the text of a PostgreSQL array: ints, strings (each quoted) and NULLs.
+
+    None for anything else (a bool, a float...), and for a string PostgreSQL's text cannot
+    hold as sent (a NUL, a lone surrogate): the caller sends the rows as JSON then.
+    """
+    types = set(map(type, values))
+    if types == _INT:
+        return "{" + ",".join(map(str, values)) + "}"
+    if types == _STR:
+        joined = "".join(values)
+        if '"' not in joined and "\\" not in joined:
+            return _checked_text('{"' + '","'.join(values) + '"}')
+    items = []
+    for v in values:
+        if v is None:
+            items.append("NULL")
+        elif type(v) is int:
+            items.append(str(v))
+        elif type(v) is str:
+            items.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            return None
+    return _checked_text("{" + ",".join(items) + "}")
+
+
+_INT = {int}
+_STR = {str}
+
+
+def _checked_text(literal: str) -> str | None:
+    """``literal``, or None when it holds a NUL or a lone surrogate (see :func:`_array_literal`)."""
+    if "\x00" in literal:
+        return None
+    if not literal.isascii():
+        try:
+            literal.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return literal
 
 
 def _recordset(columns: Sequence[str]) -> str:
