@@ -62,6 +62,16 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralSto
     cluster.drop_database(url)
 
 
+@pytest.fixture
+def pg_store(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
+    """An empty, migrated central store on PostgreSQL alone (for what only PostgreSQL does)."""
+    url = pg_cluster.create_database()
+    s = open_store(url)
+    yield s
+    s.close()
+    pg_cluster.drop_database(url)
+
+
 class CentralClock:
     """The central store's clock (``create_app(clock=...)``), moved by the test."""
 

@@ -9,15 +9,13 @@ does not carry goes as JSON, as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from putback_tui.central.engines import _array_literal, _rows_source
-from putback_tui.central.storage import CentralStore, open_store
+from putback_tui.central.storage import CentralStore
 from tests.central.test_round_trips import _batch, _world
 from tests.support.throwaway_pg import ThrowawayPostgres
 
@@ -27,15 +25,6 @@ HOSTILE = [
 ]
 """Texts an array literal must quote or escape to carry: each reads back as it was sent."""
 
-
-@pytest.fixture
-def pg_store(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
-    """An empty central store on PostgreSQL."""
-    url = pg_cluster.create_database()
-    store = open_store(url)
-    yield store
-    store.close()
-    pg_cluster.drop_database(url)
 
 
 @pytest.mark.postgres

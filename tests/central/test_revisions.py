@@ -6,23 +6,10 @@ when another writer's were taken between them (engines.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from putback_tui.central.engines import _revisions_of
-from putback_tui.central.storage import CentralStore, open_store
-from tests.support.throwaway_pg import ThrowawayPostgres
-
-
-@pytest.fixture
-def pg_store(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
-    """An empty central store on PostgreSQL."""
-    url = pg_cluster.create_database()
-    store = open_store(url)
-    yield store
-    store.close()
-    pg_cluster.drop_database(url)
+from putback_tui.central.storage import CentralStore
 
 
 @pytest.mark.postgres

@@ -19,7 +19,7 @@ from psycopg.waiting import Wait
 
 from putback_tui.central import hot
 from putback_tui.central.engines import INTEGRITY_ERRORS
-from putback_tui.central.storage import CentralStore, Client, Contact, open_store
+from putback_tui.central.storage import CentralStore, Client, Contact
 from putback_tui.domain.entries import Entry, EntryDetails, EntryKind, new_entry_id
 from putback_tui.domain.models import (
     LineChange,
@@ -33,7 +33,6 @@ from putback_tui.domain.models import (
     StockChange,
 )
 from putback_tui.wire import ClientKind
-from tests.support.throwaway_pg import ThrowawayPostgres
 
 F = "F1"
 ORDERS = 40
@@ -104,15 +103,6 @@ def counting_waits() -> Iterator[list[int]]:
     finally:
         waiting.wait = real
 
-
-@pytest.fixture
-def pg_store(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
-    """An empty central store on PostgreSQL (SQLite runs in this process: nothing to wait for)."""
-    url = pg_cluster.create_database()
-    store = open_store(url)
-    yield store
-    store.close()
-    pg_cluster.drop_database(url)
 
 
 @pytest.mark.postgres
