@@ -19,7 +19,14 @@ from putback_tui.central.server import BackgroundServer
 from putback_tui.central.storage import CentralStore, open_store
 from putback_tui.config import Settings, SyncSettings, TerminalSettings
 from putback_tui.dataset import DEMO_DIR, Dataset
-from putback_tui.domain.entries import CENTRAL_TERMINAL
+from putback_tui.domain.entries import (
+    CENTRAL_TERMINAL,
+    Entry,
+    EntryDetails,
+    EntryKind,
+    new_entry_id,
+)
+from putback_tui.domain.models import LineChange, StockChange
 from putback_tui.ledger import Ledger
 from putback_tui.ledger.load import load_dataset
 from putback_tui.station import Station
@@ -70,6 +77,32 @@ def pg_store(pg_cluster: ThrowawayPostgres) -> Iterator[CentralStore]:
     yield s
     s.close()
     pg_cluster.drop_database(url)
+
+
+def put_back_entry(
+    terminal: str,
+    facility: str,
+    seq: int,
+    order_id: str,
+    sku: str,
+    location: str,
+    *,
+    created_at: datetime | None = None,
+    entry_id: str | None = None,
+) -> Entry:
+    """One unit of ``sku`` put back to storage ``location`` for line 1 of ``order_id``.
+
+    By operator OP-1, claiming what the rules derive for it: QOH and ATP one up, the line's
+    put-back count one up (a plain put-back, as the hot path reads it).
+    """
+    return Entry(
+        kind=EntryKind.PUT_BACK, entry_id=entry_id or new_entry_id(), seq=seq,
+        terminal=terminal, facility=facility, operator="OP-1",
+        created_at=created_at or datetime.now(UTC), order_id=order_id,
+        details=EntryDetails(sku=sku, quantity=1, location=location),
+        changes=(StockChange(sku=sku, location=location, qoh=1), StockChange(sku=sku, atp=1)),
+        line_changes=(LineChange(order_id=order_id, line_no=1, put_back=1),),
+    )
 
 
 class CentralClock:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,8 @@ from putback_tui.central.storage import (
     open_store,
 )
 from putback_tui.dataset import DEMO_DIR
-from putback_tui.domain.entries import Entry, EntryDetails, EntryKind, new_entry_id
+from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import (
-    LineChange,
     Location,
     LocationKind,
     Operator,
@@ -31,12 +29,12 @@ from putback_tui.domain.models import (
     OrderLine,
     OrderStatus,
     Product,
-    StockChange,
 )
 from putback_tui.wire import ClaimRequest, ClientKind, Outcome
 from tests.central_support import (
     MakeTerminal,
     columns_at_schema,
+    put_back_entry,
     rows_in_columns,
     store_at_schema,
 )
@@ -64,19 +62,11 @@ def reference(store: CentralStore, facility: str, orders: int = 5) -> None:
 
 def put_backs(terminal: str, facility: str, first_seq: int, n: int) -> list[Entry]:
     """``n`` put-backs of one unit by ``terminal``, from sequence number ``first_seq``."""
-    out = []
-    for seq in range(first_seq, first_seq + n):
-        order_id, sku = f"{facility}-O{seq % 5}", SKUS[(seq % 5) % 3]
-        out.append(Entry(
-            kind=EntryKind.PUT_BACK, order_id=order_id,
-            details=EntryDetails(sku=sku, quantity=1, location=f"{facility}-A"),
-            changes=(StockChange(sku=sku, location=f"{facility}-A", qoh=1),
-                     StockChange(sku=sku, atp=1)),
-            line_changes=(LineChange(order_id=order_id, line_no=1, put_back=1),),
-            entry_id=new_entry_id(), seq=seq, terminal=terminal, facility=facility,
-            operator="OP-1", created_at=datetime.now(UTC),
-        ))
-    return out
+    return [
+        put_back_entry(terminal, facility, seq, f"{facility}-O{seq % 5}", SKUS[(seq % 5) % 3],
+                       f"{facility}-A")
+        for seq in range(first_seq, first_seq + n)
+    ]
 
 
 def terminal(store: CentralStore, name: str, facility: str) -> Client:

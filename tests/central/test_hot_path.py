@@ -43,6 +43,7 @@ from putback_tui.domain.models import (
 )
 from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.wire import BatchResult, ClientKind, Outcome, ResultCode, batch_json
+from tests.central_support import put_back_entry
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 F = "F1"
@@ -220,13 +221,7 @@ def _states(world: dict[str, object]) -> tuple[BatchState, hot.HotState]:
 
 def _one_put_back() -> Entry:
     """Terminal T1's first entry: one unit of S1 put back to storage L-ST, for line 1 of O1."""
-    return Entry(
-        kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=1, terminal="T1", facility=F,
-        operator="OP-1", created_at=NOW, order_id="O1",
-        details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
-        changes=(StockChange(sku="S1", location="L-ST", qoh=1), StockChange(sku="S1", atp=1)),
-        line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
-    )
+    return put_back_entry("T1", F, 1, "O1", "S1", "L-ST", created_at=NOW)
 
 
 def _bodies(entries: list[Entry], plain: bool) -> list[str]:
@@ -530,14 +525,8 @@ def test_an_entry_id_recorded_before_goes_the_ordinary_way_and_writes_nothing(
     store.add_client("T2", ClientKind.TERMINAL, F)
 
     def put_back(terminal: str, seq: int, entry_id: str | None = None) -> Entry:
-        return Entry(
-            kind=EntryKind.PUT_BACK, entry_id=entry_id or new_entry_id(), seq=seq,
-            terminal=terminal, facility=F, operator="OP-1", created_at=NOW, order_id="O1",
-            details=EntryDetails(sku="S1", quantity=1, location="L-ST"),
-            changes=(StockChange(sku="S1", location="L-ST", qoh=1),
-                     StockChange(sku="S1", atp=1)),
-            line_changes=(LineChange(order_id="O1", line_no=1, put_back=1),),
-        )
+        return put_back_entry(terminal, F, seq, "O1", "S1", "L-ST", created_at=NOW,
+                              entry_id=entry_id)
 
     first = put_back("T1" if whose == "own" else "T2", 1)
     sender = Client(first.terminal, ClientKind.TERMINAL, F)

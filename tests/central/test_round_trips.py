@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,9 +19,7 @@ from psycopg.waiting import Wait
 from putback_tui.central import hot
 from putback_tui.central.engines import INTEGRITY_ERRORS
 from putback_tui.central.storage import CentralStore, Client, Contact
-from putback_tui.domain.entries import Entry, EntryDetails, EntryKind, new_entry_id
 from putback_tui.domain.models import (
-    LineChange,
     Location,
     LocationKind,
     Operator,
@@ -30,9 +27,9 @@ from putback_tui.domain.models import (
     OrderLine,
     OrderStatus,
     Product,
-    StockChange,
 )
 from putback_tui.wire import ClientKind
+from tests.central_support import put_back_entry
 
 F = "F1"
 ORDERS = 40
@@ -57,14 +54,7 @@ def _world(store: CentralStore) -> Client:
 
 def _batch(first_seq: int, n: int) -> hot.HotBatch:
     entries = [
-        Entry(
-            kind=EntryKind.PUT_BACK, entry_id=new_entry_id(), seq=seq, terminal="T1",
-            facility=F, operator="OP-1", created_at=datetime.now(UTC), order_id=f"O{i}",
-            details=EntryDetails(sku=f"S{i}", quantity=1, location="L-ST"),
-            changes=(StockChange(sku=f"S{i}", location="L-ST", qoh=1),
-                     StockChange(sku=f"S{i}", atp=1)),
-            line_changes=(LineChange(order_id=f"O{i}", line_no=1, put_back=1),),
-        )
+        put_back_entry("T1", F, seq, f"O{i}", f"S{i}", "L-ST")
         for seq, i in zip(range(first_seq, first_seq + n), range(n), strict=True)
     ]
     batch = hot.decode([e.model_dump_json(exclude_defaults=True) for e in entries])

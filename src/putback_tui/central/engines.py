@@ -582,13 +582,14 @@ def _array_literal(values: Sequence[Any]) -> str | None:
     None for anything else (a bool, a float...), and for a string PostgreSQL's text cannot
     hold as sent (a NUL, a lone surrogate): the caller sends the rows as JSON then.
     """
-    types = set(map(type, values))
-    if types == _INT:
-        return "{" + ",".join(map(str, values)) + "}"
-    if types == _STR:
-        joined = "".join(values)
-        if '"' not in joined and "\\" not in joined:
-            return _checked_text('{"' + '","'.join(values) + '"}')
+    # Texts alone with nothing to escape (the usual column): quoted in one join. Joining them
+    # first also tells texts alone: it fails at the first value of another type.
+    try:
+        joined: str | None = "".join(values)
+    except TypeError:
+        joined = None
+    if joined is not None and '"' not in joined and "\\" not in joined:
+        return _checked_text('{"' + '","'.join(values) + '"}')
     items = []
     for v in values:
         if v is None:
@@ -600,10 +601,6 @@ def _array_literal(values: Sequence[Any]) -> str | None:
         else:
             return None
     return _checked_text("{" + ",".join(items) + "}")
-
-
-_INT = {int}
-_STR = {str}
 
 
 def _checked_text(literal: str) -> str | None:
