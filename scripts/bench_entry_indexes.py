@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_sync
 
-from putback_tui.central.storage import CentralStore, open_store
+from putback_tui.central.storage import ENTRY_COLUMNS, CentralStore, open_store
 
 _SCHEMA_13 = [
     "DROP INDEX entries_by_order",
@@ -45,10 +45,6 @@ VARIANTS: dict[str, list[str]] = {
                       "unique entry_id", "unique terminal_seq"],
 }
 """Each variant: statements run on a fresh store, ``unique X`` dropping a unique key."""
-
-COLUMNS = ("position bigint", "entry_id text", "terminal text", "facility text", "seq bigint",
-           "kind text", "order_id text", "outcome text", "reason text", "received_at text",
-           "body text", "effects text", "ref text")
 
 
 def _drop_uniques(store: CentralStore, keys: set[str]) -> None:
@@ -110,7 +106,7 @@ def one(db: str, variant: str, n: int) -> dict[str, float]:
             wall, cpu, db_cpu = time.perf_counter(), time.process_time(), _backend_cpu(backend)
             for rows in batches:
                 with store.engine.write() as tx:
-                    tx.insert_rows("entries", COLUMNS, rows)
+                    tx.insert_rows("entries", ENTRY_COLUMNS, rows)
             wall = time.perf_counter() - wall
             cpu = time.process_time() - cpu
             db_cpu = _backend_cpu(backend) - db_cpu

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from putback_tui.central.storage import CentralStore, Client, open_store
+from putback_tui.central.storage import ENTRY_COLUMNS, CentralStore, Client, open_store
 from putback_tui.domain.entries import Entry, EntryDetails, EntryKind
 from putback_tui.domain.models import iso_utc
 from putback_tui.wire import ClientKind
@@ -92,9 +92,7 @@ def filled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralSt
     with store.engine.write() as tx:
         tx.insert_rows(
             "entries",
-            ("position bigint", "entry_id text", "terminal text", "facility text", "seq bigint",
-             "kind text", "order_id text", "outcome text", "reason text", "received_at text",
-             "body text", "effects text", "ref text", "event_pos bigint"),
+            (*ENTRY_COLUMNS, "event_pos bigint"),
             _rows(),
         )
         tx.run("UPDATE counters SET value = ? WHERE name = 'events'", (ENTRIES - 500,))

@@ -680,6 +680,14 @@ class CentralStore:
         return True
 
 
+ENTRY_COLUMNS = (
+    "position bigint", "entry_id text", "terminal text", "facility text", "seq bigint",
+    "kind text", "order_id text", "outcome text", "reason text", "received_at text",
+    "body text", "effects text", "ref text",
+)
+"""The columns ingest writes of an entry's row, in the order of :func:`_write`'s rows."""
+
+
 def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
     """Write a planned batch: each table once (see :meth:`CentralStore.ingest`).
 
@@ -691,11 +699,7 @@ def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
     # (the changes feed's cursor moves over them; see engines.py).
     revs = iter(tx.revisions(len(w.entries) + len(w.orders) + len(w.qoh) + len(w.atp)))
     tx.insert_rows(
-        "entries",
-        ("position bigint", "entry_id text", "terminal text", "facility text",
-         "seq bigint", "kind text", "order_id text", "outcome text", "reason text",
-         "received_at text", "body text", "effects text", "ref text"),
-        [(next(revs), *r[:8], received, *r[8:]) for r in w.entries],
+        "entries", ENTRY_COLUMNS, [(next(revs), *r[:8], received, *r[8:]) for r in w.entries]
     )
     tx.update_rows(
         "order_lines",
