@@ -26,6 +26,7 @@ from putback_tui.central import hot
 from putback_tui.central.app import cut_batch, split_batch
 from putback_tui.central.ingest import BatchState, Stock, plan_batch, writes_of
 from putback_tui.central.limits import CentralLimits
+from putback_tui.central.server import BackgroundServer
 from putback_tui.central.storage import CentralStore, Client, open_store
 from putback_tui.domain.derive import Limits
 from putback_tui.domain.entries import Entry, EntryDetails, EntryKind, new_entry_id
@@ -42,9 +43,10 @@ from putback_tui.domain.models import (
     iso_utc,
 )
 from putback_tui.domain.permissions import DEFAULT_ROLES
-from putback_tui.wire import BatchResult, ClientKind, Outcome, ResultCode, batch_json
-from tests.central_support import put_back_entry
+from putback_tui.wire import BatchResult, ClientKind, ResultCode, batch_json
+from tests.central_support import Central, MakeTerminal, put_back_entry
 from tests.support.throwaway_pg import ThrowawayPostgres
+from tests.sync.test_worker import assert_synced, worker_for
 
 F = "F1"
 SKUS = ["S1", "S2", "S3"]
@@ -62,15 +64,17 @@ OPERATORS = [
     Operator(badge="OP-5", name="Five", role="viewer"),
 ]
 LIMITS = Limits(max_stock=1000)
+HOT_CODES = {ResultCode.APPLIED, ResultCode.ALREADY_RELEASED}
+"""The answers of a batch the hot path takes: applied as sent, or a release with nothing left."""
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
 @st.composite
-def lines(draw: st.DrawFn) -> tuple[OrderLine, ...]:
+def lines(draw: st.DrawFn, picked_from: tuple[int, ...]) -> tuple[OrderLine, ...]:
     out = []
     for n in range(1, draw(st.integers(1, 3)) + 1):
         quantity = draw(st.integers(0, 6))
-        picked = draw(st.sampled_from([6, 6, 6, 4, 1, 0]))
+        picked = draw(st.sampled_from(picked_from))
         out.append(OrderLine(
             line_no=n,
             sku=draw(st.sampled_from(SKUS)),  # S3 may be unknown: see worlds()
@@ -86,13 +90,14 @@ def lines(draw: st.DrawFn) -> tuple[OrderLine, ...]:
 
 
 @st.composite
-def worlds(draw: st.DrawFn) -> dict[str, object]:
+def worlds(draw: st.DrawFn, picked_from: tuple[int, ...] = (6, 6, 6, 4, 1, 0)) -> dict[str, object]:
+    """Orders, products, stock and operators; ``picked_from``: each line's picked units."""
     orders = [
         Order(
             order_id=f"O{i}",
             facility=draw(st.sampled_from([F] * 6 + ["F2"])),
             status=draw(st.sampled_from([*[OrderStatus.CANCELLED] * 6, *OrderStatus])),
-            lines=draw(lines()),
+            lines=draw(lines(picked_from)),
         )
         for i in range(draw(st.integers(1, 4)))
     ]
@@ -121,7 +126,8 @@ def worlds(draw: st.DrawFn) -> dict[str, object]:
 
 
 @st.composite
-def batches(draw: st.DrawFn, world: dict[str, object]) -> list[Entry]:
+def batches(draw: st.DrawFn, world: dict[str, object], release_odds: int = 3) -> list[Entry]:
+    """Put-backs and releases (one in ``release_odds``) in sequence, of terminal T1."""
     orders: list[Order] = world["orders"]  # type: ignore[assignment]
     n = draw(st.sampled_from([1, 1, 2, 3, 6]))
     first = 2 if draw(st.integers(0, 19)) == 19 else 1
@@ -130,6 +136,11 @@ def batches(draw: st.DrawFn, world: dict[str, object]) -> list[Entry]:
     for i in range(n):
         # Mostly what an honest terminal sends; now and then anything at all.
         honest = draw(st.integers(0, 3)) < 3
+        if draw(st.integers(1, release_odds)) == 1:
+            # An honest terminal releases an exception order of its own facility.
+            exceptions = [o for o in mine if o.status.is_exception] or mine
+            out.append(draw(releases(exceptions if honest else orders, honest, first + i)))
+            continue
         order = draw(st.sampled_from(mine if honest else orders))
         line = draw(st.sampled_from(order.lines))
         order_id = order.order_id if honest else draw(st.sampled_from([order.order_id, "O-X"]))
@@ -174,6 +185,62 @@ def batches(draw: st.DrawFn, world: dict[str, object]) -> list[Entry]:
     return out
 
 
+def release_effects(order: Order) -> tuple[list[StockChange], list[LineChange]]:
+    """What ``rules.release`` derives for ``order`` as it stands, written out by hand."""
+    atp: dict[str, int] = {}
+    line_changes = []
+    for ln in order.lines:
+        left = max(max(ln.quantity - ln.picked, 0) - ln.released - ln.rejected, 0)
+        if left:
+            atp[ln.sku] = atp.get(ln.sku, 0) + left
+            line_changes.append(LineChange(order_id=order.order_id, line_no=ln.line_no,
+                                           released=left))
+    return [StockChange(sku=s, atp=n) for s, n in atp.items()], line_changes
+
+
+@st.composite
+def releases(draw: st.DrawFn, orders: list[Order], honest: bool, seq: int) -> Entry:
+    """A release as a terminal sends it: of an order as the terminal last saw it (before this
+    batch; the central store may have released it since), by the automatic operator or the
+    operator signed in; now and then with other effects, another order or another operator.
+    """
+    order = draw(st.sampled_from(orders))
+    changes, line_changes = release_effects(order)
+    order_id = order.order_id if honest else draw(st.sampled_from([order.order_id, "O-X"]))
+    if draw(st.integers(0, 3)) == 3:  # a terminal that worked out something else
+        mangle = draw(st.sampled_from(["lines", "stock", "units", "atp", "nothing", "other"]))
+        if mangle == "lines":
+            line_changes = line_changes[::-1] if len(line_changes) > 1 else line_changes * 2
+        elif mangle == "stock":
+            changes = [*changes, StockChange(sku="S1", atp=1)]
+        elif mangle == "units" and line_changes:
+            line_changes[0] = line_changes[0].model_copy(
+                update={"released": line_changes[0].released + 1})
+        elif mangle == "atp" and changes:
+            changes[0] = changes[0].model_copy(update={"atp": changes[0].atp + 1})
+        elif mangle == "nothing":
+            changes, line_changes = [], []
+        elif mangle == "other" and line_changes:
+            line_changes[0] = line_changes[0].model_copy(update={"rejected": 1})
+    operator = draw(st.sampled_from(
+        ["system", "OP-1"] if honest else ["system", *(o.badge for o in OPERATORS), "X"]
+    ))
+    units = sum(c.released for c in line_changes)
+    return Entry(
+        kind=EntryKind.RELEASE,
+        entry_id=new_entry_id(),
+        seq=seq,
+        terminal="T1",
+        facility=F,
+        operator=operator,
+        created_at=NOW - timedelta(minutes=10 - seq, microseconds=draw(st.integers(0, 999))),
+        order_id=order_id,
+        details=EntryDetails(quantity=units or None),
+        changes=tuple(changes),
+        line_changes=tuple(line_changes),
+    )
+
+
 def _states(world: dict[str, object]) -> tuple[BatchState, hot.HotState]:
     """The same world as the ordinary path's models and as the hot path's plain rows."""
     orders: list[Order] = world["orders"]  # type: ignore[assignment]
@@ -202,8 +269,9 @@ def _states(world: dict[str, object]) -> tuple[BatchState, hot.HotState]:
         orders={
             o.order_id: hot.HotOrder(
                 o.status.value,
+                # Lines in no particular order, as the database may return them.
                 {ln.line_no: [ln.sku, ln.quantity, ln.picked, ln.lot, ln.released, ln.rejected,
-                              ln.put_back, ln.withdrawn] for ln in o.lines},
+                              ln.put_back, ln.withdrawn] for ln in reversed(o.lines)},
                 reconciled.get(o.order_id),
                 first.get(o.order_id, (None, None)),
             )
@@ -260,6 +328,13 @@ def test_the_hot_path_plans_what_the_ordinary_path_plans_or_declines(data: st.Da
     entries = data.draw(batches(world))
     bodies = _timed(_bodies(entries, data.draw(st.booleans())), entries,
                     data.draw(st.sampled_from(sorted(TIME_SHAPES))))
+    _plans_agree(world, entries, bodies)
+
+
+def _plans_agree(world: dict[str, object], entries: list[Entry], bodies: list[str]) -> None:
+    """The hot path plans the ordinary path's rows and answer, or declines where it does not
+    apply every entry (as sent, or a release with nothing left).
+    """
     slow_state, fast_state = _states(world)
     plan = plan_batch("T1", entries, bodies, last_seq=0, existing={}, state=slow_state,
                       limits=LIMITS)
@@ -267,17 +342,28 @@ def test_the_hot_path_plans_what_the_ordinary_path_plans_or_declines(data: st.Da
     assert batch is not None
     assert hot.admissible(batch, "T1", F, CentralLimits(), NOW)
     fast = hot.plan(batch, fast_state, last_seq=0, limits=LIMITS)
-    as_sent = all(
-        r.outcome is Outcome.APPLIED and r.code is ResultCode.APPLIED for r in plan.results
-    )
+    as_sent = all(r.code in HOT_CODES for r in plan.results)
     event(f"applied as sent: {as_sent}")
+    for e, r in zip(entries, plan.results, strict=True):
+        event(f"{e.kind.value}: {r.code.value if r.code else None}")
     if not as_sent:
         assert fast is None
         return
     assert fast is not None
-    assert fast == writes_of(plan, slow_state)
+    assert fast.writes == writes_of(plan, slow_state)
     answer = BatchResult.model_construct(results=tuple(plan.results)).model_dump_json()
-    assert hot.answer_json(batch) == answer
+    assert hot.answer_json(batch, fast.nothing_left) == answer
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_releases_the_hot_path_plans_what_the_ordinary_path_plans_or_declines(
+    data: st.DataObject,
+) -> None:
+    """The same, over orders with unpicked units still reserved and batches mostly of releases."""
+    world = data.draw(worlds(picked_from=(0, 0, 1, 4, 6)))
+    entries = data.draw(batches(world, release_odds=2))
+    _plans_agree(world, entries, _bodies(entries, data.draw(st.booleans())))
 
 
 @settings(max_examples=300, deadline=None)
@@ -394,6 +480,19 @@ def _load(store: CentralStore, world: dict[str, object]) -> None:
         atp=[(F, s, a) for s, a in atp.items()],
     )
     store.add_client("T1", ClientKind.TERMINAL, F)
+    if world.get("unreleased"):
+        # The import released every exception order's reserved units (central/releases.py);
+        # put the lines and ATP back as the world has them, as a store holds an order a
+        # terminal learned of first, so that a terminal's release frees units here too.
+        with store.engine.write(F) as tx:
+            tx.many(
+                "UPDATE order_lines SET released = ? WHERE order_id = ? AND line_no = ?",
+                [(ln.released, o.order_id, ln.line_no) for o in orders for ln in o.lines],
+            )
+            tx.many(
+                "UPDATE stock_atp SET atp = ? WHERE facility = ? AND sku = ?",
+                [(atp.get(sku, 0), F, sku) for sku in SKUS],
+            )
 
 
 def _tables(store: CentralStore) -> dict[str, list[tuple[object, ...]]]:
@@ -412,8 +511,10 @@ def _tables(store: CentralStore) -> dict[str, list[tuple[object, ...]]]:
 
 
 def _world_and_batch(data: st.DataObject) -> tuple[dict[str, object], str]:
-    world = data.draw(worlds())
+    world = data.draw(worlds(picked_from=data.draw(st.sampled_from(
+        [(6, 6, 6, 4, 1, 0), (0, 0, 1, 4, 6)]))))
     world["reconciled"] = {}
+    world["unreleased"] = data.draw(st.booleans())
     return world, batch_json(_bodies(data.draw(batches(world)), True))
 
 
@@ -432,10 +533,12 @@ def _both_paths_agree(fast_store: CentralStore, slow_store: CentralStore, text: 
     results = slow_store.ingest(client, received.entries, bodies=received.bodies)
     if answer is None:
         event("declined")
-        assert not all(r.code is ResultCode.APPLIED for r in results)
+        assert not all(r.code in HOT_CODES for r in results)
         assert _tables(fast_store) == before  # nothing written
         return
     event("hot")
+    for r in results:
+        event(f"hot, {r.code.value if r.code else None}")
     assert answer == BatchResult.model_construct(results=tuple(results)).model_dump_json()
     assert _tables(fast_store) == _tables(slow_store)
 
@@ -543,3 +646,170 @@ def test_an_entry_id_recorded_before_goes_the_ordinary_way_and_writes_nothing(
     results = store.ingest(client, entries)
     assert results[0].code is ResultCode.APPLIED
     assert results[1].code is not ResultCode.APPLIED
+
+
+# -- releases ------------------------------------------------------------------------------------
+
+_OPEN = Order(
+    order_id="O1", facility=F, status=OrderStatus.CANCELLED,
+    lines=(
+        OrderLine(line_no=1, sku="S1", quantity=5, picked=2),
+        OrderLine(line_no=2, sku="S2", quantity=3, picked=0),
+        OrderLine(line_no=3, sku="S1", quantity=2, picked=0),
+    ),
+)
+"""A cancelled order with unpicked units still reserved on every line: a release frees 3 + 2
+units of S1 (lines 1 and 3) and 3 of S2 (line 2)."""
+
+
+def _release(changes: list[StockChange], line_changes: list[LineChange], seq: int = 1) -> Entry:
+    return Entry(
+        kind=EntryKind.RELEASE, entry_id=new_entry_id(), seq=seq, terminal="T1", facility=F,
+        operator="OP-1", created_at=NOW, order_id="O1",
+        details=EntryDetails(quantity=sum(c.released for c in line_changes) or None),
+        changes=tuple(changes), line_changes=tuple(line_changes),
+    )
+
+
+def _plan_both(world: dict[str, object], entries: list[Entry]) -> tuple[list[ResultCode], bool]:
+    """The ordinary path's answer codes, and whether the hot path took the batch."""
+    slow_state, fast_state = _states(world)
+    bodies = _bodies(entries, True)
+    plan = plan_batch("T1", entries, bodies, last_seq=0, existing={}, state=slow_state,
+                      limits=LIMITS)
+    batch = hot.decode(bodies)
+    assert batch is not None
+    assert hot.admissible(batch, "T1", F, CentralLimits(), NOW)
+    fast = hot.plan(batch, fast_state, last_seq=0, limits=LIMITS)
+    return [r.code for r in plan.results if r.code is not None], fast is not None
+
+
+def test_a_release_as_the_rules_derive_it_is_planned_the_hot_way_and_frees_every_unit() -> None:
+    world = {"orders": [_OPEN], "products": [], "qoh": {}, "atp": {"S1": 7}, "reconciled": {}}
+    changes, line_changes = release_effects(_OPEN)
+    assert changes == [StockChange(sku="S1", atp=5), StockChange(sku="S2", atp=3)]
+    fast_state = _states(world)[1]
+    entries = [_release(changes, line_changes)]
+    fast = hot.plan(hot.decode(_bodies(entries, True)), fast_state, last_seq=0, limits=LIMITS)
+    assert fast is not None
+    assert fast.writes.atp == [("S1", 12), ("S2", 3)]
+    assert [ln[:3] for ln in fast.writes.lines] == [(3, 0, 0), (3, 0, 0), (2, 0, 0)]
+    assert fast.writes.sums == {"O1": (2, 0)}  # the 2 picked units still to put back
+    assert fast.nothing_left == frozenset()
+    assert _plan_both(world, entries) == ([ResultCode.APPLIED], True)
+
+
+@pytest.mark.parametrize("claimed", [
+    "lines in another order", "an ATP change too many", "a line's units one more",
+    "an ATP change one more", "no effects", "a line rejected", "no S2",
+])
+def test_a_release_claiming_other_effects_than_the_rules_goes_the_ordinary_way(
+    claimed: str,
+) -> None:
+    """The ordinary path answers it with the effects it derived; the hot path declines."""
+    changes, line_changes = release_effects(_OPEN)
+    if claimed == "lines in another order":
+        line_changes = line_changes[::-1]
+    elif claimed == "an ATP change too many":
+        changes = [*changes, StockChange(sku="S3", atp=1)]
+    elif claimed == "a line's units one more":
+        line_changes[0] = line_changes[0].model_copy(update={"released": 4})
+    elif claimed == "an ATP change one more":
+        changes[1] = StockChange(sku="S2", atp=4)
+    elif claimed == "no effects":
+        changes, line_changes = [], []
+    elif claimed == "a line rejected":
+        line_changes[2] = line_changes[2].model_copy(update={"rejected": 1})
+    else:
+        changes = changes[:1]
+    world = {"orders": [_OPEN], "products": [], "qoh": {}, "atp": {}, "reconciled": {}}
+    entries = [_release(changes, line_changes)]
+    assert _plan_both(world, entries) == ([ResultCode.APPLIED_AS_DERIVED], False)
+
+
+@pytest.mark.parametrize(("why", "code"), [
+    ("ATP at the cap", ResultCode.REFUSED),
+    ("a live order", ResultCode.REFUSED),
+    ("an operator not known here", ResultCode.REFUSED),
+])
+def test_a_release_the_rules_refuse_goes_the_ordinary_way(why: str, code: ResultCode) -> None:
+    live = why == "a live order"
+    order = _OPEN.model_copy(update={"status": OrderStatus.OPEN}) if live else _OPEN
+    atp = {"S2": 998} if why == "ATP at the cap" else {}
+    world = {"orders": [order], "products": [], "qoh": {}, "atp": atp, "reconciled": {}}
+    entry = _release(*release_effects(_OPEN))
+    if why == "an operator not known here":
+        entry = entry.model_copy(update={"operator": "OP-4"})  # works at F2
+    assert _plan_both(world, [entry]) == ([code], False)
+
+
+def test_a_second_release_of_an_order_in_one_batch_is_applied_with_nothing_left() -> None:
+    changes, line_changes = release_effects(_OPEN)
+    world = {"orders": [_OPEN], "products": [], "qoh": {}, "atp": {}, "reconciled": {}}
+    entries = [_release(changes, line_changes), _release(changes, line_changes, seq=2)]
+    assert _plan_both(world, entries) == (
+        [ResultCode.APPLIED, ResultCode.ALREADY_RELEASED], True
+    )
+
+
+@pytest.mark.parametrize("reserved", [True, False], ids=["units reserved", "released already"])
+def test_a_release_is_written_the_hot_way_freeing_what_is_still_reserved(
+    store: CentralStore, reserved: bool
+) -> None:
+    """Through the database: the ATP of a release's SKUs is read only for an order still
+    holding reserved units, and the release frees them once."""
+    world: dict[str, object] = {
+        "orders": [_OPEN], "products": [Product(sku="S1", description="S1")], "qoh": {},
+        "atp": {"S1": 7}, "reconciled": {}, "unreleased": reserved,
+    }
+    _load(store, world)
+    before = store.stock(F)[1]
+    assert before == ({"S1": 7, "S2": 0} if reserved else {"S1": 12, "S2": 3})
+    entry = _release(*release_effects(_OPEN))
+    batch = hot.decode(_bodies([entry], True))
+    assert batch is not None
+    answer = store.ingest_hot(Client("T1", ClientKind.TERMINAL, F), batch)
+    assert answer is not None
+    [result] = BatchResult.model_validate_json(answer).results
+    assert result.code is (ResultCode.APPLIED if reserved else ResultCode.ALREADY_RELEASED)
+    assert store.stock(F)[1] == {"S1": 12, "S2": 3}
+
+
+def test_a_terminals_drain_of_opened_orders_goes_the_hot_way_and_releases_nothing_twice(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Opening D-1001 and D-1003 releases their unpicked units on the terminal; the central
+    store released them when the demo was imported. Every batch is taken by the hot path, the
+    releases are answered "already released", and both sides hold the same stock.
+    """
+    t = make_terminal()
+    t.station.open_order("D-1001")
+    t.station.open_order("D-1003")
+    t.station.open_order("D-1002")
+    t.station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    t.station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01", 2)
+    kinds = [e.kind for e in t.ledger.entries()]
+    assert kinds.count(EntryKind.RELEASE) == 2
+    ordinary: list[int] = []
+    ingest = central.store.ingest
+
+    def counted(*args: object, **kwargs: object) -> object:
+        ordinary.append(1)
+        return ingest(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(central.store, "ingest", counted)
+    worker = worker_for(t, server, central)
+    try:
+        state = worker.run_once()
+    finally:
+        worker.stop()
+    assert (state.online, state.last_error, state.waiting, state.refused) == (True, None, 0, 0)
+    assert ordinary == []
+    assert_synced(t, central, len(kinds))
+    with t.ledger.read() as tx:
+        answered = tx.conn.execute(
+            "SELECT e.kind, a.outcome FROM sync_answers a JOIN entries e USING (seq) "
+            "ORDER BY a.seq"
+        ).fetchall()
+    assert [tuple(r) for r in answered] == [(k.value, "applied") for k in kinds]

@@ -680,8 +680,8 @@ def create_app(
         if hot_batch is not None and hot.admissible(
             hot_batch, caller.name, caller.facility, limits, clock()
         ):
-            # Plain put-backs, every check passed: judged over plain data, unless the store
-            # finds anything unusual (then None, nothing written, and the ordinary path).
+            # Put-backs and releases, every check passed: judged over plain data, unless the
+            # store finds anything unusual (then None, nothing written, and the ordinary path).
             try:
                 answer = store.ingest_hot(caller, hot_batch, contact=Contact(waiting))
             except (StoreError, sqlite3.OperationalError, psycopg.OperationalError):

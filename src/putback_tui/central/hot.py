@@ -1,10 +1,11 @@
-"""The ingest hot path: a batch of plain put-backs read and judged over plain data.
+"""The ingest hot path: a batch of put-backs and releases read and judged over plain data.
 
-Most batches a central store receives are a terminal's put-backs, every one of them allowed.
-For such a batch, validating each entry into the domain's pydantic models, building the rule's
-draft (about twenty models an entry) and comparing it with what the terminal claimed cost
-about three times the database work. This module does the same for that one common case with
-no models at all:
+Most batches a central store receives are a terminal's put-backs and the releases of the orders
+it opened, every one of them allowed (a release most often finds the order released by the
+central store already: applied, changing nothing). For such a batch, validating each entry into
+the domain's pydantic models, building the rule's draft (about twenty models an entry) and
+comparing it with what the terminal claimed cost about three times the database work. This
+module does the same for that one common case with no models at all:
 
 * :func:`decode` reads the entries of a batch with msgspec's compiled validator into structs
   that mirror :class:`~putback_tui.domain.entries.Entry` field for field, with every bound of
@@ -23,9 +24,10 @@ duplicate, a gap in the sequence, an entry the rules would refuse, effects that 
 the terminal claimed, a value the decoder does not read. The caller then takes the ordinary
 path (pydantic, :func:`~putback_tui.domain.derive.derive`), which words every answer, refusal
 and 422 error as it always did. So the hot path only ever has to know when the ordinary path
-would *apply every entry as sent*, and what that writes: ``tests/central/test_hot_path.py``
-holds it to the ordinary path over generated reference data and batches (same answers, same
-rows written), and to pydantic's reading of every value it decodes.
+would *apply every entry* (as sent, or a release with nothing left to release), and what that
+writes: ``tests/central/test_hot_path.py`` holds it to the ordinary path over generated
+reference data and batches (same answers, same rows written), and to pydantic's reading of
+every value it decodes.
 """
 
 # No "from __future__ import annotations": msgspec reads the structs' annotations at runtime.
@@ -38,9 +40,10 @@ from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
+from pydantic_core import to_json
 
 from putback_tui.central.backlog import first_action_due
-from putback_tui.central.ingest import Writes
+from putback_tui.central.ingest import NO_EFFECTS, Writes, nothing_left_note
 from putback_tui.central.limits import CentralLimits
 from putback_tui.domain.bounds import (
     EARLIEST,
@@ -218,10 +221,10 @@ def decode(bodies: Sequence[str]) -> HotBatch | None:
 def admissible(
     batch: HotBatch, terminal: str, facility: str | None, limits: CentralLimits, now: datetime
 ) -> bool:
-    """True when the batch endpoint's checks would raise nothing, and every entry is a new put-back.
+    """True when the endpoint's checks would raise nothing, on a batch of put-backs and releases.
 
     The endpoint's checks are: every entry the caller's own, strictly increasing sequence
-    numbers, every time within the site's window and every quantity within its cap
+    numbers, every time within the site's window and every put-back's quantity within its cap
     (:meth:`CentralLimits.entry_errors`).
     """
     if len({e.entry_id for e in batch.entries}) != len(batch.entries):
@@ -229,14 +232,18 @@ def admissible(
     previous = 0
     earliest, latest = limits.window(now)  # once, not per entry (limits.time_error's)
     for e, at in zip(batch.entries, batch.created, strict=True):
-        if e.kind is not EntryKind.PUT_BACK:
+        kind = e.kind
+        if kind is not EntryKind.PUT_BACK and kind is not EntryKind.RELEASE:
             return False
         if e.terminal != terminal or e.facility != facility or e.seq <= previous:
             return False
         if not earliest <= at <= latest:
             return False
+        # The cap holds a put-back's units (limits.QUANTITY_KINDS); a release's is a total.
         quantity = e.details.quantity
-        if quantity is not None and not 1 <= quantity <= limits.max_quantity:
+        if kind is EntryKind.PUT_BACK and quantity is not None and not (
+            1 <= quantity <= limits.max_quantity
+        ):
             return False
         previous = e.seq
     return True
@@ -249,6 +256,7 @@ _LINE_SKU, _QUANTITY, _PICKED, _LOT, _RELEASED, _REJECTED, _PUT_BACK, _WITHDRAWN
 _LIVE = frozenset({OrderStatus.OPEN.value, OrderStatus.IN_PROGRESS.value})
 _EXCEPTION = frozenset(s.value for s in EXCEPTION_STATUSES)
 _PUT_BACK_KINDS = frozenset({"storage", "exception"})
+_RELEASE = EntryKind.RELEASE
 
 
 @dataclass(slots=True)
@@ -280,19 +288,40 @@ class HotState:
     atp: dict[str, int]
     allowed: dict[str, bool] = field(default_factory=dict)
 
+    def knows(self, badge: str) -> bool:
+        """True when the operator is known here and active (``check_operator``'s first check)."""
+        operator = self.operators.get(badge)
+        return operator is not None and operator.works_at(self.facility)
+
     def may_put_back(self, badge: str) -> bool:
         """True when the operator is known here, active, and may put back (``check_operator``)."""
         ok = self.allowed.get(badge)
         if ok is None:
-            operator = self.operators.get(badge)
-            ok = operator is not None and operator.works_at(self.facility)
+            ok = self.knows(badge)
             if ok:
+                operator = self.operators[badge]
                 try:
-                    check_permission(operator, Permission.PUT_BACK, self.roles)  # type: ignore[arg-type]
+                    check_permission(operator, Permission.PUT_BACK, self.roles)
                 except Refused:
                     ok = False
             self.allowed[badge] = ok
         return ok
+
+
+def _unreleased(ln: list[Any]) -> int:
+    """A plain line's unpicked units neither released nor rejected (below zero where more were).
+
+    ``OrderLine.unpicked_open`` without its max(..., 0): what a release frees where above zero.
+    """
+    quantity: int = ln[_QUANTITY]
+    picked: int = ln[_PICKED]
+    taken: int = ln[_RELEASED] + ln[_REJECTED]
+    return (quantity - picked if quantity > picked else 0) - taken
+
+
+def holds_reserved(order: HotOrder) -> bool:
+    """True when a line of ``order`` has unpicked units still reserved: a release frees some."""
+    return any(_unreleased(ln) > 0 for ln in order.lines.values())
 
 
 def _cleared(order: HotOrder) -> bool:
@@ -300,10 +329,7 @@ def _cleared(order: HotOrder) -> bool:
     if order.status not in _EXCEPTION or not order.lines:
         return False
     for ln in order.lines.values():
-        # max(unpicked - released - rejected, 0) or max(picked - put_back, 0), without max().
-        quantity, picked = ln[_QUANTITY], ln[_PICKED]
-        unpicked = quantity - picked if quantity > picked else 0
-        if unpicked > ln[_RELEASED] + ln[_REJECTED] or picked > ln[_PUT_BACK]:
+        if _unreleased(ln) > 0 or ln[_PICKED] > ln[_PUT_BACK]:
             return False
     return True
 
@@ -316,26 +342,38 @@ def _sums(order: HotOrder) -> tuple[int, int]:
     """
     to_put_back = reserved = 0
     for ln in order.lines.values():
-        quantity, picked = ln[_QUANTITY], ln[_PICKED]
+        picked = ln[_PICKED]
         if picked > ln[_PUT_BACK]:
             to_put_back += picked - ln[_PUT_BACK]
-        unreleased = (quantity - picked if quantity > picked else 0) - ln[_RELEASED] - ln[_REJECTED]
+        unreleased = _unreleased(ln)
         if unreleased > 0:
             reserved += unreleased
     return to_put_back, reserved
 
 
+@dataclass(frozen=True)
+class HotPlan:
+    """What a hot batch comes to: the rows it writes, and how its entries are answered."""
+
+    writes: Writes
+    nothing_left: frozenset[str]
+    """Entry IDs of releases whose order had nothing left to release: applied, changing
+    nothing, and answered so (``already_released``); every other entry is applied as sent."""
+
+
 def plan(
     batch: HotBatch, state: HotState, *, last_seq: int, limits: Limits
-) -> Writes | None:
+) -> HotPlan | None:
     """What the batch writes when the ordinary path would apply every entry as sent; else None.
 
-    The entries are put-backs (:func:`admissible`), new (none recorded yet: the caller
-    checked) and in order. Each one is judged as :func:`putback_tui.domain.derive.derive`
-    judges a put-back (``check_operator``, ``rules.put_back``, ``check_limits``): any refusal
-    it could give makes this None. Its derived effects must be exactly what the terminal
-    claimed (otherwise the answer would carry them): QOH + q at the location, ATP + q for a
-    storage location, and the line's put-back count + q.
+    The entries are put-backs and releases (:func:`admissible`), new (none recorded yet: the
+    caller checked) and in order. Each one is judged as :func:`putback_tui.domain.derive.derive`
+    judges it (``check_operator``, ``rules.put_back`` or ``rules.release``, ``check_limits``):
+    any refusal it could give makes this None. Its derived effects must be exactly what the
+    terminal claimed (otherwise the answer would carry them). A put-back's: QOH + q at the
+    location, ATP + q for a storage location, and the line's put-back count + q. A release's:
+    see :func:`_release`; a release of an order with nothing left is applied with no effect,
+    as the ordinary path applies it (:attr:`HotPlan.nothing_left`).
     """
     qoh = state.qoh
     atp = state.atp
@@ -356,6 +394,7 @@ def plan(
     changed: dict[str, list[int]] = {}
     touched_qoh: set[tuple[str, str]] = set()
     touched_atp: set[str] = set()
+    nothing_left: set[str] = set()
     for e, at, body in zip(batch.entries, batch.created, batch.bodies, strict=True):
         if e.seq != seq + 1:
             return None
@@ -363,92 +402,108 @@ def plan(
         if d.undoes is not None or d.resolves is not None:
             return None  # the ordinary path keeps them as the entry's reference
         operator = e.operator
-        ok = allowed.get(operator)
-        if not (state.may_put_back(operator) if ok is None else ok):
-            return None
         order_id = e.order_id
         order = orders.get(order_id)  # None for an entry naming no order
-        line_changes = e.line_changes
-        if order is None or len(line_changes) != 1:
-            return None
-        claimed = line_changes[0]
-        sku = d.sku
-        location = d.location
-        quantity = d.quantity
-        if (
-            claimed.order_id != order_id
-            or sku is None
-            or location is None
-            or quantity is None
-            or not 1 <= quantity <= MAX_QUANTITY
-        ):
-            return None
-        lot_tracked = lot_tracked_of.get(sku)
-        kind = kind_of.get(location)
-        line_no = claimed.line_no
-        line = order.lines.get(line_no)
-        if lot_tracked is None or kind not in _PUT_BACK_KINDS or line is None:
-            return None
-        status = order.status
-        put_back = line[_PUT_BACK]
-        # What the line still owes (below zero where more came back than was owed: then no
-        # quantity fits, as none fits zero).
-        if status in _EXCEPTION:
-            owed = line[_PICKED] - put_back
-        elif status in _LIVE and line[_WITHDRAWN]:
-            owed = line[_WITHDRAWN] - put_back
-        else:
-            return None  # shipped, or a live line nothing was withdrawn from
-        if line[_LINE_SKU] != sku or quantity > owed:
-            return None
-        if lot_tracked and (not d.lot or (line[_LOT] and d.lot != line[_LOT])):
-            return None
-        storage = kind == "storage"
-        key = (sku, location)
-        qoh_before = qoh.get(key, 0)
-        atp_before = atp.get(sku, 0)
-        if qoh_before < 0 or atp_before < 0:
-            return None  # a figure below zero: the rule's stop at zero changes the effect
-        qoh_after = qoh_before + quantity
-        atp_after = atp_before + quantity
-        if qoh_after > max_stock or (storage and atp_after > max_stock):
-            return None
-        # What the rule derives: QOH + q at the location, and ATP + q for a storage location.
-        changes = e.changes
-        if len(changes) != (2 if storage else 1) or (
-            claimed.put_back != quantity
-            or claimed.released or claimed.rejected or claimed.withdrawn
-        ):
-            return None
-        c = changes[0]
-        if c.sku != sku or c.location != location or c.qoh != quantity or c.atp:
-            return None
-        if storage:
-            c = changes[1]
-            if c.sku != sku or c.location is not None or c.qoh or c.atp != quantity:
+        effects = None
+        if e.kind is _RELEASE:
+            if order is None:
                 return None
-        # Applied, as BatchState.apply applies the draft.
-        qoh[key] = qoh_after
-        touched_qoh.add(key)
-        if storage:
-            atp[sku] = atp_after
-            touched_atp.add(sku)
-        line[_PUT_BACK] = put_back + quantity
-        numbers = changed.get(order_id)
-        if numbers is None:
-            changed[order_id] = [line_no]
-        elif line_no not in numbers:
-            numbers.append(line_no)
-        was = order.reconciled
-        # Cleared only if this line has every picked unit back (most often it has not: then
-        # the order's other lines need not be looked at).
-        if line[_PICKED] <= put_back + quantity and _cleared(order):
-            if was is None:
-                order.reconciled = (iso_utc(at), operator, e.terminal)
-                writes.reconciled[order_id] = order.reconciled
-        elif was is not None:
-            order.reconciled = None
-            writes.reconciled[order_id] = None
+            released = _release(e, order, state, atp, max_stock)
+            if released is None:
+                return None
+            if released:
+                for line_no in released:
+                    numbers = changed.get(order_id)
+                    if numbers is None:
+                        changed[order_id] = [line_no]
+                    elif line_no not in numbers:
+                        numbers.append(line_no)
+                for c in e.changes:
+                    touched_atp.add(c.sku)
+                _note_reconciled(order, order_id, at, e, writes)
+            else:
+                nothing_left.add(e.entry_id)
+                if e.changes or e.line_changes:
+                    effects = NO_EFFECTS
+        else:
+            ok = allowed.get(operator)
+            if not (state.may_put_back(operator) if ok is None else ok):
+                return None
+            line_changes = e.line_changes
+            if order is None or len(line_changes) != 1:
+                return None
+            claimed = line_changes[0]
+            sku = d.sku
+            location = d.location
+            quantity = d.quantity
+            if (
+                claimed.order_id != order_id
+                or sku is None
+                or location is None
+                or quantity is None
+                or not 1 <= quantity <= MAX_QUANTITY
+            ):
+                return None
+            lot_tracked = lot_tracked_of.get(sku)
+            kind = kind_of.get(location)
+            line_no = claimed.line_no
+            line = order.lines.get(line_no)
+            if lot_tracked is None or kind not in _PUT_BACK_KINDS or line is None:
+                return None
+            status = order.status
+            put_back = line[_PUT_BACK]
+            # What the line still owes (below zero where more came back than was owed: then no
+            # quantity fits, as none fits zero).
+            if status in _EXCEPTION:
+                owed = line[_PICKED] - put_back
+            elif status in _LIVE and line[_WITHDRAWN]:
+                owed = line[_WITHDRAWN] - put_back
+            else:
+                return None  # shipped, or a live line nothing was withdrawn from
+            if line[_LINE_SKU] != sku or quantity > owed:
+                return None
+            if lot_tracked and (not d.lot or (line[_LOT] and d.lot != line[_LOT])):
+                return None
+            storage = kind == "storage"
+            key = (sku, location)
+            qoh_before = qoh.get(key, 0)
+            atp_before = atp.get(sku, 0)
+            if qoh_before < 0 or atp_before < 0:
+                return None  # a figure below zero: the rule's stop at zero changes the effect
+            qoh_after = qoh_before + quantity
+            atp_after = atp_before + quantity
+            if qoh_after > max_stock or (storage and atp_after > max_stock):
+                return None
+            # What the rule derives: QOH + q at the location, and ATP + q for a storage location.
+            changes = e.changes
+            if len(changes) != (2 if storage else 1) or (
+                claimed.put_back != quantity
+                or claimed.released or claimed.rejected or claimed.withdrawn
+            ):
+                return None
+            c = changes[0]
+            if c.sku != sku or c.location != location or c.qoh != quantity or c.atp:
+                return None
+            if storage:
+                c = changes[1]
+                if c.sku != sku or c.location is not None or c.qoh or c.atp != quantity:
+                    return None
+            # Applied, as BatchState.apply applies the draft.
+            qoh[key] = qoh_after
+            touched_qoh.add(key)
+            if storage:
+                atp[sku] = atp_after
+                touched_atp.add(sku)
+            line[_PUT_BACK] = put_back + quantity
+            numbers = changed.get(order_id)
+            if numbers is None:
+                changed[order_id] = [line_no]
+            elif line_no not in numbers:
+                numbers.append(line_no)
+            # Cleared only if this line has every picked unit back (most often it has not:
+            # then the order's other lines need not be looked at).
+            if line[_PICKED] <= put_back + quantity or order.reconciled is not None:
+                _note_reconciled(order, order_id, at, e, writes)
         if operator != SYSTEM_OPERATOR:
             # Times compare as their iso_utc texts do (one fixed width, years 2000 to 2199).
             first = first_at.get(order_id)
@@ -456,16 +511,14 @@ def plan(
                 first_at[order_id] = (at, e.created_at)
         seq = e.seq
         add_entry(
-            (e.entry_id, e.terminal, e.facility, seq, "put_back", order_id, "applied", None,
-             body, None, None)
+            (e.entry_id, e.terminal, e.facility, seq, e.kind.value, order_id, "applied", None,
+             body, effects, None)
         )
     writes.last_seq = seq
-    # The changed lines in key order (order ID, line number), each changed order's sums, and
-    # its first action where the batch sets it (nearly every order has its own already).
+    # The changed lines in key order (order ID, line number), and each changed order's sums.
     writes.orders = sorted(changed)
     add_line = writes.lines.append
     sums = writes.sums
-    first_actions = writes.first_actions
     for order_id in writes.orders:
         order = orders[order_id]
         lines = order.lines
@@ -478,30 +531,106 @@ def plan(
                 (ln[_RELEASED], ln[_REJECTED], ln[_PUT_BACK], ln[_WITHDRAWN], order_id, line_no)
             )
         sums[order_id] = _sums(order)
-        first = first_at.get(order_id)  # every order an operator's entry applied to changed
-        if first is not None:
-            at, text = first
-            # A time sent in UTC to the microsecond is its iso_utc text already (the
-            # timestamp's one shape, see decode: 32 characters ending "+00:00" have six
-            # decimals).
-            iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
-            changed_at, first_action = order.first_response
-            if first_action_due(order.status, changed_at, first_action, iso):
-                first_actions[order_id] = iso
+    # Each order's first action where the batch sets it (nearly every order has its own).
+    first_actions = writes.first_actions
+    for order_id, (at, text) in first_at.items():
+        order = orders[order_id]
+        # A time sent in UTC to the microsecond is its iso_utc text already (the timestamp's
+        # one shape, see decode: 32 characters ending "+00:00" have six decimals).
+        iso = text if len(text) == 32 and text.endswith("+00:00") else iso_utc(at)
+        changed_at, first_action = order.first_response
+        if first_action_due(order.status, changed_at, first_action, iso):
+            first_actions[order_id] = iso
     writes.qoh = [(*key, qoh[key]) for key in sorted(touched_qoh)]
     writes.atp = [(sku, atp[sku]) for sku in sorted(touched_atp)]
-    return writes
+    return HotPlan(writes, frozenset(nothing_left))
+
+
+def _note_reconciled(order: HotOrder, order_id: str, at: datetime, e: Any, writes: Writes) -> None:
+    """``BatchState._note_reconciled``: who reconciled the order, set or cleared by entry ``e``."""
+    if _cleared(order):
+        if order.reconciled is None:
+            order.reconciled = (iso_utc(at), e.operator, e.terminal)
+            writes.reconciled[order_id] = order.reconciled
+    elif order.reconciled is not None:
+        order.reconciled = None
+        writes.reconciled[order_id] = None
+
+
+def _release(
+    e: Any, order: HotOrder, state: HotState, atp: dict[str, int], max_stock: int
+) -> list[int] | None:
+    """A release judged and applied as ``derive`` would: the lines it released, or None.
+
+    ``rules.release`` over plain lines: each line's unpicked units still reserved (neither
+    released nor rejected) are released, in line order, and each SKU's ATP goes up by its
+    lines' units. The entry must be the automatic operator's or that of an operator known
+    here (``check_operator``: a release needs no permission), name an exception order, and
+    claim exactly those effects; ATP above ``max_stock`` (``check_limits``) declines it. An
+    order with nothing left gives no lines: applied, changing nothing ("already released").
+    """
+    operator = e.operator
+    if operator != SYSTEM_OPERATOR and not state.knows(operator):
+        return None
+    if order.status not in _EXCEPTION:
+        return None  # live or shipped: the rule refuses
+    lines = order.lines
+    released: list[int] = []
+    units: list[int] = []
+    by_sku: dict[str, int] = {}
+    for line_no in sorted(lines):
+        ln = lines[line_no]
+        left = _unreleased(ln)
+        if left > 0:
+            released.append(line_no)
+            units.append(left)
+            by_sku[ln[_LINE_SKU]] = by_sku.get(ln[_LINE_SKU], 0) + left
+    if not released:
+        return released
+    # Claimed exactly as derived, in the same order (StockDelta.changes: SKUs by first line).
+    claimed_lines = e.line_changes
+    claimed_stock = e.changes
+    if len(claimed_lines) != len(released) or len(claimed_stock) != len(by_sku):
+        return None
+    order_id = e.order_id
+    for c, line_no, n in zip(claimed_lines, released, units, strict=True):
+        if (
+            c.order_id != order_id or c.line_no != line_no or c.released != n
+            or c.rejected or c.put_back or c.withdrawn
+        ):
+            return None
+    for c, (sku, n) in zip(claimed_stock, by_sku.items(), strict=True):
+        if c.sku != sku or c.location is not None or c.qoh or c.atp != n:
+            return None
+        # Read only now: load_hot_state loads the ATP of the SKUs claimed by a release of an
+        # order that holds reserved units, and these are they.
+        before = atp.get(sku, 0)
+        if before < 0 or before + n > max_stock:
+            return None
+    # Applied, as BatchState.apply applies the draft.
+    for sku, n in by_sku.items():
+        atp[sku] = atp.get(sku, 0) + n
+    for line_no, n in zip(released, units, strict=True):
+        lines[line_no][_RELEASED] += n
+    return released
 
 
 _APPLIED = '"outcome":"applied","recorded_as":"applied","reason":null,"retryable":false,' \
     '"code":"applied","changes":null,"line_changes":null}'
+_NOTHING_LEFT = '"outcome":"applied","recorded_as":"applied","reason":{},"retryable":false,' \
+    '"code":"already_released","changes":[],"line_changes":[]}}'
 
 
-def answer_json(batch: HotBatch) -> str:
-    """The batch's answer, every entry applied as sent: ``BatchResult``'s own JSON, byte for byte.
+def answer_json(batch: HotBatch, nothing_left: Set[str] = frozenset()) -> str:
+    """The batch's answer, every entry applied: ``BatchResult``'s own JSON, byte for byte.
 
+    Each entry is applied as sent, but those of ``nothing_left`` (:attr:`HotPlan.nothing_left`):
+    releases of an order with nothing left, answered as the ordinary path answers them.
     Entry IDs are of the plain shape :data:`_EntryId` reads (nothing in them is escaped).
     """
     return '{"version":1,"results":[' + ",".join(
-        f'{{"entry_id":"{e.entry_id}","seq":{e.seq},{_APPLIED}' for e in batch.entries
+        f'{{"entry_id":"{e.entry_id}","seq":{e.seq},'
+        + (_APPLIED if e.entry_id not in nothing_left else _NOTHING_LEFT.format(
+            to_json(nothing_left_note(e.order_id)).decode()))
+        for e in batch.entries
     ) + "]}"

@@ -47,6 +47,11 @@ NO_EFFECTS = '{"changes":[],"line_changes":[]}'
 """The stored effects of an applied entry that changed nothing (a release already made)."""
 
 
+def nothing_left_note(order_id: str | None) -> str:
+    """The answer's reason for a release whose order had nothing left to release."""
+    return f"Order {order_id} had nothing left to release: already released."
+
+
 class Stock:
     """A facility's QOH by (sku, location) and ATP by sku, as a :class:`StockView`."""
 
@@ -431,7 +436,7 @@ def plan_batch(
             seen[e.entry_id] = (client, "refused", reason)
         else:
             if draft is None:
-                note = f"Order {e.order_id} had nothing left to release: already released."
+                note = nothing_left_note(e.order_id)
                 results.append(
                     _result(e, Outcome.APPLIED, ResultCode.ALREADY_RELEASED, "applied",
                             reason=note, changes=(), line_changes=())

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from putback_tui.central.engines import Row, Tx
-from putback_tui.central.hot import HotBatch, HotOrder, HotState
+from putback_tui.central.hot import HotBatch, HotOrder, HotState, holds_reserved
 from putback_tui.central.ingest import BatchState, Stock, state_entries
 from putback_tui.domain.entries import Entry, EntryKind
 from putback_tui.domain.models import (
@@ -29,6 +29,7 @@ from putback_tui.domain.permissions import DEFAULT_ROLES
 from putback_tui.domain.reasons import DEFAULT_REASONS, SiteReasons
 
 _STATUSES = {s.value: s for s in OrderStatus}
+_RELEASE = EntryKind.RELEASE
 
 
 def facility_orders(tx: Tx, columns: str, facility: str, order_ids: Sequence[str]) -> list[Row]:
@@ -165,7 +166,7 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
 
 
 def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
-    """What a batch of plain put-backs reads (:mod:`putback_tui.central.hot`), as plain rows.
+    """What a hot batch reads (:mod:`putback_tui.central.hot`), as plain rows.
 
     The same rows :func:`load_state` reads for such a batch, scoped the same way (orders,
     locations and stock of ``facility`` alone), without building the domain's models. Every
@@ -185,6 +186,7 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
         # In any order: about as many as the batch has entries.
         list({e.order_id for e in entries if e.order_id}),
     )
+    # A put-back's SKU: its product, QOH and ATP (a release's are read below).
     skus = sorted({e.details.sku for e in entries if e.details.sku})
     asked_stock = _ask_stock(tx, facility, skus)
     asked_products = tx.ask_keyed(
@@ -212,6 +214,17 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
         # [sku, quantity, picked, lot, released, rejected, put_back, withdrawn]
         order.lines[r[8]] = list(r[9:])
     qoh, atp = asked_stock()
+    # A release frees units only of an order still holding some reserved (on a terminal's
+    # drain, most were released by the central store already): the ATP of its claimed SKUs,
+    # read now (hot.plan reads no other figure of a release, and that one only when claimed).
+    freeing = {
+        c.sku
+        for e in entries
+        if e.kind is _RELEASE and (o := orders.get(e.order_id)) is not None and holds_reserved(o)
+        for c in e.changes
+    }.difference(skus)
+    if freeing:
+        atp.update(_ask_atp(tx, facility, sorted(freeing))())
     return HotState(
         facility=facility,
         orders=orders,
@@ -280,18 +293,20 @@ def _ask_stock(
         "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ? AND sku IN ({keys})",
         keys, facility,
     )
-    asked_atp = tx.ask_keyed(
-        "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})",
-        keys, facility,
-    )
+    asked_atp = _ask_atp(tx, facility, keys)
 
     def stock() -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-        return (
-            {(r[0], r[1]): int(r[2]) for r in asked_qoh()},
-            {r[0]: int(r[1]) for r in asked_atp()},
-        )
+        return {(r[0], r[1]): int(r[2]) for r in asked_qoh()}, asked_atp()
 
     return stock
+
+
+def _ask_atp(tx: Tx, facility: str, keys: Sequence[str]) -> Callable[[], dict[str, int]]:
+    """The facility's ATP of the ``keys`` SKUs, asked now, read when called."""
+    asked = tx.ask_keyed(
+        "SELECT sku, atp FROM stock_atp WHERE facility = ? AND sku IN ({keys})", keys, facility
+    )
+    return lambda: {r[0]: int(r[1]) for r in asked()}
 
 
 def order_lines(tx: Tx, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:

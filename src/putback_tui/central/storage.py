@@ -365,14 +365,14 @@ class CentralStore:
     def ingest_hot(
         self, client: Client, batch: HotBatch, *, contact: Contact | None = None
     ) -> str | None:
-        """Ingest a batch of plain put-backs over plain data (:mod:`putback_tui.central.hot`).
+        """Ingest a batch of put-backs and releases over plain rows (``central.hot``).
 
         The caller checked the batch with :func:`hot.admissible`. Returns the answer's JSON,
-        every entry applied as sent, exactly as :meth:`ingest` would have answered and with
-        the same rows written; or None, having written nothing, when the batch is anything
-        else (a duplicate, a gap, an entry the rules refuse or derive otherwise...): then
-        :meth:`ingest` judges it. ``contact``: as for :meth:`ingest` (not noted when None
-        is returned: :meth:`ingest` notes it then).
+        every entry applied (as sent, or a release with nothing left to release), exactly as
+        :meth:`ingest` would have answered and with the same rows written; or None, having
+        written nothing, when the batch is anything else (a duplicate, a gap, an entry the
+        rules refuse or derive otherwise...): then :meth:`ingest` judges it. ``contact``: as
+        for :meth:`ingest` (not noted when None is returned: :meth:`ingest` notes it then).
         """
         received = iso_utc(now_utc())
         name = client.name
@@ -386,10 +386,10 @@ class CentralStore:
                 last_seq = int(asked_seq()[0][0])
                 if batch.entries[0].seq != last_seq + 1:
                     return None
-                writes = hot.plan(batch, state, last_seq=last_seq, limits=self.limits)
-                if writes is None:
+                planned = hot.plan(batch, state, last_seq=last_seq, limits=self.limits)
+                if planned is None:
                     return None
-                _write(tx, name, facility, received, writes)
+                _write(tx, name, facility, received, planned.writes)
                 noted = self._contact_in(tx, client, contact)
         except INTEGRITY_ERRORS:
             # An entry ID recorded before (a duplicate, or another terminal's ID): the entries'
@@ -399,7 +399,7 @@ class CentralStore:
             # 200 IDs) for what almost never happens.
             return None
         self._remember_contact(client, noted)
-        return hot.answer_json(batch)
+        return hot.answer_json(batch, planned.nothing_left)
 
     # -- feeds ---------------------------------------------------------------------------
 
