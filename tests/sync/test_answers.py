@@ -53,6 +53,16 @@ def test_the_central_stores_answer_for_applied_entries_and_their_duplicates_is_r
     assert applied_ids(raw) == (ID, ID[:-1] + "9") == models_say_all_applied(raw)
 
 
+def test_a_release_the_central_store_found_released_already_is_read_fast() -> None:
+    """Most releases a draining terminal sends: applied, nothing left, no effects."""
+    nothing_left = applied(
+        seq=2, entry_id=ID[:-1] + "9", code="already_released", changes=[], line_changes=[],
+        reason="Order D-1001 had nothing left to release: already released.",
+    )
+    raw = body(applied(), nothing_left)
+    assert applied_ids(raw) == (ID, ID[:-1] + "9") == models_say_all_applied(raw)
+
+
 @pytest.mark.parametrize("raw", [
     body(applied(outcome="refused", recorded_as=None, reason="over-picked", code="refused")),
     body(applied(outcome="duplicate", recorded_as="refused", reason="over-picked")),
@@ -60,6 +70,12 @@ def test_the_central_stores_answer_for_applied_entries_and_their_duplicates_is_r
     body(applied(code="applied_as_derived", changes=[{"sku": "S", "atp": 1}])),
     body(applied(line_changes=[{"order_id": "O", "line_no": 1, "put_back": 1}])),
     body(applied(reason="noted")),
+    body(applied(code="already_released", reason=7, changes=[], line_changes=[])),
+    body(applied(code="already_released", changes=[{"sku": "S", "atp": 1}])),
+    body(applied(code="already_released", line_changes=[{"order_id": "O", "line_no": 1}])),
+    body(applied(code="already_released", outcome="refused", reason="x", recorded_as=None)),
+    body(applied(code="already_released", outcome="duplicate", reason="x")),
+    body(applied(code="applied", changes=[], line_changes=[])),
     body(applied(retryable=True)),
     body(applied(), version=2),
     body(applied(seq=0)),
@@ -90,7 +106,9 @@ def test_fields_the_terminal_does_not_know_are_ignored_as_the_models_ignore_them
 values = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-2, max_value=2**64),
     st.floats(allow_nan=False), st.text(max_size=40),
-    st.sampled_from(["applied", "duplicate", "refused", "applied_as_derived", ID, ID.upper()]),
+    st.sampled_from(["applied", "duplicate", "refused", "applied_as_derived", "already_released",
+                     ID, ID.upper()]),
+    st.just([]),
     st.lists(st.dictionaries(st.sampled_from(["sku", "atp", "qoh"]), st.integers(-3, 3)),
              max_size=2),
 )
@@ -121,6 +139,37 @@ def test_a_drain_reads_the_real_answers_fast_and_records_them_as_before(
 ) -> None:
     t = make_terminal()
     n = work(t)
+    answers: list[BatchAnswer] = []
+
+    class Watched(SyncClient):
+        def push_json(self, entry_ids: Sequence[str], entries_json: Sequence[str]) -> BatchAnswer:
+            answers.append(super().push_json(entry_ids, entries_json))
+            return answers[-1]
+
+    worker = worker_for(t, server, central, client_factory=lambda url, token: Watched(url, token))
+    try:
+        state = worker.run_once()
+    finally:
+        worker.stop()
+    assert (state.online, state.last_error, state.waiting, state.refused) == (True, None, 0, 0)
+    assert answers
+    assert all(a.result is None for a in answers)
+    assert_synced(t, central, n)
+    with t.ledger.read() as tx:
+        outcomes = tx.conn.execute("SELECT outcome, reason FROM sync_answers").fetchall()
+    assert [tuple(o) for o in outcomes] == [("applied", None)] * n
+
+
+def test_a_drain_of_opened_orders_reads_the_already_released_answers_fast(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    """D-1001 and D-1003 were released by the central store at the demo's import: the
+    terminal's own releases are answered "already released", read fast, recorded as applied."""
+    t = make_terminal()
+    t.station.open_order("D-1001")
+    t.station.open_order("D-1003")
+    t.station.put_back("D-1003", 1, "MUG-WHT", "A-01-01")
+    n = len(t.ledger.entries())
     answers: list[BatchAnswer] = []
 
     class Watched(SyncClient):

@@ -8,8 +8,9 @@ only for the sync worker to learn "all applied". :func:`applied_ids` reads that 
 msgspec's compiled validator instead, into structs the garbage collector does not track.
 
 It reads a strict **subset** of what the wire models accept: every field of every result in
-the one plain shape that means "applied, nothing more to know" (no reason, not retryable, no
-derived effects), each value of a type and within the bounds the models check, read alike by
+one of the two plain shapes that mean "applied, nothing more to know" (no reason, not
+retryable, no derived effects; or a release the central store found released already: its
+reason, and no effects), each value of a type and within the bounds the models check, read alike by
 both libraries (no lax ``1.0`` for an int, no ``"true"`` for a bool). Anything else (a refusal,
 effects the central store derived itself, a value out of bounds, another protocol version, a
 field the models would refuse) answers None, and the caller reads the answer with the wire
@@ -19,7 +20,7 @@ two readings to each other.
 
 # No "from __future__ import annotations": msgspec reads the structs' annotations at run time.
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -31,20 +32,22 @@ from putback_tui.wire import ResultCode
 # characters, no control character); any other ID goes to the models.
 _EntryId = Annotated[str, Meta(pattern=r"\A[0-9A-Za-z-]{36}\Z")]
 _Seq = Annotated[int, Meta(ge=1, le=MAX_SEQ)]
+_Nothing = Annotated[tuple[Any, ...], Meta(max_length=0)]
+"""Effects that are none: an empty list."""
 
 
 class _Applied(Struct, frozen=True, gc=False):
-    """An :class:`~putback_tui.wire.EntryResult` of an entry applied as sent."""
+    """An :class:`~putback_tui.wire.EntryResult` of an entry applied (see :func:`applied_ids`)."""
 
     entry_id: _EntryId
     seq: _Seq
     outcome: Literal["applied", "duplicate"]
     recorded_as: Literal["applied"] | None = None
-    reason: None = None
+    reason: str | None = None
     retryable: bool = False
     code: ResultCode | None = None
-    changes: None = None
-    line_changes: None = None
+    changes: _Nothing | None = None
+    line_changes: _Nothing | None = None
 
 
 class _AllApplied(Struct, frozen=True, gc=False):
@@ -61,7 +64,8 @@ def applied_ids(body: bytes) -> tuple[str, ...] | None:
     """The entry IDs of an answer that says every entry was applied, in order; else None.
 
     "Applied" as the sync worker records it: the outcome ``applied``, or ``duplicate`` of an
-    entry recorded as applied, with no reason and nothing to send again.
+    entry recorded as applied, with no reason and nothing to send again; or a release applied
+    with nothing left to release (``already_released``: its reason, and no effects).
 
     Args:
         body: the answer's bytes, as received.
@@ -75,6 +79,14 @@ def applied_ids(body: bytes) -> tuple[str, ...] | None:
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     results = answer.results
-    if any(r.retryable for r in results):
-        return None
+    for r in results:
+        if r.retryable:
+            return None
+        if (r.reason is not None or r.changes is not None or r.line_changes is not None) and (
+            r.code is not _NOTHING_LEFT or r.outcome != "applied"
+        ):
+            return None  # something more to know (the worker reads it from the models)
     return tuple(r.entry_id for r in results)
+
+
+_NOTHING_LEFT = ResultCode.ALREADY_RELEASED
