@@ -166,3 +166,38 @@ def test_a_batch_s_first_actions_after_a_day_s_import_are_written_through_the_ke
     assert written == 1000
     plan = "\n".join(plans)
     assert "orders_pkey" in plan, plan
+
+
+@pytest.fixture
+def progress(fresh: Callable[[str], CentralStore]) -> CentralStore:
+    """A central store with 20,000 orders' progress rows, 2,000 in each of 10 facilities."""
+    return fresh(
+        "INSERT INTO order_progress (facility, order_id, rev) "
+        "SELECT 'F' || mod(i, 10), 'F' || mod(i, 10) || '-O' || i, i "
+        "FROM generate_series(1, 20000) AS i"
+    )
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["before-statistics", "analyzed"])
+def test_a_batch_s_order_progress_is_updated_through_the_primary_key(
+    progress: CentralStore, analyzed: bool
+) -> None:
+    # Sent as a JSON recordset (counted as 100 rows), a facility's 200 orders were hash-joined
+    # with a scan of every facility's 20,000 rows, statistics or none.
+    if analyzed:
+        with progress.engine.migrating() as tx:
+            tx.run("ANALYZE order_progress")
+    with progress.engine.write("F3") as tx, explaining(tx, _updates) as plans:
+        tx.update_rows(
+            "order_progress",
+            ("rev bigint", "units_to_put_back bigint", "units_reserved bigint"),
+            ("facility text", "order_id text"),
+            [(100_000 + n, 1, 0, "F3", k) for n, k in enumerate(KEYS)],
+        )
+    with progress.engine.read() as tx:
+        changed = tx.all("SELECT order_id FROM order_progress WHERE rev >= 100000")
+    assert sorted(r[0] for r in changed) == sorted(KEYS)
+    plan = "\n".join(plans)
+    assert "order_progress_pkey" in plan, plan
+    assert "Seq Scan on order_progress" not in plan, plan
+
