@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from putback_tui.central import hot
 from putback_tui.central.backlog import write_notes
-from putback_tui.central.state import facility_orders
+from putback_tui.central.state import facility_orders, load_hot_state
 from putback_tui.central.storage import CentralStore, open_store
 from putback_tui.domain.models import Order, OrderLine, OrderStatus, Product
+from tests.central_support import put_back_entry, store_at_schema
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 pytestmark = pytest.mark.postgres
@@ -201,3 +203,45 @@ def test_a_batch_s_order_progress_is_updated_through_the_primary_key(
     assert "order_progress_pkey" in plan, plan
     assert "Seq Scan on order_progress" not in plan, plan
 
+
+def test_a_hot_batch_s_orders_and_lines_are_read_by_their_keys_once_migrated(
+    pg_cluster: ThrowawayPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store of schema 12 holding 20,000 orders of ten facilities and their 40,000 lines,
+    # loaded with no statistics (as a restored dump: no ANALYZE), is opened and so migrated.
+    # Without statistics a hot batch's orders read with their lines hash-join them with a scan
+    # of every facility's lines (any number of them): opening the store analyzes the tables
+    # that have rows and no statistics.
+    url = pg_cluster.create_database()
+    old = store_at_schema(url, 12, monkeypatch)
+    with old.engine.write(None) as tx:
+        tx.run(
+            "INSERT INTO orders (order_id, facility, status, rev) "
+            "SELECT 'F' || mod(i, 10) || '-O' || i, 'F' || mod(i, 10), 'cancelled', i "
+            "FROM generate_series(1, 20000) AS i"
+        )
+        tx.run(
+            "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked) "
+            "SELECT 'F' || mod(i, 10) || '-O' || i, n, 'SKU', 5, 5 "
+            "FROM generate_series(1, 20000) AS i, generate_series(1, 2) AS n"
+        )
+    old.close()
+    store = open_store(url)
+    try:
+        batch = hot.decode(
+            [put_back_entry("T3", "F3", n, k, "SKU", "L").model_dump_json()
+             for n, k in enumerate(KEYS, 1)]
+        )
+        assert batch is not None
+        with store.engine.write("F3") as tx, explaining(
+            tx, lambda sql: "JOIN order_lines" in sql
+        ) as plans:
+            state = load_hot_state(tx, "F3", batch)
+        assert sorted(state.orders) == sorted(KEYS)
+        assert all(len(o.lines) == 2 for o in state.orders.values())
+        plan = "\n".join(plans)
+        assert "order_lines_pkey" in plan, plan
+        assert "Seq Scan on order_lines" not in plan, plan
+    finally:
+        store.close()
+        pg_cluster.drop_database(url)
