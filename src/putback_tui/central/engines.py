@@ -556,11 +556,11 @@ def _rows_source(columns: Sequence[str], rows: Sequence[Row]) -> tuple[str, list
     One array literal a column, read by ``unnest``: PostgreSQL parses a thousand rows of them in
     a quarter to a third of the time ``json_to_recordset`` takes over the same rows as JSON
     objects (docs/performance-log.md, "Session 11: PostgreSQL's ingest (a)"). Each array is a
-    sub-select, so that the planner cannot count its elements: it counts on a few rows (a
-    recordset on 100) and so, with statistics or without, probes the table's index for each
-    row rather than scan the table (an update by the whole key; see :meth:`_PgTx.update_rows`;
-    but for a table of a few pages). Counted as they are (a thousand), they would have it
-    scan even a table of every facility's rows. Rows holding a value no literal here is
+    sub-select, so that the planner cannot count its elements: it counts on a few rows (on
+    100 of a recordset) and so, with statistics or without, probes the table's index for each
+    row rather than scan the table (an update by the whole key, see :meth:`_PgTx.update_rows`;
+    all but a table of a few pages). Counted as they are (a thousand), they would have it scan
+    even a table of every facility's rows. Rows holding a value no literal here is
     written for (see :func:`_array_literal`) travel as a JSON recordset, as before, so that
     PostgreSQL judges them exactly as it did.
     """
