@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from putback_tui.central import hot
 from putback_tui.central.backlog import write_notes
-from putback_tui.central.state import facility_orders
+from putback_tui.central.state import facility_orders, load_hot_state
 from putback_tui.central.storage import CentralStore, open_store
 from putback_tui.domain.models import Order, OrderLine, OrderStatus, Product
+from tests.central_support import put_back_entry, store_at_schema
 from tests.support.throwaway_pg import ThrowawayPostgres
 
 pytestmark = pytest.mark.postgres
@@ -166,3 +168,80 @@ def test_a_batch_s_first_actions_after_a_day_s_import_are_written_through_the_ke
     assert written == 1000
     plan = "\n".join(plans)
     assert "orders_pkey" in plan, plan
+
+
+@pytest.fixture
+def progress(fresh: Callable[[str], CentralStore]) -> CentralStore:
+    """A central store with 20,000 orders' progress rows, 2,000 in each of 10 facilities."""
+    return fresh(
+        "INSERT INTO order_progress (facility, order_id, rev) "
+        "SELECT 'F' || mod(i, 10), 'F' || mod(i, 10) || '-O' || i, i "
+        "FROM generate_series(1, 20000) AS i"
+    )
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["before-statistics", "analyzed"])
+def test_a_batch_s_order_progress_is_updated_through_the_primary_key(
+    progress: CentralStore, analyzed: bool
+) -> None:
+    # Sent as a JSON recordset (counted as 100 rows), a facility's 200 orders were hash-joined
+    # with a scan of every facility's 20,000 rows, statistics or none.
+    if analyzed:
+        with progress.engine.migrating() as tx:
+            tx.run("ANALYZE order_progress")
+    with progress.engine.write("F3") as tx, explaining(tx, _updates) as plans:
+        tx.update_rows(
+            "order_progress",
+            ("rev bigint", "units_to_put_back bigint", "units_reserved bigint"),
+            ("facility text", "order_id text"),
+            [(100_000 + n, 1, 0, "F3", k) for n, k in enumerate(KEYS)],
+        )
+    with progress.engine.read() as tx:
+        changed = tx.all("SELECT order_id FROM order_progress WHERE rev >= 100000")
+    assert sorted(r[0] for r in changed) == sorted(KEYS)
+    plan = "\n".join(plans)
+    assert "order_progress_pkey" in plan, plan
+    assert "Seq Scan on order_progress" not in plan, plan
+
+
+def test_a_hot_batch_s_orders_and_lines_are_read_by_their_keys_once_migrated(
+    pg_cluster: ThrowawayPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store of schema 12 holding 20,000 orders of ten facilities and their 40,000 lines,
+    # loaded with no statistics (as a restored dump: no ANALYZE), is opened and so migrated.
+    # Without statistics a hot batch's orders read with their lines hash-join them with a scan
+    # of every facility's lines (any number of them): opening the store analyzes the tables
+    # that have rows and no statistics.
+    url = pg_cluster.create_database()
+    old = store_at_schema(url, 12, monkeypatch)
+    with old.engine.write(None) as tx:
+        tx.run(
+            "INSERT INTO orders (order_id, facility, status, rev) "
+            "SELECT 'F' || mod(i, 10) || '-O' || i, 'F' || mod(i, 10), 'cancelled', i "
+            "FROM generate_series(1, 20000) AS i"
+        )
+        tx.run(
+            "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked) "
+            "SELECT 'F' || mod(i, 10) || '-O' || i, n, 'SKU', 5, 5 "
+            "FROM generate_series(1, 20000) AS i, generate_series(1, 2) AS n"
+        )
+    old.close()
+    store = open_store(url)
+    try:
+        batch = hot.decode(
+            [put_back_entry("T3", "F3", n, k, "SKU", "L").model_dump_json()
+             for n, k in enumerate(KEYS, 1)]
+        )
+        assert batch is not None
+        with store.engine.write("F3") as tx, explaining(
+            tx, lambda sql: "JOIN order_lines" in sql
+        ) as plans:
+            state = load_hot_state(tx, "F3", batch)
+        assert sorted(state.orders) == sorted(KEYS)
+        assert all(len(o.lines) == 2 for o in state.orders.values())
+        plan = "\n".join(plans)
+        assert "order_lines_pkey" in plan, plan
+        assert "Seq Scan on order_lines" not in plan, plan
+    finally:
+        store.close()
+        pg_cluster.drop_database(url)

@@ -459,27 +459,26 @@ class _PgTx:
             return
         value = {n: f"v.{n}" for n in _names([*columns, *keys])}
         sets, found = _set_where(columns, keys, value, where, exprs, key_of=f"{table}.")
+        source, params = _rows_source([*columns, *keys], rows)
         lead = _names(keys)[0]
         if lead == "facility":
-            # As a JSON recordset, which the planner counts as 100 rows: through the index on
-            # a large table, hash-joined with a scan of a small one (the cheaper there). Arrays
-            # are counted as they are (a thousand: a scan of even a large table) or, hidden, as
-            # 10 (the index even on a small table: at the benchmark's 2,000 orders an order's
-            # progress cost more that way than the arrays saved).
-            params = [_json_rows([*columns, *keys], rows)]
-            sql = f"UPDATE {table} SET {sets} FROM {_recordset([*columns, *keys])} WHERE {found}"
+            # Joined on the whole key: the arrays, counted as a few rows, make the planner
+            # probe the primary key for each row (an order's progress). As a JSON recordset,
+            # counted as 100 rows, it hash-joined them with a scan of the whole table, every
+            # facility's rows, up to some 45,000 of them (statistics or none): at ten
+            # facilities of 2,000 orders, batches of 200, 19 us a row of the backend against 9
+            # (docs/performance-log.md, "Session 12: the ingest's plans before statistics").
+            sql = f"UPDATE {table} SET {sets} FROM {source} WHERE {found}"
         else:
             # Rows found by a key that does not start with the facility (an order's lines, an
             # order by its ID) are the rows of every facility: the planner, counting on 100
             # rows of the recordset, hash-joins it with a scan of the whole table. The leading
             # key also as ``= ANY(ARRAY(...))`` (implied by the join: the same rows) makes it
-            # read them through the index, as keyed() does. Not for a facility-leading key: its
-            # update already runs through the index, and the array (one facility repeated)
-            # made it five times slower (docs/performance-log.md, "Where the fan-in's PostgreSQL
-            # time goes").
-            recordset, params = _rows_source([*columns, *keys], rows)
+            # read them through the index, as keyed() does. Not for a facility-leading key:
+            # the array (one facility repeated) made it five times slower
+            # (docs/performance-log.md, "Where the fan-in's PostgreSQL time goes").
             sql = (
-                f"WITH v AS MATERIALIZED (SELECT * FROM {recordset}) "
+                f"WITH v AS MATERIALIZED (SELECT * FROM {source}) "
                 f"UPDATE {table} SET {sets} FROM v WHERE {found} "
                 f"AND {table}.{lead} = ANY(ARRAY(SELECT v.{lead} FROM v))"
             )
@@ -557,12 +556,13 @@ def _rows_source(columns: Sequence[str], rows: Sequence[Row]) -> tuple[str, list
     One array literal a column, read by ``unnest``: PostgreSQL parses a thousand rows of them in
     a quarter to a third of the time ``json_to_recordset`` takes over the same rows as JSON
     objects (docs/performance-log.md, "Session 11: PostgreSQL's ingest (a)"). Each array is a
-    sub-select, so that the planner cannot count its elements: it counts on a few rows, as it
-    counted on 100 of a recordset (for the statements that read the table through its index
-    whatever the count: an insert, an update by ``= ANY(ARRAY(...))``; see
-    :meth:`_PgTx.update_rows`). Rows holding a value no literal here is written for (see
-    :func:`_array_literal`) travel as a JSON recordset, as before, so that PostgreSQL judges
-    them exactly as it did.
+    sub-select, so that the planner cannot count its elements: it counts on a few rows (on
+    100 of a recordset) and so, with statistics or without, probes the table's index for each
+    row rather than scan the table (an update by the whole key, see :meth:`_PgTx.update_rows`;
+    all but a table of a few pages). Counted as they are (a thousand), they would have it scan
+    even a table of every facility's rows. Rows holding a value no literal here is
+    written for (see :func:`_array_literal`) travel as a JSON recordset, as before, so that
+    PostgreSQL judges them exactly as it did.
     """
     arrays = []
     for values in zip(*rows, strict=True):

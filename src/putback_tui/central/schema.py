@@ -441,7 +441,8 @@ def migrate(engine: Engine) -> list[int]:
     """Apply pending migrations to ``engine``'s database, each in its own transaction.
 
     Concurrent processes (``central serve --workers``) take turns (:meth:`Engine.migrating`),
-    and a migration already recorded in ``central_schema`` is skipped.
+    and a migration already recorded in ``central_schema`` is skipped. Then, on PostgreSQL,
+    the tables that hold rows but no statistics are analyzed (:func:`analyze_unanalyzed`).
 
     Returns:
         The versions applied now.
@@ -463,4 +464,48 @@ def migrate(engine: Engine) -> list[int]:
                 (migration.version, migration.name, iso_utc(now_utc())),
             )
             done.append(migration.version)
+    analyze_unanalyzed(engine)
     return done
+
+
+UNANALYZED_PAGES = 10
+"""Pages from which :func:`analyze_unanalyzed` reads a table's statistics. Below them the
+planner assumes ten pages of a table never analyzed anyway."""
+
+
+def analyze_unanalyzed(engine: Engine) -> list[str]:
+    """On PostgreSQL, ``ANALYZE`` the tables that hold rows but have no statistics at all.
+
+    A table gets its rows without statistics when a migration fills it (migration 13's
+    ``order_progress``) or a dump is restored (neither writes any), until autovacuum comes by.
+    Meanwhile the planner judges every column by defaults: a batch's orders read with their
+    lines scan every facility's order lines, however many (a hash join over the whole table,
+    82 ms a batch of 200 at 400,000 lines against 1.2 analyzed; docs/performance-log.md,
+    "Session 12: the ingest's plans before statistics"). Imports analyze what they load
+    (:func:`putback_tui.central.upstream.analyze_after_import`). A store that has its
+    statistics costs one query of the catalog. SQLite plans without statistics: nothing.
+
+    Returns:
+        The tables analyzed now.
+    """
+    if engine.name != "postgresql":
+        return []
+    # Under the migrations' lock: workers opening the store at once analyze a table once.
+    with engine.migrating() as tx:
+        tables = [
+            str(r[0])
+            for r in tx.all(
+                "SELECT quote_ident(c.relname) FROM pg_class c "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' "
+                # reltuples 0: analyzed (or vacuumed) and found empty; -1: never either.
+                "AND c.reltuples <> 0 "
+                "AND pg_relation_size(c.oid) >= ? * current_setting('block_size')::bigint "
+                "AND NOT EXISTS (SELECT 1 FROM pg_stats s "
+                "WHERE s.schemaname = current_schema() AND s.tablename = c.relname) "
+                "ORDER BY c.relname",
+                (UNANALYZED_PAGES,),
+            )
+        ]
+        if tables:
+            tx.run(f"ANALYZE {', '.join(tables)}")
+    return tables
