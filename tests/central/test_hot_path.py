@@ -757,7 +757,8 @@ def test_a_release_is_written_the_hot_way_freeing_what_is_still_reserved(
     store: CentralStore, reserved: bool
 ) -> None:
     """Through the database: the ATP of a release's SKUs is read only for an order still
-    holding reserved units, and the release frees them once."""
+    holding reserved units, and the release frees them once.
+    """
     world: dict[str, object] = {
         "orders": [_OPEN], "products": [Product(sku="S1", description="S1")], "qoh": {},
         "atp": {"S1": 7}, "reconciled": {}, "unreleased": reserved,

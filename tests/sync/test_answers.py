@@ -164,7 +164,8 @@ def test_a_drain_of_opened_orders_reads_the_already_released_answers_fast(
     server: BackgroundServer, central: Central, make_terminal: MakeTerminal
 ) -> None:
     """D-1001 and D-1003 were released by the central store at the demo's import: the
-    terminal's own releases are answered "already released", read fast, recorded as applied."""
+    terminal's own releases are answered "already released", read fast, recorded as applied.
+    """
     t = make_terminal()
     t.station.open_order("D-1001")
     t.station.open_order("D-1003")
