@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from putback_tui.central import hot
 from putback_tui.central.app import cut_batch, split_batch
-from putback_tui.central.ingest import BatchState, Stock, plan_batch, writes_of
+from putback_tui.central.ingest import BatchState, Plan, Stock, plan_batch, writes_of
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.server import BackgroundServer
 from putback_tui.central.storage import CentralStore, Client, open_store
@@ -331,9 +331,11 @@ def test_the_hot_path_plans_what_the_ordinary_path_plans_or_declines(data: st.Da
     _plans_agree(world, entries, bodies)
 
 
-def _plans_agree(world: dict[str, object], entries: list[Entry], bodies: list[str]) -> None:
-    """The hot path plans the ordinary path's rows and answer, or declines where it does not
-    apply every entry (as sent, or a release with nothing left).
+def _both_plans(
+    world: dict[str, object], entries: list[Entry], bodies: list[str]
+) -> tuple[Plan, hot.HotPlan | None, BatchState, hot.HotBatch]:
+    """The batch planned both ways over the same world: the ordinary plan, the hot plan (None:
+    declined), the ordinary path's state after it, and the batch as the hot path read it.
     """
     slow_state, fast_state = _states(world)
     plan = plan_batch("T1", entries, bodies, last_seq=0, existing={}, state=slow_state,
@@ -341,7 +343,14 @@ def _plans_agree(world: dict[str, object], entries: list[Entry], bodies: list[st
     batch = hot.decode(bodies)
     assert batch is not None
     assert hot.admissible(batch, "T1", F, CentralLimits(), NOW)
-    fast = hot.plan(batch, fast_state, last_seq=0, limits=LIMITS)
+    return plan, hot.plan(batch, fast_state, last_seq=0, limits=LIMITS), slow_state, batch
+
+
+def _plans_agree(world: dict[str, object], entries: list[Entry], bodies: list[str]) -> None:
+    """The hot path plans the ordinary path's rows and answer, or declines where it does not
+    apply every entry (as sent, or a release with nothing left).
+    """
+    plan, fast, slow_state, batch = _both_plans(world, entries, bodies)
     as_sent = all(r.code in HOT_CODES for r in plan.results)
     event(f"applied as sent: {as_sent}")
     for e, r in zip(entries, plan.results, strict=True):
@@ -673,14 +682,7 @@ def _release(changes: list[StockChange], line_changes: list[LineChange], seq: in
 
 def _plan_both(world: dict[str, object], entries: list[Entry]) -> tuple[list[ResultCode], bool]:
     """The ordinary path's answer codes, and whether the hot path took the batch."""
-    slow_state, fast_state = _states(world)
-    bodies = _bodies(entries, True)
-    plan = plan_batch("T1", entries, bodies, last_seq=0, existing={}, state=slow_state,
-                      limits=LIMITS)
-    batch = hot.decode(bodies)
-    assert batch is not None
-    assert hot.admissible(batch, "T1", F, CentralLimits(), NOW)
-    fast = hot.plan(batch, fast_state, last_seq=0, limits=LIMITS)
+    plan, fast, _, _ = _both_plans(world, entries, _bodies(entries, True))
     return [r.code for r in plan.results if r.code is not None], fast is not None
 
 

@@ -18,7 +18,7 @@ from putback_tui.central.server import BackgroundServer
 from putback_tui.sync.answers import applied_ids
 from putback_tui.sync.client import BatchAnswer, SyncClient
 from putback_tui.wire import BatchResult, Outcome
-from tests.central_support import Central, MakeTerminal
+from tests.central_support import Central, MakeTerminal, Terminal
 from tests.sync.test_worker import assert_synced, work, worker_for
 
 ID = "01a24eb8-ea1d-7000-b63c-41062c28f948"
@@ -134,11 +134,12 @@ def test_what_is_read_fast_the_models_read_alike(
         assert fast == models_say_all_applied(raw)
 
 
-def test_a_drain_reads_the_real_answers_fast_and_records_them_as_before(
-    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+def _drains_reading_every_answer_fast(
+    t: Terminal, server: BackgroundServer, central: Central, n: int
 ) -> None:
-    t = make_terminal()
-    n = work(t)
+    """One round of the sync worker sends the terminal's n entries; every answer is read fast
+    and every entry recorded as applied, with no reason.
+    """
     answers: list[BatchAnswer] = []
 
     class Watched(SyncClient):
@@ -158,6 +159,14 @@ def test_a_drain_reads_the_real_answers_fast_and_records_them_as_before(
     with t.ledger.read() as tx:
         outcomes = tx.conn.execute("SELECT outcome, reason FROM sync_answers").fetchall()
     assert [tuple(o) for o in outcomes] == [("applied", None)] * n
+
+
+def test_a_drain_reads_the_real_answers_fast_and_records_them_as_before(
+    server: BackgroundServer, central: Central, make_terminal: MakeTerminal
+) -> None:
+    t = make_terminal()
+    n = work(t)
+    _drains_reading_every_answer_fast(t, server, central, n)
 
 
 def test_a_drain_of_opened_orders_reads_the_already_released_answers_fast(
@@ -171,22 +180,4 @@ def test_a_drain_of_opened_orders_reads_the_already_released_answers_fast(
     t.station.open_order("D-1003")
     t.station.put_back("D-1003", 1, "MUG-WHT", "A-01-01")
     n = len(t.ledger.entries())
-    answers: list[BatchAnswer] = []
-
-    class Watched(SyncClient):
-        def push_json(self, entry_ids: Sequence[str], entries_json: Sequence[str]) -> BatchAnswer:
-            answers.append(super().push_json(entry_ids, entries_json))
-            return answers[-1]
-
-    worker = worker_for(t, server, central, client_factory=lambda url, token: Watched(url, token))
-    try:
-        state = worker.run_once()
-    finally:
-        worker.stop()
-    assert (state.online, state.last_error, state.waiting, state.refused) == (True, None, 0, 0)
-    assert answers
-    assert all(a.result is None for a in answers)
-    assert_synced(t, central, n)
-    with t.ledger.read() as tx:
-        outcomes = tx.conn.execute("SELECT outcome, reason FROM sync_answers").fetchall()
-    assert [tuple(o) for o in outcomes] == [("applied", None)] * n
+    _drains_reading_every_answer_fast(t, server, central, n)
