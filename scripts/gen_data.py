@@ -64,8 +64,10 @@ def generate(
         w = csv.writer(f)
         w.writerow(["sku", "description", "barcodes", "lot_tracked", "home_location"])
         for i in range(products):
-            lot = 1 if i % 50 == 0 else 0
-            w.writerow([f"SKU-{i:07d}", f"Product {i} of the large set", gtin13(i), lot, home[i]])
+            lot_tracked = 1 if i % 50 == 0 else 0
+            w.writerow(
+                [f"SKU-{i:07d}", f"Product {i} of the large set", gtin13(i), lot_tracked, home[i]]
+            )
     with (out / "operators.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["badge", "name", "role"])
