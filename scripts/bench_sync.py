@@ -18,13 +18,33 @@ baseline measured in the same run; the table gives min / median / max over the r
                PostgreSQL, with 1 and with 2 server processes: entries/s and the p50 / p99
                time to answer one batch. Lean terminals as in (a): 50 simulated terminals
                share the server's two cores, where real ones each have their own machine.
+(r) real       the drain of a terminal's real ledger, as (b). (a), (b) and (c) send plain
+               put-backs, all of which the central store's hot path reads; a terminal's own
+               backlog holds releases too, and a batch holding one goes the ordinary way. A
+               data set generated as scripts/gen-data writes one (``--real-orders`` orders)
+               is loaded into the central store (``import_data``, which releases the unpicked
+               units of its exception orders) and into the terminal's ledger as ``putback init
+               --data`` loads it (which releases them too, an entry an order); a supervisor at
+               a Station then opens exception orders and puts their picked units back, a tenth
+               as many as the set has orders, offline. The real SyncWorker drains that backlog
+               (the releases first, then the put-backs), against the baseline of (b) on the
+               backlog's own entries. The answers are counted by code (the releases mostly
+               ``already_released``: the central store released first); an entry answered
+               otherwise than applied, already_released or applied_as_derived, or not at all,
+               fails the figure. Printed too: releases and put-backs, and the batches that held
+               a release. The set, the ledger and each engine's central store are made once
+               (untimed) and copied for every run.
 (d) CPU        CPU time per entry of the central store's processes (and of PostgreSQL's,
                split into its backends, autovacuum and its background writers), read from
-               /proc before and after each timed part; for (a) and (b) also the terminal's
-               (this process's, time.process_time: in (b) the sync worker's two threads).
+               /proc before and after each timed part; for (a), (b) and (r) also the
+               terminal's (this process's, time.process_time: in (b) and (r) the sync worker's
+               two threads).
 
-SQLite and PostgreSQL (a throwaway cluster, durable: fsync on). --quick: 10,000 entries and
-50 x 200; full: 100,000 and 50 x 2,000.
+SQLite and PostgreSQL (a throwaway cluster, durable: fsync on, started only when a figure runs
+on it). --quick: 10,000 entries, 50 x 200, and (r) from 10,000 orders (about 4,000 entries);
+full: 100,000, 50 x 2,000, and (r) from 100,000 orders (about 40,000 entries: PostgreSQL takes
+about a millisecond an order to import them, so a backlog the size of (b)'s, from 250,000
+orders, costs minutes before the first run).
 
 With --ladder, also where the drain's time goes, as rates against the same baseline: each rung
 adds one part of what the drain does, on the same entries, each into a fresh database.
@@ -49,6 +69,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -57,12 +78,14 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import bench_ledger
+import gen_data
 import httpx
 from pydantic import SecretStr
 
@@ -71,7 +94,9 @@ from putback_tui.central.app import cut_batch, tune_garbage_collector
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.server import free_port
 from putback_tui.central.storage import CentralStore, Client, Tx, open_store
-from putback_tui.config import SyncSettings
+from putback_tui.config import Settings, SyncSettings
+from putback_tui.dataset import Dataset
+from putback_tui.domain.bounds import MAX_SEQ
 from putback_tui.domain.entries import Entry, EntryDetails, EntryDraft, EntryKind, new_entry_id
 from putback_tui.domain.models import (
     LineChange,
@@ -86,8 +111,10 @@ from putback_tui.domain.models import (
 )
 from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
+from putback_tui.ledger.load import load_dataset
+from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncWorker
-from putback_tui.wire import API_PREFIX, BatchResult, ClientKind, batch_json
+from putback_tui.wire import API_PREFIX, BatchResult, ClientKind, ResultCode, batch_json
 
 SKUS = [f"SKU-{i:04d}" for i in range(200)]
 ORDERS = 2000
@@ -503,9 +530,9 @@ def outgoing_batches(ledger_path: Path, batch: int) -> list[tuple[list[str], lis
     return out
 
 
-def check_recorded(what: str, store: CentralStore, n: int) -> None:
-    if len(store.recorded("T1")) != n:
-        raise CheckFailed(f"{what}: {len(store.recorded('T1'))} of {n} entries recorded")
+def check_recorded(what: str, store: CentralStore, n: int, terminal: str = "T1") -> None:
+    if (recorded := len(store.recorded(terminal))) != n:
+        raise CheckFailed(f"{what}: {recorded} of {n} entries recorded")
 
 
 def ingest_http(
@@ -573,6 +600,216 @@ def drain(
     return {"rate": n / took, "baseline": base, "ratio": n / took / base,
             **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()},
             "cpu_us_terminal": terminal_cpu / n * 1e6}
+
+
+# -- (r): the drain of a terminal's real ledger ------------------------------------------------
+
+REAL_SEED = 20261121
+"""scripts/gen-data's own seed: the quick set's orders, lines and stock, at a smaller size."""
+KEPT_CODES = (ResultCode.APPLIED, ResultCode.ALREADY_RELEASED, ResultCode.APPLIED_AS_DERIVED)
+"""The answers that leave an entry applied; any other fails (r)."""
+
+
+def real_set(work: Path, orders: int) -> Path:
+    """A data set as scripts/gen-data writes one, in the quick set's shape, with ``orders`` orders.
+
+    Five lines an order, a location for every two orders, a product for every order (the quick
+    set has five: more products change nothing a drain reads, and slow the two imports). About
+    30 % of the orders are exceptions (cancelled, deleted or failed), as in every generated set.
+    """
+    out = work / "real-set"
+    gen_data.generate(
+        out, products=orders, locations=max(orders // 2, 10), orders=orders, lines=5 * orders,
+        seed=REAL_SEED,
+    )
+    return out
+
+
+class RealLedger(NamedTuple):
+    """A terminal's ledger with its unsent backlog, made once and copied for every run."""
+
+    path: Path
+    terminal: str
+    facility: str
+    kinds: dict[str, int]
+    """The backlog's entries by kind."""
+
+
+def real_ledger(data: Path, work: Path, put_backs: int) -> RealLedger:
+    """The terminal's ledger as a terminal makes it offline (nothing sent; none of it timed).
+
+    Loaded from ``data`` as ``putback init --data`` loads it, which releases the unpicked units
+    of every exception order at once (one release entry an order); then a supervisor signed in
+    at a :class:`Station` opens exception orders and puts their picked units back, up to
+    ``put_backs`` (``bench_ledger.make_entries``, the ledger session 11 counted).
+    """
+    info = Dataset(data).info
+    settings = Settings()  # as make_entries' station runs: its terminal must be the set's
+    if (settings.terminal.id, settings.terminal.facility) != (info.terminal, info.facility):
+        raise CheckFailed(f"the data set is for {info.terminal} at {info.facility}, the "
+                          f"station's settings for {settings.terminal.id}")
+    where = work / "real-ledger"
+    where.mkdir()
+    loaded = where / "loaded.sqlite3"
+    ledger = Ledger(loaded)
+    try:
+        load_dataset(ledger, Dataset(data), info.facility, roles=settings.roles.keys(),
+                     release_as=info.terminal)
+    finally:
+        ledger.close()
+    made = bench_ledger.make_entries(loaded, where, put_backs)
+    ledger = Ledger(made, create=False)
+    with ledger.read() as tx:
+        kinds = dict(tx.conn.execute("SELECT kind, COUNT(*) FROM entries GROUP BY kind"))
+        waiting = book.counts(tx).waiting
+    ledger.close()
+    if waiting != sum(kinds.values()):
+        raise CheckFailed(f"the terminal's ledger has {waiting} of its "
+                          f"{sum(kinds.values())} entries waiting")
+    return RealLedger(made, info.terminal, info.facility, kinds)
+
+
+IMPORT_ORDERS = 10_000
+"""Orders a piece of (r)'s central import. One import of 40,000 orders took PostgreSQL 78 s,
+in pieces of 5,000 51 s (after each import it reads the tables' statistics anew)."""
+
+
+def real_central(db: str, data: Path, real: RealLedger) -> str:
+    """A central store loaded from the same data set, with the terminal; the terminal's token.
+
+    What ``putback central import DIR`` loads (``import_path``), the orders in pieces of
+    :data:`IMPORT_ORDERS` after the reference data and stock, as the central store's API takes
+    them. Importing the exception orders releases their unpicked units (central/releases.py),
+    so the terminal's own releases of them will be answered ``already_released``.
+    """
+    store = open_store(db)
+    try:
+        dataset = Dataset(data)
+        store.import_data(products=list(dataset.products()), locations=list(dataset.locations()),
+                          operators=list(dataset.operators()), stock=list(dataset.stock()),
+                          atp=list(dataset.atp()))
+        orders = list(dataset.orders())
+        for i in range(0, len(orders), IMPORT_ORDERS):
+            store.import_data(orders=orders[i : i + IMPORT_ORDERS])
+        return store.add_client(real.terminal, ClientKind.TERMINAL, real.facility)
+    finally:
+        store.close()
+
+
+class KeptAnswers(SyncClient):
+    """The product's sync client, keeping each batch's body and answer as sent and received.
+
+    Read after the clock stops (what each batch held, how each entry was answered): keeping
+    them costs one list append a batch.
+    """
+
+    def __init__(self, base_url: str, token: str) -> None:
+        super().__init__(base_url, token)
+        self.kept: list[tuple[str, bytes]] = []
+
+    def _post_batch(self, body: str) -> httpx.Response:
+        response = super()._post_batch(body)
+        self.kept.append((body, response.content))
+        return response
+
+
+def real_drain(
+    kind: str, db: str, token: str, real: RealLedger, batch: int, work: Path,
+    pg_pid: int | None, tag: str, product_batches: bool = True,
+) -> dict[str, float]:
+    """(r): the real SyncWorker drains a terminal's real backlog, against the baseline.
+
+    ``db`` holds the central store as :func:`real_central` left it. The terminal's pull cursor
+    starts where that central store's feed stands: the terminal loaded the same data set, so
+    the round's pull brings what the drain changed, not the whole set again (which a
+    terminal's first pull would; it is not the drain).
+    """
+    store = open_store(db)
+    ledger = work / f"{kind}-{tag}-terminal.sqlite3"
+    copy_database("sqlite", str(real.path), str(ledger), None)
+    with store.engine.read() as central:
+        revision = central.revision()
+    terminal = Ledger(ledger, create=False)
+    with terminal.write() as tx:
+        tx.set_meta(book.PULL_CURSOR, str(revision))
+    with terminal.read() as tx:
+        entries = book.unsent(tx, MAX_SEQ)
+    terminal.close()
+    n = len(entries)
+    clients: list[KeptAnswers] = []
+
+    def client_factory(url: str, token: str) -> SyncClient:
+        clients.append(KeptAnswers(url, token))
+        return clients[-1]
+
+    proc, url = serve(db)
+    meter = CpuMeter(server=proc.pid, database=pg_pid)
+    try:
+        sizes = {} if product_batches else {"batch_size": batch, "max_batch_size": batch}
+        worker = SyncWorker(ledger, SyncSettings(url=url, token=SecretStr(token), **sizes),
+                            client_factory=client_factory,
+                            release_as=(real.terminal, real.facility))
+        meter.start()
+        terminal_cpu = time.process_time()
+        start = time.perf_counter()
+        state = worker.run_once()
+        took = time.perf_counter() - start
+        terminal_cpu = time.process_time() - terminal_cpu
+        cpu = meter.stop()
+        worker.stop()
+    finally:
+        proc.terminate()
+        proc.wait()
+    kept = [pair for client in clients for pair in client.kept]
+    codes = dict.fromkeys(ResultCode, 0)
+    for _, answer in kept:
+        for r in BatchResult.model_validate_json(answer).results:
+            codes[r.code or ResultCode(r.outcome.value)] += 1
+    held = [[e["kind"] for e in json.loads(body)["entries"]] for body, _ in kept]
+    counted = {c.value: k for c, k in codes.items() if k}
+    if (state.waiting, state.refused, state.last_error) != (0, 0, None):
+        raise CheckFailed(f"drain of a real ledger into {kind}: {state.waiting} entries left "
+                          f"waiting, {state.refused} refused, last error {state.last_error}; "
+                          f"answers {counted}")
+    if sum(codes.values()) != n or any(k for c, k in codes.items() if c not in KEPT_CODES):
+        raise CheckFailed(f"drain of a real ledger into {kind}: {n} entries in the backlog, "
+                          f"answers {counted or 'none'}")
+    check_recorded(f"drain of a real ledger into {kind}", store, n, real.terminal)
+    base = baseline(store, entries, batch)
+    store.close()
+    with_release = [kinds for kinds in held if EntryKind.RELEASE.value in kinds]
+    return {"rate": n / took, "baseline": base, "ratio": n / took / base,
+            **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()},
+            "cpu_us_terminal": terminal_cpu / n * 1e6,
+            "entries": n, "releases": real.kinds.get(EntryKind.RELEASE.value, 0),
+            "put_backs": real.kinds.get(EntryKind.PUT_BACK.value, 0),
+            "batches": len(held), "batches_with_release": len(with_release),
+            "entries_in_batches_with_release": sum(len(kinds) for kinds in with_release),
+            **{f"answers_{c.value}": k for c, k in codes.items()}}
+
+
+def copy_database(kind: str, template: str, copy: str, pg: Any) -> str:
+    """A copy of the database ``template`` (a file, or a PostgreSQL database's URL)."""
+    if kind == "sqlite":
+        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(copy)) as to:
+            source.backup(to)
+        return copy
+    import psycopg
+
+    name = copy.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(pg.url, autocommit=True) as conn:
+                conn.execute(
+                    f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"'
+                )
+            return str(pg.database_url(name))
+        except psycopg.errors.ObjectInUse:
+            # Autovacuum may be reading the freshly imported template: a copy waits for it.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 FACILITIES = 10
@@ -671,6 +908,22 @@ def database_split(col: dict[str, list[float]]) -> str:
     )
 
 
+def backlog_held(col: dict[str, list[float]]) -> str:
+    """What (r)'s backlog held, how it went in batches, and how its entries were answered."""
+    def count(key: str) -> str:
+        lo, mid, hi = spread(col[key])
+        return f"{mid:,.0f}" if lo == hi else fmt(col[key])
+
+    answers = ", ".join(
+        f"{code.value} {count(f'answers_{code.value}')}"
+        for code in ResultCode if max(col[f"answers_{code.value}"]) > 0
+    )
+    return (f"backlog {count('entries')} entries: {count('releases')} releases, "
+            f"{count('put_backs')} put-backs; {count('batches')} batches, "
+            f"{count('batches_with_release')} holding a release "
+            f"({count('entries_in_batches_with_release')} entries); answers: {answers}")
+
+
 def spread(values: list[float]) -> tuple[float, float, float]:
     return min(values), statistics.median(values), max(values)
 
@@ -692,57 +945,103 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--ladder", action="store_true",
                         help="also show where the drain's time goes (see the module docstring)")
-    parser.add_argument("--only", choices=["a", "b", "c"], action="append",
+    parser.add_argument("--real-orders", type=int,
+                        help="orders of the data set (r) is made from (100,000; 10,000 quick); "
+                        "the terminal puts back a tenth as many units")
+    parser.add_argument("--only", choices=["a", "b", "c", "r"], action="append",
                         help="only these figures (repeat; default all)")
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], action="append",
-                        help="only these engines for (a) and (b) (default both)")
+                        help="only these engines for (a), (b) and (r) (default both)")
     parser.add_argument("--workers", type=int, action="append",
                         help="server processes for the fan-in (repeat; default 1 and 2)")
     args = parser.parse_args()
-    only = set(args.only or "abc")
+    only = set(args.only or "abcr")
     engines = args.engine or ["sqlite", "postgresql"]
     workers_list = args.workers or [1, 2]
     n = args.n or (10_000 if args.quick else 100_000)
     batch = args.batch or 1000
     drain_as = drain if args.batch is None else partial(drain, product_batches=False)
+    real_as = real_drain if args.batch is None else partial(real_drain, product_batches=False)
+    real_orders = args.real_orders or (10_000 if args.quick else 100_000)
     b_batches = ("the product's batches (200, growing to 5,000)" if args.batch is None
                  else f"batches of {batch}")
     per = args.per or (200 if args.quick else 2000)
     figures: dict[str, Any] = {"entries": n, "batch": batch, "runs": args.runs,
                                "fan_in_terminals": 50, "fan_in_facilities": FACILITIES,
-                               "fan_in_per_terminal": per, "cpus": os.cpu_count()}
+                               "fan_in_per_terminal": per, "real_orders": real_orders,
+                               "cpus": os.cpu_count()}
     work = Path(tempfile.mkdtemp(prefix="putback-bench-"))
     print(f"(a) ingest of {n:,} entries in batches of {batch}, (b) drain in {b_batches}; "
           f"(c) fan-in of "
           f"50 terminals over {FACILITIES} facilities x {per:,} entries in batches of 200; "
+          f"(r) drain of a terminal's real ledger (a data set of {real_orders:,} orders, "
+          f"{real_orders // 10:,} put-backs) as (b); "
           f"{args.runs} runs each, median (min-max); cpus: {os.cpu_count()}, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
     # The throwaway cluster is test support (tests/support), not part of the package.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.support.throwaway_pg import ThrowawayPostgres
 
-    pg = ThrowawayPostgres(durable=True).start()
-    pg_pid = postgres_pid(pg)
+    # Started only when a figure runs on it: SQLite's figures run where PostgreSQL is not.
+    needs_pg = "c" in only or (
+        "postgresql" in engines and (bool(only & {"a", "b", "r"}) or args.ladder)
+    )
+    pg = ThrowawayPostgres(durable=True).start() if needs_pg else None
+    pg_pid = postgres_pid(pg) if pg is not None else None
     counter = iter(range(10**6))
 
     def new_db(kind: str) -> str:
         tag = next(counter)
         if kind == "sqlite":
             return str(work / f"central-{tag}.sqlite3")
+        assert pg is not None
         return pg.create_database(f"bench{tag}")
+
+    data: Path | None = None
+    real: RealLedger | None = None
+    templates: dict[str, tuple[str, str]] = {}
+
+    def real_db(kind: str) -> tuple[str, str, RealLedger]:
+        """A copy of the central store (r) starts from, the terminal's token, its ledger."""
+        nonlocal data, real
+        if data is None or real is None:
+            started = time.perf_counter()
+            data = real_set(work, real_orders)
+            real = real_ledger(data, work, real_orders // 10)
+            print(f"(r) the terminal's ledger: {sum(real.kinds.values()):,} entries waiting "
+                  f"({', '.join(f'{k} {v:,}' for k, v in sorted(real.kinds.items()))}), "
+                  f"made offline in {time.perf_counter() - started:.0f} s", flush=True)
+        if kind not in templates:
+            started = time.perf_counter()
+            template = new_db(kind)
+            templates[kind] = (template, real_central(template, data, real))
+            print(f"(r) the central store on {kind} loaded from the same set in "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
+        template, token = templates[kind]
+        tag = next(counter)
+        copy = (str(work / f"central-{tag}.sqlite3") if pg is None or kind == "sqlite"
+                else pg.database_url(f"bench{tag}"))
+        return copy_database(kind, template, copy, pg), token, real
 
     try:
         for kind in engines:
-            for letter, name, measure in (("a", "ingest", ingest_http), ("b", "drain", drain_as)):
+            pg_of = pg_pid if kind == "postgresql" else None
+            for letter, name in (("a", "ingest"), ("b", "drain"), ("r", "real")):
                 if letter not in only:
                     continue
                 runs = []
                 for _ in range(args.runs):
-                    db = new_db(kind)
-                    runs.append(measure(kind, db, n, batch, work,
-                                        pg_pid if kind == "postgresql" else None,
-                                        str(next(counter))))
-                    if kind == "sqlite":
+                    tag = str(next(counter))
+                    if letter == "a":
+                        db = new_db(kind)
+                        runs.append(ingest_http(kind, db, n, batch, work, pg_of, tag))
+                    elif letter == "b":
+                        db = new_db(kind)
+                        runs.append(drain_as(kind, db, n, batch, work, pg_of, tag))
+                    else:
+                        db, token, ledger = real_db(kind)
+                        runs.append(real_as(kind, db, token, ledger, batch, work, pg_of, tag))
+                    if pg is None or kind == "sqlite":
                         for f in work.glob(f"{Path(db).name}*"):
                             f.unlink()
                     else:
@@ -759,11 +1058,15 @@ def main() -> None:
                 print(f"({letter}) {name:<6} {kind:<10} {fmt(col['rate'])} entries/s   baseline "
                       f"{fmt(col['baseline'])} /s   ratio {fmt(col['ratio'], digits=2)}   "
                       f"{cpu}", flush=True)
-                figures[f"{name}_{kind}"] = {k: {"min": lo, "median": mid, "max": hi}
-                                             for k, v in col.items()
-                                             for lo, mid, hi in [spread(v)]}
-                figures[f"{name}_{kind}"]["runs"] = runs
+                if letter == "r":
+                    print(f"(r) {'':<6} {kind:<10} {backlog_held(col)}", flush=True)
+                key = {"a": "ingest", "b": "drain", "r": "real_drain"}[letter]
+                figures[f"{key}_{kind}"] = {k: {"min": lo, "median": mid, "max": hi}
+                                            for k, v in col.items()
+                                            for lo, mid, hi in [spread(v)]}
+                figures[f"{key}_{kind}"]["runs"] = runs
         if "c" in only:
+            assert pg is not None
             for workers in workers_list:
                 runs = []
                 for _ in range(args.runs):
@@ -814,7 +1117,8 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
     finally:
-        pg.stop()
+        if pg is not None:
+            pg.stop()
         shutil.rmtree(work, ignore_errors=True)  # a full run leaves over 500 MB of databases
 
 
