@@ -8,7 +8,8 @@ measured in the same run on the same machine:
   (scripts/bench-latency);
 * order open and put-back commit against a raw single-row SQLite insert with the same
   durability settings, interleaved on the same file (scripts/bench-ledger);
-* sync drain into SQLite and PostgreSQL against inserting the same entries directly, and 50
+* sync drain into SQLite and PostgreSQL against inserting the same entries directly, the same
+  for the backlog of a terminal's real ledger (releases beside the put-backs), and 50
   concurrent terminals on PostgreSQL against that same direct insert (scripts/bench-sync);
 * scanner decoder rate against a dict lookup per key press (scripts/bench-decoder);
 * peak memory of the app started headless on the large data set against a minimal Textual app.
@@ -123,25 +124,43 @@ def ledger_rows(quick: bool) -> list[Row]:
 
 def sync_rows(quick: bool) -> list[Row]:
     argv = ["scripts/bench_sync.py",
-            *(["--quick", "-n", "5000", "--per", "100", "--runs", "1"] if quick else [])]
+            *(["--quick", "-n", "5000", "--per", "100", "--real-orders", "5000", "--runs", "1"]
+              if quick else [])]
     data, why = run_json("sync", argv, 3600)
     group = "sync"
     if data is None:
         return [Row(group, name, None, "entries/s", "direct insert", None, "higher", why)
-                for name in ("ingest into SQLite", "drain into SQLite", "ingest into PostgreSQL",
-                             "drain into PostgreSQL", "50 terminals at once on PostgreSQL")]
+                for name in ("ingest into SQLite", "drain into SQLite",
+                             "drain of a terminal's real ledger into SQLite",
+                             "ingest into PostgreSQL", "drain into PostgreSQL",
+                             "drain of a terminal's real ledger into PostgreSQL",
+                             "50 terminals at once on PostgreSQL")]
     rows = []
     runs = f"median of {data['runs']} run{'s' if data['runs'] > 1 else ''}"
     for kind, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
-        for name, what in (("ingest", "pre-built batches over HTTP"),
-                           ("drain", "real SyncWorker over HTTP")):
+        for name, what in (
+            ("ingest", f"batches of {data['batch']}, pre-built, over HTTP"),
+            ("drain", "the product's batches (200, growing to 5,000), real SyncWorker over HTTP"),
+        ):
             fig = data[f"{name}_{kind}"]
             rows.append(Row(group, f"{name} of {data['entries']:,} entries into {label}",
                             fig["rate"]["median"], "entries/s",
                             f"same entries inserted directly into {label}",
                             fig["baseline"]["median"], "higher",
-                            f"batches of {data['batch']}, {what}; server CPU "
+                            f"{what}; server CPU "
                             f"{fig['cpu_us_server']['median']:.0f} us/entry; {runs}"))
+        real = data[f"real_drain_{kind}"]
+        count = {k: f"{v['median']:,.0f}" for k, v in real.items() if k != "runs"}
+        rows.append(Row(group, f"drain of a terminal's real ledger ({count['entries']} entries: "
+                        f"{count['releases']} releases, {count['put_backs']} put-backs) into "
+                        f"{label}", real["rate"]["median"], "entries/s",
+                        f"same entries inserted directly into {label}",
+                        real["baseline"]["median"], "higher",
+                        f"real SyncWorker over HTTP, the product's batches: "
+                        f"{count['batches_with_release']} of {count['batches']} held a release "
+                        f"(the ordinary path); {count['answers_already_released']} answered "
+                        f"already_released; server CPU {count['cpu_us_server']} us/entry; "
+                        f"{runs}"))
     base = data["drain_postgresql"]["baseline"]["median"]
     for workers in (1, 2):
         fan = data.get(f"fan_in_postgresql_{workers}")
