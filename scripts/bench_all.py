@@ -157,8 +157,8 @@ def sync_rows(quick: bool) -> list[Row]:
                         f"same entries inserted directly into {label}",
                         real["baseline"]["median"], "higher",
                         f"real SyncWorker over HTTP, the product's batches: "
-                        f"{count['batches_with_release']} of {count['batches']} held a release "
-                        f"(the ordinary path); {count['answers_already_released']} answered "
+                        f"{count['batches_with_release']} of {count['batches']} held a release; "
+                        f"{count['answers_already_released']} answered "
                         f"already_released; server CPU {count['cpu_us_server']} us/entry; "
                         f"{runs}"))
     base = data["drain_postgresql"]["baseline"]["median"]

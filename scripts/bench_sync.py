@@ -19,8 +19,8 @@ baseline measured in the same run; the table gives min / median / max over the r
                time to answer one batch. Lean terminals as in (a): 50 simulated terminals
                share the server's two cores, where real ones each have their own machine.
 (r) real       the drain of a terminal's real ledger, as (b). (a), (b) and (c) send plain
-               put-backs, all of which the central store's hot path reads; a terminal's own
-               backlog holds releases too, and a batch holding one goes the ordinary way. A
+               put-backs; a terminal's own backlog is mostly releases (until the hot path read
+               them too, in session 12, a batch holding one went the ordinary way). A
                data set generated as scripts/gen-data writes one (``--real-orders`` orders)
                is loaded into the central store (``import_data``, which releases the unpicked
                units of its exception orders) and into the terminal's ledger as ``putback init
