@@ -406,6 +406,7 @@ def plan(
         order = orders.get(order_id)  # None for an entry naming no order
         effects = None
         if e.kind is _RELEASE:
+            kind = "release"
             if order is None:
                 return None
             released = _release(e, order, state, atp, max_stock)
@@ -426,6 +427,7 @@ def plan(
                 if e.changes or e.line_changes:
                     effects = NO_EFFECTS
         else:
+            kind = "put_back"
             ok = allowed.get(operator)
             if not (state.may_put_back(operator) if ok is None else ok):
                 return None
@@ -445,10 +447,10 @@ def plan(
             ):
                 return None
             lot_tracked = lot_tracked_of.get(sku)
-            kind = kind_of.get(location)
+            location_kind = kind_of.get(location)
             line_no = claimed.line_no
             line = order.lines.get(line_no)
-            if lot_tracked is None or kind not in _PUT_BACK_KINDS or line is None:
+            if lot_tracked is None or location_kind not in _PUT_BACK_KINDS or line is None:
                 return None
             status = order.status
             put_back = line[_PUT_BACK]
@@ -464,7 +466,7 @@ def plan(
                 return None
             if lot_tracked and (not d.lot or (line[_LOT] and d.lot != line[_LOT])):
                 return None
-            storage = kind == "storage"
+            storage = location_kind == "storage"
             key = (sku, location)
             qoh_before = qoh.get(key, 0)
             atp_before = atp.get(sku, 0)
@@ -511,7 +513,7 @@ def plan(
                 first_at[order_id] = (at, e.created_at)
         seq = e.seq
         add_entry(
-            (e.entry_id, e.terminal, e.facility, seq, e.kind.value, order_id, "applied", None,
+            (e.entry_id, e.terminal, e.facility, seq, kind, order_id, "applied", None,
              body, effects, None)
         )
     writes.last_seq = seq
