@@ -114,7 +114,7 @@ from putback_tui.ledger import Ledger
 from putback_tui.ledger import sync as book
 from putback_tui.ledger.load import load_dataset
 from putback_tui.sync.client import SyncClient
-from putback_tui.sync.worker import SyncWorker
+from putback_tui.sync.worker import SyncState, SyncWorker
 from putback_tui.wire import API_PREFIX, BatchResult, ClientKind, ResultCode, batch_json
 
 SKUS = [f"SKU-{i:04d}" for i in range(200)]
@@ -568,30 +568,42 @@ def ingest_http(
             "cpu_us_terminal": client_cpu / n * 1e6}
 
 
+def timed_round(
+    db: str, pg_pid: int | None, ledger: Path, token: str, sizes: dict[str, int], **worker: Any
+) -> tuple[SyncState, float, float, dict[str, float]]:
+    """One round of the real SyncWorker into a server of ``db`` started for it.
+
+    Returns its state, its wall seconds, the terminal's CPU seconds (this process's while the
+    round runs: the worker's thread and the one sending its batches; this thread only waits
+    for them) and the server's and the database's (:class:`CpuMeter`). ``worker``: more
+    arguments of the SyncWorker.
+    """
+    proc, url = serve(db)
+    meter = CpuMeter(server=proc.pid, database=pg_pid)
+    try:
+        sync = SyncWorker(ledger, SyncSettings(url=url, token=SecretStr(token), **sizes), **worker)
+        meter.start()
+        terminal_cpu = time.process_time()
+        start = time.perf_counter()
+        state = sync.run_once()
+        took = time.perf_counter() - start
+        terminal_cpu = time.process_time() - terminal_cpu
+        cpu = meter.stop()
+        sync.stop()
+    finally:
+        proc.terminate()
+        proc.wait()
+    return state, took, terminal_cpu, cpu
+
+
 def drain(
     kind: str, db: str, n: int, batch: int, work: Path, pg_pid: int | None, tag: str,
     product_batches: bool = True,
 ) -> dict[str, float]:
     """(b): the real SyncWorker drains the ledger's backlog, against the baseline."""
     store, token, ledger = prepared(kind, db, n, work, tag)
-    proc, url = serve(db)
-    meter = CpuMeter(server=proc.pid, database=pg_pid)
-    try:
-        sizes = {} if product_batches else {"batch_size": batch, "max_batch_size": batch}
-        worker = SyncWorker(ledger, SyncSettings(url=url, token=SecretStr(token), **sizes))
-        meter.start()
-        # This process's CPU while the round runs is the terminal's: the worker's thread and
-        # the one sending its batches (this thread only waits for them).
-        terminal_cpu = time.process_time()
-        start = time.perf_counter()
-        state = worker.run_once()
-        took = time.perf_counter() - start
-        terminal_cpu = time.process_time() - terminal_cpu
-        cpu = meter.stop()
-        worker.stop()
-    finally:
-        proc.terminate()
-        proc.wait()
+    sizes = {} if product_batches else {"batch_size": batch, "max_batch_size": batch}
+    state, took, terminal_cpu, cpu = timed_round(db, pg_pid, ledger, token, sizes)
     if (state.waiting, state.refused, state.last_error) != (0, 0, None):
         raise CheckFailed(f"drain into {kind}: {state.waiting} entries left waiting, "
                           f"{state.refused} refused, last error {state.last_error}")
@@ -745,24 +757,11 @@ def real_drain(
         clients.append(KeptAnswers(url, token))
         return clients[-1]
 
-    proc, url = serve(db)
-    meter = CpuMeter(server=proc.pid, database=pg_pid)
-    try:
-        sizes = {} if product_batches else {"batch_size": batch, "max_batch_size": batch}
-        worker = SyncWorker(ledger, SyncSettings(url=url, token=SecretStr(token), **sizes),
-                            client_factory=client_factory,
-                            release_as=(real.terminal, real.facility))
-        meter.start()
-        terminal_cpu = time.process_time()
-        start = time.perf_counter()
-        state = worker.run_once()
-        took = time.perf_counter() - start
-        terminal_cpu = time.process_time() - terminal_cpu
-        cpu = meter.stop()
-        worker.stop()
-    finally:
-        proc.terminate()
-        proc.wait()
+    sizes = {} if product_batches else {"batch_size": batch, "max_batch_size": batch}
+    state, took, terminal_cpu, cpu = timed_round(
+        db, pg_pid, ledger, token, sizes,
+        client_factory=client_factory, release_as=(real.terminal, real.facility),
+    )
     kept = [pair for client in clients for pair in client.kept]
     codes = dict.fromkeys(ResultCode, 0)
     for _, answer in kept:
