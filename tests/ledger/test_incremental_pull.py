@@ -166,3 +166,29 @@ def test_projections_equal_the_full_rebuild_after_every_pull(
             assert projections(ledger)[:2] == ledger.rebuild_stock()
     finally:
         ledger.close()
+
+
+def test_a_release_the_central_store_had_made_is_not_counted_twice_once_answered(
+    tmp_path: Path,
+) -> None:
+    """The terminal releases D-1001's units, then pulls the order as the central store holds
+    it, released by the central store itself; then the central store answers the terminal's
+    release "already released" and sends nothing of the order again (nothing of it changed).
+    The release, now behind the baseline, must leave the line's projection: the units are
+    released once, as the central store says.
+    """
+    ledger = Ledger(tmp_path / "putback.sqlite3")
+    load_dataset(ledger, Dataset(DEMO_DIR), "STORE-01")
+    station = Station(ledger, Settings())
+    station.sign_in("SV-0001")
+    station.open_order("D-1001")
+    [release] = ledger.entries()
+    central = {(c.order_id, c.line_no): (c.released, 0, 0, 0) for c in release.line_changes}
+    with ledger.write() as tx:  # the order as released by the central store; not acknowledged
+        book.apply_page(tx, cursor=1, next_cursor=2, has_more=False, applied_through_seq=0,
+                        orders=_orders_with_progress({"D-1001"}, central))
+    with ledger.write() as tx:  # the release answered: nothing of the order changed
+        book.apply_page(tx, cursor=2, next_cursor=3, has_more=False,
+                        applied_through_seq=release.seq)
+    progress = projections(ledger)[2]
+    assert {k: v for k, v in progress.items() if k[0] == "D-1001"} == central

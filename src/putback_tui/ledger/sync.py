@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+import msgspec
+
 from putback_tui.domain.derive import apply_stock_changes
 from putback_tui.domain.entries import Entry
 from putback_tui.domain.models import (
@@ -430,9 +432,28 @@ def _affected(tx: Transaction, old_seq: int, new_seq: int) -> tuple[set[str], se
         "SELECT changes, line_changes FROM entries WHERE seq > ? AND seq <= ?",
         (old_seq, new_seq),
     ):
-        skus.update(c["sku"] for c in json.loads(changes_json))
-        lines.update((c["order_id"], c["line_no"]) for c in json.loads(line_json))
+        skus.update(c.sku for c in _stock_keys(changes_json))
+        lines.update((c.order_id, c.line_no) for c in _line_keys(line_json))
     return skus, lines
+
+
+class _StockKey(msgspec.Struct, gc=False):
+    """A stored stock change, read for its key alone."""
+
+    sku: str
+
+
+class _LineKey(msgspec.Struct, gc=False):
+    """A stored line change, read for its key alone."""
+
+    order_id: str
+    line_no: int
+
+
+# After a drain, every entry the central store acknowledged: json.loads of both lists cost
+# 7.7-9.1 us an entry, these 3.5-3.9 (the ledger's own JSON, its other fields skipped).
+_stock_keys = msgspec.json.Decoder(list[_StockKey]).decode
+_line_keys = msgspec.json.Decoder(list[_LineKey]).decode
 
 
 def _only(tx: Transaction, table: str, rows: Iterable[tuple[object, ...]], columns: str) -> str:
