@@ -364,7 +364,7 @@ class HotPlan:
 def plan(
     batch: HotBatch, state: HotState, *, last_seq: int, limits: Limits
 ) -> HotPlan | None:
-    """What the batch writes when the ordinary path would apply every entry as sent; else None.
+    """What the batch writes when the ordinary path would apply every entry; else None.
 
     The entries are put-backs and releases (:func:`admissible`), new (none recorded yet: the
     caller checked) and in order. Each one is judged as :func:`putback_tui.domain.derive.derive`
@@ -413,12 +413,8 @@ def plan(
             if released is None:
                 return None
             if released:
-                for line_no in released:
-                    numbers = changed.get(order_id)
-                    if numbers is None:
-                        changed[order_id] = [line_no]
-                    elif line_no not in numbers:
-                        numbers.append(line_no)
+                noted = changed.setdefault(order_id, [])
+                noted.extend(n for n in released if n not in noted)
                 for c in e.changes:
                     touched_atp.add(c.sku)
                 _note_reconciled(order, order_id, at, e, writes)
