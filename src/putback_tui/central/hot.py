@@ -44,7 +44,7 @@ from pydantic_core import to_json
 
 from putback_tui.central.backlog import first_action_due
 from putback_tui.central.ingest import NO_EFFECTS, Writes, nothing_left_note
-from putback_tui.central.limits import CentralLimits
+from putback_tui.central.limits import QUANTITY_KINDS, CentralLimits
 from putback_tui.domain.bounds import (
     EARLIEST,
     LATEST,
@@ -239,9 +239,9 @@ def admissible(
             return False
         if not earliest <= at <= latest:
             return False
-        # The cap holds a put-back's units (limits.QUANTITY_KINDS); a release's is a total.
+        # The cap holds the units of a kind that acts on some (a put-back); a release's is a total.
         quantity = e.details.quantity
-        if kind is EntryKind.PUT_BACK and quantity is not None and not (
+        if kind in QUANTITY_KINDS and quantity is not None and not (
             1 <= quantity <= limits.max_quantity
         ):
             return False

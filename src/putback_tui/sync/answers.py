@@ -58,6 +58,8 @@ class _AllApplied(Struct, frozen=True, gc=False):
 
 
 _decode = msgspec.json.Decoder(_AllApplied).decode
+_NOTHING_LEFT = ResultCode.ALREADY_RELEASED
+"""The one code of an applied entry whose answer carries a reason and (empty) effects."""
 
 
 def applied_ids(body: bytes) -> tuple[str, ...] | None:
@@ -88,5 +90,3 @@ def applied_ids(body: bytes) -> tuple[str, ...] | None:
             return None  # something more to know (the worker reads it from the models)
     return tuple(r.entry_id for r in results)
 
-
-_NOTHING_LEFT = ResultCode.ALREADY_RELEASED
