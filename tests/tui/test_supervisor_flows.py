@@ -8,6 +8,9 @@ operator's own Enter comes a second after the last key (the stepping clock), as 
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from textual.pilot import Pilot
 
 from putback_tui.config import Settings
@@ -172,6 +175,32 @@ async def test_reject_refused_for_a_role_without_the_permission(demo_ledger: Led
         assert "permission 'reject_item' is missing" in text
     assert refusals(demo_ledger) == ["reject_item"]
     assert stock_of(demo_ledger, "TSHIRT-BLK-M") == ({"A-01-01": 10}, 6)
+
+
+async def test_a_refusal_from_a_slow_station_call_is_shown_like_a_quick_one(
+    demo_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A station call that outlasts the quick wait goes to a thread worker; its refusal ends
+    that worker in an error the app itself reads and shows (``_wait_slow``). Every call slow
+    here (0.2 s), as on a loaded machine: the refused bulk reject reads as it does when quick, and a
+    test waiting for the app's workers is not handed that error.
+    """
+    app = make_app(demo_ledger, Settings(), clock=lambda: FROZEN, monotonic=SteppingClock())
+    require = app.station.require
+
+    def slow_require(*args: object) -> None:
+        time.sleep(0.2)  # well past the quick wait (FAST_S): the call goes to a worker
+        require(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app.station, "require", slow_require)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "OP-0001")
+        await key(pilot, "f2")
+        await scan(pilot, "1")
+        assert isinstance(app.screen, SupervisorScreen)
+        tone, text = result(app)
+        assert tone is Tone.REFUSED
+        assert "permission 'bulk_reject' is missing" in text
 
 
 # -- cancel and force cancel -------------------------------------------------------------------
