@@ -22,7 +22,7 @@ baseline measured in the same run; the table gives min / median / max over the r
                put-backs; a terminal's own backlog is mostly releases (until the hot path read
                them too, in session 12, a batch holding one went the ordinary way). A
                data set generated as scripts/gen-data writes one (``--real-orders`` orders)
-               is loaded into the central store (``import_data``, which releases the unpicked
+               is loaded into the central store (``import_path``, which releases the unpicked
                units of its exception orders) and into the terminal's ledger as ``putback init
                --data`` loads it (which releases them too, an entry an order); a supervisor at
                a Station then opens exception orders and puts their picked units back, a tenth
@@ -92,6 +92,7 @@ from pydantic import SecretStr
 
 from putback_tui.central import hot
 from putback_tui.central.app import cut_batch, tune_garbage_collector
+from putback_tui.central.imports import import_path
 from putback_tui.central.limits import CentralLimits
 from putback_tui.central.server import free_port
 from putback_tui.central.storage import CentralStore, Client, Tx, open_store
@@ -684,28 +685,16 @@ def real_ledger(data: Path, work: Path, put_backs: int) -> RealLedger:
     return RealLedger(made, info.terminal, info.facility, kinds)
 
 
-IMPORT_ORDERS = 10_000
-"""Orders a piece of (r)'s central import. One import of 40,000 orders took PostgreSQL 78 s,
-in pieces of 5,000 51 s (after each import it reads the tables' statistics anew)."""
-
-
 def real_central(db: str, data: Path, real: RealLedger) -> str:
     """A central store loaded from the same data set, with the terminal; the terminal's token.
 
-    What ``putback central import DIR`` loads (``import_path``), the orders in pieces of
-    :data:`IMPORT_ORDERS` after the reference data and stock, as the central store's API takes
-    them. Importing the exception orders releases their unpicked units (central/releases.py),
-    so the terminal's own releases of them will be answered ``already_released``.
+    What ``putback central import DIR`` loads (``import_path``). Importing the exception orders
+    releases their unpicked units (central/releases.py), so the terminal's own releases of
+    them will be answered ``already_released``.
     """
     store = open_store(db)
     try:
-        dataset = Dataset(data)
-        store.import_data(products=list(dataset.products()), locations=list(dataset.locations()),
-                          operators=list(dataset.operators()), stock=list(dataset.stock()),
-                          atp=list(dataset.atp()))
-        orders = list(dataset.orders())
-        for i in range(0, len(orders), IMPORT_ORDERS):
-            store.import_data(orders=orders[i : i + IMPORT_ORDERS])
+        import_path(store, data)
         return store.add_client(real.terminal, ClientKind.TERMINAL, real.facility)
     finally:
         store.close()

@@ -63,6 +63,21 @@ def test_the_oms_setting_a_status_releases_at_once_on_both_feeds(central: Centra
     assert central.store.stock("STORE-01")[1]["MUG-WHT"] == 6
 
 
+def test_an_order_named_twice_in_one_release_is_released_once(central: Central) -> None:
+    # The releases of many orders are read first and written together: an order named twice
+    # must not be released twice from the same reading of its lines.
+    from putback_tui.central.releases import release_exceptions
+
+    with central.store.engine.write(None) as tx:
+        tx.run("UPDATE orders SET status = 'cancelled' WHERE order_id = 'D-1008'")
+        made = release_exceptions(tx, ["D-1008", "D-1008"])
+    assert [(e.order_id, e.details.quantity) for e in made] == [("D-1008", 2)]
+    order = central.store.order("D-1008")
+    assert order is not None
+    assert [ln.released for ln in order.lines] == [1, 1]
+    assert central.store.stock("STORE-01")[1]["MUG-WHT"] == 6
+
+
 def test_a_terminal_pulls_the_central_release_and_says_who_released_it(
     server: BackgroundServer, central: Central, make_terminal: MakeTerminal
 ) -> None:

@@ -206,12 +206,17 @@ def set_order_rev(tx: Tx, facility: str, order_id: str, rev: int) -> None:
 
     An order's revision is kept in ``order_progress`` with its sums (migration 13); ingest
     writes a batch's orders' revisions with their sums, and the other writers of an order
-    (a status set, a release, an import) call this.
+    (a status set, a release, an import) call this or :func:`set_order_revs`.
     """
-    tx.run(
+    set_order_revs(tx, [(facility, order_id, rev)])
+
+
+def set_order_revs(tx: Tx, revs: Sequence[tuple[str, str, int]]) -> None:
+    """:func:`set_order_rev` of many orders: (facility, order ID, revision) of each."""
+    tx.many(
         "INSERT INTO order_progress (facility, order_id, rev) VALUES (?, ?, ?) "
         "ON CONFLICT (facility, order_id) DO UPDATE SET rev = excluded.rev",
-        (facility, order_id, rev),
+        revs,
     )
 
 
@@ -219,7 +224,7 @@ _KEEP_SUMS = (
     "UPDATE order_progress SET (units_to_put_back, units_reserved) = (SELECT "
     f"COALESCE(SUM({_TO_PUT_BACK}), 0), COALESCE(SUM({_RESERVED}), 0) "
     "FROM order_lines l WHERE l.order_id = order_progress.order_id) "
-    "WHERE facility = ? AND order_id IN ({marks})"
+    "WHERE facility = ? AND order_id IN ({keys}) RETURNING order_id"
 )
 
 
@@ -229,15 +234,19 @@ def keep_sums(tx: Tx, orders: Iterable[tuple[str, str]]) -> None:
     ``orders``: (facility, order ID) of each. For the writers of lines other than ingest
     (which writes :func:`order_sums` of the orders it holds with their revisions): the
     central store's releases and imports. Run in the transaction that wrote the lines.
+
+    One statement a facility, its orders' IDs as one array on PostgreSQL (:meth:`Tx.keyed`),
+    which the planner probes the primary key with. Asked as ``order_id IN`` a list of 500
+    parameters, the plan it keeps after five runs (a generic plan), made while a new import's
+    tables have no statistics, read every order of the facility for each list: an import of
+    40,000 orders spent 58 of its 113 s there (docs/performance-log.md, "Session 13: a large
+    import").
     """
     by_facility: dict[str, set[str]] = defaultdict(set)
     for facility, order_id in orders:
         by_facility[facility].add(order_id)
     for facility, order_ids in sorted(by_facility.items()):
-        ids = sorted(order_ids)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            tx.run(_KEEP_SUMS.format(marks=_marks(len(chunk))), (facility, *chunk))
+        tx.keyed(_KEEP_SUMS, sorted(order_ids), facility)
 
 
 def sums_astray(tx: Tx, limit: int = 20) -> tuple[int, list[str]]:

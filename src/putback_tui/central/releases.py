@@ -12,17 +12,22 @@ terminal that pulls the order finds nothing left to release.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from putback_tui.central.backlog import keep_sums, set_order_rev
+from putback_tui.central.backlog import keep_sums, set_order_revs
+from putback_tui.central.state import order_lines
 from putback_tui.domain import rules
-from putback_tui.domain.entries import CENTRAL_TERMINAL, SYSTEM_OPERATOR, Entry, new_entry_id
+from putback_tui.domain.entries import (
+    CENTRAL_TERMINAL,
+    SYSTEM_OPERATOR,
+    Entry,
+    EntryDraft,
+    new_entry_id,
+)
 from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import (
-    ORDER_LINE_FIELDS,
     Order,
-    OrderLine,
     OrderStatus,
     iso_utc,
     now_utc,
@@ -62,24 +67,22 @@ class _AtpView:
         }
 
 
-def _order(tx: Tx, order_id: str) -> Order | None:
-    rows = tx.all(
-        "SELECT order_id, facility, status, has_label FROM orders WHERE order_id = ?", (order_id,)
-    )
-    if not rows:
-        return None
-    r = rows[0]
-    lines = tuple(
-        OrderLine.from_row(row)
-        for row in tx.all(
-            f"SELECT {', '.join(ORDER_LINE_FIELDS)} FROM order_lines WHERE order_id = ? "
-            "ORDER BY line_no",
-            (order_id,),
+def _orders(tx: Tx, order_ids: Sequence[str]) -> dict[str, Order]:
+    """These orders with their lines and central progress, by ID (those that exist)."""
+    lines = order_lines(tx, order_ids)
+    return {
+        r[0]: Order(
+            order_id=r[0],
+            facility=r[1],
+            status=OrderStatus(r[2]),
+            has_label=bool(r[3]),
+            lines=tuple(lines.get(r[0], ())),
         )
-    )
-    return Order(
-        order_id=r[0], facility=r[1], status=OrderStatus(r[2]), has_label=bool(r[3]), lines=lines
-    )
+        for r in tx.keyed(
+            "SELECT order_id, facility, status, has_label FROM orders WHERE order_id IN ({keys})",
+            order_ids,
+        )
+    }
 
 
 def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
@@ -89,24 +92,39 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
     takes revisions there, so the entries, the orders and the ATP rows they change appear on
     the feeds.
 
+    Every order is read first and every table written once, for all of them: an import
+    releases thousands of orders, and on PostgreSQL each statement is a round trip (an import
+    of 40,000 orders, 11,823 of them exceptions, took some 100,000 statements one order at a
+    time). Each order's release is :func:`rules.release` of it as read; no release reads
+    another order, nor the stock a release only adds to.
+
     Returns:
         The central store's entries, in the order made.
     """
-    made: list[Entry] = []
-    for order_id in order_ids:
-        order = _order(tx, order_id)
+    ids = list(dict.fromkeys(order_ids))  # an order named twice is released once
+    orders = _orders(tx, ids) if ids else {}
+    drafts: list[tuple[Order, EntryDraft]] = []
+    for order_id in ids:
+        order = orders.get(order_id)
         if order is None or not order.status.is_exception:
             continue
-        view = _AtpView(tx, order.facility)
         try:
-            draft = rules.release(order, view)
+            draft = rules.release(order, _AtpView(tx, order.facility))
         except Refused:
             continue
-        if draft is None:
-            continue
-        # One revision for the entry, one per ATP row, one for the order: in that order.
-        revs = iter(tx.revisions(len(draft.changes) + 2))
-        now = now_utc()
+        if draft is not None:
+            drafts.append((order, draft))
+    if not drafts:
+        return []
+    # For each order in turn: a revision for the entry, one per ATP row, one for the order.
+    revs = iter(tx.revisions(sum(len(d.changes) + 2 for _, d in drafts)))
+    now = now_utc()
+    at = iso_utc(now)
+    made: list[Entry] = []
+    entry_rows: list[tuple[Any, ...]] = []
+    atp_rows: list[tuple[Any, ...]] = []
+    order_revs: list[tuple[str, str, int]] = []
+    for order, draft in drafts:
         position = next(revs)
         entry = Entry(
             **draft.model_dump(),
@@ -117,42 +135,41 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
             operator=SYSTEM_OPERATOR,
             created_at=now,
         )
-        tx.run(
-            "INSERT INTO entries (position, entry_id, terminal, facility, seq, kind, order_id, "
-            "outcome, reason, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, 'applied', NULL, "
-            "?, ?)",
-            (
-                position,
-                entry.entry_id,
-                CENTRAL_TERMINAL,
-                order.facility,
-                position,
-                entry.kind.value,
-                order_id,
-                iso_utc(now),
-                entry.model_dump_json(),
-            ),
-        )
-        for c in draft.line_changes:
-            tx.run(
-                "UPDATE order_lines SET released = released + ? WHERE order_id = ? AND line_no = ?",
-                (c.released, c.order_id, c.line_no),
-            )
-        keep_sums(tx, [(order.facility, order_id)])
-        for change in draft.changes:
-            tx.run(
-                "INSERT INTO stock_atp (facility, sku, atp, rev) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (facility, sku) DO UPDATE SET atp = stock_atp.atp + excluded.atp, "
-                "rev = excluded.rev",
-                (order.facility, change.sku, change.atp, next(revs)),
-            )
-        done = all(line.to_put_back == 0 for line in order.lines)
-        if done:
-            tx.run(
-                "UPDATE orders SET reconciled_at = ?, reconciled_by = ?, "
-                "reconciled_terminal = ? WHERE order_id = ?",
-                (iso_utc(now), SYSTEM_OPERATOR, CENTRAL_TERMINAL, order_id),
-            )
-        set_order_rev(tx, order.facility, order_id, next(revs))
         made.append(entry)
+        entry_rows.append((
+            position, entry.entry_id, CENTRAL_TERMINAL, order.facility, position,
+            entry.kind.value, order.order_id, "applied", None, at, entry.model_dump_json(),
+        ))
+        atp_rows += [(order.facility, c.sku, c.atp, next(revs)) for c in draft.changes]
+        order_revs.append((order.facility, order.order_id, next(revs)))
+    tx.insert_rows("entries", _ENTRY_COLUMNS, entry_rows)
+    tx.many(
+        "UPDATE order_lines SET released = released + ? WHERE order_id = ? AND line_no = ?",
+        [(c.released, c.order_id, c.line_no) for _, d in drafts for c in d.line_changes],
+    )
+    keep_sums(tx, [(order.facility, order.order_id) for order, _ in drafts])
+    # An SKU released by several orders: each adds its units; the last revision stays.
+    tx.many(
+        "INSERT INTO stock_atp (facility, sku, atp, rev) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (facility, sku) DO UPDATE SET atp = stock_atp.atp + excluded.atp, "
+        "rev = excluded.rev",
+        atp_rows,
+    )
+    tx.many(
+        "UPDATE orders SET reconciled_at = ?, reconciled_by = ?, reconciled_terminal = ? "
+        "WHERE order_id = ?",
+        [
+            (at, SYSTEM_OPERATOR, CENTRAL_TERMINAL, order.order_id)
+            for order, _ in drafts
+            if all(line.to_put_back == 0 for line in order.lines)
+        ],
+    )
+    set_order_revs(tx, order_revs)
     return made
+
+
+_ENTRY_COLUMNS = (
+    "position bigint", "entry_id text", "terminal text", "facility text", "seq bigint",
+    "kind text", "order_id text", "outcome text", "reason text", "received_at text", "body text",
+)
+"""The columns of a release's row in ``entries`` (no effects: nothing was claimed)."""
