@@ -249,8 +249,10 @@ def test_a_hot_batch_s_orders_and_lines_are_read_by_their_keys_once_migrated(
 
 @pytest.fixture
 def progress_and_lines(fresh: Callable[[str], CentralStore]) -> CentralStore:
-    """20,000 orders of 10 facilities, each with its progress row and one line of 5 units, 2
-    of them picked; no statistics, as inside a new import's transaction."""
+    """20,000 orders of 10 facilities, each with its progress row and one line of 5 units.
+
+    Two of the units picked; no statistics, as inside a new import's transaction.
+    """
     store = fresh(
         "INSERT INTO order_progress (facility, order_id, rev) "
         "SELECT 'F' || mod(i, 10), 'F' || mod(i, 10) || '-O' || i, i "

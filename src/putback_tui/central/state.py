@@ -35,20 +35,30 @@ _RELEASE = EntryKind.RELEASE
 def facility_orders(tx: Tx, columns: str, facility: str, order_ids: Sequence[str]) -> list[Row]:
     """The rows (``columns`` of ``orders``) of those of ``order_ids`` that are ``facility``'s.
 
-    Read by order ID alone, through the primary key, and kept when the order is the
-    facility's: asked for ``facility = ? AND order_id IN (...)``, PostgreSQL may read every
-    order of the facility through an index that leads with it and compare each with every
-    key of the batch (a plan it takes while the table's statistics are young, as right after
-    an import: 26 ms for a batch naming 1,000 of a facility's 2,000 orders, against 1.8 through
-    the key; docs/performance-log.md, "Ingest, session 9").
+    See :func:`ask_facility_rows`. Asked for ``facility = ? AND order_id IN (...)``,
+    PostgreSQL may read every order of the facility through an index that leads with it and
+    compare each with every key of the batch (a plan it takes while the table's statistics are
+    young, as right after an import: 26 ms for a batch naming 1,000 of a facility's 2,000
+    orders, against 1.8 through the key; docs/performance-log.md, "Ingest, session 9").
     """
-    return [
-        r[:-1]
-        for r in tx.keyed(
-            f"SELECT {columns}, facility FROM orders WHERE order_id IN ({{keys}})", order_ids
-        )
-        if r[-1] == facility
-    ]
+    return ask_facility_rows(tx, "orders", columns, "order_id", facility, order_ids)()
+
+
+def ask_facility_rows(
+    tx: Tx, table: str, columns: str, key: str, facility: str, keys: Sequence[str]
+) -> Callable[[], list[Row]]:
+    """Ask for ``columns`` of the rows of ``table`` keyed by ``keys`` that are ``facility``'s.
+
+    The rows come when the answer is called (:meth:`Tx.ask_keyed`). Read by ``key`` alone,
+    the table's primary key, and kept when the row is the facility's. Asked with the facility
+    in the query, both databases may choose the index that leads with the facility and read
+    all of its rows for each batch: SQLite does so for locations, having no statistics
+    (docs/performance-log.md, "Session 13: a batch's locations by their key").
+    """
+    asked = tx.ask_keyed(
+        f"SELECT {columns}, facility FROM {table} WHERE {key} IN ({{keys}})", keys
+    )
+    return lambda: [r[:-1] for r in asked() if r[-1] == facility]
 
 
 def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
@@ -132,12 +142,9 @@ def load_state(tx: Tx, facility: str, entries: Sequence[Entry]) -> BatchState:
     codes.update(p.home_location for p in products.values() if p.home_location)
     locations = {
         r[0]: Location(code=r[0], facility=r[1], kind=LocationKind(r[2]), barcode=r[3])
-        for r in tx.keyed(
-            "SELECT code, facility, kind, barcode FROM locations "
-            "WHERE facility = ? AND code IN ({keys})",
-            sorted(codes),
-            facility,
-        )
+        for r in ask_facility_rows(
+            tx, "locations", "code, facility, kind, barcode", "code", facility, sorted(codes)
+        )()
     }
     operators = {
         r[0]: Operator(badge=r[0], name=r[1], role=r[2], facility=r[3], active=bool(r[4]))
@@ -192,10 +199,9 @@ def load_hot_state(tx: Tx, facility: str, batch: HotBatch) -> HotState:
     asked_products = tx.ask_keyed(
         "SELECT sku, lot_tracked FROM products WHERE sku IN ({keys})", skus
     )
-    asked_locations = tx.ask_keyed(
-        "SELECT code, kind FROM locations WHERE facility = ? AND code IN ({keys})",
+    asked_locations = ask_facility_rows(
+        tx, "locations", "code, kind", "code", facility,
         sorted({e.details.location for e in entries if e.details.location}),
-        facility,
     )
     asked_operators = tx.ask_keyed(
         "SELECT badge, name, role, facility, active FROM operators WHERE badge IN ({keys})",
