@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime
 
@@ -93,3 +94,23 @@ def test_entry_ids_are_uuid7_unique_and_in_the_order_made():
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert {uuid.UUID(i).version for i in ids} == {7}
+
+
+def test_a_forked_child_makes_other_random_bits_than_its_parent():
+    """The random bits are read from the system ahead, many IDs' worth: a forked child must not
+    make the IDs its parent makes next (both would have the same bytes left).
+    """
+    new_entry_id()  # the parent's bytes read, most of them still ahead
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next three IDs' random bits, to the parent
+        os.close(read)
+        os.write(write, " ".join(new_entry_id()[19:] for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    parent = [new_entry_id()[19:] for _ in range(3)]
+    assert len(child) == 3
+    assert not set(child) & set(parent)

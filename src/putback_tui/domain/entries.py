@@ -127,14 +127,29 @@ class Entry(EntryDraft):
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+_RANDOM_POOL = 4096
+"""Random bytes read from the system at a time for entry IDs: 512 IDs' worth."""
+_random = b""
+_taken = 0
+
+
+def _forget_random() -> None:
+    # A forked child must not make the IDs its parent makes next from the same bytes.
+    global _random, _taken
+    _random, _taken = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_random)
 
 
 def new_entry_id(now_ms: int | None = None) -> str:
     """A new UUIDv7: 48-bit Unix milliseconds, then a counter and random bits.
 
     IDs made in one process sort in the order they were made, even within one millisecond.
+    The random bits are the system's (``os.urandom``), read 4 KiB at a time: one system call
+    for 512 IDs instead of one an ID.
     """
-    global _last_ms, _counter
+    global _last_ms, _counter, _random, _taken
     with _lock:
         ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         if ms <= _last_ms:
@@ -147,12 +162,13 @@ def new_entry_id(now_ms: int | None = None) -> str:
             _counter = 0
         _last_ms = ms
         rand_a = _counter
-        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= rand_a << 64
-    value |= 0b10 << 62
-    value |= rand_b
-    # What str(uuid.UUID(int=value)) gives, without building the UUID object.
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        if _taken >= len(_random):
+            _random, _taken = os.urandom(_RANDOM_POOL), 0
+        rand_b = int.from_bytes(_random[_taken : _taken + 8], "big")
+        _taken += 8
+    # The UUID's text in one formatting, field by field (what str(uuid.UUID(int=...)) gives for
+    # the 128 bits: 48 of milliseconds, version 7, 12 of counter, variant 0b10, 62 random).
+    return (
+        f"{ms >> 16 & 0xFFFFFFFF:08x}-{ms & 0xFFFF:04x}-7{rand_a:03x}-"
+        f"{rand_b >> 48 & 0x3FFF | 0x8000:04x}-{rand_b & 0xFFFFFFFFFFFF:012x}"
+    )
