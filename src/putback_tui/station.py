@@ -285,7 +285,7 @@ class Station:
                     log,
                     logging.INFO,
                     "entry %s",
-                    entry.kind.value,
+                    str(entry.kind),  # its value (a StrEnum), as a plain str
                     extra={
                         "seq": entry.seq,
                         "entry_id": entry.entry_id,

@@ -290,7 +290,11 @@ class Order(Frozen):
     @property
     def reconciled(self) -> bool:
         """True when every line is reconciled."""
-        return all(line.reconciled for line in self.lines)
+        # A loop, not all() over a generator: asked after every put-back (Order.cleared).
+        for line in self.lines:  # noqa: SIM110
+            if not line.reconciled:
+                return False
+        return True
 
     @property
     def cleared(self) -> bool:

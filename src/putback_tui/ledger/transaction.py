@@ -291,10 +291,11 @@ class Transaction:
         row = self.conn.execute(
             "SELECT code, facility, kind, barcode FROM locations WHERE code = ?", (code,)
         ).fetchone()
+        # The kind as stored: validation makes it the enum (in pydantic-core, not Enum's call).
         location = (
             None
             if row is None
-            else Location(code=row[0], facility=row[1], kind=LocationKind(row[2]), barcode=row[3])
+            else Location(code=row[0], facility=row[1], kind=row[2], barcode=row[3])
         )
         cache.keep_location(code, location)
         return location
@@ -574,7 +575,7 @@ class Transaction:
                 terminal,
                 facility,
                 operator,
-                draft.kind.value,
+                str(draft.kind),  # a StrEnum's value, without Enum.value's Python property
                 draft.order_id,
                 dump_details(draft.details),
                 dump_changes(draft.changes),
