@@ -2,7 +2,9 @@
 
 Every index on a table is written by each update that changes one of its columns; on
 PostgreSQL such an update can never be a HOT update (a new entry in every index of the table).
-A put-back changes its order line's progress, so the lines keep no index on it. Every entry
+A put-back changes its order line's progress, so the lines keep no index on it, and on
+PostgreSQL their pages keep room for the update's new version (a HOT update needs it on the
+same page). Every entry
 ingest records enters each index of the entries not limited to a few of them, so the entries
 keep only the indexes their reads use (tests/central/test_entries_plan.py).
 """
@@ -18,7 +20,7 @@ from putback_tui.central import schema
 from putback_tui.central.imports import import_path
 from putback_tui.central.storage import CentralStore, Client, open_store
 from putback_tui.dataset import DEMO_DIR
-from putback_tui.domain.models import now_utc
+from putback_tui.domain.models import Order, OrderLine, OrderStatus, Product, now_utc
 from putback_tui.wire import ClientKind
 from tests.central_support import MakeTerminal, store_at_schema
 from tests.support.throwaway_pg import ThrowawayPostgres
@@ -40,6 +42,71 @@ def test_order_lines_keep_only_their_key_so_a_put_back_updates_no_index(
 ) -> None:
     names = _indexes(store, "order_lines")
     assert len(names) == 1, names  # the primary key (order_id, line_no), never updated
+
+
+def _orders(prefix: str, n: int) -> list[Order]:
+    return [
+        Order(order_id=f"{prefix}-{i}", facility="F1", status=OrderStatus.CANCELLED,
+              lines=(OrderLine(line_no=1, sku="SKU-1", quantity=10, picked=10),))
+        for i in range(n)
+    ]
+
+
+def _put_back_in_place(store: CentralStore, order_ids: list[str]) -> int:
+    """Add a unit put back to each order's line 1 as ingest writes it, in one transaction:
+    how many of the updates were HOT (the new version on the line's page, no index entry).
+    """
+    # The backend's counts not yet reported (this transaction's, and maybe earlier ones').
+    counts = (
+        "SELECT pg_stat_get_xact_tuples_updated('order_lines'::regclass), "
+        "pg_stat_get_xact_tuples_hot_updated('order_lines'::regclass)"
+    )
+    with store.engine.write("F1") as tx:
+        [(updated, hot)] = tx.all(counts)
+        tx.update_rows(
+            "order_lines", ("put_back int",), ("order_id text", "line_no int"),
+            [(1, order_id, 1) for order_id in order_ids],
+            exprs={"put_back": "order_lines.put_back + {put_back}"},
+        )
+        [(updated_after, hot_after)] = tx.all(counts)
+    assert updated_after - updated == len(order_ids)
+    return int(hot_after - hot)
+
+
+@pytest.mark.postgres
+def test_a_put_back_updates_its_line_in_place_on_postgresql(
+    pg_cluster: ThrowawayPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines imported into a store of schema 14 fill their pages. Migrated, the store keeps
+    them as they were and leaves room on the lines' pages: the lines of orders imported since
+    are updated in place by a put-back, and so is a line imported before, once its first
+    update has moved it to a page with room.
+    """
+    url = pg_cluster.create_database()
+    old = store_at_schema(url, 14, monkeypatch)
+    try:
+        old.import_data(products=[Product(sku="SKU-1", description="SKU-1")],
+                        orders=_orders("OLD", 300))
+        with old.engine.read() as tx:
+            lines = tx.all("SELECT * FROM order_lines ORDER BY order_id, line_no")
+    finally:
+        old.close()
+    store = open_store(url)
+    try:
+        with store.engine.read() as tx:
+            assert tx.all("SELECT * FROM order_lines ORDER BY order_id, line_no") == lines
+            assert tx.all(
+                "SELECT reloptions FROM pg_class WHERE oid = 'order_lines'::regclass"
+            ) == [(["fillfactor=80"],)]
+        store.import_data(orders=_orders("NEW", 300))
+        first = [f"NEW-{i}" for i in range(5)]
+        assert _put_back_in_place(store, first) == 5
+        assert _put_back_in_place(store, first) == 5
+        _put_back_in_place(store, [f"OLD-{i}" for i in range(5)])  # moved off its full page
+        assert _put_back_in_place(store, [f"OLD-{i}" for i in range(5)]) == 5
+    finally:
+        store.close()
+        pg_cluster.drop_database(url)
 
 
 ENTRIES_INDEXES = {
