@@ -444,7 +444,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             # version pruned on the page), but only when the new version fits on the line's
             # page: at the default fillfactor of 100 an imported page is full, and four in ten
             # of ingest's updates moved the line to another page with a new key entry. A
-            # fifth of each page left free makes nearly all of them HOT: 1.1-2.0 us an entry
+            # fifth of each page left free makes nearly all of them HOT: 1-2 us an entry
             # less of the backend in ingest (a) (docs/performance-log.md, "Session 13: HOT
             # updates on PostgreSQL"). Pages written from now on keep the room: a line on a
             # full page moves once, at its next update, to a page that has it. The orders'
