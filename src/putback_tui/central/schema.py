@@ -442,14 +442,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             # A put-back changes no indexed column of its line (migration 12), so on
             # PostgreSQL its update can be a HOT update (no new index entry, and the old
             # version pruned on the page), but only when the new version fits on the line's
-            # page: at the default fillfactor of 100 an imported page is full, and four in ten
+            # page: at the default fillfactor of 100 an imported page is full, and six in ten
             # of ingest's updates moved the line to another page with a new key entry. A
             # fifth of each page left free makes nearly all of them HOT: 1-2 us an entry
             # less of the backend in ingest (a) (docs/performance-log.md, "Session 13: HOT
             # updates on PostgreSQL"). Pages written from now on keep the room: a line on a
             # full page moves once, at its next update, to a page that has it. The orders'
-            # progress and the stock keep theirs (their revision is indexed, for the changes
-            # feed: never a HOT update), where the room measured no faster.
+            # progress and the stock keep full pages: their revision is indexed, for the
+            # changes feed, so their updates are never HOT, and room measured no faster.
             "postgresql": ("ALTER TABLE order_lines SET (fillfactor = 80)",),
         },
     ),
