@@ -4,11 +4,13 @@ On the large data set a full recompute read every stock row (about 30 s for a mi
 holding the ledger's write lock, so scans failed as "locked"); the round now rebuilds just the
 keys the pulled rows and the unabsorbed entries touch. Random actions and random pulls here,
 and after every pull the projections must be exactly the baseline plus the entries after it,
-computed here independently of the ledger's own rebuild.
+computed here independently of the ledger's own rebuild; a rebuild of every key then finds
+nothing to change, and each location's ``since`` moved only where a pull filled an empty one.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +45,7 @@ pull = st.tuples(
     st.lists(st.tuples(st.sampled_from(SKUS), st.integers(0, 12)), max_size=3),
     st.integers(0, 6),  # how many of the newest entries the central store has not applied yet
     st.lists(st.sampled_from(ORDERS), max_size=2, unique=True),
+    st.booleans(),  # a full snapshot (cursor 0): every order, and these stock rows, are all
 )
 steps = st.lists(st.one_of(st.sampled_from(ACTIONS), pull.map(lambda p: ("pull", p))),
                  min_size=1, max_size=20)
@@ -63,6 +66,16 @@ def projections(ledger: Ledger) -> tuple[Qoh, Atp, Progress]:
             )
         }
     return {(s, loc): n for s, loc, n in qoh}, dict(atp), progress
+
+
+def since_and_rows(ledger: Ledger) -> tuple[dict[tuple[str, str], tuple[int, str | None]],
+                                           Atp, Progress]:
+    """Every projection row as stored, ``since`` included."""
+    with ledger.read() as tx:
+        qoh = {(r[0], r[1]): (r[2], r[3])
+               for r in tx.conn.execute("SELECT sku, location, qoh, since FROM stock_qoh")}
+        atp = dict(tx.conn.execute("SELECT sku, atp FROM stock_atp").fetchall())
+    return qoh, atp, projections(ledger)[2]
 
 
 def replay(
@@ -138,32 +151,47 @@ def test_projections_equal_the_full_rebuild_after_every_pull(
                 pass  # the only outcome besides success; a refusal changes nothing
             if kind != "pull":
                 continue
-            qoh, atp, lag, more_orders = arg  # type: ignore[misc]
+            qoh, atp, lag, more_orders, full = arg  # type: ignore[misc]
             entries = ledger.entries()
             through = max(0, len(entries) - lag)
             new_seq = max(base_seq, through)
             # The central store's progress: every entry it applied, from the data set's zero.
             _, _, central_progress = replay({}, {}, {}, entries[:new_seq])
             touched = {lc.order_id for e in entries[base_seq:new_seq] for lc in e.line_changes}
+            sent = set(ORDERS) if full else touched | set(more_orders)
+            before, pulled_at = since_and_rows(ledger)[0], datetime.now().astimezone()
             with ledger.write() as tx:
                 book.apply_page(
-                    tx, cursor=cursor, next_cursor=cursor + 1, has_more=False,
+                    tx, cursor=0 if full else cursor, next_cursor=cursor + 1, has_more=False,
                     applied_through_seq=through, qoh=qoh, atp=atp,
-                    orders=_orders_with_progress(touched | set(more_orders), central_progress),
+                    orders=_orders_with_progress(sent, central_progress),
                 )
             cursor += 1
+            if full:
+                base_qoh, base_atp, base_progress = {}, {}, {}
             base_qoh.update({(s, loc): n for s, loc, n in qoh})
             base_atp.update(dict(atp))
             base_progress.update(
-                {k: v for k, v in central_progress.items() if k[0] in touched | set(more_orders)}
+                {k: v for k, v in central_progress.items() if k[0] in sent}
             )
-            for order_id in touched | set(more_orders):
+            for order_id in sent:
                 for line in DEMO_ORDERS[order_id].lines:
                     base_progress.setdefault((order_id, line.line_no), (0, 0, 0, 0))
             base_seq = new_seq
             want = replay(base_qoh, base_atp, base_progress, entries[base_seq:])
             assert projections(ledger) == want
             assert projections(ledger)[:2] == ledger.rebuild_stock()
+            after = since_and_rows(ledger)
+            for key, (figure, since) in after[0].items():
+                old_figure, old_since = before.get(key, (0, None))
+                if (old_figure == 0 and figure != 0) or key not in before:
+                    assert since is not None
+                    assert datetime.fromisoformat(since) >= pulled_at
+                else:  # a figure kept, or changed while the location held units: its age kept
+                    assert since == old_since
+            with ledger.write() as tx:  # a rebuild of every key finds nothing to change
+                book.recompute_projections(tx)
+            assert since_and_rows(ledger) == after
     finally:
         ledger.close()
 
@@ -192,3 +220,42 @@ def test_a_release_the_central_store_had_made_is_not_counted_twice_once_answered
                         applied_through_seq=release.seq)
     progress = projections(ledger)[2]
     assert {k: v for k, v in progress.items() if k[0] == "D-1001"} == central
+
+
+def test_a_pull_dates_a_location_from_when_it_stopped_being_empty(tmp_path: Path) -> None:
+    """``since`` (the exception area's ageing) through pulls: a location the central store
+    fills from empty, or that appears, is dated by the pull; one whose units only change, or
+    stay, keeps its date; one emptied keeps it too, until it fills again.
+    """
+    ledger = Ledger(tmp_path / "putback.sqlite3")
+    load_dataset(ledger, Dataset(DEMO_DIR), "STORE-01")
+    cursor = 1
+
+    def pull(*qoh: tuple[str, str, int]) -> datetime:
+        nonlocal cursor
+        at = datetime.now().astimezone()
+        with ledger.write() as tx:
+            book.apply_page(tx, cursor=cursor, next_cursor=cursor + 1, has_more=False,
+                            applied_through_seq=0, qoh=list(qoh))
+        cursor += 1
+        return at
+
+    def since(sku: str, location: str) -> datetime:
+        with ledger.read() as tx:
+            (value,) = tx.conn.execute(
+                "SELECT since FROM stock_qoh WHERE sku = ? AND location = ?", (sku, location)
+            ).fetchone()
+        return datetime.fromisoformat(value)
+
+    first = pull(("MUG-WHT", "EX-01", 3), ("SOCKS-3PK", "EX-01", 0))
+    assert since("MUG-WHT", "EX-01") >= first
+    assert since("SOCKS-3PK", "EX-01") >= first
+    mug, socks = since("MUG-WHT", "EX-01"), since("SOCKS-3PK", "EX-01")
+    pull(("MUG-WHT", "EX-01", 7), ("SOCKS-3PK", "EX-01", 0))
+    assert (since("MUG-WHT", "EX-01"), since("SOCKS-3PK", "EX-01")) == (mug, socks)
+    pull(("MUG-WHT", "EX-01", 0))
+    assert since("MUG-WHT", "EX-01") == mug
+    filled = pull(("MUG-WHT", "EX-01", 2), ("SOCKS-3PK", "EX-01", 4))
+    assert since("MUG-WHT", "EX-01") >= filled > mug
+    assert since("SOCKS-3PK", "EX-01") >= filled > socks
+    ledger.close()

@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -389,10 +389,11 @@ def apply_page(
     new_seq = max(old_seq, applied_through_seq)
     # What can have changed: the staged rows' keys, and the keys of the entries that move into
     # the baseline now. Every other key keeps its baseline and the same entries after it.
-    skus, lines = (None, None) if full else _affected(tx, old_seq, new_seq)
     if full:
         for table in ("baseline_qoh", "baseline_atp", "baseline_progress"):
             tx.conn.execute(f"DELETE FROM {table}")
+    else:
+        _affected(tx, old_seq, new_seq)
     tx.conn.execute(
         "INSERT OR REPLACE INTO baseline_qoh SELECT sku, location, qoh FROM sync_pull_qoh"
     )
@@ -410,7 +411,7 @@ def apply_page(
     tx.set_meta(BASELINE_SEQ, str(new_seq))
     tx.set_meta(PULL_FULL, "0")
     if full or staged or new_seq != old_seq:
-        recompute_projections(tx, skus=skus, lines=lines)
+        _rebase_projections(tx, skus=not full, lines=not full)
     if release_as is not None:
         terminal, facility = release_as
         pulled = orders_to_release(tx, facility, among="temp.pulled_orders")
@@ -418,23 +419,31 @@ def apply_page(
     return True
 
 
-def _affected(tx: Transaction, old_seq: int, new_seq: int) -> tuple[set[str], set[tuple[str, int]]]:
-    skus = {
-        r[0]
-        for r in tx.conn.execute(
-            "SELECT sku FROM sync_pull_qoh UNION SELECT sku FROM sync_pull_atp"
-        )
-    }
-    lines = {
-        (r[0], r[1]) for r in tx.conn.execute("SELECT order_id, line_no FROM sync_pull_progress")
-    }
-    for changes_json, line_json in tx.conn.execute(
-        "SELECT changes, line_changes FROM entries WHERE seq > ? AND seq <= ?",
+def _affected(tx: Transaction, old_seq: int, new_seq: int) -> None:
+    """Fill ``temp.affected_skus`` and ``temp.affected_lines`` with the keys a round can change.
+
+    The staged rows' keys, and the keys of the entries that move into the baseline now (seq
+    after ``old_seq``, up to ``new_seq``). Read by SQLite from the entries' JSON straight into
+    the tables: nothing is built per entry in Python.
+    """
+    _keys_table(tx, SKUS, SKU_KEY)
+    _keys_table(tx, LINES, LINE_KEY)
+    for staged in ("sync_pull_qoh", "sync_pull_atp"):
+        tx.conn.execute(f"INSERT OR IGNORE INTO {SKUS} SELECT sku FROM {staged}")
+    tx.conn.execute(
+        f"INSERT OR IGNORE INTO {LINES} SELECT order_id, line_no FROM sync_pull_progress"
+    )
+    tx.conn.execute(
+        f"INSERT OR IGNORE INTO {SKUS} SELECT json_extract(c.value, '$.sku') "
+        "FROM entries e, json_each(e.changes) c WHERE e.seq > ? AND e.seq <= ?",
         (old_seq, new_seq),
-    ):
-        skus.update(c.sku for c in _stock_keys(changes_json))
-        lines.update((c.order_id, c.line_no) for c in _line_keys(line_json))
-    return skus, lines
+    )
+    tx.conn.execute(
+        f"INSERT OR IGNORE INTO {LINES} "
+        "SELECT json_extract(c.value, '$.order_id'), json_extract(c.value, '$.line_no') "
+        "FROM entries e, json_each(e.line_changes) c WHERE e.seq > ? AND e.seq <= ?",
+        (old_seq, new_seq),
+    )
 
 
 class _StockKey(msgspec.Struct, gc=False):
@@ -450,17 +459,40 @@ class _LineKey(msgspec.Struct, gc=False):
     line_no: int
 
 
-# After a drain, every entry the central store acknowledged: json.loads of both lists cost
-# 7.7-9.1 us an entry, these 3.5-3.9 (the ledger's own JSON, its other fields skipped).
+# The keys of the entries a rebase rebuilds in Python: the ledger's own JSON, read for the keys
+# alone (json.loads of both lists cost twice as much an entry).
 _stock_keys = msgspec.json.Decoder(list[_StockKey]).decode
 _line_keys = msgspec.json.Decoder(list[_LineKey]).decode
 
+SKUS = "temp.affected_skus"
+"""The SKUs whose stock a rebase rewrites (when limited)."""
+LINES = "temp.affected_lines"
+"""The (order, line) keys whose progress a rebase rewrites (when limited)."""
+SKU_KEY = "sku TEXT"
+"""A SKU's key in a temp table."""
+LINE_KEY = "order_id TEXT, line_no INTEGER"
+"""A line's key in a temp table, typed as in the ledger's tables: a column without a type
+compared with an INTEGER one cannot be searched by its index."""
 
-def _only(tx: Transaction, table: str, rows: Iterable[tuple[object, ...]], columns: str) -> str:
-    """Fill a temp table with the keys to limit a query to; returns its name."""
-    tx.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns}, PRIMARY KEY ({columns}))")
+
+def _keys_table(tx: Transaction, table: str, key: str, values: str = "") -> str:
+    """Create (once a connection) and empty a temp table; returns its name.
+
+    ``key``: its key's columns (``name TYPE, ...``); ``values``: more columns after it, if any.
+    """
+    names = ", ".join(column.split()[0] for column in key.split(","))
+    tx.conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {table} "
+        f"({key}{', ' + values if values else ''}, PRIMARY KEY ({names})) WITHOUT ROWID"
+    )
     tx.conn.execute(f"DELETE FROM {table}")
-    marks = ",".join("?" * len(columns.split(",")))
+    return table
+
+
+def _only(tx: Transaction, table: str, rows: Iterable[tuple[object, ...]], key: str) -> str:
+    """Fill a temp table with the keys to limit a query to; returns its name."""
+    _keys_table(tx, table, key)
+    marks = ",".join("?" * len(key.split(",")))
     tx.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", rows)
     return table
 
@@ -474,8 +506,8 @@ def rebuilt_stock(
     """
     where = ""
     if skus is not None:
-        _only(tx, "temp.affected_skus", ((s,) for s in skus), "sku")
-        where = " WHERE sku IN (SELECT sku FROM temp.affected_skus)"
+        _only(tx, "temp.rebuilt_skus", ((s,) for s in skus), SKU_KEY)
+        where = " WHERE sku IN (SELECT sku FROM temp.rebuilt_skus)"
     qoh: dict[tuple[str, str], int] = {
         (r[0], r[1]): r[2]
         for r in tx.conn.execute(f"SELECT sku, location, qoh FROM baseline_qoh{where}")
@@ -507,8 +539,8 @@ def rebuilt_progress(
     """
     where = ""
     if lines is not None:
-        _only(tx, "temp.affected_lines", lines, "order_id, line_no")
-        where = " WHERE (order_id, line_no) IN (SELECT order_id, line_no FROM temp.affected_lines)"
+        _only(tx, "temp.rebuilt_lines", lines, LINE_KEY)
+        where = " WHERE (order_id, line_no) IN (SELECT order_id, line_no FROM temp.rebuilt_lines)"
     progress: dict[tuple[str, int], list[int]] = {
         (r[0], r[1]): [r[2], r[3], r[4], r[5]]
         for r in tx.conn.execute(
@@ -543,47 +575,147 @@ def recompute_projections(
     (exception-area ageing); a location that goes from empty to holding units gets ``since``
     now, as an entry would give it.
     """
-    now = now_utc().isoformat(timespec="microseconds")
-    qoh, atp = rebuilt_stock(tx, skus)
-    where = "" if skus is None else " WHERE sku IN (SELECT sku FROM temp.affected_skus)"
-    current = {
-        (r[0], r[1]): r[2]
-        for r in tx.conn.execute(f"SELECT sku, location, qoh FROM stock_qoh{where}")
-    }
-    for key in current.keys() - qoh.keys():
-        tx.conn.execute("DELETE FROM stock_qoh WHERE sku = ? AND location = ?", key)
-    for (sku, location), value in qoh.items():
-        old = current.get((sku, location))
-        if old is None:
-            tx.conn.execute(
-                "INSERT INTO stock_qoh (sku, location, qoh, since) VALUES (?, ?, ?, ?)",
-                (sku, location, value, now),
-            )
-        elif old != value:
-            tx.conn.execute(
-                "UPDATE stock_qoh SET qoh = ?, since = CASE WHEN qoh = 0 THEN ? ELSE since END "
-                "WHERE sku = ? AND location = ?",
-                (value, now, sku, location),
-            )
-    current_atp = {r[0]: r[1] for r in tx.conn.execute(f"SELECT sku, atp FROM stock_atp{where}")}
-    for sku in current_atp.keys() - atp.keys():
-        tx.conn.execute("DELETE FROM stock_atp WHERE sku = ?", (sku,))
-    tx.conn.executemany(
-        "INSERT OR REPLACE INTO stock_atp (sku, atp) VALUES (?, ?)",
-        [(sku, v) for sku, v in atp.items() if current_atp.get(sku) != v],
+    if skus is not None:
+        _only(tx, SKUS, ((s,) for s in skus), SKU_KEY)
+    if lines is not None:
+        _only(tx, LINES, lines, LINE_KEY)
+    _rebase_projections(tx, skus=skus is not None, lines=lines is not None)
+
+
+def _rebase_projections(tx: Transaction, *, skus: bool, lines: bool) -> None:
+    """:func:`recompute_projections` for the keys in :data:`SKUS` and :data:`LINES`.
+
+    ``skus`` / ``lines`` false: every key. Set-based: the rebuild of a key no entry after
+    ``baseline_seq`` touches is its baseline row, copied by SQLite into a temp table; only the
+    keys such entries touch (few: what the central store has not applied yet) are rebuilt in
+    Python (:func:`rebuilt_stock`, :func:`rebuilt_progress`). The projections are then made
+    equal to that table by three statements each, which write only the rows that differ.
+    """
+    baseline_seq = _meta_int(tx, BASELINE_SEQ)
+    pending_skus: set[str] = set()
+    pending_lines: set[tuple[str, int]] = set()
+    for changes_json, lines_json in tx.conn.execute(
+        "SELECT changes, line_changes FROM entries WHERE seq > ?", (baseline_seq,)
+    ):
+        pending_skus.update(c.sku for c in _stock_keys(changes_json))
+        pending_lines.update((c.order_id, c.line_no) for c in _line_keys(lines_json))
+    if skus and pending_skus:
+        pending_skus = _among(tx, SKUS, "sku", [[s] for s in pending_skus])
+    if lines and pending_lines:
+        pending_lines = _among(tx, LINES, "order_id, line_no", [list(k) for k in pending_lines])
+    _rebase_stock(tx, limited=skus, pending=pending_skus)
+    _rebase_progress(tx, limited=lines, pending=pending_lines)
+
+
+def _among(tx: Transaction, table: str, columns: str, keys: list[list[object]]) -> set[Any]:
+    """Those of ``keys`` that ``table`` holds."""
+    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns.split(","))))
+    found = tx.conn.execute(
+        f"SELECT {picks} FROM json_each(?) WHERE ({picks}) IN (SELECT {columns} FROM {table})",
+        (json.dumps(keys),),
     )
-    progress = rebuilt_progress(tx, lines)
-    if lines is None:
-        tx.conn.execute("DELETE FROM line_progress")
+    return {r[0] if len(r) == 1 else tuple(r) for r in found}
+
+
+def _rebase_stock(tx: Transaction, *, limited: bool, pending: set[str]) -> None:
+    """Stock's part of :func:`_rebase_projections`; ``pending``: the SKUs to rebuild in Python."""
+    now = now_utc().isoformat(timespec="microseconds")
+
+    def among(table: str) -> str:
+        # A search of the table's key by each affected SKU, not a scan of the whole table.
+        return f" AND {table}.sku IN (SELECT sku FROM {SKUS})" if limited else ""
+
+    qoh = _keys_table(tx, "temp.rebuilt_qoh", "sku TEXT, location TEXT", "qoh INTEGER")
+    atp = _keys_table(tx, "temp.rebuilt_atp", SKU_KEY, "atp INTEGER")
+    tx.conn.execute(f"INSERT INTO {qoh} SELECT sku, location, qoh FROM baseline_qoh b "
+                    f"WHERE true{among('b')}")
+    tx.conn.execute(f"INSERT INTO {atp} SELECT sku, atp FROM baseline_atp b WHERE true{among('b')}")
+    if pending:
+        pending_qoh, pending_atp = rebuilt_stock(tx, pending)
+        for table in (qoh, atp):
+            tx.conn.execute(f"DELETE FROM {table} WHERE sku IN (SELECT sku FROM temp.rebuilt_skus)")
+        tx.conn.executemany(
+            f"INSERT INTO {qoh} VALUES (?, ?, ?)", [(*k, v) for k, v in pending_qoh.items()]
+        )
+        tx.conn.executemany(f"INSERT INTO {atp} VALUES (?, ?)", list(pending_atp.items()))
+    tx.conn.execute(
+        f"DELETE FROM stock_qoh WHERE NOT EXISTS (SELECT 1 FROM {qoh} r "
+        f"WHERE r.sku = stock_qoh.sku AND r.location = stock_qoh.location){among('stock_qoh')}"
+    )
+    tx.conn.execute(
+        "UPDATE stock_qoh SET qoh = r.qoh, "
+        "since = CASE WHEN stock_qoh.qoh = 0 THEN ? ELSE stock_qoh.since END "
+        f"FROM {qoh} r WHERE r.sku = stock_qoh.sku AND r.location = stock_qoh.location "
+        f"AND r.qoh != stock_qoh.qoh{among('stock_qoh')}",
+        (now,),
+    )
+    tx.conn.execute(
+        "INSERT INTO stock_qoh (sku, location, qoh, since) SELECT sku, location, qoh, ? "
+        f"FROM {qoh} r WHERE NOT EXISTS (SELECT 1 FROM stock_qoh s "
+        "WHERE s.sku = r.sku AND s.location = r.location)",
+        (now,),
+    )
+    tx.conn.execute(
+        f"DELETE FROM stock_atp WHERE NOT EXISTS (SELECT 1 FROM {atp} r "
+        f"WHERE r.sku = stock_atp.sku){among('stock_atp')}"
+    )
+    tx.conn.execute(
+        f"UPDATE stock_atp SET atp = r.atp FROM {atp} r "
+        f"WHERE r.sku = stock_atp.sku AND r.atp != stock_atp.atp{among('stock_atp')}"
+    )
+    tx.conn.execute(
+        f"INSERT INTO stock_atp (sku, atp) SELECT sku, atp FROM {atp} r "
+        "WHERE NOT EXISTS (SELECT 1 FROM stock_atp s WHERE s.sku = r.sku)"
+    )
+
+
+def _rebase_progress(tx: Transaction, *, limited: bool, pending: set[tuple[str, int]]) -> None:
+    """Progress's part of :func:`_rebase_projections`; ``pending``: lines rebuilt in Python."""
+    counters = ", ".join(LINE_COUNTERS)
+    rebuilt_counters = ", ".join(f"r.{c}" for c in LINE_COUNTERS)
+    rebuilt = _keys_table(
+        tx, "temp.rebuilt_progress", LINE_KEY, ", ".join(f"{c} INTEGER" for c in LINE_COUNTERS)
+    )
+    # From each affected key (CROSS JOIN: in this order) a search of the baseline's key.
+    tx.conn.execute(
+        f"INSERT INTO {rebuilt} SELECT r.order_id, r.line_no, {rebuilt_counters} "
+        + (f"FROM {LINES} a CROSS JOIN baseline_progress r "
+           "ON r.order_id = a.order_id AND r.line_no = a.line_no"
+           if limited else "FROM baseline_progress r")
+    )
+    if pending:
+        progress = rebuilt_progress(tx, pending)
+        tx.conn.execute(
+            f"DELETE FROM {rebuilt} WHERE (order_id, line_no) IN "
+            "(SELECT order_id, line_no FROM temp.rebuilt_lines)"
+        )
+        tx.conn.executemany(
+            f"INSERT INTO {rebuilt} VALUES (?, ?, ?, ?, ?, ?)",
+            [(*k, *v) for k, v in progress.items()],
+        )
+    rebuilt_row = (f"SELECT 1 FROM {rebuilt} r "
+                   "WHERE r.order_id = {0}.order_id AND r.line_no = {0}.line_no")
+    if limited:  # the row value IN lists only the keys to delete
+        tx.conn.execute(
+            "DELETE FROM line_progress WHERE (order_id, line_no) IN (SELECT order_id, line_no "
+            f"FROM {LINES} a WHERE NOT EXISTS ({rebuilt_row.format('a')}))"
+        )
     else:
         tx.conn.execute(
-            "DELETE FROM line_progress WHERE (order_id, line_no) IN "
-            "(SELECT order_id, line_no FROM temp.affected_lines)"
+            f"DELETE FROM line_progress WHERE NOT EXISTS ({rebuilt_row.format('line_progress')})"
         )
-    tx.conn.executemany(
-        "INSERT INTO line_progress (order_id, line_no, released, rejected, put_back, withdrawn) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(k[0], k[1], *v) for k, v in progress.items()],
+    # The unary + keeps SQLite from searching the rebuilt rows by key, so it reads them in turn
+    # and searches line_progress by each, rather than reading all of line_progress.
+    tx.conn.execute(
+        f"UPDATE line_progress SET ({counters}) = ({rebuilt_counters}) FROM {rebuilt} r "
+        "WHERE +r.order_id = line_progress.order_id AND +r.line_no = line_progress.line_no "
+        f"AND ({rebuilt_counters}) != ({', '.join(f'line_progress.{c}' for c in LINE_COUNTERS)})"
+    )
+    tx.conn.execute(
+        f"INSERT INTO line_progress (order_id, line_no, {counters}) "
+        f"SELECT order_id, line_no, {counters} FROM {rebuilt} r "
+        f"WHERE NOT EXISTS (SELECT 1 FROM line_progress p "
+        "WHERE p.order_id = r.order_id AND p.line_no = r.line_no)"
     )
 
 
