@@ -400,3 +400,76 @@ def test_an_entry_by_names_not_checked_before_is_validated_whole(
         append_by_an_unchecked_terminal()
     assert demo_ledger.last_seq() == count
     assert demo_ledger.order("D-1002") == before == _uncached_order(demo_ledger, "D-1002")
+
+
+def test_a_pull_of_an_order_whose_facts_did_not_change_keeps_them_cached(
+    station: Station, demo_ledger: Ledger
+) -> None:
+    """The sync worker pulls D-1002 back after a drain: its progress moved, its central facts
+    (status, label, lines) did not. The next put-back reads the order's progress, not its facts
+    again, as after any commit that left them alone; one that changes a line is read again.
+    """
+    station.open_order("D-1002")
+    station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
+    order = demo_ledger.order("D-1002")
+    assert order is not None
+    worker = Ledger(demo_ledger.path, create=False)
+    with worker.write() as tx:
+        apply_page(tx, cursor=1, next_cursor=2, has_more=False, applied_through_seq=0,
+                   orders=[order])
+    seen: list[str] = []
+    demo_ledger._conn.set_trace_callback(seen.append)
+    try:
+        station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
+    finally:
+        demo_ledger._conn.set_trace_callback(None)
+    reads = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+    assert not [sql for sql in reads if "order_lines" in sql or "FROM orders" in sql], reads
+    changed = order.model_copy(
+        update={"lines": (order.lines[0].model_copy(update={"picked": 5}), *order.lines[1:])}
+    )
+    with worker.write() as tx:
+        apply_page(tx, cursor=2, next_cursor=3, has_more=False, applied_through_seq=0,
+                   orders=[changed])
+    worker.close()
+    after = demo_ledger.order("D-1002")
+    assert after == _uncached_order(demo_ledger, "D-1002")
+    assert after is not None
+    assert after.line(1).picked == 5
+
+
+def test_an_upsert_leaves_each_order_as_pulled(demo_ledger: Ledger) -> None:
+    """Orders pulled again with a line changed and one gone, a line added, another status and
+    label, or just as they were: the ledger then holds each exactly as pulled, and nothing of
+    any other order moves.
+    """
+    ids = ("D-1002", "D-1003", "D-1004", "D-1005")
+    facts = ("SELECT order_id, facility, status, has_label, status_changed_at FROM orders "
+             "ORDER BY order_id")
+    lines = ("SELECT order_id, line_no, sku, quantity, picked, pick_location, lot "
+             "FROM order_lines ORDER BY order_id, line_no")
+    with demo_ledger.read() as tx:
+        read = [tx.order(o) for o in ids]
+        before = (tx.conn.execute(facts).fetchall(), tx.conn.execute(lines).fetchall())
+    d2, d3, d4, d5 = (o for o in read if o is not None)
+    assert len(d2.lines) > 1
+    pulled = [
+        d2.model_copy(update={"lines": (d2.lines[0].model_copy(update={"quantity": 9}),)}),
+        d3.model_copy(update={"lines": (*d3.lines, d3.lines[0].model_copy(update={"line_no": 9}))}),
+        d4.model_copy(update={"status": OrderStatus.SHIPPED, "has_label": not d4.has_label}),
+        d5,
+    ]
+    with demo_ledger.write() as tx:
+        tx.upsert_orders(pulled)
+    with demo_ledger.snapshot() as tx:
+        got = (tx.conn.execute(facts).fetchall(), tx.conn.execute(lines).fetchall())
+    assert [r for r in got[0] if r[0] not in ids] == [r for r in before[0] if r[0] not in ids]
+    assert [r for r in got[1] if r[0] not in ids] == [r for r in before[1] if r[0] not in ids]
+    assert [r[:4] for r in got[0] if r[0] in ids] == [
+        (o.order_id, o.facility, o.status.value, int(o.has_label)) for o in pulled
+    ]
+    assert [r for r in got[1] if r[0] in ids] == [
+        (o.order_id, x.line_no, x.sku, x.quantity, x.picked, x.pick_location, x.lot)
+        for o in pulled
+        for x in o.lines
+    ]

@@ -797,12 +797,21 @@ class Transaction:
         return len(rows)
 
     def upsert_orders(self, orders: Iterable[Order]) -> int:
-        """Insert or replace orders with their lines (central facts only). Returns how many."""
+        """Insert or update orders with their lines (central facts only). Returns how many.
+
+        Only rows whose facts differ are written: a pull brings back orders whose progress
+        moved and whose facts did not, and each row written moves the reference revision (the
+        station's read cache then reads every order's facts again).
+        """
         n = 0
         for chunk in chunks(orders, 5000):
             self.conn.executemany(
-                "INSERT OR REPLACE INTO orders (order_id, facility, status, has_label, "
-                "status_changed_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO orders (order_id, facility, status, has_label, status_changed_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+                "facility = excluded.facility, status = excluded.status, "
+                "has_label = excluded.has_label, status_changed_at = excluded.status_changed_at "
+                "WHERE (facility, status, has_label, status_changed_at) IS NOT (excluded.facility, "
+                "excluded.status, excluded.has_label, excluded.status_changed_at)",
                 [
                     (
                         o.order_id,
@@ -815,11 +824,18 @@ class Transaction:
                 ],
             )
             self.conn.executemany(
-                "DELETE FROM order_lines WHERE order_id = ?", [(o.order_id,) for o in chunk]
+                "DELETE FROM order_lines WHERE order_id = ? "
+                "AND line_no NOT IN (SELECT value FROM json_each(?))",
+                [(o.order_id, json.dumps([x.line_no for x in o.lines])) for o in chunk],
             )
             self.conn.executemany(
                 "INSERT INTO order_lines (order_id, line_no, sku, quantity, picked, "
-                "pick_location, lot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "pick_location, lot) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (order_id, line_no) DO UPDATE SET sku = excluded.sku, "
+                "quantity = excluded.quantity, picked = excluded.picked, "
+                "pick_location = excluded.pick_location, lot = excluded.lot "
+                "WHERE (sku, quantity, picked, pick_location, lot) IS NOT (excluded.sku, "
+                "excluded.quantity, excluded.picked, excluded.pick_location, excluded.lot)",
                 [
                     (o.order_id, x.line_no, x.sku, x.quantity, x.picked, x.pick_location, x.lot)
                     for o in chunk
