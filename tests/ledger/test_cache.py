@@ -160,6 +160,17 @@ def test_what_another_connection_changes_in_an_order_is_read_again(
         assert (tx.reconciled("D-1002") is None) == (fresh.reconciled("D-1002") is None)
 
 
+def _reads_of_the_next_put_back(station: Station, ledger: Ledger) -> list[str]:
+    """The SELECTs of putting back D-1002's socks (line 2), as the ledger's connection ran them."""
+    seen: list[str] = []
+    ledger._conn.set_trace_callback(seen.append)
+    try:
+        station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
+    finally:
+        ledger._conn.set_trace_callback(None)
+    return [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+
+
 def test_after_another_connections_commit_only_the_progress_of_an_order_is_read_again(
     station: Station, demo_ledger: Ledger
 ) -> None:
@@ -169,13 +180,7 @@ def test_after_another_connections_commit_only_the_progress_of_an_order_is_read_
     station.open_order("D-1002")
     station.put_back("D-1002", 1, "TSHIRT-BLK-M", "A-01-01")
     _another_connection(demo_ledger, "INSERT INTO meta (key, value) VALUES ('sync.x', '1')")
-    seen: list[str] = []
-    demo_ledger._conn.set_trace_callback(seen.append)
-    try:
-        station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
-    finally:
-        demo_ledger._conn.set_trace_callback(None)
-    reads = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+    reads = _reads_of_the_next_put_back(station, demo_ledger)
     assert not [sql for sql in reads if "order_lines" in sql or "FROM orders" in sql], reads
     assert [sql for sql in reads if "FROM line_progress" in sql], reads
     assert demo_ledger.order("D-1002") == _uncached_order(demo_ledger, "D-1002")
@@ -417,13 +422,7 @@ def test_a_pull_of_an_order_whose_facts_did_not_change_keeps_them_cached(
     with worker.write() as tx:
         apply_page(tx, cursor=1, next_cursor=2, has_more=False, applied_through_seq=0,
                    orders=[order])
-    seen: list[str] = []
-    demo_ledger._conn.set_trace_callback(seen.append)
-    try:
-        station.put_back("D-1002", 2, "SOCKS-3PK", "A-02-01")
-    finally:
-        demo_ledger._conn.set_trace_callback(None)
-    reads = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+    reads = _reads_of_the_next_put_back(station, demo_ledger)
     assert not [sql for sql in reads if "order_lines" in sql or "FROM orders" in sql], reads
     changed = order.model_copy(
         update={"lines": (order.lines[0].model_copy(update={"picked": 5}), *order.lines[1:])}
