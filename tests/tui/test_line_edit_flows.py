@@ -24,7 +24,15 @@ from putback_tui.tui.screens.put_back import PutBackScreen
 from putback_tui.tui.state import Tone
 
 from .conftest import FROZEN, SteppingClock, scan, screen_text, stock_of
-from .test_supervisor_flows import flat, key, own_enter, refusals, result, sign_in
+from .test_supervisor_flows import (
+    assert_refused_for_want_of,
+    flat,
+    key,
+    own_enter,
+    refusals,
+    result,
+    sign_in,
+)
 
 MUG = "5901234123457"
 
@@ -138,9 +146,7 @@ async def test_an_operator_without_edit_lines_is_refused_and_it_is_recorded(
         for k in ("f6", "f7"):
             await key(pilot, k)
             assert isinstance(app.screen, LiveOrderScreen)
-            tone, text = result(app)
-            assert tone is Tone.REFUSED
-            assert "permission 'edit_lines' is missing" in text
+            assert_refused_for_want_of(app, "edit_lines")
     assert refusals(demo_ledger) == ["edit_lines", "edit_lines"]
     assert stock_of(demo_ledger, "TSHIRT-BLK-M") == before
 

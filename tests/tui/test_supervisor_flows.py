@@ -42,6 +42,13 @@ def result(app: PutbackApp) -> tuple[Tone, str]:
     return app.result.tone, app.result.text
 
 
+def assert_refused_for_want_of(app: PutbackApp, permission: str) -> None:
+    """The result line refuses the action because the role lacks ``permission``."""
+    tone, text = result(app)
+    assert tone is Tone.REFUSED
+    assert f"permission '{permission}' is missing" in text
+
+
 async def own_enter(pilot: Pilot[int]) -> None:
     """The operator's own Enter: a second after the last key, so it is no scan's terminator."""
     clock = pilot.app.monotonic  # type: ignore[attr-defined]
@@ -170,9 +177,7 @@ async def test_reject_refused_for_a_role_without_the_permission(demo_ledger: Led
         await scan(pilot, "D-1005")
         await key(pilot, "f3")
         assert isinstance(app.screen, LiveOrderScreen)
-        tone, text = result(app)
-        assert tone is Tone.REFUSED
-        assert "permission 'reject_item' is missing" in text
+        assert_refused_for_want_of(app, "reject_item")
     assert refusals(demo_ledger) == ["reject_item"]
     assert stock_of(demo_ledger, "TSHIRT-BLK-M") == ({"A-01-01": 10}, 6)
 
@@ -198,9 +203,7 @@ async def test_a_refusal_from_a_slow_station_call_is_shown_like_a_quick_one(
         await key(pilot, "f2")
         await scan(pilot, "1")
         assert isinstance(app.screen, SupervisorScreen)
-        tone, text = result(app)
-        assert tone is Tone.REFUSED
-        assert "permission 'bulk_reject' is missing" in text
+        assert_refused_for_want_of(app, "bulk_reject")
 
 
 # -- cancel and force cancel -------------------------------------------------------------------

@@ -257,6 +257,9 @@ _LIVE = frozenset({OrderStatus.OPEN.value, OrderStatus.IN_PROGRESS.value})
 _EXCEPTION = frozenset(s.value for s in EXCEPTION_STATUSES)
 _PUT_BACK_KINDS = frozenset({"storage", "exception"})
 _RELEASE = EntryKind.RELEASE
+# The kinds' stored text, read from the enum once (not per row).
+_RELEASE_TEXT = EntryKind.RELEASE.value
+_PUT_BACK_TEXT = EntryKind.PUT_BACK.value
 
 
 @dataclass(slots=True)
@@ -406,7 +409,7 @@ def plan(
         order = orders.get(order_id)  # None for an entry naming no order
         effects = None
         if e.kind is _RELEASE:
-            kind = "release"
+            kind = _RELEASE_TEXT
             if order is None:
                 return None
             released = _release(e, order, state, atp, max_stock)
@@ -423,7 +426,7 @@ def plan(
                 if e.changes or e.line_changes:
                     effects = NO_EFFECTS
         else:
-            kind = "put_back"
+            kind = _PUT_BACK_TEXT
             ok = allowed.get(operator)
             if not (state.may_put_back(operator) if ok is None else ok):
                 return None

@@ -280,6 +280,15 @@ EntryRow = tuple[str, str, str, int, str, str | None, str, str | None, str, str 
 body, effects, ref (the central store adds its revision and the time received)."""
 
 
+ENTRY_COLUMNS = (
+    "position bigint", "entry_id text", "terminal text", "facility text", "seq bigint",
+    "kind text", "order_id text", "outcome text", "reason text", "received_at text",
+    "body text", "effects text", "ref text",
+)
+"""The columns of an entry's row as the central store writes them (``Tx.insert_rows``): by
+ingest (``storage._write``) and by the central store's own releases."""
+
+
 @dataclass
 class Writes:
     """Every row a planned batch writes, in the order written: what ingest hands the database.

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from putback_tui.central.backlog import keep_sums, set_order_revs
+from putback_tui.central.ingest import ENTRY_COLUMNS
 from putback_tui.central.state import order_lines
 from putback_tui.domain import rules
 from putback_tui.domain.entries import (
@@ -29,6 +30,7 @@ from putback_tui.domain.errors import Refused
 from putback_tui.domain.models import (
     Order,
     OrderStatus,
+    apply_line_changes,
     iso_utc,
     now_utc,
 )
@@ -139,10 +141,11 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
         entry_rows.append((
             position, entry.entry_id, CENTRAL_TERMINAL, order.facility, position,
             entry.kind.value, order.order_id, "applied", None, at, entry.model_dump_json(),
+            None, None,  # no effects claimed, no entry referred to
         ))
         atp_rows += [(order.facility, c.sku, c.atp, next(revs)) for c in draft.changes]
         order_revs.append((order.facility, order.order_id, next(revs)))
-    tx.insert_rows("entries", _ENTRY_COLUMNS, entry_rows)
+    tx.insert_rows("entries", ENTRY_COLUMNS, entry_rows)
     tx.many(
         "UPDATE order_lines SET released = released + ? WHERE order_id = ? AND line_no = ?",
         [(c.released, c.order_id, c.line_no) for _, d in drafts for c in d.line_changes],
@@ -160,16 +163,9 @@ def release_exceptions(tx: Tx, order_ids: Iterable[str]) -> list[Entry]:
         "WHERE order_id = ?",
         [
             (at, SYSTEM_OPERATOR, CENTRAL_TERMINAL, order.order_id)
-            for order, _ in drafts
-            if all(line.to_put_back == 0 for line in order.lines)
+            for order, draft in drafts
+            if apply_line_changes(order, draft.line_changes).reconciled
         ],
     )
     set_order_revs(tx, order_revs)
     return made
-
-
-_ENTRY_COLUMNS = (
-    "position bigint", "entry_id text", "terminal text", "facility text", "seq bigint",
-    "kind text", "order_id text", "outcome text", "reason text", "received_at text", "body text",
-)
-"""The columns of a release's row in ``entries`` (no effects: nothing was claimed)."""

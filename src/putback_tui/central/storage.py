@@ -49,7 +49,7 @@ from putback_tui.central.engines import (
 )
 from putback_tui.central.feeds import PAGE_BYTES
 from putback_tui.central.hot import HotBatch
-from putback_tui.central.ingest import Writes, plan_batch, with_effects, writes_of
+from putback_tui.central.ingest import ENTRY_COLUMNS, Writes, plan_batch, with_effects, writes_of
 from putback_tui.central.releases import release_exceptions
 from putback_tui.central.schema import MIGRATIONS, migrate
 from putback_tui.central.state import load_hot_state, load_reasons, load_state, order_lines
@@ -678,14 +678,6 @@ class CentralStore:
             if status.is_exception:
                 release_exceptions(tx, [order_id])
         return True
-
-
-ENTRY_COLUMNS = (
-    "position bigint", "entry_id text", "terminal text", "facility text", "seq bigint",
-    "kind text", "order_id text", "outcome text", "reason text", "received_at text",
-    "body text", "effects text", "ref text",
-)
-"""The columns ingest writes of an entry's row, in the order of :func:`_write`'s rows."""
 
 
 def _write(tx: Tx, name: str, facility: str, received: str, w: Writes) -> None:
