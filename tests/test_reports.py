@@ -154,6 +154,27 @@ def test_chart_has_one_bar_per_day(report_ledger: Ledger) -> None:
     assert chart_lines(report)[:3] == ["2026-11-01 CF 2", "2026-11-02 DRR 3", "2026-11-03 R 1"]
 
 
+def test_chart_marks_line_edits_and_explains_every_mark(report_ledger: Ledger) -> None:
+    """A line edit has its own letter, and the legend names the letters the bars use."""
+    with report_ledger.write() as tx:
+        draft = rules.reduce_line(tx.order("Y-1"), 1, 2, "CUSTOMER REQUEST", tx)
+        tx.append(
+            draft,
+            terminal="PACK-01",
+            facility="STORE-01",
+            operator="SV-0001",
+            at=ts("2026-11-03T08:30:00"),
+        )
+    with report_ledger.read() as tx:
+        report = build_report(tx, "STORE-01", now=ts("2026-11-03T09:00:00"))
+    *bars, legend = chart_lines(report)
+    assert bars[2] == "2026-11-03 RQ 2"
+    used = {mark for bar in bars for mark in bar.split()[1]}
+    explained = {word for word in legend.split() if len(word) == 1}
+    assert used <= explained
+    assert legend == "C cancelled  D deleted  F failed  R rejected  Q line reduced"
+
+
 def test_report_command_as_csv_and_json(report_ledger: Ledger) -> None:
     report_ledger.close()
     runner = CliRunner()

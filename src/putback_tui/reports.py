@@ -246,8 +246,18 @@ def daily_totals(report: ExceptionReport) -> dict[date, dict[str, int]]:
     return {day: dict(kinds) for day, kinds in sorted(totals.items())}
 
 
-KIND_MARKS = {"cancelled": "C", "deleted": "D", "failed": "F", "rejected": "R"}
-"""One letter per kind in the text chart."""
+LINE_EDIT_ACTIONS = {EntryKind.CANCEL_LINE: "line cancelled", EntryKind.REDUCE_LINE: "line reduced"}
+"""How order modifications show in the report's kind column."""
+
+KIND_MARKS = {
+    "cancelled": "C",
+    "deleted": "D",
+    "failed": "F",
+    "rejected": "R",
+    LINE_EDIT_ACTIONS[EntryKind.CANCEL_LINE]: "L",
+    LINE_EDIT_ACTIONS[EntryKind.REDUCE_LINE]: "Q",
+}
+"""One letter per kind in the text chart, and its legend (Q: the ordered quantity reduced)."""
 
 
 def chart_lines(report: ExceptionReport, width: int = 40) -> list[str]:
@@ -260,16 +270,15 @@ def chart_lines(report: ExceptionReport, width: int = 40) -> list[str]:
     lines = []
     for day, kinds in totals.items():
         bar = "".join(
-            KIND_MARKS.get(kind, "?") * max(round(n / scale), 1)
-            for kind, n in sorted(kinds.items())
+            mark * max(round(kinds[kind] / scale), 1)
+            for kind, mark in KIND_MARKS.items()
+            if kind in kinds
         )
         lines.append(f"{day.isoformat()} {bar} {sum(kinds.values())}")
-    lines.append("C cancelled  D deleted  F failed  R rejected")
+    # The legend names the letters the bars use (all six do not fit an 80-column screen).
+    shown = {kind for kinds in totals.values() for kind in kinds}
+    lines.append("  ".join(f"{mark} {kind}" for kind, mark in KIND_MARKS.items() if kind in shown))
     return lines
-
-
-LINE_EDIT_ACTIONS = {EntryKind.CANCEL_LINE: "line cancelled", EntryKind.REDUCE_LINE: "line reduced"}
-"""How order modifications show in the report's kind column."""
 
 
 def _count_line_edits(
