@@ -28,7 +28,7 @@ FIGURES = (
      "when any. A facility's name takes the colour of its worst order (green: all on time)."),
     ("Units", "Picked units of the waiting orders not yet put back."),
     ("Oldest", "How long ago the oldest waiting order became an exception."),
-    ("Last 24 h", "Two sparklines, one bar per hour, the current hour at the right: in (top, "
+    ("24 h", "Two sparklines, one bar per hour, the current hour at the right: in (top, "
      "amber) is orders with picked units that became exceptions that hour; cleared (bottom, "
      "green) is orders whose last unit was reconciled that hour. Each line is scaled to its "
      "own peak: the facility view gives the totals and peaks."),

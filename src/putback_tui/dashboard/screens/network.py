@@ -17,14 +17,17 @@ INCOMING = "#e0a030"
 CLEARED = "#40b060"
 """Colour of the cleared series (exception orders cleared per hour)."""
 
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+HOURLY = Text.assemble("24 h: in ", ("▆", INCOMING), " / cleared ", ("▆", CLEARED))
+"""The hourly column's header: the two series, each with its colour (top: in, bottom: cleared)."""
+
+COLUMNS: tuple[tuple[str | Text, str, int | None], ...] = (
     ("Facility", "facility", None),
     ("Orders", "waiting", 6),
     ("Overdue", "overdue", 7),
     ("Soon", "due_soon", 5),
     ("Units", "units", 5),
     ("Oldest", "oldest", 8),
-    ("Last 24 h: in / cleared", "hourly", 24),
+    (HOURLY, "hourly", 24),
     ("1st action", "first_response", 10),
     ("Cycle", "cycle", 9),
     ("Refused", "refused", 7),
@@ -45,7 +48,7 @@ class NetworkScreen(DashboardScreen[Backlog]):
         yield Static(Text("Fetching the backlog …"), id="totals", classes="figures", markup=False)
         table: DataTable[object] = Table(id="facilities", cursor_type="row", zebra_stripes=True)
         for label, key, width in COLUMNS:
-            table.add_column(Text(label), key=key, width=width)
+            table.add_column(Text(label) if isinstance(label, str) else label, key=key, width=width)
         yield table
 
     def fetch(self, client: BacklogClient) -> Backlog:
@@ -108,8 +111,4 @@ def _totals(data: Backlog) -> Text:
     if oldest:
         line.append(" · oldest ")
         line.append(fig.age(min(oldest), data.as_of))
-    line.append("   in ", style=fig.MUTED)
-    line.append("▆", style=INCOMING)
-    line.append(" cleared ", style=fig.MUTED)
-    line.append("▆", style=CLEARED)
     return line
