@@ -476,15 +476,21 @@ class CpuMeter:
         """Note every process's CPU time so far."""
         self.before = {name: process_tree(pid) for name, pid in self.roots.items()}
 
-    def stop(self) -> dict[str, float]:
+    def read(self) -> dict[str, float]:
         """CPU seconds used since start(), by tree; the database's also by kind of process."""
+        used: dict[str, float] = {}
         for name, pid in self.roots.items():
             after = process_tree(pid)
-            self.used[name] = sum(t - self.before[name].get(p, 0.0) for p, t in after.items())
+            used[name] = sum(t - self.before[name].get(p, 0.0) for p, t in after.items())
             if name == "database":
                 for p, t in after.items():
                     key = f"database_{_kind(p)}"
-                    self.used[key] = self.used.get(key, 0.0) + t - self.before[name].get(p, 0.0)
+                    used[key] = used.get(key, 0.0) + t - self.before[name].get(p, 0.0)
+        return used
+
+    def stop(self) -> dict[str, float]:
+        """What :meth:`read` returns, kept as ``used``."""
+        self.used = self.read()
         return self.used
 
 
