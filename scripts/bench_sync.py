@@ -18,28 +18,36 @@ baseline measured in the same run; the table gives min / median / max over the r
                PostgreSQL, with 1 and with 2 server processes: entries/s and the p50 / p99
                time to answer one batch. Lean terminals as in (a): 50 simulated terminals
                share the server's two cores, where real ones each have their own machine.
-(r) real       the drain of a terminal's real ledger, as (b). (a), (b) and (c) send plain
-               put-backs; a terminal's own backlog is mostly releases (until the hot path read
-               them too, in session 12, a batch holding one went the ordinary way). A
-               data set generated as scripts/gen-data writes one (``--real-orders`` orders)
-               is loaded into the central store (``import_path``, which releases the unpicked
-               units of its exception orders) and into the terminal's ledger as ``putback init
-               --data`` loads it (which releases them too, an entry an order); a supervisor at
-               a Station then opens exception orders and puts their picked units back, a tenth
-               as many as the set has orders, offline. The real SyncWorker drains that backlog
-               (the releases first, then the put-backs), against the baseline of (b) on the
-               backlog's own entries (inserted again until 10,000 rows, when fewer). The
+(r) real       the drain of a terminal's real ledger, in the product's first sync of such a
+               terminal. (a), (b) and (c) send plain put-backs; a terminal's own backlog is
+               mostly releases (until the hot path read them too, in session 12, a batch
+               holding one went the ordinary way). A data set generated as scripts/gen-data
+               writes one (``--real-orders`` orders) is loaded into the central store
+               (``import_path``, which releases the unpicked units of its exception orders) and
+               into the terminal's ledger as ``putback init --data`` loads it (which releases
+               them too, an entry an order); a supervisor at a Station then opens exception
+               orders and puts their picked units back, a tenth as many as the set has orders,
+               offline. The terminal has never synced: its pull cursor is 0. The timed round
+               is the real SyncWorker's ``run_once``: the push of that backlog (the releases
+               first, then the put-backs), then the pull from cursor 0, a full snapshot of the
+               facility. The two phases are timed apart: the rate, the ratio and the CPU per
+               entry are the push's (the drain: every entry sent, answered and recorded),
+               against the baseline of (b) on the backlog's own entries (inserted again until
+               10,000 rows, when fewer); the pull's seconds (wall, and CPU of the terminal, the
+               server and PostgreSQL) and the whole round's are printed beside them. The
                answers are counted by code (the releases mostly ``already_released``: the
                central store released first); an entry answered otherwise than applied,
-               already_released or applied_as_derived, or not at all, fails the figure. Printed
-               too: releases and put-backs, and the batches that held a release. The set, the
-               ledger and each engine's central store are made once (untimed) and copied for
-               every run.
+               already_released or applied_as_derived, or not at all, fails the figure; so does
+               a terminal that ends the round holding figures the central store does not hold
+               (``ledger_against_central``: stock, line progress, orders, reconciliations and
+               reference data compared key by key, untimed). Printed too: releases and
+               put-backs, and the batches that held a release. The set, the ledger and each
+               engine's central store are made once (untimed) and copied for every run.
 (d) CPU        CPU time per entry of the central store's processes (and of PostgreSQL's,
                split into its backends, autovacuum and its background writers), read from
                /proc before and after each timed part; for (a), (b) and (r) also the
                terminal's (this process's, time.process_time: in (b) and (r) the sync worker's
-               two threads).
+               two threads). In (r), the push's.
 
 SQLite and PostgreSQL (a throwaway cluster, durable: fsync on, started only when a figure runs
 on it). --quick: 10,000 entries, 50 x 200, and (r) from 10,000 orders (about 4,000 entries);
@@ -116,7 +124,14 @@ from putback_tui.ledger import sync as book
 from putback_tui.ledger.load import load_dataset
 from putback_tui.sync.client import SyncClient
 from putback_tui.sync.worker import SyncState, SyncWorker
-from putback_tui.wire import API_PREFIX, BatchResult, ClientKind, ResultCode, batch_json
+from putback_tui.wire import (
+    API_PREFIX,
+    BatchResult,
+    ChangesPage,
+    ClientKind,
+    ResultCode,
+    batch_json,
+)
 
 SKUS = [f"SKU-{i:04d}" for i in range(200)]
 ORDERS = 2000
@@ -576,14 +591,16 @@ def ingest_http(
 
 
 def timed_round(
-    db: str, pg_pid: int | None, ledger: Path, token: str, sizes: dict[str, int], **worker: Any
+    db: str, pg_pid: int | None, ledger: Path, token: str, sizes: dict[str, int],
+    pull_start: PullStart | None = None, **worker: Any,
 ) -> tuple[SyncState, float, float, dict[str, float]]:
     """One round of the real SyncWorker into a server of ``db`` started for it.
 
     Returns its state, its wall seconds, the terminal's CPU seconds (this process's while the
     round runs: the worker's thread and the one sending its batches; this thread only waits
-    for them) and the server's and the database's (:class:`CpuMeter`). ``worker``: more
-    arguments of the SyncWorker.
+    for them) and the server's and the database's (:class:`CpuMeter`). ``pull_start``, when
+    given, is started with the round's clocks (the client marks it, see :class:`PullStart`).
+    ``worker``: more arguments of the SyncWorker.
     """
     proc, url = serve(db)
     meter = CpuMeter(server=proc.pid, database=pg_pid)
@@ -592,6 +609,8 @@ def timed_round(
         meter.start()
         terminal_cpu = time.process_time()
         start = time.perf_counter()
+        if pull_start is not None:
+            pull_start.begin(start, terminal_cpu, meter)
         state = sync.run_once()
         took = time.perf_counter() - start
         terminal_cpu = time.process_time() - terminal_cpu
@@ -601,6 +620,32 @@ def timed_round(
         proc.terminate()
         proc.wait()
     return state, took, terminal_cpu, cpu
+
+
+class PullStart:
+    """Where a timed round's pull began: what its push took, read at its first changes request.
+
+    The worker asks for its first page of changes only after its push returned (every batch
+    answered and recorded, the sender thread joined), so the clocks read then are the push's:
+    its wall seconds, the terminal's CPU seconds (this process's) and the meter's reading (the
+    server's and the database's CPU seconds), each since the round began. What the round took
+    after that is the pull's. Reading the meter here costs the pull a walk of /proc.
+    """
+
+    def __init__(self) -> None:
+        self._clocks: tuple[float, float, CpuMeter] | None = None
+        self.push: tuple[float, float, dict[str, float]] | None = None
+
+    def begin(self, wall: float, cpu: float, meter: CpuMeter) -> None:
+        """Take the round's clocks at its start (:func:`timed_round`)."""
+        self._clocks, self.push = (wall, cpu, meter), None
+
+    def mark(self) -> None:
+        """Read the clocks, the first time only."""
+        if self.push is None and self._clocks is not None:
+            wall, cpu, meter = self._clocks
+            took, cpu_took = time.perf_counter() - wall, time.process_time() - cpu
+            self.push = (took, cpu_took, meter.read())
 
 
 def drain(
@@ -710,17 +755,131 @@ class KeptAnswers(SyncClient):
     """The product's sync client, keeping each batch's body and answer as sent and received.
 
     Read after the clock stops (what each batch held, how each entry was answered): keeping
-    them costs one list append a batch.
+    them costs one list append a batch. Its first request for changes marks ``pull_start``.
     """
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, pull_start: PullStart | None = None) -> None:
         super().__init__(base_url, token)
         self.kept: list[tuple[str, bytes]] = []
+        self.pull_start = pull_start
 
     def _post_batch(self, body: str) -> httpx.Response:
         response = super()._post_batch(body)
         self.kept.append((body, response.content))
         return response
+
+    def changes(self, cursor: int, limit: int) -> ChangesPage:
+        """The product's request for a page of changes, after marking ``pull_start``."""
+        if self.pull_start is not None:
+            self.pull_start.mark()
+        return super().changes(cursor, limit)
+
+
+class Differs(NamedTuple):
+    """One table's comparison: the keys whose rows differ, of how many keys compared."""
+
+    keys: list[Any]
+    compared: int
+
+
+def _when(value: str | None) -> datetime | None:
+    """A stored timestamp as a time (the two stores may write one instant differently)."""
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+# What the terminal's ledger keeps of the central store's, as (name, the ledger's query, the
+# central store's query (facility as its one parameter, or none), what a missing row counts as):
+# each row is its key (all but the last column), then its figures (the last column, a tuple).
+# Stock and progress are projections: a row missing on one side counts as zeros there. The rest
+# are facts: a row on one side only differs.
+_CENTRAL_HELD: tuple[tuple[str, str, str, tuple[Any, ...] | None], ...] = (
+    ("QOH", "SELECT sku, location, qoh FROM stock_qoh",
+     "SELECT sku, location, qoh FROM stock_qoh WHERE facility = ?", (0,)),
+    ("ATP", "SELECT sku, atp FROM stock_atp",
+     "SELECT sku, atp FROM stock_atp WHERE facility = ?", (0,)),
+    ("line progress",
+     "SELECT order_id, line_no, released, rejected, put_back, withdrawn FROM line_progress",
+     "SELECT l.order_id, l.line_no, l.released, l.rejected, l.put_back, l.withdrawn "
+     "FROM order_lines l JOIN orders o ON o.order_id = l.order_id WHERE o.facility = ?",
+     (0, 0, 0, 0)),
+    ("orders", "SELECT order_id, facility, status, has_label, status_changed_at FROM orders",
+     "SELECT order_id, facility, status, has_label, status_changed_at FROM orders "
+     "WHERE facility = ?", None),
+    ("order lines",
+     "SELECT order_id, line_no, sku, quantity, picked, pick_location, lot FROM order_lines",
+     "SELECT l.order_id, l.line_no, l.sku, l.quantity, l.picked, l.pick_location, l.lot "
+     "FROM order_lines l JOIN orders o ON o.order_id = l.order_id WHERE o.facility = ?", None),
+    ("reconciled orders",
+     "SELECT order_id, reconciled_at, reconciled_by, reconciled_terminal FROM order_state "
+     "WHERE reconciled_at IS NOT NULL",
+     "SELECT order_id, reconciled_at, reconciled_by, reconciled_terminal FROM orders "
+     "WHERE facility = ? AND reconciled_at IS NOT NULL", None),
+    ("products", "SELECT sku, description, lot_tracked, home_location FROM products",
+     "SELECT sku, description, lot_tracked, home_location FROM products", None),
+    ("locations", "SELECT code, facility, kind, barcode FROM locations",
+     "SELECT code, facility, kind, barcode FROM locations WHERE facility = ?", None),
+    ("operators", "SELECT badge, name, role, facility, active FROM operators",
+     "SELECT badge, name, role, facility, active FROM operators", None),
+)
+_KEY_COLUMNS = {"QOH": 2, "ATP": 1, "line progress": 2, "orders": 1, "order lines": 2,
+                "reconciled orders": 1, "products": 1, "locations": 1, "operators": 1}
+_TIMES = {"orders": (3,), "reconciled orders": (0,)}
+"""The figures that are timestamps, by table (their index among the figures)."""
+
+
+def ledger_against_central(ledger_path: Path, db: str, facility: str) -> dict[str, Differs]:
+    """Where a terminal's ledger and the central store disagree on what both hold (untimed).
+
+    Compared for ``facility``, key by key: stock on hand and available (the projections the
+    screens read), every line's progress, the orders' and their lines' central facts, who
+    reconciled which order, and the reference data (products and their barcodes, locations,
+    operators). A terminal with nothing waiting that has pulled to the end of the changes feed
+    holds exactly what the central store holds; a difference is a state the product never
+    reaches, or a bug.
+
+    Returns:
+        Every table compared, by name, with the keys whose rows differ (sorted).
+    """
+    terminal = Ledger(ledger_path, create=False)
+    store = open_store(db)
+    out: dict[str, Differs] = {}
+    try:
+        with terminal.read() as tx, store.engine.read() as central:
+            for name, ours_sql, theirs_sql, missing in _CENTRAL_HELD:
+                width, times = _KEY_COLUMNS[name], _TIMES.get(name, ())
+                params = (facility,) if "?" in theirs_sql else ()
+                sides = []
+                for rows in (tx.conn.execute(ours_sql).fetchall(), central.all(theirs_sql, params)):
+                    side = {}
+                    for row in rows:
+                        figures = tuple(_when(v) if i in times else v
+                                        for i, v in enumerate(row[width:]))
+                        side[tuple(row[:width])] = figures
+                    sides.append(side)
+                ours, theirs = sides
+                keys = ours.keys() | theirs.keys()
+                differ = sorted(k for k in keys if ours.get(k, missing) != theirs.get(k, missing))
+                out[name] = Differs(differ, len(keys))
+            barcodes = {tuple(r) for r in tx.conn.execute("SELECT code, sku FROM barcodes")}
+            gtins = {(code, sku) for sku, held in central.all("SELECT sku, gtins FROM products")
+                     for code in json.loads(held)}
+            out["barcodes"] = Differs(sorted(barcodes ^ gtins), len(barcodes | gtins))
+    finally:
+        terminal.close()
+        store.close()
+    return out
+
+
+def check_reached(what: str, ledger_path: Path, db: str, facility: str) -> None:
+    """Fail unless the terminal's ledger holds what the central store holds (see above)."""
+    differ = {name: d for name, d in ledger_against_central(ledger_path, db, facility).items()
+              if d.keys}
+    if differ:
+        raise CheckFailed(
+            f"{what}: the terminal ended its round with figures the central store does not "
+            "hold: " + "; ".join(f"{name} {len(d.keys):,} of {d.compared:,} keys (first "
+                                  f"{d.keys[0]})" for name, d in differ.items())
+        )
 
 
 def real_drain(
@@ -729,32 +888,48 @@ def real_drain(
 ) -> dict[str, float]:
     """(r): the real SyncWorker drains a terminal's real backlog, against the baseline.
 
-    ``db`` holds the central store as :func:`real_central` left it. The terminal's pull cursor
-    starts where that central store's feed stands: the terminal loaded the same data set, so
-    the round's pull brings what the drain changed, not the whole set again (which a
-    terminal's first pull would; it is not the drain).
+    ``db`` holds the central store as :func:`real_central` left it; the terminal's ledger is
+    :func:`real_ledger`'s: loaded from the set's files, worked on offline, never connected.
+    Its pull cursor is 0, as a real terminal's is until its first round. The timed round is
+    the product's first sync of such a terminal, :meth:`SyncWorker.run_once` as it runs: the
+    push of the whole backlog, then the pull from cursor 0, a full snapshot of the facility,
+    which replaces the terminal's baseline (its entries are all answered by then, so none
+    stays pending on top of it).
+
+    The two phases are timed apart (:class:`PullStart`). The headline rate and ratio are the
+    push's, a drain's: the backlog's entries over the time to send them and have every one
+    answered and recorded, against the baseline. The pull, a snapshot whose size is the
+    facility's and not the backlog's, is reported beside it (wall seconds, and CPU of the
+    terminal, the server and the database), and the whole round too.
+
+    Why not the state the terminal reached before (the cursor set to where the central store
+    stood after its import, session 12): the import's own releases then never reached the
+    terminal, its releases were answered ``already_released`` with no effects, and the round's
+    incremental pull left it with figures the central store does not hold (after the quick
+    round 5,722 of 10,000 ATP figures differed). No terminal reaches that state: one loaded
+    from a file starts at cursor 0. After the round (untimed) :func:`check_reached` fails the
+    figure unless the terminal holds what the central store holds.
     """
     store = open_store(db)
     ledger = work / f"{kind}-{tag}-terminal.sqlite3"
     copy_database("sqlite", str(real.path), str(ledger), None)
-    with store.engine.read() as central:
-        revision = central.revision()
     terminal = Ledger(ledger, create=False)
-    with terminal.write() as tx:
-        tx.set_meta(book.PULL_CURSOR, str(revision))
     with terminal.read() as tx:
         entries = book.unsent(tx, MAX_SEQ)
+        if (cursor := book.pull_cursor(tx)) != 0:
+            raise CheckFailed(f"the terminal's ledger starts at pull cursor {cursor}, not 0")
     terminal.close()
     n = len(entries)
     clients: list[KeptAnswers] = []
+    pull_start = PullStart()
 
     def client_factory(url: str, token: str) -> SyncClient:
-        clients.append(KeptAnswers(url, token))
+        clients.append(KeptAnswers(url, token, pull_start))
         return clients[-1]
 
     sizes = {} if product_batches else {"batch_size": batch, "max_batch_size": batch}
     state, took, terminal_cpu, cpu = timed_round(
-        db, pg_pid, ledger, token, sizes,
+        db, pg_pid, ledger, token, sizes, pull_start,
         client_factory=client_factory, release_as=(real.terminal, real.facility),
     )
     kept = [pair for client in clients for pair in client.kept]
@@ -764,23 +939,31 @@ def real_drain(
             codes[r.code or ResultCode(r.outcome.value)] += 1
     held = [[e["kind"] for e in json.loads(body)["entries"]] for body, _ in kept]
     counted = {c.value: k for c, k in codes.items() if k}
+    what = f"drain of a real ledger into {kind}"
     if (state.waiting, state.refused, state.last_error) != (0, 0, None):
-        raise CheckFailed(f"drain of a real ledger into {kind}: {state.waiting} entries left "
+        raise CheckFailed(f"{what}: {state.waiting} entries left "
                           f"waiting, {state.refused} refused, last error {state.last_error}; "
                           f"answers {counted}")
     if sum(codes.values()) != n or any(k for c, k in codes.items() if c not in KEPT_CODES):
-        raise CheckFailed(f"drain of a real ledger into {kind}: {n} entries in the backlog, "
+        raise CheckFailed(f"{what}: {n} entries in the backlog, "
                           f"answers {counted or 'none'}")
-    check_recorded(f"drain of a real ledger into {kind}", store, n, real.terminal)
+    if pull_start.push is None:
+        raise CheckFailed(f"{what}: the round pulled nothing")
+    check_recorded(what, store, n, real.terminal)
+    check_reached(what, ledger, db, real.facility)
     # The backlog's entries as often as it takes to reach BASELINE_ROWS: a quick backlog of
     # 4,000 entries is inserted in about 0.1 s, which the other work of a machine moves by
     # half or more (6,000-43,000 /s in three runs on a busy machine).
     base = baseline(store, entries * -(-BASELINE_ROWS // n), batch)
     store.close()
+    push_took, push_terminal, push_cpu = pull_start.push
     with_release = [kinds for kinds in held if EntryKind.RELEASE.value in kinds]
-    return {"rate": n / took, "baseline": base, "ratio": n / took / base,
-            **{f"cpu_us_{k}": v / n * 1e6 for k, v in cpu.items()},
-            "cpu_us_terminal": terminal_cpu / n * 1e6,
+    return {"rate": n / push_took, "baseline": base, "ratio": n / push_took / base,
+            **{f"cpu_us_{k}": v / n * 1e6 for k, v in push_cpu.items()},
+            "cpu_us_terminal": push_terminal / n * 1e6,
+            "push_s": push_took, "pull_s": took - push_took, "round_s": took,
+            **{f"pull_cpu_s_{k}": v - push_cpu[k] for k, v in cpu.items()},
+            "pull_cpu_s_terminal": terminal_cpu - push_terminal,
             "entries": n, "releases": real.kinds.get(EntryKind.RELEASE.value, 0),
             "put_backs": real.kinds.get(EntryKind.PUT_BACK.value, 0),
             "batches": len(held), "batches_with_release": len(with_release),
@@ -924,6 +1107,17 @@ def backlog_held(col: dict[str, list[float]]) -> str:
             f"({count('entries_in_batches_with_release')} entries); answers: {answers}")
 
 
+def round_phases(col: dict[str, list[float]]) -> str:
+    """(r)'s round in its two phases: the push (the figures above), then the full pull."""
+    cpu = [f"the terminal {fmt(col['pull_cpu_s_terminal'], ' s', 2)}",
+           f"server {fmt(col['pull_cpu_s_server'], ' s', 2)}"]
+    if "pull_cpu_s_database" in col:
+        cpu.append(f"PostgreSQL {fmt(col['pull_cpu_s_database'], ' s', 2)}")
+    return (f"the round: push {fmt(col['push_s'], ' s', 2)} (the figures above), then the "
+            f"full pull from cursor 0 {fmt(col['pull_s'], ' s', 2)} (CPU: {', '.join(cpu)}); "
+            f"push and pull {fmt(col['round_s'], ' s', 2)}")
+
+
 def spread(values: list[float]) -> tuple[float, float, float]:
     return min(values), statistics.median(values), max(values)
 
@@ -975,7 +1169,8 @@ def main() -> None:
           f"(c) fan-in of "
           f"50 terminals over {FACILITIES} facilities x {per:,} entries in batches of 200; "
           f"(r) drain of a terminal's real ledger (a data set of {real_orders:,} orders, "
-          f"{real_orders // 10:,} put-backs) as (b); "
+          f"{real_orders // 10:,} put-backs) in its first sync: the push timed as (b), then "
+          f"the full pull; "
           f"{args.runs} runs each, median (min-max); cpus: {os.cpu_count()}, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
     # The throwaway cluster is test support (tests/support), not part of the package.
@@ -1059,6 +1254,7 @@ def main() -> None:
                       f"{fmt(col['baseline'])} /s   ratio {fmt(col['ratio'], digits=2)}   "
                       f"{cpu}", flush=True)
                 if letter == "r":
+                    print(f"(r) {'':<6} {kind:<10} {round_phases(col)}", flush=True)
                     print(f"(r) {'':<6} {kind:<10} {backlog_held(col)}", flush=True)
                 key = {"a": "ingest", "b": "drain", "r": "real_drain"}[letter]
                 figures[f"{key}_{kind}"] = {k: {"min": lo, "median": mid, "max": hi}

@@ -119,3 +119,36 @@ def test_bench_sync_real_drain_fails_when_an_entry_is_refused(
     message = capsys.readouterr().err
     assert "bench-sync: FAILED: drain of a real ledger into sqlite" in message
     assert f"{real.kinds['put_back']} refused" in message
+
+
+def test_bench_sync_real_drain_ends_with_the_terminal_holding_what_the_central_store_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """(r) at its quick size: after the round the terminal agrees with the central store.
+
+    Until session 14, (r) set the terminal's pull cursor to where the central store stood after
+    its import, a state no terminal reaches: the round's pull then left 5,722 of the 10,000 ATP
+    figures different from the central store's. A terminal loaded from a file starts at cursor
+    0; its first round pulls a full snapshot. The comparison itself names what differs.
+    """
+    data = bench_sync.real_set(tmp_path, 10_000)
+    real = bench_sync.real_ledger(data, tmp_path, 1_000)
+    template = str(tmp_path / "template.sqlite3")
+    token = bench_sync.real_central(template, data, real)
+    central = bench_sync.copy_database("sqlite", template, str(tmp_path / "c.sqlite3"), None)
+
+    figure = bench_sync.real_drain("sqlite", central, token, real, 1000, tmp_path, None, "t")
+
+    ledger = tmp_path / "sqlite-t-terminal.sqlite3"
+    compared = bench_sync.ledger_against_central(ledger, central, real.facility)
+    assert {name: d.keys for name, d in compared.items() if d.keys} == {}
+    assert {"QOH", "ATP", "line progress", "orders", "reconciled orders"} <= set(compared)
+    assert compared["ATP"].compared == 10_000
+    assert figure["entries"] == sum(real.kinds.values())
+    assert 0 < figure["push_s"] < figure["round_s"]
+    with sqlite3.connect(central) as db:
+        db.execute("UPDATE stock_atp SET atp = atp + 1 WHERE sku = 'SKU-0000002'")
+    db.close()
+    with pytest.raises(SystemExit):
+        bench_sync.check_reached("(r)", ledger, central, real.facility)
+    assert "ATP 1 of 10,000 keys (first ('SKU-0000002',))" in capsys.readouterr().err
