@@ -156,7 +156,9 @@ def sync_rows(quick: bool) -> list[Row]:
                         f"{label}", real["rate"]["median"], "entries/s",
                         f"same entries inserted directly into {label}",
                         real["baseline"]["median"], "higher",
-                        f"real SyncWorker over HTTP, the product's batches: "
+                        f"real SyncWorker over HTTP, the product's batches: the push of the "
+                        f"terminal's first sync (its full pull after it, "
+                        f"{real['pull_s']['median']:.1f} s, not counted); "
                         f"{count['batches_with_release']} of {count['batches']} held a release; "
                         f"{count['answers_already_released']} answered "
                         f"already_released; server CPU {count['cpu_us_server']} us/entry; "
