@@ -662,6 +662,23 @@ async def test_status_bar_offline_placeholder_counts_entries(app: PutbackApp):
         assert "not sent: 1" in screen_text(app)
 
 
+async def test_a_long_sync_error_never_hides_what_waits_to_be_sent(app: PutbackApp):
+    """At 80 columns, offline with the connection's whole error: the bar cuts the error, not
+    the entries waiting to be sent or the orders waiting (found in the demo: "not sent" and
+    the worklist's counts were off the edge behind the URL and the errno)."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await signed_in(pilot)
+        error = "http://127.0.0.1:44011 unreachable: [Errno 111] Connection refused"
+        app.sync_state_changed_from_thread(True, 3, 0, None, None)
+        app.sync_state_changed_from_thread(False, 3, 0, None, error)
+        await settle(pilot)
+        [line] = [ln for ln in screen_text(app).splitlines() if "offline" in ln]
+        assert line.strip().startswith("offline: http://127.0.0.1:44011")
+        assert "…" in line
+        assert "not sent: 3" in line
+        assert "waiting" in line
+
+
 async def test_an_order_scanned_on_the_location_step_replaces_the_steps_and_esc_goes_back_once(
     app: PutbackApp,
 ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
@@ -10,22 +11,36 @@ from textual.widgets import Static
 from putback_tui.tui.state import Status
 
 SEP = ("  │  ", "dim")
+MIN_SYNC = len("offline…")
+"""The fewest cells the sync part is cut to: its first word stays."""
 
 
-def describe_sync(status: Status) -> tuple[str, str]:
-    """The sync part of the bar and its style."""
+def describe_sync(status: Status, room: int | None = None) -> tuple[str, str]:
+    """The sync part of the bar and its style, in at most ``room`` cells when given.
+
+    Cut to fit, it keeps its first words: "online" without the last sync's time, "offline: "
+    or "SYNC FAILING: " with as much of the reason as fits, ending in "…".
+    """
+    text, style, short = _sync(status)
+    if room is None or cell_len(text) <= room:
+        return text, style
+    return short or set_cell_size(text, max(room, MIN_SYNC) - 1) + "…", style
+
+
+def _sync(status: Status) -> tuple[str, str, str | None]:
+    """The sync part's text, its style, and what it says when it must be short (else cut)."""
     sync = status.sync
     if not sync.configured:
-        return "offline (no central store configured)", "bold"
+        return "offline (no central store configured)", "bold", None
     if sync.failing:
         # The central store answers, but cannot take this terminal's entries (or sends what
         # the terminal refuses): "offline" would send someone to check the network.
-        return f"SYNC FAILING: {sync.failing}", "bold red"
+        return f"SYNC FAILING: {sync.failing}", "bold red", None
     if sync.online:
         when = f", last sync {sync.last_success:%H:%M:%S}" if sync.last_success else ""
-        return f"online{when}", "bold green"
+        return f"online{when}", "bold green", "online"
     problem = f": {sync.last_error}" if sync.last_error else ""
-    return f"offline{problem}", "bold yellow"
+    return f"offline{problem}", "bold yellow", None
 
 
 class StatusBar(Static):
@@ -75,30 +90,33 @@ class StatusBar(Static):
             if scanner.message and not scanner.ok:
                 text += f" ({scanner.message})"
             line1.append(text, style=style)
-        line2 = Text(no_wrap=True, overflow="ellipsis")
-        line2.append(*describe_sync(status))
-        line2.append(*SEP)
+        # The sync part, then the counts; the counts stay whole: the sync part's detail (a
+        # URL and an error) is cut to the room they leave, and the clock gives way first.
+        counts = Text()
+        counts.append(*SEP)
         waiting = status.sync.waiting
-        line2.append(f"not sent: {waiting}", style="bold yellow" if waiting else "")
+        counts.append(f"not sent: {waiting}", style="bold yellow" if waiting else "")
         if status.sync.refused:
-            line2.append(*SEP)
-            line2.append(f"refused by central: {status.sync.refused}", style="bold red")
+            counts.append(*SEP)
+            counts.append(f"refused by central: {status.sync.refused}", style="bold red")
         if status.double_reads:
-            line2.append(*SEP)
-            line2.append(f"double reads ignored: {status.double_reads}")
+            counts.append(*SEP)
+            counts.append(f"double reads ignored: {status.double_reads}")
         if status.busy:
-            line2.append(*SEP)
-            line2.append("saving…", style="bold reverse")
+            counts.append(*SEP)
+            counts.append("saving…", style="bold reverse")
         if status.operator is not None and status.worklist is not None:
             waiting, overdue = status.worklist
-            line2.append(*SEP)
-            line2.append(f"{waiting} waiting", style="bold" if waiting else "")
+            counts.append(*SEP)
+            counts.append(f"{waiting} waiting", style="bold" if waiting else "")
             if overdue:
-                line2.append(f", {overdue} overdue", style="bold red")
-        clock = f"{status.now:%H:%M}"
+                counts.append(f", {overdue} overdue", style="bold red")
         width = self.content_size.width
+        line2 = Text(no_wrap=True, overflow="ellipsis")
+        line2.append(*describe_sync(status, width - counts.cell_len if width else None))
+        line2.append_text(counts)
+        clock = f"{status.now:%H:%M}"
         if not width or line2.cell_len + len(SEP[0]) + len(clock) <= width:
-            # The clock gives way first: at 80 columns the counts before it must stay whole.
             line2.append(*SEP)
             line2.append(clock)
         # A Group keeps each line's no_wrap: a long scanner message is cut, never wrapped
