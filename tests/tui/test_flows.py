@@ -665,7 +665,8 @@ async def test_status_bar_offline_placeholder_counts_entries(app: PutbackApp):
 async def test_a_long_sync_error_never_hides_what_waits_to_be_sent(app: PutbackApp):
     """At 80 columns, offline with the connection's whole error: the bar cuts the error, not
     the entries waiting to be sent or the orders waiting (found in the demo: "not sent" and
-    the worklist's counts were off the edge behind the URL and the errno)."""
+    the worklist's counts were off the edge behind the URL and the errno).
+    """
     async with app.run_test(size=(80, 24)) as pilot:
         await signed_in(pilot)
         error = "http://127.0.0.1:44011 unreachable: [Errno 111] Connection refused"
