@@ -248,6 +248,23 @@ def test_bulk_reject_open_orders_states_its_reach_then_releases(demo_ledger: Led
     assert st.view("D-1005").order.status is OrderStatus.REJECTED
 
 
+def test_a_bulk_rejected_order_opened_again_says_it_was_rejected_not_released(
+    demo_ledger: Ledger,
+) -> None:
+    """Its unpicked units were rejected (re-routed), not released: the message says so.
+
+    As the order's lines do: rejected 2, released 0.
+    """
+    st = Station(demo_ledger, Settings())
+    st.sign_in("SV-0001")
+    st.bulk_reject(OrderStatus.OPEN)
+    view = st.open_order("D-1005")
+    assert view.outcome is Outcome.RECONCILED
+    assert view.message.startswith("Order D-1005 was rejected, ")
+    assert view.message.endswith("by SV-0001 at PACK-01: nothing was picked, nothing to do.")
+    assert [(ln.rejected, ln.released) for ln in view.order.lines] == [(2, 0)]
+
+
 def test_undo_is_refused_once_the_units_have_moved_on(
     station: Station, demo_ledger: Ledger
 ) -> None:

@@ -456,8 +456,14 @@ class Station:
             if done is not None:
                 when = done.at.astimezone().strftime("%Y-%m-%d %H:%M")
                 if not order.picked_units:
+                    # A rejected order's unpicked units were rejected (re-routed), not released.
+                    what = (
+                        "was rejected"
+                        if order.status is OrderStatus.REJECTED
+                        else "was already released"
+                    )
                     message = (
-                        f"Order {order_id} was already released, {when}, by "
+                        f"Order {order_id} {what}, {when}, by "
                         f"{who_did(done.operator, done.terminal)}: nothing was picked, "
                         "nothing to do."
                     )

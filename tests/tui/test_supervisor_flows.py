@@ -323,6 +323,15 @@ async def test_bulk_reject_states_the_counts_then_finds_nothing_left(
             Tone.NOTICE,
             "No open orders at STORE-01: nothing to bulk reject.",
         )
+        # Opened again, the rejected order says what became of its units: rejected, not
+        # released (its summary had no column for them, and said "already released").
+        await key(pilot, "escape")
+        await scan(pilot, "D-1005")
+        assert result(app)[1].startswith("Order D-1005 was rejected, ")
+        [header] = [ln for ln in screen_text(app).splitlines() if "Put away to" in ln]
+        assert header.split()[-5:] == ["Released", "Rejected", "Put", "away", "to"]
+        [row] = [ln for ln in screen_text(app).splitlines() if "TSHIRT-BLK-M" in ln]
+        assert row.split()[-4:] == ["0", "0", "0", "2"]  # picked, put back, released, rejected
     assert kinds(demo_ledger) == [EntryKind.BULK_REJECT, EntryKind.BULK_REJECT]
     assert demo_ledger.order("D-1005").status is OrderStatus.REJECTED  # type: ignore[union-attr]
     assert demo_ledger.order("D-1008").status is OrderStatus.REJECTED  # type: ignore[union-attr]

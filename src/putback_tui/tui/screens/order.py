@@ -111,11 +111,16 @@ def worklist_headline(worklist: Worklist | None) -> Text:
 
 
 def summary_table(view: OrderView, entries: list[Entry]) -> Table:
-    """The order's lines as they stand: picked, put back, released, and where units went."""
+    """The order's lines as they stand: picked, put back, released, and where units went.
+
+    A Rejected column too where any line has rejected units (a rejected order's unpicked units
+    are re-routed, not released).
+    """
+    rejected = any(line.rejected for line in view.order.lines)
     table = Table(expand=True, box=None, header_style="bold", pad_edge=False)
     table.add_column("Product", no_wrap=True)
     table.add_column("Description", overflow="ellipsis", no_wrap=True, ratio=1)
-    for name in ("Ordered", "Picked", "Put back", "Released"):
+    for name in ("Ordered", "Picked", "Put back", "Released", "Rejected")[: 5 if rejected else 4]:
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("Put away to", no_wrap=True)
     for line in view.order.lines:
@@ -135,6 +140,7 @@ def summary_table(view: OrderView, entries: list[Entry]) -> Table:
             str(line.picked),
             str(line.put_back),
             str(line.released),
+            *([str(line.rejected)] if rejected else []),
             Text(", ".join(where)),
         )
     return table
